@@ -1,0 +1,6 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// asmCompiled reports whether this build holds the assembly kernels.
+const asmCompiled = false

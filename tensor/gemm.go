@@ -1,0 +1,402 @@
+package tensor
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/graftml/graft/kernels"
+)
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C on the CPU, with the
+// kernel tier kernels.Current() names, on up to runtime.GOMAXPROCS(0)
+// threads. Shapes and strides are those of SgemmRef, which states the
+// result; beta == 0 leaves C unread and alpha == 0 leaves A and B unread.
+// It panics, naming the shapes, when a slice is too short for the shapes
+// and strides given.
+//
+// The algorithm is BLIS's: B is packed into k-major panels of NR columns
+// for each KC×NC block, A into panels of MR rows for each MC×KC block, and a
+// register-blocked microkernel (assembly on AVX2/AVX-512) computes each
+// MR×NR tile of C. The result does not depend on the number of threads:
+// every element is reduced in the same order.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	kn := gemmKernelFor(kernels.Current())
+	g := gemmCalls.Get().(*gemmCall)
+	*g = gemmCall{kn: kn, transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	g.parts, g.byRows = kn.split(m, n, k, runtime.GOMAXPROCS(0))
+	parallel(g.parts, g)
+	*g = gemmCall{}
+	gemmCalls.Put(g)
+}
+
+// checkSgemm panics unless the slices hold the matrices the shapes and
+// strides describe.
+func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("tensor.Sgemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	check := func(name string, rows, cols, ld int, s []float32) {
+		if ld < max(1, cols) {
+			panic(fmt.Sprintf("tensor.Sgemm: %s is %d×%d but its row stride is %d (m=%d n=%d k=%d)", name, rows, cols, ld, m, n, k))
+		}
+		if rows > 0 && cols > 0 && len(s) < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("tensor.Sgemm: %s is %d×%d with row stride %d and needs %d elements, has %d (m=%d n=%d k=%d)",
+				name, rows, cols, ld, (rows-1)*ld+cols, len(s), m, n, k))
+		}
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	check("A", ar, ac, lda, a)
+	check("B", br, bc, ldb, b)
+	check("C", m, n, ldc, c)
+}
+
+// scaleC sets C = beta·C, or C = 0 when beta == 0 (C not read).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// kernelID names a microkernel; gemmKernel.call switches on it so that the
+// assembly is called directly, not through a func value.
+type kernelID int
+
+const (
+	kidGeneric kernelID = iota
+	kidAVX2
+	kidAVX512
+)
+
+// gemmKernel is a microkernel with the cache blocking used around it.
+type gemmKernel struct {
+	id         kernelID
+	mr, nr     int // tile shape
+	kc, mc, nc int // cache blocks: KC×NR B panel in L1, MC×KC A block in L2, KC×NC B block in L3
+}
+
+// blockFor sizes the cache blocks for an mr×nr microkernel from the data
+// cache sizes: a KC×NR panel of B takes about half of L1, an MC×KC block of
+// A about half of L2 and a KC×NC block of B at most a quarter of L3 (and
+// NC ≤ 4096). GRAFT_GEMM_BLOCK="KC,MC,NC" overrides them (for tuning).
+func blockFor(id kernelID, mr, nr int, cs kernels.Caches) *gemmKernel {
+	kc := roundDown(cs.L1D/2/(nr*4), 8)
+	kc = min(max(kc, 128), 512)
+	mc := roundDown(cs.L2/2/(kc*4), mr)
+	mc = min(max(mc, mr), 1024/mr*mr)
+	nc := roundDown(cs.L3/4/(kc*4), nr)
+	nc = min(max(nc, nr), 4096/nr*nr)
+	if env := os.Getenv("GRAFT_GEMM_BLOCK"); env != "" {
+		f := strings.Split(env, ",")
+		if len(f) == 3 {
+			v := [3]int{}
+			ok := true
+			for i := range f {
+				x, err := strconv.Atoi(strings.TrimSpace(f[i]))
+				ok = ok && err == nil && x > 0
+				v[i] = x
+			}
+			if ok {
+				kc, mc, nc = v[0], max(roundDown(v[1], mr), mr), max(roundDown(v[2], nr), nr)
+			}
+		}
+	}
+	return &gemmKernel{id: id, mr: mr, nr: nr, kc: kc, mc: mc, nc: nc}
+}
+
+func roundDown(x, m int) int { return x / m * m }
+
+// gemmParallelFlops is the work below which Sgemm stays on one thread.
+const gemmParallelFlops = 1 << 21
+
+// split decides how many parts the product is cut into and along which
+// dimension. Cuts fall on tile boundaries, so that every element of C is
+// computed by the same instructions whatever the number of parts.
+func (kn *gemmKernel) split(m, n, k, workers int) (parts int, byRows bool) {
+	if workers <= 1 || 2*m*n*k < gemmParallelFlops {
+		return 1, false
+	}
+	tm, tn := ceilDiv(m, kn.mr), ceilDiv(n, kn.nr)
+	if tn >= tm {
+		return min(workers, tn), false
+	}
+	return min(workers, tm), true
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// gemmCall is one Sgemm call, shared by the parts that run it.
+type gemmCall struct {
+	kn             *gemmKernel
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	parts          int
+	byRows         bool
+}
+
+var gemmCalls = sync.Pool{New: func() any { return new(gemmCall) }}
+
+// run computes part `part` of `parts`: a band of whole tiles of C.
+func (g *gemmCall) run(part, parts int) {
+	kn := g.kn
+	m, n := g.m, g.n
+	a, b, c := g.a, g.b, g.c
+	if parts > 1 {
+		if g.byRows {
+			t := ceilDiv(m, kn.mr)
+			r0, r1 := part*t/parts*kn.mr, min((part+1)*t/parts*kn.mr, m)
+			m = r1 - r0
+			if g.transA {
+				a = a[r0:]
+			} else {
+				a = a[r0*g.lda:]
+			}
+			c = c[r0*g.ldc:]
+		} else {
+			t := ceilDiv(n, kn.nr)
+			c0, c1 := part*t/parts*kn.nr, min((part+1)*t/parts*kn.nr, n)
+			n = c1 - c0
+			if g.transB {
+				b = b[c0*g.ldb:]
+			} else {
+				b = b[c0:]
+			}
+			c = c[c0:]
+		}
+	}
+	if m <= 0 || n <= 0 {
+		return
+	}
+	s := getGemmScratch(kn)
+	gemmSerial(kn, s, g.transA, g.transB, m, n, g.k, g.alpha, a, g.lda, b, g.ldb, g.beta, c, g.ldc)
+	gemmScratches.Put(s)
+}
+
+// gemmScratch holds one thread's packing buffers.
+type gemmScratch struct {
+	a, b, tmp []float32
+}
+
+var gemmScratches = sync.Pool{New: func() any { return new(gemmScratch) }}
+
+func getGemmScratch(kn *gemmKernel) *gemmScratch {
+	s := gemmScratches.Get().(*gemmScratch)
+	grow := func(buf []float32, n int) []float32 {
+		if cap(buf) < n {
+			return make([]float32, n)
+		}
+		return buf[:n]
+	}
+	s.a = grow(s.a, ceilDiv(kn.mc, kn.mr)*kn.mr*kn.kc)
+	s.b = grow(s.b, ceilDiv(kn.nc, kn.nr)*kn.nr*kn.kc)
+	s.tmp = grow(s.tmp, kn.mr*kn.nr)
+	return s
+}
+
+// gemmSerial is the single-threaded blocked algorithm:
+//
+//	for each NC block of columns, for each KC block of the k dimension:
+//	  pack B[KC×NC] into NR-column panels
+//	  for each MC block of rows: pack A[MC×KC] into MR-row panels
+//	    for each NR panel of B, for each MR panel of A: one microkernel call
+func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	MR, NR := kn.mr, kn.nr
+	for jc := 0; jc < n; jc += kn.nc {
+		nc := min(kn.nc, n-jc)
+		for pc := 0; pc < k; pc += kn.kc {
+			kc := min(kn.kc, k-pc)
+			packB(s.b, b, ldb, transB, pc, kc, jc, nc, NR)
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
+			for ic := 0; ic < m; ic += kn.mc {
+				mc := min(kn.mc, m-ic)
+				packA(s.a, a, lda, transA, ic, mc, pc, kc, MR)
+				for jr := 0; jr < nc; jr += NR {
+					nr := min(NR, nc-jr)
+					bp := s.b[jr*kc : (jr+NR)*kc]
+					for ir := 0; ir < mc; ir += MR {
+						mr := min(MR, mc-ir)
+						ap := s.a[ir*kc : (ir+MR)*kc]
+						ci := (ic+ir)*ldc + jc + jr
+						if mr == MR && nr == NR {
+							kn.call(kc, ap, bp, c[ci:], ldc, alpha, bet)
+							continue
+						}
+						// Edge tile: compute the whole tile into tmp,
+						// then merge the valid part with the same two
+						// roundings the kernel's own store uses.
+						kn.call(kc, ap, bp, s.tmp, NR, alpha, 0)
+						for i := 0; i < mr; i++ {
+							dst := c[ci+i*ldc : ci+i*ldc+nr]
+							src := s.tmp[i*NR : i*NR+nr]
+							if bet == 0 {
+								copy(dst, src)
+								continue
+							}
+							for j, t := range src {
+								dst[j] = t + float32(bet*dst[j])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA packs rows [i0, i0+mc) and columns [p0, p0+kc) of op(A) into
+// panels of mr rows, k-major: element (i, p) of panel q lands at
+// q·kc·mr + p·mr + i. Rows past mc are zero.
+func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
+	for q := 0; q*mr < mc; q++ {
+		rows := min(mr, mc-q*mr)
+		d := dst[q*kc*mr : (q+1)*kc*mr]
+		r0 := i0 + q*mr
+		if trans { // op(A)[i,p] = a[p*lda+i]
+			for p := 0; p < kc; p++ {
+				o := (p0+p)*lda + r0
+				dp := d[p*mr : p*mr+mr]
+				copy(dp, a[o:o+rows])
+				clear(dp[rows:])
+			}
+			continue
+		}
+		// op(A)[i,p] = a[i*lda+p]
+		for i := 0; i < rows; i++ {
+			o := (r0+i)*lda + p0
+			src := a[o : o+kc]
+			for p, v := range src {
+				d[p*mr+i] = v
+			}
+		}
+		if rows < mr {
+			for p := 0; p < kc; p++ {
+				clear(d[p*mr+rows : p*mr+mr])
+			}
+		}
+	}
+}
+
+// packB packs rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) into
+// panels of nr columns, k-major: element (p, j) of panel q lands at
+// q·kc·nr + p·nr + j. Columns past nc are zero.
+func packB(dst, b []float32, ldb int, trans bool, p0, kc, j0, nc, nr int) {
+	for q := 0; q*nr < nc; q++ {
+		cols := min(nr, nc-q*nr)
+		d := dst[q*kc*nr : (q+1)*kc*nr]
+		c0 := j0 + q*nr
+		if !trans { // op(B)[p,j] = b[p*ldb+j]
+			for p := 0; p < kc; p++ {
+				o := (p0+p)*ldb + c0
+				dp := d[p*nr : p*nr+nr]
+				copy(dp, b[o:o+cols])
+				clear(dp[cols:])
+			}
+			continue
+		}
+		// op(B)[p,j] = b[j*ldb+p]
+		for j := 0; j < cols; j++ {
+			o := (c0+j)*ldb + p0
+			src := b[o : o+kc]
+			for p, v := range src {
+				d[p*nr+j] = v
+			}
+		}
+		if cols < nr {
+			for p := 0; p < kc; p++ {
+				clear(d[p*nr+cols : p*nr+nr])
+			}
+		}
+	}
+}
+
+// call runs the microkernel on one tile: c[i*ldc+j] for i < mr, j < nr.
+func (kn *gemmKernel) call(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	if kn.id == kidGeneric {
+		sgemmGeneric4x4(kc, a, b, c, ldc, alpha, beta)
+		return
+	}
+	callAsmKernel(kn.id, kc, a, b, c, ldc, alpha, beta)
+}
+
+var (
+	genericKernel     *gemmKernel
+	genericKernelOnce sync.Once
+)
+
+func genericGemmKernel() *gemmKernel {
+	genericKernelOnce.Do(func() { genericKernel = blockFor(kidGeneric, 4, 4, kernels.CacheSizes()) })
+	return genericKernel
+}
+
+// sgemmGeneric4x4 is the portable 4×4 microkernel, with the same contract as
+// the assembly ones (see kernels/amd64): a holds 4 rows k-major, b 4
+// columns k-major.
+func sgemmGeneric4x4(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	var c20, c21, c22, c23, c30, c31, c32, c33 float32
+	a, b = a[:kc*4], b[:kc*4]
+	for p := 0; p+4 <= len(a); p += 4 {
+		ap, bp := a[p:p+4:p+4], b[p:p+4:p+4]
+		a0, a1, a2, a3 := ap[0], ap[1], ap[2], ap[3]
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	rows := [4][4]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}}
+	for i := range rows {
+		dst := c[i*ldc : i*ldc+4]
+		for j, s := range rows[i] {
+			t := float32(alpha * s)
+			if beta != 0 {
+				t += float32(beta * dst[j])
+			}
+			dst[j] = t
+		}
+	}
+}

@@ -1,0 +1,13 @@
+//go:build !amd64 || purego
+
+package tensor
+
+import "github.com/graftml/graft/kernels"
+
+// gemmKernelFor returns the microkernel and blocking of tier t; builds
+// without assembly have only the generic one.
+func gemmKernelFor(kernels.Tier) *gemmKernel { return genericGemmKernel() }
+
+func callAsmKernel(kernelID, int, []float32, []float32, []float32, int, float32, float32) {
+	panic("tensor: no assembly SGEMM kernels in this build")
+}

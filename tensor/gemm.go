@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -99,16 +100,19 @@ type gemmKernel struct {
 	id         kernelID
 	mr, nr     int // tile shape
 	kc, mc, nc int // cache blocks: KC×NR B panel in L1, MC×KC A block in L2, KC×NC B block in L3
+	// Packing thresholds: A is packed when n > packAMinN, B when
+	// m > packBMinM (operands stored transposed are always packed).
+	packAMinN, packBMinM int
 }
 
 // blockFor sizes the cache blocks for an mr×nr microkernel from the data
 // cache sizes: a KC×NR panel of B takes about half of L1, an MC×KC block of
-// A about half of L2 and a KC×NC block of B at most a quarter of L3 (and
+// A about a quarter of L2 and a KC×NC block of B at most a quarter of L3 (and
 // NC ≤ 4096). GRAFT_GEMM_BLOCK="KC,MC,NC" overrides them (for tuning).
 func blockFor(id kernelID, mr, nr int, cs kernels.Caches) *gemmKernel {
 	kc := roundDown(cs.L1D/2/(nr*4), 8)
 	kc = min(max(kc, 128), 512)
-	mc := roundDown(cs.L2/2/(kc*4), mr)
+	mc := roundDown(cs.L2/4/(kc*4), mr)
 	mc = min(max(mc, mr), 1024/mr*mr)
 	nc := roundDown(cs.L3/4/(kc*4), nr)
 	nc = min(max(nc, nr), 4096/nr*nr)
@@ -127,7 +131,7 @@ func blockFor(id kernelID, mr, nr int, cs kernels.Caches) *gemmKernel {
 			}
 		}
 	}
-	return &gemmKernel{id: id, mr: mr, nr: nr, kc: kc, mc: mc, nc: nc}
+	return &gemmKernel{id: id, mr: mr, nr: nr, kc: kc, mc: mc, nc: nc, packAMinN: math.MaxInt, packBMinM: 192}
 }
 
 func roundDown(x, m int) int { return x / m * m }
@@ -203,7 +207,8 @@ func (g *gemmCall) run(part, parts int) {
 
 // gemmScratch holds one thread's packing buffers.
 type gemmScratch struct {
-	a, b, tmp []float32
+	a, b, tmp    []float32
+	aEdge, bEdge []float32 // one partial panel of A or B, when the rest is read in place
 }
 
 var gemmScratches = sync.Pool{New: func() any { return new(gemmScratch) }}
@@ -218,45 +223,102 @@ func getGemmScratch(kn *gemmKernel) *gemmScratch {
 	}
 	s.a = grow(s.a, ceilDiv(kn.mc, kn.mr)*kn.mr*kn.kc)
 	s.b = grow(s.b, ceilDiv(kn.nc, kn.nr)*kn.nr*kn.kc)
+	s.aEdge = grow(s.aEdge, kn.mr*kn.kc)
+	s.bEdge = grow(s.bEdge, kn.nr*kn.kc)
 	s.tmp = grow(s.tmp, kn.mr*kn.nr)
 	return s
+}
+
+// gemmPackEnv, when set to none, a, b or ab, forces which operands are
+// packed (for tuning the heuristic of gemmKernel.packing).
+var gemmPackEnv = os.Getenv("GRAFT_GEMM_PACK")
+
+// packing decides which operands to pack. An operand stored transposed is
+// always packed; otherwise packing pays when the packed copy is reused by
+// many tiles: B by ceil(m/MR) row panels, A by ceil(n/NR) column panels.
+// The generic kernel reads only packed operands.
+func (kn *gemmKernel) packing(transA, transB bool, m, n int) (packA, packB bool) {
+	if kn.id == kidGeneric {
+		return true, true
+	}
+	switch gemmPackEnv {
+	case "none":
+		return transA, transB
+	case "a":
+		return true, transB
+	case "b":
+		return transA, true
+	case "ab":
+		return true, true
+	}
+	return transA || n > kn.packAMinN, transB || m > kn.packBMinM
 }
 
 // gemmSerial is the single-threaded blocked algorithm:
 //
 //	for each NC block of columns, for each KC block of the k dimension:
-//	  pack B[KC×NC] into NR-column panels
-//	  for each MC block of rows: pack A[MC×KC] into MR-row panels
+//	  pack B[KC×NC] into NR-column panels (or read B in place)
+//	  for each MC block of rows: pack A[MC×KC] into MR-row panels (or read A in place)
 //	    for each NR panel of B, for each MR panel of A: one microkernel call
+//
+// An operand read in place still has its last, partial panel packed
+// (zero-padded), so that no kernel reads past the matrix.
 func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	MR, NR := kn.mr, kn.nr
+	pA, pB := kn.packing(transA, transB, m, n)
 	for jc := 0; jc < n; jc += kn.nc {
 		nc := min(kn.nc, n-jc)
 		for pc := 0; pc < k; pc += kn.kc {
 			kc := min(kn.kc, k-pc)
-			packB(s.b, b, ldb, transB, pc, kc, jc, nc, NR)
+			if pB {
+				packB(s.b, b, ldb, transB, pc, kc, jc, nc, NR)
+			} else if r := nc % NR; r != 0 {
+				packB(s.bEdge, b, ldb, false, pc, kc, jc+nc-r, r, NR)
+			}
 			bet := beta
 			if pc > 0 {
 				bet = 1
 			}
 			for ic := 0; ic < m; ic += kn.mc {
 				mc := min(kn.mc, m-ic)
-				packA(s.a, a, lda, transA, ic, mc, pc, kc, MR)
+				if pA {
+					packA(s.a, a, lda, transA, ic, mc, pc, kc, MR)
+				} else if r := mc % MR; r != 0 {
+					packA(s.aEdge, a, lda, false, ic+mc-r, r, pc, kc, MR)
+				}
 				for jr := 0; jr < nc; jr += NR {
 					nr := min(NR, nc-jr)
-					bp := s.b[jr*kc : (jr+NR)*kc]
+					var bp []float32
+					bPacked := pB || nr < NR
+					switch {
+					case pB:
+						bp = s.b[jr*kc : (jr+NR)*kc]
+					case nr < NR:
+						bp = s.bEdge
+					default:
+						bp = b[pc*ldb+jc+jr:]
+					}
 					for ir := 0; ir < mc; ir += MR {
 						mr := min(MR, mc-ir)
-						ap := s.a[ir*kc : (ir+MR)*kc]
+						var ap []float32
+						aPacked := pA || mr < MR
+						switch {
+						case pA:
+							ap = s.a[ir*kc : (ir+MR)*kc]
+						case mr < MR:
+							ap = s.aEdge
+						default:
+							ap = a[(ic+ir)*lda+pc:]
+						}
 						ci := (ic+ir)*ldc + jc + jr
 						if mr == MR && nr == NR {
-							kn.call(kc, ap, bp, c[ci:], ldc, alpha, bet)
+							kn.call(kc, ap, aPacked, lda, bp, bPacked, ldb, c[ci:], ldc, alpha, bet)
 							continue
 						}
 						// Edge tile: compute the whole tile into tmp,
 						// then merge the valid part with the same two
 						// roundings the kernel's own store uses.
-						kn.call(kc, ap, bp, s.tmp, NR, alpha, 0)
+						kn.call(kc, ap, aPacked, lda, bp, bPacked, ldb, s.tmp, NR, alpha, 0)
 						for i := 0; i < mr; i++ {
 							dst := c[ci+i*ldc : ci+i*ldc+nr]
 							src := s.tmp[i*NR : i*NR+nr]
@@ -283,16 +345,19 @@ func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
 		rows := min(mr, mc-q*mr)
 		d := dst[q*kc*mr : (q+1)*kc*mr]
 		r0 := i0 + q*mr
-		if trans { // op(A)[i,p] = a[p*lda+i]
+		if trans { // op(A)[i,p] = a[p*lda+i]: copy runs of mr
 			for p := 0; p < kc; p++ {
 				o := (p0+p)*lda + r0
+				if rows == mr && copyRun(d[p*mr:], a[o:], mr) {
+					continue
+				}
 				dp := d[p*mr : p*mr+mr]
 				copy(dp, a[o:o+rows])
 				clear(dp[rows:])
 			}
 			continue
 		}
-		// op(A)[i,p] = a[i*lda+p]
+		// op(A)[i,p] = a[i*lda+p]: a transposition
 		for i := 0; i < rows; i++ {
 			o := (r0+i)*lda + p0
 			src := a[o : o+kc]
@@ -312,20 +377,29 @@ func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
 // panels of nr columns, k-major: element (p, j) of panel q lands at
 // q·kc·nr + p·nr + j. Columns past nc are zero.
 func packB(dst, b []float32, ldb int, trans bool, p0, kc, j0, nc, nr int) {
+	if !trans { // op(B)[p,j] = b[p*ldb+j]: copy runs of nr, row by row
+		full := nc / nr
+		for p := 0; p < kc; p++ {
+			row := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j0+nc]
+			q := 0
+			for ; q < full; q++ {
+				if !copyRun(dst[(q*kc+p)*nr:], row[q*nr:], nr) {
+					copy(dst[(q*kc+p)*nr:(q*kc+p)*nr+nr], row[q*nr:q*nr+nr])
+				}
+			}
+			if r := nc - full*nr; r > 0 {
+				dp := dst[(q*kc+p)*nr : (q*kc+p)*nr+nr]
+				copy(dp, row[q*nr:])
+				clear(dp[r:])
+			}
+		}
+		return
+	}
 	for q := 0; q*nr < nc; q++ {
 		cols := min(nr, nc-q*nr)
 		d := dst[q*kc*nr : (q+1)*kc*nr]
 		c0 := j0 + q*nr
-		if !trans { // op(B)[p,j] = b[p*ldb+j]
-			for p := 0; p < kc; p++ {
-				o := (p0+p)*ldb + c0
-				dp := d[p*nr : p*nr+nr]
-				copy(dp, b[o:o+cols])
-				clear(dp[cols:])
-			}
-			continue
-		}
-		// op(B)[p,j] = b[j*ldb+p]
+		// op(B)[p,j] = b[j*ldb+p]: a transposition
 		for j := 0; j < cols; j++ {
 			o := (c0+j)*ldb + p0
 			src := b[o : o+kc]
@@ -341,13 +415,36 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kc, j0, nc, nr int) {
 	}
 }
 
+// copyRun copies n floats from src to dst with inline moves for the panel
+// widths of the kernels, and reports false for other widths (the caller
+// then uses copy, a call to memmove).
+func copyRun(dst, src []float32, n int) bool {
+	switch n {
+	case 4:
+		*(*[4]float32)(dst) = *(*[4]float32)(src)
+	case 6:
+		*(*[6]float32)(dst) = *(*[6]float32)(src)
+	case 12:
+		*(*[12]float32)(dst) = *(*[12]float32)(src)
+	case 16:
+		*(*[16]float32)(dst) = *(*[16]float32)(src)
+	case 32:
+		*(*[32]float32)(dst) = *(*[32]float32)(src)
+	default:
+		return false
+	}
+	return true
+}
+
 // call runs the microkernel on one tile: c[i*ldc+j] for i < mr, j < nr.
-func (kn *gemmKernel) call(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+// A is an MR-row packed panel or, unless aPacked, MR rows read in place with
+// row stride lda; likewise B with ldb.
+func (kn *gemmKernel) call(kc int, a []float32, aPacked bool, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
 	if kn.id == kidGeneric {
 		sgemmGeneric4x4(kc, a, b, c, ldc, alpha, beta)
 		return
 	}
-	callAsmKernel(kn.id, kc, a, b, c, ldc, alpha, beta)
+	callAsmKernel(kn.id, kc, a, aPacked, lda, b, bPacked, ldb, c, ldc, alpha, beta)
 }
 
 var (

@@ -30,13 +30,34 @@ func gemmKernelFor(t kernels.Tier) *gemmKernel {
 	return genericGemmKernel()
 }
 
-// callAsmKernel calls the assembly microkernel id directly.
-func callAsmKernel(id kernelID, kc int, a, b, c []float32, ldc int, alpha, beta float32) {
-	switch id {
-	case kidAVX2:
-		amd64.SgemmAVX2x6x16(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
-	case kidAVX512:
-		amd64.SgemmAVX512x12x32(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+// callAsmKernel calls the assembly microkernel id, in the variant for the
+// operand layouts, directly (not through a func value).
+func callAsmKernel(id kernelID, kc int, a []float32, aPacked bool, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
+	v := 0
+	if !aPacked {
+		v += 2
+	}
+	if !bPacked {
+		v++
+	}
+	pa, pb, pc := &a[0], &b[0], &c[0]
+	switch int(id)<<2 | v {
+	case int(kidAVX2)<<2 | 0:
+		amd64.SgemmAVX2x6x16PP(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
+	case int(kidAVX2)<<2 | 1:
+		amd64.SgemmAVX2x6x16PR(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
+	case int(kidAVX2)<<2 | 2:
+		amd64.SgemmAVX2x6x16RP(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
+	case int(kidAVX2)<<2 | 3:
+		amd64.SgemmAVX2x6x16RR(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
+	case int(kidAVX512)<<2 | 0:
+		amd64.SgemmAVX512x12x32PP(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
+	case int(kidAVX512)<<2 | 1:
+		amd64.SgemmAVX512x12x32PR(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
+	case int(kidAVX512)<<2 | 2:
+		amd64.SgemmAVX512x12x32RP(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
+	case int(kidAVX512)<<2 | 3:
+		amd64.SgemmAVX512x12x32RR(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
 	default:
 		panic("tensor: unknown SGEMM kernel")
 	}

@@ -162,11 +162,15 @@ func TestSgemmRandom(t *testing.T) {
 	}
 	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
 		r := rand.New(rand.NewPCG(1, uint64(tier)))
+		defer func(prev string) { gemmPackEnv = prev }(gemmPackEnv)
+		packModes := []string{"", "none", "a", "b", "ab"} // every kernel variant and edge path
 		for it := 0; it < n; it++ {
+			gemmPackEnv = packModes[it%len(packModes)]
 			g := newGemmCase(r, it&1 != 0, it&2 != 0, randomDim(r), randomDim(r), randomDim(r),
 				scalars[r.IntN(len(scalars))], scalars[r.IntN(len(scalars))])
 			g.check(t, g.run(Sgemm), g.run(SgemmRef))
 			if t.Failed() {
+				t.Logf("GRAFT_GEMM_PACK=%q", gemmPackEnv)
 				return
 			}
 		}

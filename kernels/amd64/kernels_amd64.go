@@ -4,27 +4,101 @@
 
 package amd64
 
-// SgemmAVX2x6x16 is the 6×16 SGEMM microkernel (YMM registers). With Ã an
-// 6-row panel packed k-major (a[p*6+i] = A[i,p]) and B̃ a 16-column
-// panel packed k-major (b[p*16+j] = B[p,j]), it computes for i < 6, j < 16
+// SgemmAVX2x6x16PP is the 6×16 SGEMM microkernel (YMM registers) reading
+// A[i,p] = a[p*6+i] (an MR-row panel packed k-major; lda unused) and
+// B[p,j] = b[p*16+j] (an NR-column panel packed k-major; ldb unused).
+// For i < 6 and j < 16 it computes
 //
-//	s := sum over p < kc of a[p*6+i]·b[p*16+j]   (fused multiply-adds in p order)
-//	c[i*ldc+j] = alpha·s                  if beta == 0 (C is not read)
-//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j] otherwise (two products, then one sum)
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
 //
 //go:noescape
-func SgemmAVX2x6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func SgemmAVX2x6x16PP(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
-// SgemmAVX512x12x32 is the 12×32 SGEMM microkernel (ZMM registers). With Ã an
-// 12-row panel packed k-major (a[p*12+i] = A[i,p]) and B̃ a 32-column
-// panel packed k-major (b[p*32+j] = B[p,j]), it computes for i < 12, j < 32
+// SgemmAVX2x6x16PR is the 6×16 SGEMM microkernel (YMM registers) reading
+// A[i,p] = a[p*6+i] (an MR-row panel packed k-major; lda unused) and
+// B[p,j] = b[p*ldb+j] (B row-major, read in place).
+// For i < 6 and j < 16 it computes
 //
-//	s := sum over p < kc of a[p*12+i]·b[p*32+j]   (fused multiply-adds in p order)
-//	c[i*ldc+j] = alpha·s                  if beta == 0 (C is not read)
-//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j] otherwise (two products, then one sum)
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
 //
 //go:noescape
-func SgemmAVX512x12x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func SgemmAVX2x6x16PR(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// SgemmAVX2x6x16RP is the 6×16 SGEMM microkernel (YMM registers) reading
+// A[i,p] = a[i*lda+p] (A row-major, read in place) and
+// B[p,j] = b[p*16+j] (an NR-column panel packed k-major; ldb unused).
+// For i < 6 and j < 16 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX2x6x16RP(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// SgemmAVX2x6x16RR is the 6×16 SGEMM microkernel (YMM registers) reading
+// A[i,p] = a[i*lda+p] (A row-major, read in place) and
+// B[p,j] = b[p*ldb+j] (B row-major, read in place).
+// For i < 6 and j < 16 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX2x6x16RR(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// SgemmAVX512x12x32PP is the 12×32 SGEMM microkernel (ZMM registers) reading
+// A[i,p] = a[p*12+i] (an MR-row panel packed k-major; lda unused) and
+// B[p,j] = b[p*32+j] (an NR-column panel packed k-major; ldb unused).
+// For i < 12 and j < 32 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX512x12x32PP(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// SgemmAVX512x12x32PR is the 12×32 SGEMM microkernel (ZMM registers) reading
+// A[i,p] = a[p*12+i] (an MR-row panel packed k-major; lda unused) and
+// B[p,j] = b[p*ldb+j] (B row-major, read in place).
+// For i < 12 and j < 32 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX512x12x32PR(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// SgemmAVX512x12x32RP is the 12×32 SGEMM microkernel (ZMM registers) reading
+// A[i,p] = a[i*lda+p] (A row-major, read in place) and
+// B[p,j] = b[p*32+j] (an NR-column panel packed k-major; ldb unused).
+// For i < 12 and j < 32 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX512x12x32RP(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// SgemmAVX512x12x32RR is the 12×32 SGEMM microkernel (ZMM registers) reading
+// A[i,p] = a[i*lda+p] (A row-major, read in place) and
+// B[p,j] = b[p*ldb+j] (B row-major, read in place).
+// For i < 12 and j < 32 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX512x12x32RR(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // AxpyAVX2 computes y[i] += alpha·x[i] (one fused multiply-add) for i < n; n must be a multiple of 8.
 //

@@ -55,7 +55,7 @@ func (a *asm) raw(s string)                { a.WriteString(s) }
 
 // gemmKernel describes one register-blocked SGEMM microkernel.
 type gemmKernel struct {
-	name   string // Go name
+	name   string // Go name prefix
 	reg    string // "Y" or "Z"
 	lanes  int    // floats per vector register
 	mr, nr int    // tile shape
@@ -68,6 +68,19 @@ var gemmKernels = []gemmKernel{
 	{name: "SgemmAVX512x12x32", reg: "Z", lanes: 16, mr: 12, nr: 32, zero: "VPXORD", unroll: 4},
 }
 
+// Operand layouts a microkernel variant reads.
+//
+//	A packed: a[p*MR+i]        A rows: a[i*lda+p] (A row-major, read in place)
+//	B packed: b[p*NR+j]        B rows: b[p*ldb+j] (B row-major, read in place)
+type variant struct {
+	suffix           string
+	aPacked, bPacked bool
+}
+
+var variants = []variant{
+	{"PP", true, true}, {"PR", true, false}, {"RP", false, true}, {"RR", false, false},
+}
+
 func (k gemmKernel) nv() int { return k.nr / k.lanes }
 
 func (k gemmKernel) acc(i, v int) string { return fmt.Sprintf("%s%d", k.reg, i*k.nv()+v) }
@@ -77,36 +90,57 @@ func genSgemmAsm() []byte {
 	a.raw(header)
 	a.raw("//go:build !purego\n\n#include \"textflag.h\"\n")
 	for _, k := range gemmKernels {
-		genGemmKernel(&a, k)
+		for _, v := range variants {
+			genGemmKernel(&a, k, v)
+		}
 	}
 	return a.Bytes()
 }
 
+// aBases are the registers that hold A row pointers in the rows layout,
+// each covering three consecutive rows: base, base+lda, base+2·lda.
+var aBases = []string{"SI", "R9", "R10", "R12"}
+
 // genGemmKernel writes
 //
-//	func name(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+//	func name(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 //
-// Registers: CX k counter, SI Ã, DX B̃, DI C row, R8 ldc in bytes, AX scratch.
-func genGemmKernel(a *asm, k gemmKernel) {
+// Registers: CX k counter; SI (and R9, R10, R12) A; R11 lda in bytes; DX B;
+// R13 ldb in bytes, R14 3·ldb; DI C row; R8 ldc in bytes; AX scratch.
+func genGemmKernel(a *asm, k gemmKernel, vr variant) {
 	nv := k.nv()
 	nacc := k.mr * nv
 	breg := func(v int) string { return fmt.Sprintf("%s%d", k.reg, nacc+v) }
-	nb := 2 // broadcast registers, used alternately
+	nb := 2 // broadcast registers, used in turn
 	if k.reg == "Z" {
 		nb = 32 - nacc - nv
 	}
 	bc := func(i int) string { return fmt.Sprintf("%s%d", k.reg, nacc+nv+i%nb) }
 	vb := k.lanes * 4 // vector bytes
-	astep, bstep := k.mr*4, k.nr*4
+	name := k.name + vr.suffix
 
-	fmt.Fprintf(&a.Buffer, "\n// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32)\n", k.name)
-	fmt.Fprintf(&a.Buffer, "TEXT ·%s(SB), NOSPLIT, $0-48\n", k.name)
+	fmt.Fprintf(&a.Buffer, "\n// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name)
+	fmt.Fprintf(&a.Buffer, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
 	a.f("MOVQ kc+0(FP), CX")
 	a.f("MOVQ a+8(FP), SI")
-	a.f("MOVQ b+16(FP), DX")
-	a.f("MOVQ c+24(FP), DI")
-	a.f("MOVQ ldc+32(FP), R8")
+	a.f("MOVQ b+24(FP), DX")
+	a.f("MOVQ c+40(FP), DI")
+	a.f("MOVQ ldc+48(FP), R8")
 	a.f("SHLQ $2, R8")
+	nbase := k.mr / 3
+	if !vr.aPacked {
+		a.f("MOVQ lda+16(FP), R11")
+		a.f("SHLQ $2, R11")
+		a.f("LEAQ (R11)(R11*2), AX") // 3·lda
+		for j := 1; j < nbase; j++ {
+			a.f("LEAQ (%s)(AX*1), %s", aBases[j-1], aBases[j])
+		}
+	}
+	if !vr.bPacked {
+		a.f("MOVQ ldb+32(FP), R13")
+		a.f("SHLQ $2, R13")
+		a.f("LEAQ (R13)(R13*2), R14") // 3·ldb
+	}
 	// Prefetch the C tile: it is read or written once the k loop ends.
 	a.f("MOVQ DI, AX")
 	for i := 0; i < k.mr; i++ {
@@ -122,26 +156,68 @@ func genGemmKernel(a *asm, k gemmKernel) {
 			a.f("%s %s, %s, %s", k.zero, r, r, r)
 		}
 	}
+	aAddr := func(u, i int) string {
+		if vr.aPacked {
+			return fmt.Sprintf("%d(SI)", (u*k.mr+i)*4)
+		}
+		base, r := aBases[i/3], i%3
+		if r == 0 {
+			return fmt.Sprintf("%d(%s)", u*4, base)
+		}
+		return fmt.Sprintf("%d(%s)(R11*%d)", u*4, base, r)
+	}
+	bAddr := func(u, v int) string {
+		if vr.bPacked {
+			return fmt.Sprintf("%d(DX)", u*k.nr*4+v*vb)
+		}
+		switch u {
+		case 0:
+			return fmt.Sprintf("%d(DX)", v*vb)
+		case 1:
+			return fmt.Sprintf("%d(DX)(R13*1)", v*vb)
+		case 2:
+			return fmt.Sprintf("%d(DX)(R13*2)", v*vb)
+		case 3:
+			return fmt.Sprintf("%d(DX)(R14*1)", v*vb)
+		}
+		panic("unroll > 4 with B rows")
+	}
 	step := func(u int) {
 		for v := 0; v < nv; v++ {
-			a.f("VMOVUPS %d(DX), %s", u*bstep+v*vb, breg(v))
+			a.f("VMOVUPS %s, %s", bAddr(u, v), breg(v))
 		}
 		for i := 0; i < k.mr; i++ {
-			a.f("VBROADCASTSS %d(SI), %s", u*astep+i*4, bc(i))
+			a.f("VBROADCASTSS %s, %s", aAddr(u, i), bc(i))
 			for v := 0; v < nv; v++ {
 				a.f("VFMADD231PS %s, %s, %s", breg(v), bc(i), k.acc(i, v))
 			}
 		}
 	}
-	l := k.name
+	advance := func(steps int) {
+		if vr.aPacked {
+			a.f("ADDQ $%d, SI", steps*k.mr*4)
+		} else {
+			for j := 0; j < nbase; j++ {
+				a.f("ADDQ $%d, %s", steps*4, aBases[j])
+			}
+		}
+		switch {
+		case vr.bPacked:
+			a.f("ADDQ $%d, DX", steps*k.nr*4)
+		case steps == 1:
+			a.f("ADDQ R13, DX")
+		default:
+			a.f("LEAQ (DX)(R13*4), DX")
+		}
+	}
+	l := name
 	a.f("CMPQ CX, $%d", k.unroll)
 	a.f("JLT %s_tail", l)
 	a.label(l + "_loop")
 	for u := 0; u < k.unroll; u++ {
 		step(u)
 	}
-	a.f("ADDQ $%d, SI", k.unroll*astep)
-	a.f("ADDQ $%d, DX", k.unroll*bstep)
+	advance(k.unroll)
 	a.f("SUBQ $%d, CX", k.unroll)
 	a.f("CMPQ CX, $%d", k.unroll)
 	a.f("JGE %s_loop", l)
@@ -150,8 +226,7 @@ func genGemmKernel(a *asm, k gemmKernel) {
 	a.f("JEQ %s_store", l)
 	a.label(l + "_one")
 	step(0)
-	a.f("ADDQ $%d, SI", astep)
-	a.f("ADDQ $%d, DX", bstep)
+	advance(1)
 	a.f("DECQ CX")
 	a.f("JNE %s_one", l)
 
@@ -163,11 +238,11 @@ func genGemmKernel(a *asm, k gemmKernel) {
 		beta = breg(1)
 	}
 	a.label(l + "_store")
-	a.f("VBROADCASTSS alpha+40(FP), %s", alpha)
-	a.f("MOVL beta+44(FP), AX")
+	a.f("VBROADCASTSS alpha+56(FP), %s", alpha)
+	a.f("MOVL beta+60(FP), AX")
 	a.f("SHLL $1, AX") // drop the sign: -0 is zero too
 	a.f("JEQ %s_noload", l)
-	a.f("VBROADCASTSS beta+44(FP), %s", beta)
+	a.f("VBROADCASTSS beta+60(FP), %s", beta)
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < nv; v++ {
 			r := k.acc(i, v)
@@ -369,18 +444,28 @@ func genDecls() []byte {
 	b.WriteString(header)
 	b.WriteString("//go:build !purego\n\npackage amd64\n")
 	for _, k := range gemmKernels {
-		fmt.Fprintf(&b, `
-// %[1]s is the %[2]d×%[3]d SGEMM microkernel (%[4]s registers). With Ã an
-// %[2]d-row panel packed k-major (a[p*%[2]d+i] = A[i,p]) and B̃ a %[3]d-column
-// panel packed k-major (b[p*%[3]d+j] = B[p,j]), it computes for i < %[2]d, j < %[3]d
+		for _, v := range variants {
+			al, bl := "a[i*lda+p] (A row-major, read in place)", "b[p*ldb+j] (B row-major, read in place)"
+			if v.aPacked {
+				al = fmt.Sprintf("a[p*%d+i] (an MR-row panel packed k-major; lda unused)", k.mr)
+			}
+			if v.bPacked {
+				bl = fmt.Sprintf("b[p*%d+j] (an NR-column panel packed k-major; ldb unused)", k.nr)
+			}
+			fmt.Fprintf(&b, `
+// %[1]s%[2]s is the %[3]d×%[4]d SGEMM microkernel (%[5]s registers) reading
+// A[i,p] = %[6]s and
+// B[p,j] = %[7]s.
+// For i < %[3]d and j < %[4]d it computes
 //
-//	s := sum over p < kc of a[p*%[2]d+i]·b[p*%[3]d+j]   (fused multiply-adds in p order)
-//	c[i*ldc+j] = alpha·s                  if beta == 0 (C is not read)
-//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j] otherwise (two products, then one sum)
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
 //
 //go:noescape
-func %[1]s(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-`, k.name, k.mr, k.nr, k.reg+"MM")
+func %[1]s%[2]s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+`, k.name, v.suffix, k.mr, k.nr, k.reg+"MM", al, bl)
+		}
 	}
 	for _, e := range elementwiseKernels {
 		fmt.Fprintf(&b, "\n// %s\n//\n//go:noescape\nfunc %s(%s)\n", e.doc, e.name, e.sig)

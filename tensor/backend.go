@@ -1,0 +1,120 @@
+package tensor
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/graftml/graft/kernels"
+)
+
+// Backend is the set of operations every device implements. Destinations
+// come first; a destination may be one of the sources (in place) for the
+// elementwise operations. Shape mismatches panic, naming the shapes.
+type Backend interface {
+	// Name says which device and kernels run the operations.
+	Name() string
+	// MatMul computes c = alpha·op(a)·op(b) + beta·c for 2-D tensors,
+	// op(x) = xᵀ when its flag is set; beta == 0 leaves c unread.
+	MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32)
+	// Add computes z = x + y.
+	Add(z, x, y *Tensor)
+	// Mul computes z = x·y elementwise.
+	Mul(z, x, y *Tensor)
+	// Scale computes y = alpha·x.
+	Scale(y *Tensor, alpha float32, x *Tensor)
+	// Axpy computes y += alpha·x.
+	Axpy(y *Tensor, alpha float32, x *Tensor)
+	// ReLU computes y = max(x, 0); NaN passes through.
+	ReLU(y, x *Tensor)
+	// ReLUGrad computes dx = dy where x > 0, else 0.
+	ReLUGrad(dx, x, dy *Tensor)
+	// Sum reduces src along axis into dst, whose shape is src's without
+	// that axis (or with it as 1).
+	Sum(dst, src *Tensor, axis int)
+	// Max is Sum with the maximum; NaN propagates.
+	Max(dst, src *Tensor, axis int)
+}
+
+var defaultBackend Backend = CPU{}
+
+// Default returns the backend chosen at start-up.
+func Default() Backend { return defaultBackend }
+
+// Device describes the device and kernel tier operations run on, and why.
+func Device() string {
+	return fmt.Sprintf("%s (%s)", defaultBackend.Name(), kernels.Reason())
+}
+
+// MatMul computes c = alpha·op(a)·op(b) + beta·c on the default backend.
+func MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
+	defaultBackend.MatMul(c, a, b, transA, transB, alpha, beta)
+}
+
+// Add computes z = x + y on the default backend.
+func Add(z, x, y *Tensor) { defaultBackend.Add(z, x, y) }
+
+// Mul computes z = x·y elementwise on the default backend.
+func Mul(z, x, y *Tensor) { defaultBackend.Mul(z, x, y) }
+
+// Scale computes y = alpha·x on the default backend.
+func Scale(y *Tensor, alpha float32, x *Tensor) { defaultBackend.Scale(y, alpha, x) }
+
+// Axpy computes y += alpha·x on the default backend.
+func Axpy(y *Tensor, alpha float32, x *Tensor) { defaultBackend.Axpy(y, alpha, x) }
+
+// ReLU computes y = max(x, 0) on the default backend.
+func ReLU(y, x *Tensor) { defaultBackend.ReLU(y, x) }
+
+// ReLUGrad computes dx = dy where x > 0, else 0, on the default backend.
+func ReLUGrad(dx, x, dy *Tensor) { defaultBackend.ReLUGrad(dx, x, dy) }
+
+// Sum reduces src along axis into dst on the default backend.
+func Sum(dst, src *Tensor, axis int) { defaultBackend.Sum(dst, src, axis) }
+
+// Max reduces src along axis into dst by the maximum on the default backend.
+func Max(dst, src *Tensor, axis int) { defaultBackend.Max(dst, src, axis) }
+
+// matMulDims checks MatMul's shapes and returns m, n, k.
+func matMulDims(c, a, b *Tensor, transA, transB bool) (m, n, k int) {
+	if a.Rank() != 2 || b.Rank() != 2 || c.Rank() != 2 {
+		panic(fmt.Sprintf("tensor.MatMul: want 2-D tensors, have a %v, b %v, c %v", a.shape, b.shape, c.shape))
+	}
+	m, k = a.shape[0], a.shape[1]
+	if transA {
+		m, k = k, m
+	}
+	kb, n := b.shape[0], b.shape[1]
+	if transB {
+		kb, n = n, kb
+	}
+	if kb != k || c.shape[0] != m || c.shape[1] != n {
+		panic(fmt.Sprintf("tensor.MatMul: op(a) %dx%d · op(b) %dx%d does not give c %v (a %v transA=%v, b %v transB=%v)",
+			m, k, kb, n, c.shape, a.shape, transA, b.shape, transB))
+	}
+	return m, n, k
+}
+
+// reduceDims checks a reduction's shapes and returns the sizes before,
+// along and after the axis.
+func reduceDims(op string, dst, src *Tensor, axis int) (outer, r, inner int) {
+	if axis < 0 {
+		axis += src.Rank()
+	}
+	if axis < 0 || axis >= src.Rank() {
+		panic(fmt.Sprintf("tensor.%s: no axis %d in shape %v", op, axis, src.shape))
+	}
+	dropped := slices.Delete(slices.Clone(src.shape), axis, axis+1)
+	kept := slices.Clone(src.shape)
+	kept[axis] = 1
+	if !slices.Equal(dst.shape, dropped) && !slices.Equal(dst.shape, kept) {
+		panic(fmt.Sprintf("tensor.%s: reducing %v along axis %d gives %v (or %v), dst is %v", op, src.shape, axis, dropped, kept, dst.shape))
+	}
+	outer, inner = 1, 1
+	for _, d := range src.shape[:axis] {
+		outer *= d
+	}
+	for _, d := range src.shape[axis+1:] {
+		inner *= d
+	}
+	return outer, src.shape[axis], inner
+}

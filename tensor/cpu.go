@@ -1,0 +1,166 @@
+package tensor
+
+import (
+	"math"
+
+	"github.com/graftml/graft/kernels"
+)
+
+// CPU is the CPU backend: blocked, multi-threaded SGEMM and vectorised
+// elementwise kernels of the tier kernels.Current() names.
+type CPU struct{}
+
+// Name returns "cpu/<tier>".
+func (CPU) Name() string { return "cpu/" + kernels.Current().String() }
+
+// MatMul runs Sgemm on the tensors' storage.
+func (CPU) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
+	m, n, k := matMulDims(c, a, b, transA, transB)
+	Sgemm(transA, transB, m, n, k, alpha, a.data, a.shape[1], b.data, b.shape[1], beta, c.data, n)
+}
+
+// Add computes z = x + y.
+func (CPU) Add(z, x, y *Tensor) {
+	mustSameShape("Add", z, x, y)
+	addF32(z.data, x.data, y.data)
+}
+
+// Mul computes z = x·y elementwise.
+func (CPU) Mul(z, x, y *Tensor) {
+	mustSameShape("Mul", z, x, y)
+	mulF32(z.data, x.data, y.data)
+}
+
+// Scale computes y = alpha·x.
+func (CPU) Scale(y *Tensor, alpha float32, x *Tensor) {
+	mustSameShape("Scale", y, x)
+	scaleF32(y.data, alpha, x.data)
+}
+
+// Axpy computes y += alpha·x.
+func (CPU) Axpy(y *Tensor, alpha float32, x *Tensor) {
+	mustSameShape("Axpy", y, x)
+	axpyF32(y.data, alpha, x.data)
+}
+
+// ReLU computes y = max(x, 0); NaN passes through.
+func (CPU) ReLU(y, x *Tensor) {
+	mustSameShape("ReLU", y, x)
+	reluF32(y.data, x.data)
+}
+
+// ReLUGrad computes dx = dy where x > 0, else 0.
+func (CPU) ReLUGrad(dx, x, dy *Tensor) {
+	mustSameShape("ReLUGrad", dx, x, dy)
+	reluGradF32(dx.data, x.data, dy.data)
+}
+
+// Sum reduces along axis: vector sums of contiguous runs when the axis is
+// the last, else vector adds of whole rows.
+func (CPU) Sum(dst, src *Tensor, axis int) {
+	outer, r, inner := reduceDims("Sum", dst, src, axis)
+	for o := 0; o < outer; o++ {
+		block := src.data[o*r*inner : (o+1)*r*inner]
+		out := dst.data[o*inner : (o+1)*inner]
+		if inner == 1 {
+			out[0] = sumF32(block)
+			continue
+		}
+		if r == 0 {
+			clear(out)
+			continue
+		}
+		copy(out, block[:inner])
+		for a := 1; a < r; a++ {
+			addF32(out, out, block[a*inner:(a+1)*inner])
+		}
+	}
+}
+
+// Max reduces along axis by the maximum; NaN propagates.
+func (CPU) Max(dst, src *Tensor, axis int) {
+	outer, r, inner := reduceDims("Max", dst, src, axis)
+	for o := 0; o < outer; o++ {
+		block := src.data[o*r*inner : (o+1)*r*inner]
+		out := dst.data[o*inner : (o+1)*inner]
+		for j := range out {
+			out[j] = float32(math.Inf(-1))
+		}
+		for a := 0; a < r; a++ {
+			row := block[a*inner : (a+1)*inner]
+			for j, v := range row {
+				if m := out[j]; v > m || (v != v && m == m) {
+					out[j] = v
+				}
+			}
+		}
+	}
+}
+
+// The slice kernels below run the assembly (elem_amd64.go) on the longest
+// multiple-of-8 prefix when the tier is AVX2 or better, and plain Go on the
+// rest. Their references are the methods of Reference.
+
+func addF32(z, x, y []float32) {
+	x, y = x[:len(z)], y[:len(z)]
+	i := addFast(z, x, y)
+	for ; i < len(z); i++ {
+		z[i] = x[i] + y[i]
+	}
+}
+
+func mulF32(z, x, y []float32) {
+	x, y = x[:len(z)], y[:len(z)]
+	i := mulFast(z, x, y)
+	for ; i < len(z); i++ {
+		z[i] = x[i] * y[i]
+	}
+}
+
+func scaleF32(y []float32, alpha float32, x []float32) {
+	x = x[:len(y)]
+	i := scaleFast(y, alpha, x)
+	for ; i < len(y); i++ {
+		y[i] = alpha * x[i]
+	}
+}
+
+func axpyF32(y []float32, alpha float32, x []float32) {
+	x = x[:len(y)]
+	i := axpyFast(y, alpha, x)
+	for ; i < len(y); i++ {
+		y[i] = float32(math.FMA(float64(alpha), float64(x[i]), float64(y[i])))
+	}
+}
+
+func reluF32(y, x []float32) {
+	x = x[:len(y)]
+	i := reluFast(y, x)
+	for ; i < len(y); i++ {
+		v := x[i]
+		if v < 0 {
+			v = 0
+		}
+		y[i] = v
+	}
+}
+
+func reluGradF32(dx, x, dy []float32) {
+	x, dy = x[:len(dx)], dy[:len(dx)]
+	i := reluGradFast(dx, x, dy)
+	for ; i < len(dx); i++ {
+		if x[i] > 0 {
+			dx[i] = dy[i]
+		} else {
+			dx[i] = 0
+		}
+	}
+}
+
+func sumF32(x []float32) float32 {
+	s, i := sumFast(x)
+	for ; i < len(x); i++ {
+		s += x[i]
+	}
+	return s
+}

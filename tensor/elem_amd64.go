@@ -1,0 +1,75 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import (
+	"github.com/graftml/graft/kernels"
+	"github.com/graftml/graft/kernels/amd64"
+)
+
+// The fast paths return how many leading elements they handled (a multiple
+// of 8, or 0 below the AVX2 tier). The AVX-512 tier uses the AVX2 kernels:
+// these loops are bound by memory, not by vector width.
+
+func vecLen(n int) int {
+	if kernels.Current() < kernels.AVX2 {
+		return 0
+	}
+	return n &^ 7
+}
+
+func addFast(z, x, y []float32) int {
+	n := vecLen(len(z))
+	if n > 0 {
+		amd64.AddAVX2(n, &x[0], &y[0], &z[0])
+	}
+	return n
+}
+
+func mulFast(z, x, y []float32) int {
+	n := vecLen(len(z))
+	if n > 0 {
+		amd64.MulAVX2(n, &x[0], &y[0], &z[0])
+	}
+	return n
+}
+
+func scaleFast(y []float32, alpha float32, x []float32) int {
+	n := vecLen(len(y))
+	if n > 0 {
+		amd64.ScaleAVX2(n, alpha, &x[0], &y[0])
+	}
+	return n
+}
+
+func axpyFast(y []float32, alpha float32, x []float32) int {
+	n := vecLen(len(y))
+	if n > 0 {
+		amd64.AxpyAVX2(n, alpha, &x[0], &y[0])
+	}
+	return n
+}
+
+func reluFast(y, x []float32) int {
+	n := vecLen(len(y))
+	if n > 0 {
+		amd64.ReluAVX2(n, &x[0], &y[0])
+	}
+	return n
+}
+
+func reluGradFast(dx, x, dy []float32) int {
+	n := vecLen(len(dx))
+	if n > 0 {
+		amd64.ReluGradAVX2(n, &x[0], &dy[0], &dx[0])
+	}
+	return n
+}
+
+func sumFast(x []float32) (float32, int) {
+	n := vecLen(len(x))
+	if n > 0 {
+		return amd64.SumAVX2(n, &x[0]), n
+	}
+	return 0, 0
+}

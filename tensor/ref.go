@@ -1,0 +1,108 @@
+package tensor
+
+import "math"
+
+// Reference is the plain-loop backend, always compiled: each method is the
+// obviously-correct loop that defines the operation. Fast backends are
+// tested against it.
+type Reference struct{}
+
+// Name returns "reference".
+func (Reference) Name() string { return "reference" }
+
+// MatMul is SgemmRef on the tensors' storage.
+func (Reference) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
+	m, n, k := matMulDims(c, a, b, transA, transB)
+	SgemmRef(transA, transB, m, n, k, alpha, a.data, a.shape[1], b.data, b.shape[1], beta, c.data, n)
+}
+
+// Add computes z[i] = x[i] + y[i].
+func (Reference) Add(z, x, y *Tensor) {
+	mustSameShape("Add", z, x, y)
+	for i := range z.data {
+		z.data[i] = x.data[i] + y.data[i]
+	}
+}
+
+// Mul computes z[i] = x[i] · y[i].
+func (Reference) Mul(z, x, y *Tensor) {
+	mustSameShape("Mul", z, x, y)
+	for i := range z.data {
+		z.data[i] = x.data[i] * y.data[i]
+	}
+}
+
+// Scale computes y[i] = alpha · x[i].
+func (Reference) Scale(y *Tensor, alpha float32, x *Tensor) {
+	mustSameShape("Scale", y, x)
+	for i := range y.data {
+		y.data[i] = alpha * x.data[i]
+	}
+}
+
+// Axpy computes y[i] = y[i] + alpha·x[i], in float64 then rounded (as
+// close as float32 allows to the vector kernels' fused multiply-add).
+func (Reference) Axpy(y *Tensor, alpha float32, x *Tensor) {
+	mustSameShape("Axpy", y, x)
+	for i := range y.data {
+		y.data[i] = float32(float64(y.data[i]) + float64(alpha)*float64(x.data[i]))
+	}
+}
+
+// ReLU computes y[i] = 0 if x[i] < 0, else x[i] (so NaN passes through).
+func (Reference) ReLU(y, x *Tensor) {
+	mustSameShape("ReLU", y, x)
+	for i, v := range x.data {
+		if v < 0 {
+			v = 0
+		}
+		y.data[i] = v
+	}
+}
+
+// ReLUGrad computes dx[i] = dy[i] if x[i] > 0, else 0.
+func (Reference) ReLUGrad(dx, x, dy *Tensor) {
+	mustSameShape("ReLUGrad", dx, x, dy)
+	for i, v := range x.data {
+		if v > 0 {
+			dx.data[i] = dy.data[i]
+		} else {
+			dx.data[i] = 0
+		}
+	}
+}
+
+// Sum computes dst[o, j] = Σ_a src[o, a, j] in float64, a in axis order.
+func (Reference) Sum(dst, src *Tensor, axis int) {
+	outer, r, inner := reduceDims("Sum", dst, src, axis)
+	for o := 0; o < outer; o++ {
+		for j := 0; j < inner; j++ {
+			var s float64
+			for a := 0; a < r; a++ {
+				s += float64(src.data[(o*r+a)*inner+j])
+			}
+			dst.data[o*inner+j] = float32(s)
+		}
+	}
+}
+
+// Max computes dst[o, j] = max_a src[o, a, j]; a NaN anywhere gives NaN.
+// An empty axis gives -Inf.
+func (Reference) Max(dst, src *Tensor, axis int) {
+	outer, r, inner := reduceDims("Max", dst, src, axis)
+	for o := 0; o < outer; o++ {
+		for j := 0; j < inner; j++ {
+			m := float32(math.Inf(-1))
+			for a := 0; a < r; a++ {
+				v := src.data[(o*r+a)*inner+j]
+				if v > m || v != v {
+					m = v
+				}
+				if m != m {
+					break
+				}
+			}
+			dst.data[o*inner+j] = m
+		}
+	}
+}

@@ -1,0 +1,189 @@
+// Package tensor is graft's tensor core: float32 tensors in row-major,
+// contiguous storage, the Backend interface every operation goes through,
+// and the CPU backend with its run-time kernel tiers (see package kernels).
+//
+// Shape errors in operations are programmer errors: they panic with a
+// message naming the operation and the shapes.
+package tensor
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+)
+
+// Tensor is an n-dimensional array of float32 in row-major order. Its
+// storage is contiguous; Reshape returns views that share it.
+type Tensor struct {
+	shape []int
+	data  []float32
+}
+
+// numel returns the product of shape, panicking on a negative dimension.
+func numel(op string, shape []int) int {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			panic(fmt.Sprintf("tensor.%s: negative dimension in shape %v", op, shape))
+		}
+		n *= d
+	}
+	return n
+}
+
+// Zeros returns a tensor of the given shape filled with zeros. A tensor
+// with no dimensions is a scalar of one element.
+func Zeros(shape ...int) *Tensor {
+	return &Tensor{shape: slices.Clone(shape), data: make([]float32, numel("Zeros", shape))}
+}
+
+// Full returns a tensor of the given shape with every element v.
+func Full(v float32, shape ...int) *Tensor {
+	t := Zeros(shape...)
+	for i := range t.data {
+		t.data[i] = v
+	}
+	return t
+}
+
+// FromSlice returns a tensor of the given shape over data (not copied). It
+// panics if len(data) is not the product of shape.
+func FromSlice(data []float32, shape ...int) *Tensor {
+	if n := numel("FromSlice", shape); n != len(data) {
+		panic(fmt.Sprintf("tensor.FromSlice: shape %v holds %d elements, data has %d", shape, n, len(data)))
+	}
+	return &Tensor{shape: slices.Clone(shape), data: data}
+}
+
+// newRand returns the deterministic generator of a seed.
+func newRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
+// RandNormal returns a tensor of normal samples with the given mean and
+// standard deviation. The same seed gives the same values on every machine.
+func RandNormal(seed uint64, mean, std float32, shape ...int) *Tensor {
+	t := Zeros(shape...)
+	r := newRand(seed)
+	for i := range t.data {
+		t.data[i] = mean + std*float32(r.NormFloat64())
+	}
+	return t
+}
+
+// RandUniform returns a tensor of samples uniform in [lo, hi). The same
+// seed gives the same values on every machine.
+func RandUniform(seed uint64, lo, hi float32, shape ...int) *Tensor {
+	t := Zeros(shape...)
+	r := newRand(seed)
+	for i := range t.data {
+		t.data[i] = lo + (hi-lo)*float32(r.Float64())
+	}
+	return t
+}
+
+// Shape returns the tensor's dimensions. The slice is the tensor's own:
+// do not modify it.
+func (t *Tensor) Shape() []int { return t.shape }
+
+// Rank returns the number of dimensions.
+func (t *Tensor) Rank() int { return len(t.shape) }
+
+// Dim returns dimension i; negative i counts from the end.
+func (t *Tensor) Dim(i int) int {
+	if i < 0 {
+		i += len(t.shape)
+	}
+	if i < 0 || i >= len(t.shape) {
+		panic(fmt.Sprintf("tensor.Dim: no dimension %d in shape %v", i, t.shape))
+	}
+	return t.shape[i]
+}
+
+// Len returns the number of elements.
+func (t *Tensor) Len() int { return len(t.data) }
+
+// Data returns the tensor's storage, row-major (shared, not copied).
+func (t *Tensor) Data() []float32 { return t.data }
+
+// offset returns the storage index of a multi-index.
+func (t *Tensor) offset(op string, idx []int) int {
+	if len(idx) != len(t.shape) {
+		panic(fmt.Sprintf("tensor.%s: index %v for shape %v", op, idx, t.shape))
+	}
+	o := 0
+	for i, x := range idx {
+		if x < 0 || x >= t.shape[i] {
+			panic(fmt.Sprintf("tensor.%s: index %v out of range for shape %v", op, idx, t.shape))
+		}
+		o = o*t.shape[i] + x
+	}
+	return o
+}
+
+// At returns the element at the multi-index idx.
+func (t *Tensor) At(idx ...int) float32 { return t.data[t.offset("At", idx)] }
+
+// Set stores v at the multi-index idx.
+func (t *Tensor) Set(v float32, idx ...int) { t.data[t.offset("Set", idx)] = v }
+
+// Reshape returns a view with a new shape over the same storage. One
+// dimension may be -1; it is inferred from the others. It panics if the
+// element counts differ.
+func (t *Tensor) Reshape(shape ...int) *Tensor {
+	shape = slices.Clone(shape)
+	infer, known := -1, 1
+	for i, d := range shape {
+		switch {
+		case d == -1 && infer < 0:
+			infer = i
+		case d < 0:
+			panic(fmt.Sprintf("tensor.Reshape: bad shape %v for %v", shape, t.shape))
+		default:
+			known *= d
+		}
+	}
+	if infer >= 0 {
+		if known == 0 || len(t.data)%known != 0 {
+			panic(fmt.Sprintf("tensor.Reshape: cannot infer -1 in %v from %v (%d elements)", shape, t.shape, len(t.data)))
+		}
+		shape[infer] = len(t.data) / known
+		known *= shape[infer]
+	}
+	if known != len(t.data) {
+		panic(fmt.Sprintf("tensor.Reshape: shape %v holds %d elements, %v has %d", shape, known, t.shape, len(t.data)))
+	}
+	return &Tensor{shape: shape, data: t.data}
+}
+
+// Clone returns a deep copy.
+func (t *Tensor) Clone() *Tensor {
+	return &Tensor{shape: slices.Clone(t.shape), data: slices.Clone(t.data)}
+}
+
+// SameShape reports whether t and u have the same dimensions.
+func (t *Tensor) SameShape(u *Tensor) bool { return slices.Equal(t.shape, u.shape) }
+
+// String formats the shape and, for small tensors, the values.
+func (t *Tensor) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Tensor%v", t.shape)
+	if len(t.data) <= 16 {
+		fmt.Fprintf(&b, "%v", t.data)
+	}
+	return b.String()
+}
+
+// mustSameShape panics unless every tensor has the shape of the first.
+func mustSameShape(op string, ts ...*Tensor) {
+	for _, u := range ts[1:] {
+		if !ts[0].SameShape(u) {
+			shapes := make([]string, len(ts))
+			for i, t := range ts {
+				shapes[i] = fmt.Sprint(t.shape)
+			}
+			panic(fmt.Sprintf("tensor.%s: shapes differ: %s", op, strings.Join(shapes, ", ")))
+		}
+	}
+}

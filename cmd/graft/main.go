@@ -1,0 +1,93 @@
+// Command graft is graft's command line. For now it has one command:
+//
+//	graft info   the device and CPU kernel tier chosen and why, the CPU
+//	             features, caches and threads
+//
+// The training, fine-tuning and demo commands arrive with the nn and
+// transfer packages.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/graftml/graft/kernels"
+	"github.com/graftml/graft/tensor"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "graft:", err)
+		os.Exit(2)
+	}
+}
+
+const usage = `usage: graft <command> [flags]
+
+commands:
+  info [--json]   device, CPU kernel tier and why, CPU features, caches, threads`
+
+func run(args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("no command given\n%s", usage)
+	}
+	switch args[0] {
+	case "info":
+		return info(args[1:], out)
+	case "help", "-h", "--help":
+		fmt.Fprintln(out, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (try: graft help)", args[0])
+}
+
+// infoReport is what graft info prints.
+type infoReport struct {
+	Device    string   `json:"device"`
+	Tier      string   `json:"tier"`
+	Reason    string   `json:"reason"`
+	Available []string `json:"available_tiers"`
+	CPU       string   `json:"cpu"`
+	Features  []string `json:"features"`
+	L1D       int      `json:"l1d_bytes"`
+	L2        int      `json:"l2_bytes"`
+	L3        int      `json:"l3_bytes"`
+	Threads   int      `json:"threads"`
+	GOARCH    string   `json:"goarch"`
+}
+
+func info(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("info", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("info: %v", err)
+	}
+	cs := kernels.CacheSizes()
+	r := infoReport{
+		Device: tensor.Default().Name(), Tier: kernels.Current().String(), Reason: kernels.Reason(),
+		CPU: kernels.CPUName(), Features: kernels.Features(),
+		L1D: cs.L1D, L2: cs.L2, L3: cs.L3, Threads: runtime.GOMAXPROCS(0), GOARCH: runtime.GOARCH,
+	}
+	for _, t := range kernels.Available() {
+		r.Available = append(r.Available, t.String())
+	}
+	if *asJSON {
+		e := json.NewEncoder(out)
+		e.SetIndent("", "  ")
+		return e.Encode(r)
+	}
+	fmt.Fprintf(out, "device:     %s\n", r.Device)
+	fmt.Fprintf(out, "tier:       %s (%s)\n", r.Tier, r.Reason)
+	fmt.Fprintf(out, "available:  %s\n", strings.Join(r.Available, ", "))
+	fmt.Fprintf(out, "cpu:        %s (%s)\n", r.CPU, r.GOARCH)
+	fmt.Fprintf(out, "features:   %s\n", strings.Join(r.Features, " "))
+	fmt.Fprintf(out, "caches:     L1d %d KiB, L2 %d KiB, L3 %d MiB per core or shared\n", r.L1D>>10, r.L2>>10, r.L3>>20)
+	fmt.Fprintf(out, "threads:    %d (GOMAXPROCS)\n", r.Threads)
+	return nil
+}

@@ -2,8 +2,14 @@
 // gonum's pure-Go Sgemm as the in-repo peer. Each reports GFLOP/s with
 // b.ReportMetric so that benchstat compares tiers and peers in one run:
 //
-//	go test -run '^$' -bench Sgemm -cpu 1,2 -count 6 ./bench | tee new.txt
-//	benchstat -col /impl new.txt
+//	GOMAXPROCS=1 go test -run '^$' -bench 'Sgemm$' -cpu 1 -count 6 ./bench | tee one.txt
+//	GOMAXPROCS=2 go test -run '^$' -bench 'Sgemm$' -cpu 2 -count 6 ./bench | tee two.txt
+//	benchstat -col /impl one.txt
+//
+// Run each thread count on its own with GOMAXPROCS set to it: the testing
+// package runs the first count of every sub-benchmark before it applies
+// -cpu, so with -cpu 1,2 that first run has the wrong thread count (the
+// "threads" metric shows the count each run really had).
 //
 // bench/peers has scripts that time OpenBLAS on the same shapes.
 package bench

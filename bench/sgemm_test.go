@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -90,6 +91,10 @@ func BenchmarkSgemm(b *testing.B) {
 					run()
 				}
 				b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				// The testing package runs the first count of a
+				// sub-benchmark before it applies -cpu: this metric shows
+				// the thread count the run really had.
+				b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "threads")
 			})
 		}
 	}

@@ -146,8 +146,11 @@ func (kn *gemmKernel) split(m, n, k, workers int) (parts int, byRows bool) {
 	if workers <= 1 || 2*m*n*k < gemmParallelFlops {
 		return 1, false
 	}
+	// Prefer cutting columns: each part then packs only its own columns of
+	// B, and reads A (unpacked unless transposed) in place. Cut rows only
+	// when there are too few column panels to balance the parts.
 	tm, tn := ceilDiv(m, kn.mr), ceilDiv(n, kn.nr)
-	if tn >= tm {
+	if tn >= 4*workers || tn >= tm {
 		return min(workers, tn), false
 	}
 	return min(workers, tm), true
@@ -358,6 +361,9 @@ func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
 			continue
 		}
 		// op(A)[i,p] = a[i*lda+p]: a transposition
+		if rows == mr && transposeRows(d, a[r0*lda+p0:], lda, kc, mr) {
+			continue
+		}
 		for i := 0; i < rows; i++ {
 			o := (r0+i)*lda + p0
 			src := a[o : o+kc]
@@ -413,6 +419,43 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kc, j0, nc, nr int) {
 			}
 		}
 	}
+}
+
+// transposeRows packs mr full rows of kc floats (row stride lda) k-major
+// into d, without bounds checks in the inner loop, for the tile heights of
+// the kernels; it reports false for other heights.
+func transposeRows(d, a []float32, lda, kc, mr int) bool {
+	switch mr {
+	case 6:
+		r0, r1, r2 := a[:kc], a[lda:lda+kc], a[2*lda:2*lda+kc]
+		r3, r4, r5 := a[3*lda:3*lda+kc], a[4*lda:4*lda+kc], a[5*lda:5*lda+kc]
+		d = d[:kc*6]
+		for p := range r0 {
+			dp := (*[6]float32)(d[p*6:])
+			dp[0], dp[1], dp[2], dp[3], dp[4], dp[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+		}
+	case 12:
+		r0, r1, r2 := a[:kc], a[lda:lda+kc], a[2*lda:2*lda+kc]
+		r3, r4, r5 := a[3*lda:3*lda+kc], a[4*lda:4*lda+kc], a[5*lda:5*lda+kc]
+		r6, r7, r8 := a[6*lda:6*lda+kc], a[7*lda:7*lda+kc], a[8*lda:8*lda+kc]
+		r9, r10, r11 := a[9*lda:9*lda+kc], a[10*lda:10*lda+kc], a[11*lda:11*lda+kc]
+		d = d[:kc*12]
+		for p := range r0 {
+			dp := (*[12]float32)(d[p*12:])
+			dp[0], dp[1], dp[2], dp[3], dp[4], dp[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+			dp[6], dp[7], dp[8], dp[9], dp[10], dp[11] = r6[p], r7[p], r8[p], r9[p], r10[p], r11[p]
+		}
+	case 4:
+		r0, r1, r2, r3 := a[:kc], a[lda:lda+kc], a[2*lda:2*lda+kc], a[3*lda:3*lda+kc]
+		d = d[:kc*4]
+		for p := range r0 {
+			dp := (*[4]float32)(d[p*4:])
+			dp[0], dp[1], dp[2], dp[3] = r0[p], r1[p], r2[p], r3[p]
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 // copyRun copies n floats from src to dst with inline moves for the panel

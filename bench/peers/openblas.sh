@@ -21,7 +21,7 @@ trap 'rm -rf "$out"' EXIT
 gcc -O2 -o "$out/sgemm_openblas" "$here/sgemm_openblas.c" -lopenblas
 echo "# OpenBLAS ($coretype, $threads thread(s)) vs graft impl=$impl, GFLOP/s, best of several batches"
 OPENBLAS_NUM_THREADS=$threads OPENBLAS_CORETYPE=$coretype "$out/sgemm_openblas" 1 "$maxdim" >"$out/openblas.txt"
-GRAFT_BENCH_IMPL=$impl GRAFT_BENCH_MAXDIM=$maxdim go test -run '^$' -bench 'Sgemm$' -cpu "$threads" -count 3 ./bench >"$out/graft.txt"
+GOMAXPROCS=$threads GRAFT_BENCH_IMPL=$impl GRAFT_BENCH_MAXDIM=$maxdim go test -run '^$' -bench 'Sgemm$' -cpu "$threads" -count 3 ./bench >"$out/graft.txt"
 printf '%-20s %10s %10s %8s\n' shape openblas graft ratio
 while read -r shape gf; do
   s=${shape#shape=}; o=${gf#gflops=}

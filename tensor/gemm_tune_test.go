@@ -1,0 +1,34 @@
+package tensor
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// BenchmarkSgemmPacking compares the packing choices (auto and each forced
+// mode) on the current tier, for tuning gemmKernel.packing:
+//
+//	GRAFT_TUNE_SHAPES=512x512x512,512x49x4608 go test -run '^$' -bench SgemmPacking -count 5 ./tensor
+func BenchmarkSgemmPacking(b *testing.B) {
+	shapes := "256x256x256,1024x1024x1024,64x3136x576,256x196x2304,512x49x4608"
+	if env := os.Getenv("GRAFT_TUNE_SHAPES"); env != "" {
+		shapes = env
+	}
+	for _, sh := range strings.Split(shapes, ",") {
+		var m, n, k int
+		fmt.Sscanf(sh, "%dx%dx%d", &m, &n, &k)
+		A, B, C := RandNormal(1, 0, 1, m*k).data, RandNormal(2, 0, 1, k*n).data, make([]float32, m*n)
+		for _, mode := range []string{"auto", "none", "a", "b", "ab"} {
+			b.Run(fmt.Sprintf("shape=%s/pack=%s", sh, mode), func(b *testing.B) {
+				defer func(prev string) { gemmPackEnv = prev }(gemmPackEnv)
+				gemmPackEnv = mode
+				for b.Loop() {
+					Sgemm(false, false, m, n, k, 1, A, k, B, n, 0, C, n)
+				}
+				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -484,7 +484,7 @@ func copyRun(dst, src []float32, n int) bool {
 // row stride lda; likewise B with ldb.
 func (kn *gemmKernel) call(kc int, a []float32, aPacked bool, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
 	if kn.id == kidGeneric {
-		sgemmGeneric4x4(kc, a, b, c, ldc, alpha, beta)
+		sgemmGeneric(kc, a, b, c, ldc, alpha, beta)
 		return
 	}
 	callAsmKernel(kn.id, kc, a, aPacked, lda, b, bPacked, ldb, c, ldc, alpha, beta)
@@ -496,21 +496,21 @@ var (
 )
 
 func genericGemmKernel() *gemmKernel {
-	genericKernelOnce.Do(func() { genericKernel = blockFor(kidGeneric, 4, 4, kernels.CacheSizes()) })
+	genericKernelOnce.Do(func() { genericKernel = blockFor(kidGeneric, genericMR, genericNR, kernels.CacheSizes()) })
 	return genericKernel
 }
 
-// sgemmGeneric4x4 is the portable 4×4 microkernel, with the same contract as
-// the assembly ones (see kernels/amd64): a holds 4 rows k-major, b 4
-// columns k-major.
-func sgemmGeneric4x4(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+// sgemmGeneric is the portable microkernel, genericMR×genericNR, with the
+// same contract as the assembly ones (see kernels/amd64): a holds the rows
+// k-major, b the columns k-major. Its 8 accumulators and 6 operands fit the
+// 16 floating-point registers of amd64 and arm64 without spilling.
+func sgemmGeneric(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
-	var c20, c21, c22, c23, c30, c31, c32, c33 float32
-	a, b = a[:kc*4], b[:kc*4]
-	for p := 0; p+4 <= len(a); p += 4 {
-		ap, bp := a[p:p+4:p+4], b[p:p+4:p+4]
-		a0, a1, a2, a3 := ap[0], ap[1], ap[2], ap[3]
-		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+	a, b = a[:kc*genericMR], b[:kc*genericNR]
+	for len(a) >= 2 && len(b) >= 4 {
+		a0, a1 := a[0], a[1]
+		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
+		a, b = a[2:], b[4:]
 		c00 += a0 * b0
 		c01 += a0 * b1
 		c02 += a0 * b2
@@ -519,18 +519,10 @@ func sgemmGeneric4x4(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 		c11 += a1 * b1
 		c12 += a1 * b2
 		c13 += a1 * b3
-		c20 += a2 * b0
-		c21 += a2 * b1
-		c22 += a2 * b2
-		c23 += a2 * b3
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
 	}
-	rows := [4][4]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}}
+	rows := [genericMR][genericNR]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}}
 	for i := range rows {
-		dst := c[i*ldc : i*ldc+4]
+		dst := c[i*ldc : i*ldc+genericNR]
 		for j, s := range rows[i] {
 			t := float32(alpha * s)
 			if beta != 0 {
@@ -540,3 +532,6 @@ func sgemmGeneric4x4(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 		}
 	}
 }
+
+// The generic microkernel's tile.
+const genericMR, genericNR = 2, 4

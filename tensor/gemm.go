@@ -137,7 +137,7 @@ func blockFor(id kernelID, mr, nr int, cs kernels.Caches) *gemmKernel {
 func roundDown(x, m int) int { return x / m * m }
 
 // gemmParallelFlops is the work below which Sgemm stays on one thread.
-const gemmParallelFlops = 1 << 21
+const gemmParallelFlops = 1 << 19
 
 // split decides how many parts the product is cut into and along which
 // dimension. Cuts fall on tile boundaries, so that every element of C is

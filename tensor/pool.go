@@ -1,7 +1,9 @@
 package tensor
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // A task is work cut into parts that may run on different threads.
@@ -12,52 +14,123 @@ type task interface {
 type job struct {
 	t           task
 	part, parts int
-	wg          *sync.WaitGroup
+	l           *latch
+}
+
+// latch counts a call's outstanding parts: the caller polls n for a while,
+// then blocks on wg.
+type latch struct {
+	n  atomic.Int32
+	wg sync.WaitGroup
+}
+
+func (l *latch) done() {
+	l.n.Add(-1)
+	l.wg.Done()
 }
 
 // The worker pool: a fixed set of goroutines, started on demand up to the
-// largest GOMAXPROCS-1 any call has asked for, taking parts from one
-// channel. The calling goroutine runs part 0 itself.
+// largest GOMAXPROCS-1 any call has asked for. The calling goroutine runs
+// part 0 itself and queues the others.
+//
+// An idle worker spins for a while before it parks. Parking on a channel
+// alone would make every part wait: the Go scheduler puts a goroutine woken
+// by a send in the sender's own run slot, so it would run only once the
+// sender blocks, after finishing its own part.
 var pool struct {
 	mu      sync.Mutex
+	queue   []job
+	pending atomic.Int32 // len(queue), readable without the lock
 	started int
-	jobs    chan job
+	parked  atomic.Int32
+	wake    chan struct{}
 }
 
-var waitGroups = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+// spinRounds is how many times an idle worker polls the queue (yielding
+// between polls) before it parks: on the order of 100 µs.
+const spinRounds = 2000
+
+var latches = sync.Pool{New: func() any { return new(latch) }}
 
 // parallel runs t.run(p, parts) for p < parts and returns when all are
 // done. It never starts a goroutine per call: parts 1.. go to the pool.
+// Tasks must not call parallel themselves.
 func parallel(parts int, t task) {
 	if parts <= 1 {
 		t.run(0, 1)
 		return
 	}
 	ensureWorkers(parts - 1)
-	wg := waitGroups.Get().(*sync.WaitGroup)
-	wg.Add(parts - 1)
+	l := latches.Get().(*latch)
+	l.n.Store(int32(parts - 1))
+	l.wg.Add(parts - 1)
+	pool.mu.Lock()
 	for p := 1; p < parts; p++ {
-		pool.jobs <- job{t: t, part: p, parts: parts, wg: wg}
+		pool.queue = append(pool.queue, job{t: t, part: p, parts: parts, l: l})
+	}
+	pool.pending.Add(int32(parts - 1))
+	pool.mu.Unlock()
+	for n := min(int(pool.parked.Load()), parts-1); n > 0; n-- {
+		select {
+		case pool.wake <- struct{}{}:
+		default:
+		}
 	}
 	t.run(0, parts)
-	wg.Wait()
-	waitGroups.Put(wg)
+	for i := 0; l.n.Load() > 0 && i < spinRounds; i++ {
+		runtime.Gosched()
+	}
+	l.wg.Wait()
+	latches.Put(l)
 }
 
 func ensureWorkers(n int) {
 	pool.mu.Lock()
 	defer pool.mu.Unlock()
-	if pool.jobs == nil {
-		pool.jobs = make(chan job, 64)
+	if pool.wake == nil {
+		pool.wake = make(chan struct{}, 1024)
 	}
 	for ; pool.started < n; pool.started++ {
-		go worker(pool.jobs)
+		go worker()
 	}
 }
 
-func worker(jobs <-chan job) {
-	for j := range jobs {
+// take pops the oldest queued job, if any.
+func take() (job, bool) {
+	if pool.pending.Load() == 0 {
+		return job{}, false
+	}
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	if len(pool.queue) == 0 {
+		return job{}, false
+	}
+	j := pool.queue[0]
+	n := copy(pool.queue, pool.queue[1:])
+	pool.queue[n] = job{}
+	pool.queue = pool.queue[:n]
+	pool.pending.Add(-1)
+	return j, true
+}
+
+func worker() {
+	for {
+		j, ok := take()
+		for i := 0; !ok && i < spinRounds; i++ {
+			runtime.Gosched()
+			j, ok = take()
+		}
+		if !ok {
+			pool.parked.Add(1)
+			if j, ok = take(); !ok { // a job queued before we counted as parked
+				<-pool.wake
+			}
+			pool.parked.Add(-1)
+			if !ok {
+				continue
+			}
+		}
 		j.t.run(j.part, j.parts)
-		j.wg.Done()
+		j.l.done()
 	}
 }

@@ -267,3 +267,35 @@ func TestSgemmSteadyStateNoAllocs(t *testing.T) {
 		}
 	})
 }
+
+// TestSgemmConcurrentCallers runs Sgemm from several goroutines at once
+// (they share the worker pool) and checks each result.
+func TestSgemmConcurrentCallers(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 0))
+	cases := make([]*gemmCase, 6)
+	want := make([][]float32, len(cases))
+	for i := range cases {
+		cases[i] = newGemmCase(r, i%2 == 0, i%3 == 0, 60+r.IntN(120), 60+r.IntN(120), 60+r.IntN(120), 1, 0.5)
+		want[i] = cases[i].run(Sgemm)
+	}
+	done := make(chan error)
+	for i := range cases {
+		go func() {
+			for rep := 0; rep < 20; rep++ {
+				got := cases[i].run(Sgemm)
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(want[i][j]) {
+						done <- fmt.Errorf("%v: concurrent result differs at %d", cases[i], j)
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range cases {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -33,6 +33,15 @@ type Backend interface {
 	Sum(dst, src *Tensor, axis int)
 	// Max is Sum with the maximum; NaN propagates.
 	Max(dst, src *Tensor, axis int)
+
+	// Conv2D computes y = conv(x, w) + bias for x, y NHWC and w OIHW;
+	// bias may be nil.
+	Conv2D(y, x, w, bias *Tensor, p ConvParams)
+	// Conv2DBackwardData computes the input gradient dx from dy and w.
+	Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams)
+	// Conv2DBackwardWeights computes dw and, unless db is nil, the bias
+	// gradient, from x and dy.
+	Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams)
 }
 
 var defaultBackend Backend = CPU{}
@@ -73,6 +82,20 @@ func Sum(dst, src *Tensor, axis int) { defaultBackend.Sum(dst, src, axis) }
 
 // Max reduces src along axis into dst by the maximum on the default backend.
 func Max(dst, src *Tensor, axis int) { defaultBackend.Max(dst, src, axis) }
+
+// Conv2D computes y = conv(x, w) + bias on the default backend.
+func Conv2D(y, x, w, bias *Tensor, p ConvParams) { defaultBackend.Conv2D(y, x, w, bias, p) }
+
+// Conv2DBackwardData computes a convolution's input gradient on the default backend.
+func Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
+	defaultBackend.Conv2DBackwardData(dx, dy, w, p)
+}
+
+// Conv2DBackwardWeights computes a convolution's weight and bias gradients
+// on the default backend.
+func Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
+	defaultBackend.Conv2DBackwardWeights(dw, db, x, dy, p)
+}
 
 // matMulDims checks MatMul's shapes and returns m, n, k.
 func matMulDims(c, a, b *Tensor, transA, transB bool) (m, n, k int) {

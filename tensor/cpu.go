@@ -164,3 +164,12 @@ func sumF32(x []float32) float32 {
 	}
 	return s
 }
+
+// fmaF32 computes z[i] += x[i]·y[i].
+func fmaF32(z, x, y []float32) {
+	x, y = x[:len(z)], y[:len(z)]
+	i := fmaFast(z, x, y)
+	for ; i < len(z); i++ {
+		z[i] = float32(math.FMA(float64(x[i]), float64(y[i]), float64(z[i])))
+	}
+}

@@ -73,3 +73,11 @@ func sumFast(x []float32) (float32, int) {
 	}
 	return 0, 0
 }
+
+func fmaFast(z, x, y []float32) int {
+	n := vecLen(len(z))
+	if n > 0 {
+		amd64.FmaAVX2(n, &x[0], &y[0], &z[0])
+	}
+	return n
+}

@@ -110,6 +110,11 @@ func AxpyAVX2(n int, alpha float32, x, y *float32)
 //go:noescape
 func AddAVX2(n int, x, y, z *float32)
 
+// FmaAVX2 computes z[i] += x[i] · y[i] (one fused multiply-add) for i < n; n must be a multiple of 8.
+//
+//go:noescape
+func FmaAVX2(n int, x, y, z *float32)
+
 // MulAVX2 computes z[i] = x[i] · y[i] for i < n; n must be a multiple of 8.
 //
 //go:noescape

@@ -302,6 +302,17 @@ var elementwiseKernels = []elementwise{
 		},
 	},
 	{
+		name: "FmaAVX2", sig: "n int, x, y, z *float32", frame: "$0-32",
+		doc:  "FmaAVX2 computes z[i] += x[i] · y[i] (one fused multiply-add) for i < n; n must be a multiple of 8.",
+		load: []string{"MOVQ x+8(FP), SI", "MOVQ y+16(FP), DX", "MOVQ z+24(FP), DI"},
+		body: func(a *asm, off int, r string) {
+			a.f("VMOVUPS %d(DI), %s", off, r)
+			a.f("VMOVUPS %d(SI), Y14", off)
+			a.f("VFMADD231PS %d(DX), Y14, %s", off, r) // r += x·y
+			a.f("VMOVUPS %s, %d(DI)", r, off)
+		},
+	},
+	{
 		name: "MulAVX2", sig: "n int, x, y, z *float32", frame: "$0-32",
 		doc:  "MulAVX2 computes z[i] = x[i] · y[i] for i < n; n must be a multiple of 8.",
 		load: []string{"MOVQ x+8(FP), SI", "MOVQ y+16(FP), DX", "MOVQ z+24(FP), DI"},

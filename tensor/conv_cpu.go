@@ -1,0 +1,290 @@
+package tensor
+
+import "sync"
+
+// CPU convolutions. Three paths:
+//   - 1×1, stride 1, no padding, one group: a plain GEMM on the activation
+//     matrix [N·H·W, C] (NHWC needs no copy);
+//   - depthwise (groups = C = O): direct loops, vectorised over channels;
+//   - everything else: im2col over chunks of output pixels, then GEMM
+//     (weights packed once per call as [O][KH][KW][C/G], the im2col order).
+
+// convScratch holds one call's reusable buffers.
+type convScratch struct {
+	wp, cols, dwp []float32
+}
+
+var convScratches = sync.Pool{New: func() any { return new(convScratch) }}
+
+func grow(buf []float32, n int) []float32 {
+	if cap(buf) < n {
+		return make([]float32, n)
+	}
+	return buf[:n]
+}
+
+// convChunkFloats bounds the im2col buffer (floats).
+const convChunkFloats = 1 << 18
+
+// chunkRows is how many output pixels one im2col chunk holds.
+func (g convGeom) chunkRows() int {
+	return min(max(convChunkFloats/max(g.kcols, 1), 16), g.pixels)
+}
+
+// packConvWeights writes w [O][cg][KH][KW] as wp [O][KH][KW][cg].
+func packConvWeights(wp, w []float32, g convGeom) {
+	for o := 0; o < g.o; o++ {
+		for c := 0; c < g.cg; c++ {
+			for t := 0; t < g.kh*g.kw; t++ {
+				wp[(o*g.kh*g.kw+t)*g.cg+c] = w[(o*g.cg+c)*g.kh*g.kw+t]
+			}
+		}
+	}
+}
+
+// unpackConvWeights is the inverse of packConvWeights.
+func unpackConvWeights(w, wp []float32, g convGeom) {
+	for o := 0; o < g.o; o++ {
+		for c := 0; c < g.cg; c++ {
+			for t := 0; t < g.kh*g.kw; t++ {
+				w[(o*g.cg+c)*g.kh*g.kw+t] = wp[(o*g.kh*g.kw+t)*g.cg+c]
+			}
+		}
+	}
+}
+
+// im2col writes, for output pixels [p0, p0+rows) and group grp, one row of
+// KH·KW·cg values per pixel: the taps in (kh, kw, c) order, zero outside
+// the input.
+func im2col(cols, x []float32, g convGeom, grp, p0, rows int) {
+	K := g.kcols
+	for r := 0; r < rows; r++ {
+		p := p0 + r
+		ow := p % g.ow
+		oh := (p / g.ow) % g.oh
+		n := p / (g.ow * g.oh)
+		dst := cols[r*K : (r+1)*K]
+		for kh := 0; kh < g.kh; kh++ {
+			ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
+			for kw := 0; kw < g.kw; kw++ {
+				d := dst[(kh*g.kw+kw)*g.cg : (kh*g.kw+kw+1)*g.cg]
+				iw := ow*g.p.StrideW - g.p.PadLeft + kw*g.p.DilationW
+				if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
+					clear(d)
+					continue
+				}
+				o := ((n*g.h+ih)*g.w+iw)*g.c + grp*g.cg
+				copy(d, x[o:o+g.cg])
+			}
+		}
+	}
+}
+
+// col2imAdd adds each tap's column values back into dx: the transpose of
+// im2col.
+func col2imAdd(dx, cols []float32, g convGeom, grp, p0, rows int) {
+	K := g.kcols
+	for r := 0; r < rows; r++ {
+		p := p0 + r
+		ow := p % g.ow
+		oh := (p / g.ow) % g.oh
+		n := p / (g.ow * g.oh)
+		src := cols[r*K : (r+1)*K]
+		for kh := 0; kh < g.kh; kh++ {
+			ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
+			if ih < 0 || ih >= g.h {
+				continue
+			}
+			for kw := 0; kw < g.kw; kw++ {
+				iw := ow*g.p.StrideW - g.p.PadLeft + kw*g.p.DilationW
+				if iw < 0 || iw >= g.w {
+					continue
+				}
+				o := ((n*g.h+ih)*g.w+iw)*g.c + grp*g.cg
+				d := dx[o : o+g.cg]
+				addF32(d, d, src[(kh*g.kw+kw)*g.cg:(kh*g.kw+kw+1)*g.cg])
+			}
+		}
+	}
+}
+
+// Conv2D computes the convolution of x (NHWC) by w (OIHW) plus bias (or
+// nil) into y (NHWC); Reference.Conv2D states the result.
+func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
+	g := convDims("Conv2D", x, w, y, bias, p)
+	switch {
+	case g.depthwise:
+		depthwiseForward(g, y.data, x.data, w.data, bias)
+		return
+	case g.pointwiseInPlc:
+		Sgemm(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, y.data, g.o)
+	default:
+		s := convScratches.Get().(*convScratch)
+		s.wp = grow(s.wp, len(w.data))
+		packConvWeights(s.wp, w.data, g)
+		rows := g.chunkRows()
+		s.cols = grow(s.cols, rows*g.kcols)
+		for p0 := 0; p0 < g.pixels; p0 += rows {
+			r := min(rows, g.pixels-p0)
+			for grp := 0; grp < g.p.Groups; grp++ {
+				im2col(s.cols, x.data, g, grp, p0, r)
+				Sgemm(false, true, r, g.og, g.kcols, 1, s.cols, g.kcols, s.wp[grp*g.og*g.kcols:], g.kcols,
+					0, y.data[p0*g.o+grp*g.og:], g.o)
+			}
+		}
+		convScratches.Put(s)
+	}
+	if bias != nil {
+		for p := 0; p < g.pixels; p++ {
+			row := y.data[p*g.o : (p+1)*g.o]
+			addF32(row, row, bias.data)
+		}
+	}
+}
+
+// Conv2DBackwardData computes dx, the gradient of the convolution's input,
+// from dy and w; Reference.Conv2DBackwardData states the result.
+func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
+	g := convDims("Conv2DBackwardData", dx, w, dy, nil, p)
+	switch {
+	case g.depthwise:
+		depthwiseBackwardData(g, dx.data, dy.data, w.data)
+	case g.pointwiseInPlc:
+		Sgemm(false, false, g.pixels, g.c, g.o, 1, dy.data, g.o, w.data, g.c, 0, dx.data, g.c)
+	default:
+		clear(dx.data)
+		s := convScratches.Get().(*convScratch)
+		s.wp = grow(s.wp, len(w.data))
+		packConvWeights(s.wp, w.data, g)
+		rows := g.chunkRows()
+		s.cols = grow(s.cols, rows*g.kcols)
+		for p0 := 0; p0 < g.pixels; p0 += rows {
+			r := min(rows, g.pixels-p0)
+			for grp := 0; grp < g.p.Groups; grp++ {
+				Sgemm(false, false, r, g.kcols, g.og, 1, dy.data[p0*g.o+grp*g.og:], g.o,
+					s.wp[grp*g.og*g.kcols:], g.kcols, 0, s.cols, g.kcols)
+				col2imAdd(dx.data, s.cols, g, grp, p0, r)
+			}
+		}
+		convScratches.Put(s)
+	}
+}
+
+// Conv2DBackwardWeights computes dw (OIHW) and, when db is not nil, the
+// bias gradient, from x and dy; Reference.Conv2DBackwardWeights states the
+// result.
+func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
+	g := convDims("Conv2DBackwardWeights", x, dw, dy, db, p)
+	switch {
+	case g.depthwise:
+		depthwiseBackwardWeights(g, dw.data, x.data, dy.data)
+	case g.pointwiseInPlc:
+		Sgemm(true, false, g.o, g.c, g.pixels, 1, dy.data, g.o, x.data, g.c, 0, dw.data, g.c)
+	default:
+		s := convScratches.Get().(*convScratch)
+		s.dwp = grow(s.dwp, len(dw.data))
+		rows := g.chunkRows()
+		s.cols = grow(s.cols, rows*g.kcols)
+		for p0 := 0; p0 < g.pixels; p0 += rows {
+			r := min(rows, g.pixels-p0)
+			var beta float32
+			if p0 > 0 {
+				beta = 1
+			}
+			for grp := 0; grp < g.p.Groups; grp++ {
+				im2col(s.cols, x.data, g, grp, p0, r)
+				Sgemm(true, false, g.og, g.kcols, r, 1, dy.data[p0*g.o+grp*g.og:], g.o, s.cols, g.kcols,
+					beta, s.dwp[grp*g.og*g.kcols:], g.kcols)
+			}
+		}
+		unpackConvWeights(dw.data, s.dwp, g)
+		convScratches.Put(s)
+	}
+	if db != nil {
+		CPU{}.Sum(db, dy.Reshape(g.pixels, g.o), 0)
+	}
+}
+
+// depthwiseTaps repacks depthwise weights [C][1][KH][KW] as [KH·KW][C], so
+// that each tap's weights are contiguous over channels.
+func depthwiseTaps(wk, w []float32, g convGeom) {
+	taps := g.kh * g.kw
+	for c := 0; c < g.c; c++ {
+		for t := 0; t < taps; t++ {
+			wk[t*g.c+c] = w[c*taps+t]
+		}
+	}
+}
+
+// depthwiseVisit calls f(outRow, inRow, tap) for every output pixel and
+// every tap inside the input, with the storage offsets of the pixels' C
+// channels.
+func depthwiseVisit(g convGeom, f func(yo, xo, tap int)) {
+	for n := 0; n < g.n; n++ {
+		for oh := 0; oh < g.oh; oh++ {
+			for ow := 0; ow < g.ow; ow++ {
+				yo := ((n*g.oh+oh)*g.ow + ow) * g.c
+				for kh := 0; kh < g.kh; kh++ {
+					ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
+					if ih < 0 || ih >= g.h {
+						continue
+					}
+					for kw := 0; kw < g.kw; kw++ {
+						iw := ow*g.p.StrideW - g.p.PadLeft + kw*g.p.DilationW
+						if iw < 0 || iw >= g.w {
+							continue
+						}
+						f(yo, ((n*g.h+ih)*g.w+iw)*g.c, kh*g.kw+kw)
+					}
+				}
+			}
+		}
+	}
+}
+
+func depthwiseForward(g convGeom, y, x, w []float32, bias *Tensor) {
+	s := convScratches.Get().(*convScratch)
+	s.wp = grow(s.wp, len(w))
+	depthwiseTaps(s.wp, w, g)
+	C := g.c
+	for p := 0; p < g.pixels; p++ {
+		if bias != nil {
+			copy(y[p*C:(p+1)*C], bias.data)
+		} else {
+			clear(y[p*C : (p+1)*C])
+		}
+	}
+	depthwiseVisit(g, func(yo, xo, tap int) {
+		fmaF32(y[yo:yo+C], x[xo:xo+C], s.wp[tap*C:(tap+1)*C])
+	})
+	convScratches.Put(s)
+}
+
+func depthwiseBackwardData(g convGeom, dx, dy, w []float32) {
+	s := convScratches.Get().(*convScratch)
+	s.wp = grow(s.wp, len(w))
+	depthwiseTaps(s.wp, w, g)
+	C := g.c
+	clear(dx)
+	depthwiseVisit(g, func(yo, xo, tap int) {
+		fmaF32(dx[xo:xo+C], dy[yo:yo+C], s.wp[tap*C:(tap+1)*C])
+	})
+	convScratches.Put(s)
+}
+
+func depthwiseBackwardWeights(g convGeom, dw, x, dy []float32) {
+	s := convScratches.Get().(*convScratch)
+	taps := g.kh * g.kw
+	s.dwp = grow(s.dwp, taps*g.c)
+	clear(s.dwp)
+	C := g.c
+	depthwiseVisit(g, func(yo, xo, tap int) {
+		fmaF32(s.dwp[tap*C:(tap+1)*C], dy[yo:yo+C], x[xo:xo+C])
+	})
+	for c := 0; c < C; c++ {
+		for t := 0; t < taps; t++ {
+			dw[c*taps+t] = s.dwp[t*C+c]
+		}
+	}
+	convScratches.Put(s)
+}

@@ -1,0 +1,161 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/graftml/graft/kernels"
+)
+
+type convCase struct {
+	n, h, w, c, o, kh, kw int
+	p                     ConvParams
+}
+
+func (cc convCase) String() string {
+	return fmt.Sprintf("x[%d,%d,%d,%d] w[%d,%d,%d,%d] %+v", cc.n, cc.h, cc.w, cc.c, cc.o, cc.c/max(cc.p.Groups, 1), cc.kh, cc.kw, cc.p)
+}
+
+// randomConv draws a convolution with ragged sizes, strides 1..3,
+// dilations 1..2, asymmetric padding and groups in {1, 2, C}.
+func randomConv(r *rand.Rand) convCase {
+	for {
+		cc := convCase{n: 1 + r.IntN(3), h: 1 + r.IntN(20), w: 1 + r.IntN(20), kh: 1 + r.IntN(5), kw: 1 + r.IntN(5)}
+		cc.p = ConvParams{StrideH: 1 + r.IntN(3), StrideW: 1 + r.IntN(3), DilationH: 1 + r.IntN(2), DilationW: 1 + r.IntN(2),
+			PadTop: r.IntN(3), PadLeft: r.IntN(3), PadBottom: r.IntN(3), PadRight: r.IntN(3)}
+		switch r.IntN(4) {
+		case 0: // depthwise
+			cc.c = 1 + r.IntN(37)
+			cc.o, cc.p.Groups = cc.c, cc.c
+		case 1: // two groups
+			cc.c, cc.o, cc.p.Groups = 2*(1+r.IntN(9)), 2*(1+r.IntN(9)), 2
+		case 2: // 1×1 pointwise in place
+			cc.c, cc.o, cc.kh, cc.kw = 1+r.IntN(40), 1+r.IntN(40), 1, 1
+			cc.p = ConvParams{}
+		default:
+			cc.c, cc.o, cc.p.Groups = 1+r.IntN(17), 1+r.IntN(33), 1
+		}
+		oh, ow := cc.p.OutSize(cc.h, cc.w, cc.kh, cc.kw)
+		if oh >= 1 && ow >= 1 {
+			return cc
+		}
+	}
+}
+
+func (cc convCase) tensors(r *rand.Rand) (x, w, bias, y *Tensor) {
+	x = RandNormal(r.Uint64(), 0, 1, cc.n, cc.h, cc.w, cc.c)
+	w = RandNormal(r.Uint64(), 0, 1, cc.o, cc.c/max(cc.p.Groups, 1), cc.kh, cc.kw)
+	bias = RandNormal(r.Uint64(), 0, 1, cc.o)
+	y = ConvOutput(x, w, cc.p)
+	return
+}
+
+// closeTo compares with a tolerance for sums of n products of unit normals.
+func closeTo(t *testing.T, what string, got, want []float32, n int) {
+	t.Helper()
+	tol := 2e-6 * float64(n+4)
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); !(d <= tol*math.Max(1, math.Abs(float64(want[i])))) {
+			t.Fatalf("%s: [%d] = %v, want %v (tol %.2g)", what, i, got[i], want[i], tol)
+		}
+	}
+}
+
+func TestConv2DMatchesReference(t *testing.T) {
+	cases := 150
+	if testing.Short() {
+		cases = 40
+	}
+	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+		r := rand.New(rand.NewPCG(11, uint64(tier)))
+		for i := 0; i < cases; i++ {
+			cc := randomConv(r)
+			x, w, bias, y := cc.tensors(r)
+			if i%3 == 0 {
+				bias = nil
+			}
+			want := y.Clone()
+			CPU{}.Conv2D(y, x, w, bias, cc.p)
+			Reference{}.Conv2D(want, x, w, bias, cc.p)
+			k := cc.kh * cc.kw * cc.c
+			closeTo(t, "forward "+cc.String(), y.data, want.data, k)
+
+			dy := RandNormal(r.Uint64(), 0, 1, y.shape...)
+			dx, dxWant := Full(float32(math.NaN()), x.shape...), Zeros(x.shape...)
+			CPU{}.Conv2DBackwardData(dx, dy, w, cc.p)
+			Reference{}.Conv2DBackwardData(dxWant, dy, w, cc.p)
+			closeTo(t, "backward data "+cc.String(), dx.data, dxWant.data, cc.o*cc.kh*cc.kw)
+
+			dw, dwWant := Full(float32(math.NaN()), w.shape...), Zeros(w.shape...)
+			db, dbWant := Full(float32(math.NaN()), cc.o), Zeros(cc.o)
+			CPU{}.Conv2DBackwardWeights(dw, db, x, dy, cc.p)
+			Reference{}.Conv2DBackwardWeights(dwWant, dbWant, x, dy, cc.p)
+			pix := y.Len() / cc.o
+			closeTo(t, "backward weights "+cc.String(), dw.data, dwWant.data, pix)
+			closeTo(t, "bias gradient "+cc.String(), db.data, dbWant.data, pix)
+		}
+	})
+}
+
+// TestConvReferenceGradients checks the reference backward passes against
+// central finite differences of the reference forward pass.
+func TestConvReferenceGradients(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 0))
+	for i := 0; i < 6; i++ {
+		cc := randomConv(r)
+		cc.n, cc.h, cc.w = 1, min(cc.h, 6), min(cc.w, 6)
+		if oh, ow := cc.p.OutSize(cc.h, cc.w, cc.kh, cc.kw); oh < 1 || ow < 1 {
+			continue
+		}
+		x, w, bias, y := cc.tensors(r)
+		dy := RandNormal(r.Uint64(), 0, 1, y.shape...)
+		// L = Σ dy·conv(x, w, b): its gradients are the backward passes.
+		loss := func() float64 {
+			Reference{}.Conv2D(y, x, w, bias, cc.p)
+			var s float64
+			for j := range y.data {
+				s += float64(y.data[j]) * float64(dy.data[j])
+			}
+			return s
+		}
+		dx, dw, db := Zeros(x.shape...), Zeros(w.shape...), Zeros(cc.o)
+		Reference{}.Conv2DBackwardData(dx, dy, w, cc.p)
+		Reference{}.Conv2DBackwardWeights(dw, db, x, dy, cc.p)
+		for _, v := range []struct {
+			name       string
+			param, grad *Tensor
+		}{{"x", x, dx}, {"w", w, dw}, {"bias", bias, db}} {
+			for j := 0; j < v.param.Len(); j += 1 + v.param.Len()/20 {
+				const h = 1e-2
+				orig := v.param.data[j]
+				v.param.data[j] = orig + h
+				up := loss()
+				v.param.data[j] = orig - h
+				down := loss()
+				v.param.data[j] = orig
+				num := (up - down) / (2 * h)
+				if d := math.Abs(num - float64(v.grad.data[j])); d > 1e-2*math.Max(1, math.Abs(num)) {
+					t.Fatalf("%v: d%s[%d] = %v, finite difference %v", cc, v.name, j, v.grad.data[j], num)
+				}
+			}
+		}
+	}
+}
+
+func TestSamePadding(t *testing.T) {
+	for _, c := range []struct{ in, k, s, d, b, a, bl, al int }{
+		{5, 3, 1, 1, 1, 1, 1, 1}, {5, 3, 2, 1, 1, 1, 1, 1}, {6, 3, 2, 1, 0, 1, 1, 0}, {4, 4, 1, 1, 1, 2, 2, 1}, {7, 3, 1, 2, 2, 2, 2, 2},
+	} {
+		b, a := SamePadding(c.in, c.k, c.s, c.d, false)
+		bl, al := SamePadding(c.in, c.k, c.s, c.d, true)
+		if b != c.b || a != c.a || bl != c.bl || al != c.al {
+			t.Errorf("SamePadding(%d,%d,%d,%d) = %d,%d / lower %d,%d; want %d,%d / %d,%d", c.in, c.k, c.s, c.d, b, a, bl, al, c.b, c.a, c.bl, c.al)
+		}
+		p := ConvParams{StrideH: c.s, DilationH: c.d, PadTop: b, PadBottom: a, StrideW: 1}
+		if oh, _ := p.OutSize(c.in, 1, c.k, 1); oh != (c.in+c.s-1)/c.s {
+			t.Errorf("same padding gives %d outputs for %d inputs, stride %d", oh, c.in, c.s)
+		}
+	}
+}

@@ -42,6 +42,38 @@ type Backend interface {
 	// Conv2DBackwardWeights computes dw and, unless db is nil, the bias
 	// gradient, from x and dy.
 	Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams)
+
+	// MaxPool2D, AvgPool2D and their backward passes pool NHWC windows.
+	MaxPool2D(y, x *Tensor, p PoolParams)
+	MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams)
+	AvgPool2D(y, x *Tensor, p PoolParams)
+	AvgPool2DBackward(dx, dy *Tensor, p PoolParams)
+	// GlobalAvgPool averages x [N,H,W,C] into y [N,C] (or [N,1,1,C]).
+	GlobalAvgPool(y, x *Tensor)
+	GlobalAvgPoolBackward(dx, dy *Tensor)
+
+	// BatchNormTrain, BatchNormInference and BatchNormBackward normalise
+	// per channel (the last dimension).
+	BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams)
+	BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, eps float32)
+	BatchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd *Tensor)
+
+	// Activate and ActivateGrad apply an activation and its derivative.
+	Activate(y, x *Tensor, a Activation, alpha float32)
+	ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32)
+	// Softmax (or LogSoftmax with log) along axis, and its backward pass.
+	Softmax(y, x *Tensor, axis int, log bool)
+	SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool)
+	// SoftmaxCrossEntropy returns the mean loss over the batch and writes
+	// the logits' gradient into grad unless it is nil.
+	SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) float32
+	// Dropout zeroes elements with probability p and writes the mask.
+	Dropout(y, mask, x *Tensor, p float32, seed uint64)
+	// Concat joins srcs along axis; Split is its backward.
+	Concat(dst *Tensor, axis int, srcs ...*Tensor)
+	Split(src *Tensor, axis int, dsts ...*Tensor)
+	// Pad adds a border to every dimension.
+	Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32)
 }
 
 var defaultBackend Backend = CPU{}

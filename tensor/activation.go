@@ -1,0 +1,311 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+)
+
+// Activation names an elementwise nonlinearity.
+type Activation int
+
+// The activations. Alpha is LeakyReLU's negative slope.
+const (
+	ActReLU Activation = iota
+	ActReLU6
+	ActLeakyReLU
+	ActSigmoid
+	ActTanh
+	ActGELU // exact: x·Φ(x), Φ the standard normal CDF
+)
+
+func (a Activation) String() string {
+	switch a {
+	case ActReLU:
+		return "relu"
+	case ActReLU6:
+		return "relu6"
+	case ActLeakyReLU:
+		return "leaky_relu"
+	case ActSigmoid:
+		return "sigmoid"
+	case ActTanh:
+		return "tanh"
+	case ActGELU:
+		return "gelu"
+	}
+	return fmt.Sprintf("Activation(%d)", int(a))
+}
+
+// activate is the scalar definition of each activation.
+func activate(a Activation, alpha, x float32) float32 {
+	switch a {
+	case ActReLU:
+		if x < 0 {
+			return 0
+		}
+		return x
+	case ActReLU6:
+		if x < 0 {
+			return 0
+		}
+		if x > 6 {
+			return 6
+		}
+		return x
+	case ActLeakyReLU:
+		if x < 0 {
+			return alpha * x
+		}
+		return x
+	case ActSigmoid:
+		return sigmoid(x)
+	case ActTanh:
+		return float32(math.Tanh(float64(x)))
+	case ActGELU:
+		return float32(float64(x) * 0.5 * math.Erfc(-float64(x)/math.Sqrt2))
+	}
+	panic(fmt.Sprintf("tensor: unknown activation %d", int(a)))
+}
+
+// sigmoid is 1/(1+e^−x), computed without overflow for large |x|.
+func sigmoid(x float32) float32 {
+	if x >= 0 {
+		return float32(1 / (1 + math.Exp(-float64(x))))
+	}
+	e := math.Exp(float64(x))
+	return float32(e / (1 + e))
+}
+
+// activateGrad is the derivative's product with dy, from x and y = f(x).
+func activateGrad(a Activation, alpha, x, y, dy float32) float32 {
+	switch a {
+	case ActReLU:
+		if x > 0 {
+			return dy
+		}
+		return 0
+	case ActReLU6:
+		if x > 0 && x < 6 {
+			return dy
+		}
+		return 0
+	case ActLeakyReLU:
+		if x > 0 {
+			return dy
+		}
+		return alpha * dy
+	case ActSigmoid:
+		return dy * y * (1 - y)
+	case ActTanh:
+		return dy * (1 - y*y)
+	case ActGELU:
+		xf := float64(x)
+		cdf := 0.5 * math.Erfc(-xf/math.Sqrt2)
+		pdf := math.Exp(-xf*xf/2) / math.Sqrt(2*math.Pi)
+		return dy * float32(cdf+xf*pdf)
+	}
+	panic(fmt.Sprintf("tensor: unknown activation %d", int(a)))
+}
+
+// Activate computes y = f(x) elementwise (alpha: LeakyReLU's slope).
+func (Reference) Activate(y, x *Tensor, a Activation, alpha float32) {
+	mustSameShape("Activate", y, x)
+	for i, v := range x.data {
+		y.data[i] = activate(a, alpha, v)
+	}
+}
+
+// Activate computes y = f(x); ReLU runs the vector kernel.
+func (CPU) Activate(y, x *Tensor, a Activation, alpha float32) {
+	if a == ActReLU {
+		CPU{}.ReLU(y, x)
+		return
+	}
+	Reference{}.Activate(y, x, a, alpha)
+}
+
+// ActivateGrad computes dx = f'(x)·dy, given x and y = f(x).
+func (Reference) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32) {
+	mustSameShape("ActivateGrad", dx, x, y, dy)
+	for i := range dx.data {
+		dx.data[i] = activateGrad(a, alpha, x.data[i], y.data[i], dy.data[i])
+	}
+}
+
+// ActivateGrad computes dx = f'(x)·dy; ReLU runs the vector kernel.
+func (CPU) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32) {
+	if a == ActReLU {
+		CPU{}.ReLUGrad(dx, x, dy)
+		return
+	}
+	Reference{}.ActivateGrad(dx, x, y, dy, a, alpha)
+}
+
+// softmaxDims checks a softmax over axis and returns outer, axis, inner sizes.
+func softmaxDims(op string, y, x *Tensor, axis int) (outer, r, inner int) {
+	mustSameShape(op, y, x)
+	if axis < 0 {
+		axis += x.Rank()
+	}
+	if axis < 0 || axis >= x.Rank() {
+		panic(fmt.Sprintf("tensor.%s: no axis %d in shape %v", op, axis, x.shape))
+	}
+	outer, inner = 1, 1
+	for _, d := range x.shape[:axis] {
+		outer *= d
+	}
+	for _, d := range x.shape[axis+1:] {
+		inner *= d
+	}
+	return outer, x.shape[axis], inner
+}
+
+// Softmax computes y = exp(x − max) / Σ exp(x − max) along axis, or with
+// log set LogSoftmax: y = x − max − log Σ exp(x − max).
+func (Reference) Softmax(y, x *Tensor, axis int, log bool) { softmax(y, x, axis, log) }
+
+// Softmax is Reference.Softmax.
+func (CPU) Softmax(y, x *Tensor, axis int, log bool) { softmax(y, x, axis, log) }
+
+func softmax(y, x *Tensor, axis int, log bool) {
+	outer, r, inner := softmaxDims("Softmax", y, x, axis)
+	for o := 0; o < outer; o++ {
+		for j := 0; j < inner; j++ {
+			at := func(a int) int { return (o*r+a)*inner + j }
+			m := math.Inf(-1)
+			for a := 0; a < r; a++ {
+				m = math.Max(m, float64(x.data[at(a)]))
+			}
+			var s float64
+			for a := 0; a < r; a++ {
+				s += math.Exp(float64(x.data[at(a)]) - m)
+			}
+			ls := math.Log(s)
+			for a := 0; a < r; a++ {
+				v := float64(x.data[at(a)]) - m
+				if log {
+					y.data[at(a)] = float32(v - ls)
+				} else {
+					y.data[at(a)] = float32(math.Exp(v - ls))
+				}
+			}
+		}
+	}
+}
+
+// SoftmaxGrad computes dx from y = Softmax(x) (or LogSoftmax with log) and
+// dy: dx = y·(dy − Σ dy·y), or for LogSoftmax dx = dy − exp(y)·Σ dy.
+func (Reference) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) { softmaxGrad(dx, y, dy, axis, log) }
+
+// SoftmaxGrad is Reference.SoftmaxGrad.
+func (CPU) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) { softmaxGrad(dx, y, dy, axis, log) }
+
+func softmaxGrad(dx, y, dy *Tensor, axis int, log bool) {
+	mustSameShape("SoftmaxGrad", dx, y, dy)
+	outer, r, inner := softmaxDims("SoftmaxGrad", y, y, axis)
+	for o := 0; o < outer; o++ {
+		for j := 0; j < inner; j++ {
+			at := func(a int) int { return (o*r+a)*inner + j }
+			var s float64
+			for a := 0; a < r; a++ {
+				if log {
+					s += float64(dy.data[at(a)])
+				} else {
+					s += float64(dy.data[at(a)]) * float64(y.data[at(a)])
+				}
+			}
+			for a := 0; a < r; a++ {
+				i := at(a)
+				if log {
+					dx.data[i] = float32(float64(dy.data[i]) - math.Exp(float64(y.data[i]))*s)
+				} else {
+					dx.data[i] = float32(float64(y.data[i]) * (float64(dy.data[i]) - s))
+				}
+			}
+		}
+	}
+}
+
+// SoftmaxCrossEntropy returns the mean over the batch of the cross-entropy
+// between softmax(logits[i]) and the target distribution (1−ε)·onehot(labels[i])
+// + ε/K (label smoothing ε), and, unless grad is nil, writes its gradient
+// with respect to the logits: (softmax − target)/N. logits and grad are
+// [N, K]; every label must be in [0, K).
+func (Reference) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) float32 {
+	return softmaxCrossEntropy(grad, logits, labels, smoothing)
+}
+
+// SoftmaxCrossEntropy is Reference.SoftmaxCrossEntropy.
+func (CPU) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) float32 {
+	return softmaxCrossEntropy(grad, logits, labels, smoothing)
+}
+
+func softmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) float32 {
+	if logits.Rank() != 2 || len(labels) != logits.shape[0] || (grad != nil && !grad.SameShape(logits)) {
+		gs := "nil"
+		if grad != nil {
+			gs = fmt.Sprint(grad.shape)
+		}
+		panic(fmt.Sprintf("tensor.SoftmaxCrossEntropy: logits %v (want [N,K]), %d labels, grad %s", logits.shape, len(labels), gs))
+	}
+	n, k := logits.shape[0], logits.shape[1]
+	eps := float64(smoothing)
+	var total float64
+	for i := 0; i < n; i++ {
+		row := logits.data[i*k : (i+1)*k]
+		lab := labels[i]
+		if lab < 0 || lab >= k {
+			panic(fmt.Sprintf("tensor.SoftmaxCrossEntropy: label %d of example %d outside [0, %d)", lab, i, k))
+		}
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, float64(v))
+		}
+		var s float64
+		for _, v := range row {
+			s += math.Exp(float64(v) - m)
+		}
+		lse := m + math.Log(s)
+		for j, v := range row {
+			target := eps / float64(k)
+			if j == lab {
+				target += 1 - eps
+			}
+			logp := float64(v) - lse
+			total -= target * logp
+			if grad != nil {
+				grad.data[i*k+j] = float32((math.Exp(logp) - target) / float64(n))
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float32(total / float64(n))
+}
+
+// Dropout zeroes each element of x with probability p and scales the rest
+// by 1/(1−p), writing the scale (0 or 1/(1−p)) of each element into mask,
+// so that the backward pass is dx = dy·mask. The same seed gives the same
+// mask.
+func (Reference) Dropout(y, mask, x *Tensor, p float32, seed uint64) { dropout(y, mask, x, p, seed) }
+
+// Dropout is Reference.Dropout.
+func (CPU) Dropout(y, mask, x *Tensor, p float32, seed uint64) { dropout(y, mask, x, p, seed) }
+
+func dropout(y, mask, x *Tensor, p float32, seed uint64) {
+	mustSameShape("Dropout", y, mask, x)
+	if p < 0 || p >= 1 {
+		panic(fmt.Sprintf("tensor.Dropout: probability %v outside [0, 1)", p))
+	}
+	r := newRand(seed)
+	scale := 1 / (1 - p)
+	for i := range mask.data {
+		if p > 0 && r.Float32() < p {
+			mask.data[i] = 0
+		} else {
+			mask.data[i] = scale
+		}
+	}
+	mulF32(y.data, x.data, mask.data)
+}

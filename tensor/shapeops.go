@@ -1,0 +1,334 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+)
+
+// Concat copies srcs, joined along axis, into dst. Every src has dst's
+// shape except along axis, where their sizes add up to dst's.
+func (Reference) Concat(dst *Tensor, axis int, srcs ...*Tensor) { concat(dst, axis, srcs, false) }
+
+// Concat is Reference.Concat.
+func (CPU) Concat(dst *Tensor, axis int, srcs ...*Tensor) { concat(dst, axis, srcs, false) }
+
+// Split is Concat's backward: it copies the parts of src along axis into
+// dsts (the concatenation's inputs' gradients).
+func (Reference) Split(src *Tensor, axis int, dsts ...*Tensor) { concat(src, axis, dsts, true) }
+
+// Split is Reference.Split.
+func (CPU) Split(src *Tensor, axis int, dsts ...*Tensor) { concat(src, axis, dsts, true) }
+
+func concat(whole *Tensor, axis int, parts []*Tensor, split bool) {
+	op := "Concat"
+	if split {
+		op = "Split"
+	}
+	if axis < 0 {
+		axis += whole.Rank()
+	}
+	if axis < 0 || axis >= whole.Rank() {
+		panic(fmt.Sprintf("tensor.%s: no axis %d in shape %v", op, axis, whole.shape))
+	}
+	sum := 0
+	for _, p := range parts {
+		ok := p.Rank() == whole.Rank()
+		for d := 0; ok && d < p.Rank(); d++ {
+			ok = d == axis || p.shape[d] == whole.shape[d]
+		}
+		if !ok {
+			panic(fmt.Sprintf("tensor.%s: part %v does not fit %v along axis %d", op, p.shape, whole.shape, axis))
+		}
+		sum += p.shape[axis]
+	}
+	if sum != whole.shape[axis] {
+		panic(fmt.Sprintf("tensor.%s: parts add up to %d along axis %d, whole %v has %d", op, sum, axis, whole.shape, whole.shape[axis]))
+	}
+	outer, inner := 1, 1
+	for _, d := range whole.shape[:axis] {
+		outer *= d
+	}
+	for _, d := range whole.shape[axis+1:] {
+		inner *= d
+	}
+	row := whole.shape[axis] * inner
+	off := 0
+	for _, p := range parts {
+		run := p.shape[axis] * inner
+		for o := 0; o < outer; o++ {
+			w := whole.data[o*row+off : o*row+off+run]
+			q := p.data[o*run : (o+1)*run]
+			if split {
+				copy(q, w)
+			} else {
+				copy(w, q)
+			}
+		}
+		off += run
+	}
+}
+
+// PadMode is how Pad fills the border.
+type PadMode int
+
+// The padding modes, as ONNX names them.
+const (
+	PadConstant PadMode = iota // the given value
+	PadReflect                 // mirror without repeating the edge: 3 2 | 1 2 3 | 2 1
+	PadEdge                    // repeat the edge: 1 1 | 1 2 3 | 3 3
+)
+
+// Pad copies src into dst with pads[d] = {before, after} elements added
+// along each dimension d, filled as mode says. Negative pads crop.
+func (Reference) Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
+	pad(dst, src, pads, mode, value)
+}
+
+// Pad is Reference.Pad.
+func (CPU) Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
+	pad(dst, src, pads, mode, value)
+}
+
+func pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
+	if len(pads) != src.Rank() || dst.Rank() != src.Rank() {
+		panic(fmt.Sprintf("tensor.Pad: %d pads for src %v, dst %v", len(pads), src.shape, dst.shape))
+	}
+	for d, p := range pads {
+		if dst.shape[d] != src.shape[d]+p[0]+p[1] {
+			panic(fmt.Sprintf("tensor.Pad: src %v with pads %v gives dim %d = %d, dst is %v", src.shape, pads, d, src.shape[d]+p[0]+p[1], dst.shape))
+		}
+		if mode == PadReflect && (p[0] >= src.shape[d] || p[1] >= src.shape[d]) && src.shape[d] > 0 {
+			panic(fmt.Sprintf("tensor.Pad: reflect pads %v need at most %d along dim %d", p, src.shape[d]-1, d))
+		}
+	}
+	idx := make([]int, dst.Rank())
+	for i := range dst.data {
+		// unravel i in dst, map each coordinate back into src
+		rem := i
+		for d := dst.Rank() - 1; d >= 0; d-- {
+			idx[d] = rem % dst.shape[d]
+			rem /= dst.shape[d]
+		}
+		so, inside := 0, true
+		for d, c := range idx {
+			s := c - pads[d][0]
+			n := src.shape[d]
+			if s < 0 || s >= n {
+				switch mode {
+				case PadConstant:
+					inside = false
+				case PadEdge:
+					s = min(max(s, 0), n-1)
+				case PadReflect:
+					period := 2 * (n - 1)
+					if period == 0 {
+						s = 0
+					} else {
+						s = ((s % period) + period) % period
+						if s >= n {
+							s = period - s
+						}
+					}
+				}
+			}
+			so = so*n + s
+		}
+		if inside {
+			dst.data[i] = src.data[so]
+		} else {
+			dst.data[i] = value
+		}
+	}
+}
+
+// NCHWToNHWC copies src [N,C,H,W] into dst [N,H,W,C].
+func NCHWToNHWC(dst, src *Tensor) {
+	if src.Rank() != 4 || !equalInts(dst.shape, []int{src.shape[0], src.shape[2], src.shape[3], src.shape[1]}) {
+		panic(fmt.Sprintf("tensor.NCHWToNHWC: src %v, dst %v", src.shape, dst.shape))
+	}
+	n, c, h, w := src.shape[0], src.shape[1], src.shape[2], src.shape[3]
+	for i := 0; i < n; i++ {
+		for ch := 0; ch < c; ch++ {
+			for p := 0; p < h*w; p++ {
+				dst.data[(i*h*w+p)*c+ch] = src.data[(i*c+ch)*h*w+p]
+			}
+		}
+	}
+}
+
+// NHWCToNCHW copies src [N,H,W,C] into dst [N,C,H,W].
+func NHWCToNCHW(dst, src *Tensor) {
+	if src.Rank() != 4 || !equalInts(dst.shape, []int{src.shape[0], src.shape[3], src.shape[1], src.shape[2]}) {
+		panic(fmt.Sprintf("tensor.NHWCToNCHW: src %v, dst %v", src.shape, dst.shape))
+	}
+	n, h, w, c := src.shape[0], src.shape[1], src.shape[2], src.shape[3]
+	for i := 0; i < n; i++ {
+		for ch := 0; ch < c; ch++ {
+			for p := 0; p < h*w; p++ {
+				dst.data[(i*c+ch)*h*w+p] = src.data[(i*h*w+p)*c+ch]
+			}
+		}
+	}
+}
+
+// ImageToFloat converts 8-bit HWC pixels (an image's bytes, channels
+// interleaved) into dst [H,W,C] or [1,H,W,C]: (v/255 − mean[c]) / std[c].
+// mean and std have one value per channel, or one for all.
+func ImageToFloat(dst *Tensor, pix []uint8, mean, std []float32) {
+	c := dst.shape[dst.Rank()-1]
+	if len(pix) != dst.Len() || (len(mean) != c && len(mean) != 1) || len(std) != len(mean) {
+		panic(fmt.Sprintf("tensor.ImageToFloat: %d bytes for %v, %d means, %d stds", len(pix), dst.shape, len(mean), len(std)))
+	}
+	for i, v := range pix {
+		ch := 0
+		if len(mean) > 1 {
+			ch = i % c
+		}
+		dst.data[i] = (float32(v)/255 - mean[ch]) / std[ch]
+	}
+}
+
+// BatchNormParams are BatchNorm's settings. Momentum weighs the new batch
+// statistic in the running averages (PyTorch's convention: running =
+// (1−m)·running + m·batch). UnbiasedVar makes the running variance use the
+// unbiased batch variance (PyTorch does; ONNX does not).
+type BatchNormParams struct {
+	Momentum, Eps float32
+	UnbiasedVar   bool
+}
+
+// bnDims checks x [.., C] (channels last) against per-channel vectors.
+func bnDims(op string, x *Tensor, vecs ...*Tensor) (rows, c int) {
+	c = x.shape[x.Rank()-1]
+	for _, v := range vecs {
+		if v != nil && (v.Rank() != 1 || v.shape[0] != c) {
+			panic(fmt.Sprintf("tensor.%s: x %v (channels last) with a per-channel tensor %v", op, x.shape, v.shape))
+		}
+	}
+	return x.Len() / max(c, 1), c
+}
+
+// BatchNormInference computes y = gamma·(x − mean)/sqrt(var + eps) + beta
+// per channel (the last dimension) from the running statistics.
+func (Reference) BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, eps float32) {
+	batchNormInference(y, x, gamma, beta, mean, variance, eps)
+}
+
+// BatchNormInference is Reference.BatchNormInference.
+func (CPU) BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, eps float32) {
+	batchNormInference(y, x, gamma, beta, mean, variance, eps)
+}
+
+func batchNormInference(y, x, gamma, beta, mean, variance *Tensor, eps float32) {
+	mustSameShape("BatchNormInference", y, x)
+	rows, c := bnDims("BatchNormInference", x, gamma, beta, mean, variance)
+	scale, shift := make([]float32, c), make([]float32, c)
+	for j := 0; j < c; j++ {
+		s := float64(gamma.data[j]) / math.Sqrt(float64(variance.data[j])+float64(eps))
+		scale[j] = float32(s)
+		shift[j] = float32(float64(beta.data[j]) - s*float64(mean.data[j]))
+	}
+	for r := 0; r < rows; r++ {
+		out := y.data[r*c : (r+1)*c]
+		mulF32(out, x.data[r*c:(r+1)*c], scale)
+		addF32(out, out, shift)
+	}
+}
+
+// BatchNormTrain normalises x with its batch statistics per channel (mean
+// and biased variance over every row), writes y = gamma·x̂ + beta, saves the
+// batch mean and 1/sqrt(var + eps) for the backward pass, and, unless
+// runMean is nil, updates the running statistics.
+func (Reference) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams) {
+	batchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, p)
+}
+
+// BatchNormTrain is Reference.BatchNormTrain.
+func (CPU) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams) {
+	batchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, p)
+}
+
+func batchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams) {
+	mustSameShape("BatchNormTrain", y, x)
+	rows, c := bnDims("BatchNormTrain", x, gamma, beta, runMean, runVar, saveMean, saveInvStd)
+	sum, sq := make([]float64, c), make([]float64, c)
+	for r := 0; r < rows; r++ {
+		for j, v := range x.data[r*c : (r+1)*c] {
+			sum[j] += float64(v)
+		}
+	}
+	for j := range sum {
+		sum[j] /= float64(max(rows, 1))
+	}
+	for r := 0; r < rows; r++ {
+		for j, v := range x.data[r*c : (r+1)*c] {
+			d := float64(v) - sum[j]
+			sq[j] += d * d
+		}
+	}
+	for j := 0; j < c; j++ {
+		v := sq[j] / float64(max(rows, 1))
+		saveMean.data[j] = float32(sum[j])
+		saveInvStd.data[j] = float32(1 / math.Sqrt(v+float64(p.Eps)))
+		if runMean != nil {
+			uv := v
+			if p.UnbiasedVar && rows > 1 {
+				uv = sq[j] / float64(rows-1)
+			}
+			m := float64(p.Momentum)
+			runMean.data[j] = float32((1-m)*float64(runMean.data[j]) + m*sum[j])
+			runVar.data[j] = float32((1-m)*float64(runVar.data[j]) + m*uv)
+		}
+	}
+	for r := 0; r < rows; r++ {
+		for j, v := range x.data[r*c : (r+1)*c] {
+			xh := (float64(v) - sum[j]) * float64(saveInvStd.data[j])
+			y.data[r*c+j] = float32(float64(gamma.data[j])*xh + float64(beta.data[j]))
+		}
+	}
+}
+
+// BatchNormBackward computes, from the saved batch statistics, dx =
+// gamma·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)) and the parameter gradients
+// dgamma = Σ dy·x̂, dbeta = Σ dy (sums over rows).
+func (Reference) BatchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd *Tensor) {
+	batchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd)
+}
+
+// BatchNormBackward is Reference.BatchNormBackward.
+func (CPU) BatchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd *Tensor) {
+	batchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd)
+}
+
+func batchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd *Tensor) {
+	if dx != nil {
+		mustSameShape("BatchNormBackward", dx, x, dy)
+	} else {
+		mustSameShape("BatchNormBackward", x, dy)
+	}
+	rows, c := bnDims("BatchNormBackward", x, dgamma, dbeta, gamma, saveMean, saveInvStd)
+	sdy, sdyx := make([]float64, c), make([]float64, c)
+	for r := 0; r < rows; r++ {
+		for j := 0; j < c; j++ {
+			d := float64(dy.data[r*c+j])
+			xh := (float64(x.data[r*c+j]) - float64(saveMean.data[j])) * float64(saveInvStd.data[j])
+			sdy[j] += d
+			sdyx[j] += d * xh
+		}
+	}
+	for j := 0; j < c; j++ {
+		dgamma.data[j] = float32(sdyx[j])
+		dbeta.data[j] = float32(sdy[j])
+	}
+	if dx == nil {
+		return
+	}
+	n := float64(max(rows, 1))
+	for r := 0; r < rows; r++ {
+		for j := 0; j < c; j++ {
+			inv := float64(saveInvStd.data[j])
+			xh := (float64(x.data[r*c+j]) - float64(saveMean.data[j])) * inv
+			dx.data[r*c+j] = float32(float64(gamma.data[j]) * inv * (float64(dy.data[r*c+j]) - sdy[j]/n - xh*sdyx[j]/n))
+		}
+	}
+}

@@ -195,7 +195,9 @@ func softmax(y, x *Tensor, axis int, log bool) {
 
 // SoftmaxGrad computes dx from y = Softmax(x) (or LogSoftmax with log) and
 // dy: dx = y·(dy − Σ dy·y), or for LogSoftmax dx = dy − exp(y)·Σ dy.
-func (Reference) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) { softmaxGrad(dx, y, dy, axis, log) }
+func (Reference) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) {
+	softmaxGrad(dx, y, dy, axis, log)
+}
 
 // SoftmaxGrad is Reference.SoftmaxGrad.
 func (CPU) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) { softmaxGrad(dx, y, dy, axis, log) }

@@ -124,7 +124,7 @@ func TestConvReferenceGradients(t *testing.T) {
 		Reference{}.Conv2DBackwardData(dx, dy, w, cc.p)
 		Reference{}.Conv2DBackwardWeights(dw, db, x, dy, cc.p)
 		for _, v := range []struct {
-			name       string
+			name        string
 			param, grad *Tensor
 		}{{"x", x, dx}, {"w", w, dw}, {"bias", bias, db}} {
 			for j := 0; j < v.param.Len(); j += 1 + v.param.Len()/20 {

@@ -27,13 +27,13 @@ var onnxOps = map[string]bool{
 // onnxNotApplicable lists the cases of those operators that graft does not
 // run, with the reason.
 var onnxNotApplicable = map[string]string{
-	"test_add_uint8":             "graft tensors are float32; uint8 Add is not claimed",
-	"test_add_bcast":             "graft's Add is the residual add of equal shapes; NumPy broadcasting is not claimed",
-	"test_maxpool_2d_uint8":      "graft tensors are float32; uint8 pooling is not claimed",
-	"test_maxpool_1d_default":    "1-D pooling is not claimed (graft pools NHWC images)",
-	"test_maxpool_3d_default":    "3-D pooling is not claimed (graft pools NHWC images)",
-	"test_averagepool_1d_default": "1-D pooling is not claimed (graft pools NHWC images)",
-	"test_averagepool_3d_default": "3-D pooling is not claimed (graft pools NHWC images)",
+	"test_add_uint8":                                  "graft tensors are float32; uint8 Add is not claimed",
+	"test_add_bcast":                                  "graft's Add is the residual add of equal shapes; NumPy broadcasting is not claimed",
+	"test_maxpool_2d_uint8":                           "graft tensors are float32; uint8 pooling is not claimed",
+	"test_maxpool_1d_default":                         "1-D pooling is not claimed (graft pools NHWC images)",
+	"test_maxpool_3d_default":                         "3-D pooling is not claimed (graft pools NHWC images)",
+	"test_averagepool_1d_default":                     "1-D pooling is not claimed (graft pools NHWC images)",
+	"test_averagepool_3d_default":                     "3-D pooling is not claimed (graft pools NHWC images)",
 	"test_maxpool_with_argmax_2d_precomputed_pads":    "the Indices output (flat NCHW argmax) is not claimed; MaxPool2DBackward recomputes the argmax",
 	"test_maxpool_with_argmax_2d_precomputed_strides": "the Indices output (flat NCHW argmax) is not claimed; MaxPool2DBackward recomputes the argmax",
 	"test_training_dropout":                           "training-mode masks come from NumPy's generator; graft's seeded masks differ by design",

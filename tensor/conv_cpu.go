@@ -74,6 +74,12 @@ func im2col(cols, x []float32, g convGeom, grp, p0, rows int) {
 					continue
 				}
 				o := ((n*g.h+ih)*g.w+iw)*g.c + grp*g.cg
+				if g.cg <= 4 { // a call to memmove would cost more than the copy
+					for i := range d {
+						d[i] = x[o+i]
+					}
+					continue
+				}
 				copy(d, x[o:o+g.cg])
 			}
 		}

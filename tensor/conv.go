@@ -85,8 +85,8 @@ func convDims(op string, x, w, y, bias *Tensor, p ConvParams) convGeom {
 	if g.oh < 1 || g.ow < 1 {
 		panic(fmt.Sprintf("tensor.%s: window %dx%d (dilation %dx%d) larger than padded input %v", op, g.kh, g.kw, p.DilationH, p.DilationW, x.shape))
 	}
-	if want := []int{g.n, g.oh, g.ow, g.o}; !equalInts(y.shape, want) {
-		panic(fmt.Sprintf("tensor.%s: x %v, w %v with %+v give y %v, have %v", op, x.shape, w.shape, p, want, y.shape))
+	if ys := y.shape; ys[0] != g.n || ys[1] != g.oh || ys[2] != g.ow || ys[3] != g.o {
+		panic(fmt.Sprintf("tensor.%s: x %v, w %v with %+v give y %v, have %v", op, x.shape, w.shape, p, []int{g.n, g.oh, g.ow, g.o}, y.shape))
 	}
 	if bias != nil && (bias.Rank() != 1 || bias.shape[0] != g.o) {
 		panic(fmt.Sprintf("tensor.%s: bias %v, want [%d]", op, bias.shape, g.o))

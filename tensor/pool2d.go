@@ -52,8 +52,8 @@ func poolDims(op string, x, y *Tensor, p PoolParams) poolGeom {
 	g := poolGeom{p: p, n: x.shape[0], h: x.shape[1], w: x.shape[2], c: x.shape[3],
 		sh: c.StrideH, sw: c.StrideW, dh: c.DilationH, dw: c.DilationW}
 	g.oh, g.ow = p.OutSize(g.h, g.w)
-	if want := []int{g.n, g.oh, g.ow, g.c}; g.oh < 1 || g.ow < 1 || !equalInts(y.shape, want) {
-		panic(fmt.Sprintf("tensor.%s: x %v with window %dx%d %+v gives %v, y is %v", op, x.shape, p.KH, p.KW, c, want, y.shape))
+	if ys := y.shape; g.oh < 1 || g.ow < 1 || ys[0] != g.n || ys[1] != g.oh || ys[2] != g.ow || ys[3] != g.c {
+		panic(fmt.Sprintf("tensor.%s: x %v with window %dx%d %+v gives %v, y is %v", op, x.shape, p.KH, p.KW, c, []int{g.n, g.oh, g.ow, g.c}, y.shape))
 	}
 	return g
 }
@@ -212,7 +212,8 @@ func avgPoolBackward(dx, dy *Tensor, p PoolParams) {
 
 // globalDims checks a global pooling: x [N,H,W,C], y [N,C] or [N,1,1,C].
 func globalDims(op string, x, y *Tensor) (n, hw, c int) {
-	if x.Rank() != 4 || !(equalInts(y.shape, []int{x.shape[0], x.shape[3]}) || equalInts(y.shape, []int{x.shape[0], 1, 1, x.shape[3]})) {
+	ys, xs := y.shape, x.shape
+	if x.Rank() != 4 || !((len(ys) == 2 && ys[0] == xs[0] && ys[1] == xs[3]) || (len(ys) == 4 && ys[0] == xs[0] && ys[1] == 1 && ys[2] == 1 && ys[3] == xs[3])) {
 		panic(fmt.Sprintf("tensor.%s: x %v (NHWC) needs y [N,C] or [N,1,1,C], have %v", op, x.shape, y.shape))
 	}
 	return x.shape[0], x.shape[1] * x.shape[2], x.shape[3]

@@ -1,6 +1,10 @@
 package tensor
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/graftml/graft/kernels"
+)
 
 // CPU convolutions. Three paths:
 //   - 1×1, stride 1, no padding, one group: a plain GEMM on the activation
@@ -124,6 +128,13 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 		return
 	case g.pointwiseInPlc:
 		Sgemm(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, y.data, g.o)
+	case rowTapOK(gemmKernelFor(kernels.Current()), g):
+		var b []float32
+		if bias != nil {
+			b = bias.data
+		}
+		convRowTap(gemmKernelFor(kernels.Current()), g, y.data, x.data, w.data, b)
+		return
 	default:
 		s := convScratches.Get().(*convScratch)
 		s.wp = grow(s.wp, len(w.data))

@@ -25,7 +25,12 @@ func randomConv(r *rand.Rand) convCase {
 		cc := convCase{n: 1 + r.IntN(3), h: 1 + r.IntN(20), w: 1 + r.IntN(20), kh: 1 + r.IntN(5), kw: 1 + r.IntN(5)}
 		cc.p = ConvParams{StrideH: 1 + r.IntN(3), StrideW: 1 + r.IntN(3), DilationH: 1 + r.IntN(2), DilationW: 1 + r.IntN(2),
 			PadTop: r.IntN(3), PadLeft: r.IntN(3), PadBottom: r.IntN(3), PadRight: r.IntN(3)}
-		switch r.IntN(4) {
+		switch r.IntN(6) {
+		case 4, 5: // the row-tap path: one group, O a multiple of 16 and 32, dilationW 1, sometimes KW·C > KC
+			cc.c, cc.o, cc.p.Groups, cc.p.DilationW = 1+r.IntN(120), 32*(1+r.IntN(3)), 1, 1
+			if r.IntN(2) == 0 {
+				cc.p.StrideH, cc.p.StrideW = 1, 1
+			}
 		case 0: // depthwise
 			cc.c = 1 + r.IntN(37)
 			cc.o, cc.p.Groups = cc.c, cc.c

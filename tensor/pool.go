@@ -134,3 +134,6 @@ func worker() {
 		j.l.done()
 	}
 }
+
+// goMaxProcs is the number of threads parallel work may use now.
+func goMaxProcs() int { return runtime.GOMAXPROCS(0) }

@@ -28,11 +28,18 @@ func (p ConvParams) norm() ConvParams {
 }
 
 // OutSize returns the output height and width of a window of kh×kw over
-// an h×w input: floor((h + pads − dilation·(kh−1) − 1) / stride) + 1.
+// an h×w input: floor((h + pads − dilation·(kh−1) − 1) / stride) + 1, or 0
+// when the window does not fit in the padded input.
 func (p ConvParams) OutSize(h, w, kh, kw int) (oh, ow int) {
 	p = p.norm()
-	oh = (h+p.PadTop+p.PadBottom-p.DilationH*(kh-1)-1)/p.StrideH + 1
-	ow = (w+p.PadLeft+p.PadRight-p.DilationW*(kw-1)-1)/p.StrideW + 1
+	size := func(span, stride int) int {
+		if span < 0 { // the window is larger than the padded input
+			return 0
+		}
+		return span/stride + 1
+	}
+	oh = size(h+p.PadTop+p.PadBottom-p.DilationH*(kh-1)-1, p.StrideH)
+	ow = size(w+p.PadLeft+p.PadRight-p.DilationW*(kw-1)-1, p.StrideW)
 	return oh, ow
 }
 

@@ -163,7 +163,10 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 // from dy and w; Reference.Conv2DBackwardData states the result.
 func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 	g := convDims("Conv2DBackwardData", dx, w, dy, nil, p)
+	kn := gemmKernelFor(kernels.Current())
 	switch {
+	case rowTapBackwardDataOK(kn, g):
+		rowTapBackwardData(kn, g, dx.data, dy.data, w.data)
 	case g.depthwise:
 		depthwiseBackwardData(g, dx.data, dy.data, w.data)
 	case g.pointwiseInPlc:
@@ -192,7 +195,9 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 // result.
 func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	g := convDims("Conv2DBackwardWeights", x, dw, dy, db, p)
-	switch {
+	switch kn := gemmKernelFor(kernels.Current()); {
+	case gridBackwardWeightsOK(kn, g):
+		gridBackwardWeights(g, dw.data, x.data, dy.data)
 	case g.depthwise:
 		depthwiseBackwardWeights(g, dw.data, x.data, dy.data)
 	case g.pointwiseInPlc:

@@ -184,3 +184,95 @@ func (rt *rowTapConv) run(part, parts int) {
 func (rt *rowTapConv) virtual() bool {
 	return rt.g.p.StrideH == 1 && rt.g.p.StrideW == 1
 }
+
+// flippedGeom is the convolution whose forward pass is g's backward-data
+// pass at stride 1: dy [N,OH,OW,O] convolved with the flipped, transposed
+// weights w'[c][o][kh][kw] = w[o][c][KH−1−kh][KW−1−kw] under padding
+// dilation·(K−1) − pad, which gives dx [N,H,W,C].
+func flippedGeom(g convGeom) (convGeom, bool) {
+	p := g.p
+	q := ConvParams{StrideH: 1, StrideW: 1, DilationH: p.DilationH, DilationW: p.DilationW, Groups: 1,
+		PadTop: p.DilationH*(g.kh-1) - p.PadTop, PadBottom: p.DilationH*(g.kh-1) - p.PadBottom,
+		PadLeft: p.DilationW*(g.kw-1) - p.PadLeft, PadRight: p.DilationW*(g.kw-1) - p.PadRight}
+	ok := q.PadTop >= 0 && q.PadBottom >= 0 && q.PadLeft >= 0 && q.PadRight >= 0
+	f := convGeom{p: q, n: g.n, h: g.oh, w: g.ow, c: g.o, o: g.c, kh: g.kh, kw: g.kw, cg: g.o,
+		oh: g.h, ow: g.w, og: g.c, pixels: g.n * g.h * g.w, kcols: g.kh * g.kw * g.o, flops: g.flops}
+	return f, ok
+}
+
+// rowTapBackwardDataOK reports whether the backward-data pass of g runs as
+// a row-tap forward convolution (stride 1).
+func rowTapBackwardDataOK(kn *gemmKernel, g convGeom) bool {
+	if g.p.StrideH != 1 || g.p.StrideW != 1 || g.p.Groups != 1 || g.pointwiseInPlc {
+		return false
+	}
+	f, ok := flippedGeom(g)
+	return ok && rowTapOK(kn, f)
+}
+
+func rowTapBackwardData(kn *gemmKernel, g convGeom, dx, dy, w []float32) {
+	f, _ := flippedGeom(g)
+	s := convScratches.Get().(*convScratch)
+	s.dwp = grow(s.dwp, len(w))
+	taps := g.kh * g.kw
+	for o := 0; o < g.o; o++ {
+		for c := 0; c < g.c; c++ {
+			for t := 0; t < taps; t++ {
+				s.dwp[(c*g.o+o)*taps+taps-1-t] = w[(o*g.c+c)*taps+t]
+			}
+		}
+	}
+	convRowTap(kn, f, dx, dy, s.dwp, nil)
+	convScratches.Put(s)
+}
+
+// gridBackwardWeightsOK reports whether the weight gradient of g runs as
+// KH large GEMMs over the padded image grid (stride 1, one group,
+// dilationW 1), which computes Hp·Wp/(OH·OW) − 1 junk positions: taken
+// when that waste stays under a third.
+func gridBackwardWeightsOK(kn *gemmKernel, g convGeom) bool {
+	if kn.id == kidGeneric || g.p.StrideH != 1 || g.p.StrideW != 1 || g.p.Groups != 1 || g.p.DilationW != 1 || g.pointwiseInPlc {
+		return false
+	}
+	hp, wp := g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
+	return 3*hp*wp < 4*g.oh*g.ow
+}
+
+// gridBackwardWeights computes dw with both operands on the padded grid:
+// with dyv [N·Hp·Wp, O] holding dy at (n, oh, ow) and zeros elsewhere, and
+// xp the padded input, kernel row kh contributes
+//
+//	dW[kh][o][kw·C + c] = Σ_k dyv[k][o] · xp[(k + kh·dilationH·Wp)·C + kw·C + c]
+//
+// one GEMM whose B rows (stride C) overlap.
+func gridBackwardWeights(g convGeom, dw, x, dy []float32) {
+	s := convScratches.Get().(*convScratch)
+	hp, wp := g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
+	C, O, KWC := g.c, g.o, g.kw*g.c
+	grid := g.n * hp * wp
+	slack := (g.p.DilationH*(g.kh-1)*wp + g.kw) * C
+	s.cols = grow(s.cols, grid*C+slack)
+	padNHWC(s.cols, x, g.n, g.h, g.w, C, g.p.PadTop, g.p.PadLeft, hp, wp)
+	clear(s.cols[grid*C:])
+	s.wp = grow(s.wp, grid*O)
+	clear(s.wp)
+	for n := 0; n < g.n; n++ {
+		for oh := 0; oh < g.oh; oh++ {
+			copy(s.wp[((n*hp)+oh)*wp*O:((n*hp)+oh)*wp*O+g.ow*O], dy[((n*g.oh)+oh)*g.ow*O:((n*g.oh)+oh+1)*g.ow*O])
+		}
+	}
+	s.dwp = grow(s.dwp, g.kh*O*KWC)
+	for kh := 0; kh < g.kh; kh++ {
+		sgemm(true, false, O, KWC, grid, 1, s.wp, O, s.cols[kh*g.p.DilationH*wp*C:], C, 0, s.dwp[kh*O*KWC:], KWC)
+	}
+	for o := 0; o < O; o++ {
+		for c := 0; c < C; c++ {
+			for kh := 0; kh < g.kh; kh++ {
+				for kw := 0; kw < g.kw; kw++ {
+					dw[((o*C+c)*g.kh+kh)*g.kw+kw] = s.dwp[(kh*O+o)*KWC+kw*C+c]
+				}
+			}
+		}
+	}
+	convScratches.Put(s)
+}

@@ -75,8 +75,23 @@ func TestConv2DMatchesReference(t *testing.T) {
 	}
 	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
 		r := rand.New(rand.NewPCG(11, uint64(tier)))
-		for i := 0; i < cases; i++ {
-			cc := randomConv(r)
+		pad1 := ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
+		// The benchmark layers, shrunk: every fast path on shapes it was built for.
+		layers := []convCase{
+			{n: 2, h: 9, w: 9, c: 1, o: 32, kh: 5, kw: 5, p: ConvParams{PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
+			{n: 2, h: 14, w: 14, c: 3, o: 64, kh: 7, kw: 7, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3}},
+			{n: 2, h: 7, w: 7, c: 64, o: 64, kh: 3, kw: 3, p: pad1},
+			{n: 1, h: 5, w: 5, c: 300, o: 32, kh: 3, kw: 3, p: pad1},
+			{n: 2, h: 8, w: 8, c: 48, o: 48, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 48}},
+			{n: 2, h: 6, w: 6, c: 32, o: 64, kh: 1, kw: 1},
+		}
+		for i := 0; i < cases+len(layers); i++ {
+			var cc convCase
+			if i < len(layers) {
+				cc = layers[i]
+			} else {
+				cc = randomConv(r)
+			}
 			x, w, bias, y := cc.tensors(r)
 			if i%3 == 0 {
 				bias = nil
@@ -163,4 +178,17 @@ func TestSamePadding(t *testing.T) {
 			t.Errorf("same padding gives %d outputs for %d inputs, stride %d", oh, c.in, c.s)
 		}
 	}
+}
+
+func TestConvWindowLargerThanInput(t *testing.T) {
+	p := ConvParams{StrideW: 3, PadRight: 1}
+	if oh, ow := p.OutSize(5, 2, 1, 5); oh != 5 || ow != 0 {
+		t.Fatalf("OutSize = %d, %d; want 5, 0", oh, ow)
+	}
+	defer func() {
+		if r := recover(); r == nil {
+			t.Fatal("a window wider than the padded input did not panic")
+		}
+	}()
+	CPU{}.Conv2D(Zeros(1, 5, 1, 2), Zeros(1, 5, 2, 3), Zeros(2, 3, 1, 5), nil, p)
 }

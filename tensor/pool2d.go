@@ -22,6 +22,9 @@ func (p PoolParams) OutSize(h, w int) (oh, ow int) {
 	c := p.ConvParams.norm()
 	size := func(in, k, s, d, pb, pa int) int {
 		span := in + pb + pa - d*(k-1) - 1
+		if span < 0 { // the window is larger than the padded input
+			return 0
+		}
 		out := span/s + 1
 		if p.CeilMode {
 			out = (span+s-1)/s + 1

@@ -147,7 +147,7 @@ func (rt *rowTapConv) run(part, parts int) {
 				panel := rt.bp[(kh*(O/NR)+jp)*KWC*NR:]
 				for q0 := 0; q0 < KWC; q0 += kn.kc {
 					kc := min(kn.kc, KWC-q0)
-					callAsmKernel(kn.id, kc, arow[q0:], false, lda, panel[q0*NR:], true, 0, c, ldc, 1, beta)
+					callAsmKernel(kn.id, kc, arow[q0:], aRowsInPlace, lda, panel[q0*NR:], true, 0, c, ldc, 1, beta)
 					beta = 1
 				}
 			}

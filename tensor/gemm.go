@@ -244,25 +244,25 @@ func getGemmScratch(kn *gemmKernel) *gemmScratch {
 // packed (for tuning the heuristic of gemmKernel.packing).
 var gemmPackEnv = os.Getenv("GRAFT_GEMM_PACK")
 
-// packing decides which operands to pack. An operand stored transposed is
-// always packed; otherwise packing pays when the packed copy is reused by
-// many tiles: B by ceil(m/MR) row panels, A by ceil(n/NR) column panels.
-// The generic kernel reads only packed operands.
+// packing decides which operands to pack. A is read in place, row-major or
+// transposed (the kernels have both layouts); B stored transposed is always
+// packed, and B row-major is packed when the copy is reused by enough row
+// panels. The generic kernel reads only packed operands.
 func (kn *gemmKernel) packing(transA, transB bool, m, n int) (packA, packB bool) {
 	if kn.id == kidGeneric {
 		return true, true
 	}
 	switch gemmPackEnv {
 	case "none":
-		return transA, transB
+		return false, transB
 	case "a":
 		return true, transB
 	case "b":
-		return transA, true
+		return false, true
 	case "ab":
 		return true, true
 	}
-	return transA || n > kn.packAMinN, transB || m > kn.packBMinM
+	return n > kn.packAMinN, transB || m > kn.packBMinM
 }
 
 // gemmSerial is the single-threaded blocked algorithm:
@@ -295,7 +295,7 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 				if pA {
 					packA(s.a, a, lda, transA, ic, mc, pc, kc, MR)
 				} else if r := mc % MR; r != 0 {
-					packA(s.aEdge, a, lda, false, ic+mc-r, r, pc, kc, MR)
+					packA(s.aEdge, a, lda, transA, ic+mc-r, r, pc, kc, MR)
 				}
 				for jr := 0; jr < nc; jr += NR {
 					nr := min(NR, nc-jr)
@@ -312,24 +312,26 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 					for ir := 0; ir < mc; ir += MR {
 						mr := min(MR, mc-ir)
 						var ap []float32
-						aPacked := pA || mr < MR
+						aMode := aRowsInPlace
 						switch {
 						case pA:
-							ap = s.a[ir*kc : (ir+MR)*kc]
+							ap, aMode = s.a[ir*kc:(ir+MR)*kc], aPackedPanel
 						case mr < MR:
-							ap = s.aEdge
+							ap, aMode = s.aEdge, aPackedPanel
+						case transA:
+							ap, aMode = a[pc*lda+ic+ir:], aTransInPlace
 						default:
 							ap = a[(ic+ir)*lda+pc:]
 						}
 						ci := (ic+ir)*ldc + jc + jr
 						if mr == MR && nr == NR {
-							kn.call(kc, ap, aPacked, lda, bp, bPacked, ldb, c[ci:], ldc, alpha, bet)
+							kn.call(kc, ap, aMode, lda, bp, bPacked, ldb, c[ci:], ldc, alpha, bet)
 							continue
 						}
 						// Edge tile: compute the whole tile into tmp,
 						// then merge the valid part with the same two
 						// roundings the kernel's own store uses.
-						kn.call(kc, ap, aPacked, lda, bp, bPacked, ldb, s.tmp, NR, alpha, 0)
+						kn.call(kc, ap, aMode, lda, bp, bPacked, ldb, s.tmp, NR, alpha, 0)
 						for i := 0; i < mr; i++ {
 							dst := c[ci+i*ldc : ci+i*ldc+nr]
 							src := s.tmp[i*NR : i*NR+nr]
@@ -487,15 +489,22 @@ func copyRun(dst, src []float32, n int) bool {
 	return true
 }
 
+// How a microkernel reads A.
+const (
+	aPackedPanel  = iota // a[p*MR+i]
+	aRowsInPlace         // a[i*lda+p]
+	aTransInPlace        // a[p*lda+i]
+)
+
 // call runs the microkernel on one tile: c[i*ldc+j] for i < mr, j < nr.
-// A is an MR-row packed panel or, unless aPacked, MR rows read in place with
-// row stride lda; likewise B with ldb.
-func (kn *gemmKernel) call(kc int, a []float32, aPacked bool, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
+// A is read as aMode says; B is an NR-column packed panel or, unless
+// bPacked, rows read in place with row stride ldb.
+func (kn *gemmKernel) call(kc int, a []float32, aMode int, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
 	if kn.id == kidGeneric {
 		sgemmGeneric(kc, a, b, c, ldc, alpha, beta)
 		return
 	}
-	callAsmKernel(kn.id, kc, a, aPacked, lda, b, bPacked, ldb, c, ldc, alpha, beta)
+	callAsmKernel(kn.id, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
 }
 
 var (

@@ -32,32 +32,37 @@ func gemmKernelFor(t kernels.Tier) *gemmKernel {
 
 // callAsmKernel calls the assembly microkernel id, in the variant for the
 // operand layouts, directly (not through a func value).
-func callAsmKernel(id kernelID, kc int, a []float32, aPacked bool, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
-	v := 0
-	if !aPacked {
-		v += 2
-	}
+func callAsmKernel(id kernelID, kc int, a []float32, aMode int, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
+	v := aMode << 1
 	if !bPacked {
 		v++
 	}
 	pa, pb, pc := &a[0], &b[0], &c[0]
-	switch int(id)<<2 | v {
-	case int(kidAVX2)<<2 | 0:
+	switch int(id)<<3 | v {
+	case int(kidAVX2)<<3 | aPackedPanel<<1:
 		amd64.SgemmAVX2x6x16PP(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
-	case int(kidAVX2)<<2 | 1:
+	case int(kidAVX2)<<3 | aPackedPanel<<1 | 1:
 		amd64.SgemmAVX2x6x16PR(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
-	case int(kidAVX2)<<2 | 2:
+	case int(kidAVX2)<<3 | aRowsInPlace<<1:
 		amd64.SgemmAVX2x6x16RP(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
-	case int(kidAVX2)<<2 | 3:
+	case int(kidAVX2)<<3 | aRowsInPlace<<1 | 1:
 		amd64.SgemmAVX2x6x16RR(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
-	case int(kidAVX512)<<2 | 0:
+	case int(kidAVX2)<<3 | aTransInPlace<<1:
+		amd64.SgemmAVX2x6x16TP(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
+	case int(kidAVX2)<<3 | aTransInPlace<<1 | 1:
+		amd64.SgemmAVX2x6x16TR(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
+	case int(kidAVX512)<<3 | aPackedPanel<<1:
 		amd64.SgemmAVX512x12x32PP(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
-	case int(kidAVX512)<<2 | 1:
+	case int(kidAVX512)<<3 | aPackedPanel<<1 | 1:
 		amd64.SgemmAVX512x12x32PR(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
-	case int(kidAVX512)<<2 | 2:
+	case int(kidAVX512)<<3 | aRowsInPlace<<1:
 		amd64.SgemmAVX512x12x32RP(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
-	case int(kidAVX512)<<2 | 3:
+	case int(kidAVX512)<<3 | aRowsInPlace<<1 | 1:
 		amd64.SgemmAVX512x12x32RR(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
+	case int(kidAVX512)<<3 | aTransInPlace<<1:
+		amd64.SgemmAVX512x12x32TP(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
+	case int(kidAVX512)<<3 | aTransInPlace<<1 | 1:
+		amd64.SgemmAVX512x12x32TR(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
 	default:
 		panic("tensor: unknown SGEMM kernel")
 	}

@@ -25,7 +25,7 @@ func BenchmarkMicrokernel(b *testing.B) {
 				bb[i] = 1e-3
 			}
 			for b.Loop() {
-				kn.call(kc, a, true, 0, bb, true, 0, c, kn.nr, 1, 1)
+				kn.call(kc, a, aPackedPanel, 0, bb, true, 0, c, kn.nr, 1, 1)
 			}
 			b.ReportMetric(2*float64(kc*kn.mr*kn.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

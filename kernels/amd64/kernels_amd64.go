@@ -52,6 +52,30 @@ func SgemmAVX2x6x16RP(kc int, a *float32, lda int, b *float32, ldb int, c *float
 //go:noescape
 func SgemmAVX2x6x16RR(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
+// SgemmAVX2x6x16TP is the 6×16 SGEMM microkernel (YMM registers) reading
+// A[i,p] = a[p*lda+i] (Aᵀ row-major, read in place) and
+// B[p,j] = b[p*16+j] (an NR-column panel packed k-major; ldb unused).
+// For i < 6 and j < 16 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX2x6x16TP(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// SgemmAVX2x6x16TR is the 6×16 SGEMM microkernel (YMM registers) reading
+// A[i,p] = a[p*lda+i] (Aᵀ row-major, read in place) and
+// B[p,j] = b[p*ldb+j] (B row-major, read in place).
+// For i < 6 and j < 16 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX2x6x16TR(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
 // SgemmAVX512x12x32PP is the 12×32 SGEMM microkernel (ZMM registers) reading
 // A[i,p] = a[p*12+i] (an MR-row panel packed k-major; lda unused) and
 // B[p,j] = b[p*32+j] (an NR-column panel packed k-major; ldb unused).
@@ -99,6 +123,30 @@ func SgemmAVX512x12x32RP(kc int, a *float32, lda int, b *float32, ldb int, c *fl
 //
 //go:noescape
 func SgemmAVX512x12x32RR(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// SgemmAVX512x12x32TP is the 12×32 SGEMM microkernel (ZMM registers) reading
+// A[i,p] = a[p*lda+i] (Aᵀ row-major, read in place) and
+// B[p,j] = b[p*32+j] (an NR-column panel packed k-major; ldb unused).
+// For i < 12 and j < 32 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX512x12x32TP(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// SgemmAVX512x12x32TR is the 12×32 SGEMM microkernel (ZMM registers) reading
+// A[i,p] = a[p*lda+i] (Aᵀ row-major, read in place) and
+// B[p,j] = b[p*ldb+j] (B row-major, read in place).
+// For i < 12 and j < 32 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX512x12x32TR(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // AxpyAVX2 computes y[i] += alpha·x[i] (one fused multiply-add) for i < n; n must be a multiple of 8.
 //

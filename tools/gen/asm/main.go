@@ -72,13 +72,16 @@ var gemmKernels = []gemmKernel{
 //
 //	A packed: a[p*MR+i]        A rows: a[i*lda+p] (A row-major, read in place)
 //	B packed: b[p*NR+j]        B rows: b[p*ldb+j] (B row-major, read in place)
+//
+//	A transposed: a[p*lda+i] (Aᵀ row-major, read in place)
 type variant struct {
-	suffix           string
-	aPacked, bPacked bool
+	suffix  string
+	a       byte // 'P' packed, 'R' rows, 'T' transposed
+	bPacked bool
 }
 
 var variants = []variant{
-	{"PP", true, true}, {"PR", true, false}, {"RP", false, true}, {"RR", false, false},
+	{"PP", 'P', true}, {"PR", 'P', false}, {"RP", 'R', true}, {"RR", 'R', false}, {"TP", 'T', true}, {"TR", 'T', false},
 }
 
 func (k gemmKernel) nv() int { return k.nr / k.lanes }
@@ -105,8 +108,9 @@ var aBases = []string{"SI", "R9", "R10", "R12"}
 //
 //	func name(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 //
-// Registers: CX k counter; SI (and R9, R10, R12) A; R11 lda in bytes; DX B;
-// R13 ldb in bytes, R14 3·ldb; DI C row; R8 ldc in bytes; AX scratch.
+// Registers: CX k counter; SI (and R9, R10, R12) A; R11 lda in bytes (R9
+// 3·lda for transposed A); DX B; R13 ldb in bytes, R14 3·ldb; DI C row; R8
+// ldc in bytes; AX scratch.
 func genGemmKernel(a *asm, k gemmKernel, vr variant) {
 	nv := k.nv()
 	nacc := k.mr * nv
@@ -128,13 +132,18 @@ func genGemmKernel(a *asm, k gemmKernel, vr variant) {
 	a.f("MOVQ ldc+48(FP), R8")
 	a.f("SHLQ $2, R8")
 	nbase := k.mr / 3
-	if !vr.aPacked {
+	switch vr.a {
+	case 'R':
 		a.f("MOVQ lda+16(FP), R11")
 		a.f("SHLQ $2, R11")
 		a.f("LEAQ (R11)(R11*2), AX") // 3·lda
 		for j := 1; j < nbase; j++ {
 			a.f("LEAQ (%s)(AX*1), %s", aBases[j-1], aBases[j])
 		}
+	case 'T':
+		a.f("MOVQ lda+16(FP), R11")
+		a.f("SHLQ $2, R11")
+		a.f("LEAQ (R11)(R11*2), R9") // 3·lda
 	}
 	if !vr.bPacked {
 		a.f("MOVQ ldb+32(FP), R13")
@@ -157,8 +166,11 @@ func genGemmKernel(a *asm, k gemmKernel, vr variant) {
 		}
 	}
 	aAddr := func(u, i int) string {
-		if vr.aPacked {
+		switch vr.a {
+		case 'P':
 			return fmt.Sprintf("%d(SI)", (u*k.mr+i)*4)
+		case 'T':
+			return fmt.Sprintf("%d(SI)%s", i*4, []string{"", "(R11*1)", "(R11*2)", "(R9*1)"}[u])
 		}
 		base, r := aBases[i/3], i%3
 		if r == 0 {
@@ -194,9 +206,14 @@ func genGemmKernel(a *asm, k gemmKernel, vr variant) {
 		}
 	}
 	advance := func(steps int) {
-		if vr.aPacked {
+		switch {
+		case vr.a == 'P':
 			a.f("ADDQ $%d, SI", steps*k.mr*4)
-		} else {
+		case vr.a == 'T' && steps == 1:
+			a.f("ADDQ R11, SI")
+		case vr.a == 'T':
+			a.f("LEAQ (SI)(R11*4), SI")
+		default:
 			for j := 0; j < nbase; j++ {
 				a.f("ADDQ $%d, %s", steps*4, aBases[j])
 			}
@@ -457,8 +474,11 @@ func genDecls() []byte {
 	for _, k := range gemmKernels {
 		for _, v := range variants {
 			al, bl := "a[i*lda+p] (A row-major, read in place)", "b[p*ldb+j] (B row-major, read in place)"
-			if v.aPacked {
+			switch v.a {
+			case 'P':
 				al = fmt.Sprintf("a[p*%d+i] (an MR-row panel packed k-major; lda unused)", k.mr)
+			case 'T':
+				al = "a[p*lda+i] (Aᵀ row-major, read in place)"
 			}
 			if v.bPacked {
 				bl = fmt.Sprintf("b[p*%d+j] (an NR-column panel packed k-major; ldb unused)", k.nr)

@@ -8,7 +8,8 @@ import (
 )
 
 // BenchmarkSgemmPacking compares the packing choices (auto and each forced
-// mode) on the current tier, for tuning gemmKernel.packing:
+// mode) on the current tier, for tuning gemmKernel.packing (A stored
+// transposed with GRAFT_TUNE_TRANSA=1):
 //
 //	GRAFT_TUNE_SHAPES=512x512x512,512x49x4608 go test -run '^$' -bench SgemmPacking -count 5 ./tensor
 func BenchmarkSgemmPacking(b *testing.B) {
@@ -24,8 +25,13 @@ func BenchmarkSgemmPacking(b *testing.B) {
 			b.Run(fmt.Sprintf("shape=%s/pack=%s", sh, mode), func(b *testing.B) {
 				defer func(prev string) { gemmPackEnv = prev }(gemmPackEnv)
 				gemmPackEnv = mode
+				transA := os.Getenv("GRAFT_TUNE_TRANSA") != ""
+				lda := k
+				if transA {
+					lda = m
+				}
 				for b.Loop() {
-					Sgemm(false, false, m, n, k, 1, A, k, B, n, 0, C, n)
+					Sgemm(transA, false, m, n, k, 1, A, lda, B, n, 0, C, n)
 				}
 				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})

@@ -68,8 +68,15 @@ func im2col(cols, x []float32, g convGeom, grp, p0, rows int) {
 		oh := (p / g.ow) % g.oh
 		n := p / (g.ow * g.oh)
 		dst := cols[r*K : (r+1)*K]
+		iw0 := ow*g.p.StrideW - g.p.PadLeft
+		whole := g.cg == g.c && g.p.DilationW == 1 && iw0 >= 0 && iw0+g.kw <= g.w // a kernel row is one run of x
 		for kh := 0; kh < g.kh; kh++ {
 			ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
+			if whole && ih >= 0 && ih < g.h {
+				o := ((n*g.h+ih)*g.w + iw0) * g.c
+				copySmall(dst[kh*g.kw*g.c:(kh+1)*g.kw*g.c], x[o:o+g.kw*g.c])
+				continue
+			}
 			for kw := 0; kw < g.kw; kw++ {
 				d := dst[(kh*g.kw+kw)*g.cg : (kh*g.kw+kw+1)*g.cg]
 				iw := ow*g.p.StrideW - g.p.PadLeft + kw*g.p.DilationW
@@ -78,15 +85,21 @@ func im2col(cols, x []float32, g convGeom, grp, p0, rows int) {
 					continue
 				}
 				o := ((n*g.h+ih)*g.w+iw)*g.c + grp*g.cg
-				if g.cg <= 4 { // a call to memmove would cost more than the copy
-					for i := range d {
-						d[i] = x[o+i]
-					}
-					continue
-				}
-				copy(d, x[o:o+g.cg])
+				copySmall(d, x[o:o+g.cg])
 			}
 		}
+	}
+}
+
+// copySmall is copy, without the call to memmove for short runs.
+func copySmall(dst, src []float32) {
+	if len(dst) >= 16 {
+		copy(dst, src)
+		return
+	}
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] = src[i]
 	}
 }
 
@@ -100,9 +113,17 @@ func col2imAdd(dx, cols []float32, g convGeom, grp, p0, rows int) {
 		oh := (p / g.ow) % g.oh
 		n := p / (g.ow * g.oh)
 		src := cols[r*K : (r+1)*K]
+		iw0 := ow*g.p.StrideW - g.p.PadLeft
+		whole := g.cg == g.c && g.p.DilationW == 1 && iw0 >= 0 && iw0+g.kw <= g.w // a kernel row is one run of x
 		for kh := 0; kh < g.kh; kh++ {
 			ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
 			if ih < 0 || ih >= g.h {
+				continue
+			}
+			if whole {
+				o := ((n*g.h+ih)*g.w + iw0) * g.c
+				d := dx[o : o+g.kw*g.c]
+				addF32(d, d, src[kh*g.kw*g.c:(kh+1)*g.kw*g.c])
 				continue
 			}
 			for kw := 0; kw < g.kw; kw++ {
@@ -112,7 +133,14 @@ func col2imAdd(dx, cols []float32, g convGeom, grp, p0, rows int) {
 				}
 				o := ((n*g.h+ih)*g.w+iw)*g.c + grp*g.cg
 				d := dx[o : o+g.cg]
-				addF32(d, d, src[(kh*g.kw+kw)*g.cg:(kh*g.kw+kw+1)*g.cg])
+				sv := src[(kh*g.kw+kw)*g.cg : (kh*g.kw+kw+1)*g.cg]
+				if g.cg <= 4 { // cheaper than a call
+					for i := range d {
+						d[i] += sv[i]
+					}
+					continue
+				}
+				addF32(d, d, sv)
 			}
 		}
 	}
@@ -206,6 +234,10 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 		s := convScratches.Get().(*convScratch)
 		s.dwp = grow(s.dwp, len(dw.data))
 		rows := g.chunkRows()
+		// Compute dWᵀ (taps × filters) when that puts the round number of
+		// columns in the GEMM's N: edge panels waste up to NR−1 columns.
+		nr := gemmKernelFor(kernels.Current()).nr
+		swapped := g.og%nr == 0 && g.kcols%nr != 0
 		s.cols = grow(s.cols, rows*g.kcols)
 		for p0 := 0; p0 < g.pixels; p0 += rows {
 			r := min(rows, g.pixels-p0)
@@ -215,9 +247,26 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 			}
 			for grp := 0; grp < g.p.Groups; grp++ {
 				im2col(s.cols, x.data, g, grp, p0, r)
+				if swapped {
+					Sgemm(true, false, g.kcols, g.og, r, 1, s.cols, g.kcols, dy.data[p0*g.o+grp*g.og:], g.o,
+						beta, s.dwp[grp*g.og*g.kcols:], g.og)
+					continue
+				}
 				Sgemm(true, false, g.og, g.kcols, r, 1, dy.data[p0*g.o+grp*g.og:], g.o, s.cols, g.kcols,
 					beta, s.dwp[grp*g.og*g.kcols:], g.kcols)
 			}
+		}
+		if swapped { // dwp holds each group's [K][Og]: transpose to [Og][K]
+			s.wp = grow(s.wp, len(dw.data))
+			for grp := 0; grp < g.p.Groups; grp++ {
+				blk := s.dwp[grp*g.og*g.kcols : (grp+1)*g.og*g.kcols]
+				for k := 0; k < g.kcols; k++ {
+					for o := 0; o < g.og; o++ {
+						s.wp[grp*g.og*g.kcols+o*g.kcols+k] = blk[k*g.og+o]
+					}
+				}
+			}
+			s.dwp, s.wp = s.wp, s.dwp
 		}
 		unpackConvWeights(dw.data, s.dwp, g)
 		convScratches.Put(s)

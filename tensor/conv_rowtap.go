@@ -229,13 +229,13 @@ func rowTapBackwardData(kn *gemmKernel, g convGeom, dx, dy, w []float32) {
 // gridBackwardWeightsOK reports whether the weight gradient of g runs as
 // KH large GEMMs over the padded image grid (stride 1, one group,
 // dilationW 1), which computes Hp·Wp/(OH·OW) − 1 junk positions: taken
-// when that waste stays under a third.
+// when that waste stays under a third and KW·C, the GEMM's N, is not small.
 func gridBackwardWeightsOK(kn *gemmKernel, g convGeom) bool {
 	if kn.id == kidGeneric || g.p.StrideH != 1 || g.p.StrideW != 1 || g.p.Groups != 1 || g.p.DilationW != 1 || g.pointwiseInPlc {
 		return false
 	}
 	hp, wp := g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
-	return 3*hp*wp < 4*g.oh*g.ow
+	return 3*hp*wp < 4*g.oh*g.ow && g.kw*g.c >= 4*kn.nr // the GEMM's N is KW·C
 }
 
 // gridBackwardWeights computes dw with both operands on the padded grid:

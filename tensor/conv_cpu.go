@@ -316,21 +316,81 @@ func depthwiseVisit(g convGeom, f func(yo, xo, tap int)) {
 	}
 }
 
+// depthwiseCall is one depthwise pass, cut across channels: every part
+// owns a disjoint range of channels of every pixel, so parts never write
+// the same element and the result does not depend on their number.
+type depthwiseCall struct {
+	g          convGeom
+	pass       int // 0 forward, 1 backward data, 2 backward weights
+	y, x, w    []float32
+	wk         []float32 // taps [KH·KW][C]
+	bias       *Tensor
+	dx, dy, dw []float32
+}
+
+var depthwiseCalls = sync.Pool{New: func() any { return new(depthwiseCall) }}
+
+func runDepthwise(d *depthwiseCall) {
+	parts := 1
+	if workers := goMaxProcs(); workers > 1 && d.g.flops >= gemmParallelFlops {
+		parts = min(workers, max(d.g.c/16, 1))
+	}
+	parallel(parts, d)
+}
+
+func (d *depthwiseCall) run(part, parts int) {
+	g := d.g
+	C := g.c
+	// cut at 16 channels (64 bytes): parts never share a cache line
+	blocks := ceilDiv(C, 16)
+	c0, c1 := part*blocks/parts*16, min((part+1)*blocks/parts*16, C)
+	if c0 >= c1 {
+		return
+	}
+	taps := g.kh * g.kw
+	switch d.pass {
+	case 0:
+		for p := 0; p < g.pixels; p++ {
+			if d.bias != nil {
+				copy(d.y[p*C+c0:p*C+c1], d.bias.data[c0:c1])
+			} else {
+				clear(d.y[p*C+c0 : p*C+c1])
+			}
+		}
+		depthwiseVisit(g, func(yo, xo, tap int) {
+			fmaF32(d.y[yo+c0:yo+c1], d.x[xo+c0:xo+c1], d.wk[tap*C+c0:tap*C+c1])
+		})
+	case 1:
+		for p := 0; p < g.n*g.h*g.w; p++ {
+			clear(d.dx[p*C+c0 : p*C+c1])
+		}
+		depthwiseVisit(g, func(yo, xo, tap int) {
+			fmaF32(d.dx[xo+c0:xo+c1], d.dy[yo+c0:yo+c1], d.wk[tap*C+c0:tap*C+c1])
+		})
+	case 2:
+		for t := 0; t < taps; t++ {
+			clear(d.wk[t*C+c0 : t*C+c1])
+		}
+		depthwiseVisit(g, func(yo, xo, tap int) {
+			fmaF32(d.wk[tap*C+c0:tap*C+c1], d.dy[yo+c0:yo+c1], d.x[xo+c0:xo+c1])
+		})
+		for c := c0; c < c1; c++ {
+			for t := 0; t < taps; t++ {
+				d.dw[c*taps+t] = d.wk[t*C+c]
+			}
+		}
+	}
+}
+
 func depthwiseForward(g convGeom, y, x, w []float32, bias *Tensor) {
 	s := convScratches.Get().(*convScratch)
 	s.wp = grow(s.wp, len(w))
 	depthwiseTaps(s.wp, w, g)
-	C := g.c
-	for p := 0; p < g.pixels; p++ {
-		if bias != nil {
-			copy(y[p*C:(p+1)*C], bias.data)
-		} else {
-			clear(y[p*C : (p+1)*C])
-		}
-	}
-	depthwiseVisit(g, func(yo, xo, tap int) {
-		fmaF32(y[yo:yo+C], x[xo:xo+C], s.wp[tap*C:(tap+1)*C])
-	})
+	d := depthwiseCalls.Get().(*depthwiseCall)
+	*d = depthwiseCall{g: g, pass: 0, y: y, x: x, wk: s.wp, bias: bias}
+	runDepthwise(d)
+	*d = depthwiseCall{}
+	depthwiseCalls.Put(d)
 	convScratches.Put(s)
 }
 
@@ -338,27 +398,21 @@ func depthwiseBackwardData(g convGeom, dx, dy, w []float32) {
 	s := convScratches.Get().(*convScratch)
 	s.wp = grow(s.wp, len(w))
 	depthwiseTaps(s.wp, w, g)
-	C := g.c
-	clear(dx)
-	depthwiseVisit(g, func(yo, xo, tap int) {
-		fmaF32(dx[xo:xo+C], dy[yo:yo+C], s.wp[tap*C:(tap+1)*C])
-	})
+	d := depthwiseCalls.Get().(*depthwiseCall)
+	*d = depthwiseCall{g: g, pass: 1, dx: dx, dy: dy, wk: s.wp}
+	runDepthwise(d)
+	*d = depthwiseCall{}
+	depthwiseCalls.Put(d)
 	convScratches.Put(s)
 }
 
 func depthwiseBackwardWeights(g convGeom, dw, x, dy []float32) {
 	s := convScratches.Get().(*convScratch)
-	taps := g.kh * g.kw
-	s.dwp = grow(s.dwp, taps*g.c)
-	clear(s.dwp)
-	C := g.c
-	depthwiseVisit(g, func(yo, xo, tap int) {
-		fmaF32(s.dwp[tap*C:(tap+1)*C], dy[yo:yo+C], x[xo:xo+C])
-	})
-	for c := 0; c < C; c++ {
-		for t := 0; t < taps; t++ {
-			dw[c*taps+t] = s.dwp[t*C+c]
-		}
-	}
+	s.dwp = grow(s.dwp, g.kh*g.kw*g.c)
+	d := depthwiseCalls.Get().(*depthwiseCall)
+	*d = depthwiseCall{g: g, pass: 2, dw: dw, x: x, dy: dy, wk: s.dwp}
+	runDepthwise(d)
+	*d = depthwiseCall{}
+	depthwiseCalls.Put(d)
 	convScratches.Put(s)
 }

@@ -49,7 +49,8 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32) {
 	padNHWC(rt.xp, x, g.n, g.h, g.w, C, g.p.PadTop, g.p.PadLeft, rt.hp, rt.wp)
 	clear(rt.xp[g.n*rt.hp*rt.wp*C:])
 
-	// Weights: bp[((kh·O/NR + jp)·KW·C + kw·C + c)·NR + j] = w[o = jp·NR+j][c][kh][kw].
+	// Weights: bp[((jp·KH + kh)·KW·C + kw·C + c)·NR + j] = w[o = jp·NR+j][c][kh][kw]:
+	// for each panel jp, the kernel rows one after the other.
 	NR, KWC := kn.nr, g.kw*C
 	s.wp = grow(s.wp, g.kh*g.o*KWC)
 	rt.bp = s.wp
@@ -58,7 +59,7 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32) {
 		for c := 0; c < C; c++ {
 			for kh := 0; kh < g.kh; kh++ {
 				for kw := 0; kw < g.kw; kw++ {
-					rt.bp[((kh*(g.o/NR)+jp)*KWC+kw*C+c)*NR+j] = w[((o*C+c)*g.kh+kh)*g.kw+kw]
+					rt.bp[((jp*g.kh+kh)*KWC+kw*C+c)*NR+j] = w[((o*C+c)*g.kh+kh)*g.kw+kw]
 				}
 			}
 		}
@@ -120,6 +121,16 @@ func (rt *rowTapConv) run(part, parts int) {
 	t0, t1 := part*total/parts, (part+1)*total/parts
 	var tmpBuf [12 * 32]float32 // one scratch tile (MR ≤ 12, NR ≤ 32)
 	tmp := tmpBuf[:MR*NR]
+	// Few channels (KW·C short): gather each tile's taps into a packed
+	// panel, so that one call covers all KH·KW·C of them.
+	gather := KWC < gatherBelow
+	var panelBuf []float32
+	if gather {
+		pb := gatherPanels.Get().(*[]float32)
+		defer gatherPanels.Put(pb)
+		*pb = grow(*pb, g.kh*KWC*MR)
+		panelBuf = *pb
+	}
 	for t := t0; t < t1; t++ {
 		sp, v0 := t/perSpan, t%perSpan*MR
 		cnt := min(MR, span-v0)
@@ -136,15 +147,31 @@ func (rt *rowTapConv) run(part, parts int) {
 			aBase = ((n*rt.hp)+oh*g.p.StrideH)*rt.wp*C + v0*lda
 		}
 		direct := cnt == MR && ow0+MR <= g.ow
+		if gather { // pixel i's taps, row-major: panel[i·KH·KW·C + kh·KW·C + q]
+			K := g.kh * KWC
+			for i := 0; i < MR; i++ {
+				for kh := 0; kh < g.kh; kh++ {
+					copySmall(panelBuf[i*K+kh*KWC:i*K+(kh+1)*KWC], rt.xp[aBase+kh*g.p.DilationH*rt.wp*C+i*lda:])
+				}
+			}
+		}
 		for jp := 0; jp < O/NR; jp++ {
 			c, ldc := tmp, NR
 			if direct {
 				c, ldc = rt.y[(oh0*g.ow+ow0)*O+jp*NR:], O
 			}
 			var beta float32
-			for kh := 0; kh < g.kh; kh++ {
+			if gather {
+				K := g.kh * KWC
+				for q0 := 0; q0 < K; q0 += kn.kc {
+					kc := min(kn.kc, K-q0)
+					callAsmKernel(kn.id, kc, panelBuf[q0:], aRowsInPlace, K, rt.bp[(jp*K+q0)*NR:], true, 0, c, ldc, 1, beta)
+					beta = 1
+				}
+			}
+			for kh := 0; kh < g.kh && !gather; kh++ {
 				arow := rt.xp[aBase+kh*g.p.DilationH*rt.wp*C:]
-				panel := rt.bp[(kh*(O/NR)+jp)*KWC*NR:]
+				panel := rt.bp[(jp*g.kh+kh)*KWC*NR:]
 				for q0 := 0; q0 < KWC; q0 += kn.kc {
 					kc := min(kn.kc, KWC-q0)
 					callAsmKernel(kn.id, kc, arow[q0:], aRowsInPlace, lda, panel[q0*NR:], true, 0, c, ldc, 1, beta)
@@ -177,6 +204,12 @@ func (rt *rowTapConv) run(part, parts int) {
 		}
 	}
 }
+
+// gatherBelow is the kernel-row length (KW·C floats) below which tiles
+// gather their taps instead of calling the kernel once per kernel row.
+const gatherBelow = 64
+
+var gatherPanels = sync.Pool{New: func() any { return new([]float32) }}
 
 // virtual reports whether tiles run over whole images as virtual rows of
 // Wp pixels: possible at stride 1, where pixel (oh, ow) reads from

@@ -131,11 +131,12 @@ func (rt *rowTapConv) run(part, parts int) {
 		*pb = grow(*pb, g.kh*KWC*MR)
 		panelBuf = *pb
 	}
-	for t := t0; t < t1; t++ {
+	// tile returns where tile t's first pixel reads (at kh = 0) and
+	// writes, how many of its pixels exist, and whether they are MR valid
+	// pixels of one output row (written in place; others go through tmp).
+	tile := func(t int) (aBase, oh0, ow0, cnt int, direct bool) {
 		sp, v0 := t/perSpan, t%perSpan*MR
-		cnt := min(MR, span-v0)
-		// Where the tile's first pixel reads (at kh = 0) and writes.
-		var aBase, oh0, ow0 int
+		cnt = min(MR, span-v0)
 		if rt.virtual() {
 			n := sp
 			oh0, ow0 = v0/rowW, v0%rowW
@@ -146,30 +147,36 @@ func (rt *rowTapConv) run(part, parts int) {
 			oh0, ow0 = sp, v0
 			aBase = ((n*rt.hp)+oh*g.p.StrideH)*rt.wp*C + v0*lda
 		}
-		direct := cnt == MR && ow0+MR <= g.ow
-		if gather { // pixel i's taps, row-major: panel[i·KH·KW·C + kh·KW·C + q]
-			K := g.kh * KWC
-			for i := 0; i < MR; i++ {
-				for kh := 0; kh < g.kh; kh++ {
-					copySmall(panelBuf[i*K+kh*KWC:i*K+(kh+1)*KWC], rt.xp[aBase+kh*g.p.DilationH*rt.wp*C+i*lda:])
-				}
+		return aBase, oh0, ow0, cnt, cnt == MR && ow0+MR <= g.ow
+	}
+	// each calls f(i, offset in y) for every valid pixel i of a tile.
+	each := func(oh0, ow0, cnt int, f func(i, yo int)) {
+		for i := 0; i < cnt; i++ {
+			oh, ow := oh0, ow0+i
+			if rt.virtual() {
+				oh, ow = oh0+(ow0+i)/rowW, (ow0+i)%rowW
+			}
+			if ow < g.ow {
+				f(i, (oh*g.ow+ow)*O)
 			}
 		}
-		for jp := 0; jp < O/NR; jp++ {
-			c, ldc := tmp, NR
-			if direct {
-				c, ldc = rt.y[(oh0*g.ow+ow0)*O+jp*NR:], O
+	}
+	// compute accumulates output panel jp of a tile.
+	compute := func(jp, aBase, oh0, ow0, cnt int, direct bool) {
+		c, ldc := tmp, NR
+		if direct {
+			c, ldc = rt.y[(oh0*g.ow+ow0)*O+jp*NR:], O
+		}
+		var beta float32
+		if gather {
+			K := g.kh * KWC
+			for q0 := 0; q0 < K; q0 += kn.kc {
+				kc := min(kn.kc, K-q0)
+				callAsmKernel(kn.id, kc, panelBuf[q0:], aRowsInPlace, K, rt.bp[(jp*K+q0)*NR:], true, 0, c, ldc, 1, beta)
+				beta = 1
 			}
-			var beta float32
-			if gather {
-				K := g.kh * KWC
-				for q0 := 0; q0 < K; q0 += kn.kc {
-					kc := min(kn.kc, K-q0)
-					callAsmKernel(kn.id, kc, panelBuf[q0:], aRowsInPlace, K, rt.bp[(jp*K+q0)*NR:], true, 0, c, ldc, 1, beta)
-					beta = 1
-				}
-			}
-			for kh := 0; kh < g.kh && !gather; kh++ {
+		} else {
+			for kh := 0; kh < g.kh; kh++ {
 				arow := rt.xp[aBase+kh*g.p.DilationH*rt.wp*C:]
 				panel := rt.bp[(jp*g.kh+kh)*KWC*NR:]
 				for q0 := 0; q0 < KWC; q0 += kn.kc {
@@ -178,29 +185,39 @@ func (rt *rowTapConv) run(part, parts int) {
 					beta = 1
 				}
 			}
-			if !direct { // copy the valid pixels out
-				for i := 0; i < cnt; i++ {
-					oh, ow := oh0, ow0+i
-					if rt.virtual() {
-						oh, ow = oh0+(ow0+i)/rowW, (ow0+i)%rowW
-					}
-					if ow < g.ow {
-						copy(rt.y[(oh*g.ow+ow)*O+jp*NR:(oh*g.ow+ow)*O+jp*NR+NR], tmp[i*NR:(i+1)*NR])
-					}
+		}
+		if !direct {
+			each(oh0, ow0, cnt, func(i, yo int) { copy(rt.y[yo+jp*NR:yo+jp*NR+NR], tmp[i*NR:(i+1)*NR]) })
+		}
+	}
+	if gather {
+		// Tiles outer: the gathered panel serves every output panel.
+		for t := t0; t < t1; t++ {
+			aBase, oh0, ow0, cnt, direct := tile(t)
+			K := g.kh * KWC
+			for i := 0; i < MR; i++ { // pixel i's taps, row-major: panel[i·K + kh·KW·C + q]
+				for kh := 0; kh < g.kh; kh++ {
+					copySmall(panelBuf[i*K+kh*KWC:i*K+(kh+1)*KWC], rt.xp[aBase+kh*g.p.DilationH*rt.wp*C+i*lda:])
 				}
+			}
+			for jp := 0; jp < O/NR; jp++ {
+				compute(jp, aBase, oh0, ow0, cnt, direct)
 			}
 		}
-		if rt.bias != nil {
-			for i := 0; i < cnt; i++ {
-				oh, ow := oh0, ow0+i
-				if rt.virtual() {
-					oh, ow = oh0+(ow0+i)/rowW, (ow0+i)%rowW
-				}
-				if ow < g.ow {
-					row := rt.y[(oh*g.ow+ow)*O : (oh*g.ow+ow+1)*O]
-					addF32(row, row, rt.bias)
-				}
+	} else {
+		// Output panels outer: one panel's weights (KH·KW·C·NR floats)
+		// stay in L2 while the tiles stream past.
+		for jp := 0; jp < O/NR; jp++ {
+			for t := t0; t < t1; t++ {
+				aBase, oh0, ow0, cnt, direct := tile(t)
+				compute(jp, aBase, oh0, ow0, cnt, direct)
 			}
+		}
+	}
+	if rt.bias != nil {
+		for t := t0; t < t1; t++ {
+			_, oh0, ow0, cnt, _ := tile(t)
+			each(oh0, ow0, cnt, func(_, yo int) { addF32(rt.y[yo:yo+O], rt.y[yo:yo+O], rt.bias) })
 		}
 	}
 }

@@ -103,6 +103,35 @@ func copySmall(dst, src []float32) {
 	}
 }
 
+// im2colCall is an im2col cut into row ranges for the worker pool (rows
+// are independent: parts write disjoint rows).
+type im2colCall struct {
+	cols, x     []float32
+	g           convGeom
+	grp, p0, rs int
+}
+
+var im2colCalls = sync.Pool{New: func() any { return new(im2colCall) }}
+
+func (c *im2colCall) run(part, parts int) {
+	r0, r1 := part*c.rs/parts, (part+1)*c.rs/parts
+	im2col(c.cols[r0*c.g.kcols:], c.x, c.g, c.grp, c.p0+r0, r1-r0)
+}
+
+// im2colParallel is im2col on up to GOMAXPROCS threads.
+func im2colParallel(cols, x []float32, g convGeom, grp, p0, rows int) {
+	parts := min(goMaxProcs(), max(rows*g.kcols/(1<<14), 1))
+	if parts <= 1 {
+		im2col(cols, x, g, grp, p0, rows)
+		return
+	}
+	c := im2colCalls.Get().(*im2colCall)
+	*c = im2colCall{cols: cols, x: x, g: g, grp: grp, p0: p0, rs: rows}
+	parallel(parts, c)
+	*c = im2colCall{}
+	im2colCalls.Put(c)
+}
+
 // col2imAdd adds each tap's column values back into dx: the transpose of
 // im2col.
 func col2imAdd(dx, cols []float32, g convGeom, grp, p0, rows int) {
@@ -172,7 +201,7 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 		for p0 := 0; p0 < g.pixels; p0 += rows {
 			r := min(rows, g.pixels-p0)
 			for grp := 0; grp < g.p.Groups; grp++ {
-				im2col(s.cols, x.data, g, grp, p0, r)
+				im2colParallel(s.cols, x.data, g, grp, p0, r)
 				Sgemm(false, true, r, g.og, g.kcols, 1, s.cols, g.kcols, s.wp[grp*g.og*g.kcols:], g.kcols,
 					0, y.data[p0*g.o+grp*g.og:], g.o)
 			}
@@ -246,7 +275,7 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 				beta = 1
 			}
 			for grp := 0; grp < g.p.Groups; grp++ {
-				im2col(s.cols, x.data, g, grp, p0, r)
+				im2colParallel(s.cols, x.data, g, grp, p0, r)
 				if swapped {
 					Sgemm(true, false, g.kcols, g.og, r, 1, s.cols, g.kcols, dy.data[p0*g.o+grp*g.og:], g.o,
 						beta, s.dwp[grp*g.og*g.kcols:], g.og)

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/tensor"
 )
 
@@ -37,13 +36,7 @@ var ConvLayers = []ConvLayer{
 // FLOPs (2·N·O·OH·OW·C/groups·KH·KW) divided by its own time, as GFLOP/s.
 // GRAFT_BENCH_IMPL and GRAFT_BENCH_LAYERS (comma lists) narrow the run.
 func BenchmarkConv2D(b *testing.B) {
-	var impls []string
-	for _, t := range kernels.Available() {
-		impls = append(impls, t.String())
-	}
-	if env := os.Getenv("GRAFT_BENCH_IMPL"); env != "" {
-		impls = strings.Split(env, ",")
-	}
+	impls := benchImpls()
 	layers := os.Getenv("GRAFT_BENCH_LAYERS")
 	for _, impl := range impls {
 		for _, l := range ConvLayers {
@@ -59,15 +52,7 @@ func BenchmarkConv2D(b *testing.B) {
 			flops := tensor.ConvFLOPs(x, w, l.P)
 			for _, pass := range []string{"fwd", "bwd_data", "bwd_weights"} {
 				b.Run(fmt.Sprintf("impl=%s/layer=%s/pass=%s", impl, l.Name, pass), func(b *testing.B) {
-					tier, err := kernels.ParseTier(impl)
-					if err != nil {
-						b.Fatal(err)
-					}
-					restore, err := kernels.Use(tier)
-					if err != nil {
-						b.Skip(err)
-					}
-					defer restore()
+					defer useTier(b, impl)()
 					run := map[string]func(){
 						"fwd":         func() { tensor.Conv2D(y, x, w, bias, l.P) },
 						"bwd_data":    func() { tensor.Conv2DBackwardData(dx, dy, w, l.P) },

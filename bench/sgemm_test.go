@@ -36,14 +36,7 @@ func randSlice(r *rand.Rand, n int) []float32 {
 // implementations; GRAFT_BENCH_MAXDIM=2048 drops larger squares;
 // GRAFT_BENCH_SHAPES=300x200x100,... replaces the shape list.
 func BenchmarkSgemm(b *testing.B) {
-	impls := []string{}
-	for _, t := range kernels.Available() {
-		impls = append(impls, t.String())
-	}
-	impls = append(impls, "gonum")
-	if env := os.Getenv("GRAFT_BENCH_IMPL"); env != "" {
-		impls = strings.Split(env, ",")
-	}
+	impls := benchImpls("gonum")
 	maxDim := 1 << 30
 	if env := os.Getenv("GRAFT_BENCH_MAXDIM"); env != "" {
 		fmt.Sscan(env, &maxDim)
@@ -73,15 +66,7 @@ func BenchmarkSgemm(b *testing.B) {
 					var g gonum.Implementation
 					run = func() { g.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, A, k, B, n, 0, C, n) }
 				} else {
-					tier, err := kernels.ParseTier(impl)
-					if err != nil {
-						b.Fatal(err)
-					}
-					restore, err := kernels.Use(tier)
-					if err != nil {
-						b.Skip(err)
-					}
-					defer restore()
+					defer useTier(b, impl)()
 					run = func() { tensor.Sgemm(false, false, m, n, k, 1, A, k, B, n, 0, C, n) }
 				}
 				run()
@@ -98,4 +83,31 @@ func BenchmarkSgemm(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchImpls lists the implementations to benchmark: every tier this
+// machine runs, then the peers named, or GRAFT_BENCH_IMPL's comma list.
+func benchImpls(peers ...string) []string {
+	if env := os.Getenv("GRAFT_BENCH_IMPL"); env != "" {
+		return strings.Split(env, ",")
+	}
+	var impls []string
+	for _, t := range kernels.Available() {
+		impls = append(impls, t.String())
+	}
+	return append(impls, peers...)
+}
+
+// useTier switches to the tier named impl for one sub-benchmark (skipping
+// it where the machine lacks the tier) and returns the restore function.
+func useTier(b *testing.B, impl string) func() {
+	tier, err := kernels.ParseTier(impl)
+	if err != nil {
+		b.Fatal(err)
+	}
+	restore, err := kernels.Use(tier)
+	if err != nil {
+		b.Skip(err)
+	}
+	return restore
 }

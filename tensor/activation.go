@@ -144,20 +144,7 @@ func (CPU) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32) {
 // softmaxDims checks a softmax over axis and returns outer, axis, inner sizes.
 func softmaxDims(op string, y, x *Tensor, axis int) (outer, r, inner int) {
 	mustSameShape(op, y, x)
-	if axis < 0 {
-		axis += x.Rank()
-	}
-	if axis < 0 || axis >= x.Rank() {
-		panic(fmt.Sprintf("tensor.%s: no axis %d in shape %v", op, axis, x.shape))
-	}
-	outer, inner = 1, 1
-	for _, d := range x.shape[:axis] {
-		outer *= d
-	}
-	for _, d := range x.shape[axis+1:] {
-		inner *= d
-	}
-	return outer, x.shape[axis], inner
+	return axisDims(op, x.shape, axis)
 }
 
 // Softmax computes y = exp(x − max) / Σ exp(x − max) along axis, or with

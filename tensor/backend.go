@@ -164,12 +164,24 @@ func reduceDims(op string, dst, src *Tensor, axis int) (outer, r, inner int) {
 	if !slices.Equal(dst.shape, dropped) && !slices.Equal(dst.shape, kept) {
 		panic(fmt.Sprintf("tensor.%s: reducing %v along axis %d gives %v (or %v), dst is %v", op, src.shape, axis, dropped, kept, dst.shape))
 	}
+	return axisDims(op, src.shape, axis)
+}
+
+// axisDims returns the sizes before, along and after axis of shape (a
+// negative axis counts from the end), panicking on a bad axis.
+func axisDims(op string, shape []int, axis int) (outer, r, inner int) {
+	if axis < 0 {
+		axis += len(shape)
+	}
+	if axis < 0 || axis >= len(shape) {
+		panic(fmt.Sprintf("tensor.%s: no axis %d in shape %v", op, axis, shape))
+	}
 	outer, inner = 1, 1
-	for _, d := range src.shape[:axis] {
+	for _, d := range shape[:axis] {
 		outer *= d
 	}
-	for _, d := range src.shape[axis+1:] {
+	for _, d := range shape[axis+1:] {
 		inner *= d
 	}
-	return outer, src.shape[axis], inner
+	return outer, shape[axis], inner
 }

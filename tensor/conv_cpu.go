@@ -359,12 +359,25 @@ type depthwiseCall struct {
 
 var depthwiseCalls = sync.Pool{New: func() any { return new(depthwiseCall) }}
 
-func runDepthwise(d *depthwiseCall) {
+// runDepthwise runs the pass d describes (d.wk unset: it is taken from a
+// scratch buffer, holding the repacked weights w for the data passes).
+func runDepthwise(d depthwiseCall, w []float32) {
+	s := convScratches.Get().(*convScratch)
+	s.wp = grow(s.wp, d.g.kh*d.g.kw*d.g.c)
+	if d.pass != 2 {
+		depthwiseTaps(s.wp, w, d.g)
+	}
+	d.wk = s.wp
 	parts := 1
 	if workers := goMaxProcs(); workers > 1 && d.g.flops >= gemmParallelFlops {
 		parts = min(workers, max(d.g.c/16, 1))
 	}
-	parallel(parts, d)
+	c := depthwiseCalls.Get().(*depthwiseCall)
+	*c = d
+	parallel(parts, c)
+	*c = depthwiseCall{}
+	depthwiseCalls.Put(c)
+	convScratches.Put(s)
 }
 
 func (d *depthwiseCall) run(part, parts int) {
@@ -412,36 +425,13 @@ func (d *depthwiseCall) run(part, parts int) {
 }
 
 func depthwiseForward(g convGeom, y, x, w []float32, bias *Tensor) {
-	s := convScratches.Get().(*convScratch)
-	s.wp = grow(s.wp, len(w))
-	depthwiseTaps(s.wp, w, g)
-	d := depthwiseCalls.Get().(*depthwiseCall)
-	*d = depthwiseCall{g: g, pass: 0, y: y, x: x, wk: s.wp, bias: bias}
-	runDepthwise(d)
-	*d = depthwiseCall{}
-	depthwiseCalls.Put(d)
-	convScratches.Put(s)
+	runDepthwise(depthwiseCall{g: g, pass: 0, y: y, x: x, bias: bias}, w)
 }
 
 func depthwiseBackwardData(g convGeom, dx, dy, w []float32) {
-	s := convScratches.Get().(*convScratch)
-	s.wp = grow(s.wp, len(w))
-	depthwiseTaps(s.wp, w, g)
-	d := depthwiseCalls.Get().(*depthwiseCall)
-	*d = depthwiseCall{g: g, pass: 1, dx: dx, dy: dy, wk: s.wp}
-	runDepthwise(d)
-	*d = depthwiseCall{}
-	depthwiseCalls.Put(d)
-	convScratches.Put(s)
+	runDepthwise(depthwiseCall{g: g, pass: 1, dx: dx, dy: dy}, w)
 }
 
 func depthwiseBackwardWeights(g convGeom, dw, x, dy []float32) {
-	s := convScratches.Get().(*convScratch)
-	s.dwp = grow(s.dwp, g.kh*g.kw*g.c)
-	d := depthwiseCalls.Get().(*depthwiseCall)
-	*d = depthwiseCall{g: g, pass: 2, dw: dw, x: x, dy: dy, wk: s.dwp}
-	runDepthwise(d)
-	*d = depthwiseCall{}
-	depthwiseCalls.Put(d)
-	convScratches.Put(s)
+	runDepthwise(depthwiseCall{g: g, pass: 2, dw: dw, x: x, dy: dy}, nil)
 }

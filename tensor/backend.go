@@ -55,7 +55,7 @@ type Backend interface {
 	// BatchNormTrain, BatchNormInference and BatchNormBackward normalise
 	// per channel (the last dimension).
 	BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams)
-	BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, eps float32)
+	BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, p BatchNormParams)
 	BatchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd *Tensor)
 
 	// Activate and ActivateGrad apply an activation and its derivative.

@@ -173,3 +173,12 @@ func fmaF32(z, x, y []float32) {
 		z[i] = float32(math.FMA(float64(x[i]), float64(y[i]), float64(z[i])))
 	}
 }
+
+// subF32 computes z = x − y.
+func subF32(z, x, y []float32) {
+	x, y = x[:len(z)], y[:len(z)]
+	i := subFast(z, x, y)
+	for ; i < len(z); i++ {
+		z[i] = x[i] - y[i]
+	}
+}

@@ -81,3 +81,11 @@ func fmaFast(z, x, y []float32) int {
 	}
 	return n
 }
+
+func subFast(z, x, y []float32) int {
+	n := vecLen(len(z))
+	if n > 0 {
+		amd64.SubAVX2(n, &x[0], &y[0], &z[0])
+	}
+	return n
+}

@@ -65,6 +65,15 @@ func TestElementwiseMatchesReference(t *testing.T) {
 	ops := []op{
 		{"Add", func(b Backend, out, x, y *Tensor) { b.Add(out, x, y) }},
 		{"Mul", func(b Backend, out, x, y *Tensor) { b.Mul(out, x, y) }},
+		{"sub", func(b Backend, out, x, y *Tensor) {
+			if _, ok := b.(CPU); ok {
+				subF32(out.data, x.data, y.data)
+				return
+			}
+			for i := range out.data {
+				out.data[i] = x.data[i] - y.data[i]
+			}
+		}},
 		{"Scale", func(b Backend, out, x, y *Tensor) { b.Scale(out, -1.5, x) }},
 		{"Axpy", func(b Backend, out, x, y *Tensor) { copy(out.data, y.data); b.Axpy(out, 0.75, x) }},
 		{"ReLU", func(b Backend, out, x, y *Tensor) { b.ReLU(out, x) }},

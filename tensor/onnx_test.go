@@ -271,7 +271,7 @@ func runONNXNode(n onnx.Node, opset int64, in []*onnx.Tensor, nout int) ([]*Tens
 				BatchNormParams{Momentum: 1 - floatAttr(n, "momentum", 0.9), Eps: eps})
 			outs = []*Tensor{y, mean, variance}
 		} else {
-			b.BatchNormInference(y, xl, scale, bias, mean, variance, eps)
+			b.BatchNormInference(y, xl, scale, bias, mean, variance, BatchNormParams{Eps: eps})
 			outs = []*Tensor{y}
 		}
 		if x.Rank() == 4 {

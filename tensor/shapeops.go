@@ -195,6 +195,10 @@ func ImageToFloat(dst *Tensor, pix []uint8, mean, std []float32) {
 type BatchNormParams struct {
 	Momentum, Eps float32
 	UnbiasedVar   bool
+	// ReLU applies max(·, 0) to the output (BatchNorm fused with the
+	// ReLU after it). The backward pass then takes dy already masked by
+	// the ReLU (ReLUGrad on the output).
+	ReLU bool
 }
 
 // bnDims checks x [.., C] (channels last) against per-channel vectors.
@@ -209,29 +213,29 @@ func bnDims(op string, x *Tensor, vecs ...*Tensor) (rows, c int) {
 }
 
 // BatchNormInference computes y = gamma·(x − mean)/sqrt(var + eps) + beta
-// per channel (the last dimension) from the running statistics.
-func (Reference) BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, eps float32) {
-	batchNormInference(y, x, gamma, beta, mean, variance, eps)
+// per channel (the last dimension) from the running statistics (then
+// max(y, 0) with p.ReLU); p's other fields are unused.
+func (Reference) BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, p BatchNormParams) {
+	batchNormInference(y, x, gamma, beta, mean, variance, p)
 }
 
-// BatchNormInference is Reference.BatchNormInference.
-func (CPU) BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, eps float32) {
-	batchNormInference(y, x, gamma, beta, mean, variance, eps)
-}
-
-func batchNormInference(y, x, gamma, beta, mean, variance *Tensor, eps float32) {
+func batchNormInference(y, x, gamma, beta, mean, variance *Tensor, p BatchNormParams) {
 	mustSameShape("BatchNormInference", y, x)
 	rows, c := bnDims("BatchNormInference", x, gamma, beta, mean, variance)
 	scale, shift := make([]float32, c), make([]float32, c)
 	for j := 0; j < c; j++ {
-		s := float64(gamma.data[j]) / math.Sqrt(float64(variance.data[j])+float64(eps))
-		scale[j] = float32(s)
-		shift[j] = float32(float64(beta.data[j]) - s*float64(mean.data[j]))
+		inv := 1 / math.Sqrt(float64(variance.data[j])+float64(p.Eps))
+		scale[j] = float32(float64(gamma.data[j]) * inv)
+		shift[j] = float32(float64(beta.data[j]) - float64(gamma.data[j])*inv*float64(mean.data[j]))
 	}
 	for r := 0; r < rows; r++ {
-		out := y.data[r*c : (r+1)*c]
-		mulF32(out, x.data[r*c:(r+1)*c], scale)
-		addF32(out, out, shift)
+		for j := 0; j < c; j++ {
+			v := x.data[r*c+j]*scale[j] + shift[j]
+			if p.ReLU && v < 0 {
+				v = 0
+			}
+			y.data[r*c+j] = v
+		}
 	}
 }
 
@@ -240,11 +244,6 @@ func batchNormInference(y, x, gamma, beta, mean, variance *Tensor, eps float32) 
 // batch mean and 1/sqrt(var + eps) for the backward pass, and, unless
 // runMean is nil, updates the running statistics.
 func (Reference) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams) {
-	batchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, p)
-}
-
-// BatchNormTrain is Reference.BatchNormTrain.
-func (CPU) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams) {
 	batchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, p)
 }
 
@@ -283,7 +282,11 @@ func batchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Te
 	for r := 0; r < rows; r++ {
 		for j, v := range x.data[r*c : (r+1)*c] {
 			xh := (float64(v) - sum[j]) * float64(saveInvStd.data[j])
-			y.data[r*c+j] = float32(float64(gamma.data[j])*xh + float64(beta.data[j]))
+			o := float32(float64(gamma.data[j])*xh + float64(beta.data[j]))
+			if p.ReLU && o < 0 {
+				o = 0
+			}
+			y.data[r*c+j] = o
 		}
 	}
 }
@@ -292,11 +295,6 @@ func batchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Te
 // gamma·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)) and the parameter gradients
 // dgamma = Σ dy·x̂, dbeta = Σ dy (sums over rows).
 func (Reference) BatchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd *Tensor) {
-	batchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd)
-}
-
-// BatchNormBackward is Reference.BatchNormBackward.
-func (CPU) BatchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd *Tensor) {
 	batchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd)
 }
 

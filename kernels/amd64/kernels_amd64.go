@@ -163,6 +163,11 @@ func AddAVX2(n int, x, y, z *float32)
 //go:noescape
 func FmaAVX2(n int, x, y, z *float32)
 
+// SubAVX2 computes z[i] = x[i] − y[i] for i < n; n must be a multiple of 8.
+//
+//go:noescape
+func SubAVX2(n int, x, y, z *float32)
+
 // MulAVX2 computes z[i] = x[i] · y[i] for i < n; n must be a multiple of 8.
 //
 //go:noescape

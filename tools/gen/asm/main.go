@@ -330,6 +330,16 @@ var elementwiseKernels = []elementwise{
 		},
 	},
 	{
+		name: "SubAVX2", sig: "n int, x, y, z *float32", frame: "$0-32",
+		doc:  "SubAVX2 computes z[i] = x[i] − y[i] for i < n; n must be a multiple of 8.",
+		load: []string{"MOVQ x+8(FP), SI", "MOVQ y+16(FP), DX", "MOVQ z+24(FP), DI"},
+		body: func(a *asm, off int, r string) {
+			a.f("VMOVUPS %d(SI), %s", off, r)
+			a.f("VSUBPS %d(DX), %s, %s", off, r, r)
+			a.f("VMOVUPS %s, %d(DI)", r, off)
+		},
+	},
+	{
 		name: "MulAVX2", sig: "n int, x, y, z *float32", frame: "$0-32",
 		doc:  "MulAVX2 computes z[i] = x[i] · y[i] for i < n; n must be a multiple of 8.",
 		load: []string{"MOVQ x+8(FP), SI", "MOVQ y+16(FP), DX", "MOVQ z+24(FP), DI"},

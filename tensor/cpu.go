@@ -182,3 +182,20 @@ func subF32(z, x, y []float32) {
 		z[i] = x[i] - y[i]
 	}
 }
+
+// maxF32 computes z = max(x, y) elementwise; NaN in either gives NaN.
+func maxF32(z, x, y []float32) {
+	x, y = x[:len(z)], y[:len(z)]
+	i := maxFast(z, x, y)
+	for ; i < len(z); i++ {
+		a, b := x[i], y[i]
+		switch {
+		case a != a || b != b:
+			z[i] = a + b // NaN
+		case b > a:
+			z[i] = b
+		default:
+			z[i] = a
+		}
+	}
+}

@@ -89,3 +89,11 @@ func subFast(z, x, y []float32) int {
 	}
 	return n
 }
+
+func maxFast(z, x, y []float32) int {
+	n := vecLen(len(z))
+	if n > 0 {
+		amd64.MaxAVX2(n, &x[0], &y[0], &z[0])
+	}
+	return n
+}

@@ -65,6 +65,23 @@ func TestElementwiseMatchesReference(t *testing.T) {
 	ops := []op{
 		{"Add", func(b Backend, out, x, y *Tensor) { b.Add(out, x, y) }},
 		{"Mul", func(b Backend, out, x, y *Tensor) { b.Mul(out, x, y) }},
+		{"max", func(b Backend, out, x, y *Tensor) {
+			if _, ok := b.(CPU); ok {
+				maxF32(out.data, x.data, y.data)
+				return
+			}
+			for i := range out.data {
+				a, c := x.data[i], y.data[i]
+				switch {
+				case a != a || c != c:
+					out.data[i] = float32(math.NaN())
+				case c > a:
+					out.data[i] = c
+				default:
+					out.data[i] = a
+				}
+			}
+		}},
 		{"sub", func(b Backend, out, x, y *Tensor) {
 			if _, ok := b.(CPU); ok {
 				subF32(out.data, x.data, y.data)

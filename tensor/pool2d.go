@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // PoolParams describes a 2-D pooling window over NHWC activations.
@@ -65,26 +66,36 @@ func poolDims(op string, x, y *Tensor, p PoolParams) poolGeom {
 // x[n,ih,iw,c] (NaN propagates).
 func (Reference) MaxPool2D(y, x *Tensor, p PoolParams) { maxPool(y, x, p) }
 
-// MaxPool2D is Reference.MaxPool2D.
-func (CPU) MaxPool2D(y, x *Tensor, p PoolParams) { maxPool(y, x, p) }
+// MaxPool2D is Reference.MaxPool2D with vector maxima, on the worker pool.
+func (CPU) MaxPool2D(y, x *Tensor, p PoolParams) {
+	runPool(poolCall{kind: poolMax, g: poolDims("MaxPool2D", x, y, p), x: x, y: y})
+}
 
 func maxPool(y, x *Tensor, p PoolParams) {
 	g := poolDims("MaxPool2D", x, y, p)
-	for n := 0; n < g.n; n++ {
-		for oh := 0; oh < g.oh; oh++ {
-			for ow := 0; ow < g.ow; ow++ {
-				out := y.data[((n*g.oh+oh)*g.ow+ow)*g.c:][:g.c]
-				for i := range out {
-					out[i] = float32(math.Inf(-1))
-				}
-				g.taps(n, oh, ow, func(xo int) {
-					for i, v := range x.data[xo : xo+g.c] {
-						if m := out[i]; v > m || (v != v && m == m) {
-							out[i] = v
-						}
-					}
-				})
+	g.maxRows(y, x, 0, g.n*g.oh, false)
+}
+
+// maxRows computes output rows [r0, r1) (row = n·OH + oh) of a max pool.
+func (g poolGeom) maxRows(y, x *Tensor, r0, r1 int, vector bool) {
+	for r := r0; r < r1; r++ {
+		n, oh := r/g.oh, r%g.oh
+		for ow := 0; ow < g.ow; ow++ {
+			out := y.data[((n*g.oh+oh)*g.ow+ow)*g.c:][:g.c]
+			for i := range out {
+				out[i] = float32(math.Inf(-1))
 			}
+			g.taps(n, oh, ow, func(xo int) {
+				if vector {
+					maxF32(out, out, x.data[xo:xo+g.c])
+					return
+				}
+				for i, v := range x.data[xo : xo+g.c] {
+					if m := out[i]; v > m || (v != v && m == m) {
+						out[i] = v
+					}
+				}
+			})
 		}
 	}
 }
@@ -93,16 +104,30 @@ func maxPool(y, x *Tensor, p PoolParams) {
 // window that holds the window's maximum.
 func (Reference) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) { maxPoolBackward(dx, x, dy, p) }
 
-// MaxPool2DBackward is Reference.MaxPool2DBackward.
-func (CPU) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) { maxPoolBackward(dx, x, dy, p) }
+// MaxPool2DBackward is Reference.MaxPool2DBackward, images on the worker pool.
+func (CPU) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) {
+	g := poolDims("MaxPool2DBackward", x, dy, p)
+	mustSameShape("MaxPool2DBackward", dx, x)
+	runPool(poolCall{kind: poolMaxBack, g: g, x: x, y: dy, dx: dx})
+}
 
 func maxPoolBackward(dx, x, dy *Tensor, p PoolParams) {
 	g := poolDims("MaxPool2DBackward", x, dy, p)
 	mustSameShape("MaxPool2DBackward", dx, x)
-	clear(dx.data)
-	best := make([]float32, g.c)
-	arg := make([]int, g.c)
-	for n := 0; n < g.n; n++ {
+	g.maxBackImages(dx, x, dy, 0, g.n)
+}
+
+// maxBackImages computes dx for images [n0, n1).
+func (g poolGeom) maxBackImages(dx, x, dy *Tensor, n0, n1 int) {
+	hwc := g.h * g.w * g.c
+	clear(dx.data[n0*hwc : n1*hwc])
+	buf := argmaxBufs.Get().(*argmaxBuf)
+	defer argmaxBufs.Put(buf)
+	if cap(buf.best) < g.c {
+		buf.best, buf.arg = make([]float32, g.c), make([]int, g.c)
+	}
+	best, arg := buf.best[:g.c], buf.arg[:g.c]
+	for n := n0; n < n1; n++ {
 		for oh := 0; oh < g.oh; oh++ {
 			for ow := 0; ow < g.ow; ow++ {
 				for i := range best {
@@ -125,6 +150,14 @@ func maxPoolBackward(dx, x, dy *Tensor, p PoolParams) {
 		}
 	}
 }
+
+// argmaxBuf is one part's running maxima and their positions.
+type argmaxBuf struct {
+	best []float32
+	arg  []int
+}
+
+var argmaxBufs = sync.Pool{New: func() any { return new(argmaxBuf) }}
 
 // taps calls f with the storage offset of x[n,ih,iw,0] for every tap of
 // window (oh, ow) inside the input.
@@ -170,20 +203,26 @@ func (g poolGeom) divisor(oh, ow int) float32 {
 // CountIncludePad those inside the padded input.
 func (Reference) AvgPool2D(y, x *Tensor, p PoolParams) { avgPool(y, x, p) }
 
-// AvgPool2D is Reference.AvgPool2D.
-func (CPU) AvgPool2D(y, x *Tensor, p PoolParams) { avgPool(y, x, p) }
+// AvgPool2D is Reference.AvgPool2D, on the worker pool.
+func (CPU) AvgPool2D(y, x *Tensor, p PoolParams) {
+	runPool(poolCall{kind: poolAvg, g: poolDims("AvgPool2D", x, y, p), x: x, y: y})
+}
 
 func avgPool(y, x *Tensor, p PoolParams) {
 	g := poolDims("AvgPool2D", x, y, p)
-	for n := 0; n < g.n; n++ {
-		for oh := 0; oh < g.oh; oh++ {
-			for ow := 0; ow < g.ow; ow++ {
-				out := y.data[((n*g.oh+oh)*g.ow+ow)*g.c:][:g.c]
-				clear(out)
-				g.taps(n, oh, ow, func(xo int) { addF32(out, out, x.data[xo:xo+g.c]) })
-				if d := g.divisor(oh, ow); d > 0 {
-					scaleF32(out, 1/d, out)
-				}
+	g.avgRows(y, x, 0, g.n*g.oh)
+}
+
+// avgRows computes output rows [r0, r1) of an average pool.
+func (g poolGeom) avgRows(y, x *Tensor, r0, r1 int) {
+	for r := r0; r < r1; r++ {
+		n, oh := r/g.oh, r%g.oh
+		for ow := 0; ow < g.ow; ow++ {
+			out := y.data[((n*g.oh+oh)*g.ow+ow)*g.c:][:g.c]
+			clear(out)
+			g.taps(n, oh, ow, func(xo int) { addF32(out, out, x.data[xo:xo+g.c]) })
+			if d := g.divisor(oh, ow); d > 0 {
+				scaleF32(out, 1/d, out)
 			}
 		}
 	}
@@ -193,13 +232,21 @@ func avgPool(y, x *Tensor, p PoolParams) {
 // window's taps inside x.
 func (Reference) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) { avgPoolBackward(dx, dy, p) }
 
-// AvgPool2DBackward is Reference.AvgPool2DBackward.
-func (CPU) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) { avgPoolBackward(dx, dy, p) }
+// AvgPool2DBackward is Reference.AvgPool2DBackward, images on the worker pool.
+func (CPU) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) {
+	runPool(poolCall{kind: poolAvgBack, g: poolDims("AvgPool2DBackward", dx, dy, p), y: dy, dx: dx})
+}
 
 func avgPoolBackward(dx, dy *Tensor, p PoolParams) {
 	g := poolDims("AvgPool2DBackward", dx, dy, p)
-	clear(dx.data)
-	for n := 0; n < g.n; n++ {
+	g.avgBackImages(dx, dy, 0, g.n)
+}
+
+// avgBackImages computes dx for images [n0, n1).
+func (g poolGeom) avgBackImages(dx, dy *Tensor, n0, n1 int) {
+	hwc := g.h * g.w * g.c
+	clear(dx.data[n0*hwc : n1*hwc])
+	for n := n0; n < n1; n++ {
 		for oh := 0; oh < g.oh; oh++ {
 			for ow := 0; ow < g.ow; ow++ {
 				d := g.divisor(oh, ow)
@@ -255,5 +302,57 @@ func globalAvgPoolBackward(dx, dy *Tensor) {
 		for p := 0; p < hw; p++ {
 			scaleF32(dx.data[(i*hw+p)*c:(i*hw+p+1)*c], 1/float32(hw), src)
 		}
+	}
+}
+
+// poolCall is one CPU pooling pass cut for the worker pool: forward passes
+// by output rows, backward passes by images (each image's dx is written by
+// one part only, so results do not depend on the number of parts).
+type poolCall struct {
+	kind     int
+	g        poolGeom
+	x, y, dx *Tensor
+}
+
+const (
+	poolMax = iota
+	poolMaxBack
+	poolAvg
+	poolAvgBack
+)
+
+var poolCalls = sync.Pool{New: func() any { return new(poolCall) }}
+
+func runPool(c poolCall) {
+	units := c.g.n
+	if c.kind == poolMax || c.kind == poolAvg {
+		units = c.g.n * c.g.oh
+	}
+	parts := 1
+	if c.g.n*c.g.h*c.g.w*c.g.c >= 1<<15 {
+		parts = min(goMaxProcs(), units)
+	}
+	pc := poolCalls.Get().(*poolCall)
+	*pc = c
+	parallel(max(parts, 1), pc)
+	*pc = poolCall{}
+	poolCalls.Put(pc)
+}
+
+func (c *poolCall) run(part, parts int) {
+	units := c.g.n
+	if c.kind == poolMax || c.kind == poolAvg {
+		units = c.g.n * c.g.oh
+	}
+	u0, u1 := part*units/parts, (part+1)*units/parts
+	switch c.kind {
+	case poolMax:
+		c.g.maxRows(c.y, c.x, u0, u1, true)
+	case poolAvg:
+		c.g.avgRows(c.y, c.x, u0, u1)
+	case poolMaxBack:
+		c.g.maxBackImages(c.dx, c.x, c.y, u0, u1)
+	case poolAvgBack:
+		c.g.avgBackImages(c.dx, c.y, u0, u1)
 	}
 }

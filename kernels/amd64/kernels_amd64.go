@@ -168,6 +168,11 @@ func FmaAVX2(n int, x, y, z *float32)
 //go:noescape
 func SubAVX2(n int, x, y, z *float32)
 
+// MaxAVX2 computes z[i] = max(x[i], y[i]), NaN if either is NaN, for i < n; n must be a multiple of 8.
+//
+//go:noescape
+func MaxAVX2(n int, x, y, z *float32)
+
 // MulAVX2 computes z[i] = x[i] · y[i] for i < n; n must be a multiple of 8.
 //
 //go:noescape

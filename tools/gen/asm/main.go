@@ -340,6 +340,21 @@ var elementwiseKernels = []elementwise{
 		},
 	},
 	{
+		name: "MaxAVX2", sig: "n int, x, y, z *float32", frame: "$0-32",
+		doc:  "MaxAVX2 computes z[i] = max(x[i], y[i]), NaN if either is NaN, for i < n; n must be a multiple of 8.",
+		load: []string{"MOVQ x+8(FP), SI", "MOVQ y+16(FP), DX", "MOVQ z+24(FP), DI"},
+		body: func(a *asm, off int, r string) {
+			var u int
+			fmt.Sscanf(r, "Y%d", &u)
+			t, m := fmt.Sprintf("Y%d", u+4), fmt.Sprintf("Y%d", u+8)
+			a.f("VMOVUPS %d(SI), %s", off, r)
+			a.f("VMAXPS %d(DX), %s, %s", off, r, t) // x > y ? x : y, y when unordered
+			a.f("VCMPPS $3, %s, %s, %s", r, r, m)     // x is NaN
+			a.f("VBLENDVPS %s, %s, %s, %s", m, r, t, t)
+			a.f("VMOVUPS %s, %d(DI)", t, off)
+		},
+	},
+	{
 		name: "MulAVX2", sig: "n int, x, y, z *float32", frame: "$0-32",
 		doc:  "MulAVX2 computes z[i] = x[i] · y[i] for i < n; n must be a multiple of 8.",
 		load: []string{"MOVQ x+8(FP), SI", "MOVQ y+16(FP), DX", "MOVQ z+24(FP), DI"},

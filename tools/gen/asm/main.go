@@ -349,7 +349,7 @@ var elementwiseKernels = []elementwise{
 			t, m := fmt.Sprintf("Y%d", u+4), fmt.Sprintf("Y%d", u+8)
 			a.f("VMOVUPS %d(SI), %s", off, r)
 			a.f("VMAXPS %d(DX), %s, %s", off, r, t) // x > y ? x : y, y when unordered
-			a.f("VCMPPS $3, %s, %s, %s", r, r, m)     // x is NaN
+			a.f("VCMPPS $3, %s, %s, %s", r, r, m)   // x is NaN
 			a.f("VBLENDVPS %s, %s, %s, %s", m, r, t, t)
 			a.f("VMOVUPS %s, %d(DI)", t, off)
 		},

@@ -42,6 +42,18 @@ func randomConv(r *rand.Rand) convCase {
 		default:
 			cc.c, cc.o, cc.p.Groups = 1+r.IntN(17), 1+r.IntN(33), 1
 		}
+		if r.IntN(4) == 0 { // the full ranges: N 1..5, H, W 1..37, with few channels to keep the reference quick
+			cc.n, cc.h, cc.w = 1+r.IntN(5), 1+r.IntN(37), 1+r.IntN(37)
+			if cc.p.Groups <= 1 {
+				cc.c = 1 + cc.c%6
+			} else if cc.p.Groups == 2 {
+				cc.c, cc.o = 2+cc.c%6, 2+cc.o%6
+				cc.c, cc.o = cc.c&^1, cc.o&^1
+			}
+			if cc.p.Groups != cc.c || cc.o != cc.c {
+				cc.o = min(cc.o, 32)
+			}
+		}
 		oh, ow := cc.p.OutSize(cc.h, cc.w, cc.kh, cc.kw)
 		if oh >= 1 && ow >= 1 {
 			return cc

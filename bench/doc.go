@@ -11,5 +11,9 @@
 // -cpu, so with -cpu 1,2 that first run has the wrong thread count (the
 // "threads" metric shows the count each run really had).
 //
-// bench/peers has scripts that time OpenBLAS on the same shapes.
+// BenchmarkConv2D times the forward, backward-data and backward-weights
+// passes of nine convolution layers (MNIST, ResNet-18, MobileNetV2 shapes).
+// bench/peers has the peers: openblas.sh times OpenBLAS on the SGEMM
+// shapes; torch_conv.py times PyTorch on the same convolution layers and
+// prints graft's ratio.
 package bench

@@ -77,7 +77,8 @@ func (CPU) Sum(dst, src *Tensor, axis int) {
 	}
 }
 
-// Max reduces along axis by the maximum; NaN propagates.
+// Max reduces along axis by the maximum (vector maxima of whole rows when
+// the axis is not the last); NaN propagates.
 func (CPU) Max(dst, src *Tensor, axis int) {
 	outer, r, inner := reduceDims("Max", dst, src, axis)
 	for o := 0; o < outer; o++ {
@@ -86,12 +87,15 @@ func (CPU) Max(dst, src *Tensor, axis int) {
 		for j := range out {
 			out[j] = float32(math.Inf(-1))
 		}
-		for a := 0; a < r; a++ {
-			row := block[a*inner : (a+1)*inner]
-			for j, v := range row {
-				if m := out[j]; v > m || (v != v && m == m) {
-					out[j] = v
-				}
+		if inner > 1 {
+			for a := 0; a < r; a++ {
+				maxF32(out, out, block[a*inner:(a+1)*inner])
+			}
+			continue
+		}
+		for _, v := range block {
+			if m := out[0]; v > m || (v != v && m == m) {
+				out[0] = v
 			}
 		}
 	}

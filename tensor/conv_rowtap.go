@@ -10,8 +10,10 @@ import "sync"
 // apart. So for an MR-pixel run of an output row and an NR-channel panel of
 // the output, kernel row kh is one microkernel call reading A in place
 // (lda = sw·C, kc = KW·C, blocked by KC) against weights packed as
-// B[kh][panel][(kw, c)][NR]; the KH calls accumulate into C (beta = 1). No
-// im2col buffer is written. It needs one group, dilationW = 1 and O a
+// B[panel][kh][(kw, c)][NR]; the KH calls accumulate into C (beta = 1). No
+// im2col buffer is written. At stride 1 tiles run along "virtual" rows of
+// Wp pixels (see run); layers with few channels gather each tile's taps
+// into one call instead. It needs one group, dilationW = 1 and O a
 // multiple of NR (the panels are full); other convolutions take im2col.
 
 // rowTapOK reports whether the row-tap path can run g with kernel kn.
@@ -25,7 +27,7 @@ type rowTapConv struct {
 	g      convGeom
 	hp, wp int       // padded input size
 	xp     []float32 // padded input (+ slack for tail tiles)
-	bp     []float32 // packed weights [KH][O/NR][KW·C][NR]
+	bp     []float32 // packed weights [O/NR][KH][KW·C][NR]
 	y      []float32
 	bias   []float32
 }

@@ -158,11 +158,25 @@ func reduceDims(op string, dst, src *Tensor, axis int) (outer, r, inner int) {
 	if axis < 0 || axis >= src.Rank() {
 		panic(fmt.Sprintf("tensor.%s: no axis %d in shape %v", op, axis, src.shape))
 	}
-	dropped := slices.Delete(slices.Clone(src.shape), axis, axis+1)
-	kept := slices.Clone(src.shape)
-	kept[axis] = 1
-	if !slices.Equal(dst.shape, dropped) && !slices.Equal(dst.shape, kept) {
-		panic(fmt.Sprintf("tensor.%s: reducing %v along axis %d gives %v (or %v), dst is %v", op, src.shape, axis, dropped, kept, dst.shape))
+	// dst is src's shape without axis (dropped) or with it as 1 (kept)
+	ds, ss := dst.shape, src.shape
+	dropped := len(ds) == len(ss)-1
+	kept := len(ds) == len(ss) && ds[axis] == 1
+	for i := 0; i < len(ss) && (dropped || kept); i++ {
+		switch {
+		case i < axis:
+			dropped = dropped && ds[i] == ss[i]
+			kept = kept && ds[i] == ss[i]
+		case i > axis:
+			dropped = dropped && ds[i-1] == ss[i]
+			kept = kept && ds[i] == ss[i]
+		}
+	}
+	if !dropped && !kept {
+		want := slices.Delete(slices.Clone(ss), axis, axis+1)
+		keep := slices.Clone(ss)
+		keep[axis] = 1
+		panic(fmt.Sprintf("tensor.%s: reducing %v along axis %d gives %v (or %v), dst is %v", op, ss, axis, want, keep, ds))
 	}
 	return axisDims(op, src.shape, axis)
 }

@@ -355,6 +355,7 @@ type depthwiseCall struct {
 	wk         []float32 // taps [KH·KW][C]
 	bias       *Tensor
 	dx, dy, dw []float32
+	zeros      [16]float32 // the bias of tiles without one
 }
 
 var depthwiseCalls = sync.Pool{New: func() any { return new(depthwiseCall) }}
@@ -392,16 +393,7 @@ func (d *depthwiseCall) run(part, parts int) {
 	taps := g.kh * g.kw
 	switch d.pass {
 	case 0:
-		for p := 0; p < g.pixels; p++ {
-			if d.bias != nil {
-				copy(d.y[p*C+c0:p*C+c1], d.bias.data[c0:c1])
-			} else {
-				clear(d.y[p*C+c0 : p*C+c1])
-			}
-		}
-		depthwiseVisit(g, func(yo, xo, tap int) {
-			fmaF32(d.y[yo+c0:yo+c1], d.x[xo+c0:xo+c1], d.wk[tap*C+c0:tap*C+c1])
-		})
+		d.forwardChannels(c0, c1)
 	case 1:
 		for p := 0; p < g.n*g.h*g.w; p++ {
 			clear(d.dx[p*C+c0 : p*C+c1])
@@ -429,8 +421,125 @@ func depthwiseForward(g convGeom, y, x, w []float32, bias *Tensor) {
 }
 
 func depthwiseBackwardData(g convGeom, dx, dy, w []float32) {
+	if f, ok := depthwiseFlipped(g); ok {
+		// At stride 1 the input gradient is a depthwise forward pass of
+		// dy with the kernels flipped: it gets the register-tiled kernel.
+		fp := gatherPanels.Get().(*[]float32)
+		*fp = grow(*fp, len(w))
+		flipped, taps := *fp, g.kh*g.kw
+		for c := 0; c < g.c; c++ {
+			for t := 0; t < taps; t++ {
+				flipped[c*taps+taps-1-t] = w[c*taps+t]
+			}
+		}
+		runDepthwise(depthwiseCall{g: f, pass: 0, y: dx, x: dy}, flipped)
+		gatherPanels.Put(fp)
+		return
+	}
 	runDepthwise(depthwiseCall{g: g, pass: 1, dx: dx, dy: dy}, w)
 }
+
+// depthwiseFlipped is the depthwise convolution whose forward pass is g's
+// backward-data pass, when g has stride 1 (see flippedGeom).
+func depthwiseFlipped(g convGeom) (convGeom, bool) {
+	p := g.p
+	if p.StrideH != 1 || p.StrideW != 1 {
+		return g, false
+	}
+	q := ConvParams{StrideH: 1, StrideW: 1, DilationH: p.DilationH, DilationW: p.DilationW, Groups: g.c,
+		PadTop: p.DilationH*(g.kh-1) - p.PadTop, PadBottom: p.DilationH*(g.kh-1) - p.PadBottom,
+		PadLeft: p.DilationW*(g.kw-1) - p.PadLeft, PadRight: p.DilationW*(g.kw-1) - p.PadRight}
+	ok := q.PadTop >= 0 && q.PadBottom >= 0 && q.PadLeft >= 0 && q.PadRight >= 0
+	f := g
+	f.p, f.h, f.w, f.oh, f.ow = q, g.oh, g.ow, g.h, g.w
+	f.pixels = g.n * g.h * g.w
+	return f, ok
+}
+
+// forwardChannels accumulates the depthwise forward pass for channels
+// [c0, c1) into y (already holding the bias): 4-pixel × 16-channel tiles
+// of each output row whose taps all lie inside the input row in registers
+// (DepthwiseTileAVX2), the rest pixel by pixel with vector FMAs.
+func (d *depthwiseCall) forwardChannels(c0, c1 int) {
+	g := d.g
+	C := g.c
+	sw, dw := g.p.StrideW, g.p.DilationW
+	// interior output columns: every kw tap inside [0, W)
+	owA := ceilDiv(g.p.PadLeft, sw)
+	owB := g.ow
+	if last := g.w - 1 - (g.kw-1)*dw + g.p.PadLeft; last < 0 {
+		owB = 0
+	} else {
+		owB = min(owB, last/sw+1)
+	}
+	cTiles := c0 + (c1-c0)/16*16 // channels the 16-wide tiles cover
+	useTiles := depthwiseTilesOK() && cTiles > c0 && owB-owA >= 4
+	var xoff, woff [depthwiseMaxTaps]int
+	for n := 0; n < g.n; n++ {
+		for oh := 0; oh < g.oh; oh++ {
+			rowDone := 0 // output columns [owA, rowDone) done by tiles
+			if useTiles && g.kh*g.kw <= depthwiseMaxTaps {
+				nt := 0
+				for kh := 0; kh < g.kh; kh++ {
+					ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
+					if ih < 0 || ih >= g.h {
+						continue
+					}
+					for kw := 0; kw < g.kw; kw++ {
+						xoff[nt] = ((ih*g.w + kw*dw - g.p.PadLeft) * C) * 4
+						woff[nt] = (kh*g.kw + kw) * C * 4
+						nt++
+					}
+				}
+				ow := owA
+				for ; nt > 0 && ow+4 <= owB; ow += 4 {
+					for cb := c0; cb < cTiles; cb += 16 {
+						b := d.zeros[:16]
+						if d.bias != nil {
+							b = d.bias.data[cb : cb+16]
+						}
+						depthwiseTile(nt, d.x[(n*g.h*g.w+ow*sw)*C+cb:], sw*C*4, xoff[:nt], d.wk[cb:], woff[:nt],
+							d.y[((n*g.oh+oh)*g.ow+ow)*C+cb:], C*4, b)
+					}
+				}
+				rowDone = ow
+			}
+			for ow := 0; ow < g.ow; ow++ {
+				ca := c0
+				if useTiles && ow >= owA && ow < rowDone {
+					ca = cTiles // only the channels the tiles left
+				}
+				if ca >= c1 {
+					continue
+				}
+				yo := ((n*g.oh+oh)*g.ow + ow) * C
+				if d.bias != nil {
+					copy(d.y[yo+ca:yo+c1], d.bias.data[ca:c1])
+				} else {
+					clear(d.y[yo+ca : yo+c1])
+				}
+				for kh := 0; kh < g.kh; kh++ {
+					ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
+					if ih < 0 || ih >= g.h {
+						continue
+					}
+					for kw := 0; kw < g.kw; kw++ {
+						iw := ow*sw - g.p.PadLeft + kw*dw
+						if iw < 0 || iw >= g.w {
+							continue
+						}
+						xo := ((n*g.h+ih)*g.w + iw) * C
+						t := kh*g.kw + kw
+						fmaF32(d.y[yo+ca:yo+c1], d.x[xo+ca:xo+c1], d.wk[t*C+ca:t*C+c1])
+					}
+				}
+			}
+		}
+	}
+}
+
+// depthwiseMaxTaps bounds the kernels DepthwiseTileAVX2 takes (up to 11×11).
+const depthwiseMaxTaps = 121
 
 func depthwiseBackwardWeights(g convGeom, dw, x, dy []float32) {
 	runDepthwise(depthwiseCall{g: g, pass: 2, dw: dw, x: x, dy: dy}, nil)

@@ -97,3 +97,20 @@ func maxFast(z, x, y []float32) int {
 	}
 	return n
 }
+
+// depthwiseTilesOK reports whether DepthwiseTileAVX2 may run.
+func depthwiseTilesOK() bool { return kernels.Current() >= kernels.AVX2 }
+
+// depthwiseTile runs DepthwiseTileAVX2; x and y start at the tile's first
+// pixel and channel (offsets and strides in bytes, offsets may be
+// negative); b (16 floats) starts the sums, or y itself when b is nil.
+func depthwiseTile(nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+	_ = y[3*ys/4+15]
+	_ = w[woff[nt-1]/4+15]
+	var bp *float32
+	if b != nil {
+		_ = b[15]
+		bp = &b[0]
+	}
+	amd64.DepthwiseTileAVX2(nt, &x[0], xs, &xoff[0], &w[0], &woff[0], &y[0], ys, bp)
+}

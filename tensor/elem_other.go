@@ -14,3 +14,7 @@ func sumFast(x []float32) (float32, int)                    { return 0, 0 }
 func fmaFast(z, x, y []float32) int                         { return 0 }
 func subFast(z, x, y []float32) int                         { return 0 }
 func maxFast(z, x, y []float32) int                         { return 0 }
+func depthwiseTilesOK() bool                                { return false }
+func depthwiseTile(nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+	panic("tensor: no assembly kernels in this build")
+}

@@ -438,7 +438,84 @@ func genElementwiseAsm() []byte {
 		a.f("RET")
 	}
 	genSum(&a)
+	genDepthwiseTile(&a)
 	return a.Bytes()
+}
+
+// genDepthwiseTile writes
+//
+//	func DepthwiseTileAVX2(nt int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int)
+//
+// For 4 output pixels p and 16 channels j (two vectors), with byte offsets
+// and strides:
+//
+//	y[p·ys + j] = s + Σ_{t<nt} x[xoff[t] + p·xs + j] · w[woff[t] + j]
+//
+// where s is b[j], or y[p·ys + j] itself when b is nil. The accumulators
+// stay in registers over all taps.
+func genDepthwiseTile(a *asm) {
+	a.raw("\n// func DepthwiseTileAVX2(nt int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)\n")
+	a.raw("TEXT ·DepthwiseTileAVX2(SB), NOSPLIT, $0-72\n")
+	a.f("MOVQ nt+0(FP), CX")
+	a.f("MOVQ x+8(FP), SI")
+	a.f("MOVQ xs+16(FP), R8")
+	a.f("MOVQ xoff+24(FP), R10")
+	a.f("MOVQ w+32(FP), DX")
+	a.f("MOVQ woff+40(FP), R13")
+	a.f("MOVQ y+48(FP), DI")
+	a.f("MOVQ ys+56(FP), R9")
+	// start the accumulators from b (one bias vector for every pixel) or,
+	// when b is nil, from y: pixel p at DI + p·ys
+	a.f("MOVQ b+64(FP), AX")
+	a.f("TESTQ AX, AX")
+	a.f("JEQ dwt_fromy")
+	a.f("VMOVUPS (AX), Y0")
+	a.f("VMOVUPS 32(AX), Y1")
+	for p := 1; p < 4; p++ {
+		a.f("VMOVAPS Y0, Y%d", 2*p)
+		a.f("VMOVAPS Y1, Y%d", 2*p+1)
+	}
+	a.f("JMP dwt_loaded")
+	a.label("dwt_fromy")
+	a.f("MOVQ DI, AX")
+	for p := 0; p < 4; p++ {
+		a.f("VMOVUPS (AX), Y%d", 2*p)
+		a.f("VMOVUPS 32(AX), Y%d", 2*p+1)
+		if p < 3 {
+			a.f("ADDQ R9, AX")
+		}
+	}
+	a.label("dwt_loaded")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ dwt_store")
+	a.label("dwt_tap")
+	a.f("MOVQ (R13), R11")
+	a.f("VMOVUPS (DX)(R11*1), Y8")
+	a.f("VMOVUPS 32(DX)(R11*1), Y9")
+	a.f("MOVQ (R10), R12")
+	a.f("ADDQ SI, R12")
+	for p := 0; p < 4; p++ {
+		a.f("VFMADD231PS (R12), Y8, Y%d", 2*p)
+		a.f("VFMADD231PS 32(R12), Y9, Y%d", 2*p+1)
+		if p < 3 {
+			a.f("ADDQ R8, R12")
+		}
+	}
+	a.f("ADDQ $8, R10")
+	a.f("ADDQ $8, R13")
+	a.f("DECQ CX")
+	a.f("JNE dwt_tap")
+	a.label("dwt_store")
+	a.f("MOVQ DI, AX")
+	for p := 0; p < 4; p++ {
+		a.f("VMOVUPS Y%d, (AX)", 2*p)
+		a.f("VMOVUPS Y%d, 32(AX)", 2*p+1)
+		if p < 3 {
+			a.f("ADDQ R9, AX")
+		}
+	}
+	a.f("VZEROUPPER")
+	a.f("RET")
 }
 
 // advance moves every pointer register an elementwise kernel loaded.
@@ -532,6 +609,19 @@ func %[1]s%[2]s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ld
 //
 //go:noescape
 func SumAVX2(n int, x *float32) float32
+`)
+	b.WriteString(`
+// DepthwiseTileAVX2 computes a depthwise convolution tile of 4 output
+// pixels × 16 channels in registers over nt taps. With all offsets and
+// strides in bytes, for p < 4 and j < 16:
+//
+//	y[p·ys + j] = s + Σ_{t<nt} x[xoff[t] + p·xs + j] · w[woff[t] + j]
+//
+// with s = b[j], or the old y[p·ys + j] when b is nil (fused
+// multiply-adds in t order).
+//
+//go:noescape
+func DepthwiseTileAVX2(nt int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
 `)
 	// Tile shapes, for the Go side's blocking.
 	b.WriteString("\n// Tile shapes of the SGEMM microkernels.\nconst (\n")

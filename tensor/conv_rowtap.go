@@ -27,6 +27,7 @@ type rowTapConv struct {
 	g      convGeom
 	hp, wp int       // padded input size
 	xp     []float32 // padded input (+ slack for tail tiles)
+	toff   []int     // few channels on AVX2: byte offset of tap (kh, kw, c) from a pixel's window
 	bp     []float32 // packed weights [O/NR][KH][KW·C][NR]
 	y      []float32
 	bias   []float32
@@ -63,6 +64,19 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32) {
 				for kw := 0; kw < g.kw; kw++ {
 					rt.bp[((jp*g.kh+kh)*KWC+kw*C+c)*NR+j] = w[((o*C+c)*g.kh+kh)*g.kw+kw]
 				}
+			}
+		}
+	}
+	if KWC < gatherBelow && kn.id == kidAVX2 {
+		tp := tapOffsets.Get().(*[]int)
+		defer tapOffsets.Put(tp)
+		if cap(*tp) < g.kh*KWC {
+			*tp = make([]int, g.kh*KWC)
+		}
+		rt.toff = (*tp)[:g.kh*KWC]
+		for kh := 0; kh < g.kh; kh++ {
+			for q := 0; q < KWC; q++ {
+				rt.toff[kh*KWC+q] = (kh*g.p.DilationH*rt.wp*C + q) * 4
 			}
 		}
 	}
@@ -170,7 +184,10 @@ func (rt *rowTapConv) run(part, parts int) {
 			c, ldc = rt.y[(oh0*g.ow+ow0)*O+jp*NR:], O
 		}
 		var beta float32
-		if gather {
+		if rt.toff != nil { // one indirect call covers every tap
+			K := g.kh * KWC
+			callIndirect(K, rt.xp[aBase:], lda*4, rt.toff, rt.bp[jp*K*NR:(jp+1)*K*NR], c, ldc)
+		} else if gather {
 			K := g.kh * KWC
 			for q0 := 0; q0 < K; q0 += kn.kc {
 				kc := min(kn.kc, K-q0)
@@ -197,7 +214,7 @@ func (rt *rowTapConv) run(part, parts int) {
 		for t := t0; t < t1; t++ {
 			aBase, oh0, ow0, cnt, direct := tile(t)
 			K := g.kh * KWC
-			for i := 0; i < MR; i++ { // pixel i's taps, row-major: panel[i·K + kh·KW·C + q]
+			for i := 0; i < MR && rt.toff == nil; i++ { // pixel i's taps, row-major: panel[i·K + kh·KW·C + q]
 				for kh := 0; kh < g.kh; kh++ {
 					copySmall(panelBuf[i*K+kh*KWC:i*K+(kh+1)*KWC], rt.xp[aBase+kh*g.p.DilationH*rt.wp*C+i*lda:])
 				}
@@ -228,7 +245,10 @@ func (rt *rowTapConv) run(part, parts int) {
 // gather their taps instead of calling the kernel once per kernel row.
 const gatherBelow = 64
 
-var gatherPanels = sync.Pool{New: func() any { return new([]float32) }}
+var (
+	gatherPanels = sync.Pool{New: func() any { return new([]float32) }}
+	tapOffsets   = sync.Pool{New: func() any { return new([]int) }}
+)
 
 // virtual reports whether tiles run over whole images as virtual rows of
 // Wp pixels: possible at stride 1, where pixel (oh, ow) reads from

@@ -67,3 +67,12 @@ func callAsmKernel(id kernelID, kc int, a []float32, aMode int, lda int, b []flo
 		panic("tensor: unknown SGEMM kernel")
 	}
 }
+
+// callIndirect runs SgemmIndirectAVX2x6x16: a 6×16 tile of c from the taps
+// at byte offsets toff of 6 pixels xs bytes apart, against the tap-major
+// 16-column panel b.
+func callIndirect(nt int, x []float32, xs int, toff []int, b, c []float32, ldc int) {
+	_ = b[nt*16-1]
+	_ = c[5*ldc+15]
+	amd64.SgemmIndirectAVX2x6x16(nt, &x[0], xs, &toff[0], &b[0], &c[0], ldc)
+}

@@ -11,3 +11,7 @@ func gemmKernelFor(kernels.Tier) *gemmKernel { return genericGemmKernel() }
 func callAsmKernel(kernelID, int, []float32, int, int, []float32, bool, int, []float32, int, float32, float32) {
 	panic("tensor: no assembly SGEMM kernels in this build")
 }
+
+func callIndirect(int, []float32, int, []int, []float32, []float32, int) {
+	panic("tensor: no assembly kernels in this build")
+}

@@ -211,6 +211,17 @@ func SumAVX2(n int, x *float32) float32
 //go:noescape
 func DepthwiseTileAVX2(nt int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
 
+// SgemmIndirectAVX2x6x16 computes, for i < 6 and j < 16, with toff and xs
+// in bytes,
+//
+//	c[i*ldc+j] = Σ_{t<nt} x[toff[t] + i·xs] · b[t*16+j]   (fused multiply-adds in t order)
+//
+// a 6-pixel × 16-filter convolution tile whose taps come from an offset
+// table (no im2col copy); b is a 16-column panel packed tap-major.
+//
+//go:noescape
+func SgemmIndirectAVX2x6x16(nt int, x *float32, xs int, toff *int, b, c *float32, ldc int)
+
 // Tile shapes of the SGEMM microkernels.
 const (
 	SgemmAVX2x6x16MR    = 6

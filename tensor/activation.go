@@ -18,6 +18,7 @@ const (
 	ActGELU // exact: x·Φ(x), Φ the standard normal CDF
 )
 
+// String returns the activation's name.
 func (a Activation) String() string {
 	switch a {
 	case ActReLU:

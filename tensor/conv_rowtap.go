@@ -49,24 +49,22 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32) {
 	slack := (kn.mr*g.p.StrideW + g.kw + 1) * C * (1 + g.p.DilationH*(g.kh-1)) // virtual tiles may run past the last row
 	s.cols = grow(s.cols, g.n*rt.hp*rt.wp*C+slack)
 	rt.xp = s.cols
-	padNHWC(rt.xp, x, g.n, g.h, g.w, C, g.p.PadTop, g.p.PadLeft, rt.hp, rt.wp)
 	clear(rt.xp[g.n*rt.hp*rt.wp*C:])
-
-	// Weights: bp[((jp·KH + kh)·KW·C + kw·C + c)·NR + j] = w[o = jp·NR+j][c][kh][kw]:
-	// for each panel jp, the kernel rows one after the other.
 	NR, KWC := kn.nr, g.kw*C
 	s.wp = grow(s.wp, g.kh*g.o*KWC)
 	rt.bp = s.wp
-	for o := 0; o < g.o; o++ {
-		jp, j := o/NR, o%NR
-		for c := 0; c < C; c++ {
-			for kh := 0; kh < g.kh; kh++ {
-				for kw := 0; kw < g.kw; kw++ {
-					rt.bp[((jp*g.kh+kh)*KWC+kw*C+c)*NR+j] = w[((o*C+c)*g.kh+kh)*g.kw+kw]
-				}
-			}
-		}
+	// Pad the input and pack the weights on the pool: in a training step
+	// both change every call, and done on one thread they bound the
+	// speed-up of the rest.
+	prep := rowTapPreps.Get().(*rowTapPrep)
+	*prep = rowTapPrep{rt: rt, x: x, w: w}
+	parts := 1
+	if workers := goMaxProcs(); workers > 1 && g.flops >= gemmParallelFlops {
+		parts = min(workers, g.n, g.o/NR)
 	}
+	parallel(max(parts, 1), prep)
+	*prep = rowTapPrep{}
+	rowTapPreps.Put(prep)
 	if KWC < gatherBelow && kn.id == kidAVX2 {
 		tp := tapOffsets.Get().(*[]int)
 		defer tapOffsets.Put(tp)
@@ -80,7 +78,7 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32) {
 			}
 		}
 	}
-	parts := 1
+	parts = 1
 	if workers := goMaxProcs(); workers > 1 && g.flops >= gemmParallelFlops {
 		parts = min(workers, g.n*g.oh)
 	}
@@ -88,6 +86,39 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32) {
 	*rt = rowTapConv{}
 	rowTapCalls.Put(rt)
 	rowTapScratch.Put(s)
+}
+
+// rowTapPrep pads the input and packs the weights of a row-tap call; a
+// part pads a range of images and packs a range of output panels.
+type rowTapPrep struct {
+	rt   *rowTapConv
+	x, w []float32
+}
+
+var rowTapPreps = sync.Pool{New: func() any { return new(rowTapPrep) }}
+
+func (p *rowTapPrep) run(part, parts int) {
+	rt := p.rt
+	g := rt.g
+	C, NR, KWC := g.c, rt.kn.nr, g.kw*g.c
+	n0, n1 := part*g.n/parts, (part+1)*g.n/parts
+	hwc := rt.hp * rt.wp * C
+	padNHWC(rt.xp[n0*hwc:], p.x[n0*g.h*g.w*C:], n1-n0, g.h, g.w, C, g.p.PadTop, g.p.PadLeft, rt.hp, rt.wp)
+	// bp[((jp·KH + kh)·KW·C + kw·C + c)·NR + j] = w[o = jp·NR+j][c][kh][kw]:
+	// for each panel jp, the kernel rows one after the other.
+	panels := g.o / NR
+	for jp := part * panels / parts; jp < (part+1)*panels/parts; jp++ {
+		for j := 0; j < NR; j++ {
+			o := jp*NR + j
+			for c := 0; c < C; c++ {
+				for kh := 0; kh < g.kh; kh++ {
+					for kw := 0; kw < g.kw; kw++ {
+						rt.bp[((jp*g.kh+kh)*KWC+kw*C+c)*NR+j] = p.w[((o*C+c)*g.kh+kh)*g.kw+kw]
+					}
+				}
+			}
+		}
+	}
 }
 
 // padNHWC copies x [N,H,W,C] into the middle of xp [N,Hp,Wp,C], zeroing the

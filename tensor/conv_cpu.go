@@ -190,7 +190,7 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 		if bias != nil {
 			b = bias.data
 		}
-		convRowTap(gemmKernelFor(kernels.Current()), g, y.data, x.data, w.data, b)
+		convRowTap(gemmKernelFor(kernels.Current()), g, y.data, x.data, w.data, b, false)
 		return
 	default:
 		s := convScratches.Get().(*convScratch)

@@ -39,8 +39,11 @@ var (
 )
 
 // convRowTap computes y = conv(x, w) (+ bias) on the row-tap path. x, w and
-// y are the storage of NHWC, OIHW and NHWC tensors with the geometry g.
-func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32) {
+// y are the storage of NHWC, OIHW and NHWC tensors with the geometry g;
+// with flip, w holds the weights of the convolution whose backward-data
+// pass this is ([C][O][KH][KW] for g's O and C), read flipped and
+// transposed (see flippedGeom).
+func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) {
 	s := rowTapScratch.Get().(*convScratch)
 	rt := rowTapCalls.Get().(*rowTapConv)
 	*rt = rowTapConv{kn: kn, g: g, y: y, bias: bias}
@@ -57,7 +60,7 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32) {
 	// both change every call, and done on one thread they bound the
 	// speed-up of the rest.
 	prep := rowTapPreps.Get().(*rowTapPrep)
-	*prep = rowTapPrep{rt: rt, x: x, w: w}
+	*prep = rowTapPrep{rt: rt, x: x, w: w, flip: flip}
 	parts := 1
 	if workers := goMaxProcs(); workers > 1 && g.flops >= gemmParallelFlops {
 		parts = min(workers, g.n, g.o/NR)
@@ -93,6 +96,7 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32) {
 type rowTapPrep struct {
 	rt   *rowTapConv
 	x, w []float32
+	flip bool
 }
 
 var rowTapPreps = sync.Pool{New: func() any { return new(rowTapPrep) }}
@@ -113,7 +117,11 @@ func (p *rowTapPrep) run(part, parts int) {
 			for c := 0; c < C; c++ {
 				for kh := 0; kh < g.kh; kh++ {
 					for kw := 0; kw < g.kw; kw++ {
-						rt.bp[((jp*g.kh+kh)*KWC+kw*C+c)*NR+j] = p.w[((o*C+c)*g.kh+kh)*g.kw+kw]
+						src := ((o*C+c)*g.kh+kh)*g.kw + kw
+						if p.flip {
+							src = ((c*g.o+o)*g.kh+g.kh-1-kh)*g.kw + g.kw - 1 - kw
+						}
+						rt.bp[((jp*g.kh+kh)*KWC+kw*C+c)*NR+j] = p.w[src]
 					}
 				}
 			}
@@ -315,18 +323,7 @@ func rowTapBackwardDataOK(kn *gemmKernel, g convGeom) bool {
 
 func rowTapBackwardData(kn *gemmKernel, g convGeom, dx, dy, w []float32) {
 	f, _ := flippedGeom(g)
-	s := convScratches.Get().(*convScratch)
-	s.dwp = grow(s.dwp, len(w))
-	taps := g.kh * g.kw
-	for o := 0; o < g.o; o++ {
-		for c := 0; c < g.c; c++ {
-			for t := 0; t < taps; t++ {
-				s.dwp[(c*g.o+o)*taps+taps-1-t] = w[(o*g.c+c)*taps+t]
-			}
-		}
-	}
-	convRowTap(kn, f, dx, dy, s.dwp, nil)
-	convScratches.Put(s)
+	convRowTap(kn, f, dx, dy, w, nil, true)
 }
 
 // gridBackwardWeightsOK reports whether the weight gradient of g runs as

@@ -6,10 +6,13 @@ import (
 	"github.com/graftml/graft/kernels"
 )
 
-// CPU convolutions. Three paths:
+// CPU convolutions. The paths, in the order Conv2D tries them:
+//   - depthwise (groups = C = O): register tiles of 4 pixels × 16 channels
+//     (assembly) inside the image, vector FMAs at its borders;
 //   - 1×1, stride 1, no padding, one group: a plain GEMM on the activation
 //     matrix [N·H·W, C] (NHWC needs no copy);
-//   - depthwise (groups = C = O): direct loops, vectorised over channels;
+//   - row-tap (conv_rowtap.go): k×k convolutions read in place from a
+//     padded copy of the input, on the assembly tiers;
 //   - everything else: im2col over chunks of output pixels, then GEMM
 //     (weights packed once per call as [O][KH][KW][C/G], the im2col order).
 

@@ -181,8 +181,9 @@ func Features() []string {
 }
 
 func cpuSummary() string {
-	if len(Features()) == 0 {
+	fs := Features()
+	if len(fs) == 0 {
 		return "no SIMD features detected"
 	}
-	return strings.Join(Features(), " ")
+	return strings.Join(fs, " ")
 }

@@ -109,18 +109,6 @@ func convDims(op string, x, w, y, bias *Tensor, p ConvParams) convGeom {
 	return g
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // ConvFLOPs returns the forward multiply-add count ×2 of a convolution:
 // 2·N·OH·OW·O·(C/groups)·KH·KW.
 func ConvFLOPs(x, w *Tensor, p ConvParams) float64 {

@@ -427,7 +427,7 @@ func depthwiseBackwardData(g convGeom, dx, dy, w []float32) {
 	if f, ok := depthwiseFlipped(g); ok {
 		// At stride 1 the input gradient is a depthwise forward pass of
 		// dy with the kernels flipped: it gets the register-tiled kernel.
-		fp := gatherPanels.Get().(*[]float32)
+		fp := floatBufs.Get().(*[]float32)
 		*fp = grow(*fp, len(w))
 		flipped, taps := *fp, g.kh*g.kw
 		for c := 0; c < g.c; c++ {
@@ -436,7 +436,7 @@ func depthwiseBackwardData(g convGeom, dx, dy, w []float32) {
 			}
 		}
 		runDepthwise(depthwiseCall{g: f, pass: 0, y: dx, x: dy}, flipped)
-		gatherPanels.Put(fp)
+		floatBufs.Put(fp)
 		return
 	}
 	runDepthwise(depthwiseCall{g: g, pass: 1, dx: dx, dy: dy}, w)

@@ -34,8 +34,7 @@ type rowTapConv struct {
 }
 
 var (
-	rowTapScratch = sync.Pool{New: func() any { return new(convScratch) }}
-	rowTapCalls   = sync.Pool{New: func() any { return new(rowTapConv) }}
+	rowTapCalls = sync.Pool{New: func() any { return new(rowTapConv) }}
 )
 
 // convRowTap computes y = conv(x, w) (+ bias) on the row-tap path. x, w and
@@ -44,7 +43,7 @@ var (
 // pass this is ([C][O][KH][KW] for g's O and C), read flipped and
 // transposed (see flippedGeom).
 func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) {
-	s := rowTapScratch.Get().(*convScratch)
+	s := convScratches.Get().(*convScratch)
 	rt := rowTapCalls.Get().(*rowTapConv)
 	*rt = rowTapConv{kn: kn, g: g, y: y, bias: bias}
 	rt.hp, rt.wp = g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
@@ -88,7 +87,7 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) 
 	parallel(parts, rt)
 	*rt = rowTapConv{}
 	rowTapCalls.Put(rt)
-	rowTapScratch.Put(s)
+	convScratches.Put(s)
 }
 
 // rowTapPrep pads the input and packs the weights of a row-tap call; a
@@ -181,8 +180,8 @@ func (rt *rowTapConv) run(part, parts int) {
 	gather := KWC < gatherBelow
 	var panelBuf []float32
 	if gather {
-		pb := gatherPanels.Get().(*[]float32)
-		defer gatherPanels.Put(pb)
+		pb := floatBufs.Get().(*[]float32)
+		defer floatBufs.Put(pb)
 		*pb = grow(*pb, g.kh*KWC*MR)
 		panelBuf = *pb
 	}
@@ -285,8 +284,8 @@ func (rt *rowTapConv) run(part, parts int) {
 const gatherBelow = 64
 
 var (
-	gatherPanels = sync.Pool{New: func() any { return new([]float32) }}
-	tapOffsets   = sync.Pool{New: func() any { return new([]int) }}
+	floatBufs  = sync.Pool{New: func() any { return new([]float32) }} // scratch float slices
+	tapOffsets = sync.Pool{New: func() any { return new([]int) }}
 )
 
 // virtual reports whether tiles run over whole images as virtual rows of

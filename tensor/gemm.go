@@ -226,12 +226,6 @@ var gemmScratches = sync.Pool{New: func() any { return new(gemmScratch) }}
 
 func getGemmScratch(kn *gemmKernel) *gemmScratch {
 	s := gemmScratches.Get().(*gemmScratch)
-	grow := func(buf []float32, n int) []float32 {
-		if cap(buf) < n {
-			return make([]float32, n)
-		}
-		return buf[:n]
-	}
 	s.a = grow(s.a, ceilDiv(kn.mc, kn.mr)*kn.mr*kn.kc)
 	s.b = grow(s.b, ceilDiv(kn.nc, kn.nr)*kn.nr*kn.kc)
 	s.aEdge = grow(s.aEdge, kn.mr*kn.kc)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -134,7 +135,7 @@ func pbIndex(f string) int {
 // compareONNX compares within ONNX's backend-test tolerances (rtol 1e-3,
 // atol 1e-7), a little looser in atol for float32 sums.
 func compareONNX(got *Tensor, want *onnx.Tensor) string {
-	if !equalInts(got.shape, want.Dims) && !(len(want.Dims) == 0 && got.Len() == 1) {
+	if !slices.Equal(got.shape, want.Dims) && !(len(want.Dims) == 0 && got.Len() == 1) {
 		return fmt.Sprintf("shape %v, want %v", got.shape, want.Dims)
 	}
 	for i, w := range want.Values {
@@ -313,7 +314,7 @@ func runONNXNode(n onnx.Node, opset int64, in []*onnx.Tensor, nout int) ([]*Tens
 		return []*Tensor{y}, nil
 	case "MatMul":
 		a, bm := x, fromONNX(in[1])
-		if a.Rank() != bm.Rank() || a.Rank() < 2 || !equalInts(a.shape[:a.Rank()-2], bm.shape[:bm.Rank()-2]) {
+		if a.Rank() != bm.Rank() || a.Rank() < 2 || !slices.Equal(a.shape[:a.Rank()-2], bm.shape[:bm.Rank()-2]) {
 			return nil, fmt.Errorf("MatMul of %v and %v: batched shapes must match", a.shape, bm.shape)
 		}
 		r := a.Rank()

@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Concat copies srcs, joined along axis, into dst. Every src has dst's
@@ -143,7 +144,7 @@ func pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
 
 // NCHWToNHWC copies src [N,C,H,W] into dst [N,H,W,C].
 func NCHWToNHWC(dst, src *Tensor) {
-	if src.Rank() != 4 || !equalInts(dst.shape, []int{src.shape[0], src.shape[2], src.shape[3], src.shape[1]}) {
+	if src.Rank() != 4 || !slices.Equal(dst.shape, []int{src.shape[0], src.shape[2], src.shape[3], src.shape[1]}) {
 		panic(fmt.Sprintf("tensor.NCHWToNHWC: src %v, dst %v", src.shape, dst.shape))
 	}
 	n, c, h, w := src.shape[0], src.shape[1], src.shape[2], src.shape[3]
@@ -158,7 +159,7 @@ func NCHWToNHWC(dst, src *Tensor) {
 
 // NHWCToNCHW copies src [N,H,W,C] into dst [N,C,H,W].
 func NHWCToNCHW(dst, src *Tensor) {
-	if src.Rank() != 4 || !equalInts(dst.shape, []int{src.shape[0], src.shape[3], src.shape[1], src.shape[2]}) {
+	if src.Rank() != 4 || !slices.Equal(dst.shape, []int{src.shape[0], src.shape[3], src.shape[1], src.shape[2]}) {
 		panic(fmt.Sprintf("tensor.NHWCToNCHW: src %v, dst %v", src.shape, dst.shape))
 	}
 	n, h, w, c := src.shape[0], src.shape[1], src.shape[2], src.shape[3]

@@ -187,3 +187,9 @@ func mustSameShape(op string, ts ...*Tensor) {
 		}
 	}
 }
+
+// Shares reports whether t and u are views of the same storage: the same
+// first element and the same length. Empty tensors share nothing.
+func (t *Tensor) Shares(u *Tensor) bool {
+	return len(t.data) > 0 && len(t.data) == len(u.data) && &t.data[0] == &u.data[0]
+}

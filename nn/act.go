@@ -1,0 +1,70 @@
+package nn
+
+import (
+	"github.com/graftml/graft/tensor"
+)
+
+// Act applies an elementwise activation.
+type Act struct {
+	Leaf
+	Kind tensor.Activation
+	// Alpha is LeakyReLU's negative slope.
+	Alpha float32
+
+	x, y, dx *tensor.Tensor
+}
+
+// ReLU returns max(x, 0).
+func ReLU() *Act { return &Act{Kind: tensor.ActReLU} }
+
+// ReLU6 returns min(max(x, 0), 6).
+func ReLU6() *Act { return &Act{Kind: tensor.ActReLU6} }
+
+// LeakyReLU returns x for x > 0 and alpha·x otherwise.
+func LeakyReLU(alpha float32) *Act { return &Act{Kind: tensor.ActLeakyReLU, Alpha: alpha} }
+
+// GELU returns x·Φ(x) (the exact form).
+func GELU() *Act { return &Act{Kind: tensor.ActGELU} }
+
+// Sigmoid returns 1/(1+e^−x).
+func Sigmoid() *Act { return &Act{Kind: tensor.ActSigmoid} }
+
+// Tanh returns tanh(x).
+func Tanh() *Act { return &Act{Kind: tensor.ActTanh} }
+
+func (a *Act) compute(y, x *tensor.Tensor) {
+	if a.Kind == tensor.ActReLU {
+		tensor.Default().ReLU(y, x)
+		return
+	}
+	tensor.Default().Activate(y, x, a.Kind, a.Alpha)
+}
+
+// Forward applies the activation.
+func (a *Act) Forward(x *tensor.Tensor) *tensor.Tensor {
+	y := ensure(&a.y, x.Shape()...)
+	a.compute(y, x)
+	a.x = x
+	return y
+}
+
+// Infer applies the activation into a fresh tensor.
+func (a *Act) Infer(x *tensor.Tensor) *tensor.Tensor {
+	y := tensor.Zeros(x.Shape()...)
+	a.compute(y, x)
+	return y
+}
+
+// Backward returns dy times the activation's derivative.
+func (a *Act) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	if !needInputGrad {
+		return nil
+	}
+	dx := ensure(&a.dx, dy.Shape()...)
+	if a.Kind == tensor.ActReLU {
+		tensor.Default().ReLUGrad(dx, a.x, dy)
+		return dx
+	}
+	tensor.Default().ActivateGrad(dx, a.x, a.y, dy, a.Kind, a.Alpha)
+	return dx
+}

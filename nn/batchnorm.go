@@ -1,0 +1,167 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/graftml/graft/tensor"
+)
+
+// BatchNorm normalises each channel (the last dimension) of its input:
+// BatchNorm2D over NHWC activations, BatchNorm1D over [N, C] features.
+// Its parameters and buffers carry PyTorch's names: weight, bias,
+// running_mean, running_var and num_batches_tracked.
+//
+// In training mode it normalises with the batch statistics and updates
+// the running ones; in inference mode, or while FreezeStats is set, it
+// normalises with the running statistics and leaves them alone (Keras's
+// behaviour for a frozen BatchNorm, the usual choice when fine-tuning on
+// small data). FreezeStats is one of the three freeze switches and no
+// change of mode undoes it.
+type BatchNorm struct {
+	Leaf
+	C        int
+	Momentum float32
+	Eps      float32
+	// FreezeStats makes training use and keep the running statistics.
+	FreezeStats bool
+	// ReLU fuses a following ReLU into the layer.
+	ReLU bool
+
+	Weight, Bias            *Param
+	RunningMean, RunningVar *Buffer
+	NumBatchesTracked       *Buffer
+
+	params               []Named[*Param]
+	buffers              []Named[*Buffer]
+	x, y, dx, dyr        *tensor.Tensor
+	saveMean, saveInvStd *tensor.Tensor
+	scale                *tensor.Tensor
+	acc                  []float64
+	usedBatch            bool
+}
+
+// NewBatchNorm returns a BatchNorm over c channels with PyTorch's
+// defaults: weight 1, bias 0, running mean 0 and variance 1, momentum
+// 0.1, eps 1e-5.
+func NewBatchNorm(c int) *BatchNorm {
+	b := &BatchNorm{C: c, Momentum: 0.1, Eps: 1e-5,
+		Weight: NewParam(tensor.Full(1, c)), Bias: NewParam(tensor.Zeros(c)),
+		RunningMean: &Buffer{Value: tensor.Zeros(c)}, RunningVar: &Buffer{Value: tensor.Full(1, c)},
+		NumBatchesTracked: &Buffer{Value: tensor.Zeros(), Int: true},
+		saveMean:          tensor.Zeros(c), saveInvStd: tensor.Zeros(c),
+		scale: tensor.Zeros(c), acc: make([]float64, 2*c),
+	}
+	b.params = []Named[*Param]{{"weight", b.Weight}, {"bias", b.Bias}}
+	b.buffers = []Named[*Buffer]{{"running_mean", b.RunningMean}, {"running_var", b.RunningVar},
+		{"num_batches_tracked", b.NumBatchesTracked}}
+	return b
+}
+
+// Params returns weight and bias.
+func (b *BatchNorm) Params() []Named[*Param] { return b.params }
+
+// Buffers returns the running statistics and the batch counter.
+func (b *BatchNorm) Buffers() []Named[*Buffer] { return b.buffers }
+
+func (b *BatchNorm) check(x *tensor.Tensor) {
+	if x.Rank() < 2 || x.Dim(-1) != b.C {
+		panic(fmt.Sprintf("nn.BatchNorm: input %v, want %d channels last", x.Shape(), b.C))
+	}
+}
+
+func (b *BatchNorm) params2() tensor.BatchNormParams {
+	return tensor.BatchNormParams{Momentum: b.Momentum, Eps: b.Eps, UnbiasedVar: true, ReLU: b.ReLU}
+}
+
+// Forward normalises x.
+func (b *BatchNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
+	b.check(x)
+	y := ensure(&b.y, x.Shape()...)
+	be := tensor.Default()
+	b.x = x
+	b.usedBatch = b.training && !b.FreezeStats
+	if b.usedBatch {
+		be.BatchNormTrain(y, x, b.Weight.Value, b.Bias.Value, b.RunningMean.Value, b.RunningVar.Value,
+			b.saveMean, b.saveInvStd, b.params2())
+		b.NumBatchesTracked.Value.Data()[0]++
+		return y
+	}
+	be.BatchNormInference(y, x, b.Weight.Value, b.Bias.Value, b.RunningMean.Value, b.RunningVar.Value, b.params2())
+	return y
+}
+
+// Infer normalises with the running statistics into a fresh tensor.
+func (b *BatchNorm) Infer(x *tensor.Tensor) *tensor.Tensor {
+	b.check(x)
+	y := tensor.Zeros(x.Shape()...)
+	tensor.Default().BatchNormInference(y, x, b.Weight.Value, b.Bias.Value, b.RunningMean.Value, b.RunningVar.Value, b.params2())
+	return y
+}
+
+// Backward computes the gradients of the trainable parameters and, when
+// asked, the input's.
+func (b *BatchNorm) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	train := b.Weight.Trainable || b.Bias.Trainable
+	if !train && !needInputGrad {
+		return nil
+	}
+	be := tensor.Default()
+	if b.ReLU {
+		d := ensure(&b.dyr, dy.Shape()...)
+		be.ReLUGrad(d, b.y, dy)
+		dy = d
+	}
+	var dx *tensor.Tensor
+	if needInputGrad {
+		dx = ensure(&b.dx, b.x.Shape()...)
+	}
+	if b.usedBatch {
+		be.BatchNormBackward(dx, b.Weight.Grad, b.Bias.Grad, b.x, dy, b.Weight.Value, b.saveMean, b.saveInvStd)
+		return dx
+	}
+	b.frozenBackward(dx, dy, train)
+	return dx
+}
+
+// frozenBackward is the backward pass of normalisation by the running
+// statistics, a per-channel affine map y = x·s + t with s = γ/√(var+eps):
+// dx = dy·s, dγ = Σ dy·(x − mean)/√(var+eps), dβ = Σ dy.
+func (b *BatchNorm) frozenBackward(dx, dy *tensor.Tensor, train bool) {
+	c := b.C
+	mean, vr := b.RunningMean.Value.Data(), b.RunningVar.Value.Data()
+	g := b.Weight.Value.Data()
+	inv := b.saveInvStd.Data()
+	s := b.scale.Data()
+	for j := 0; j < c; j++ {
+		inv[j] = float32(1 / math.Sqrt(float64(vr[j])+float64(b.Eps)))
+		s[j] = g[j] * inv[j]
+	}
+	xd, dyd := b.x.Data(), dy.Data()
+	if dx != nil {
+		dxd := dx.Data()
+		for i := 0; i < len(dyd); i += c {
+			row, out := dyd[i:i+c], dxd[i:i+c]
+			for j := range row {
+				out[j] = row[j] * s[j]
+			}
+		}
+	}
+	if !train {
+		return
+	}
+	dg, dbt := b.acc[:c], b.acc[c:]
+	clear(b.acc)
+	for i := 0; i < len(dyd); i += c {
+		row, xr := dyd[i:i+c], xd[i:i+c]
+		for j := range row {
+			dg[j] += float64(row[j]) * float64(xr[j]-mean[j])
+			dbt[j] += float64(row[j])
+		}
+	}
+	gw, gb := b.Weight.Grad.Data(), b.Bias.Grad.Data()
+	for j := 0; j < c; j++ {
+		gw[j] = float32(dg[j]) * inv[j]
+		gb[j] = float32(dbt[j])
+	}
+}

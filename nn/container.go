@@ -1,0 +1,285 @@
+package nn
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/graftml/graft/tensor"
+)
+
+// Sequential runs its children one after another. Backward stops at the
+// lowest child that has a trainable parameter when the input gradient is
+// not needed: the layers below it cost nothing.
+type Sequential struct {
+	Leaf
+	layers []Named[Layer]
+}
+
+// NewSequential returns a Sequential of layers named "0", "1", …
+// (PyTorch's nn.Sequential names).
+func NewSequential(layers ...Layer) *Sequential {
+	s := &Sequential{}
+	for _, l := range layers {
+		s.Add(strconv.Itoa(len(s.layers)), l)
+	}
+	return s
+}
+
+// Add appends a named layer and returns s.
+func (s *Sequential) Add(name string, l Layer) *Sequential {
+	for _, c := range s.layers {
+		if c.Name == name {
+			panic(fmt.Sprintf("nn.Sequential: two children named %q", name))
+		}
+	}
+	s.layers = append(s.layers, Named[Layer]{name, l})
+	return s
+}
+
+// Children returns the layers in order.
+func (s *Sequential) Children() []Named[Layer] { return s.layers }
+
+// Len returns the number of layers.
+func (s *Sequential) Len() int { return len(s.layers) }
+
+// Layer returns layer i.
+func (s *Sequential) Layer(i int) Layer { return s.layers[i].Value }
+
+// Truncate keeps the first n layers and returns the rest (a cut of the
+// model: the trunk stays in s).
+func (s *Sequential) Truncate(n int) []Named[Layer] {
+	rest := s.layers[n:]
+	s.layers = s.layers[:n:n]
+	return rest
+}
+
+// Forward runs the layers in order.
+func (s *Sequential) Forward(x *tensor.Tensor) *tensor.Tensor {
+	for _, l := range s.layers {
+		x = l.Value.Forward(x)
+	}
+	return x
+}
+
+// Infer runs the layers' Infer in order.
+func (s *Sequential) Infer(x *tensor.Tensor) *tensor.Tensor {
+	for _, l := range s.layers {
+		x = l.Value.Infer(x)
+	}
+	return x
+}
+
+// Backward runs the layers' Backward in reverse order, down to the lowest
+// trainable layer unless the input gradient is needed.
+func (s *Sequential) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	lowest := 0
+	if !needInputGrad {
+		lowest = -1
+		for i, l := range s.layers {
+			if HasTrainable(l.Value) {
+				lowest = i
+				break
+			}
+		}
+		if lowest < 0 {
+			return nil
+		}
+	}
+	for i := len(s.layers) - 1; i >= lowest; i-- {
+		need := needInputGrad || i > lowest
+		dy = s.layers[i].Value.Backward(dy, need)
+		if need && dy == nil {
+			panic(fmt.Sprintf("nn.Sequential: layer %q returned no input gradient", s.layers[i].Name))
+		}
+	}
+	return dy
+}
+
+// Residual adds a shortcut around a main path: y = post(main(x) +
+// shortcut(x)), the shortcut being the identity when nil. Its children are
+// the main path's layers, by their own names, then the shortcut (named by
+// ShortcutName, torchvision's "downsample"), so a ResNet block's
+// parameters read layer1.0.conv1.weight and layer1.0.downsample.0.weight.
+type Residual struct {
+	Leaf
+	main         *Sequential
+	Shortcut     Layer
+	ShortcutName string
+	// Post is applied after the sum (a ResNet block's final ReLU); nil
+	// for none.
+	Post Layer
+
+	children []Named[Layer]
+	sum, dx  *tensor.Tensor
+}
+
+// NewResidual returns a residual block over the named main-path layers.
+func NewResidual(main []Named[Layer], shortcut Layer, post Layer) *Residual {
+	r := &Residual{main: &Sequential{}, Shortcut: shortcut, ShortcutName: "downsample", Post: post}
+	for _, l := range main {
+		r.main.Add(l.Name, l.Value)
+	}
+	r.children = append(r.children, r.main.layers...)
+	if shortcut != nil {
+		r.children = append(r.children, Named[Layer]{r.ShortcutName, shortcut})
+	}
+	return r
+}
+
+// Main returns the main path.
+func (r *Residual) Main() *Sequential { return r.main }
+
+// Children returns the main path's layers and the shortcut.
+func (r *Residual) Children() []Named[Layer] { return r.children }
+
+// SetTraining records the mode and passes it to Post, which is not a child.
+func (r *Residual) SetTraining(on bool) {
+	r.training = on
+	if r.Post != nil {
+		r.Post.SetTraining(on)
+	}
+}
+
+func (r *Residual) add(z, a, b *tensor.Tensor) {
+	if !a.SameShape(b) {
+		panic(fmt.Sprintf("nn.Residual: main path gives %v, shortcut %v", a.Shape(), b.Shape()))
+	}
+	tensor.Default().Add(z, a, b)
+}
+
+// Forward computes post(main(x) + shortcut(x)).
+func (r *Residual) Forward(x *tensor.Tensor) *tensor.Tensor {
+	h := r.main.Forward(x)
+	s := x
+	if r.Shortcut != nil {
+		s = r.Shortcut.Forward(x)
+	}
+	y := ensure(&r.sum, h.Shape()...)
+	r.add(y, h, s)
+	if r.Post != nil {
+		y = r.Post.Forward(y)
+	}
+	return y
+}
+
+// Infer is Forward through the layers' Infer.
+func (r *Residual) Infer(x *tensor.Tensor) *tensor.Tensor {
+	h := r.main.Infer(x)
+	s := x
+	if r.Shortcut != nil {
+		s = r.Shortcut.Infer(x)
+	}
+	y := tensor.Zeros(h.Shape()...)
+	r.add(y, h, s)
+	if r.Post != nil {
+		y = r.Post.Infer(y)
+	}
+	return y
+}
+
+// Backward sends dy through Post, then down both paths, and sums their
+// input gradients.
+func (r *Residual) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	below := needInputGrad || HasTrainable(r.main) || (r.Shortcut != nil && HasTrainable(r.Shortcut))
+	if !below {
+		return nil
+	}
+	if r.Post != nil {
+		dy = r.Post.Backward(dy, true)
+	}
+	dm := r.main.Backward(dy, needInputGrad)
+	ds := dy
+	if r.Shortcut != nil {
+		ds = r.Shortcut.Backward(dy, needInputGrad)
+	}
+	if !needInputGrad {
+		return nil
+	}
+	dx := ensure(&r.dx, dm.Shape()...)
+	if !dx.SameShape(ds) {
+		panic(fmt.Sprintf("nn.Residual: input gradients %v and %v", dm.Shape(), ds.Shape()))
+	}
+	tensor.Default().Add(dx, dm, ds)
+	return dx
+}
+
+// Concat runs its branches on the same input and concatenates their
+// outputs along the last (channel) axis: an Inception-style block.
+type Concat struct {
+	Leaf
+	branches []Named[Layer]
+
+	outs     []*tensor.Tensor
+	grads    []*tensor.Tensor
+	y, dx    *tensor.Tensor
+	shapeBuf []int
+}
+
+// NewConcat returns a Concat of named branches.
+func NewConcat(branches ...Named[Layer]) *Concat {
+	return &Concat{branches: branches, outs: make([]*tensor.Tensor, len(branches)),
+		grads: make([]*tensor.Tensor, len(branches))}
+}
+
+// Children returns the branches.
+func (c *Concat) Children() []Named[Layer] { return c.branches }
+
+func (c *Concat) outShape(outs []*tensor.Tensor) []int {
+	s := append(c.shapeBuf[:0], outs[0].Shape()...)
+	last := 0
+	for _, o := range outs {
+		last += o.Dim(-1)
+	}
+	s[len(s)-1] = last
+	c.shapeBuf = s
+	return s
+}
+
+// Forward concatenates the branches' outputs.
+func (c *Concat) Forward(x *tensor.Tensor) *tensor.Tensor {
+	for i, b := range c.branches {
+		c.outs[i] = b.Value.Forward(x)
+	}
+	y := ensure(&c.y, c.outShape(c.outs)...)
+	tensor.Default().Concat(y, -1, c.outs...)
+	return y
+}
+
+// Infer is Forward through the branches' Infer.
+func (c *Concat) Infer(x *tensor.Tensor) *tensor.Tensor {
+	outs := make([]*tensor.Tensor, len(c.branches))
+	for i, b := range c.branches {
+		outs[i] = b.Value.Infer(x)
+	}
+	s := append([]int(nil), outs[0].Shape()...)
+	s[len(s)-1] = 0
+	for _, o := range outs {
+		s[len(s)-1] += o.Dim(-1)
+	}
+	y := tensor.Zeros(s...)
+	tensor.Default().Concat(y, -1, outs...)
+	return y
+}
+
+// Backward splits dy among the branches and sums their input gradients.
+func (c *Concat) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	for i := range c.branches {
+		ensure(&c.grads[i], c.outs[i].Shape()...)
+	}
+	be := tensor.Default()
+	be.Split(dy, -1, c.grads...)
+	var dx *tensor.Tensor
+	for i, b := range c.branches {
+		d := b.Value.Backward(c.grads[i], needInputGrad)
+		if !needInputGrad {
+			continue
+		}
+		if dx == nil {
+			dx = ensure(&c.dx, d.Shape()...)
+			be.Scale(dx, 1, d)
+			continue
+		}
+		be.Add(dx, dx, d)
+	}
+	return dx
+}

@@ -1,0 +1,137 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/graftml/graft/tensor"
+)
+
+// Conv2D is a 2-D convolution over NHWC activations with an OIHW weight
+// [Out, In/Groups, KH, KW], PyTorch's Conv2d: stride, padding (symmetric,
+// asymmetric or TF-style "same"), dilation and groups (depthwise when
+// Groups = In).
+type Conv2D struct {
+	Leaf
+	In, Out, KH, KW int
+	// P holds strides, dilations, padding and groups. With Same set, the
+	// padding is recomputed from each input's size (TF's "SAME": the
+	// output is ⌈input/stride⌉, the odd pixel padded after).
+	P      tensor.ConvParams
+	Same   bool
+	Weight *Param
+	Bias   *Param // nil without bias
+
+	params []Named[*Param]
+	x      *tensor.Tensor
+	y, dx  *tensor.Tensor
+	dy2    *tensor.Tensor
+}
+
+// ConvOpts are a convolution's options beyond its channels and kernel;
+// the zero value is stride 1, no padding, dilation 1, one group, no bias.
+type ConvOpts struct {
+	Stride, Padding, Dilation, Groups int
+	// Same pads TF-style so the output is ⌈input/stride⌉ (Padding ignored).
+	Same bool
+	Bias bool
+}
+
+// NewConv2D returns a k×k convolution with PyTorch's default
+// initialisation drawn from seed.
+func NewConv2D(in, out, k int, o ConvOpts, seed uint64) *Conv2D {
+	g := max(o.Groups, 1)
+	p := tensor.ConvParams{
+		StrideH: max(o.Stride, 1), StrideW: max(o.Stride, 1),
+		DilationH: max(o.Dilation, 1), DilationW: max(o.Dilation, 1),
+		PadTop: o.Padding, PadLeft: o.Padding, PadBottom: o.Padding, PadRight: o.Padding,
+		Groups: g,
+	}
+	return NewConv2DParams(in, out, k, k, p, o.Same, o.Bias, seed)
+}
+
+// NewConv2DParams returns a kh×kw convolution with explicit parameters
+// (asymmetric padding, separate strides and dilations).
+func NewConv2DParams(in, out, kh, kw int, p tensor.ConvParams, same, bias bool, seed uint64) *Conv2D {
+	g := max(p.Groups, 1)
+	if in%g != 0 || out%g != 0 {
+		panic(fmt.Sprintf("nn.Conv2D: %d→%d channels not divisible by %d groups", in, out, g))
+	}
+	p.Groups = g
+	c := &Conv2D{In: in, Out: out, KH: kh, KW: kw, P: p, Same: same,
+		Weight: NewParam(tensor.Zeros(out, in/g, kh, kw))}
+	c.params = []Named[*Param]{{"weight", c.Weight}}
+	if bias {
+		c.Bias = NewParam(tensor.Zeros(out))
+		c.params = append(c.params, Named[*Param]{"bias", c.Bias})
+	}
+	TorchDefaultInit(c.Weight.Value, biasValue(c.Bias), in/g*kh*kw, seed)
+	return c
+}
+
+// Params returns weight and bias.
+func (c *Conv2D) Params() []Named[*Param] { return c.params }
+
+// params returns the convolution parameters for an input, with "same"
+// padding resolved.
+func (c *Conv2D) params2(x *tensor.Tensor) tensor.ConvParams {
+	if x.Rank() != 4 || x.Dim(3) != c.In {
+		panic(fmt.Sprintf("nn.Conv2D: input %v, want [N, H, W, %d]", x.Shape(), c.In))
+	}
+	p := c.P
+	if c.Same {
+		p.PadTop, p.PadBottom = tensor.SamePadding(x.Dim(1), c.KH, max(p.StrideH, 1), max(p.DilationH, 1), false)
+		p.PadLeft, p.PadRight = tensor.SamePadding(x.Dim(2), c.KW, max(p.StrideW, 1), max(p.DilationW, 1), false)
+	}
+	return p
+}
+
+// OutShape returns the output shape for an input shape [N, H, W, In].
+func (c *Conv2D) OutShape(x *tensor.Tensor) []int {
+	p := c.params2(x)
+	oh, ow := p.OutSize(x.Dim(1), x.Dim(2), c.KH, c.KW)
+	return []int{x.Dim(0), oh, ow, c.Out}
+}
+
+// Forward convolves x [N, H, W, In] into [N, OH, OW, Out].
+func (c *Conv2D) Forward(x *tensor.Tensor) *tensor.Tensor {
+	p := c.params2(x)
+	oh, ow := p.OutSize(x.Dim(1), x.Dim(2), c.KH, c.KW)
+	y := ensure(&c.y, x.Dim(0), oh, ow, c.Out)
+	tensor.Default().Conv2D(y, x, c.Weight.Value, biasValue(c.Bias), p)
+	c.x = x
+	return y
+}
+
+// Infer is Forward into a fresh tensor.
+func (c *Conv2D) Infer(x *tensor.Tensor) *tensor.Tensor {
+	p := c.params2(x)
+	oh, ow := p.OutSize(x.Dim(1), x.Dim(2), c.KH, c.KW)
+	y := tensor.Zeros(x.Dim(0), oh, ow, c.Out)
+	tensor.Default().Conv2D(y, x, c.Weight.Value, biasValue(c.Bias), p)
+	return y
+}
+
+// Backward computes the weight and bias gradients of the trainable ones
+// and, when asked, the input gradient.
+func (c *Conv2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	be := tensor.Default()
+	p := c.params2(c.x)
+	wTrain := c.Weight.Trainable
+	bTrain := c.Bias != nil && c.Bias.Trainable
+	switch {
+	case wTrain:
+		var db *tensor.Tensor
+		if bTrain {
+			db = c.Bias.Grad
+		}
+		be.Conv2DBackwardWeights(c.Weight.Grad, db, c.x, dy, p)
+	case bTrain:
+		be.Sum(c.Bias.Grad, view(&c.dy2, dy, -1, c.Out), 0)
+	}
+	if !needInputGrad {
+		return nil
+	}
+	dx := ensure(&c.dx, c.x.Shape()...)
+	be.Conv2DBackwardData(dx, dy, c.Weight.Value, p)
+	return dx
+}

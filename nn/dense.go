@@ -1,0 +1,97 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/graftml/graft/tensor"
+)
+
+// Dense is a fully connected layer, y = x·Wᵀ + b, over x [N, In]; the
+// weight is [Out, In] as in PyTorch's Linear.
+type Dense struct {
+	Leaf
+	In, Out int
+	Weight  *Param
+	Bias    *Param // nil without bias
+
+	params []Named[*Param]
+	x      *tensor.Tensor
+	y, dx  *tensor.Tensor
+}
+
+// NewDense returns a dense layer with Kaiming-uniform weights (PyTorch
+// Linear's default initialisation) drawn from seed.
+func NewDense(in, out int, bias bool, seed uint64) *Dense {
+	d := &Dense{In: in, Out: out, Weight: NewParam(tensor.Zeros(out, in))}
+	d.params = []Named[*Param]{{"weight", d.Weight}}
+	if bias {
+		d.Bias = NewParam(tensor.Zeros(out))
+		d.params = append(d.params, Named[*Param]{"bias", d.Bias})
+	}
+	TorchDefaultInit(d.Weight.Value, biasValue(d.Bias), in, seed)
+	return d
+}
+
+func biasValue(p *Param) *tensor.Tensor {
+	if p == nil {
+		return nil
+	}
+	return p.Value
+}
+
+// Params returns weight and bias.
+func (d *Dense) Params() []Named[*Param] { return d.params }
+
+func (d *Dense) check(x *tensor.Tensor) {
+	if x.Rank() != 2 || x.Dim(1) != d.In {
+		panic(fmt.Sprintf("nn.Dense: input %v, want [N, %d]", x.Shape(), d.In))
+	}
+}
+
+func (d *Dense) compute(y, x *tensor.Tensor) {
+	be := tensor.Default()
+	if d.Bias != nil {
+		b := d.Bias.Value.Data()
+		yd := y.Data()
+		for i := 0; i < x.Dim(0); i++ {
+			copy(yd[i*d.Out:(i+1)*d.Out], b)
+		}
+		be.MatMul(y, x, d.Weight.Value, false, true, 1, 1)
+		return
+	}
+	be.MatMul(y, x, d.Weight.Value, false, true, 1, 0)
+}
+
+// Forward computes x·Wᵀ + b.
+func (d *Dense) Forward(x *tensor.Tensor) *tensor.Tensor {
+	d.check(x)
+	y := ensure(&d.y, x.Dim(0), d.Out)
+	d.compute(y, x)
+	d.x = x
+	return y
+}
+
+// Infer is Forward into a fresh tensor.
+func (d *Dense) Infer(x *tensor.Tensor) *tensor.Tensor {
+	d.check(x)
+	y := tensor.Zeros(x.Dim(0), d.Out)
+	d.compute(y, x)
+	return y
+}
+
+// Backward computes dW = dyᵀ·x, db = Σ dy and dx = dy·W.
+func (d *Dense) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	be := tensor.Default()
+	if d.Weight.Trainable {
+		be.MatMul(d.Weight.Grad, dy, d.x, true, false, 1, 0)
+	}
+	if d.Bias != nil && d.Bias.Trainable {
+		be.Sum(d.Bias.Grad, dy, 0)
+	}
+	if !needInputGrad {
+		return nil
+	}
+	dx := ensure(&d.dx, d.x.Shape()...)
+	be.MatMul(dx, dy, d.Weight.Value, false, false, 1, 0)
+	return dx
+}

@@ -227,7 +227,6 @@ func view(t **tensor.Tensor, src *tensor.Tensor, shape ...int) *tensor.Tensor {
 	return *t
 }
 
-
 // mustRank panics (a programmer error inside a model) unless x has the
 // rank, naming the layer.
 func mustRank(layer string, x *tensor.Tensor, rank int) {

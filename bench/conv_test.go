@@ -20,6 +20,8 @@ type ConvLayer struct {
 
 // ConvLayers are the layers of BenchmarkConv2D (and of bench/peers/torch_conv.py).
 var ConvLayers = []ConvLayer{
+	{"lenet_c1", 64, 28, 28, 1, 6, 5, tensor.ConvParams{PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
+	{"lenet_c2", 64, 14, 14, 6, 16, 5, tensor.ConvParams{}},
 	{"mnist_c1", 64, 28, 28, 1, 32, 5, tensor.ConvParams{PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
 	{"mnist_c2", 64, 14, 14, 32, 64, 5, tensor.ConvParams{PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
 	{"r18_conv1", 32, 224, 224, 3, 64, 7, tensor.ConvParams{StrideH: 2, StrideW: 2, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3}},

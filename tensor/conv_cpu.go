@@ -188,6 +188,13 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 		return
 	case g.pointwiseInPlc:
 		Sgemm(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, y.data, g.o)
+	case planeOK(g):
+		var b []float32
+		if bias != nil {
+			b = bias.data
+		}
+		planeForward(g, y.data, x.data, w.data, b)
+		return
 	case rowTapOK(gemmKernelFor(kernels.Current()), g):
 		var b []float32
 		if bias != nil {
@@ -256,6 +263,8 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	g := convDims("Conv2DBackwardWeights", x, dw, dy, db, p)
 	switch kn := gemmKernelFor(kernels.Current()); {
+	case planeBackwardOK(g):
+		planeBackwardWeights(g, dw.data, x.data, dy.data)
 	case gridBackwardWeightsOK(kn, g):
 		gridBackwardWeights(g, dw.data, x.data, dy.data)
 	case g.depthwise:

@@ -96,6 +96,11 @@ func TestConv2DMatchesReference(t *testing.T) {
 			{n: 1, h: 5, w: 5, c: 300, o: 32, kh: 3, kw: 3, p: pad1},
 			{n: 2, h: 8, w: 8, c: 48, o: 48, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 48}},
 			{n: 2, h: 6, w: 6, c: 32, o: 64, kh: 1, kw: 1},
+			// the planar path (C ≤ 4, stride 1): LeNet's first layer, dilation with
+			// asymmetric padding, and enough pixels for several GEMM blocks.
+			{n: 3, h: 28, w: 28, c: 1, o: 6, kh: 5, kw: 5, p: ConvParams{PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
+			{n: 2, h: 17, w: 13, c: 3, o: 7, kh: 3, kw: 4, p: ConvParams{DilationH: 2, DilationW: 2, PadTop: 2, PadLeft: 1, PadRight: 3}},
+			{n: 5, h: 33, w: 37, c: 2, o: 33, kh: 3, kw: 3, p: pad1},
 		}
 		for i := 0; i < cases+len(layers); i++ {
 			var cc convCase

@@ -76,3 +76,22 @@ func callIndirect(nt int, x []float32, xs int, toff []int, b, c []float32, ldc i
 	_ = c[5*ldc+15]
 	amd64.SgemmIndirectAVX2x6x16(nt, &x[0], xs, &toff[0], &b[0], &c[0], ldc)
 }
+
+// callIndirectB runs SgemmIndirectBAVX2x6x16: a 6-filter × 16-pixel tile
+// of c from the tap-major weight panel a and the input rows at byte
+// offsets toff from x.
+func callIndirectB(nt int, a, x []float32, toff []int, c []float32, ldc int) {
+	_ = a[nt*6-1]
+	_ = toff[nt-1]
+	_ = c[5*ldc+15]
+	amd64.SgemmIndirectBAVX2x6x16(nt, &a[0], &x[0], &toff[0], &c[0], ldc)
+}
+
+// callDotIndirect runs SdotIndirectAVX2x6x2: c[i·ldc + j] += Σ_{v<n}
+// a[i·lda + v]·x[offj/4 + v] for 6 rows i and 2 taps j.
+func callDotIndirect(n int, a []float32, lda int, x []float32, off0, off1 int, c []float32, ldc int) {
+	_ = a[5*lda+n-1]
+	_ = x[max(off0, off1)/4+n-1]
+	_ = c[5*ldc+1]
+	amd64.SdotIndirectAVX2x6x2(n, &a[0], lda, &x[0], off0, off1, &c[0], ldc)
+}

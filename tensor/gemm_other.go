@@ -15,3 +15,11 @@ func callAsmKernel(kernelID, int, []float32, int, int, []float32, bool, int, []f
 func callIndirect(int, []float32, int, []int, []float32, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }
+
+func callIndirectB(int, []float32, []float32, []int, []float32, int) {
+	panic("tensor: no assembly kernels in this build")
+}
+
+func callDotIndirect(int, []float32, int, []float32, int, int, []float32, int) {
+	panic("tensor: no assembly kernels in this build")
+}

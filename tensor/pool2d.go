@@ -123,9 +123,7 @@ func (g poolGeom) maxBackImages(dx, x, dy *Tensor, n0, n1 int) {
 	clear(dx.data[n0*hwc : n1*hwc])
 	buf := argmaxBufs.Get().(*argmaxBuf)
 	defer argmaxBufs.Put(buf)
-	if cap(buf.best) < g.c {
-		buf.best, buf.arg = make([]float32, g.c), make([]int, g.c)
-	}
+	buf.grow(g.c)
 	best, arg := buf.best[:g.c], buf.arg[:g.c]
 	for n := n0; n < n1; n++ {
 		for oh := 0; oh < g.oh; oh++ {
@@ -155,6 +153,13 @@ func (g poolGeom) maxBackImages(dx, x, dy *Tensor, n0, n1 int) {
 type argmaxBuf struct {
 	best []float32
 	arg  []int
+	done []uint32
+}
+
+func (b *argmaxBuf) grow(c int) {
+	if cap(b.best) < c {
+		b.best, b.arg, b.done = make([]float32, c), make([]int, c), make([]uint32, c)
+	}
 }
 
 var argmaxBufs = sync.Pool{New: func() any { return new(argmaxBuf) }}
@@ -347,12 +352,12 @@ func (c *poolCall) run(part, parts int) {
 	u0, u1 := part*units/parts, (part+1)*units/parts
 	switch c.kind {
 	case poolMax:
-		c.g.maxRows(c.y, c.x, u0, u1, true)
+		c.g.maxRowsFast(c.y, c.x, u0, u1)
 	case poolAvg:
-		c.g.avgRows(c.y, c.x, u0, u1)
+		c.g.avgRowsFast(c.y, c.x, u0, u1)
 	case poolMaxBack:
-		c.g.maxBackImages(c.dx, c.x, c.y, u0, u1)
+		c.g.maxBackFast(c.dx, c.x, c.y, u0, u1)
 	case poolAvgBack:
-		c.g.avgBackImages(c.dx, c.y, u0, u1)
+		c.g.avgBackFast(c.dx, c.y, u0, u1)
 	}
 }

@@ -25,7 +25,7 @@ func numel(op string, shape []int) int {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {
-			panic(fmt.Sprintf("tensor.%s: negative dimension in shape %v", op, shape))
+			panic(fmt.Sprintf("tensor.%s: negative dimension in shape %v", op, append([]int(nil), shape...)))
 		}
 		n *= d
 	}
@@ -51,7 +51,7 @@ func Full(v float32, shape ...int) *Tensor {
 // panics if len(data) is not the product of shape.
 func FromSlice(data []float32, shape ...int) *Tensor {
 	if n := numel("FromSlice", shape); n != len(data) {
-		panic(fmt.Sprintf("tensor.FromSlice: shape %v holds %d elements, data has %d", shape, n, len(data)))
+		panic(fmt.Sprintf("tensor.FromSlice: shape %v holds %d elements, data has %d", append([]int(nil), shape...), n, len(data)))
 	}
 	return &Tensor{shape: slices.Clone(shape), data: data}
 }
@@ -131,8 +131,8 @@ func (t *Tensor) Set(v float32, idx ...int) { t.data[t.offset("Set", idx)] = v }
 // Reshape returns a view with a new shape over the same storage. One
 // dimension may be -1; it is inferred from the others. It panics if the
 // element counts differ.
-func (t *Tensor) Reshape(shape ...int) *Tensor {
-	shape = slices.Clone(shape)
+func (t *Tensor) Reshape(dims ...int) *Tensor {
+	shape := append([]int(nil), dims...) // a copy, so dims does not escape
 	infer, known := -1, 1
 	for i, d := range shape {
 		switch {

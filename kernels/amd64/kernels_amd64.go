@@ -222,6 +222,30 @@ func DepthwiseTileAVX2(nt int, x *float32, xs int, xoff *int, w *float32, woff *
 //go:noescape
 func SgemmIndirectAVX2x6x16(nt int, x *float32, xs int, toff *int, b, c *float32, ldc int)
 
+// SgemmIndirectBAVX2x6x16 computes, for i < 6 and j < 16, with toff in
+// bytes,
+//
+//	c[i*ldc+j] = Σ_{t<nt} a[t*6+i] · x[toff[t] + j]   (fused multiply-adds in t order)
+//
+// a 6-filter × 16-pixel convolution tile whose taps are shifted rows of
+// padded input planes, from an offset table (no im2col copy); a is a
+// 6-row panel of weights packed tap-major.
+//
+//go:noescape
+func SgemmIndirectBAVX2x6x16(nt int, a, x *float32, toff *int, c *float32, ldc int)
+
+// SdotIndirectAVX2x6x2 computes, for i < 6 and j < 2, with n a multiple
+// of 8 and the offsets in bytes,
+//
+//	c[i*ldc+j] += Σ_{v<n} a[i*lda+v] · x[offj + v]
+//
+// (8 lanes accumulated by fused multiply-adds, then reduced): a 6-filter ×
+// 2-tap block of a convolution's weight gradient over shifted rows of
+// padded input planes.
+//
+//go:noescape
+func SdotIndirectAVX2x6x2(n int, a *float32, lda int, x *float32, off0, off1 int, c *float32, ldc int)
+
 // Tile shapes of the SGEMM microkernels.
 const (
 	SgemmAVX2x6x16MR    = 6

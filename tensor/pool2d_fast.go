@@ -1,0 +1,192 @@
+package tensor
+
+import "math"
+
+// The CPU backend's pooling loops: the taps of a window come from index
+// ranges computed once per output pixel instead of a callback per tap, and
+// few channels (C < 16, the first layers of small models) run as plain
+// loops rather than vector calls that would each handle a fraction of a
+// register.
+
+// tapRange returns the window's kernel rows [kh0, kh1) and columns
+// [kw0, kw1) whose taps fall inside the input.
+func (g poolGeom) tapRange(oh, ow int) (kh0, kh1, kw0, kw1 int) {
+	h0, w0 := oh*g.sh-g.p.PadTop, ow*g.sw-g.p.PadLeft
+	kh0, kh1 = firstInside(h0, g.dh, g.p.KH, g.h)
+	kw0, kw1 = firstInside(w0, g.dw, g.p.KW, g.w)
+	return
+}
+
+// firstInside returns the k range with 0 ≤ start + k·step < size, k < n.
+func firstInside(start, step, n, size int) (k0, k1 int) {
+	if start < 0 {
+		k0 = ceilDiv(-start, step)
+	}
+	k1 = n
+	if last := start + (n-1)*step; last >= size {
+		k1 = n - ceilDiv(last-size+1, step)
+	}
+	return min(k0, n), max(k1, 0)
+}
+
+// maxRowsFast is maxRows for the CPU backend.
+func (g poolGeom) maxRowsFast(y, x *Tensor, r0, r1 int) {
+	c := g.c
+	for r := r0; r < r1; r++ {
+		n, oh := r/g.oh, r%g.oh
+		for ow := 0; ow < g.ow; ow++ {
+			out := y.data[((n*g.oh+oh)*g.ow+ow)*c:][:c]
+			kh0, kh1, kw0, kw1 := g.tapRange(oh, ow)
+			if kh0 >= kh1 || kw0 >= kw1 {
+				for i := range out {
+					out[i] = float32(math.Inf(-1))
+				}
+				continue
+			}
+			first := true
+			for kh := kh0; kh < kh1; kh++ {
+				row := ((n*g.h + oh*g.sh - g.p.PadTop + kh*g.dh) * g.w) * c
+				for kw := kw0; kw < kw1; kw++ {
+					src := x.data[row+(ow*g.sw-g.p.PadLeft+kw*g.dw)*c:][:c]
+					switch {
+					case first:
+						copy(out, src) // max(−∞, v) = v, NaN included
+						first = false
+					case c >= 16:
+						maxF32(out, out, src)
+					default:
+						for i, v := range src {
+							out[i] = max(out[i], v) // NaN propagates, as maxF32's
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// maxBackFast is maxBackImages for the CPU backend, without branches on
+// the data (a max pool's argmax is random, so branches on it mispredict):
+// each window's maximum and its first position are tracked through
+// comparison flags and masks, then dy is added there.
+func (g poolGeom) maxBackFast(dx, x, dy *Tensor, n0, n1 int) {
+	c := g.c
+	hwc := g.h * g.w * c
+	clear(dx.data[n0*hwc : n1*hwc])
+	buf := argmaxBufs.Get().(*argmaxBuf)
+	defer argmaxBufs.Put(buf)
+	buf.grow(c)
+	best, arg := buf.best[:c], buf.arg[:c]
+	for n := n0; n < n1; n++ {
+		for oh := 0; oh < g.oh; oh++ {
+			for ow := 0; ow < g.ow; ow++ {
+				kh0, kh1, kw0, kw1 := g.tapRange(oh, ow)
+				if kh0 >= kh1 || kw0 >= kw1 {
+					continue
+				}
+				first := true
+				for kh := kh0; kh < kh1; kh++ {
+					row := ((n*g.h + oh*g.sh - g.p.PadTop + kh*g.dh) * g.w) * c
+					for kw := kw0; kw < kw1; kw++ {
+						xo := row + (ow*g.sw-g.p.PadLeft+kw*g.dw)*c
+						src := x.data[xo:][:c]
+						if first {
+							copy(best, src)
+							for i := range arg {
+								arg[i] = xo + i
+							}
+							first = false
+							continue
+						}
+						for i, v := range src {
+							m := best[i]
+							var gt, vn, mn int
+							if v > m {
+								gt = 1
+							}
+							if v != v {
+								vn = 1
+							}
+							if m != m {
+								mn = 1
+							}
+							take := gt | (vn &^ mn) // v > m, or v the first NaN
+							best[i] = max(m, v)
+							arg[i] ^= (arg[i] ^ (xo + i)) & -take
+						}
+					}
+				}
+				d := dy.data[((n*g.oh+oh)*g.ow+ow)*c:][:c]
+				for i, a := range arg {
+					dx.data[a] += d[i]
+				}
+			}
+		}
+	}
+}
+
+// avgRowsFast is avgRows for the CPU backend.
+func (g poolGeom) avgRowsFast(y, x *Tensor, r0, r1 int) {
+	c := g.c
+	for r := r0; r < r1; r++ {
+		n, oh := r/g.oh, r%g.oh
+		for ow := 0; ow < g.ow; ow++ {
+			out := y.data[((n*g.oh+oh)*g.ow+ow)*c:][:c]
+			clear(out)
+			kh0, kh1, kw0, kw1 := g.tapRange(oh, ow)
+			for kh := kh0; kh < kh1; kh++ {
+				row := ((n*g.h + oh*g.sh - g.p.PadTop + kh*g.dh) * g.w) * c
+				for kw := kw0; kw < kw1; kw++ {
+					src := x.data[row+(ow*g.sw-g.p.PadLeft+kw*g.dw)*c:][:c]
+					if c >= 16 {
+						addF32(out, out, src)
+						continue
+					}
+					for i, v := range src {
+						out[i] += v
+					}
+				}
+			}
+			if d := g.divisor(oh, ow); d > 0 {
+				inv := 1 / d
+				for i := range out {
+					out[i] *= inv
+				}
+			}
+		}
+	}
+}
+
+// avgBackFast is avgBackImages for the CPU backend.
+func (g poolGeom) avgBackFast(dx, dy *Tensor, n0, n1 int) {
+	c := g.c
+	hwc := g.h * g.w * c
+	clear(dx.data[n0*hwc : n1*hwc])
+	for n := n0; n < n1; n++ {
+		for oh := 0; oh < g.oh; oh++ {
+			for ow := 0; ow < g.ow; ow++ {
+				d := g.divisor(oh, ow)
+				if d == 0 {
+					continue
+				}
+				inv := 1 / d
+				src := dy.data[((n*g.oh+oh)*g.ow+ow)*c:][:c]
+				kh0, kh1, kw0, kw1 := g.tapRange(oh, ow)
+				for kh := kh0; kh < kh1; kh++ {
+					row := ((n*g.h + oh*g.sh - g.p.PadTop + kh*g.dh) * g.w) * c
+					for kw := kw0; kw < kw1; kw++ {
+						dst := dx.data[row+(ow*g.sw-g.p.PadLeft+kw*g.dw)*c:][:c]
+						if c >= 16 {
+							axpyF32(dst, inv, src)
+							continue
+						}
+						for i, v := range src {
+							dst[i] += inv * v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+

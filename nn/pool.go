@@ -28,17 +28,17 @@ func poolParams(k, stride, pad int) tensor.PoolParams {
 		StrideH: stride, StrideW: stride, PadTop: pad, PadLeft: pad, PadBottom: pad, PadRight: pad}}
 }
 
-func poolOut(name string, p tensor.PoolParams, x *tensor.Tensor) []int {
+func poolOut(name string, p tensor.PoolParams, x *tensor.Tensor) [4]int {
 	if x.Rank() != 4 {
 		panic(fmt.Sprintf("nn.%s: input %v, want [N, H, W, C]", name, x.Shape()))
 	}
 	oh, ow := p.OutSize(x.Dim(1), x.Dim(2))
-	return []int{x.Dim(0), oh, ow, x.Dim(3)}
+	return [4]int{x.Dim(0), oh, ow, x.Dim(3)}
 }
 
 // Forward pools x.
 func (m *MaxPool2D) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := ensure(&m.y, poolOut("MaxPool2D", m.P, x)...)
+	y := ensure(&m.y, shape4(poolOut("MaxPool2D", m.P, x))...)
 	tensor.Default().MaxPool2D(y, x, m.P)
 	m.x = x
 	return y
@@ -46,7 +46,7 @@ func (m *MaxPool2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // Infer pools x into a fresh tensor.
 func (m *MaxPool2D) Infer(x *tensor.Tensor) *tensor.Tensor {
-	y := tensor.Zeros(poolOut("MaxPool2D", m.P, x)...)
+	y := tensor.Zeros(shape4(poolOut("MaxPool2D", m.P, x))...)
 	tensor.Default().MaxPool2D(y, x, m.P)
 	return y
 }
@@ -80,7 +80,7 @@ func NewAvgPool2D(k, stride, pad int) *AvgPool2D {
 
 // Forward pools x.
 func (m *AvgPool2D) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := ensure(&m.y, poolOut("AvgPool2D", m.P, x)...)
+	y := ensure(&m.y, shape4(poolOut("AvgPool2D", m.P, x))...)
 	tensor.Default().AvgPool2D(y, x, m.P)
 	m.xshape = x.Shape()
 	return y
@@ -88,7 +88,7 @@ func (m *AvgPool2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // Infer pools x into a fresh tensor.
 func (m *AvgPool2D) Infer(x *tensor.Tensor) *tensor.Tensor {
-	y := tensor.Zeros(poolOut("AvgPool2D", m.P, x)...)
+	y := tensor.Zeros(shape4(poolOut("AvgPool2D", m.P, x))...)
 	tensor.Default().AvgPool2D(y, x, m.P)
 	return y
 }
@@ -140,3 +140,5 @@ func (m *GlobalAvgPool) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.
 	tensor.Default().GlobalAvgPoolBackward(dx, dy)
 	return dx
 }
+
+func shape4(s [4]int) []int { return s[:] }

@@ -189,4 +189,3 @@ func (g poolGeom) avgBackFast(dx, dy *Tensor, n0, n1 int) {
 		}
 	}
 }
-

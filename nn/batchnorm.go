@@ -37,8 +37,10 @@ type BatchNorm struct {
 	x, y, dx, dyr        *tensor.Tensor
 	saveMean, saveInvStd *tensor.Tensor
 	scale                *tensor.Tensor
-	acc                  []float64
-	usedBatch            bool
+	// gradients of frozen parameters computed along the way land here
+	scratchGrad, scratchGrad2 *tensor.Tensor
+	acc                       []float64
+	usedBatch                 bool
 }
 
 // NewBatchNorm returns a BatchNorm over c channels with PyTorch's
@@ -51,6 +53,7 @@ func NewBatchNorm(c int) *BatchNorm {
 		NumBatchesTracked: &Buffer{Value: tensor.Zeros(), Int: true},
 		saveMean:          tensor.Zeros(c), saveInvStd: tensor.Zeros(c),
 		scale: tensor.Zeros(c), acc: make([]float64, 2*c),
+		scratchGrad: tensor.Zeros(c), scratchGrad2: tensor.Zeros(c),
 	}
 	b.params = []Named[*Param]{{"weight", b.Weight}, {"bias", b.Bias}}
 	b.buffers = []Named[*Buffer]{{"running_mean", b.RunningMean}, {"running_var", b.RunningVar},
@@ -117,7 +120,15 @@ func (b *BatchNorm) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 		dx = ensure(&b.dx, b.x.Shape()...)
 	}
 	if b.usedBatch {
-		be.BatchNormBackward(dx, b.Weight.Grad, b.Bias.Grad, b.x, dy, b.Weight.Value, b.saveMean, b.saveInvStd)
+		// a frozen parameter's gradient goes to scratch: it must stay untouched
+		dg, db := b.Weight.Grad, b.Bias.Grad
+		if !b.Weight.Trainable {
+			dg = b.scratchGrad
+		}
+		if !b.Bias.Trainable {
+			db = b.scratchGrad2
+		}
+		be.BatchNormBackward(dx, dg, db, b.x, dy, b.Weight.Value, b.saveMean, b.saveInvStd)
 		return dx
 	}
 	b.frozenBackward(dx, dy, train)
@@ -159,9 +170,16 @@ func (b *BatchNorm) frozenBackward(dx, dy *tensor.Tensor, train bool) {
 			dbt[j] += float64(row[j])
 		}
 	}
-	gw, gb := b.Weight.Grad.Data(), b.Bias.Grad.Data()
-	for j := 0; j < c; j++ {
-		gw[j] = float32(dg[j]) * inv[j]
-		gb[j] = float32(dbt[j])
+	if b.Weight.Trainable {
+		gw := b.Weight.Grad.Data()
+		for j := 0; j < c; j++ {
+			gw[j] = float32(dg[j]) * inv[j]
+		}
+	}
+	if b.Bias.Trainable {
+		gb := b.Bias.Grad.Data()
+		for j := 0; j < c; j++ {
+			gb[j] = float32(dbt[j])
+		}
 	}
 }

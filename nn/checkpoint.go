@@ -37,6 +37,7 @@ const (
 	metaStep    = "train_step"
 	metaEpoch   = "train_epoch"
 	metaOptim   = "optimizer_scalars"
+	metaDropout = "dropout_steps"
 	optimPrefix = "optimizer."
 )
 
@@ -92,7 +93,7 @@ func decodeMeta(md map[string]string) (Meta, error) {
 	}
 	for k, v := range md {
 		switch k {
-		case metaArch, metaOptions, metaClasses, metaInput, metaMean, metaStd, metaStep, metaEpoch, metaOptim:
+		case metaArch, metaOptions, metaClasses, metaInput, metaMean, metaStd, metaStep, metaEpoch, metaOptim, metaDropout:
 		default:
 			m.Extra[k] = v
 		}
@@ -309,6 +310,16 @@ func SaveTraining(path string, model Layer, opt Optimizer, st TrainState, meta M
 		return err
 	}
 	md[metaOptim] = string(b)
+	drop := map[string]uint64{}
+	Walk(model, func(name string, l Layer) {
+		if d, ok := l.(*Dropout); ok {
+			drop[name] = d.Steps()
+		}
+	})
+	if b, err = json.Marshal(drop); err != nil {
+		return err
+	}
+	md[metaDropout] = string(b)
 	md[metaStep] = strconv.Itoa(st.Step)
 	md[metaEpoch] = strconv.Itoa(st.Epoch)
 	if err := safetensors.WriteFile(path, &safetensors.File{Tensors: sd, Metadata: md}); err != nil {
@@ -341,6 +352,17 @@ func LoadTraining(path string, model Layer, opt Optimizer) (TrainState, Meta, er
 	sc := map[string]float64{}
 	if err := json.Unmarshal([]byte(f.Metadata[metaOptim]), &sc); err != nil {
 		return st, meta, fmt.Errorf("nn: training checkpoint %s: optimizer scalars: %v", path, err)
+	}
+	if s, ok := f.Metadata[metaDropout]; ok {
+		drop := map[string]uint64{}
+		if err := json.Unmarshal([]byte(s), &drop); err != nil {
+			return st, meta, fmt.Errorf("nn: training checkpoint %s: dropout steps: %v", path, err)
+		}
+		Walk(model, func(name string, l Layer) {
+			if d, ok := l.(*Dropout); ok {
+				d.SetSteps(drop[name])
+			}
+		})
 	}
 	ts := map[string]*tensor.Tensor{}
 	for k, t := range f.Tensors {

@@ -168,7 +168,7 @@ func Fit(ctx context.Context, model Layer, train, val Dataset, opts FitOptions) 
 	batcher := NewBatcher(train, opts.BatchSize)
 	hist := &History{}
 	perm := make([]int, n)
-	var grad *tensor.Tensor
+	var grad, target *tensor.Tensor
 	step := opts.StartStep
 	for epoch := opts.StartEpoch + 1; epoch <= opts.Epochs; epoch++ {
 		SetTraining(model, true)
@@ -189,7 +189,8 @@ func Fit(ctx context.Context, model Layer, train, val Dataset, opts FitOptions) 
 			if grad == nil || !grad.SameShape(out) {
 				grad = tensor.Zeros(out.Shape()...)
 			}
-			loss := opts.Loss.Loss(grad, out, labels, nil)
+			target = targetFor(opts.Loss, target, out, labels)
+			loss := opts.Loss.Loss(grad, out, labels, target)
 			if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
 				return hist, fmt.Errorf("nn.Fit: epoch %d, step %d (batch %d): %w: %v", epoch, step+1, b+1, ErrNonFinite, loss)
 			}
@@ -238,6 +239,28 @@ func Fit(ctx context.Context, model Layer, train, val Dataset, opts FitOptions) 
 		}
 	}
 	return hist, nil
+}
+
+// targetFor returns nil for a loss that reads labels (CrossEntropy) and,
+// for one that reads a target (MSE, BCEWithLogits), the labels one-hot
+// encoded in the output's shape (in buf when it fits).
+func targetFor(l Loss, buf, out *tensor.Tensor, labels []int) *tensor.Tensor {
+	if _, ok := l.(CrossEntropy); ok {
+		return nil
+	}
+	if buf == nil || !buf.SameShape(out) {
+		buf = tensor.Zeros(out.Shape()...)
+	}
+	d := buf.Data()
+	clear(d)
+	if k := out.Dim(-1); out.Len() == len(labels)*k {
+		for i, lab := range labels {
+			if lab >= 0 && lab < k {
+				d[i*k+lab] = 1
+			}
+		}
+	}
+	return buf
 }
 
 // shuffle fills perm with a permutation drawn from the seed and epoch.
@@ -290,6 +313,7 @@ func Evaluate(ctx context.Context, model Layer, data Dataset, batchSize int, los
 	b := NewBatcher(data, batchSize)
 	idx := make([]int, 0, batchSize)
 	var sum float64
+	var target *tensor.Tensor
 	correct := 0
 	for s := 0; s < n; s += batchSize {
 		if err := ctx.Err(); err != nil {
@@ -304,7 +328,8 @@ func Evaluate(ctx context.Context, model Layer, data Dataset, batchSize int, los
 			return 0, 0, fmt.Errorf("nn.Evaluate: %w", err)
 		}
 		out := model.Forward(x)
-		sum += float64(loss.Loss(nil, out, labels, nil)) * float64(len(idx))
+		target = targetFor(loss, target, out, labels)
+		sum += float64(loss.Loss(nil, out, labels, target)) * float64(len(idx))
 		correct += countCorrect(out, labels)
 	}
 	return sum / float64(n), float64(correct) / float64(n), nil

@@ -109,8 +109,9 @@ func (o *SGD) LoadState(tensors map[string]*tensor.Tensor, _ map[string]float64)
 	var err error
 	eachState(o.groups, func(name string, p *Param) {
 		if b, ok := tensors[name+".momentum_buffer"]; ok && err == nil {
-			err = checkStateShape(name+".momentum_buffer", b, p)
-			o.buf[p] = b.Clone()
+			if err = checkStateShape(name+".momentum_buffer", b, p); err == nil {
+				o.buf[p] = b.Clone()
+			}
 		}
 	})
 	return err

@@ -29,8 +29,8 @@ func (s StepDecay) Factor(step, _ int) float64 {
 	return math.Pow(s.Gamma, float64(step/s.Every))
 }
 
-// Cosine anneals from the base rate to MinFactor times it over the run
-// (PyTorch's CosineAnnealingLR with T_max = total).
+// Cosine anneals from the base rate at the first step to MinFactor times
+// it at the last (PyTorch's CosineAnnealingLR with T_max = total − 1).
 type Cosine struct {
 	MinFactor float64
 }
@@ -69,13 +69,13 @@ func (o OneCycle) Factor(step, total int) float64 {
 	last := float64(total - 1)
 	s := float64(step)
 	anneal := func(a, b, t float64) float64 { return b + (a-b)/2*(math.Cos(math.Pi*t)+1) }
-	if s <= up || up <= 0 {
-		if up <= 0 {
-			return hi
-		}
+	if s <= up && up > 0 {
 		return anneal(lo, hi, s/up)
 	}
-	return anneal(hi, end, math.Min((s-up)/math.Max(last-up, 1), 1))
+	if last <= up { // a run too short for the second phase
+		return hi
+	}
+	return anneal(hi, end, math.Min((s-up)/(last-up), 1))
 }
 
 // Warmup rises linearly from 1/Steps of the rate to the full rate over

@@ -104,6 +104,14 @@ func (d *Dropout) Forward(x *tensor.Tensor) *tensor.Tensor {
 	return y
 }
 
+// Steps returns how many masks the layer has drawn: with Seed, its random
+// state (training checkpoints save it, so a resumed run draws the same
+// masks).
+func (d *Dropout) Steps() uint64 { return d.step }
+
+// SetSteps restores the count Steps returned.
+func (d *Dropout) SetSteps(n uint64) { d.step = n }
+
 // Infer returns x itself: dropout is the identity at inference.
 func (d *Dropout) Infer(x *tensor.Tensor) *tensor.Tensor { return x }
 
@@ -166,23 +174,24 @@ func (e *Embedding) lookup(y *tensor.Tensor, x *tensor.Tensor, ids []int) []int 
 	return ids
 }
 
-func (e *Embedding) outShape(x *tensor.Tensor) []int {
+func (e *Embedding) check(x *tensor.Tensor) {
 	if x.Rank() != 2 {
 		panic(fmt.Sprintf("nn.Embedding: input %v, want [N, T] ids", x.Shape()))
 	}
-	return []int{x.Dim(0), x.Dim(1), e.Dim}
 }
 
 // Forward looks the ids up.
 func (e *Embedding) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := ensure(&e.y, e.outShape(x)...)
+	e.check(x)
+	y := ensure(&e.y, x.Dim(0), x.Dim(1), e.Dim)
 	e.ids = e.lookup(y, x, e.ids)
 	return y
 }
 
 // Infer looks the ids up into a fresh tensor.
 func (e *Embedding) Infer(x *tensor.Tensor) *tensor.Tensor {
-	y := tensor.Zeros(e.outShape(x)...)
+	e.check(x)
+	y := tensor.Zeros(x.Dim(0), x.Dim(1), e.Dim)
 	e.lookup(y, x, make([]int, 0, x.Len()))
 	return y
 }

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"math/rand/v2"
 	"fmt"
 	"math"
 )
@@ -288,10 +289,11 @@ func dropout(y, mask, x *Tensor, p float32, seed uint64) {
 	if p < 0 || p >= 1 {
 		panic(fmt.Sprintf("tensor.Dropout: probability %v outside [0, 1)", p))
 	}
-	r := newRand(seed)
+	var r rand.PCG // on the stack: the draws of newRand(seed).Float32, without allocating
+	r.Seed(seed, seed^0x9e3779b97f4a7c15)
 	scale := 1 / (1 - p)
 	for i := range mask.data {
-		if p > 0 && r.Float32() < p {
+		if p > 0 && float32(uint32(r.Uint64()>>32)<<8>>8)/(1<<24) < p {
 			mask.data[i] = 0
 		} else {
 			mask.data[i] = scale

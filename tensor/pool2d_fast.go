@@ -65,58 +65,60 @@ func (g poolGeom) maxRowsFast(y, x *Tensor, r0, r1 int) {
 	}
 }
 
-// maxBackFast is maxBackImages for the CPU backend. For each output pixel
-// the window's tap offsets are listed once; then each channel's maximum and
-// its first position are found in registers, without branches on the data
-// (a max pool's argmax is random, so such branches mispredict), and dy is
-// added there.
+// maxBackFast is maxBackImages for the CPU backend, without branches on
+// the data (a max pool's argmax is random, so branches on it mispredict):
+// each window's maximum and its first position are tracked through
+// comparison flags and masks, then dy is added there.
 func (g poolGeom) maxBackFast(dx, x, dy *Tensor, n0, n1 int) {
 	c := g.c
 	hwc := g.h * g.w * c
-	var offs [64]int
-	if g.p.KH*g.p.KW > len(offs) {
-		g.maxBackImages(dx, x, dy, n0, n1)
-		return
-	}
-	xd, dxd := x.data, dx.data
+	buf := argmaxBufs.Get().(*argmaxBuf)
+	defer argmaxBufs.Put(buf)
+	buf.grow(c)
+	best, arg := buf.best[:c], buf.arg[:c]
 	for n := n0; n < n1; n++ {
-		clear(dxd[n*hwc : (n+1)*hwc]) // image by image, so the adds below hit the cache
+		clear(dx.data[n*hwc : (n+1)*hwc]) // image by image, so the adds below hit the cache
 		for oh := 0; oh < g.oh; oh++ {
 			for ow := 0; ow < g.ow; ow++ {
 				kh0, kh1, kw0, kw1 := g.tapRange(oh, ow)
-				nt := 0
+				if kh0 >= kh1 || kw0 >= kw1 {
+					continue
+				}
+				first := true
 				for kh := kh0; kh < kh1; kh++ {
 					row := ((n*g.h + oh*g.sh - g.p.PadTop + kh*g.dh) * g.w) * c
 					for kw := kw0; kw < kw1; kw++ {
-						offs[nt] = row + (ow*g.sw-g.p.PadLeft+kw*g.dw)*c
-						nt++
+						xo := row + (ow*g.sw-g.p.PadLeft+kw*g.dw)*c
+						src := x.data[xo:][:c]
+						if first {
+							copy(best, src)
+							for i := range arg {
+								arg[i] = xo + i
+							}
+							first = false
+							continue
+						}
+						for i, v := range src {
+							m := best[i]
+							var gt, vn, mn int
+							if v > m {
+								gt = 1
+							}
+							if v != v {
+								vn = 1
+							}
+							if m != m {
+								mn = 1
+							}
+							take := gt | (vn &^ mn) // v > m, or v the first NaN
+							best[i] = max(m, v)
+							arg[i] ^= (arg[i] ^ (xo + i)) & -take
+						}
 					}
 				}
-				if nt == 0 {
-					continue
-				}
-				taps := offs[:nt]
 				d := dy.data[((n*g.oh+oh)*g.ow+ow)*c:][:c]
-				for i, di := range d {
-					a := taps[0] + i
-					m := xd[a]
-					for _, o := range taps[1:] {
-						v := xd[o+i]
-						var gt, vn, mn int
-						if v > m {
-							gt = 1
-						}
-						if v != v {
-							vn = 1
-						}
-						if m != m {
-							mn = 1
-						}
-						take := gt | (vn &^ mn) // v > m, or v the first NaN
-						m = max(m, v)
-						a ^= (a ^ (o + i)) & -take
-					}
-					dxd[a] += di
+				for i, a := range arg {
+					dx.data[a] += d[i]
 				}
 			}
 		}

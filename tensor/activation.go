@@ -1,9 +1,9 @@
 package tensor
 
 import (
-	"math/rand/v2"
 	"fmt"
 	"math"
+	"math/rand/v2"
 )
 
 // Activation names an elementwise nonlinearity.

@@ -36,6 +36,10 @@ func (s *Sequential) Add(name string, l Layer) *Sequential {
 	return s
 }
 
+// AsSequential returns s; a type embedding a *Sequential (a model) gets
+// it too, so code walking models can see through the wrapper.
+func (s *Sequential) AsSequential() *Sequential { return s }
+
 // Children returns the layers in order.
 func (s *Sequential) Children() []Named[Layer] { return s.layers }
 

@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/graftml/graft/data"
+	"github.com/graftml/graft/nn"
+	"github.com/graftml/graft/nn/models"
 )
 
 func TestInfo(t *testing.T) {
@@ -31,6 +36,33 @@ func TestUserErrorsAreOneLine(t *testing.T) {
 	for _, args := range [][]string{{"frobnicate"}, {"info", "--bogus"}} {
 		err := run(args, &bytes.Buffer{})
 		if err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("run(%v) = %v, want a one-line error", args, err)
+		}
+	}
+}
+
+func TestTrainSmoke(t *testing.T) {
+	if _, err := data.MNISTDir(); err != nil {
+		t.Skip(err)
+	}
+	path := filepath.Join(t.TempDir(), "lenet5.safetensors")
+	var out bytes.Buffer
+	if err := run([]string{"train", "--model", "lenet5", "--epochs", "1", "--limit", "2048", "--out", path}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "test accuracy") {
+		t.Fatalf("graft train printed:\n%s", out.String())
+	}
+	m := models.LeNet5(models.Options{})
+	meta, _, err := nn.Load(path, m, nn.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Arch != "lenet5" || len(meta.Classes) != 10 || len(meta.Mean) != 1 {
+		t.Errorf("checkpoint metadata %+v", meta)
+	}
+	for _, args := range [][]string{{"train", "--model", "nope"}, {"train", "--data", "nope"}, {"train", "--epochs", "0"}} {
+		if err := run(args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("run(%v) = %v, want a one-line error", args, err)
 		}
 	}

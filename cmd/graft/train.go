@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/graftml/graft/data"
+	"github.com/graftml/graft/nn"
+	"github.com/graftml/graft/nn/models"
+)
+
+// loadData returns the train and test sets of a named dataset.
+func loadData(name string) (train, test *data.Set, err error) {
+	switch name {
+	case "mnist":
+		return data.MNIST()
+	case "fashion":
+		return data.FashionMNIST()
+	}
+	return nil, nil, fmt.Errorf("unknown dataset %q (train knows mnist and fashion)", name)
+}
+
+// epochPrinter prints one line per epoch and saves the checkpoint after
+// each (atomically), so an interrupted run keeps its last complete epoch.
+type epochPrinter struct {
+	out   io.Writer
+	path  string
+	model *models.Model
+	meta  nn.Meta
+}
+
+func (p epochPrinter) EpochEnd(_ nn.Layer, s *nn.EpochStats) (bool, error) {
+	fmt.Fprintf(p.out, "epoch %d: loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1f s, %.0f images/s\n",
+		s.Epoch, s.TrainLoss, s.TrainAcc, s.ValLoss, s.ValAcc, s.Seconds, s.ImagesPerSec)
+	if p.path != "" {
+		if err := nn.Save(p.path, p.model, p.meta); err != nil {
+			return true, err
+		}
+	}
+	return false, nil
+}
+
+// train is `graft train`: a model trained from scratch on a dataset.
+func train(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	arch := fs.String("model", "mnistcnn", "architecture: lenet5, mnistcnn, resnet18cifar, mobilenetv2")
+	dataset := fs.String("data", "mnist", "dataset: mnist or fashion")
+	epochs := fs.Int("epochs", 3, "epochs")
+	batch := fs.Int("batch", 64, "batch size")
+	lr := fs.Float64("lr", 0.05, "peak learning rate (SGD with Nesterov momentum, one-cycle schedule)")
+	wd := fs.Float64("wd", 5e-4, "weight decay")
+	seed := fs.Uint64("seed", 1, "seed of the initialisation and the shuffling")
+	outPath := fs.String("out", "", "checkpoint to write (safetensors)")
+	limit := fs.Int("limit", 0, "train on the first N images of a seeded shuffle, test on N/4 (0: all)")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("train: %v", err)
+	}
+	if *epochs < 1 || *batch < 1 || *lr <= 0 {
+		return fmt.Errorf("train: --epochs, --batch and --lr must be positive")
+	}
+	trainSet, testSet, err := loadData(*dataset)
+	if err != nil {
+		return fmt.Errorf("train: %v", err)
+	}
+	if *limit > 0 && *limit < trainSet.Len() {
+		trainSet = trainSet.Subset(trainSet.Shuffle(*seed)[:*limit])
+		testSet = testSet.Subset(testSet.Shuffle(*seed)[:max(*limit/4, 1)])
+	}
+	shape := trainSet.ExampleShape()
+	m, err := models.New(*arch, models.Options{Classes: trainSet.NumClasses(), InChans: shape[2], Size: shape[0], Seed: *seed})
+	if err != nil {
+		return fmt.Errorf("train: %v", err)
+	}
+	if shape[0] != shape[1] || m.InputShape[0] != shape[0] {
+		return fmt.Errorf("train: %s takes %v images, %s has %v", *arch, m.InputShape, *dataset, shape)
+	}
+	meta := m.Meta()
+	meta.Classes, meta.Mean, meta.Std = trainSet.Classes, trainSet.Mean, trainSet.Std
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	params := nn.Parameters(m)
+	opt := nn.NewSGD(0.9, true, nn.NewGroup(params, *lr, *wd))
+	fmt.Fprintf(out, "training %s on %s: %d images, %d epochs, batch %d, %s\n", *arch, *dataset, trainSet.Len(), *epochs, *batch, backendName())
+	start := time.Now()
+	hist, err := nn.Fit(ctx, m, trainSet, testSet, nn.FitOptions{
+		Epochs: *epochs, BatchSize: *batch, Optimizer: opt, Schedule: nn.OneCycle{}, Seed: *seed,
+		Callbacks: []nn.Callback{epochPrinter{out: out, path: *outPath, model: m, meta: meta}},
+	})
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(out, "interrupted after %d epochs; %s keeps the last complete one\n", len(hist.Epochs), *outPath)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("train: %v", err)
+	}
+	last := hist.Last()
+	var images int
+	for _, e := range hist.Epochs {
+		images += e.Images
+	}
+	secs := time.Since(start).Seconds()
+	fmt.Fprintf(out, "test accuracy %.4f after %d epochs; %.1f s in all, %.0f training images/s\n", last.ValAcc, len(hist.Epochs), secs, float64(images)/secs)
+	if *outPath != "" {
+		fmt.Fprintf(out, "wrote %s\n", *outPath)
+	}
+	return nil
+}

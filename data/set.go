@@ -232,23 +232,33 @@ func (s *Set) Split(seed uint64, fracs ...float64) ([]*Set, error) {
 // (the same seed picks the same examples) and shuffled. It returns an error
 // naming the class if a class has fewer than k examples.
 func (s *Set) FewShot(k int, seed uint64) (*Set, error) {
+	shot, _, err := s.FewShotSplit(k, seed)
+	return shot, err
+}
+
+// FewShotSplit is FewShot that also returns the rest of the set (every
+// example not picked, in a seeded order): a k-shot training set and its
+// held-out test set.
+func (s *Set) FewShotSplit(k int, seed uint64) (shot, rest *Set, err error) {
 	if k <= 0 {
-		return nil, fmt.Errorf("data: FewShot: k = %d, want at least 1 example per class", k)
+		return nil, nil, fmt.Errorf("data: FewShot: k = %d, want at least 1 example per class", k)
 	}
 	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("data: FewShot: %w", err)
+		return nil, nil, fmt.Errorf("data: FewShot: %w", err)
 	}
 	r := newRNG(seed)
-	var pick []int
+	var pick, left []int
 	for c, members := range s.byClass() {
 		if len(members) < k {
-			return nil, fmt.Errorf("data: FewShot: class %s has only %d examples, need %d", s.className(c), len(members), k)
+			return nil, nil, fmt.Errorf("data: FewShot: class %s has only %d examples, need %d", s.className(c), len(members), k)
 		}
 		r.shuffle(members)
 		pick = append(pick, members[:k]...)
+		left = append(left, members[k:]...)
 	}
 	r.shuffle(pick)
-	return s.Subset(pick), nil
+	r.shuffle(left)
+	return s.Subset(pick), s.Subset(left), nil
 }
 
 // rng draws uniform integers from a PCG source. It uses only the PCG

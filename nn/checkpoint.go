@@ -378,3 +378,17 @@ func LoadTraining(path string, model Layer, opt Optimizer) (TrainState, Meta, er
 	}
 	return st, meta, nil
 }
+
+// ReadMeta returns a checkpoint's metadata without loading it into a
+// model.
+func ReadMeta(path string) (Meta, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return Meta{}, fmt.Errorf("nn: read checkpoint: %w", err)
+	}
+	m, err := decodeMeta(f.Metadata)
+	if err != nil {
+		return m, fmt.Errorf("nn: checkpoint %s: %w", path, err)
+	}
+	return m, nil
+}

@@ -43,6 +43,17 @@ func (s *Sequential) AsSequential() *Sequential { return s }
 // Children returns the layers in order.
 func (s *Sequential) Children() []Named[Layer] { return s.layers }
 
+// Replace swaps the layer named name for l and returns the old one.
+func (s *Sequential) Replace(name string, l Layer) (Layer, error) {
+	for i, c := range s.layers {
+		if c.Name == name {
+			s.layers[i].Value = l
+			return c.Value, nil
+		}
+	}
+	return nil, fmt.Errorf("nn.Sequential: no child %q", name)
+}
+
 // Len returns the number of layers.
 func (s *Sequential) Len() int { return len(s.layers) }
 

@@ -1,0 +1,273 @@
+package transfer
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/graftml/graft/nn"
+	"github.com/graftml/graft/nn/models"
+)
+
+// Plan is the advisor's recommendation for a target task.
+type Plan struct {
+	Strategy Strategy
+	// Cut is the layer the trunk ends below ("" for the head).
+	Cut string
+	// TopK is how many layer groups train under StrategyTopK; FreezeDepth
+	// how many groups stay frozen (len(Groups) − groups trained).
+	TopK, FreezeDepth int
+	Freeze            FreezeOptions
+	LR, LRLo          float64
+	Reasons           []string
+	// The measurements behind the plan.
+	PerClass                int     // examples of the smallest class
+	FeatureScore, PixelScore float64 // leave-one-out nearest-centroid accuracy on features and on pixels
+	Similar, Small          bool
+}
+
+// Options returns transfer Options that carry out the plan.
+func (p *Plan) Options(seed uint64) Options {
+	return Options{Strategy: p.Strategy, TopK: p.TopK, LR: p.LR, LRLo: p.LRLo, Freeze: p.Freeze, Seed: seed}
+}
+
+// AdviseOptions tune the advisor; zero fields take the defaults noted.
+type AdviseOptions struct {
+	// SmallPerClass: fewer examples than this in the smallest class make
+	// a small dataset; default 100.
+	SmallPerClass int
+	// LargePerClass: this many or more, with features no better than
+	// pixels, make training from scratch worth it; default 1000.
+	LargePerClass int
+	// SimilarErrorRatio: the data count as similar to the base's when the
+	// nearest-centroid error on the trunk's features is at most this
+	// fraction of the error on pixels; default 0.7.
+	SimilarErrorRatio float64
+	// ProbePerClass caps the examples per class the similarity probe
+	// reads; default 100.
+	ProbePerClass int
+	Seed          uint64
+}
+
+// Advise picks a transfer strategy for base and the target data by the
+// four classic scenarios (small or large target × similar or different to
+// the base's data; Yosinski et al. 2014, CS231n's transfer notes):
+//
+//	small, similar     features: train a new head on the frozen trunk's features
+//	large, similar     top-k: fine-tune the head and the top group
+//	small, different   all: fine-tune every group, low rates at the bottom,
+//	                   frozen BatchNorm statistics (small batches would upset them)
+//	large, different   all, or scratch when the data are very large and the
+//	                   base's features help no more than raw pixels
+//
+// Size is counted per class (the smallest class). Similarity is measured,
+// not asked: the leave-one-out nearest-centroid accuracy of the frozen
+// trunk's features (the layer below the head), z-scored per dimension,
+// against the same on raw pixels. Nearest centroid is the cheapest
+// probe that needs no training and no hyperparameters, and comparing it
+// with pixels separates "these features organise this data" from "this
+// data is easy anyway": on digits an MNIST trunk cuts the error several
+// fold; on Fashion-MNIST it barely beats pixels. The data are similar
+// when the feature error is at most SimilarErrorRatio of the pixel error.
+func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o AdviseOptions) (*Plan, error) {
+	if o.SmallPerClass == 0 {
+		o.SmallPerClass = 100
+	}
+	if o.LargePerClass == 0 {
+		o.LargePerClass = 1000
+	}
+	if o.SimilarErrorRatio == 0 {
+		o.SimilarErrorRatio = 0.7
+	}
+	if o.ProbePerClass == 0 {
+		o.ProbePerClass = 100
+	}
+	if target == nil || target.Len() == 0 {
+		return nil, fmt.Errorf("transfer: Advise: no target examples")
+	}
+	if !sameShape(target.ExampleShape(), base.InputShape) {
+		return nil, fmt.Errorf("transfer: Advise: %s takes %v examples, the data has %v", base.Arch, base.InputShape, target.ExampleShape())
+	}
+	counts, probe, err := probeSet(target, o.ProbePerClass, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{PerClass: slices.Min(counts)}
+	trunk, _, err := Cut(base, "")
+	if err != nil {
+		return nil, err
+	}
+	feats, err := Extract(ctx, trunk, probe, 256)
+	if err != nil {
+		return nil, err
+	}
+	pix := &Features{Shape: target.ExampleShape(), Classes: target.NumClasses()}
+	pix.X = make([]float32, probe.Len()*prod(pix.Shape))
+	pix.Labels = make([]int, probe.Len())
+	if err := probe.Load(pix.X, pix.Labels, seq(probe.Len())); err != nil {
+		return nil, err
+	}
+	p.FeatureScore = nearestCentroidLOO(feats)
+	p.PixelScore = nearestCentroidLOO(pix)
+	errF, errP := 1-p.FeatureScore, 1-p.PixelScore
+	p.Small = p.PerClass < o.SmallPerClass
+	p.Similar = errF <= o.SimilarErrorRatio*errP
+	size := fmt.Sprintf("%d examples in the smallest class: ", p.PerClass)
+	if p.Small {
+		size += fmt.Sprintf("small (< %d per class)", o.SmallPerClass)
+	} else {
+		size += fmt.Sprintf("large (≥ %d per class)", o.SmallPerClass)
+	}
+	sim := fmt.Sprintf("nearest-centroid accuracy %.3f on the trunk's features vs %.3f on pixels (error ratio %.2f): ",
+		p.FeatureScore, p.PixelScore, errF/math.Max(errP, 1e-9))
+	if p.Similar {
+		sim += fmt.Sprintf("similar to the base's data (ratio ≤ %.2f)", o.SimilarErrorRatio)
+	} else {
+		sim += fmt.Sprintf("different from the base's data (ratio > %.2f)", o.SimilarErrorRatio)
+	}
+	p.Reasons = []string{size, sim}
+	g := len(base.Groups)
+	p.LR, p.LRLo = 3e-3, 3e-4
+	switch {
+	case p.Small && p.Similar:
+		p.Strategy, p.FreezeDepth = StrategyFeatures, g-1
+		p.Reasons = append(p.Reasons, "small and similar: the frozen features already separate the classes, and fine-tuning few examples would overfit; train a new head on cached features (the trunk runs once)")
+	case p.Similar:
+		p.Strategy, p.TopK, p.FreezeDepth = StrategyTopK, min(2, g), g-min(2, g)
+		p.Reasons = append(p.Reasons, "large and similar: enough data to adapt the top layers to the new classes without losing the general lower features; fine-tune the head and the top group")
+	case p.Small:
+		p.Strategy, p.FreezeDepth = StrategyAll, 0
+		p.Freeze.BN = BNFreezeStats
+		p.LRLo = 3e-4
+		p.Reasons = append(p.Reasons, "small and different: the top features are specific to the base task, so every group adapts, the bottom ones slowly (discriminative rates), with BatchNorm statistics frozen")
+	case p.PerClass >= o.LargePerClass && p.FeatureScore <= p.PixelScore:
+		p.Strategy, p.FreezeDepth = StrategyScratch, 0
+		p.Reasons = append(p.Reasons, "very large and the base's features help no more than pixels: train from scratch")
+	default:
+		p.Strategy, p.FreezeDepth = StrategyAll, 0
+		p.Reasons = append(p.Reasons, "large and different: fine-tune every group, starting from the base's weights")
+	}
+	return p, nil
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
+
+// probeSet returns the per-class counts of d and a stratified sample of
+// at most perClass examples per class (all of them when fewer), as
+// Features in d's own space.
+func probeSet(d nn.Dataset, perClass int, seed uint64) ([]int, *Features, error) {
+	e := prod(d.ExampleShape())
+	x := make([]float32, d.Len()*e)
+	labels := make([]int, d.Len())
+	if err := d.Load(x, labels, seq(d.Len())); err != nil {
+		return nil, nil, fmt.Errorf("transfer: Advise: %w", err)
+	}
+	counts := make([]int, d.NumClasses())
+	for _, l := range labels {
+		if l < 0 || l >= len(counts) {
+			return nil, nil, fmt.Errorf("transfer: Advise: label %d outside %d classes", l, len(counts))
+		}
+		counts[l]++
+	}
+	taken := make([]int, len(counts))
+	f := &Features{Shape: d.ExampleShape(), Classes: d.NumClasses()}
+	// A seeded order, then the first perClass of each class.
+	order := seq(d.Len())
+	r := uint64(seed)*0x9e3779b97f4a7c15 + 1
+	for i := len(order) - 1; i > 0; i-- {
+		r ^= r << 13
+		r ^= r >> 7
+		r ^= r << 17
+		j := int(r % uint64(i+1))
+		order[i], order[j] = order[j], order[i]
+	}
+	for _, i := range order {
+		l := labels[i]
+		if taken[l] >= perClass {
+			continue
+		}
+		taken[l]++
+		f.X = append(f.X, x[i*e:(i+1)*e]...)
+		f.Labels = append(f.Labels, l)
+	}
+	return counts, f, nil
+}
+
+// nearestCentroidLOO returns the leave-one-out accuracy of the nearest
+// class centroid on z-scored features: each example is classified by the
+// centroids of the others (its own class's centroid without it).
+func nearestCentroidLOO(f *Features) float64 {
+	n, d := f.Len(), prod(f.Shape)
+	if n == 0 {
+		return 0
+	}
+	mean, sd := make([]float64, d), make([]float64, d)
+	for i := 0; i < n; i++ {
+		for j, v := range f.X[i*d : (i+1)*d] {
+			mean[j] += float64(v)
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(n)
+	}
+	for i := 0; i < n; i++ {
+		for j, v := range f.X[i*d : (i+1)*d] {
+			dv := float64(v) - mean[j]
+			sd[j] += dv * dv
+		}
+	}
+	for j := range sd {
+		sd[j] = math.Sqrt(sd[j]/float64(n)) + 1e-6
+	}
+	z := make([]float64, n*d)
+	for i := 0; i < n; i++ {
+		for j, v := range f.X[i*d : (i+1)*d] {
+			z[i*d+j] = (float64(v) - mean[j]) / sd[j]
+		}
+	}
+	k := f.Classes
+	sum := make([]float64, k*d)
+	cnt := make([]int, k)
+	for i, l := range f.Labels {
+		cnt[l]++
+		for j := 0; j < d; j++ {
+			sum[l*d+j] += z[i*d+j]
+		}
+	}
+	correct := 0
+	for i, l := range f.Labels {
+		best, bestD := -1, math.Inf(1)
+		for c := 0; c < k; c++ {
+			m := cnt[c]
+			if c == l {
+				m--
+			}
+			if m <= 0 {
+				continue
+			}
+			var dist float64
+			for j := 0; j < d; j++ {
+				s := sum[c*d+j]
+				if c == l {
+					s -= z[i*d+j]
+				}
+				dv := z[i*d+j] - s/float64(m)
+				dist += dv * dv
+			}
+			if dist < bestD {
+				best, bestD = c, dist
+			}
+		}
+		if best == l {
+			correct++
+		}
+	}
+	return float64(correct) / float64(n)
+}

@@ -1,0 +1,352 @@
+package transfer
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/graftml/graft/nn"
+	"github.com/graftml/graft/nn/models"
+)
+
+// Strategy is a way to use a base network for a target task.
+type Strategy string
+
+const (
+	// StrategyScratch trains the same architecture from fresh random
+	// weights: the baseline every transfer result is compared to.
+	StrategyScratch Strategy = "scratch"
+	// StrategyFeatures freezes the trunk, runs it once over the data and
+	// trains the head on the cached features.
+	StrategyFeatures Strategy = "features"
+	// StrategyTopK trains the head on cached features, then the top K
+	// layer groups with discriminative learning rates.
+	StrategyTopK Strategy = "top-k"
+	// StrategyAll trains the head on cached features, then every group
+	// with discriminative learning rates (fastai's fine_tune).
+	StrategyAll Strategy = "all"
+)
+
+// Strategies lists the strategies in the order experiments report them.
+var Strategies = []Strategy{StrategyScratch, StrategyFeatures, StrategyTopK, StrategyAll}
+
+// ParseStrategy reads a strategy's name.
+func ParseStrategy(s string) (Strategy, error) {
+	for _, st := range Strategies {
+		if string(st) == s {
+			return st, nil
+		}
+	}
+	return "", fmt.Errorf("transfer: unknown strategy %q (scratch, features, top-k or all)", s)
+}
+
+// Options configure a transfer run. Zero fields take the defaults noted.
+type Options struct {
+	Strategy Strategy
+	// TopK is how many layer groups (the head included) train under
+	// StrategyTopK; default 2.
+	TopK int
+	// HeadEpochs train the head alone (on cached features); default 20.
+	// Under StrategyScratch they add to Epochs, so every strategy gets the
+	// same number of passes.
+	HeadEpochs int
+	// Epochs train the unfrozen groups (top-k, all) or the whole
+	// re-initialised model (scratch); default 10.
+	Epochs int
+	// BatchSize defaults to 32.
+	BatchSize int
+	// LR is the rate of the head and the top group, LRLo the bottom
+	// group's: groups in between get rates spaced geometrically (fastai's
+	// slice(lo, hi)). Defaults 3e-3 and LR/10.
+	LR, LRLo float64
+	// WeightDecay is AdamW's decoupled weight decay; default 1e-4.
+	WeightDecay float64
+	// WarmupFrac of each phase's steps warm up linearly before a cosine
+	// decay; default 0.1.
+	WarmupFrac float64
+	// Freeze says how frozen BatchNorms behave.
+	Freeze FreezeOptions
+	// Seed drives the head's initialisation, scratch's weights and the
+	// shuffling.
+	Seed uint64
+	// Cache holds the trunk's features; nil uses a private one.
+	Cache *Cache
+	// Progress, when set, is called after every training step.
+	Progress func(nn.StepInfo)
+}
+
+func (o *Options) defaults() {
+	if o.Strategy == "" {
+		o.Strategy = StrategyFeatures
+	}
+	if o.TopK == 0 {
+		o.TopK = 2
+	}
+	if o.HeadEpochs == 0 {
+		o.HeadEpochs = 20
+	}
+	if o.Epochs == 0 {
+		o.Epochs = 10
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 32
+	}
+	if o.LR == 0 {
+		o.LR = 3e-3
+	}
+	if o.LRLo == 0 {
+		o.LRLo = o.LR / 10
+	}
+	if o.WeightDecay == 0 {
+		o.WeightDecay = 1e-4
+	}
+	if o.WarmupFrac == 0 {
+		o.WarmupFrac = 0.1
+	}
+	if o.Cache == nil {
+		o.Cache = &Cache{}
+	}
+}
+
+// Cost is what a run spent: FLOPs of the forward and backward passes
+// (convolutions and dense layers, 2 per multiply-add) and wall time.
+type Cost struct {
+	FwdFLOPs, BwdFLOPs float64
+	Seconds            float64
+	// Images counts the examples that went through a forward pass.
+	Images int
+}
+
+// FLOPs returns forward plus backward FLOPs.
+func (c Cost) FLOPs() float64 { return c.FwdFLOPs + c.BwdFLOPs }
+
+// Result is the outcome of a transfer run.
+type Result struct {
+	Strategy Strategy
+	// Accuracy and Loss are the test set's (or the last validation's).
+	Accuracy, Loss float64
+	Cost           Cost
+	// Epochs are the per-epoch metrics of every phase, in order.
+	Epochs []nn.EpochStats
+	// Notices report what the run changed on its own (a dropped head).
+	Notices []string
+	// Trained lists the parameters and buffers the run changed: what a
+	// delta checkpoint must hold.
+	Trained []string
+	// Model is the trained model.
+	Model *models.Model
+}
+
+// Copy returns an independent model of the same architecture and
+// options holding the same weights and buffers.
+func Copy(m *models.Model) (*models.Model, error) {
+	c, err := models.New(m.Arch, m.Options)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	if _, err := nn.LoadState(nn.StateDict(m), c, nn.LoadOptions{}); err != nil {
+		return nil, fmt.Errorf("transfer: copying %s: %w", m.Arch, err)
+	}
+	return c, nil
+}
+
+// Run applies one strategy of o to a copy of base for the target task
+// (train, evaluated on test) and reports accuracy and cost. The base is
+// not modified.
+func Run(ctx context.Context, base *models.Model, train, test nn.Dataset, o Options) (*Result, error) {
+	o.defaults()
+	if train == nil || train.Len() == 0 {
+		return nil, fmt.Errorf("transfer: no training examples")
+	}
+	if !sameShape(train.ExampleShape(), base.InputShape) {
+		return nil, fmt.Errorf("transfer: %s takes %v examples, the data has %v (AdaptInputChannels or resize the data)",
+			base.Arch, base.InputShape, train.ExampleShape())
+	}
+	start := time.Now()
+	var m *models.Model
+	var err error
+	if o.Strategy == StrategyScratch {
+		m, err = Scratch(base, o.Seed)
+	} else {
+		m, err = Copy(base)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Strategy: o.Strategy, Model: m}
+	if note, err := ReplaceHead(m, train.NumClasses(), o.Seed^0x4ead); err != nil {
+		return nil, err
+	} else if note != "" {
+		res.Notices = append(res.Notices, note)
+	}
+	switch o.Strategy {
+	case StrategyScratch:
+		err = runScratch(ctx, m, train, test, o, res)
+	case StrategyFeatures, StrategyTopK, StrategyAll:
+		err = runTransfer(ctx, m, train, test, o, res)
+	default:
+		err = fmt.Errorf("transfer: unknown strategy %q", o.Strategy)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Cost.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+func sameShape(a, b []int) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+
+// phase trains model on data for epochs with AdamW over the groups, a
+// linear warm-up and a cosine decay, and adds its cost (plan FLOPs per
+// example times examples) to res.
+func phase(ctx context.Context, model nn.Layer, inShape []int, train nn.Dataset, groups []*nn.Group, epochs int, o Options, res *Result) error {
+	if epochs <= 0 {
+		return nil
+	}
+	plan, err := PlanBackprop(model, append([]int{1}, inShape...))
+	if err != nil {
+		return err
+	}
+	steps := epochs * int(math.Ceil(float64(train.Len())/float64(o.BatchSize)))
+	sched := nn.Warmup{Steps: int(o.WarmupFrac * float64(steps)), Then: nn.Cosine{MinFactor: 0.01}}
+	hist, err := nn.Fit(ctx, model, train, nil, nn.FitOptions{
+		Epochs: epochs, BatchSize: o.BatchSize, Optimizer: nn.NewAdamW(groups...), Schedule: sched,
+		Seed: o.Seed, Progress: o.Progress,
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range hist.Epochs {
+		res.Epochs = append(res.Epochs, e)
+		res.Cost.Images += e.Images
+		res.Cost.FwdFLOPs += plan.FwdFLOPs * float64(e.Images)
+		res.Cost.BwdFLOPs += plan.BwdFLOPs * float64(e.Images)
+	}
+	return nil
+}
+
+// evaluate sets the result's test loss and accuracy (NaN without test data).
+func evaluate(ctx context.Context, model nn.Layer, test nn.Dataset, res *Result) error {
+	res.Accuracy, res.Loss = math.NaN(), math.NaN()
+	if test == nil || test.Len() == 0 {
+		return nil
+	}
+	loss, acc, err := nn.Evaluate(ctx, model, test, 256, nil)
+	if err != nil {
+		return err
+	}
+	res.Accuracy, res.Loss = acc, loss
+	return nil
+}
+
+func runScratch(ctx context.Context, m *models.Model, train, test nn.Dataset, o Options, res *Result) error {
+	nn.SetTrainable(m, true)
+	g := nn.NewGroup(nn.Parameters(m), o.LR, o.WeightDecay)
+	res.Trained = stateNames(m)
+	if err := phase(ctx, m, m.InputShape, train, []*nn.Group{g}, o.HeadEpochs+o.Epochs, o, res); err != nil {
+		return err
+	}
+	return evaluate(ctx, m, test, res)
+}
+
+func stateNames(l nn.Layer) []string {
+	var out []string
+	for _, p := range nn.Parameters(l) {
+		out = append(out, p.Name)
+	}
+	for _, b := range nn.Buffers(l) {
+		out = append(out, b.Name)
+	}
+	return out
+}
+
+// runTransfer trains the head on cached trunk features, then (top-k, all)
+// the unfrozen groups on the images.
+func runTransfer(ctx context.Context, m *models.Model, train, test nn.Dataset, o Options, res *Result) error {
+	trunk, head, err := Cut(m, "")
+	if err != nil {
+		return err
+	}
+	if err := Freeze(m, o.Freeze); err != nil {
+		return err
+	}
+	if err := Unfreeze(head); err != nil {
+		return err
+	}
+	ftrain, _, err := o.Cache.Extract(ctx, trunk, train, "head", 256)
+	if err != nil {
+		return err
+	}
+	var ftest nn.Dataset
+	if test != nil && test.Len() > 0 {
+		f, _, err := o.Cache.Extract(ctx, trunk, test, "head", 256)
+		if err != nil {
+			return err
+		}
+		ftest = f
+	}
+	tplan, err := PlanBackprop(trunk, append([]int{1}, m.InputShape...))
+	if err != nil {
+		return err
+	}
+	res.Cost.FwdFLOPs += tplan.FwdFLOPs * float64(train.Len()) // the trunk's one pass over the training set
+	res.Cost.Images += train.Len()
+	for _, name := range m.Head {
+		res.Trained = append(res.Trained, prefixed(m, name)...)
+	}
+	hg := nn.NewGroup(nn.Parameters(head), o.LR, o.WeightDecay)
+	if err := phase(ctx, head, ftrain.Shape, ftrain, []*nn.Group{hg}, o.HeadEpochs, o, res); err != nil {
+		return err
+	}
+	if o.Strategy == StrategyFeatures {
+		return evaluate(ctx, head, ftest, res)
+	}
+	k := len(m.Groups)
+	if o.Strategy == StrategyTopK {
+		k = min(max(o.TopK, 1), len(m.Groups))
+	}
+	if err := FreezeTo(m, len(m.Groups)-k, o.Freeze); err != nil {
+		return err
+	}
+	groups := make([]*nn.Group, 0, k)
+	for i := len(m.Groups) - k; i < len(m.Groups); i++ {
+		var params []nn.Named[*nn.Param]
+		for _, name := range m.Groups[i] {
+			l, err := nn.Find(m, name)
+			if err != nil {
+				return err
+			}
+			for _, p := range nn.Parameters(l) {
+				params = append(params, nn.Named[*nn.Param]{Name: name + "." + p.Name, Value: p.Value})
+			}
+			res.Trained = append(res.Trained, prefixed(m, name)...)
+		}
+		groups = append(groups, nn.NewGroup(params, groupLR(o.LRLo, o.LR, i, len(m.Groups)), o.WeightDecay))
+	}
+	if err := phase(ctx, m, m.InputShape, train, groups, o.Epochs, o, res); err != nil {
+		return err
+	}
+	return evaluate(ctx, m, test, res)
+}
+
+// groupLR spaces rates geometrically from lo (group 0) to hi (the last).
+func groupLR(lo, hi float64, i, n int) float64 {
+	if n <= 1 {
+		return hi
+	}
+	return lo * math.Pow(hi/lo, float64(i)/float64(n-1))
+}
+
+// prefixed returns the state names under the layer at name.
+func prefixed(m *models.Model, name string) []string {
+	l, err := nn.Find(m, name)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range stateNames(l) {
+		out = append(out, name+"."+s)
+	}
+	return out
+}

@@ -195,6 +195,13 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 		}
 		planeForward(g, y.data, x.data, w.data, b)
 		return
+	case winogradOK(gemmKernelFor(kernels.Current()), g):
+		var b []float32
+		if bias != nil {
+			b = bias.data
+		}
+		convWinograd(gemmKernelFor(kernels.Current()), g, y.data, x.data, w.data, b, false)
+		return
 	case rowTapOK(gemmKernelFor(kernels.Current()), g):
 		var b []float32
 		if bias != nil {
@@ -232,6 +239,8 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 	g := convDims("Conv2DBackwardData", dx, w, dy, nil, p)
 	kn := gemmKernelFor(kernels.Current())
 	switch {
+	case winogradBackwardDataOK(kn, g):
+		winogradBackwardData(kn, g, dx.data, dy.data, w.data)
 	case rowTapBackwardDataOK(kn, g):
 		rowTapBackwardData(kn, g, dx.data, dy.data, w.data)
 	case g.depthwise:

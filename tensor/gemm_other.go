@@ -23,3 +23,7 @@ func callIndirectB(int, []float32, []float32, []int, []float32, int) {
 func callDotIndirect(int, []float32, int, []float32, int, int, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }
+
+func callMaxPoolBack(bool, int, int, int, []float32, []float32, int, []int, []float32) {
+	panic("tensor: no assembly kernels in this build")
+}

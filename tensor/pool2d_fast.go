@@ -1,6 +1,11 @@
 package tensor
 
-import "math"
+import (
+	"math"
+	"sync"
+
+	"github.com/graftml/graft/kernels"
+)
 
 // The CPU backend's pooling loops: the taps of a window come from index
 // ranges computed once per output pixel instead of a callback per tap, and
@@ -68,8 +73,14 @@ func (g poolGeom) maxRowsFast(y, x *Tensor, r0, r1 int) {
 // maxBackFast is maxBackImages for the CPU backend, without branches on
 // the data (a max pool's argmax is random, so branches on it mispredict):
 // each window's maximum and its first position are tracked through
-// comparison flags and masks, then dy is added there.
+// comparison flags and masks, then dy is added there. With assembly
+// kernels (the AVX2 and AVX-512 tiers) maxBackKernel does it 8 channels
+// at a time.
 func (g poolGeom) maxBackFast(dx, x, dy *Tensor, n0, n1 int) {
+	if gemmKernelFor(kernels.Current()).id != kidGeneric && g.p.KH*g.p.KW <= math.MaxInt32 {
+		g.maxBackKernel(dx, x, dy, n0, n1)
+		return
+	}
 	c := g.c
 	hwc := g.h * g.w * c
 	buf := argmaxBufs.Get().(*argmaxBuf)
@@ -124,6 +135,100 @@ func (g poolGeom) maxBackFast(dx, x, dy *Tensor, n0, n1 int) {
 		}
 	}
 }
+
+// maxBackKernel is maxBackFast on the MaxPoolBackAVX2 and
+// MaxPoolBackStoreAVX2 kernels (tap indices are int32 lanes there, hence
+// the window-size check of the caller; offsets are ints). The
+// output columns fall into runs whose windows have the same taps inside
+// the input (the left edge, the interior, the right edge); each run of a
+// row is one kernel call (or a few, to keep calls short) with one tap
+// offset table. When the windows tile the input (no overlap, no gap, no
+// uncovered edge: a 2×2 stride-2 pool of an even-sized input), every
+// position of dx is stored exactly once and dx is not cleared first.
+func (g poolGeom) maxBackKernel(dx, x, dy *Tensor, n0, n1 int) {
+	c := g.c
+	hwc := g.h * g.w * c
+	buf := maxBackBufs.Get().(*maxBackBuf)
+	defer maxBackBufs.Put(buf)
+	runs := buf.runs[:0]
+	for ow := 0; ow < g.ow; ow++ {
+		kw0, kw1 := firstInside(ow*g.sw-g.p.PadLeft, g.dw, g.p.KW, g.w)
+		if k := len(runs) - 1; k >= 0 && runs[k].kw0 == kw0 && runs[k].kw1 == kw1 {
+			runs[k].ow1++
+			continue
+		}
+		runs = append(runs, owRun{ow, ow + 1, kw0, kw1})
+	}
+	buf.runs = runs
+	if taps := min(g.p.KH, g.h) * min(g.p.KW, g.w); cap(buf.toff) < taps { // a window's most taps inside
+		buf.toff = make([]int, taps)
+	}
+	toff := buf.toff[:cap(buf.toff)]
+	tabH, tabW := -1, -1 // the taps toff holds
+	xs := g.sw * c * 4
+	tiles := func(k, d, s, pad, out, size int) bool {
+		return (k == 1 || d == 1) && s == k && (out-1)*s-pad+k >= size
+	}
+	store := tiles(g.p.KH, g.dh, g.sh, g.p.PadTop, g.oh, g.h) && tiles(g.p.KW, g.dw, g.sw, g.p.PadLeft, g.ow, g.w)
+	rowLen := g.w * c
+	for n := n0; n < n1; n++ {
+		img := dx.data[n*hwc : (n+1)*hwc]
+		cleared := 0 // rows of img cleared: just ahead of the windows, so that the adds hit the cache
+		if store {
+			cleared = g.h
+		}
+		for oh := 0; oh < g.oh; oh++ {
+			h0 := oh*g.sh - g.p.PadTop
+			kh0, kh1 := firstInside(h0, g.dh, g.p.KH, g.h)
+			if kh0 >= kh1 {
+				continue
+			}
+			if end := h0 + (kh1-1)*g.dh + 1; end > cleared {
+				clear(img[cleared*rowLen : end*rowLen])
+				cleared = end
+			}
+			for _, r := range runs {
+				nkh, nkw := kh1-kh0, r.kw1-r.kw0
+				if nkw <= 0 {
+					continue
+				}
+				if nkh != tabH || nkw != tabW {
+					t := 0
+					for i := 0; i < nkh; i++ {
+						for j := 0; j < nkw; j++ {
+							toff[t] = (i*g.dh*g.w + j*g.dw) * c * 4
+							t++
+						}
+					}
+					tabH, tabW = nkh, nkw
+				}
+				nt := nkh * nkw
+				// at most about 64Ki tap-channels per call: assembly is
+				// not preempted
+				step := max(1, (1<<16)/(nt*c))
+				for ow := r.ow0; ow < r.ow1; ow += step {
+					nw := min(step, r.ow1-ow)
+					xo := ((n*g.h+h0+kh0*g.dh)*g.w + ow*g.sw - g.p.PadLeft + r.kw0*g.dw) * c
+					yo := ((n*g.oh+oh)*g.ow + ow) * c
+					callMaxPoolBack(store, nw, nt, c, x.data[xo:], dx.data[xo:], xs, toff[:nt], dy.data[yo:])
+				}
+			}
+		}
+		clear(img[cleared*rowLen:])
+	}
+}
+
+// owRun is the output columns [ow0, ow1) whose windows have the kernel
+// columns [kw0, kw1) inside the input.
+type owRun struct{ ow0, ow1, kw0, kw1 int }
+
+// maxBackBuf is one part's column runs and tap offset table.
+type maxBackBuf struct {
+	runs []owRun
+	toff []int
+}
+
+var maxBackBufs = sync.Pool{New: func() any { return new(maxBackBuf) }}
 
 // avgRowsFast is avgRows for the CPU backend.
 func (g poolGeom) avgRowsFast(y, x *Tensor, r0, r1 int) {

@@ -22,9 +22,9 @@ type Plan struct {
 	LR, LRLo          float64
 	Reasons           []string
 	// The measurements behind the plan.
-	PerClass                int     // examples of the smallest class
+	PerClass                 int     // examples of the smallest class
 	FeatureScore, PixelScore float64 // leave-one-out nearest-centroid accuracy on features and on pixels
-	Similar, Small          bool
+	Similar, Small           bool
 }
 
 // Options returns transfer Options that carry out the plan.

@@ -246,6 +246,33 @@ func SgemmIndirectBAVX2x6x16(nt int, a, x *float32, toff *int, c *float32, ldc i
 //go:noescape
 func SdotIndirectAVX2x6x2(n int, a *float32, lda int, x *float32, off0, off1 int, c *float32, ldc int)
 
+// MaxPoolBackAVX2 adds a max pool's output gradient to the first position
+// of each window's maximum. For nw windows w, each with nt ≥ 1 taps at
+// byte offsets w·xs + toff[t] from x and from dx (laid out alike), and
+// channels i < n (any n ≥ 1; the last n mod 8 use masked loads and
+// stores), with X_t = x[(w·xs + toff[t])/4 + i]:
+//
+//	a := 0; for t := 1; t < nt; t++ { if X_t > X_a || (X_t is NaN && X_a is not) { a = t } }
+//	dx[(w·xs + toff[a])/4 + i] += dy[w·n + i]
+//
+// so ties and later NaNs keep the earlier tap. Every other tap's dx gets
+// +0 added, which changes no value but −0 (dx that starts at +0 never
+// holds −0). Windows are done in order, so overlapping windows add up as
+// in a scalar loop.
+//
+//go:noescape
+func MaxPoolBackAVX2(nw, nt, n int, x, dx *float32, xs int, toff *int, dy *float32)
+
+// MaxPoolBackStoreAVX2 is MaxPoolBackAVX2 storing instead of adding, for
+// windows that share no position:
+//
+//	dx[(w·xs + toff[t])/4 + i] = (t == a ? dy[w·n + i] : 0) + 0
+//
+// (the +0 turns a −0 into +0, what adding dy to a cleared dx gives).
+//
+//go:noescape
+func MaxPoolBackStoreAVX2(nw, nt, n int, x, dx *float32, xs int, toff *int, dy *float32)
+
 // Tile shapes of the SGEMM microkernels.
 const (
 	SgemmAVX2x6x16MR    = 6

@@ -36,6 +36,11 @@ func main() {
 		log.Fatalf("gofmt of declarations: %v\n%s", err, decl)
 	}
 	write(filepath.Join(*out, "kernels_amd64.go"), src)
+	write(filepath.Join(*out, "winograd_amd64.s"), genWinogradAsm())
+	if src, err = format.Source(genWinogradDecls()); err != nil {
+		log.Fatalf("gofmt of Winograd declarations: %v", err)
+	}
+	write(filepath.Join(*out, "winograd_amd64.go"), src)
 }
 
 func write(path string, b []byte) {
@@ -442,6 +447,7 @@ func genElementwiseAsm() []byte {
 	genIndirect(&a)
 	genIndirectB(&a)
 	genDotIndirect(&a)
+	genMaxPoolBack(&a)
 	return a.Bytes()
 }
 
@@ -604,6 +610,209 @@ func genDotIndirect(a *asm) {
 	}
 	a.f("VZEROUPPER")
 	a.f("RET")
+}
+
+// genMaxPoolBack writes the max-pool backward kernels
+//
+//	func MaxPoolBackAVX2(nw, nt, n int, x, dx *float32, xs int, toff *int, dy *float32)
+//	func MaxPoolBackStoreAVX2(nw, nt, n int, x, dx *float32, xs int, toff *int, dy *float32)
+//
+// For nw windows w, each with nt taps at byte offsets w·xs + toff[t] from x
+// (and from dx, laid out alike), and channels i < n (any n ≥ 1: the last
+// n mod 8 channels use masked loads and stores):
+//
+//	a := the first t with x[t][i] > x[a][i], or x[t][i] NaN and x[a][i] not
+//	     (a starts at tap 0; ties and later NaNs keep the earlier tap)
+//	MaxPoolBackAVX2:      dx[t][i] += (t == a ? dy[w·n + i] : +0)
+//	MaxPoolBackStoreAVX2: dx[t][i]  = (t == a ? dy[w·n + i] : 0) + 0
+//
+// The running maxima and tap indices stay in registers for all taps of a
+// block of up to 32 channels; the scatter adds (or stores) dy masked by
+// arg == t at every tap. Adding +0 leaves any dx value but −0 unchanged,
+// and dx that starts at +0 never becomes −0; the store adds +0 to dy so
+// that it writes what +0 + dy gives (+0 for −0).
+//
+// Registers: R13 windows left; SI, DI the window's x and dx; DX dy; CX
+// nt; R8 toff; R11 xs; R9, R10 the channel block's x and dx; BX channels
+// left; AX taps left; R12 toff cursor; R14 tap offset. Y0–Y3 maxima (then
+// dy), Y4–Y7 tap indices, Y8 the tap's values, Y9, Y10 masks and sums,
+// Y11 the tap counter, Y13 zero, Y14 the tail lane mask, Y15 all ones.
+func genMaxPoolBack(a *asm) {
+	a.raw("\n")
+	for i := 0; i < 16; i++ {
+		v := "$0xffffffff"
+		if i >= 8 {
+			v = "$0"
+		}
+		fmt.Fprintf(&a.Buffer, "DATA mpbMask<>+%d(SB)/4, %s\n", 4*i, v)
+	}
+	a.raw("GLOBL mpbMask<>(SB), RODATA|NOPTR, $64\n")
+	for _, store := range []bool{false, true} {
+		name, p := "MaxPoolBackAVX2", "mpb"
+		if store {
+			name, p = "MaxPoolBackStoreAVX2", "mps"
+		}
+		fmt.Fprintf(&a.Buffer, "\n// func %s(nw, nt, n int, x, dx *float32, xs int, toff *int, dy *float32)\n", name)
+		fmt.Fprintf(&a.Buffer, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+		a.f("MOVQ nw+0(FP), R13")
+		a.f("MOVQ nt+8(FP), CX")
+		a.f("MOVQ x+24(FP), SI")
+		a.f("MOVQ dx+32(FP), DI")
+		a.f("MOVQ xs+40(FP), R11")
+		a.f("MOVQ toff+48(FP), R8")
+		a.f("MOVQ dy+56(FP), DX")
+		a.f("VPCMPEQD Y15, Y15, Y15")
+		a.f("VXORPS Y13, Y13, Y13")
+		// lanes i < n mod 8 of the tail mask: mpbMask[8 - n mod 8 + i]
+		a.f("MOVQ n+16(FP), AX")
+		a.f("ANDQ $7, AX")
+		a.f("SHLQ $2, AX")
+		a.f("LEAQ mpbMask<>+32(SB), BX")
+		a.f("SUBQ AX, BX")
+		a.f("VMOVUPS (BX), Y14")
+		a.f("TESTQ R13, R13")
+		a.f("JEQ %s_done", p)
+		a.label(p + "_win")
+		a.f("MOVQ SI, R9")
+		a.f("MOVQ DI, R10")
+		a.f("MOVQ n+16(FP), BX")
+		a.label(p + "_b4")
+		a.f("CMPQ BX, $32")
+		a.f("JLT %s_b2", p)
+		maxPoolBackBlock(a, p, 4, false, store)
+		a.f("SUBQ $32, BX")
+		a.f("JMP %s_b4", p)
+		a.label(p + "_b2")
+		a.f("CMPQ BX, $16")
+		a.f("JLT %s_b1", p)
+		maxPoolBackBlock(a, p, 2, false, store)
+		a.f("SUBQ $16, BX")
+		a.label(p + "_b1")
+		a.f("CMPQ BX, $8")
+		a.f("JLT %s_bm", p)
+		maxPoolBackBlock(a, p, 1, false, store)
+		a.f("SUBQ $8, BX")
+		a.label(p + "_bm")
+		a.f("TESTQ BX, BX")
+		a.f("JEQ %s_next", p)
+		maxPoolBackBlock(a, p, 1, true, store)
+		a.label(p + "_next")
+		a.f("ADDQ R11, SI")
+		a.f("ADDQ R11, DI")
+		a.f("DECQ R13")
+		a.f("JNE %s_win", p)
+		a.label(p + "_done")
+		a.f("VZEROUPPER")
+		a.f("RET")
+	}
+}
+
+// maxPoolBackBlock writes one channel block of a max-pool backward
+// kernel (labels prefixed p): u vectors at R9 (x), R10 (dx) and DX (dy),
+// all taps, then advances the three pointers past the block (past n mod 8
+// floats for a masked block).
+func maxPoolBackBlock(a *asm, p string, u int, masked, store bool) {
+	l := fmt.Sprintf("%s_%d", p, u)
+	if masked {
+		l = p + "_m"
+	}
+	load := func(addr, dst string) {
+		if masked {
+			a.f("VMASKMOVPS %s, Y14, %s", addr, dst)
+			return
+		}
+		a.f("VMOVUPS %s, %s", addr, dst)
+	}
+	put := func(src, addr string) {
+		if !masked {
+			a.f("VMOVUPS %s, %s", src, addr)
+			return
+		}
+		// lanes i < n mod 8 (in BX) by 16-, 8- and 4-byte stores: AVX2
+		// masked stores are slow on some CPUs (AMD)
+		x := "X" + src[1:]
+		a.f("LEAQ %s, R14", addr)
+		a.f("TESTQ $4, BX")
+		a.f("JEQ %s_st2", l)
+		a.f("VMOVUPS %s, (R14)", x)
+		a.f("VEXTRACTF128 $1, %s, %s", src, x)
+		a.f("ADDQ $16, R14")
+		a.label(l + "_st2")
+		a.f("TESTQ $2, BX")
+		a.f("JEQ %s_st1", l)
+		a.f("VMOVLPS %s, (R14)", x)
+		a.f("VPSRLDQ $8, %s, %s", x, x)
+		a.f("ADDQ $8, R14")
+		a.label(l + "_st1")
+		a.f("TESTQ $1, BX")
+		a.f("JEQ %s_st0", l)
+		a.f("VMOVSS %s, (R14)", x)
+		a.label(l + "_st0")
+	}
+	// tap 0: the maxima start there, with tap index 0
+	a.f("MOVQ (R8), R14")
+	for v := 0; v < u; v++ {
+		load(fmt.Sprintf("%d(R9)(R14*1)", 32*v), fmt.Sprintf("Y%d", v))
+		a.f("VPXOR Y%d, Y%d, Y%d", 4+v, 4+v, 4+v)
+	}
+	a.f("VPXOR Y11, Y11, Y11")
+	a.f("MOVQ CX, AX")
+	a.f("LEAQ 8(R8), R12")
+	a.f("DECQ AX")
+	a.f("JEQ %s_scatter", l)
+	a.label(l + "_tap")
+	a.f("VPSUBD Y15, Y11, Y11") // tap index + 1
+	a.f("MOVQ (R12), R14")
+	for v := 0; v < u; v++ {
+		b, arg := fmt.Sprintf("Y%d", v), fmt.Sprintf("Y%d", 4+v)
+		load(fmt.Sprintf("%d(R9)(R14*1)", 32*v), "Y8")
+		a.f("VCMPPS $0x16, %s, Y8, Y9", b)  // x NLE_UQ max: x > max, or either NaN
+		a.f("VCMPPS $7, %s, %s, Y10", b, b) // max is not NaN
+		a.f("VANDPS Y10, Y9, Y9")
+		a.f("VBLENDVPS Y9, Y8, %s, %s", b, b)
+		a.f("VBLENDVPS Y9, Y11, %s, %s", arg, arg)
+	}
+	a.f("ADDQ $8, R12")
+	a.f("DECQ AX")
+	a.f("JNE %s_tap", l)
+	a.label(l + "_scatter")
+	for v := 0; v < u; v++ {
+		r := fmt.Sprintf("Y%d", v)
+		load(fmt.Sprintf("%d(DX)", 32*v), r)
+		if store {
+			a.f("VADDPS Y13, %s, %s", r, r) // dy + 0: +0 for −0, as +0 + dy
+		}
+	}
+	a.f("VPXOR Y11, Y11, Y11")
+	a.f("MOVQ CX, AX")
+	a.f("MOVQ R8, R12")
+	a.label(l + "_add")
+	a.f("MOVQ (R12), R14")
+	for v := 0; v < u; v++ {
+		addr := fmt.Sprintf("%d(R10)(R14*1)", 32*v)
+		a.f("VPCMPEQD Y11, Y%d, Y9", 4+v)
+		a.f("VANDPS Y%d, Y9, Y9", v)
+		if store {
+			put("Y9", addr)
+			continue
+		}
+		load(addr, "Y10")
+		a.f("VADDPS Y9, Y10, Y10") // dx + dy, dx first as Go's dx += dy
+		put("Y10", addr)
+	}
+	a.f("VPSUBD Y15, Y11, Y11")
+	a.f("ADDQ $8, R12")
+	a.f("DECQ AX")
+	a.f("JNE %s_add", l)
+	if masked {
+		a.f("LEAQ (R9)(BX*4), R9")
+		a.f("LEAQ (R10)(BX*4), R10")
+		a.f("LEAQ (DX)(BX*4), DX")
+		return
+	}
+	for _, r := range []string{"R9", "R10", "DX"} {
+		a.f("ADDQ $%d, %s", 32*u, r)
+	}
 }
 
 // genDepthwiseTile writes
@@ -825,11 +1034,239 @@ func SgemmIndirectBAVX2x6x16(nt int, a, x *float32, toff *int, c *float32, ldc i
 //go:noescape
 func SdotIndirectAVX2x6x2(n int, a *float32, lda int, x *float32, off0, off1 int, c *float32, ldc int)
 `)
+	b.WriteString(`
+// MaxPoolBackAVX2 adds a max pool's output gradient to the first position
+// of each window's maximum. For nw windows w, each with nt ≥ 1 taps at
+// byte offsets w·xs + toff[t] from x and from dx (laid out alike), and
+// channels i < n (any n ≥ 1; the last n mod 8 use masked loads and
+// stores), with X_t = x[(w·xs + toff[t])/4 + i]:
+//
+//	a := 0; for t := 1; t < nt; t++ { if X_t > X_a || (X_t is NaN && X_a is not) { a = t } }
+//	dx[(w·xs + toff[a])/4 + i] += dy[w·n + i]
+//
+// so ties and later NaNs keep the earlier tap. Every other tap's dx gets
+// +0 added, which changes no value but −0 (dx that starts at +0 never
+// holds −0). Windows are done in order, so overlapping windows add up as
+// in a scalar loop.
+//
+//go:noescape
+func MaxPoolBackAVX2(nw, nt, n int, x, dx *float32, xs int, toff *int, dy *float32)
+
+// MaxPoolBackStoreAVX2 is MaxPoolBackAVX2 storing instead of adding, for
+// windows that share no position:
+//
+//	dx[(w·xs + toff[t])/4 + i] = (t == a ? dy[w·n + i] : 0) + 0
+//
+// (the +0 turns a −0 into +0, what adding dy to a cleared dx gives).
+//
+//go:noescape
+func MaxPoolBackStoreAVX2(nw, nt, n int, x, dx *float32, xs int, toff *int, dy *float32)
+`)
 	// Tile shapes, for the Go side's blocking.
 	b.WriteString("\n// Tile shapes of the SGEMM microkernels.\nconst (\n")
 	for _, k := range gemmKernels {
 		fmt.Fprintf(&b, "\t%sMR = %d\n\t%sNR = %d\n", k.name, k.mr, k.name, k.nr)
 	}
 	b.WriteString(")\n")
+	return b.Bytes()
+}
+
+// genWinogradAsm writes the Winograd F(2×2, 3×3) transform kernels (see
+// genWinogradDecls for what they compute). Both work on 8 channels per
+// step, n a multiple of 8; every output is two (input) or three (output)
+// roundings in a fixed order, so a Go loop doing the same operations gives
+// the same bits.
+func genWinogradAsm() []byte {
+	var a asm
+	a.raw(header)
+	a.raw("//go:build !purego\n\n#include \"textflag.h\"\n")
+	genWinogradInput(&a)
+	genWinogradOutput(&a)
+	return a.Bytes()
+}
+
+// genWinogradInput writes WinogradInputAVX2.
+//
+// Registers: CX channels left; SI, R11, R12, R13 input rows 0–3 of the
+// patch; R8 xs, R14 3·xs; DI V; R10 vs, DX 3·vs, BX 4·vs; AX the V row.
+// Row r of Bᵀ·d is one input row minus or plus another (the second a
+// memory operand), into Y0–Y3 (or Y8–Y11); its four outputs go to Y4–Y7
+// (or Y12–Y15) and are stored.
+func genWinogradInput(a *asm) {
+	a.raw("\n// func WinogradInputAVX2(n int, x *float32, xs, rs int, v *float32, vs int)\n")
+	a.raw("TEXT ·WinogradInputAVX2(SB), NOSPLIT, $0-48\n")
+	a.f("MOVQ n+0(FP), CX")
+	a.f("MOVQ x+8(FP), SI")
+	a.f("MOVQ xs+16(FP), R8")
+	a.f("MOVQ rs+24(FP), R9")
+	a.f("MOVQ v+32(FP), DI")
+	a.f("MOVQ vs+40(FP), R10")
+	a.f("LEAQ (R8)(R8*2), R14")
+	a.f("LEAQ (R10)(R10*2), DX")
+	a.f("LEAQ (R10*4), BX")
+	a.f("LEAQ (SI)(R9*1), R11")
+	a.f("LEAQ (R11)(R9*1), R12")
+	a.f("LEAQ (R12)(R9*1), R13")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ wi_done")
+	rows := []string{"SI", "R11", "R12", "R13"}
+	col := func(row string, b int) string {
+		switch b {
+		case 0:
+			return "(" + row + ")"
+		case 1:
+			return "(" + row + ")(R8*1)"
+		case 2:
+			return "(" + row + ")(R8*2)"
+		}
+		return "(" + row + ")(R14*1)"
+	}
+	// Bᵀ row r: rows[p] op rows[q]
+	type comb struct {
+		p, q int
+		op   string
+	}
+	bt := []comb{{0, 2, "VSUBPS"}, {1, 2, "VADDPS"}, {2, 1, "VSUBPS"}, {1, 3, "VSUBPS"}}
+	a.label("wi_loop")
+	a.f("MOVQ DI, AX")
+	for r, c := range bt {
+		t, o := 0, 4 // Y registers of t_b and of the outputs
+		if r%2 == 1 {
+			t, o = 8, 12
+		}
+		for b := 0; b < 4; b++ {
+			a.f("VMOVUPS %s, Y%d", col(rows[c.p], b), t+b)
+			a.f("%s %s, Y%d, Y%d", c.op, col(rows[c.q], b), t+b, t+b)
+		}
+		// (t·B)[q]: t0 − t2, t1 + t2, t2 − t1, t1 − t3
+		a.f("VSUBPS Y%d, Y%d, Y%d", t+2, t, o)
+		a.f("VADDPS Y%d, Y%d, Y%d", t+2, t+1, o+1)
+		a.f("VSUBPS Y%d, Y%d, Y%d", t+1, t+2, o+2)
+		a.f("VSUBPS Y%d, Y%d, Y%d", t+3, t+1, o+3)
+		a.f("VMOVUPS Y%d, (AX)", o)
+		a.f("VMOVUPS Y%d, (AX)(R10*1)", o+1)
+		a.f("VMOVUPS Y%d, (AX)(R10*2)", o+2)
+		a.f("VMOVUPS Y%d, (AX)(DX*1)", o+3)
+		if r < 3 {
+			a.f("ADDQ BX, AX")
+		}
+	}
+	for _, r := range append(rows, "DI") {
+		a.f("ADDQ $32, %s", r)
+	}
+	a.f("SUBQ $8, CX")
+	a.f("JNE wi_loop")
+	a.label("wi_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// genWinogradOutput writes WinogradOutputAVX2.
+//
+// Registers: CX channels left; SI M; R8 ms, R9 3·ms, BX 4·ms; DI y; R10
+// ys; R11 rs; DX b; AX the M row, then the second output row. Y0–Y3 hold
+// row 0 of Aᵀ·M, Y4–Y7 row 1, Y8 the bias, Y9–Y12 the outputs.
+func genWinogradOutput(a *asm) {
+	a.raw("\n// func WinogradOutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32)\n")
+	a.raw("TEXT ·WinogradOutputAVX2(SB), NOSPLIT, $0-56\n")
+	a.f("MOVQ n+0(FP), CX")
+	a.f("MOVQ m+8(FP), SI")
+	a.f("MOVQ ms+16(FP), R8")
+	a.f("MOVQ y+24(FP), DI")
+	a.f("MOVQ ys+32(FP), R10")
+	a.f("MOVQ rs+40(FP), R11")
+	a.f("MOVQ b+48(FP), DX")
+	a.f("LEAQ (R8)(R8*2), R9")
+	a.f("LEAQ (R8*4), BX")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ wo_done")
+	col := func(j int) string {
+		return [...]string{"(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)"}[j]
+	}
+	a.label("wo_loop")
+	// s0_j = (M0j + M1j) + M2j, s1_j = (M1j − M2j) − M3j
+	a.f("MOVQ SI, AX")
+	for j := 0; j < 4; j++ {
+		a.f("VMOVUPS %s, Y%d", col(j), j)
+	}
+	a.f("ADDQ BX, AX")
+	for j := 0; j < 4; j++ {
+		a.f("VADDPS %s, Y%d, Y%d", col(j), j, j)
+		a.f("VMOVUPS %s, Y%d", col(j), 4+j)
+	}
+	a.f("ADDQ BX, AX")
+	for j := 0; j < 4; j++ {
+		a.f("VADDPS %s, Y%d, Y%d", col(j), j, j)
+		a.f("VSUBPS %s, Y%d, Y%d", col(j), 4+j, 4+j)
+	}
+	a.f("ADDQ BX, AX")
+	for j := 0; j < 4; j++ {
+		a.f("VSUBPS %s, Y%d, Y%d", col(j), 4+j, 4+j)
+	}
+	a.f("VMOVUPS (DX), Y8")
+	// y_r0 = ((s_r0 + s_r1) + s_r2) + b, y_r1 = ((s_r1 − s_r2) − s_r3) + b
+	for r := 0; r < 2; r++ {
+		s := 4 * r
+		y0, y1 := 9+2*r, 10+2*r
+		a.f("VADDPS Y%d, Y%d, Y%d", s+1, s, y0)
+		a.f("VADDPS Y%d, Y%d, Y%d", s+2, y0, y0)
+		a.f("VADDPS Y8, Y%d, Y%d", y0, y0)
+		a.f("VSUBPS Y%d, Y%d, Y%d", s+2, s+1, y1)
+		a.f("VSUBPS Y%d, Y%d, Y%d", s+3, y1, y1)
+		a.f("VADDPS Y8, Y%d, Y%d", y1, y1)
+	}
+	a.f("VMOVUPS Y9, (DI)")
+	a.f("VMOVUPS Y10, (DI)(R10*1)")
+	a.f("LEAQ (DI)(R11*1), AX")
+	a.f("VMOVUPS Y11, (AX)")
+	a.f("VMOVUPS Y12, (AX)(R10*1)")
+	for _, r := range []string{"SI", "DI", "DX"} {
+		a.f("ADDQ $32, %s", r)
+	}
+	a.f("SUBQ $8, CX")
+	a.f("JNE wo_loop")
+	a.label("wo_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// genWinogradDecls writes the Go declarations of the Winograd kernels.
+func genWinogradDecls() []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	b.WriteString(`//go:build !purego
+
+package amd64
+
+// WinogradInputAVX2 is the input transform of Winograd F(2×2, 3×3): for
+// channels i < n (n a multiple of 8) of a 4×4 patch d[a][b] = x[(a·rs +
+// b·xs)/4 + i] (strides in bytes), it writes V = Bᵀ·d·B, element e = 4r + q
+// at v[(e·vs)/4 + i], with
+//
+//	Bᵀ = | 1  0 −1  0 |
+//	     | 0  1  1  0 |
+//	     | 0 −1  1  0 |
+//	     | 0  1  0 −1 |
+//
+// computed as t[b] = d[p][b] ± d[q][b] for Bᵀ's row r, then V[r][q] =
+// t0 − t2, t1 + t2, t2 − t1, t1 − t3.
+//
+//go:noescape
+func WinogradInputAVX2(n int, x *float32, xs, rs int, v *float32, vs int)
+
+// WinogradOutputAVX2 is the output transform of Winograd F(2×2, 3×3): for
+// channels i < n (n a multiple of 8) of the 4×4 products M[e] = m[(e·ms)/4
+// + i], it writes Y = Aᵀ·M·A + b[i], output (r, c) at y[(r·rs + c·ys)/4 +
+// i] (strides in bytes), with
+//
+//	Aᵀ = | 1  1  1  0 |
+//	     | 0  1 −1 −1 |
+//
+// computed as s0_j = (M0j + M1j) + M2j, s1_j = (M1j − M2j) − M3j, then
+// Y[r][0] = ((s_r0 + s_r1) + s_r2) + b, Y[r][1] = ((s_r1 − s_r2) − s_r3) + b.
+//
+//go:noescape
+func WinogradOutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32)
+`)
 	return b.Bytes()
 }

@@ -208,16 +208,26 @@ func Load(path string, model Layer, o LoadOptions) (Meta, LoadReport, error) {
 	if err != nil {
 		return Meta{}, LoadReport{}, fmt.Errorf("nn: load checkpoint: %w", err)
 	}
-	meta, err := decodeMeta(f.Metadata)
-	if err != nil {
-		return meta, LoadReport{}, fmt.Errorf("nn: load checkpoint %s: %w", path, err)
-	}
-	rep, err := LoadState(f.Tensors, model, o)
+	meta, rep, err := LoadFile(f, model, o)
 	if err != nil {
 		return meta, rep, fmt.Errorf("nn: load checkpoint %s: %w", path, err)
 	}
 	return meta, rep, nil
 }
+
+// LoadFile is Load from a safetensors file already read (an embedded
+// checkpoint, say).
+func LoadFile(f *safetensors.File, model Layer, o LoadOptions) (Meta, LoadReport, error) {
+	meta, err := decodeMeta(f.Metadata)
+	if err != nil {
+		return meta, LoadReport{}, err
+	}
+	rep, err := LoadState(f.Tensors, model, o)
+	return meta, rep, err
+}
+
+// MetaOf returns the metadata of a safetensors file already read.
+func MetaOf(f *safetensors.File) (Meta, error) { return decodeMeta(f.Metadata) }
 
 // LoadState copies named tensors into the model (see Load).
 func LoadState(tensors map[string]*safetensors.Tensor, model Layer, o LoadOptions) (LoadReport, error) {

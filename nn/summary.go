@@ -12,6 +12,7 @@ import (
 type LayerCost struct {
 	Name      string // dotted, as in parameter names
 	Type      string
+	InShape   []int
 	OutShape  []int
 	Params    int // elements of the layer's own parameters
 	Trainable int // of which trainable
@@ -84,7 +85,8 @@ func (s *Summary) walk(name string, l Layer, x *tensor.Tensor) *tensor.Tensor {
 }
 
 func (s *Summary) add(name string, l Layer, x, y *tensor.Tensor) {
-	r := LayerCost{Name: name, Type: strings.TrimPrefix(fmt.Sprintf("%T", l), "*nn."), OutShape: append([]int(nil), y.Shape()...)}
+	r := LayerCost{Name: name, Type: strings.TrimPrefix(fmt.Sprintf("%T", l), "*nn."),
+		InShape: append([]int(nil), x.Shape()...), OutShape: append([]int(nil), y.Shape()...)}
 	for _, p := range Parameters(l) {
 		r.Params += p.Value.Value.Len()
 		if p.Value.Trainable {

@@ -37,6 +37,9 @@ type AdviseOptions struct {
 	// SmallPerClass: fewer examples than this in the smallest class make
 	// a small dataset; default 100.
 	SmallPerClass int
+	// TinyPerClass: fewer than this, with similar data, train only a new
+	// head; default 5.
+	TinyPerClass int
 	// LargePerClass: this many or more, with features no better than
 	// pixels, make training from scratch worth it; default 1000.
 	LargePerClass int
@@ -54,12 +57,19 @@ type AdviseOptions struct {
 // four classic scenarios (small or large target × similar or different to
 // the base's data; Yosinski et al. 2014, CS231n's transfer notes):
 //
-//	small, similar     features: train a new head on the frozen trunk's features
-//	large, similar     top-k: fine-tune the head and the top group
-//	small, different   all: fine-tune every group, low rates at the bottom,
-//	                   frozen BatchNorm statistics (small batches would upset them)
+//	small, similar     top-k: fine-tune the head and the top group on cached
+//	                   features of the frozen layers below (features alone,
+//	                   a new head, when tiny: < 5 per class)
+//	large, similar     all: fine-tune every group, low rates at the bottom
+//	small, different   all, larger rates, frozen BatchNorm statistics (small
+//	                   batches would upset them)
 //	large, different   all, or scratch when the data are very large and the
 //	                   base's features help no more than raw pixels
+//
+// Measured on the pairs (5 seeds, graft demo and the experiment
+// tests): MNIST → digits at 10 per class, top-k 0.979 ± 0.003, all 0.980
+// ± 0.004, features 0.974 ± 0.007, scratch 0.905 ± 0.019; MNIST →
+// Fashion-MNIST at 10 per class, all 0.70, features 0.60, scratch 0.71.
 //
 // Size is counted per class (the smallest class). Similarity is measured,
 // not asked: the leave-one-out nearest-centroid accuracy of the frozen
@@ -73,6 +83,9 @@ type AdviseOptions struct {
 func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o AdviseOptions) (*Plan, error) {
 	if o.SmallPerClass == 0 {
 		o.SmallPerClass = 100
+	}
+	if o.TinyPerClass == 0 {
+		o.TinyPerClass = 5
 	}
 	if o.LargePerClass == 0 {
 		o.LargePerClass = 1000
@@ -128,19 +141,25 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	}
 	p.Reasons = []string{size, sim}
 	g := len(base.Groups)
-	p.LR, p.LRLo = 3e-3, 3e-4
+	k := min(2, g)
+	p.LR, p.LRLo = 1e-3, 1e-4
+	if !p.Similar {
+		p.LR, p.LRLo = 3e-3, 3e-4 // far from the base task: larger steps
+	}
 	switch {
-	case p.Small && p.Similar:
+	case p.Small && p.Similar && p.PerClass < o.TinyPerClass:
 		p.Strategy, p.FreezeDepth = StrategyFeatures, g-1
-		p.Reasons = append(p.Reasons, "small and similar: the frozen features already separate the classes, and fine-tuning few examples would overfit; train a new head on cached features (the trunk runs once)")
+		p.Reasons = append(p.Reasons, fmt.Sprintf("tiny (< %d per class) and similar: the frozen features already separate the classes and any more freedom would overfit; train a new head on cached features (the trunk runs once)", o.TinyPerClass))
+	case p.Small && p.Similar:
+		p.Strategy, p.TopK, p.FreezeDepth = StrategyTopK, k, g-k
+		p.Reasons = append(p.Reasons, fmt.Sprintf("small and similar: the frozen lower layers fit the data; fine-tune only the top %d groups (the head included), which train on cached features of the frozen layers below, at about the cost of a new head: too few examples to move the lower layers", k))
 	case p.Similar:
-		p.Strategy, p.TopK, p.FreezeDepth = StrategyTopK, min(2, g), g-min(2, g)
-		p.Reasons = append(p.Reasons, "large and similar: enough data to adapt the top layers to the new classes without losing the general lower features; fine-tune the head and the top group")
+		p.Strategy, p.FreezeDepth = StrategyAll, 0
+		p.Reasons = append(p.Reasons, "large and similar: enough data to adapt every layer a little; fine-tune all groups with discriminative rates (low at the bottom)")
 	case p.Small:
 		p.Strategy, p.FreezeDepth = StrategyAll, 0
 		p.Freeze.BN = BNFreezeStats
-		p.LRLo = 3e-4
-		p.Reasons = append(p.Reasons, "small and different: the top features are specific to the base task, so every group adapts, the bottom ones slowly (discriminative rates), with BatchNorm statistics frozen")
+		p.Reasons = append(p.Reasons, "small and different: the top features are specific to the base task, so frozen features underperform; fine-tune every group (the bottom ones slowly), BatchNorm statistics frozen against small batches")
 	case p.PerClass >= o.LargePerClass && p.FeatureScore <= p.PixelScore:
 		p.Strategy, p.FreezeDepth = StrategyScratch, 0
 		p.Reasons = append(p.Reasons, "very large and the base's features help no more than pixels: train from scratch")

@@ -224,7 +224,7 @@ func (c *Cache) Extract(ctx context.Context, trunk nn.Layer, d nn.Dataset, cut s
 		return f, true, nil
 	}
 	if c.Dir != "" {
-		f, err = readFeatures(c.path(key), key)
+		f, err = readFeatures(c.path(key), key, d.Len())
 		switch {
 		case err == nil:
 			c.put(key, f)
@@ -276,7 +276,7 @@ func writeFeatures(path string, f *Features) error {
 	return nil
 }
 
-func readFeatures(path, key string) (*Features, error) {
+func readFeatures(path, key string, n int) (*Features, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
@@ -287,7 +287,8 @@ func readFeatures(path, key string) (*Features, error) {
 	x, l := file.Tensors["x"], file.Tensors["labels"]
 	var classes int
 	_, serr := fmt.Sscan(file.Metadata["classes"], &classes)
-	if file.Metadata["key"] != key || x == nil || l == nil || len(x.Shape) < 1 || x.Shape[0] != len(l.I64) || serr != nil {
+	if file.Metadata["key"] != key || x == nil || l == nil || x.DType != safetensors.F32 || l.DType != safetensors.I64 ||
+		len(x.Shape) < 1 || x.Shape[0] != n || len(l.I64) != n || len(x.F32) != prod(x.Shape) || serr != nil {
 		return nil, fmt.Errorf("transfer: feature cache %s does not hold the features of key %s", path, key[:16])
 	}
 	f := &Features{X: x.F32, Shape: x.Shape[1:], Classes: classes, Key: key}

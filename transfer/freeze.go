@@ -77,11 +77,15 @@ func setNamed(model nn.Layer, trainable bool, o FreezeOptions, names []string) e
 		setTree(model, trainable, o)
 		return nil
 	}
-	for _, n := range names {
+	layers := make([]nn.Layer, len(names))
+	for i, n := range names { // every name first: an unknown one changes nothing
 		l, err := nn.Find(model, n)
 		if err != nil {
 			return fmt.Errorf("transfer: %w", err)
 		}
+		layers[i] = l
+	}
+	for _, l := range layers {
 		setTree(l, trainable, o)
 	}
 	return nil

@@ -6,25 +6,38 @@ import (
 
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
+	"github.com/graftml/graft/nn/safetensors"
 	"github.com/graftml/graft/tensor"
 )
 
-// lastDense finds the model's last Dense layer inside its head and the
-// Sequential holding it.
+// lastDense finds the last Dense layer among the model's head layers
+// (m.Head) and the Sequential holding it.
 func lastDense(m *models.Model) (parent *nn.Sequential, name, full string, d *nn.Dense) {
-	nn.Walk(m, func(n string, l nn.Layer) {
-		if w, ok := l.(interface{ AsSequential() *nn.Sequential }); ok {
+	for _, h := range m.Head {
+		top, err := nn.Find(m, h)
+		if err != nil {
+			continue
+		}
+		if dd, ok := top.(*nn.Dense); ok {
+			parent, name, full, d = m.Sequential, h, h, dd
+			continue
+		}
+		nn.Walk(top, func(n string, l nn.Layer) {
+			w, ok := l.(interface{ AsSequential() *nn.Sequential })
+			if !ok {
+				return
+			}
 			for _, c := range w.AsSequential().Children() {
 				if dd, ok := c.Value.(*nn.Dense); ok {
 					parent, name, d = w.AsSequential(), c.Name, dd
-					full = c.Name
+					full = h + "." + c.Name
 					if n != "" {
-						full = n + "." + c.Name
+						full = h + "." + n + "." + c.Name
 					}
 				}
 			}
-		}
-	})
+		})
+	}
 	return
 }
 
@@ -130,26 +143,40 @@ func Scratch(m *models.Model, seed uint64) (*models.Model, error) {
 // FromCheckpoint builds the architecture a checkpoint's metadata names
 // and loads its weights (strictly).
 func FromCheckpoint(path string) (*models.Model, nn.Meta, error) {
-	meta, err := nn.ReadMeta(path)
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, nn.Meta{}, fmt.Errorf("transfer: %w", err)
+	}
+	m, meta, err := FromFile(f)
+	if err != nil {
+		return nil, meta, fmt.Errorf("transfer: %s: %w", path, err)
+	}
+	return m, meta, nil
+}
+
+// FromFile is FromCheckpoint from a safetensors file already read (an
+// embedded checkpoint).
+func FromFile(f *safetensors.File) (*models.Model, nn.Meta, error) {
+	meta, err := nn.MetaOf(f)
 	if err != nil {
 		return nil, meta, err
 	}
 	if meta.Arch == "" {
-		return nil, meta, fmt.Errorf("transfer: %s names no architecture (metadata \"arch\")", path)
+		return nil, meta, fmt.Errorf("the checkpoint names no architecture (metadata \"arch\")")
 	}
 	o, err := models.ParseOptions(meta.Options)
 	if err != nil {
-		return nil, meta, fmt.Errorf("transfer: %s: %w", path, err)
+		return nil, meta, err
 	}
 	m, err := models.New(meta.Arch, o)
 	if err != nil {
-		return nil, meta, fmt.Errorf("transfer: %s: %w", path, err)
+		return nil, meta, err
 	}
-	if _, _, err := nn.Load(path, m, nn.LoadOptions{}); err != nil {
+	if _, _, err := nn.LoadFile(f, m, nn.LoadOptions{}); err != nil {
 		return nil, meta, err
 	}
 	if len(meta.InputShape) == 3 && !slices.Equal(meta.InputShape, m.InputShape) {
-		return nil, meta, fmt.Errorf("transfer: %s: input shape %v, the model built takes %v", path, meta.InputShape, m.InputShape)
+		return nil, meta, fmt.Errorf("input shape %v, the model built takes %v", meta.InputShape, m.InputShape)
 	}
 	return m, meta, nil
 }

@@ -29,13 +29,17 @@ type BackpropPlan struct {
 	KeptBytes          int
 }
 
-// PlanBackprop derives the backprop plan of model for an input shape (batch
-// first). It reads the Trainable flags as they are now.
+// PlanBackprop derives the backprop plan of model for an input shape
+// (batch first). It reads the Trainable flags as they are now and follows
+// the containers' own rules (nn.Sequential, nn.Residual, nn.Concat), so
+// the plan says exactly which Backward calls run and with what.
 func PlanBackprop(model nn.Layer, input []int) (*BackpropPlan, error) {
 	s, err := nn.Summarize(model, input)
 	if err != nil {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
+	calls := map[string]bool{} // leaf name → Backward runs, with its needInputGrad
+	traceBackward("", model, false, calls)
 	p := &BackpropPlan{Lowest: len(s.Layers)}
 	for i, r := range s.Layers {
 		if r.Trainable > 0 {
@@ -43,14 +47,14 @@ func PlanBackprop(model nn.Layer, input []int) (*BackpropPlan, error) {
 			break
 		}
 	}
-	inBytes := prod(input) * 4
-	for i, r := range s.Layers {
+	for _, r := range s.Layers {
 		pl := PlanLayer{LayerCost: r}
-		pl.WeightGrad = r.Trainable > 0
-		pl.InputGrad = i > p.Lowest
-		pl.Backward = i >= p.Lowest
+		need, runs := calls[r.Name]
+		pl.Backward = runs
+		pl.InputGrad = runs && need
+		pl.WeightGrad = runs && r.Trainable > 0
 		if pl.Backward {
-			pl.KeptBytes = inBytes
+			pl.KeptBytes = prod(r.InShape) * 4
 		}
 		p.FwdFLOPs += r.FwdFLOPs
 		if pl.WeightGrad {
@@ -61,9 +65,60 @@ func PlanBackprop(model nn.Layer, input []int) (*BackpropPlan, error) {
 		}
 		p.KeptBytes += pl.KeptBytes
 		p.Layers = append(p.Layers, pl)
-		inBytes = prod(r.OutShape) * 4
 	}
 	return p, nil
+}
+
+// traceBackward records, for every leaf whose Backward a step calls, the
+// needInputGrad it is called with, mirroring nn's containers.
+func traceBackward(name string, l nn.Layer, need bool, calls map[string]bool) {
+	if w, ok := l.(interface{ AsSequential() *nn.Sequential }); ok {
+		l = w.AsSequential()
+	}
+	join := func(a, b string) string {
+		if a == "" {
+			return b
+		}
+		return a + "." + b
+	}
+	switch m := l.(type) {
+	case *nn.Sequential:
+		ch := m.Children()
+		lowest := 0
+		if !need {
+			lowest = -1
+			for i, c := range ch {
+				if nn.HasTrainable(c.Value) {
+					lowest = i
+					break
+				}
+			}
+			if lowest < 0 {
+				return
+			}
+		}
+		for i := len(ch) - 1; i >= lowest; i-- {
+			traceBackward(join(name, ch[i].Name), ch[i].Value, need || i > lowest, calls)
+		}
+	case *nn.Residual:
+		below := need || nn.HasTrainable(m.Main()) || (m.Shortcut != nil && nn.HasTrainable(m.Shortcut))
+		if !below {
+			return
+		}
+		if m.Post != nil {
+			traceBackward(join(name, "post"), m.Post, true, calls)
+		}
+		traceBackward(name, m.Main(), need, calls)
+		if m.Shortcut != nil {
+			traceBackward(join(name, m.ShortcutName), m.Shortcut, need, calls)
+		}
+	case *nn.Concat:
+		for _, b := range m.Children() {
+			traceBackward(join(name, b.Name), b.Value, need, calls)
+		}
+	default:
+		calls[name] = need
+	}
 }
 
 func prod(s []int) int {

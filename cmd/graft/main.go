@@ -1,5 +1,8 @@
 // Command graft is graft's command line:
 //
+//	graft demo    transfer learning end to end on data embedded in the
+//	              binary: scratch, features, top-k and all, with accuracy,
+//	              time, FLOPs and the advisor's pick
 //	graft info    the device and CPU kernel tier chosen and why, the CPU
 //	              features, caches and threads
 //	graft train   a model trained from scratch on MNIST or Fashion-MNIST,
@@ -31,6 +34,9 @@ func main() {
 const usage = `usage: graft <command> [flags]
 
 commands:
+  demo [--json]   transfer learning in one command: an MNIST CNN (embedded) re-used for
+                  scikit-learn's digits at 10 images per class, every strategy against
+                  training from scratch, and the advisor's pick [--seeds N --per-class K]
   info [--json]   device, CPU kernel tier and why, CPU features, caches, threads
   train           train a model from scratch: --model lenet5|mnistcnn|resnet18cifar|mobilenetv2
                   --data mnist|fashion --epochs N --out FILE.safetensors [--batch --lr --wd --seed]`
@@ -44,6 +50,8 @@ func run(args []string, out io.Writer) error {
 		return info(args[1:], out)
 	case "train":
 		return train(args[1:], out)
+	case "demo":
+		return demo(args[1:], out)
 	case "help", "-h", "--help":
 		fmt.Fprintln(out, usage)
 		return nil

@@ -67,3 +67,35 @@ func TestTrainSmoke(t *testing.T) {
 		}
 	}
 }
+
+func TestDemoJSON(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"demo", "--seeds", "1", "--json"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var rep demoReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("graft demo --json: %v\n%s", err, out.String())
+	}
+	got := map[string]demoResult{}
+	for _, r := range rep.Results {
+		got[r.Strategy] = r
+		if r.Seconds <= 0 || r.FLOPs <= 0 || r.Accuracy < 0.5 || r.Accuracy > 1 {
+			t.Errorf("%s: %+v", r.Strategy, r)
+		}
+	}
+	if len(got) != 4 || got["features"].Accuracy < 0.93 || got["features"].Accuracy <= got["scratch"].Accuracy {
+		t.Errorf("results %+v: want scratch, features, top-k, all, features ≥ 0.93 and above scratch", rep.Results)
+	}
+	if got["features"].FLOPs >= got["scratch"].FLOPs/10 || got["scratch"].Speedup != 1 {
+		t.Errorf("features %.3g FLOPs vs scratch %.3g; scratch speed-up %v", got["features"].FLOPs, got["scratch"].FLOPs, got["scratch"].Speedup)
+	}
+	if rep.Advice.Strategy == "" || len(rep.Advice.Reasons) < 3 {
+		t.Errorf("advice %+v", rep.Advice)
+	}
+	for _, args := range [][]string{{"demo", "--seeds", "0"}, {"demo", "--target", "cifar"}} {
+		if err := run(args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("run(%v) = %v, want a one-line error", args, err)
+		}
+	}
+}

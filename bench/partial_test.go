@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/graftml/graft/nn"
+	"github.com/graftml/graft/nn/models"
+	"github.com/graftml/graft/tensor"
+	"github.com/graftml/graft/transfer"
+)
+
+// BenchmarkPartialStep times a training step (forward, cross-entropy,
+// backward, SGD update) with only the top layer groups trainable, from the
+// head alone to the whole model, with no feature cache: the frozen layers
+// still run forward. It reports ms/step and the activation bytes the
+// backward pass keeps (transfer.PlanBackprop).
+func BenchmarkPartialStep(b *testing.B) {
+	for _, tm := range []struct {
+		name  string
+		batch int
+	}{{"mnistcnn", 64}, {"resnet18cifar", 32}} {
+		if !selected("GRAFT_BENCH_MODELS", tm.name) {
+			continue
+		}
+		probe, err := models.New(tm.name, models.Options{Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		g := len(probe.Groups)
+		for k := 1; k <= g; k++ {
+			label := fmt.Sprintf("top%d", k)
+			switch k {
+			case 1:
+				label = "head"
+			case g:
+				label = "all"
+			}
+			b.Run(fmt.Sprintf("model=%s/trainable=%s", tm.name, label), func(b *testing.B) {
+				m, _ := models.New(tm.name, models.Options{Seed: 1})
+				if err := transfer.FreezeTo(m, g-k, transfer.FreezeOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				plan, err := transfer.PlanBackprop(m, append([]int{tm.batch}, m.InputShape...))
+				if err != nil {
+					b.Fatal(err)
+				}
+				x := tensor.RandNormal(2, 0, 1, append([]int{tm.batch}, m.InputShape...)...)
+				labels := make([]int, tm.batch)
+				for i := range labels {
+					labels[i] = i % m.Options.Classes
+				}
+				opt := nn.NewSGD(0.9, false, nn.NewGroup(nn.Parameters(m), 0.01, 0))
+				nn.SetTraining(m, true)
+				var grad *tensor.Tensor
+				step := func() {
+					out := m.Forward(x)
+					if grad == nil {
+						grad = tensor.Zeros(out.Shape()...)
+					}
+					nn.CrossEntropy{}.Loss(grad, out, labels, nil)
+					m.Backward(grad, false)
+					opt.Step()
+				}
+				step()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					step()
+				}
+				b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/step")
+				b.ReportMetric(float64(plan.KeptBytes), "bytes_kept")
+				b.ReportMetric((plan.FwdFLOPs+plan.BwdFLOPs)/1e9, "GFLOP/step")
+				b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "threads")
+			})
+		}
+	}
+}

@@ -37,6 +37,10 @@ commands:
   demo [--json]   transfer learning in one command: an MNIST CNN (embedded) re-used for
                   scikit-learn's digits at 10 images per class, every strategy against
                   training from scratch, and the advisor's pick [--seeds N --per-class K]
+  finetune        re-use a checkpoint for new data: --from FILE --data DIR|digits|fashion
+                  [--strategy auto|features|top-k|all|scratch] [--top K] [--per-class K] --out FILE
+  advise          the advisor's plan and its reasons: --from FILE --data DIR|digits|fashion
+  bench [--json]  the headline kernels' GFLOP/s and training steps' images/s on this machine
   info [--json]   device, CPU kernel tier and why, CPU features, caches, threads
   train           train a model from scratch: --model lenet5|mnistcnn|resnet18cifar|mobilenetv2
                   --data mnist|fashion --epochs N --out FILE.safetensors [--batch --lr --wd --seed]`
@@ -52,6 +56,12 @@ func run(args []string, out io.Writer) error {
 		return train(args[1:], out)
 	case "demo":
 		return demo(args[1:], out)
+	case "finetune":
+		return finetune(args[1:], out)
+	case "advise":
+		return advise(args[1:], out)
+	case "bench":
+		return bench(args[1:], out)
 	case "help", "-h", "--help":
 		fmt.Fprintln(out, usage)
 		return nil

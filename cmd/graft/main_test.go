@@ -99,3 +99,39 @@ func TestDemoJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestFinetuneAdviseBench(t *testing.T) {
+	base := filepath.Join("..", "..", "testdata", "mnistcnn", "mnistcnn.safetensors")
+	var out bytes.Buffer
+	if err := run([]string{"advise", "--from", base, "--data", "digits", "--per-class", "10"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "strategy: top-k") || !strings.Contains(out.String(), "similar") {
+		t.Errorf("graft advise printed:\n%s", out.String())
+	}
+	path := filepath.Join(t.TempDir(), "digits.safetensors")
+	out.Reset()
+	if err := run([]string{"finetune", "--from", base, "--data", "digits", "--per-class", "10", "--strategy", "features", "--out", path, "--json"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil || v["strategy"] != "features" || v["accuracy"].(float64) < 0.9 {
+		t.Fatalf("graft finetune --json: %v\n%s", err, out.String())
+	}
+	if _, _, err := nn.Load(path, models.MNISTCNN(models.Options{}), nn.LoadOptions{}); err != nil {
+		t.Errorf("the fine-tuned checkpoint does not load: %v", err)
+	}
+	for _, args := range [][]string{{"finetune", "--data", "digits"}, {"finetune", "--from", "nope.safetensors", "--data", "digits"},
+		{"finetune", "--from", base, "--data", "digits", "--strategy", "magic"}, {"advise", "--from", base}} {
+		if err := run(args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("run(%v) = %v, want a one-line error", args, err)
+		}
+	}
+	out.Reset()
+	if testing.Short() {
+		return
+	}
+	if err := run([]string{"bench", "--json"}, &out); err != nil || !strings.Contains(out.String(), "images/s") {
+		t.Errorf("graft bench: %v\n%s", err, out.String())
+	}
+}

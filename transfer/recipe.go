@@ -162,8 +162,10 @@ type Result struct {
 	// Accuracy and Loss are the test set's (or the last validation's).
 	Accuracy, Loss float64
 	Cost           Cost
-	// Epochs are the per-epoch metrics of every phase, in order.
-	Epochs []nn.EpochStats
+	// Epochs are the per-epoch metrics of every phase, in order; the first
+	// HeadEpochs of them trained the head alone on cached features.
+	Epochs     []nn.EpochStats
+	HeadEpochs int
 	// Notices report what the run changed on its own (a dropped head).
 	Notices []string
 	// Trained lists the parameters and buffers the run changed: what a
@@ -350,6 +352,7 @@ func runTransfer(ctx context.Context, m *models.Model, train, test nn.Dataset, o
 	if err := phase(ctx, head, ftrain.Shape, ftrain, []*nn.Group{hg}, o.HeadEpochs, o, res); err != nil {
 		return err
 	}
+	res.HeadEpochs = len(res.Epochs)
 	if o.Strategy == StrategyFeatures {
 		return evaluate(ctx, head, ftest, res)
 	}

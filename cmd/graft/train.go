@@ -58,6 +58,7 @@ func train(args []string, out io.Writer) error {
 	wd := fs.Float64("wd", 5e-4, "weight decay")
 	seed := fs.Uint64("seed", 1, "seed of the initialisation and the shuffling")
 	outPath := fs.String("out", "", "checkpoint to write (safetensors)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
 	limit := fs.Int("limit", 0, "train on the first N images of a seeded shuffle, test on N/4 (0: all)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("train: %v", err)
@@ -91,6 +92,7 @@ func train(args []string, out io.Writer) error {
 	start := time.Now()
 	hist, err := nn.Fit(ctx, m, trainSet, testSet, nn.FitOptions{
 		Epochs: *epochs, BatchSize: *batch, Optimizer: opt, Schedule: nn.OneCycle{}, Seed: *seed,
+		Progress:  progressBar(out, *epochs, *quiet),
 		Callbacks: []nn.Callback{epochPrinter{out: out, path: *outPath, model: m, meta: meta}},
 	})
 	if errors.Is(err, context.Canceled) {

@@ -34,13 +34,13 @@ type demoResult struct {
 type demoReport struct {
 	// EpochSpeedup is a head epoch on cached features over an epoch of
 	// fine-tuning every group, both measured in the runs.
-	EpochSpeedup float64 `json:"epoch_speedup_features_over_all"`
-	Base     string       `json:"base"`
-	Target   string       `json:"target"`
-	PerClass int          `json:"per_class"`
-	Seeds    int          `json:"seeds"`
-	Results  []demoResult `json:"results"`
-	Advice   struct {
+	EpochSpeedup float64      `json:"epoch_speedup_features_over_all"`
+	Base         string       `json:"base"`
+	Target       string       `json:"target"`
+	PerClass     int          `json:"per_class"`
+	Seeds        int          `json:"seeds"`
+	Results      []demoResult `json:"results"`
+	Advice       struct {
 		Strategy string   `json:"strategy"`
 		Reasons  []string `json:"reasons"`
 	} `json:"advice"`

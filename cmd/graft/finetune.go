@@ -60,6 +60,7 @@ func finetune(args []string, out io.Writer) error {
 	outPath := fs.String("out", "", "fine-tuned checkpoint to write")
 	delta := fs.Bool("delta", false, "write only what was trained (load it over the base)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("finetune: %v", err)
 	}

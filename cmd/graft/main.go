@@ -40,6 +40,7 @@ commands:
   finetune        re-use a checkpoint for new data: --from FILE --data DIR|digits|fashion
                   [--strategy auto|features|top-k|all|scratch] [--top K] [--per-class K] --out FILE
   advise          the advisor's plan and its reasons: --from FILE --data DIR|digits|fashion
+  predict         top classes of images: --from FILE [--top K] IMAGE...
   bench [--json]  the headline kernels' GFLOP/s and training steps' images/s on this machine
   info [--json]   device, CPU kernel tier and why, CPU features, caches, threads
   train           train a model from scratch: --model lenet5|mnistcnn|resnet18cifar|mobilenetv2
@@ -62,6 +63,8 @@ func run(args []string, out io.Writer) error {
 		return advise(args[1:], out)
 	case "bench":
 		return bench(args[1:], out)
+	case "predict":
+		return predict(args[1:], out)
 	case "help", "-h", "--help":
 		fmt.Fprintln(out, usage)
 		return nil

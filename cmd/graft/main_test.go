@@ -3,6 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,5 +138,70 @@ func TestFinetuneAdviseBench(t *testing.T) {
 	}
 	if err := run([]string{"bench", "--json"}, &out); err != nil || !strings.Contains(out.String(), "images/s") {
 		t.Errorf("graft bench: %v\n%s", err, out.String())
+	}
+}
+
+// writeShape writes a 28×28 white-on-black PNG: a vertical bar (kind 0) or
+// a horizontal one (kind 1), shifted by off pixels.
+func writeShape(t *testing.T, path string, kind, off int) {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, 28, 28))
+	for i := 6; i < 22; i++ {
+		for j := 12 + off; j < 16+off; j++ {
+			if kind == 0 {
+				img.SetGray(j, i, color.Gray{Y: 255})
+			} else {
+				img.SetGray(i, j, color.Gray{Y: 255})
+			}
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFolderFinetunePredict(t *testing.T) {
+	dir := t.TempDir()
+	for c, name := range []string{"bar", "dash"} {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 6; i++ {
+			writeShape(t, filepath.Join(dir, name, fmt.Sprintf("%d.png", i)), c, i-3)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bar", "notes.txt"), []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join("..", "..", "testdata", "mnistcnn", "mnistcnn.safetensors")
+	tuned := filepath.Join(t.TempDir(), "shapes.safetensors")
+	var out bytes.Buffer
+	if err := run([]string{"finetune", "--from", base, "--data", dir, "--strategy", "features", "--per-class", "4", "--out", tuned}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "dropped head") {
+		t.Errorf("finetune to 2 classes printed no head notice:\n%s", out.String())
+	}
+	if err := run([]string{"finetune", "--from", base, "--data", dir, "--strict", "--strategy", "features"}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "notes.txt") {
+		t.Errorf("--strict with a text file in a class folder: %v", err)
+	}
+	img := filepath.Join(t.TempDir(), "x.png")
+	writeShape(t, img, 1, 0)
+	out.Reset()
+	if err := run([]string{"predict", "--from", tuned, "--top", "2", img}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), img+":  dash ") {
+		t.Errorf("predict printed %q, want the dash class first", out.String())
+	}
+	for _, args := range [][]string{{"predict", "--from", tuned}, {"predict", img}, {"predict", "--from", tuned, "missing.png"}} {
+		if err := run(args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("run(%v) = %v, want a one-line error", args, err)
+		}
 	}
 }

@@ -23,7 +23,28 @@ func loadData(name string) (train, test *data.Set, err error) {
 	case "fashion":
 		return data.FashionMNIST()
 	}
-	return nil, nil, fmt.Errorf("unknown dataset %q (train knows mnist and fashion)", name)
+	return nil, nil, fmt.Errorf("unknown dataset %q (mnist, fashion, or a folder of class sub-folders)", name)
+}
+
+// trainData loads mnist, fashion, or an image folder for an architecture
+// (split 80/20, images at the architecture's default size).
+func trainData(spec, arch string, seed uint64) (train, test *data.Set, err error) {
+	if st, err := os.Stat(spec); err != nil || !st.IsDir() {
+		return loadData(spec)
+	}
+	probe, err := models.New(arch, models.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := loadFolder(spec, probe, nn.Meta{})
+	if err != nil {
+		return nil, nil, err
+	}
+	parts, err := s.Split(seed, 0.8, 0.2)
+	if err != nil {
+		return nil, nil, err
+	}
+	return parts[0], parts[1], nil
 }
 
 // epochPrinter prints one line per epoch and saves the checkpoint after
@@ -51,7 +72,7 @@ func train(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	arch := fs.String("model", "mnistcnn", "architecture: lenet5, mnistcnn, resnet18cifar, mobilenetv2")
-	dataset := fs.String("data", "mnist", "dataset: mnist or fashion")
+	dataset := fs.String("data", "mnist", "dataset: mnist, fashion, or a folder with one sub-folder of images per class")
 	epochs := fs.Int("epochs", 3, "epochs")
 	batch := fs.Int("batch", 64, "batch size")
 	lr := fs.Float64("lr", 0.05, "peak learning rate (SGD with Nesterov momentum, one-cycle schedule)")
@@ -66,7 +87,7 @@ func train(args []string, out io.Writer) error {
 	if *epochs < 1 || *batch < 1 || *lr <= 0 {
 		return fmt.Errorf("train: --epochs, --batch and --lr must be positive")
 	}
-	trainSet, testSet, err := loadData(*dataset)
+	trainSet, testSet, err := trainData(*dataset, *arch, *seed)
 	if err != nil {
 		return fmt.Errorf("train: %v", err)
 	}

@@ -52,11 +52,15 @@ func TestTrainSmoke(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "lenet5.safetensors")
 	var out bytes.Buffer
-	if err := run([]string{"train", "--model", "lenet5", "--epochs", "1", "--limit", "2048", "--out", path}, &out); err != nil {
+	plotPath := filepath.Join(t.TempDir(), "curves.png")
+	if err := run([]string{"train", "--model", "lenet5", "--epochs", "1", "--limit", "2048", "--out", path, "--plot", plotPath}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "test accuracy") {
 		t.Fatalf("graft train printed:\n%s", out.String())
+	}
+	if st, err := os.Stat(plotPath); err != nil || st.Size() < 1000 {
+		t.Errorf("--plot wrote %v (%v)", st, err)
 	}
 	m := models.LeNet5(models.Options{})
 	meta, _, err := nn.Load(path, m, nn.LoadOptions{})

@@ -80,6 +80,7 @@ func train(args []string, out io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the initialisation and the shuffling")
 	outPath := fs.String("out", "", "checkpoint to write (safetensors)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	plotPath := fs.String("plot", "", "write loss and accuracy curves to this PNG file")
 	limit := fs.Int("limit", 0, "train on the first N images of a seeded shuffle, test on N/4 (0: all)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("train: %v", err)
@@ -122,6 +123,12 @@ func train(args []string, out io.Writer) error {
 	}
 	if err != nil {
 		return fmt.Errorf("train: %v", err)
+	}
+	if *plotPath != "" {
+		if err := plotHistory(*plotPath, hist.Epochs); err != nil {
+			return fmt.Errorf("train: %v", err)
+		}
+		fmt.Fprintf(out, "wrote %s\n", *plotPath)
 	}
 	last := hist.Last()
 	var images int

@@ -5,9 +5,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
-	"github.com/graftml/graft/tensor"
 	"github.com/graftml/graft/transfer"
 )
 
@@ -46,23 +44,7 @@ func BenchmarkPartialStep(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				x := tensor.RandNormal(2, 0, 1, append([]int{tm.batch}, m.InputShape...)...)
-				labels := make([]int, tm.batch)
-				for i := range labels {
-					labels[i] = i % m.Options.Classes
-				}
-				opt := nn.NewSGD(0.9, false, nn.NewGroup(nn.Parameters(m), 0.01, 0))
-				nn.SetTraining(m, true)
-				var grad *tensor.Tensor
-				step := func() {
-					out := m.Forward(x)
-					if grad == nil {
-						grad = tensor.Zeros(out.Shape()...)
-					}
-					nn.CrossEntropy{}.Loss(grad, out, labels, nil)
-					m.Backward(grad, false)
-					opt.Step()
-				}
+				step := trainStep(m, tm.batch)
 				step()
 				b.ReportAllocs()
 				b.ResetTimer()

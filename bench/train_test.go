@@ -39,23 +39,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			x := tensor.RandNormal(2, 0, 1, append([]int{tm.batch}, m.InputShape...)...)
-			labels := make([]int, tm.batch)
-			for i := range labels {
-				labels[i] = i % m.Options.Classes
-			}
-			opt := nn.NewSGD(0.9, false, nn.NewGroup(nn.Parameters(m), 0.01, 0))
-			nn.SetTraining(m, true)
-			var grad *tensor.Tensor
-			step := func() {
-				out := m.Forward(x)
-				if grad == nil {
-					grad = tensor.Zeros(out.Shape()...)
-				}
-				nn.CrossEntropy{}.Loss(grad, out, labels, nil)
-				m.Backward(grad, false)
-				opt.Step()
-			}
+			step := trainStep(m, tm.batch)
 			step()
 			step()
 			b.ReportAllocs()
@@ -66,6 +50,28 @@ func BenchmarkTrainStep(b *testing.B) {
 			b.ReportMetric(float64(tm.batch*b.N)/b.Elapsed().Seconds(), "images/s")
 			b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "threads")
 		})
+	}
+}
+
+// trainStep returns one SGD-momentum training step of m on a fixed random
+// batch (forward in training mode, cross-entropy, backward, update).
+func trainStep(m *models.Model, batch int) func() {
+	x := tensor.RandNormal(2, 0, 1, append([]int{batch}, m.InputShape...)...)
+	labels := make([]int, batch)
+	for i := range labels {
+		labels[i] = i % m.Options.Classes
+	}
+	opt := nn.NewSGD(0.9, false, nn.NewGroup(nn.Parameters(m), 0.01, 0))
+	nn.SetTraining(m, true)
+	var grad *tensor.Tensor
+	return func() {
+		out := m.Forward(x)
+		if grad == nil {
+			grad = tensor.Zeros(out.Shape()...)
+		}
+		nn.CrossEntropy{}.Loss(grad, out, labels, nil)
+		m.Backward(grad, false)
+		opt.Step()
 	}
 }
 

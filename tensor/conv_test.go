@@ -101,6 +101,13 @@ func TestConv2DMatchesReference(t *testing.T) {
 			{n: 3, h: 28, w: 28, c: 1, o: 6, kh: 5, kw: 5, p: ConvParams{PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
 			{n: 2, h: 17, w: 13, c: 3, o: 7, kh: 3, kw: 4, p: ConvParams{DilationH: 2, DilationW: 2, PadTop: 2, PadLeft: 1, PadRight: 3}},
 			{n: 5, h: 33, w: 37, c: 2, o: 33, kh: 3, kw: 3, p: pad1},
+			// the Winograd path (3×3, stride 1, C, O ≥ 16): odd sizes, asymmetric
+			// padding, pad 0 and 2, channel counts off the vector width
+			{n: 1, h: 1, w: 1, c: 17, o: 33, kh: 3, kw: 3, p: pad1},
+			{n: 5, h: 7, w: 17, c: 33, o: 17, kh: 3, kw: 3, p: ConvParams{PadLeft: 2, PadBottom: 2, PadRight: 1}},
+			{n: 3, h: 33, w: 7, c: 16, o: 40, kh: 3, kw: 3, p: ConvParams{PadTop: 2, PadBottom: 1, PadRight: 2}},
+			{n: 2, h: 17, w: 33, c: 24, o: 16, kh: 3, kw: 3},
+			{n: 4, h: 9, w: 9, c: 20, o: 48, kh: 3, kw: 3, p: ConvParams{PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
 		}
 		for i := 0; i < cases+len(layers); i++ {
 			var cc convCase

@@ -113,3 +113,22 @@ func callMaxPoolBack(store bool, nw, nt, n int, x, dx []float32, xs int, toff []
 	}
 	amd64.MaxPoolBackAVX2(nw, nt, n, &x[0], &dx[0], xs, &toff[0], &dy[0])
 }
+
+// callWinogradInput runs WinogradInputAVX2 on channels i < n (n ≥ 8, a
+// multiple of 8): the 4×4 patch d[a][b] = x[a·rs + b·xs + i] to V element
+// e at v[e·vs + i] (strides in floats).
+func callWinogradInput(n int, x []float32, xs, rs int, v []float32, vs int) {
+	_ = x[3*rs+3*xs+n-1]
+	_ = v[15*vs+n-1]
+	amd64.WinogradInputAVX2(n, &x[0], xs*4, rs*4, &v[0], vs*4)
+}
+
+// callWinogradOutput runs WinogradOutputAVX2 on channels i < n (n ≥ 8, a
+// multiple of 8): the 4×4 products M[e] = m[e·ms + i] to the 2×2 outputs
+// y[r·rs + c·ys + i], plus b[i] (strides in floats).
+func callWinogradOutput(n int, m []float32, ms int, y []float32, ys, rs int, b []float32) {
+	_ = m[15*ms+n-1]
+	_ = y[rs+ys+n-1]
+	_ = b[n-1]
+	amd64.WinogradOutputAVX2(n, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0])
+}

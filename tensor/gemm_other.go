@@ -27,3 +27,11 @@ func callDotIndirect(int, []float32, int, []float32, int, int, []float32, int) {
 func callMaxPoolBack(bool, int, int, int, []float32, []float32, int, []int, []float32) {
 	panic("tensor: no assembly kernels in this build")
 }
+
+func callWinogradInput(int, []float32, int, int, []float32, int) {
+	panic("tensor: no assembly kernels in this build")
+}
+
+func callWinogradOutput(int, []float32, int, []float32, int, int, []float32) {
+	panic("tensor: no assembly kernels in this build")
+}

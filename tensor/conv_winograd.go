@@ -1,0 +1,483 @@
+package tensor
+
+import "sync"
+
+// Winograd F(2×2, 3×3) convolution (Lavin & Gray, "Fast Algorithms for
+// Convolutional Neural Networks", 2015): the path for 3×3 convolutions
+// with stride 1, dilation 1, one group, padding 0..2 on each side
+// (asymmetric allowed) and at least 16 input and output channels, forward
+// and backward data. Backward data at stride 1 is the forward convolution
+// of dy by the weights transposed to [C][O] and flipped by 180°, under
+// padding 2 − pad (flippedGeom): the same code, with the flip read while
+// the weights are transformed. Weight gradients keep their own paths.
+//
+// Each 2×2 block of outputs (a tile) of one image and output channel o is
+//
+//	Y = Aᵀ·[Σ_c (G·g_oc·Gᵀ) ⊙ (Bᵀ·d_c·B)]·A (+ bias)
+//
+//	Bᵀ = | 1  0 −1  0 |   G = | 1    0    0  |   Aᵀ = | 1  1  1  0 |
+//	     | 0  1  1  0 |       | 1/2  1/2  1/2|        | 0  1 −1 −1 |
+//	     | 0 −1  1  0 |       | 1/2 −1/2  1/2|
+//	     | 0  1  0 −1 |       | 0    0    1  |
+//
+// with d_c the tile's 4×4 input patch of channel c (zeros outside the
+// image), g_oc the 3×3 kernel and ⊙ elementwise: 16 multiplications per
+// tile and channel pair instead of 36, for transforms that cost O(C + O)
+// per tile against the O(C·O) products. The 16 elements e of the 4×4
+// transformed domain are independent, so the sum over c is 16 GEMMs:
+//
+//	U_e[c][o] = (G·g_oc·Gᵀ)[e]    the weights, transformed once per call
+//	V_e[t][c] = (Bᵀ·d_tc·B)[e]     per tile t, for a chunk of tiles
+//	M_e       = V_e·U_e            [tiles × C]·[C × O]
+//	y[t]      = Aᵀ·M[t]·A + bias   written to y (NHWC)
+//
+// Layouts. x and y are NHWC, so each patch pixel's C channels are
+// contiguous and both tile transforms run along channels, 8 at a time
+// (WinogradInputAVX2 and WinogradOutputAVX2 in kernels/amd64; Go loops
+// doing the same operations in the same order for the generic tier and
+// the last C mod 8 channels). w is OIHW. U is stored as the microkernel's
+// packed B panels, [e][O/NR][C][NR] with O zero-padded to Op (a multiple
+// of NR), V as [e][tile][C] and M as [e][tile][Op]; each GEMM is then a
+// run of full MR×NR microkernel calls that read V in place (row stride C),
+// with no packing per chunk and no edge tiles (a chunk is a multiple of
+// MR tiles; the rows past its last tile are computed and ignored). The
+// generic tier keeps U as plain [e][C][O] and multiplies with gemmSerial.
+// The 16 blocks of U, V and M lie one cache line more than their size
+// apart: the transforms write or read all 16 at once, and at multiples of
+// 4 KiB they would share L1 sets.
+//
+// Work. Tiles are numbered over images, tile rows and tile columns, and cut
+// into chunks of winoChunk tiles (24 to 144). A chunk runs its input
+// transform, 16 GEMMs (one thread: gemmSerial's kernels) and output
+// transform on one thread, its V and M in that thread's scratch; the
+// chunks go to the worker pool, their number rounded up to a multiple of
+// the threads. Each output is written by exactly one chunk, with the same
+// operations whatever the chunking, so results do not depend on the
+// number of threads. A tile that reaches past the image reads a zero-padded
+// copy of its patch; a tile that reaches past OH or OW (odd sizes) writes
+// a 2×2 scratch tile whose valid outputs are copied out. Scratch comes from
+// sync.Pools: nothing is allocated in steady state.
+//
+// Accuracy. Each output's float32 error is at most about (C + 12)·u times
+// the same algorithm run on absolute values (u = 2⁻²⁴; winoErrorBound in
+// the tests derives it and checks it), comparable to the direct method's
+// 9C·u bound on Σ|x·w|.
+//
+// Measured on AMD Zen 3 (EPYC, 2 cores, 512 KiB L2 per core), AVX2, one
+// thread, against the row-tap path, in GFLOP/s of the direct convolution
+// (medians of 3 interleaved runs of two test binaries; bench.BenchmarkConv2D):
+//
+//	layer (N=32, 3×3, pad 1)    forward          backward data
+//	r18_l1 56×56, 64→64          76 → 155 (2.0×)  78 → 152 (1.9×)
+//	r18_l2 28×28, 128→128        71 → 177 (2.5×)  71 → 172 (2.4×)
+//	r18_l3 14×14, 256→256        66 → 172 (2.6×)  62 → 165 (2.7×)
+//	r18_l4 7×7, 512→512          58 → 107 (1.9×)  50 → 110 (2.2×)
+//
+// and a ResNet-18 (CIFAR) training step, batch 32, one thread: 17.0 → 24.7
+// images/s. The gain goes beyond 2.25× where the row-tap path wastes work
+// on padding; 7×7 outputs waste 15 of the 64 outputs their 4×4 tiles
+// cover. On smaller layers (BenchmarkWinogradPaths, N = 8 or 32, outputs
+// 2×2 to 56×56, against row-tap or, where O is not a multiple of 16,
+// im2col) it won 1.4× to 2.8× with 32 to 64 channels, 1.0× to 1.9×
+// with 24, 0.9× to 2.2× with 16 (even or slightly behind on 5×5 and 7×7
+// outputs), and lost with 12 (0.9×): hence C, O ≥ 16. On the generic tier
+// (against im2col + the generic GEMM) it won 1.5× to 2.1× with 48 to 256
+// channels and 0.9× to 1.3× with 16. In a profile the tile transforms
+// take about a fifth of the time at 64 channels and 7% at 256; the weight
+// transform takes 8% at 14×14×256 and more at 512 channels on small
+// images, where writing U (16 MiB per call) is bound by memory bandwidth.
+
+// winogradOK reports whether the forward pass of g runs on the Winograd
+// path with kernel kn.
+func winogradOK(kn *gemmKernel, g convGeom) bool {
+	p := g.p
+	if g.kh != 3 || g.kw != 3 || p.StrideH != 1 || p.StrideW != 1 || p.DilationH != 1 || p.DilationW != 1 || p.Groups != 1 {
+		return false
+	}
+	if p.PadTop > 2 || p.PadBottom > 2 || p.PadLeft > 2 || p.PadRight > 2 {
+		return false
+	}
+	return winoWorthIt(kn, g)
+}
+
+// winoForce, set by tests and benchmarks, overrides winoWorthIt: +1 takes
+// the Winograd path for every convolution it can run, −1 for none.
+var winoForce = 0
+
+// winoWorthIt reports whether the Winograd path beats the one g takes
+// otherwise, from measurements on Zen 3 (see the top of the file): on the
+// AVX2 and generic tiers, with at least 16 input and 16 output channels.
+// The AVX-512 tier keeps the row-tap path until it is measured there.
+func winoWorthIt(kn *gemmKernel, g convGeom) bool {
+	if winoForce != 0 {
+		return winoForce > 0
+	}
+	return (kn.id == kidAVX2 || kn.id == kidGeneric) && g.c >= 16 && g.o >= 16
+}
+
+// winogradBackwardDataOK reports whether the backward-data pass of g runs
+// on the Winograd path: at stride 1 it is the forward convolution
+// flippedGeom(g).
+func winogradBackwardDataOK(kn *gemmKernel, g convGeom) bool {
+	if g.p.StrideH != 1 || g.p.StrideW != 1 || g.p.Groups != 1 {
+		return false
+	}
+	f, ok := flippedGeom(g)
+	return ok && winogradOK(kn, f)
+}
+
+func winogradBackwardData(kn *gemmKernel, g convGeom, dx, dy, w []float32) {
+	f, _ := flippedGeom(g)
+	convWinograd(kn, f, dx, dy, w, nil, true)
+}
+
+// winoCall is one Winograd convolution, shared by its parts.
+type winoCall struct {
+	kn         *gemmKernel
+	g          convGeom  // the forward convolution computed (flippedGeom for backward data)
+	x, y, bias []float32 // NHWC input and output, bias or nil
+	w          []float32 // OIHW weights, or with flip [C][O][3][3] read flipped
+	flip       bool
+	u          []float32 // transformed weights: [16][Op/unr][C][unr] + skew
+	unr, op    int       // panel width of u; O rounded up to it
+	tw, th     int       // tiles per row and per column: ⌈OW/2⌉, ⌈OH/2⌉
+	tiles      int       // N·th·tw
+	chunk      int       // tiles per chunk, a multiple of MR
+	chunks     int
+	us, vs, ms int  // distance between the elements' blocks of U, V and M
+	weights    bool // run transforms the weights (else the tiles)
+}
+
+var winoCalls = sync.Pool{New: func() any { return new(winoCall) }}
+
+// winoScratch is one part's buffers.
+type winoScratch struct {
+	v, m  []float32 // V [16][chunk][C], M [16][chunk][Op] (+ skew)
+	patch []float32 // one input patch [4][4][C], zero-padded
+	out   []float32 // one output tile [2][2][O]
+	zeros []float32 // the bias of calls without one (never written)
+}
+
+var winoScratches = sync.Pool{New: func() any { return new(winoScratch) }}
+
+// winoChunkTiles, when positive, overrides the tiles per chunk (tests).
+var winoChunkTiles = 0
+
+// winoChunk returns the tiles per chunk for C input and Op (padded) output
+// channels: about C·Op/2048, between 24 and 144. Each chunk reads all of U
+// (16·C·Op floats) for 32·T·C·Op flops, so layers whose U outgrows the
+// caches (C = O = 512: 16 MiB) need long chunks; short ones keep V and M
+// of smaller layers in L2 (a flat optimum for C, O ≤ 256 in measurements).
+func winoChunk(c, op int) int {
+	if winoChunkTiles > 0 {
+		return winoChunkTiles
+	}
+	return min(max(c*op/2048, 24), 144)
+}
+
+func convWinograd(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) {
+	c := winoCalls.Get().(*winoCall)
+	*c = winoCall{kn: kn, g: g, x: x, y: y, bias: bias, w: w, flip: flip}
+	c.tw, c.th = ceilDiv(g.ow, 2), ceilDiv(g.oh, 2)
+	c.tiles = g.n * c.tw * c.th
+	if kn.id == kidGeneric {
+		c.unr, c.op = g.o, g.o
+	} else {
+		c.unr, c.op = kn.nr, ceilDiv(g.o, kn.nr)*kn.nr
+	}
+	workers := goMaxProcs()
+	if g.flops < gemmParallelFlops {
+		workers = 1
+	}
+	// Chunks of whole MR-row tiles, as many as the target size asks for,
+	// rounded up to a multiple of the threads so that they share evenly.
+	chunks := ceilDiv(c.tiles, winoChunk(g.c, c.op))
+	chunks = ceilDiv(chunks, workers) * workers
+	c.chunk = ceilDiv(ceilDiv(c.tiles, chunks), kn.mr) * kn.mr
+	c.chunks = ceilDiv(c.tiles, c.chunk)
+
+	cs := convScratches.Get().(*convScratch)
+	// The 16 elements' blocks of U, V and M lie one cache line more than
+	// their size apart: at multiples of 4 KiB they would share L1 sets.
+	c.us = g.c*c.op + 16
+	c.vs, c.ms = c.chunk*g.c+16, c.chunk*c.op+16
+	cs.wp = grow(cs.wp, 16*c.us)
+	c.u = cs.wp
+	c.weights = true
+	parallel(min(workers, c.op/c.unr), c)
+	c.weights = false
+	parallel(min(workers, c.chunks), c)
+	*c = winoCall{}
+	winoCalls.Put(c)
+	convScratches.Put(cs)
+}
+
+func (c *winoCall) run(part, parts int) {
+	if c.weights {
+		np := c.op / c.unr
+		c.transformWeights(part*np/parts*c.unr, (part+1)*np/parts*c.unr)
+		return
+	}
+	g := c.g
+	s := winoScratches.Get().(*winoScratch)
+	s.v = grow(s.v, 16*c.vs)
+	s.m = grow(s.m, 16*c.ms)
+	s.patch = grow(s.patch, 16*g.c)
+	s.out = grow(s.out, 4*g.o)
+	if len(s.zeros) < g.o {
+		s.zeros = make([]float32, g.o)
+	}
+	var gs *gemmScratch
+	if c.kn.id == kidGeneric {
+		gs = getGemmScratch(c.kn)
+	}
+	for k := part * c.chunks / parts; k < (part+1)*c.chunks/parts; k++ {
+		t0 := k * c.chunk
+		nt := min(c.chunk, c.tiles-t0)
+		c.inputTransform(s, t0, nt)
+		c.multiply(s, gs, nt)
+		c.outputTransform(s, t0, nt)
+	}
+	if gs != nil {
+		gemmScratches.Put(gs)
+	}
+	winoScratches.Put(s)
+}
+
+// transformWeights writes U_e[c][o] = (G·g·Gᵀ)[e] for o in [o0, o1), with
+//
+//	G = | 1    0    0  |
+//	    | 1/2  1/2  1/2|
+//	    | 1/2 −1/2  1/2|
+//	    | 0    0    1  |
+//
+// and g the 3×3 kernel w[o][c] (or w[c][o] flipped by 180°), into the
+// panel layout u[e·us + (o/unr·C + c)·unr + o%unr]; o ≥ O gets zeros. The
+// ·½ are exact, so every U element is rounded at most four times.
+func (c *winoCall) transformWeights(o0, o1 int) {
+	g := c.g
+	C, O, unr := g.c, g.o, c.unr
+	// Panel by panel, channel by channel: the 16 elements are 16 streams
+	// of whole panel rows.
+	for jp := o0 / unr; jp < o1/unr; jp++ {
+		var dst [16][]float32
+		for e := range dst {
+			dst[e] = c.u[e*c.us+jp*C*unr : e*c.us+(jp+1)*C*unr]
+		}
+		for ch := 0; ch < C; ch++ {
+			for j := 0; j < unr; j++ {
+				o, i := jp*unr+j, ch*unr+j
+				if o >= O {
+					for e := range dst {
+						dst[e][i] = 0
+					}
+					continue
+				}
+				var k [9]float32
+				if c.flip {
+					src := (*[9]float32)(c.w[(ch*O+o)*9:])
+					for t := range k {
+						k[t] = src[8-t]
+					}
+				} else {
+					k = *(*[9]float32)(c.w[(o*C+ch)*9:])
+				}
+				// a = G·g (4×3), then U = a·Gᵀ (4×4)
+				for r, a := range [4][3]float32{
+					{k[0], k[1], k[2]},
+					{0.5 * (k[0] + k[3] + k[6]), 0.5 * (k[1] + k[4] + k[7]), 0.5 * (k[2] + k[5] + k[8])},
+					{0.5 * (k[0] - k[3] + k[6]), 0.5 * (k[1] - k[4] + k[7]), 0.5 * (k[2] - k[5] + k[8])},
+					{k[6], k[7], k[8]},
+				} {
+					dst[4*r][i] = a[0]
+					dst[4*r+1][i] = 0.5 * (a[0] + a[1] + a[2])
+					dst[4*r+2][i] = 0.5 * (a[0] - a[1] + a[2])
+					dst[4*r+3][i] = a[2]
+				}
+			}
+		}
+	}
+}
+
+// inputTransform writes V_e[tt][c] = (Bᵀ·d·B)[e] for the tiles [t0,
+// t0+nt), with
+//
+//	Bᵀ = | 1  0 −1  0 |
+//	     | 0  1  1  0 |
+//	     | 0 −1  1  0 |
+//	     | 0  1  0 −1 |
+//
+// and d the 4×4 input patch of the tile: read in place inside the image,
+// gathered with zeros around it at its borders.
+func (c *winoCall) inputTransform(s *winoScratch, t0, nt int) {
+	g := c.g
+	C := g.c
+	vs := c.vs
+	for tt := 0; tt < nt; tt++ {
+		t := t0 + tt
+		tx := t % c.tw
+		ty := t / c.tw % c.th
+		n := t / (c.tw * c.th)
+		iy0, ix0 := 2*ty-g.p.PadTop, 2*tx-g.p.PadLeft
+		src, xs, rs := c.x, C, g.w*C
+		if iy0 >= 0 && iy0+4 <= g.h && ix0 >= 0 && ix0+4 <= g.w {
+			src = c.x[((n*g.h+iy0)*g.w+ix0)*C:]
+		} else {
+			src, rs = s.patch, 4*C
+			for a := 0; a < 4; a++ {
+				iy := iy0 + a
+				for b := 0; b < 4; b++ {
+					dst := s.patch[(4*a+b)*C : (4*a+b+1)*C]
+					if ix := ix0 + b; iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
+						o := ((n*g.h+iy)*g.w + ix) * C
+						copy(dst, c.x[o:o+C])
+					} else {
+						clear(dst)
+					}
+				}
+			}
+		}
+		v := s.v[tt*C:]
+		i := 0
+		if c.kn.id != kidGeneric && C >= 8 {
+			i = C &^ 7
+			callWinogradInput(i, src, xs, rs, v, vs)
+		}
+		winogradInputGo(i, C, src, xs, rs, v, vs)
+	}
+}
+
+// winogradInputGo is WinogradInputAVX2 (kernels/amd64) for channels [lo,
+// hi), with strides in floats: the same operations in the same order.
+func winogradInputGo(lo, hi int, x []float32, xs, rs int, v []float32, vs int) {
+	if lo >= hi {
+		return
+	}
+	r0, r1, r2, r3 := x[:3*xs+hi], x[rs:rs+3*xs+hi], x[2*rs:2*rs+3*xs+hi], x[3*rs:3*rs+3*xs+hi]
+	var out [16][]float32
+	for e := range out {
+		out[e] = v[e*vs : e*vs+hi]
+	}
+	for i := lo; i < hi; i++ {
+		d00, d01, d02, d03 := r0[i], r0[xs+i], r0[2*xs+i], r0[3*xs+i]
+		d10, d11, d12, d13 := r1[i], r1[xs+i], r1[2*xs+i], r1[3*xs+i]
+		d20, d21, d22, d23 := r2[i], r2[xs+i], r2[2*xs+i], r2[3*xs+i]
+		d30, d31, d32, d33 := r3[i], r3[xs+i], r3[2*xs+i], r3[3*xs+i]
+		for r, t := range [4][4]float32{
+			{d00 - d20, d01 - d21, d02 - d22, d03 - d23},
+			{d10 + d20, d11 + d21, d12 + d22, d13 + d23},
+			{d20 - d10, d21 - d11, d22 - d12, d23 - d13},
+			{d10 - d30, d11 - d31, d12 - d32, d13 - d33},
+		} {
+			out[4*r][i] = t[0] - t[2]
+			out[4*r+1][i] = t[1] + t[2]
+			out[4*r+2][i] = t[2] - t[1]
+			out[4*r+3][i] = t[1] - t[3]
+		}
+	}
+}
+
+// multiply computes M_e = V_e·U_e for the 16 elements e: on the assembly
+// tiers straight from the packed U panels, full MR×NR tiles only (V and M
+// have chunk rows, M has Op columns); on the generic tier with gemmSerial.
+func (c *winoCall) multiply(s *winoScratch, gs *gemmScratch, nt int) {
+	kn, g := c.kn, c.g
+	C, Op := g.c, c.op
+	if kn.id == kidGeneric {
+		for e := 0; e < 16; e++ {
+			gemmSerial(kn, gs, false, false, nt, g.o, C, 1, s.v[e*c.vs:], C, c.u[e*c.us:], Op, 0, s.m[e*c.ms:], Op)
+		}
+		return
+	}
+	MR, NR, KC := kn.mr, kn.nr, kn.kc
+	rows := ceilDiv(nt, MR) * MR
+	np := Op / NR
+	for e := 0; e < 16; e++ {
+		v := s.v[e*c.vs:]
+		m := s.m[e*c.ms:]
+		u := c.u[e*c.us:]
+		for pc := 0; pc < C; pc += KC {
+			kc := min(KC, C-pc)
+			var beta float32
+			if pc > 0 {
+				beta = 1
+			}
+			for jp := 0; jp < np; jp++ {
+				bp := u[(jp*C+pc)*NR:]
+				for ir := 0; ir < rows; ir += MR {
+					callAsmKernel(kn.id, kc, v[ir*C+pc:], aRowsInPlace, C, bp, true, 0, m[ir*Op+jp*NR:], Op, 1, beta)
+				}
+			}
+		}
+	}
+}
+
+// outputTransform writes y = Aᵀ·M·A (+ bias) for the tiles [t0, t0+nt),
+// with
+//
+//	Aᵀ = | 1  1  1  0 |
+//	     | 0  1 −1 −1 |
+//
+// in place inside the output, through a 2×2 scratch tile where a tile
+// reaches past OH or OW (the outputs past them are dropped).
+func (c *winoCall) outputTransform(s *winoScratch, t0, nt int) {
+	g := c.g
+	O := g.o
+	ms := c.ms
+	b := c.bias
+	if b == nil {
+		b = s.zeros[:O]
+	}
+	for tt := 0; tt < nt; tt++ {
+		t := t0 + tt
+		tx := t % c.tw
+		ty := t / c.tw % c.th
+		n := t / (c.tw * c.th)
+		full := 2*ty+1 < g.oh && 2*tx+1 < g.ow
+		dst, ys, rs := s.out, O, 2*O
+		if full {
+			dst, rs = c.y[((n*g.oh+2*ty)*g.ow+2*tx)*O:], g.ow*O
+		}
+		m := s.m[tt*c.op:]
+		i := 0
+		if c.kn.id != kidGeneric && O >= 8 {
+			i = O &^ 7
+			callWinogradOutput(i, m, ms, dst, ys, rs, b)
+		}
+		winogradOutputGo(i, O, m, ms, dst, ys, rs, b)
+		if full {
+			continue
+		}
+		for dy := 0; dy < 2 && 2*ty+dy < g.oh; dy++ {
+			for dx := 0; dx < 2 && 2*tx+dx < g.ow; dx++ {
+				o := ((n*g.oh+2*ty+dy)*g.ow + 2*tx + dx) * O
+				copy(c.y[o:o+O], s.out[(2*dy+dx)*O:])
+			}
+		}
+	}
+}
+
+// winogradOutputGo is WinogradOutputAVX2 (kernels/amd64) for channels
+// [lo, hi), with strides in floats: the same operations in the same order.
+func winogradOutputGo(lo, hi int, m []float32, ms int, y []float32, ys, rs int, b []float32) {
+	if lo >= hi {
+		return
+	}
+	var in [16][]float32
+	for e := range in {
+		in[e] = m[e*ms : e*ms+hi]
+	}
+	y00, y01, y10, y11 := y[:hi], y[ys:ys+hi], y[rs:rs+hi], y[rs+ys:rs+ys+hi]
+	b = b[:hi]
+	for i := lo; i < hi; i++ {
+		var s0, s1 [4]float32
+		for j := 0; j < 4; j++ {
+			s0[j] = in[j][i] + in[4+j][i] + in[8+j][i]
+			s1[j] = in[4+j][i] - in[8+j][i] - in[12+j][i]
+		}
+		y00[i] = s0[0] + s0[1] + s0[2] + b[i]
+		y01[i] = s0[1] - s0[2] - s0[3] + b[i]
+		y10[i] = s1[0] + s1[1] + s1[2] + b[i]
+		y11[i] = s1[1] - s1[2] - s1[3] + b[i]
+	}
+}

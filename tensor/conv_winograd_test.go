@@ -1,0 +1,490 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/graftml/graft/kernels"
+)
+
+// TestWinogradMatchesReference runs the Winograd path itself (whatever
+// the dispatch thresholds) on random eligible convolutions, forward with
+// and without bias and backward data, on every tier, against the float64
+// reference, within winoErrorBound. Outputs start as NaN, so a missed
+// output fails; every fifth case uses chunks of one microkernel tile, so
+// chunks end inside tile rows and images.
+func TestWinogradMatchesReference(t *testing.T) {
+	cases := 200
+	if testing.Short() {
+		cases = 60
+	}
+	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+		kn := gemmKernelFor(tier)
+		r := rand.New(rand.NewPCG(21, uint64(tier)))
+		worst := 0.0 // largest error / bound seen
+		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
+		fixed := []convCase{ // C > KC (two K blocks on AVX2), and odd sizes with asymmetric padding
+			{n: 1, h: 5, w: 6, c: 300, o: 20, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+			{n: 2, h: 7, w: 1, c: 17, o: 33, kh: 3, kw: 3, p: ConvParams{PadTop: 2, PadLeft: 1, PadBottom: 0, PadRight: 2}},
+			{n: 5, h: 17, w: 4, c: 33, o: 17, kh: 3, kw: 3, p: ConvParams{PadTop: 0, PadLeft: 2, PadBottom: 2, PadRight: 0}},
+		}
+		for i := 0; i < cases+len(fixed); i++ {
+			var cc convCase
+			if i < len(fixed) {
+				cc = fixed[i]
+			} else {
+				cc = winoCase(r)
+			}
+			winoChunkTiles = 0
+			if i%5 == 0 {
+				winoChunkTiles = kn.mr
+			}
+			x, w, bias, y := cc.tensors(r)
+			if i%3 == 0 {
+				bias = nil
+			}
+			g := convDims("Conv2D", x, w, y, bias, cc.p)
+			var b []float32
+			if bias != nil {
+				b = bias.data
+			}
+			fill(y.data, float32(math.NaN()))
+			convWinograd(kn, g, y.data, x.data, w.data, b, false)
+			want := y.Clone()
+			Reference{}.Conv2D(want, x, w, bias, cc.p)
+			bound := winoErrorBound(x.data, w.data, b, cc.n, cc.h, cc.w, cc.c, cc.o, cc.p)
+			worst = max(worst, checkBound(t, "forward "+cc.String(), y.data, want.data, bound))
+
+			// backward data: the forward convolution of dy by the weights
+			// transposed and flipped, under padding 2 − pad
+			dy := RandNormal(r.Uint64(), 0, 1, y.shape...)
+			dx := Full(float32(math.NaN()), x.shape...)
+			f, ok := flippedGeom(g)
+			if !ok {
+				t.Fatalf("%v: no flipped geometry", cc)
+			}
+			convWinograd(kn, f, dx.data, dy.data, w.data, nil, true)
+			dxWant := Zeros(x.shape...)
+			Reference{}.Conv2DBackwardData(dxWant, dy, w, cc.p)
+			bound = winoErrorBound(dy.data, flipWeights(w.data, cc.o, cc.c), nil, cc.n, g.oh, g.ow, cc.o, cc.c, f.p)
+			worst = max(worst, checkBound(t, "backward data "+cc.String(), dx.data, dxWant.data, bound))
+		}
+		t.Logf("largest error: %.3g of the bound", worst)
+	})
+}
+
+// checkBound fails unless |got − want| ≤ bound elementwise, and returns the
+// largest ratio of the two.
+func checkBound(t *testing.T, what string, got, want []float32, bound []float64) float64 {
+	t.Helper()
+	worst := 0.0
+	for i := range want {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if !(d <= bound[i]) {
+			t.Fatalf("%s: [%d] = %v, want %v (error %.3g, bound %.3g)", what, i, got[i], want[i], d, bound[i])
+		}
+		if bound[i] > 0 {
+			worst = max(worst, d/bound[i])
+		}
+	}
+	return worst
+}
+
+// flipWeights returns the weights of the forward convolution that is the
+// backward-data pass of w [O][C][3][3]: w'[c][o][a][b] = w[o][c][2−a][2−b].
+func flipWeights(w []float32, o, c int) []float32 {
+	wf := make([]float32, len(w))
+	for oo := 0; oo < o; oo++ {
+		for cc := 0; cc < c; cc++ {
+			for k := 0; k < 9; k++ {
+				wf[(cc*o+oo)*9+k] = w[(oo*c+cc)*9+8-k]
+			}
+		}
+	}
+	return wf
+}
+
+func fill(s []float32, v float32) {
+	for i := range s {
+		s[i] = v
+	}
+}
+
+// TestWinogradDeterministic checks that the result does not depend on the
+// number of threads nor on the chunk size (bit for bit).
+func TestWinogradDeterministic(t *testing.T) {
+	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+		kn := gemmKernelFor(tier)
+		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+		r := rand.New(rand.NewPCG(22, 0))
+		cc := convCase{n: 3, h: 19, w: 22, c: 37, o: 45, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 2, PadBottom: 0, PadRight: 1}}
+		x, w, bias, y := cc.tensors(r)
+		g := convDims("Conv2D", x, w, y, bias, cc.p)
+		var first []float32
+		for _, run := range []struct{ procs, chunk int }{{1, 0}, {4, 0}, {3, 0}, {2, kn.mr}, {1, 7 * kn.mr}} {
+			runtime.GOMAXPROCS(run.procs)
+			winoChunkTiles = run.chunk
+			convWinograd(kn, g, y.data, x.data, w.data, bias.data, false)
+			if first == nil {
+				first = append([]float32(nil), y.data...)
+				continue
+			}
+			for i := range first {
+				if math.Float32bits(y.data[i]) != math.Float32bits(first[i]) {
+					t.Fatalf("%d threads, chunk %d: [%d] = %v, with 1 thread %v", run.procs, run.chunk, i, y.data[i], first[i])
+				}
+			}
+		}
+	})
+}
+
+// TestWinogradKernels checks the assembly transforms against their Go
+// twins bit for bit, with NaN guards around every output row.
+func TestWinogradKernels(t *testing.T) {
+	restore, err := kernels.Use(kernels.AVX2)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer restore()
+	r := rand.New(rand.NewPCG(23, 0))
+	rnd := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(r.NormFloat64())
+		}
+		return s
+	}
+	same := func(what string, got, want []float32) {
+		t.Helper()
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: [%d] = %v, Go %v", what, i, got[i], want[i])
+			}
+		}
+	}
+	for _, n := range []int{8, 16, 24, 40, 64, 136} {
+		xs, rs, vs := n+3, 4*n+19, n+5 // strides in floats, wider than the data
+		x := rnd(3*rs + 3*xs + n)
+		v, vGo := make([]float32, 16*vs), make([]float32, 16*vs)
+		fill(v, float32(math.NaN()))
+		fill(vGo, float32(math.NaN()))
+		callWinogradInput(n, x, xs, rs, v, vs)
+		winogradInputGo(0, n, x, xs, rs, vGo, vs)
+		same(fmt.Sprintf("input n=%d", n), v, vGo) // the guards too: NaN where nothing was written
+
+		ms, ys, yr := n+7, n+2, 2*n+11
+		m, b := rnd(15*ms+n), rnd(n)
+		y, yGo := make([]float32, yr+ys+n+5), make([]float32, yr+ys+n+5)
+		fill(y, float32(math.NaN()))
+		fill(yGo, float32(math.NaN()))
+		callWinogradOutput(n, m, ms, y, ys, yr, b)
+		winogradOutputGo(0, n, m, ms, yGo, ys, yr, b)
+		same(fmt.Sprintf("output n=%d", n), y, yGo)
+	}
+}
+
+// TestWinogradNoAllocs checks that the Winograd path allocates nothing
+// once its buffers exist.
+func TestWinogradNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+		kn := gemmKernelFor(tier)
+		cc := convCase{n: 2, h: 12, w: 12, c: 32, o: 32, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}}
+		x, w, bias, y := cc.tensors(rand.New(rand.NewPCG(24, 0)))
+		g := convDims("Conv2D", x, w, y, bias, cc.p)
+		f, _ := flippedGeom(g)
+		dx := Zeros(x.shape...)
+		run := func() {
+			convWinograd(kn, g, y.data, x.data, w.data, bias.data, false)
+			convWinograd(kn, f, dx.data, y.data, w.data, nil, true)
+		}
+		run()
+		if a := testing.AllocsPerRun(10, run); a != 0 {
+			t.Fatalf("%v allocations per call", a)
+		}
+	})
+}
+
+// BenchmarkWinogradPaths times the Winograd path against the path the
+// convolution takes without it (row-tap, or im2col when O is not a
+// multiple of NR), forward and backward data, on the current best tier.
+// GRAFT_WINO_LAYERS="N,H,W,C,O;..." picks the layers (pad 1).
+//
+//	GOMAXPROCS=1 go test -run '^$' -bench WinogradPaths -cpu 1 ./tensor
+func BenchmarkWinogradPaths(b *testing.B) {
+	layers := [][5]int{{32, 56, 56, 64, 64}, {32, 28, 28, 128, 128}, {32, 14, 14, 256, 256}, {32, 7, 7, 512, 512},
+		{32, 32, 32, 64, 64}, {32, 16, 16, 128, 128}, {32, 8, 8, 256, 256}, {32, 4, 4, 512, 512}}
+	if env := os.Getenv("GRAFT_WINO_LAYERS"); env != "" {
+		layers = layers[:0]
+		for _, l := range strings.Split(env, ";") {
+			var v [5]int
+			for i, f := range strings.Split(l, ",") {
+				v[i], _ = strconv.Atoi(strings.TrimSpace(f))
+			}
+			layers = append(layers, v)
+		}
+	}
+	if v, err := strconv.Atoi(os.Getenv("GRAFT_WINO_TILES")); err == nil {
+		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
+		winoChunkTiles = v
+	}
+	for _, l := range layers {
+		p := ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
+		x := RandNormal(1, 0, 1, l[0], l[1], l[2], l[3])
+		w := RandNormal(2, 0, 0.1, l[4], l[3], 3, 3)
+		y := ConvOutput(x, w, p)
+		dy := RandNormal(3, 0, 1, y.shape...)
+		dx := Zeros(x.shape...)
+		g := convDims("Conv2D", x, w, y, nil, p)
+		for _, pass := range []string{"fwd", "bwd_data"} {
+			for _, path := range []string{"direct", "winograd"} {
+				name := fmt.Sprintf("layer=%dx%dx%dx%d-%d/pass=%s/path=%s", l[0], l[1], l[2], l[3], l[4], pass, path)
+				b.Run(name, func(b *testing.B) {
+					defer func(old int) { winoForce = old }(winoForce)
+					winoForce = -1
+					if path == "winograd" {
+						winoForce = 1
+					}
+					run := func() { CPU{}.Conv2D(y, x, w, nil, p) }
+					if pass == "bwd_data" {
+						run = func() { CPU{}.Conv2DBackwardData(dx, dy, w, p) }
+					}
+					run()
+					b.ReportAllocs()
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+					cpu0 := threadCPUNanos()
+					b.ResetTimer()
+					for b.Loop() {
+						run()
+					}
+					b.ReportMetric(g.flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					if cpu0 >= 0 {
+						b.ReportMetric(g.flops*float64(b.N)/float64(threadCPUNanos()-cpu0), "cpuGFLOP/s")
+					}
+				})
+			}
+		}
+	}
+}
+
+// threadCPUNanos returns the CPU time this OS thread has run, from Linux's
+// /proc/thread-self/schedstat, or −1. On a shared machine it times a
+// single-threaded run better than the wall clock: time spent descheduled
+// does not count.
+func threadCPUNanos() int64 {
+	b, err := os.ReadFile("/proc/thread-self/schedstat")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// winoCase draws a Winograd-eligible convolution: 3×3, stride 1, one
+// group, padding 0..2 on each side; N 1..5, H and W 1..19, C and O 1..28,
+// or in every fourth case one image of up to 10×10 with C and O 41..80.
+func winoCase(r *rand.Rand) convCase {
+	for {
+		cc := convCase{n: 1 + r.IntN(5), h: 1 + r.IntN(19), w: 1 + r.IntN(19), c: 1 + r.IntN(28), o: 1 + r.IntN(28), kh: 3, kw: 3,
+			p: ConvParams{PadTop: r.IntN(3), PadLeft: r.IntN(3), PadBottom: r.IntN(3), PadRight: r.IntN(3)}}
+		if r.IntN(4) == 0 { // wider: several NR panels, longer vector runs
+			cc.c, cc.o = 41+r.IntN(40), 41+r.IntN(40)
+			cc.n, cc.h, cc.w = 1, 1+r.IntN(10), 1+r.IntN(10)
+		}
+		if oh, ow := cc.p.OutSize(cc.h, cc.w, 3, 3); oh >= 1 && ow >= 1 {
+			return cc
+		}
+	}
+}
+
+// winoErrorBound returns, for each output of the forward convolution of x
+// [N,H,W,C] by w [O,C,3,3] (+ bias) computed by Winograd F(2×2, 3×3) in
+// float32, the first-order bound on its rounding error:
+//
+//	|ŷ − y| ≤ (C + 16)·u·(W + |bias|),  W = |Aᵀ|·(Σ_c |G||g_c||Gᵀ| ⊙ |Bᵀ||d_c||B|)·|A|
+//
+// with u = 2⁻²⁴ and W the algorithm run in float64 on absolute values
+// (|M| for every matrix). Each stage's rounding is bounded by a number of
+// unit roundoffs times the absolute-value version of its inputs: the
+// weight transform by 4u (two two-addition levels; the ·½ are exact), the
+// input transform by 2u (two levels of one addition), the sum over C
+// channels of products (fused multiply-adds in any blocking) by C·u, the
+// output transform and the bias by 5u, and the float64 reference's final
+// rounding by u; that is (C + 12)·u, and 16 leaves room for the
+// second-order terms. W is at most 64/9 times Σ|x||w| over the window when
+// the magnitudes are uniform, so this is no looser than the direct
+// method's own γ_{9C} bound, and a wrong tap (an error of size |x·w|) is
+// far outside it.
+func winoErrorBound(x, w, bias []float32, n, h, wd, c, o int, p ConvParams) []float64 {
+	oh, ow := p.OutSize(h, wd, 3, 3)
+	th, tw := (oh+1)/2, (ow+1)/2
+	abs := func(v float32) float64 { return math.Abs(float64(v)) }
+	// Û[o][c][16] = |G|·|g|·|Gᵀ|, |G| = [1 0 0; ½ ½ ½; ½ ½ ½; 0 0 1]
+	gAbs := [4][3]float64{{1, 0, 0}, {.5, .5, .5}, {.5, .5, .5}, {0, 0, 1}}
+	bAbs := [4][4]float64{{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1, 0, 1}} // |Bᵀ|
+	aAbs := [2][4]float64{{1, 1, 1, 0}, {0, 1, 1, 1}}                             // |Aᵀ|
+	uh := make([]float64, o*c*16)
+	for oo := 0; oo < o; oo++ {
+		for cc := 0; cc < c; cc++ {
+			for i := 0; i < 4; i++ {
+				for j := 0; j < 4; j++ {
+					var s float64
+					for a := 0; a < 3; a++ {
+						for b := 0; b < 3; b++ {
+							s += gAbs[i][a] * abs(w[((oo*c+cc)*3+a)*3+b]) * gAbs[j][b]
+						}
+					}
+					uh[(oo*c+cc)*16+4*i+j] = s
+				}
+			}
+		}
+	}
+	bound := make([]float64, n*oh*ow*o)
+	vh := make([]float64, c*16)
+	for nn := 0; nn < n; nn++ {
+		for ty := 0; ty < th; ty++ {
+			for tx := 0; tx < tw; tx++ {
+				// V̂[c][16] = |Bᵀ|·|d|·|B|
+				for cc := 0; cc < c; cc++ {
+					for i := 0; i < 4; i++ {
+						for j := 0; j < 4; j++ {
+							var s float64
+							for a := 0; a < 4; a++ {
+								for b := 0; b < 4; b++ {
+									iy, ix := 2*ty-p.PadTop+a, 2*tx-p.PadLeft+b
+									if iy < 0 || iy >= h || ix < 0 || ix >= wd {
+										continue
+									}
+									s += bAbs[i][a] * abs(x[((nn*h+iy)*wd+ix)*c+cc]) * bAbs[j][b]
+								}
+							}
+							vh[cc*16+4*i+j] = s
+						}
+					}
+				}
+				for oo := 0; oo < o; oo++ {
+					var m [16]float64
+					for cc := 0; cc < c; cc++ {
+						for e := range m {
+							m[e] += uh[(oo*c+cc)*16+e] * vh[cc*16+e]
+						}
+					}
+					for dy := 0; dy < 2 && 2*ty+dy < oh; dy++ {
+						for dx := 0; dx < 2 && 2*tx+dx < ow; dx++ {
+							var s float64
+							for e := range m {
+								s += aAbs[dy][e/4] * m[e] * aAbs[dx][e%4]
+							}
+							if bias != nil {
+								s += abs(bias[oo])
+							}
+							bound[((nn*oh+2*ty+dy)*ow+2*tx+dx)*o+oo] = float64(c+16) * 0x1p-24 * s
+						}
+					}
+				}
+			}
+		}
+	}
+	return bound
+}
+
+// FuzzWinograd checks the Winograd path itself, forward and backward data,
+// on every tier, against the reference within winoErrorBound, on shapes
+// the fuzzer picks (FuzzConv2D's shapes stay below its dispatch
+// thresholds).
+//
+//	go test -run '^$' -fuzz FuzzWinograd ./tensor
+func FuzzWinograd(f *testing.F) {
+	f.Add(uint64(1), uint8(2), uint8(7), uint8(9), uint8(17), uint8(33), uint8(0x55))
+	f.Add(uint64(2), uint8(0), uint8(0), uint8(0), uint8(0), uint8(0), uint8(0))
+	f.Add(uint64(3), uint8(4), uint8(16), uint8(5), uint8(40), uint8(9), uint8(0xff))
+	f.Fuzz(func(t *testing.T, seed uint64, n, h, w, c, o, geo uint8) {
+		cc := convCase{n: 1 + int(n)%4, h: 1 + int(h)%24, w: 1 + int(w)%24, c: 1 + int(c)%48, o: 1 + int(o)%48, kh: 3, kw: 3,
+			p: ConvParams{PadTop: int(geo) % 3, PadLeft: int(geo>>2) % 3, PadBottom: int(geo>>4) % 3, PadRight: int(geo>>6) % 3}}
+		if oh, ow := cc.p.OutSize(cc.h, cc.w, 3, 3); oh < 1 || ow < 1 {
+			return
+		}
+		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
+		for _, tier := range kernels.Available() {
+			restore, _ := kernels.Use(tier)
+			kn := gemmKernelFor(tier)
+			winoChunkTiles = int(seed%4) * kn.mr // 0: the default
+			r := rand.New(rand.NewPCG(seed, 1))
+			x, wt, bias, y := cc.tensors(r)
+			g := convDims("Conv2D", x, wt, y, bias, cc.p)
+			fill(y.data, float32(math.NaN()))
+			convWinograd(kn, g, y.data, x.data, wt.data, bias.data, false)
+			want := y.Clone()
+			Reference{}.Conv2D(want, x, wt, bias, cc.p)
+			bound := winoErrorBound(x.data, wt.data, bias.data, cc.n, cc.h, cc.w, cc.c, cc.o, cc.p)
+			checkBound(t, tier.String()+" forward "+cc.String(), y.data, want.data, bound)
+
+			dy := RandNormal(seed, 0, 1, y.shape...)
+			dx, dxWant := Full(float32(math.NaN()), x.shape...), Zeros(x.shape...)
+			fg, _ := flippedGeom(g)
+			convWinograd(kn, fg, dx.data, dy.data, wt.data, nil, true)
+			Reference{}.Conv2DBackwardData(dxWant, dy, wt, cc.p)
+			bound = winoErrorBound(dy.data, flipWeights(wt.data, cc.o, cc.c), nil, cc.n, g.oh, g.ow, cc.o, cc.c, fg.p)
+			checkBound(t, tier.String()+" backward data "+cc.String(), dx.data, dxWant.data, bound)
+			restore()
+		}
+	})
+}
+
+// TestWinogradDispatch checks which convolutions the CPU backend sends to
+// the Winograd path.
+func TestWinogradDispatch(t *testing.T) {
+	pad1 := ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
+	for _, c := range []struct {
+		n, h, w, c, o, k int
+		p                ConvParams
+		fwd, bwd         bool // on the AVX2 and generic tiers
+	}{
+		{32, 56, 56, 64, 64, 3, pad1, true, true},
+		{1, 5, 7, 16, 16, 3, ConvParams{PadTop: 2, PadRight: 2}, true, true},
+		{1, 5, 7, 16, 12, 3, pad1, false, false}, // backward data is a forward pass with C = 12
+		{1, 5, 7, 12, 16, 3, pad1, false, false},
+		{1, 9, 9, 32, 32, 3, ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1}, false, false},
+		{1, 9, 9, 32, 32, 3, ConvParams{DilationH: 2, DilationW: 2, PadTop: 2, PadLeft: 2}, false, false},
+		{1, 9, 9, 32, 32, 3, ConvParams{Groups: 2}, false, false},
+		{1, 9, 9, 32, 32, 3, ConvParams{PadTop: 3}, false, false},
+		{1, 9, 9, 32, 32, 5, ConvParams{}, false, false},
+	} {
+		x, w := Zeros(c.n, c.h, c.w, c.c), Zeros(c.o, c.c/max(c.p.Groups, 1), c.k, c.k)
+		g := convDims("Conv2D", x, w, ConvOutput(x, w, c.p), nil, c.p)
+		for _, tier := range []kernels.Tier{kernels.Generic, kernels.AVX2, kernels.AVX512} {
+			if ok, _ := kernels.Supported(tier); !ok {
+				continue
+			}
+			kn := gemmKernelFor(tier)
+			fwd, bwd := c.fwd, c.bwd
+			if tier == kernels.AVX512 {
+				fwd, bwd = false, false
+			}
+			if got := winogradOK(kn, g); got != fwd {
+				t.Errorf("%s %+v: forward on the Winograd path %v, want %v", tier, c, got, fwd)
+			}
+			if got := winogradBackwardDataOK(kn, g); got != bwd {
+				t.Errorf("%s %+v: backward data on the Winograd path %v, want %v", tier, c, got, bwd)
+			}
+		}
+	}
+}

@@ -2,7 +2,6 @@ package tensor
 
 import (
 	"math"
-	"sync"
 )
 
 // The CPU backend's batch norm: vector kernels over rows of C channels,
@@ -31,7 +30,7 @@ type bnCall struct {
 	vec     []float32 // 3c floats behind scale, shift, coef
 }
 
-var bnCalls = sync.Pool{New: func() any { return new(bnCall) }}
+var bnCalls = freeList[bnCall]{}
 
 func (b *bnCall) blocks() int { return ceilDiv(b.rows, bnBlockRows) }
 
@@ -119,7 +118,7 @@ func growF64(buf []float64, n int) []float64 {
 // newBNCall returns a pooled call for rows×c with its buffers sized;
 // putBNCall returns it, keeping the buffers.
 func newBNCall(rows, c int) *bnCall {
-	b := bnCalls.Get().(*bnCall)
+	b := bnCalls.Get()
 	*b = bnCall{rows: rows, c: c, s1: b.s1, s2: b.s2, f1: b.f1, f2: b.f2, vec: b.vec}
 	nb := b.blocks()
 	b.s1, b.s2 = grow(b.s1, nb*c), grow(b.s2, nb*c)

@@ -1,8 +1,6 @@
 package tensor
 
 import (
-	"sync"
-
 	"github.com/graftml/graft/kernels"
 )
 
@@ -21,7 +19,7 @@ type convScratch struct {
 	wp, cols, dwp []float32
 }
 
-var convScratches = sync.Pool{New: func() any { return new(convScratch) }}
+var convScratches = freeList[convScratch]{}
 
 func grow(buf []float32, n int) []float32 {
 	if cap(buf) < n {
@@ -114,7 +112,7 @@ type im2colCall struct {
 	grp, p0, rs int
 }
 
-var im2colCalls = sync.Pool{New: func() any { return new(im2colCall) }}
+var im2colCalls = freeList[im2colCall]{}
 
 func (c *im2colCall) run(part, parts int) {
 	r0, r1 := part*c.rs/parts, (part+1)*c.rs/parts
@@ -128,7 +126,7 @@ func im2colParallel(cols, x []float32, g convGeom, grp, p0, rows int) {
 		im2col(cols, x, g, grp, p0, rows)
 		return
 	}
-	c := im2colCalls.Get().(*im2colCall)
+	c := im2colCalls.Get()
 	*c = im2colCall{cols: cols, x: x, g: g, grp: grp, p0: p0, rs: rows}
 	parallel(parts, c)
 	*c = im2colCall{}
@@ -210,7 +208,7 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 		convRowTap(gemmKernelFor(kernels.Current()), g, y.data, x.data, w.data, b, false)
 		return
 	default:
-		s := convScratches.Get().(*convScratch)
+		s := convScratches.Get()
 		s.wp = grow(s.wp, len(w.data))
 		packConvWeights(s.wp, w.data, g)
 		rows := g.chunkRows()
@@ -249,7 +247,7 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 		Sgemm(false, false, g.pixels, g.c, g.o, 1, dy.data, g.o, w.data, g.c, 0, dx.data, g.c)
 	default:
 		clear(dx.data)
-		s := convScratches.Get().(*convScratch)
+		s := convScratches.Get()
 		s.wp = grow(s.wp, len(w.data))
 		packConvWeights(s.wp, w.data, g)
 		rows := g.chunkRows()
@@ -281,7 +279,7 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	case g.pointwiseInPlc:
 		Sgemm(true, false, g.o, g.c, g.pixels, 1, dy.data, g.o, x.data, g.c, 0, dw.data, g.c)
 	default:
-		s := convScratches.Get().(*convScratch)
+		s := convScratches.Get()
 		s.dwp = grow(s.dwp, len(dw.data))
 		rows := g.chunkRows()
 		// Compute dWᵀ (taps × filters) when that puts the round number of
@@ -379,12 +377,12 @@ type depthwiseCall struct {
 	zeros      [16]float32 // the bias of tiles without one
 }
 
-var depthwiseCalls = sync.Pool{New: func() any { return new(depthwiseCall) }}
+var depthwiseCalls = freeList[depthwiseCall]{}
 
 // runDepthwise runs the pass d describes (d.wk unset: it is taken from a
 // scratch buffer, holding the repacked weights w for the data passes).
 func runDepthwise(d depthwiseCall, w []float32) {
-	s := convScratches.Get().(*convScratch)
+	s := convScratches.Get()
 	s.wp = grow(s.wp, d.g.kh*d.g.kw*d.g.c)
 	if d.pass != 2 {
 		depthwiseTaps(s.wp, w, d.g)
@@ -394,7 +392,7 @@ func runDepthwise(d depthwiseCall, w []float32) {
 	if workers := goMaxProcs(); workers > 1 && d.g.flops >= gemmParallelFlops {
 		parts = min(workers, max(d.g.c/16, 1))
 	}
-	c := depthwiseCalls.Get().(*depthwiseCall)
+	c := depthwiseCalls.Get()
 	*c = d
 	parallel(parts, c)
 	*c = depthwiseCall{}
@@ -445,7 +443,7 @@ func depthwiseBackwardData(g convGeom, dx, dy, w []float32) {
 	if f, ok := depthwiseFlipped(g); ok {
 		// At stride 1 the input gradient is a depthwise forward pass of
 		// dy with the kernels flipped: it gets the register-tiled kernel.
-		fp := floatBufs.Get().(*[]float32)
+		fp := floatBufs.Get()
 		*fp = grow(*fp, len(w))
 		flipped, taps := *fp, g.kh*g.kw
 		for c := 0; c < g.c; c++ {

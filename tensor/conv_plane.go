@@ -1,8 +1,6 @@
 package tensor
 
 import (
-	"sync"
-
 	"github.com/graftml/graft/kernels"
 )
 
@@ -54,7 +52,7 @@ type planeScratch struct {
 	toff           []int
 }
 
-var planeScratches = sync.Pool{New: func() any { return new(planeScratch) }}
+var planeScratches = freeList[planeScratch]{}
 
 // planeCall is one parallel pass of the planar path: padding the input
 // into planes, or moving the transposed output to or from NHWC.
@@ -74,7 +72,7 @@ const (
 	planeInT
 )
 
-var planeCalls = sync.Pool{New: func() any { return new(planeCall) }}
+var planeCalls = freeList[planeCall]{}
 
 func (c *planeCall) run(part, parts int) {
 	g, pg := c.g, c.pg
@@ -157,7 +155,7 @@ func (c *planeCall) run(part, parts int) {
 }
 
 func planePass(kind int, g convGeom, pg planeGeom, x, y, xp, yt, bias []float32) {
-	c := planeCalls.Get().(*planeCall)
+	c := planeCalls.Get()
 	*c = planeCall{kind: kind, g: g, pg: pg, x: x, y: y, xp: xp, yt: yt, bias: bias}
 	parallel(min(goMaxProcs(), g.n), c)
 	*c = planeCall{}
@@ -183,7 +181,7 @@ type planeGemm struct {
 	backward bool
 }
 
-var planeGemms = sync.Pool{New: func() any { return new(planeGemm) }}
+var planeGemms = freeList[planeGemm]{}
 
 func (c *planeGemm) run(part, parts int) {
 	g, pg := c.g, c.pg
@@ -218,7 +216,7 @@ func (c *planeGemm) run(part, parts int) {
 }
 
 func planeGemmPass(g convGeom, pg planeGeom, w, dw, xp, yt []float32, backward bool) {
-	c := planeGemms.Get().(*planeGemm)
+	c := planeGemms.Get()
 	blk := planeBlock(g)
 	*c = planeGemm{kn: gemmKernelFor(kernels.Current()), g: g, pg: pg, w: w, dw: dw, xp: xp, yt: yt,
 		blk: blk, nb: ceilDiv(pg.v, blk), backward: backward}
@@ -236,7 +234,7 @@ type planeTiles struct {
 	nt, panels, tiles int
 }
 
-var planeTileCalls = sync.Pool{New: func() any { return new(planeTiles) }}
+var planeTileCalls = freeList[planeTiles]{}
 
 func (c *planeTiles) run(part, parts int) {
 	t0, t1 := part*c.tiles/parts, (part+1)*c.tiles/parts
@@ -280,7 +278,7 @@ func planeForwardTiles(g convGeom, pg planeGeom, s *planeScratch, w []float32) {
 			}
 		}
 	}
-	c := planeTileCalls.Get().(*planeTiles)
+	c := planeTileCalls.Get()
 	*c = planeTiles{pg: pg, ap: s.ap, xp: s.xp, yt: s.yt, toff: s.toff, nt: nt, panels: panels, tiles: ceilDiv(pg.v, 16)}
 	parallel(min(goMaxProcs(), c.tiles), c)
 	*c = planeTiles{}
@@ -290,7 +288,7 @@ func planeForwardTiles(g convGeom, pg planeGeom, s *planeScratch, w []float32) {
 // planeForward computes y = conv(x, w) + bias on the planar path.
 func planeForward(g convGeom, y, x, w, bias []float32) {
 	pg := planeDims(g)
-	s := planeScratches.Get().(*planeScratch)
+	s := planeScratches.Get()
 	s.xp = grow(s.xp, g.c*pg.vs)
 	planePass(planePad, g, pg, x, nil, s.xp, nil, nil)
 	if gemmKernelFor(kernels.Current()).id != kidGeneric {
@@ -316,7 +314,7 @@ type planeDots struct {
 	blocks, v16, slot int
 }
 
-var planeDotCalls = sync.Pool{New: func() any { return new(planeDots) }}
+var planeDotCalls = freeList[planeDots]{}
 
 func (c *planeDots) run(part, parts int) {
 	ld := c.pg.ld
@@ -359,7 +357,7 @@ func planeBackwardWeightsDots(g convGeom, pg planeGeom, s *planeScratch, dw, dy 
 	blocks := ceilDiv(v16, blk)
 	slot := panels * 6 * nt2
 	s.dw = grow(s.dw, (blocks+1)*slot)
-	c := planeDotCalls.Get().(*planeDots)
+	c := planeDotCalls.Get()
 	*c = planeDots{g: g, pg: pg, xp: s.xp, yt: s.yt, dw: s.dw, toff: s.toff, nt: nt, panels: panels,
 		blk: blk, blocks: blocks, v16: v16, slot: slot}
 	parallel(min(goMaxProcs(), blocks), c)
@@ -379,7 +377,7 @@ func planeBackwardWeightsDots(g convGeom, pg planeGeom, s *planeScratch, dw, dy 
 // gradient (transposed) apart, then their sum in block order.
 func planeBackwardWeights(g convGeom, dw, x, dy []float32) {
 	pg := planeDims(g)
-	s := planeScratches.Get().(*planeScratch)
+	s := planeScratches.Get()
 	s.xp = grow(s.xp, g.c*pg.vs)
 	s.yt = grow(s.yt, (pg.vs)*g.o)
 	planePass(planePad, g, pg, x, nil, s.xp, nil, nil)

@@ -1,7 +1,5 @@
 package tensor
 
-import "sync"
-
 // Row-tap convolution: the k×k fast path of the assembly tiers.
 //
 // With the input zero-padded once into xp [N, Hp, Wp, C], the taps of one
@@ -34,7 +32,7 @@ type rowTapConv struct {
 }
 
 var (
-	rowTapCalls = sync.Pool{New: func() any { return new(rowTapConv) }}
+	rowTapCalls = freeList[rowTapConv]{}
 )
 
 // convRowTap computes y = conv(x, w) (+ bias) on the row-tap path. x, w and
@@ -43,8 +41,8 @@ var (
 // pass this is ([C][O][KH][KW] for g's O and C), read flipped and
 // transposed (see flippedGeom).
 func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) {
-	s := convScratches.Get().(*convScratch)
-	rt := rowTapCalls.Get().(*rowTapConv)
+	s := convScratches.Get()
+	rt := rowTapCalls.Get()
 	*rt = rowTapConv{kn: kn, g: g, y: y, bias: bias}
 	rt.hp, rt.wp = g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
 	C := g.c
@@ -58,7 +56,7 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) 
 	// Pad the input and pack the weights on the pool: in a training step
 	// both change every call, and done on one thread they bound the
 	// speed-up of the rest.
-	prep := rowTapPreps.Get().(*rowTapPrep)
+	prep := rowTapPreps.Get()
 	*prep = rowTapPrep{rt: rt, x: x, w: w, flip: flip}
 	parts := 1
 	if workers := goMaxProcs(); workers > 1 && g.flops >= gemmParallelFlops {
@@ -68,7 +66,7 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) 
 	*prep = rowTapPrep{}
 	rowTapPreps.Put(prep)
 	if KWC < gatherBelow && kn.id == kidAVX2 {
-		tp := tapOffsets.Get().(*[]int)
+		tp := tapOffsets.Get()
 		defer tapOffsets.Put(tp)
 		if cap(*tp) < g.kh*KWC {
 			*tp = make([]int, g.kh*KWC)
@@ -98,7 +96,7 @@ type rowTapPrep struct {
 	flip bool
 }
 
-var rowTapPreps = sync.Pool{New: func() any { return new(rowTapPrep) }}
+var rowTapPreps = freeList[rowTapPrep]{}
 
 func (p *rowTapPrep) run(part, parts int) {
 	rt := p.rt
@@ -180,7 +178,7 @@ func (rt *rowTapConv) run(part, parts int) {
 	gather := KWC < gatherBelow
 	var panelBuf []float32
 	if gather {
-		pb := floatBufs.Get().(*[]float32)
+		pb := floatBufs.Get()
 		defer floatBufs.Put(pb)
 		*pb = grow(*pb, g.kh*KWC*MR)
 		panelBuf = *pb
@@ -284,8 +282,8 @@ func (rt *rowTapConv) run(part, parts int) {
 const gatherBelow = 64
 
 var (
-	floatBufs  = sync.Pool{New: func() any { return new([]float32) }} // scratch float slices
-	tapOffsets = sync.Pool{New: func() any { return new([]int) }}
+	floatBufs  = freeList[[]float32]{} // scratch float slices
+	tapOffsets = freeList[[]int]{}
 )
 
 // virtual reports whether tiles run over whole images as virtual rows of
@@ -345,7 +343,7 @@ func gridBackwardWeightsOK(kn *gemmKernel, g convGeom) bool {
 //
 // one GEMM whose B rows (stride C) overlap.
 func gridBackwardWeights(g convGeom, dw, x, dy []float32) {
-	s := convScratches.Get().(*convScratch)
+	s := convScratches.Get()
 	hp, wp := g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
 	C, O, KWC := g.c, g.o, g.kw*g.c
 	grid := g.n * hp * wp

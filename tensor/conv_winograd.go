@@ -1,7 +1,5 @@
 package tensor
 
-import "sync"
-
 // Winograd F(2×2, 3×3) convolution (Lavin & Gray, "Fast Algorithms for
 // Convolutional Neural Networks", 2015): the path for 3×3 convolutions
 // with stride 1, dilation 1, one group, padding 0..2 on each side
@@ -148,7 +146,7 @@ type winoCall struct {
 	weights    bool // run transforms the weights (else the tiles)
 }
 
-var winoCalls = sync.Pool{New: func() any { return new(winoCall) }}
+var winoCalls = freeList[winoCall]{}
 
 // winoScratch is one part's buffers.
 type winoScratch struct {
@@ -158,7 +156,7 @@ type winoScratch struct {
 	zeros []float32 // the bias of calls without one (never written)
 }
 
-var winoScratches = sync.Pool{New: func() any { return new(winoScratch) }}
+var winoScratches = freeList[winoScratch]{}
 
 // winoChunkTiles, when positive, overrides the tiles per chunk (tests).
 var winoChunkTiles = 0
@@ -176,7 +174,7 @@ func winoChunk(c, op int) int {
 }
 
 func convWinograd(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) {
-	c := winoCalls.Get().(*winoCall)
+	c := winoCalls.Get()
 	*c = winoCall{kn: kn, g: g, x: x, y: y, bias: bias, w: w, flip: flip}
 	c.tw, c.th = ceilDiv(g.ow, 2), ceilDiv(g.oh, 2)
 	c.tiles = g.n * c.tw * c.th
@@ -196,7 +194,7 @@ func convWinograd(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool
 	c.chunk = ceilDiv(ceilDiv(c.tiles, chunks), kn.mr) * kn.mr
 	c.chunks = ceilDiv(c.tiles, c.chunk)
 
-	cs := convScratches.Get().(*convScratch)
+	cs := convScratches.Get()
 	// The 16 elements' blocks of U, V and M lie one cache line more than
 	// their size apart: at multiples of 4 KiB they would share L1 sets.
 	c.us = g.c*c.op + 16
@@ -219,7 +217,7 @@ func (c *winoCall) run(part, parts int) {
 		return
 	}
 	g := c.g
-	s := winoScratches.Get().(*winoScratch)
+	s := winoScratches.Get()
 	s.v = grow(s.v, 16*c.vs)
 	s.m = grow(s.m, 16*c.ms)
 	s.patch = grow(s.patch, 16*g.c)

@@ -42,7 +42,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	kn := gemmKernelFor(kernels.Current())
-	g := gemmCalls.Get().(*gemmCall)
+	g := gemmCalls.Get()
 	*g = gemmCall{kn: kn, transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	g.parts, g.byRows = kn.split(m, n, k, runtime.GOMAXPROCS(0))
@@ -178,7 +178,7 @@ type gemmCall struct {
 	byRows         bool
 }
 
-var gemmCalls = sync.Pool{New: func() any { return new(gemmCall) }}
+var gemmCalls = freeList[gemmCall]{}
 
 // run computes part `part` of `parts`: a band of whole tiles of C.
 func (g *gemmCall) run(part, parts int) {
@@ -222,10 +222,10 @@ type gemmScratch struct {
 	aEdge, bEdge []float32 // one partial panel of A or B, when the rest is read in place
 }
 
-var gemmScratches = sync.Pool{New: func() any { return new(gemmScratch) }}
+var gemmScratches = freeList[gemmScratch]{}
 
 func getGemmScratch(kn *gemmKernel) *gemmScratch {
-	s := gemmScratches.Get().(*gemmScratch)
+	s := gemmScratches.Get()
 	s.a = grow(s.a, ceilDiv(kn.mc, kn.mr)*kn.mr*kn.kc)
 	s.b = grow(s.b, ceilDiv(kn.nc, kn.nr)*kn.nr*kn.kc)
 	s.aEdge = grow(s.aEdge, kn.mr*kn.kc)

@@ -50,7 +50,7 @@ var pool struct {
 // between polls) before it parks: on the order of 100 µs.
 const spinRounds = 2000
 
-var latches = sync.Pool{New: func() any { return new(latch) }}
+var latches = freeList[latch]{}
 
 // parallel runs t.run(p, parts) for p < parts and returns when all are
 // done. It never starts a goroutine per call: parts 1.. go to the pool.
@@ -61,7 +61,7 @@ func parallel(parts int, t task) {
 		return
 	}
 	ensureWorkers(parts - 1)
-	l := latches.Get().(*latch)
+	l := latches.Get()
 	l.n.Store(int32(parts - 1))
 	l.wg.Add(parts - 1)
 	pool.mu.Lock()
@@ -137,3 +137,35 @@ func worker() {
 
 // goMaxProcs is the number of threads parallel work may use now.
 func goMaxProcs() int { return runtime.GOMAXPROCS(0) }
+
+// freeList is sync.Pool's Get and Put without the emptying at every
+// garbage collection: the scratch buffers of the operations (megabytes for
+// a convolution) stay for the next call instead of being reallocated
+// after each collection, so a steady-state training step allocates nothing
+// whatever the collector does. The buffers live as long as the process,
+// like a caching allocator's.
+type freeList[T any] struct {
+	mu   sync.Mutex
+	free []*T
+}
+
+// Get returns a kept value, or a new zero one.
+func (f *freeList[T]) Get() *T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.free)
+	if n == 0 {
+		return new(T)
+	}
+	x := f.free[n-1]
+	f.free[n-1] = nil
+	f.free = f.free[:n-1]
+	return x
+}
+
+// Put keeps x for a later Get.
+func (f *freeList[T]) Put(x *T) {
+	f.mu.Lock()
+	f.free = append(f.free, x)
+	f.mu.Unlock()
+}

@@ -3,7 +3,6 @@ package tensor
 import (
 	"fmt"
 	"math"
-	"sync"
 )
 
 // PoolParams describes a 2-D pooling window over NHWC activations.
@@ -121,7 +120,7 @@ func maxPoolBackward(dx, x, dy *Tensor, p PoolParams) {
 func (g poolGeom) maxBackImages(dx, x, dy *Tensor, n0, n1 int) {
 	hwc := g.h * g.w * g.c
 	clear(dx.data[n0*hwc : n1*hwc])
-	buf := argmaxBufs.Get().(*argmaxBuf)
+	buf := argmaxBufs.Get()
 	defer argmaxBufs.Put(buf)
 	buf.grow(g.c)
 	best, arg := buf.best[:g.c], buf.arg[:g.c]
@@ -162,7 +161,7 @@ func (b *argmaxBuf) grow(c int) {
 	}
 }
 
-var argmaxBufs = sync.Pool{New: func() any { return new(argmaxBuf) }}
+var argmaxBufs = freeList[argmaxBuf]{}
 
 // taps calls f with the storage offset of x[n,ih,iw,0] for every tap of
 // window (oh, ow) inside the input.
@@ -326,7 +325,7 @@ const (
 	poolAvgBack
 )
 
-var poolCalls = sync.Pool{New: func() any { return new(poolCall) }}
+var poolCalls = freeList[poolCall]{}
 
 func runPool(c poolCall) {
 	units := c.g.n
@@ -337,7 +336,7 @@ func runPool(c poolCall) {
 	if c.g.n*c.g.h*c.g.w*c.g.c >= 1<<15 {
 		parts = min(goMaxProcs(), units)
 	}
-	pc := poolCalls.Get().(*poolCall)
+	pc := poolCalls.Get()
 	*pc = c
 	parallel(max(parts, 1), pc)
 	*pc = poolCall{}

@@ -2,7 +2,6 @@ package tensor
 
 import (
 	"math"
-	"sync"
 
 	"github.com/graftml/graft/kernels"
 )
@@ -83,7 +82,7 @@ func (g poolGeom) maxBackFast(dx, x, dy *Tensor, n0, n1 int) {
 	}
 	c := g.c
 	hwc := g.h * g.w * c
-	buf := argmaxBufs.Get().(*argmaxBuf)
+	buf := argmaxBufs.Get()
 	defer argmaxBufs.Put(buf)
 	buf.grow(c)
 	best, arg := buf.best[:c], buf.arg[:c]
@@ -148,7 +147,7 @@ func (g poolGeom) maxBackFast(dx, x, dy *Tensor, n0, n1 int) {
 func (g poolGeom) maxBackKernel(dx, x, dy *Tensor, n0, n1 int) {
 	c := g.c
 	hwc := g.h * g.w * c
-	buf := maxBackBufs.Get().(*maxBackBuf)
+	buf := maxBackBufs.Get()
 	defer maxBackBufs.Put(buf)
 	runs := buf.runs[:0]
 	for ow := 0; ow < g.ow; ow++ {
@@ -228,7 +227,7 @@ type maxBackBuf struct {
 	toff []int
 }
 
-var maxBackBufs = sync.Pool{New: func() any { return new(maxBackBuf) }}
+var maxBackBufs = freeList[maxBackBuf]{}
 
 // avgRowsFast is avgRows for the CPU backend.
 func (g poolGeom) avgRowsFast(y, x *Tensor, r0, r1 int) {

@@ -180,3 +180,30 @@ func FromFile(f *safetensors.File) (*models.Model, nn.Meta, error) {
 	}
 	return m, meta, nil
 }
+
+// FromTorch builds architecture arch and loads a state_dict saved from
+// PyTorch (safetensors.torch.save_file(model.state_dict(), path)), which
+// carries no graft metadata: the class count comes from the head's weight
+// in the file, and loading is strict, so names and shapes must match
+// graft's (torchvision's) exactly.
+func FromTorch(path, arch string) (*models.Model, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	m, err := models.New(arch, models.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	if _, _, full, d := lastDense(m); d != nil {
+		if w, ok := f.Tensors[full+".weight"]; ok && len(w.Shape) == 2 && w.Shape[0] != d.Out {
+			if m, err = models.New(arch, models.Options{Classes: w.Shape[0]}); err != nil {
+				return nil, fmt.Errorf("transfer: %w", err)
+			}
+		}
+	}
+	if _, _, err := nn.LoadFile(f, m, nn.LoadOptions{}); err != nil {
+		return nil, fmt.Errorf("transfer: %s as %s: %w", path, arch, err)
+	}
+	return m, nil
+}

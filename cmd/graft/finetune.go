@@ -34,6 +34,23 @@ func targetData(spec string, base *models.Model, meta nn.Meta) (*data.Set, error
 	return loadFolder(spec, base, meta)
 }
 
+// loadBase reads a base checkpoint: graft's (its metadata names the
+// architecture), or a PyTorch state_dict when arch names one.
+func loadBase(path, arch string) (*models.Model, nn.Meta, error) {
+	if path == "" {
+		return nil, nn.Meta{}, errors.New("no --from checkpoint given")
+	}
+	if arch != "" {
+		m, err := transfer.FromTorch(path, arch)
+		return m, nn.Meta{}, err
+	}
+	m, meta, err := transfer.FromCheckpoint(path)
+	if err != nil && strings.Contains(err.Error(), "names no architecture") {
+		err = fmt.Errorf("%v (a PyTorch state_dict? add --arch with one of %s)", err, strings.Join(models.Archs(), ", "))
+	}
+	return m, meta, err
+}
+
 // splitTarget returns the training and test parts: k per class and the
 // rest, or a stratified 80/20 split.
 func splitTarget(d *data.Set, perClass int, seed uint64) (train, test *data.Set, err error) {
@@ -51,7 +68,8 @@ func splitTarget(d *data.Set, perClass int, seed uint64) (train, test *data.Set,
 func finetune(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	from := fs.String("from", "", "base checkpoint (safetensors written by graft)")
+	from := fs.String("from", "", "base checkpoint (safetensors written by graft, or PyTorch's with --arch)")
+	arch := fs.String("arch", "", "architecture of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
 	dataSpec := fs.String("data", "", "target data: a folder with one sub-folder of images per class, or digits, mnist, fashion")
 	strategy := fs.String("strategy", "auto", "auto (the advisor's plan), features, top-k, all or scratch")
 	top := fs.Int("top", 2, "layer groups (the head included) that train under top-k")
@@ -64,10 +82,7 @@ func finetune(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("finetune: %v", err)
 	}
-	if *from == "" {
-		return errors.New("finetune: no --from checkpoint given")
-	}
-	base, meta, err := transfer.FromCheckpoint(*from)
+	base, meta, err := loadBase(*from, *arch)
 	if err != nil {
 		return fmt.Errorf("finetune: %v", err)
 	}
@@ -141,17 +156,15 @@ func finetune(args []string, out io.Writer) error {
 func advise(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("advise", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	from := fs.String("from", "", "base checkpoint")
+	from := fs.String("from", "", "base checkpoint (safetensors written by graft, or PyTorch's with --arch)")
+	arch := fs.String("arch", "", "architecture of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
 	dataSpec := fs.String("data", "", "target data: a folder of class sub-folders, or digits, mnist, fashion")
 	perClass := fs.Int("per-class", 0, "advise for K images per class (0: all the data)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("advise: %v", err)
 	}
-	if *from == "" {
-		return errors.New("advise: no --from checkpoint given")
-	}
-	base, meta, err := transfer.FromCheckpoint(*from)
+	base, meta, err := loadBase(*from, *arch)
 	if err != nil {
 		return fmt.Errorf("advise: %v", err)
 	}

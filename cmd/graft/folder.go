@@ -13,7 +13,6 @@ import (
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
 	"github.com/graftml/graft/tensor"
-	"github.com/graftml/graft/transfer"
 )
 
 // strictFolders is set by --strict: a non-image in a class folder is an
@@ -39,18 +38,16 @@ func loadFolder(dir string, base *models.Model, meta nn.Meta) (*data.Set, error)
 func predict(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	from := fs.String("from", "", "checkpoint (safetensors written by graft)")
+	from := fs.String("from", "", "checkpoint (safetensors written by graft, or PyTorch's with --arch)")
+	arch := fs.String("arch", "", "architecture of a PyTorch state_dict given to --from")
 	top := fs.Int("top", 3, "classes to show per image")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("predict: %v", err)
 	}
-	if *from == "" {
-		return errors.New("predict: no --from checkpoint given")
-	}
 	if fs.NArg() == 0 {
 		return errors.New("predict: no images given (graft predict --from FILE IMAGE...)")
 	}
-	m, meta, err := transfer.FromCheckpoint(*from)
+	m, meta, err := loadBase(*from, *arch)
 	if err != nil {
 		return fmt.Errorf("predict: %v", err)
 	}

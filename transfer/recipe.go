@@ -80,6 +80,11 @@ type Options struct {
 	Seed uint64
 	// Cache holds the trunk's features; nil uses a private one.
 	Cache *Cache
+	// Augment, when set, wraps the training images of the phases that run
+	// on images (scratch, and fine-tuning every group), e.g. with
+	// data.Augmented. Phases on cached features never see it: a cache
+	// holds the features of the images as they are.
+	Augment func(nn.Dataset) nn.Dataset
 	// Progress, when set, is called after every training step.
 	Progress func(nn.StepInfo)
 }
@@ -296,6 +301,9 @@ func evaluate(ctx context.Context, model nn.Layer, test nn.Dataset, res *Result)
 func runScratch(ctx context.Context, m *models.Model, train, test nn.Dataset, o Options, res *Result) error {
 	nn.SetTrainable(m, true)
 	g := nn.NewGroup(nn.Parameters(m), o.LR, o.WeightDecay)
+	if o.Augment != nil {
+		train = o.Augment(train)
+	}
 	res.Trained = stateNames(m)
 	if err := phase(ctx, m, m.InputShape, train, []*nn.Group{g}, max(o.HeadEpochs, 0)+max(o.Epochs, 0), o, res); err != nil {
 		return err
@@ -422,6 +430,9 @@ func runTransfer(ctx context.Context, m *models.Model, train, test nn.Dataset, o
 			return err
 		}
 		return evaluate(ctx, head2, f2test, res)
+	}
+	if o.Augment != nil {
+		train = o.Augment(train)
 	}
 	if err := phase(ctx, m, m.InputShape, train, groups, o.Epochs, o, res); err != nil {
 		return err

@@ -51,6 +51,12 @@ func loadBase(path, arch string) (*models.Model, nn.Meta, error) {
 	return m, meta, err
 }
 
+// augmentation is the --augment policy: 2-pixel pad-crop, ±10° rotation,
+// ±10% shift and scale, and a horizontal flip when asked.
+func augmentation(flip bool, seed uint64) data.Augment {
+	return data.Augment{PadCrop: 2, HFlip: flip, MaxRotate: 10, MaxShift: 0.1, MaxScale: 0.1, Seed: seed}
+}
+
 // splitTarget returns the training and test parts: k per class and the
 // rest, or a stratified 80/20 split.
 func splitTarget(d *data.Set, perClass int, seed uint64) (train, test *data.Set, err error) {
@@ -78,6 +84,8 @@ func finetune(args []string, out io.Writer) error {
 	outPath := fs.String("out", "", "fine-tuned checkpoint to write")
 	delta := fs.Bool("delta", false, "write only what was trained (load it over the base)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	augment := fs.Bool("augment", false, "augment the images of the phases that train on images (pad-crop, small rotation, shift, scale); never cached features")
+	flip := fs.Bool("flip", false, "with --augment, also flip horizontally (not for digits or text)")
 	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("finetune: %v", err)
@@ -109,6 +117,15 @@ func finetune(args []string, out io.Writer) error {
 			return fmt.Errorf("finetune: %v", err)
 		}
 		o = transfer.Options{Strategy: st, TopK: *top, Seed: *seed}
+	}
+	if *augment {
+		a := augmentation(*flip, *seed)
+		o.Augment = func(d nn.Dataset) nn.Dataset {
+			if s, ok := d.(*data.Set); ok {
+				return data.Augmented(s, a)
+			}
+			return d
+		}
 	}
 	res, err := transfer.Run(ctx, base, train, test, o)
 	if err != nil {

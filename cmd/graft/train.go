@@ -80,6 +80,8 @@ func train(args []string, out io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the initialisation and the shuffling")
 	outPath := fs.String("out", "", "checkpoint to write (safetensors)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	augment := fs.Bool("augment", false, "augment the training images (pad-crop, small rotation, shift, scale)")
+	flip := fs.Bool("flip", false, "with --augment, also flip horizontally (not for digits or text)")
 	plotPath := fs.String("plot", "", "write loss and accuracy curves to this PNG file")
 	limit := fs.Int("limit", 0, "train on the first N images of a seeded shuffle, test on N/4 (0: all)")
 	if err := fs.Parse(args); err != nil {
@@ -112,7 +114,11 @@ func train(args []string, out io.Writer) error {
 	opt := nn.NewSGD(0.9, true, nn.NewGroup(params, *lr, *wd))
 	fmt.Fprintf(out, "training %s on %s: %d images, %d epochs, batch %d, %s\n", *arch, *dataset, trainSet.Len(), *epochs, *batch, backendName())
 	start := time.Now()
-	hist, err := nn.Fit(ctx, m, trainSet, testSet, nn.FitOptions{
+	var fitData nn.Dataset = trainSet
+	if *augment {
+		fitData = data.Augmented(trainSet, augmentation(*flip, *seed))
+	}
+	hist, err := nn.Fit(ctx, m, fitData, testSet, nn.FitOptions{
 		Epochs: *epochs, BatchSize: *batch, Optimizer: opt, Schedule: nn.OneCycle{}, Seed: *seed,
 		Progress:  progressBar(out, *epochs, *quiet),
 		Callbacks: []nn.Callback{epochPrinter{out: out, path: *outPath, model: m, meta: meta}},

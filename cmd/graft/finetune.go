@@ -86,6 +86,7 @@ func finetune(args []string, out io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	augment := fs.Bool("augment", false, "augment the images of the phases that train on images (pad-crop, small rotation, shift, scale); never cached features")
 	flip := fs.Bool("flip", false, "with --augment, also flip horizontally (not for digits or text)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
 	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("finetune: %v", err)
@@ -118,6 +119,7 @@ func finetune(args []string, out io.Writer) error {
 		}
 		o = transfer.Options{Strategy: st, TopK: *top, Seed: *seed}
 	}
+	o.Progress = progressBar(out, 0, *quiet || *asJSON)
 	if *augment {
 		a := augmentation(*flip, *seed)
 		o.Augment = func(d nn.Dataset) nn.Dataset {

@@ -39,8 +39,12 @@ func progressBar(w io.Writer, epochs int, quiet bool) func(nn.StepInfo) {
 		fill := width * s.Step / max(s.StepsPerEpoch, 1)
 		rate := float64(s.Images) / max(s.Elapsed.Seconds(), 1e-9)
 		left := time.Duration(float64(s.Elapsed) * float64(s.StepsPerEpoch-s.Step) / float64(max(s.Step, 1)))
-		fmt.Fprintf(w, "\repoch %d/%d [%s%s] %d/%d loss %.4f %.0f images/s ETA %s ",
-			s.Epoch, epochs, strings.Repeat("#", fill), strings.Repeat(".", width-fill), s.Step, s.StepsPerEpoch,
+		of := fmt.Sprint(epochs)
+		if epochs <= 0 {
+			of = "?" // phases of a transfer run: their count is the recipe's
+		}
+		fmt.Fprintf(w, "\repoch %d/%s [%s%s] %d/%d loss %.4f %.0f images/s ETA %s ",
+			s.Epoch, of, strings.Repeat("#", fill), strings.Repeat(".", width-fill), s.Step, s.StepsPerEpoch,
 			s.Loss, rate, left.Round(time.Second))
 		if done {
 			fmt.Fprint(w, "\r\033[K")

@@ -176,6 +176,7 @@ func (r LoadReport) Clean() bool {
 	return len(r.Missing) == 0 && len(r.Unexpected) == 0 && len(r.WrongShape) == 0
 }
 
+// String lists the mismatches, or the count loaded when there are none.
 func (r LoadReport) String() string {
 	var parts []string
 	add := func(what string, names []string) {

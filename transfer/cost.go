@@ -56,6 +56,7 @@ func Compare(res, scratch *Result) Report {
 	return r
 }
 
+// String formats the report on one line.
 func (r Report) String() string {
 	s := fmt.Sprintf("%s: accuracy %.4f, %.3g GFLOP (%.0f%% less than scratch's %.3g)",
 		r.Strategy, r.Accuracy, r.Run.FLOPs()/1e9, 100*r.FLOPsSaved, r.Baseline.FLOPs()/1e9)

@@ -252,47 +252,141 @@ func (c *winoCall) run(part, parts int) {
 // and g the 3×3 kernel w[o][c] (or w[c][o] flipped by 180°), into the
 // panel layout u[e·us + (o/unr·C + c)·unr + o%unr]; o ≥ O gets zeros. The
 // ·½ are exact, so every U element is rounded at most four times.
+//
+// It works on blocks of winoWL output channels (lanes: one AVX2 panel) by
+// winoWC input channels: the block's taps are gathered, in the order the
+// weights lie in memory, into k[tap][c][lane], so that each tap, and each
+// element of U computed from them by winoWeightBlock, is one vector of
+// winoWC·winoWL floats in the order of the panel rows. With unr = winoWL
+// (AVX2) the elements are written straight into the panels; otherwise
+// through a scratch block, row by row.
 func (c *winoCall) transformWeights(o0, o1 int) {
 	g := c.g
 	C, O, unr := g.c, g.o, c.unr
-	// Panel by panel, channel by channel: the 16 elements are 16 streams
-	// of whole panel rows.
+	var k [9][winoWC * winoWL]float32
+	var tmp [16][winoWC * winoWL]float32
+	var out [16][]float32
 	for jp := o0 / unr; jp < o1/unr; jp++ {
-		var dst [16][]float32
-		for e := range dst {
-			dst[e] = c.u[e*c.us+jp*C*unr : e*c.us+(jp+1)*C*unr]
-		}
-		for ch := 0; ch < C; ch++ {
-			for j := 0; j < unr; j++ {
-				o, i := jp*unr+j, ch*unr+j
-				if o >= O {
-					for e := range dst {
-						dst[e][i] = 0
-					}
-					continue
-				}
-				var k [9]float32
+		for j0 := 0; j0 < unr; j0 += winoWL {
+			ob := jp*unr + j0         // the block's first output channel
+			nw := min(winoWL, unr-j0) // lanes written (a panel row's part)
+			nl := min(nw, O-ob)       // lanes with weights; the others are zeros
+			if nl < winoWL {
+				clear(k[:])
+			}
+			for c0 := 0; c0 < C; c0 += winoWC {
+				nc := min(winoWC, C-c0)
+				n := nc * winoWL
 				if c.flip {
-					src := (*[9]float32)(c.w[(ch*O+o)*9:])
-					for t := range k {
-						k[t] = src[8-t]
+					// w[ch][o][8−t]: the block's lanes are 9·nl contiguous
+					// floats per channel.
+					for ch := 0; ch < nc; ch++ {
+						src := c.w[((c0+ch)*O+ob)*9:][:9*nl]
+						for j := 0; j < nl; j++ {
+							s := (*[9]float32)(src[9*j:])
+							i := ch*winoWL + j
+							k[0][i], k[1][i], k[2][i] = s[8], s[7], s[6]
+							k[3][i], k[4][i], k[5][i] = s[5], s[4], s[3]
+							k[6][i], k[7][i], k[8][i] = s[2], s[1], s[0]
+						}
 					}
 				} else {
-					k = *(*[9]float32)(c.w[(o*C+ch)*9:])
+					// w[o][ch][t]: 9·nc contiguous floats per lane.
+					for j := 0; j < nl; j++ {
+						src := c.w[((ob+j)*C+c0)*9:][:9*nc]
+						for ch := 0; ch < nc; ch++ {
+							s := (*[9]float32)(src[9*ch:])
+							i := ch*winoWL + j
+							k[0][i], k[1][i], k[2][i] = s[0], s[1], s[2]
+							k[3][i], k[4][i], k[5][i] = s[3], s[4], s[5]
+							k[6][i], k[7][i], k[8][i] = s[6], s[7], s[8]
+						}
+					}
 				}
-				// a = G·g (4×3), then U = a·Gᵀ (4×4)
-				for r, a := range [4][3]float32{
-					{k[0], k[1], k[2]},
-					{0.5 * (k[0] + k[3] + k[6]), 0.5 * (k[1] + k[4] + k[7]), 0.5 * (k[2] + k[5] + k[8])},
-					{0.5 * (k[0] - k[3] + k[6]), 0.5 * (k[1] - k[4] + k[7]), 0.5 * (k[2] - k[5] + k[8])},
-					{k[6], k[7], k[8]},
-				} {
-					dst[4*r][i] = a[0]
-					dst[4*r+1][i] = 0.5 * (a[0] + a[1] + a[2])
-					dst[4*r+2][i] = 0.5 * (a[0] - a[1] + a[2])
-					dst[4*r+3][i] = a[2]
+				direct := unr == winoWL
+				for e := range out {
+					if direct {
+						b := e*c.us + (jp*C+c0)*unr
+						out[e] = c.u[b : b+n]
+					} else {
+						out[e] = tmp[e][:n]
+					}
+				}
+				winoWeightBlock(&k, &out, n)
+				if direct {
+					continue
+				}
+				for e := range out {
+					for ch := 0; ch < nc; ch++ {
+						b := e*c.us + (jp*C+c0+ch)*unr + j0
+						copy(c.u[b:b+nw], tmp[e][ch*winoWL:])
+					}
 				}
 			}
+		}
+	}
+}
+
+// The blocks of transformWeights: winoWL output channels (the AVX2 NR) by
+// winoWC input channels.
+const (
+	winoWL = 16
+	winoWC = 16
+)
+
+// winoWeightBlock computes out[e][i] = (G·g_i·Gᵀ)[e] for i < n, with g_i
+// the 3×3 kernel k[0..8][i]: the operations of the scalar transform, in
+// its order (a = G·g row by row, then a·Gᵀ), one row of a per loop. The
+// conversions to float32 keep each rounding (no fused multiply-add).
+func winoWeightBlock(k *[9][winoWC * winoWL]float32, out *[16][]float32, n int) {
+	k0, k1, k2 := k[0][:n], k[1][:n], k[2][:n]
+	k3, k4, k5 := k[3][:n], k[4][:n], k[5][:n]
+	k6, k7, k8 := k[6][:n], k[7][:n], k[8][:n]
+	// rows 0 and 3 of a: (k0, k1, k2) and (k6, k7, k8)
+	{
+		u0, u1, u2, u3 := out[0][:n], out[1][:n], out[2][:n], out[3][:n]
+		for i := range u0 {
+			a0, a1, a2 := k0[i], k1[i], k2[i]
+			u0[i] = a0
+			u1[i] = 0.5 * (a0 + a1 + a2)
+			u2[i] = 0.5 * (a0 - a1 + a2)
+			u3[i] = a2
+		}
+	}
+	{
+		u0, u1, u2, u3 := out[12][:n], out[13][:n], out[14][:n], out[15][:n]
+		for i := range u0 {
+			a0, a1, a2 := k6[i], k7[i], k8[i]
+			u0[i] = a0
+			u1[i] = 0.5 * (a0 + a1 + a2)
+			u2[i] = 0.5 * (a0 - a1 + a2)
+			u3[i] = a2
+		}
+	}
+	// row 1: ½(k0 + k3 + k6), ...
+	{
+		u0, u1, u2, u3 := out[4][:n], out[5][:n], out[6][:n], out[7][:n]
+		for i := range u0 {
+			a0 := float32(0.5 * (k0[i] + k3[i] + k6[i]))
+			a1 := float32(0.5 * (k1[i] + k4[i] + k7[i]))
+			a2 := float32(0.5 * (k2[i] + k5[i] + k8[i]))
+			u0[i] = a0
+			u1[i] = 0.5 * (a0 + a1 + a2)
+			u2[i] = 0.5 * (a0 - a1 + a2)
+			u3[i] = a2
+		}
+	}
+	// row 2: ½(k0 − k3 + k6), ...
+	{
+		u0, u1, u2, u3 := out[8][:n], out[9][:n], out[10][:n], out[11][:n]
+		for i := range u0 {
+			a0 := float32(0.5 * (k0[i] - k3[i] + k6[i]))
+			a1 := float32(0.5 * (k1[i] - k4[i] + k7[i]))
+			a2 := float32(0.5 * (k2[i] - k5[i] + k8[i]))
+			u0[i] = a0
+			u1[i] = 0.5 * (a0 + a1 + a2)
+			u2[i] = 0.5 * (a0 - a1 + a2)
+			u3[i] = a2
 		}
 	}
 }

@@ -488,3 +488,129 @@ func TestWinogradDispatch(t *testing.T) {
 		}
 	}
 }
+
+// winoWeightCall returns a winoCall set up to transform random weights for
+// C input and O output channels with panels of unr, forward or flipped
+// (w read as [C][O][3][3]).
+func winoWeightCall(r *rand.Rand, C, O, unr int, flip bool) *winoCall {
+	c := &winoCall{flip: flip, unr: unr}
+	c.g.c, c.g.o = C, O
+	c.op = ceilDiv(O, unr) * unr
+	c.us = C*c.op + 16
+	c.u = make([]float32, 16*c.us)
+	c.w = make([]float32, 9*C*O)
+	for i := range c.w {
+		c.w[i] = float32(r.NormFloat64())
+	}
+	return c
+}
+
+// BenchmarkWinogradWeights times the weight transform alone, one thread,
+// forward and flipped (backward data), on the AVX2 panel width (16).
+//
+//	go test -run '^$' -bench WinogradWeights -cpu 1 ./tensor
+func BenchmarkWinogradWeights(b *testing.B) {
+	for _, l := range [][2]int{{64, 64}, {512, 512}} {
+		for _, flip := range []bool{false, true} {
+			b.Run(fmt.Sprintf("c=%d/o=%d/flip=%v", l[0], l[1], flip), func(b *testing.B) {
+				c := winoWeightCall(rand.New(rand.NewPCG(25, 0)), l[0], l[1], 16, flip)
+				c.transformWeights(0, c.op)
+				b.SetBytes(int64(4 * 16 * l[0] * c.op))
+				for b.Loop() {
+					c.transformWeights(0, c.op)
+				}
+			})
+		}
+	}
+}
+
+// TestWinogradWeightsBitExact checks transformWeights against the scalar
+// transform it replaced (transformWeightsRef) bit for bit: forward and
+// flipped, panel widths 16 and 32 and the generic tier's (O), O a multiple
+// of the panel width or not, channels that fill the blocks of 16 or not,
+// whole ranges and parts of them. The two U buffers start as different
+// NaNs, so a float inside the blocks that either one leaves unwritten
+// differs.
+func TestWinogradWeightsBitExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(26, 0))
+	for _, l := range []struct{ c, o, unr int }{
+		{16, 16, 16}, {17, 33, 16}, {37, 45, 16}, {64, 64, 16}, {300, 20, 16}, {5, 3, 16},
+		{40, 64, 32}, {33, 17, 32}, {24, 45, 45}, {19, 16, 16}, {31, 7, 7},
+	} {
+		for _, flip := range []bool{false, true} {
+			c := winoWeightCall(r, l.c, l.o, l.unr, flip)
+			// special values, in some filters
+			for i := 0; i < len(c.w); i += 97 {
+				c.w[i] = []float32{float32(math.Inf(1)), float32(math.NaN()), 0, float32(math.Copysign(0, -1)), 1e-45, math.MaxFloat32}[i%6]
+			}
+			want := make([]float32, len(c.u))
+			np := c.op / c.unr
+			for _, parts := range []int{1, 2, 3} {
+				fill(c.u, math.Float32frombits(0x7fc00001))
+				fill(want, math.Float32frombits(0x7fc00002))
+				for p := 0; p < parts; p++ {
+					o0, o1 := p*np/parts*c.unr, (p+1)*np/parts*c.unr
+					c.transformWeights(o0, o1)
+					ref := *c
+					ref.u = want
+					ref.transformWeightsRef(o0, o1)
+				}
+				for i := range want {
+					if i%c.us >= l.c*c.op {
+						continue // the skew between the elements' blocks
+					}
+					if math.Float32bits(c.u[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("C=%d O=%d unr=%d flip=%v parts=%d: u[%d] = %v (%#x), scalar %v (%#x)",
+							l.c, l.o, l.unr, flip, parts, i, c.u[i], math.Float32bits(c.u[i]), want[i], math.Float32bits(want[i]))
+					}
+				}
+			}
+		}
+	}
+}
+
+// transformWeightsRef is the scalar weight transform that transformWeights
+// replaced, kept as its reference: one (o, c) pair at a time, its 16
+// elements written to 16 streams.
+func (c *winoCall) transformWeightsRef(o0, o1 int) {
+	g := c.g
+	C, O, unr := g.c, g.o, c.unr
+	for jp := o0 / unr; jp < o1/unr; jp++ {
+		var dst [16][]float32
+		for e := range dst {
+			dst[e] = c.u[e*c.us+jp*C*unr : e*c.us+(jp+1)*C*unr]
+		}
+		for ch := 0; ch < C; ch++ {
+			for j := 0; j < unr; j++ {
+				o, i := jp*unr+j, ch*unr+j
+				if o >= O {
+					for e := range dst {
+						dst[e][i] = 0
+					}
+					continue
+				}
+				var k [9]float32
+				if c.flip {
+					src := (*[9]float32)(c.w[(ch*O+o)*9:])
+					for t := range k {
+						k[t] = src[8-t]
+					}
+				} else {
+					k = *(*[9]float32)(c.w[(o*C+ch)*9:])
+				}
+				// a = G·g (4×3), then U = a·Gᵀ (4×4)
+				for r, a := range [4][3]float32{
+					{k[0], k[1], k[2]},
+					{0.5 * (k[0] + k[3] + k[6]), 0.5 * (k[1] + k[4] + k[7]), 0.5 * (k[2] + k[5] + k[8])},
+					{0.5 * (k[0] - k[3] + k[6]), 0.5 * (k[1] - k[4] + k[7]), 0.5 * (k[2] - k[5] + k[8])},
+					{k[6], k[7], k[8]},
+				} {
+					dst[4*r][i] = a[0]
+					dst[4*r+1][i] = 0.5 * (a[0] + a[1] + a[2])
+					dst[4*r+2][i] = 0.5 * (a[0] - a[1] + a[2])
+					dst[4*r+3][i] = a[2]
+				}
+			}
+		}
+	}
+}

@@ -64,9 +64,7 @@ func (o *SGD) Step() {
 			}
 			w, gr := p.Value.Data(), p.Grad.Data()
 			if m == 0 {
-				for i := range w {
-					w[i] -= lr * (gr[i] + wd*w[i])
-				}
+				tensor.SGDUpdate(w, gr, nil, lr, 0, wd, false, false)
 				continue
 			}
 			b, ok := o.buf[p]
@@ -74,21 +72,7 @@ func (o *SGD) Step() {
 				b = tensor.Zeros(p.Value.Shape()...)
 				o.buf[p] = b
 			}
-			bd := b.Data()
-			for i := range w {
-				d := gr[i] + wd*w[i]
-				if ok {
-					bd[i] = m*bd[i] + d
-				} else {
-					bd[i] = d
-				}
-				if o.Nesterov {
-					d += m * bd[i]
-				} else {
-					d = bd[i]
-				}
-				w[i] -= lr * d
-			}
+			tensor.SGDUpdate(w, gr, b.Data(), lr, m, wd, o.Nesterov, !ok)
 		}
 	}
 }
@@ -185,19 +169,7 @@ func (o *Adam) Step() {
 			sq2 := float32(math.Sqrt(bc2))
 			eps := float32(o.Eps)
 			w, gr, m, v := p.Value.Data(), p.Grad.Data(), s.m.Data(), s.v.Data()
-			wd := float32(g.WeightDecay)
-			decay := float32(1 - g.LR*g.WeightDecay)
-			for i := range w {
-				d := gr[i]
-				if o.Decoupled {
-					w[i] *= decay
-				} else {
-					d += wd * w[i]
-				}
-				m[i] = b1*m[i] + (1-b1)*d
-				v[i] = b2*v[i] + (1-b2)*d*d
-				w[i] -= stepSize * m[i] / (float32(math.Sqrt(float64(v[i])))/sq2 + eps)
-			}
+			tensor.AdamUpdate(w, gr, m, v, float32(g.LR), b1, b2, eps, float32(g.WeightDecay), stepSize, sq2, o.Decoupled)
 		}
 	}
 }

@@ -114,3 +114,45 @@ func depthwiseTile(nt int, x []float32, xs int, xoff []int, w []float32, woff []
 	}
 	amd64.DepthwiseTileAVX2(nt, &x[0], xs, &xoff[0], &w[0], &woff[0], &y[0], ys, bp)
 }
+
+// sgdFast runs the AVX2 SGD kernel for SGDUpdate's variant over the
+// leading multiple of 8 of w (buf nil: no momentum).
+func sgdFast(w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool) int {
+	n := vecLen(len(w))
+	if n == 0 {
+		return 0
+	}
+	_ = g[n-1]
+	if buf == nil {
+		amd64.SGDAVX2(n, &w[0], &g[0], nil, lr, momentum, wd)
+		return n
+	}
+	_ = buf[n-1]
+	switch {
+	case nesterov && first:
+		amd64.SGDNesterovFirstAVX2(n, &w[0], &g[0], &buf[0], lr, momentum, wd)
+	case nesterov:
+		amd64.SGDNesterovAVX2(n, &w[0], &g[0], &buf[0], lr, momentum, wd)
+	case first:
+		amd64.SGDMomentumFirstAVX2(n, &w[0], &g[0], &buf[0], lr, momentum, wd)
+	default:
+		amd64.SGDMomentumAVX2(n, &w[0], &g[0], &buf[0], lr, momentum, wd)
+	}
+	return n
+}
+
+// adamFast runs the AVX2 Adam (or AdamW) kernel over the leading multiple
+// of 8 of w.
+func adamFast(w, g, m, v []float32, c *adamConsts, decoupled bool) int {
+	n := vecLen(len(w))
+	if n == 0 {
+		return 0
+	}
+	_, _, _ = g[n-1], m[n-1], v[n-1]
+	if decoupled {
+		amd64.AdamWAVX2(n, &w[0], &g[0], &m[0], &v[0], &c[0])
+	} else {
+		amd64.AdamAVX2(n, &w[0], &g[0], &m[0], &v[0], &c[0])
+	}
+	return n
+}

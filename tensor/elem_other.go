@@ -15,6 +15,10 @@ func fmaFast(z, x, y []float32) int                         { return 0 }
 func subFast(z, x, y []float32) int                         { return 0 }
 func maxFast(z, x, y []float32) int                         { return 0 }
 func depthwiseTilesOK() bool                                { return false }
+func sgdFast(w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool) int {
+	return 0
+}
+func adamFast(w, g, m, v []float32, c *adamConsts, decoupled bool) int { return 0 }
 func depthwiseTile(nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
 	panic("tensor: no assembly kernels in this build")
 }

@@ -41,6 +41,11 @@ func main() {
 		log.Fatalf("gofmt of Winograd declarations: %v", err)
 	}
 	write(filepath.Join(*out, "winograd_amd64.go"), src)
+	write(filepath.Join(*out, "optim_amd64.s"), genOptimAsm())
+	if src, err = format.Source(genOptimDecls()); err != nil {
+		log.Fatalf("gofmt of optimizer declarations: %v", err)
+	}
+	write(filepath.Join(*out, "optim_amd64.go"), src)
 }
 
 func write(path string, b []byte) {
@@ -1267,6 +1272,227 @@ func WinogradInputAVX2(n int, x *float32, xs, rs int, v *float32, vs int)
 //
 //go:noescape
 func WinogradOutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32)
+`)
+	return b.Bytes()
+}
+
+// sgdVariant is one AVX2 SGD update kernel: without a momentum buffer, or
+// with one (PyTorch's first step stores d instead of momentum·buf + d), with
+// or without Nesterov momentum.
+type sgdVariant struct {
+	name                      string
+	momentum, first, nesterov bool
+}
+
+var sgdVariants = []sgdVariant{
+	{name: "SGDAVX2"},
+	{name: "SGDMomentumAVX2", momentum: true},
+	{name: "SGDMomentumFirstAVX2", momentum: true, first: true},
+	{name: "SGDNesterovAVX2", momentum: true, nesterov: true},
+	{name: "SGDNesterovFirstAVX2", momentum: true, nesterov: true, first: true},
+}
+
+// genOptimAsm writes the fused optimizer-update kernels. Every operation is
+// a separate VMULPS, VADDPS, VSUBPS, VDIVPS or VSQRTPS (no fused
+// multiply-add), in the order the Go references in package tensor round
+// them, so both give the same bits.
+func genOptimAsm() []byte {
+	var a asm
+	a.raw(header)
+	a.raw("//go:build !purego\n\n#include \"textflag.h\"\n")
+	for _, v := range sgdVariants {
+		genSGD(&a, v)
+	}
+	genAdam(&a, false)
+	genAdam(&a, true)
+	return a.Bytes()
+}
+
+// genSGD writes one SGD kernel, two vectors (16 floats) per iteration.
+// Registers: CX floats left; DI w, SI g, DX buf; Y15 lr, Y14 momentum,
+// Y13 wd; Y0–Y3 and Y4–Y7 the two vectors' temporaries.
+func genSGD(a *asm, v sgdVariant) {
+	l := v.name
+	fmt.Fprintf(&a.Buffer, "\n// func %s(n int, w, gr, buf *float32, lr, momentum, wd float32)\n", l)
+	fmt.Fprintf(&a.Buffer, "TEXT ·%s(SB), NOSPLIT, $0-44\n", l)
+	a.f("MOVQ n+0(FP), CX")
+	a.f("MOVQ w+8(FP), DI")
+	a.f("MOVQ gr+16(FP), SI")
+	if v.momentum {
+		a.f("MOVQ buf+24(FP), DX")
+	}
+	a.f("VBROADCASTSS lr+32(FP), Y15")
+	a.f("VBROADCASTSS momentum+36(FP), Y14")
+	a.f("VBROADCASTSS wd+40(FP), Y13")
+	body := func(off, r int) {
+		w, d, b, t := fmt.Sprintf("Y%d", r), fmt.Sprintf("Y%d", r+1), fmt.Sprintf("Y%d", r+2), fmt.Sprintf("Y%d", r+3)
+		a.f("VMOVUPS %d(DI), %s", off, w)
+		a.f("VMULPS %s, Y13, %s", w, d)         // wd·w
+		a.f("VADDPS %d(SI), %s, %s", off, d, d) // d = g + wd·w
+		if v.momentum {
+			if v.first {
+				b = d // buf = d
+			} else {
+				a.f("VMULPS %d(DX), Y14, %s", off, b) // momentum·buf
+				a.f("VADDPS %s, %s, %s", d, b, b)     // buf = momentum·buf + d
+			}
+			a.f("VMOVUPS %s, %d(DX)", b, off)
+			if v.nesterov {
+				a.f("VMULPS %s, Y14, %s", b, t)   // momentum·buf
+				a.f("VADDPS %s, %s, %s", t, d, d) // d += momentum·buf
+			} else {
+				d = b
+			}
+		}
+		a.f("VMULPS %s, Y15, %s", d, d)   // lr·d
+		a.f("VSUBPS %s, %s, %s", d, w, w) // w − lr·d
+		a.f("VMOVUPS %s, %d(DI)", w, off)
+	}
+	step := func(by int) {
+		a.f("ADDQ $%d, DI", by)
+		a.f("ADDQ $%d, SI", by)
+		if v.momentum {
+			a.f("ADDQ $%d, DX", by)
+		}
+	}
+	a.f("CMPQ CX, $16")
+	a.f("JLT %s_tail", l)
+	a.label(l + "_loop")
+	body(0, 0)
+	body(32, 4)
+	step(64)
+	a.f("SUBQ $16, CX")
+	a.f("CMPQ CX, $16")
+	a.f("JGE %s_loop", l)
+	a.label(l + "_tail")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ %s_done", l)
+	body(0, 0)
+	a.label(l + "_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// genAdam writes AdamAVX2 (decoupled false) or AdamWAVX2, one vector per
+// iteration (the square root and the two divisions bound it, not the
+// loop). Registers: CX floats left; DI w, SI g, DX m, R8 v, R9 the
+// constants c; Y8 β1, Y9 1−β1, Y10 β2, Y11 1−β2, Y12 eps, Y13 wd,
+// Y14 stepSize, Y15 sqrtBC2, Y7 decay; Y0–Y4 temporaries.
+func genAdam(a *asm, decoupled bool) {
+	l := "AdamAVX2"
+	if decoupled {
+		l = "AdamWAVX2"
+	}
+	fmt.Fprintf(&a.Buffer, "\n// func %s(n int, w, gr, m, v, c *float32)\n", l)
+	fmt.Fprintf(&a.Buffer, "TEXT ·%s(SB), NOSPLIT, $0-48\n", l)
+	a.f("MOVQ n+0(FP), CX")
+	a.f("MOVQ w+8(FP), DI")
+	a.f("MOVQ gr+16(FP), SI")
+	a.f("MOVQ m+24(FP), DX")
+	a.f("MOVQ v+32(FP), R8")
+	a.f("MOVQ c+40(FP), R9")
+	for i := 0; i < 8; i++ {
+		a.f("VBROADCASTSS %d(R9), Y%d", 4*i, 8+i)
+	}
+	a.f("VBROADCASTSS 32(R9), Y7")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ %s_done", l)
+	a.label(l + "_loop")
+	a.f("VMOVUPS (DI), Y0") // w
+	a.f("VMOVUPS (SI), Y1") // d = g
+	if decoupled {
+		a.f("VMULPS Y7, Y0, Y0") // w = w·decay
+	} else {
+		a.f("VMULPS Y0, Y13, Y2") // wd·w
+		a.f("VADDPS Y2, Y1, Y1")  // d = g + wd·w
+	}
+	a.f("VMULPS (DX), Y8, Y2") // β1·m
+	a.f("VMULPS Y1, Y9, Y3")   // (1−β1)·d
+	a.f("VADDPS Y3, Y2, Y2")   // m = β1·m + (1−β1)·d
+	a.f("VMOVUPS Y2, (DX)")
+	a.f("VMULPS (R8), Y10, Y3") // β2·v
+	a.f("VMULPS Y1, Y11, Y4")   // (1−β2)·d
+	a.f("VMULPS Y1, Y4, Y4")    // ((1−β2)·d)·d
+	a.f("VADDPS Y4, Y3, Y3")    // v = β2·v + ((1−β2)·d)·d
+	a.f("VMOVUPS Y3, (R8)")
+	a.f("VSQRTPS Y3, Y3")
+	a.f("VDIVPS Y15, Y3, Y3") // √v / sqrtBC2
+	a.f("VADDPS Y12, Y3, Y3") // + eps
+	a.f("VMULPS Y2, Y14, Y2") // stepSize·m
+	a.f("VDIVPS Y3, Y2, Y2")  // stepSize·m / (√v/sqrtBC2 + eps)
+	a.f("VSUBPS Y2, Y0, Y0")
+	a.f("VMOVUPS Y0, (DI)")
+	for _, r := range []string{"DI", "SI", "DX", "R8"} {
+		a.f("ADDQ $32, %s", r)
+	}
+	a.f("SUBQ $8, CX")
+	a.f("JNE %s_loop", l)
+	a.label(l + "_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// genOptimDecls writes the Go declarations of the optimizer kernels.
+func genOptimDecls() []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	b.WriteString("//go:build !purego\n\npackage amd64\n")
+	for _, v := range sgdVariants {
+		var doc string
+		switch {
+		case !v.momentum:
+			doc = "without a momentum buffer (buf and momentum unused):\n//\n//\td = gr[i] + wd·w[i]\n//\tw[i] = w[i] − lr·d"
+		default:
+			doc = "with a momentum buffer"
+			if v.first {
+				doc += " on its first step"
+			}
+			if v.nesterov {
+				doc += " and Nesterov momentum"
+			}
+			doc += ":\n//\n//\td = gr[i] + wd·w[i]\n"
+			if v.first {
+				doc += "//\tbuf[i] = d\n"
+			} else {
+				doc += "//\tbuf[i] = momentum·buf[i] + d\n"
+			}
+			if v.nesterov {
+				doc += "//\td = d + momentum·buf[i]\n"
+			} else {
+				doc += "//\td = buf[i]\n"
+			}
+			doc += "//\tw[i] = w[i] − lr·d"
+		}
+		fmt.Fprintf(&b, `
+// %s is an SGD update of w[i] for i < n (n a multiple of 8),
+// %s
+//
+// every product, sum and difference rounded to float32 (no fused
+// multiply-adds).
+//
+//go:noescape
+func %s(n int, w, gr, buf *float32, lr, momentum, wd float32)
+`, v.name, doc, v.name)
+	}
+	b.WriteString(`
+// AdamAVX2 is an Adam update of w, m and v at i < n (n a multiple of 8),
+// with c = [β1, 1−β1, β2, 1−β2, eps, wd, stepSize, sqrtBC2, decay]:
+//
+//	d = gr[i] + wd·w[i]
+//	m[i] = β1·m[i] + (1−β1)·d
+//	v[i] = β2·v[i] + ((1−β2)·d)·d
+//	w[i] = w[i] − (stepSize·m[i]) / (√v[i]/sqrtBC2 + eps)
+//
+// every operation rounded to float32 (no fused multiply-adds; decay unused).
+//
+//go:noescape
+func AdamAVX2(n int, w, gr, m, v, c *float32)
+
+// AdamWAVX2 is AdamAVX2 with decoupled weight decay (AdamW; wd unused):
+// w[i] = w[i]·decay first, and d = gr[i].
+//
+//go:noescape
+func AdamWAVX2(n int, w, gr, m, v, c *float32)
 `)
 	return b.Bytes()
 }

@@ -186,13 +186,6 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 		return
 	case g.pointwiseInPlc:
 		Sgemm(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, y.data, g.o)
-	case planeOK(g):
-		var b []float32
-		if bias != nil {
-			b = bias.data
-		}
-		planeForward(g, y.data, x.data, w.data, b)
-		return
 	case winogradOK(gemmKernelFor(kernels.Current()), g):
 		var b []float32
 		if bias != nil {
@@ -206,6 +199,13 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 			b = bias.data
 		}
 		convRowTap(gemmKernelFor(kernels.Current()), g, y.data, x.data, w.data, b, false)
+		return
+	case planeOK(g):
+		var b []float32
+		if bias != nil {
+			b = bias.data
+		}
+		planeForward(g, y.data, x.data, w.data, b)
 		return
 	default:
 		s := convScratches.Get()

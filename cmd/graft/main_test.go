@@ -70,6 +70,14 @@ func TestTrainSmoke(t *testing.T) {
 	if meta.Arch != "lenet5" || len(meta.Classes) != 10 || len(meta.Mean) != 1 {
 		t.Errorf("checkpoint metadata %+v", meta)
 	}
+	out.Reset()
+	if err := run([]string{"train", "--model", "lenet5", "--epochs", "1", "--limit", "256", "--json"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil || v["test_accuracy"] == nil {
+		t.Errorf("train --json: %v\n%s", err, out.String())
+	}
 	for _, args := range [][]string{{"train", "--model", "nope"}, {"train", "--data", "nope"}, {"train", "--epochs", "0"}} {
 		if err := run(args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("run(%v) = %v, want a one-line error", args, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -83,6 +84,7 @@ func train(args []string, out io.Writer) error {
 	augment := fs.Bool("augment", false, "augment the training images (pad-crop, small rotation, shift, scale)")
 	flip := fs.Bool("flip", false, "with --augment, also flip horizontally (not for digits or text)")
 	plotPath := fs.String("plot", "", "write loss and accuracy curves to this PNG file")
+	asJSON := fs.Bool("json", false, "print the per-epoch metrics as JSON at the end (no progress lines)")
 	limit := fs.Int("limit", 0, "train on the first N images of a seeded shuffle, test on N/4 (0: all)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("train: %v", err)
@@ -110,6 +112,10 @@ func train(args []string, out io.Writer) error {
 	meta.Classes, meta.Mean, meta.Std = trainSet.Classes, trainSet.Mean, trainSet.Std
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	final := out
+	if *asJSON {
+		out, *quiet = io.Discard, true
+	}
 	params := nn.Parameters(m)
 	opt := nn.NewSGD(0.9, true, nn.NewGroup(params, *lr, *wd))
 	fmt.Fprintf(out, "training %s on %s: %d images, %d epochs, batch %d, %s\n", *arch, *dataset, trainSet.Len(), *epochs, *batch, backendName())
@@ -142,6 +148,21 @@ func train(args []string, out io.Writer) error {
 		images += e.Images
 	}
 	secs := time.Since(start).Seconds()
+	if *asJSON {
+		type epoch struct {
+			Epoch                                int
+			TrainLoss, TrainAcc, ValLoss, ValAcc float64
+			Seconds, ImagesPerSec                float64
+		}
+		var eps []epoch
+		for _, e := range hist.Epochs {
+			eps = append(eps, epoch{e.Epoch, e.TrainLoss, e.TrainAcc, e.ValLoss, e.ValAcc, e.Seconds, e.ImagesPerSec})
+		}
+		enc := json.NewEncoder(final)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"model": *arch, "data": *dataset, "epochs": eps, "test_accuracy": hist.Last().ValAcc,
+			"seconds": secs, "images_per_second": float64(images) / secs, "checkpoint": *outPath})
+	}
 	fmt.Fprintf(out, "test accuracy %.4f after %d epochs; %.1f s in all, %.0f training images/s\n", last.ValAcc, len(hist.Epochs), secs, float64(images)/secs)
 	if *outPath != "" {
 		fmt.Fprintf(out, "wrote %s\n", *outPath)

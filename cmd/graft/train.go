@@ -150,9 +150,13 @@ func train(args []string, out io.Writer) error {
 	secs := time.Since(start).Seconds()
 	if *asJSON {
 		type epoch struct {
-			Epoch                                int
-			TrainLoss, TrainAcc, ValLoss, ValAcc float64
-			Seconds, ImagesPerSec                float64
+			Epoch        int     `json:"epoch"`
+			TrainLoss    float64 `json:"train_loss"`
+			TrainAcc     float64 `json:"train_accuracy"`
+			ValLoss      float64 `json:"test_loss"`
+			ValAcc       float64 `json:"test_accuracy"`
+			Seconds      float64 `json:"seconds"`
+			ImagesPerSec float64 `json:"images_per_second"`
 		}
 		var eps []epoch
 		for _, e := range hist.Epochs {

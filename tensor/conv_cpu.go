@@ -424,9 +424,7 @@ func (d *depthwiseCall) run(part, parts int) {
 		for t := 0; t < taps; t++ {
 			clear(d.wk[t*C+c0 : t*C+c1])
 		}
-		depthwiseVisit(g, func(yo, xo, tap int) {
-			fmaF32(d.wk[tap*C+c0:tap*C+c1], d.dy[yo+c0:yo+c1], d.x[xo+c0:xo+c1])
-		})
+		d.weightsChannels(c0, c1)
 		for c := c0; c < c1; c++ {
 			for t := 0; t < taps; t++ {
 				d.dw[c*taps+t] = d.wk[t*C+c]
@@ -550,6 +548,80 @@ func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 						xo := ((n*g.h+ih)*g.w + iw) * C
 						t := kh*g.kw + kw
 						fmaF32(d.y[yo+ca:yo+c1], d.x[xo+ca:xo+c1], d.wk[t*C+ca:t*C+c1])
+					}
+				}
+			}
+		}
+	}
+}
+
+// weightsChannels accumulates the depthwise weight gradient of channels
+// [c0, c1) into d.wk (taps [KH·KW][C], zeroed): per output row, the
+// columns whose taps all lie inside the input row in 8-channel blocks with
+// the sums in registers over the row (DepthwiseWGradAVX2, up to 9 taps a
+// call), the rest pixel by pixel with vector FMAs. Each sum runs over the
+// pixels in the same order whatever the channel range.
+func (d *depthwiseCall) weightsChannels(c0, c1 int) {
+	g := d.g
+	C := g.c
+	sw, dw := g.p.StrideW, g.p.DilationW
+	owA := ceilDiv(g.p.PadLeft, sw)
+	owB := g.ow
+	if last := g.w - 1 - (g.kw-1)*dw + g.p.PadLeft; last < 0 {
+		owB = 0
+	} else {
+		owB = min(owB, last/sw+1)
+	}
+	cBlocks := c0 + (c1-c0)/8*8 // channels the 8-wide blocks cover
+	useBlocks := depthwiseTilesOK() && cBlocks > c0 && owB > owA
+	var xoff, aoff [depthwiseMaxTaps]int
+	for n := 0; n < g.n; n++ {
+		for oh := 0; oh < g.oh; oh++ {
+			if useBlocks {
+				nt := 0
+				for kh := 0; kh < g.kh; kh++ {
+					ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
+					if ih < 0 || ih >= g.h {
+						continue
+					}
+					for kw := 0; kw < g.kw; kw++ {
+						xoff[nt] = ((ih*g.w + kw*dw - g.p.PadLeft) * C) * 4
+						aoff[nt] = (kh*g.kw + kw) * C * 4
+						nt++
+					}
+				}
+				xb := (n*g.h*g.w + owA*sw) * C
+				yb := ((n*g.oh+oh)*g.ow + owA) * C
+				for t0 := 0; t0 < nt; t0 += 9 {
+					k := min(9, nt-t0)
+					for cb := c0; cb < cBlocks; cb += 8 {
+						depthwiseWGrad(k, owB-owA, d.x[xb+cb:], sw*C*4, xoff[t0:t0+k], d.dy[yb+cb:], C*4,
+							d.wk[cb:], aoff[t0:t0+k])
+					}
+				}
+			}
+			for ow := 0; ow < g.ow; ow++ {
+				ca := c0
+				if useBlocks && ow >= owA && ow < owB {
+					ca = cBlocks // only the channels the blocks left
+				}
+				if ca >= c1 {
+					continue
+				}
+				yo := ((n*g.oh+oh)*g.ow + ow) * C
+				for kh := 0; kh < g.kh; kh++ {
+					ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
+					if ih < 0 || ih >= g.h {
+						continue
+					}
+					for kw := 0; kw < g.kw; kw++ {
+						iw := ow*sw - g.p.PadLeft + kw*dw
+						if iw < 0 || iw >= g.w {
+							continue
+						}
+						xo := ((n*g.h+ih)*g.w + iw) * C
+						t := kh*g.kw + kw
+						fmaF32(d.wk[t*C+ca:t*C+c1], d.dy[yo+ca:yo+c1], d.x[xo+ca:xo+c1])
 					}
 				}
 			}

@@ -95,6 +95,17 @@ func TestConv2DMatchesReference(t *testing.T) {
 			{n: 2, h: 7, w: 7, c: 64, o: 64, kh: 3, kw: 3, p: pad1},
 			{n: 1, h: 5, w: 5, c: 300, o: 32, kh: 3, kw: 3, p: pad1},
 			{n: 2, h: 8, w: 8, c: 48, o: 48, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 48}},
+			{n: 2, h: 7, w: 9, c: 1, o: 1, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}},
+			{n: 2, h: 9, w: 11, c: 1, o: 1, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1}},
+			{n: 2, h: 7, w: 9, c: 7, o: 7, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 7}},
+			{n: 2, h: 9, w: 11, c: 7, o: 7, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 7}},
+			{n: 2, h: 7, w: 9, c: 17, o: 17, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 17}},
+			{n: 2, h: 9, w: 11, c: 17, o: 17, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 17}},
+			{n: 2, h: 7, w: 9, c: 33, o: 33, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 33}},
+			{n: 2, h: 9, w: 11, c: 33, o: 33, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 33}},
+			{n: 2, h: 7, w: 9, c: 144, o: 144, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 144}},
+			{n: 2, h: 9, w: 11, c: 144, o: 144, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 144}},
+			{n: 2, h: 13, w: 14, c: 24, o: 24, kh: 5, kw: 4, p: ConvParams{PadTop: 2, PadLeft: 1, PadBottom: 2, PadRight: 2, Groups: 24}},
 			{n: 2, h: 6, w: 6, c: 32, o: 64, kh: 1, kw: 1},
 			// the planar path (C ≤ 4, stride 1): LeNet's first layer, dilation with
 			// asymmetric padding, and enough pixels for several GEMM blocks.

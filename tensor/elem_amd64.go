@@ -115,6 +115,16 @@ func depthwiseTile(nt int, x []float32, xs int, xoff []int, w []float32, woff []
 	amd64.DepthwiseTileAVX2(nt, &x[0], xs, &xoff[0], &w[0], &woff[0], &y[0], ys, bp)
 }
 
+// depthwiseWGrad runs DepthwiseWGradAVX2 (nt ≤ 9 taps, np ≥ 1 pixels, 8
+// channels); x, dy and acc start at the first pixel's and tap's channel
+// (offsets and strides in bytes, xoff may be negative).
+func depthwiseWGrad(nt, np int, x []float32, xs int, xoff []int, dy []float32, dys int, acc []float32, aoff []int) {
+	_ = xoff[nt-1]
+	_ = aoff[nt-1]
+	_ = dy[(np-1)*dys/4+7]
+	amd64.DepthwiseWGradAVX2(nt, np, &x[0], xs, &xoff[0], &dy[0], dys, &acc[0], &aoff[0])
+}
+
 // sgdFast runs the AVX2 SGD kernel for SGDUpdate's variant over the
 // leading multiple of 8 of w (buf nil: no momentum).
 func sgdFast(w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool) int {

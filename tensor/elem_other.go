@@ -22,3 +22,7 @@ func adamFast(w, g, m, v []float32, c *adamConsts, decoupled bool) int { return 
 func depthwiseTile(nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
 	panic("tensor: no assembly kernels in this build")
 }
+
+func depthwiseWGrad(nt, np int, x []float32, xs int, xoff []int, dy []float32, dys int, acc []float32, aoff []int) {
+	panic("tensor: no assembly kernels in this build")
+}

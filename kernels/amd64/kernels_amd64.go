@@ -211,6 +211,17 @@ func SumAVX2(n int, x *float32) float32
 //go:noescape
 func DepthwiseTileAVX2(nt int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
 
+// DepthwiseWGradAVX2 accumulates the depthwise weight gradient of np
+// pixels for nt ≤ 9 taps × 8 channels in registers. With all offsets and
+// strides in bytes, for t < nt and j < 8:
+//
+//	acc[aoff[t] + j] += Σ_{p<np} x[xoff[t] + p·xs + j] · dy[p·dys + j]
+//
+// (fused multiply-adds in p order). It does nothing for nt outside 1..9.
+//
+//go:noescape
+func DepthwiseWGradAVX2(nt, np int, x *float32, xs int, xoff *int, dy *float32, dys int, acc *float32, aoff *int)
+
 // SgemmIndirectAVX2x6x16 computes, for i < 6 and j < 16, with toff and xs
 // in bytes,
 //

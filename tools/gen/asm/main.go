@@ -449,6 +449,7 @@ func genElementwiseAsm() []byte {
 	}
 	genSum(&a)
 	genDepthwiseTile(&a)
+	genDepthwiseWGrad(&a)
 	genIndirect(&a)
 	genIndirectB(&a)
 	genDotIndirect(&a)
@@ -896,6 +897,66 @@ func genDepthwiseTile(a *asm) {
 	a.f("RET")
 }
 
+// genDepthwiseWGrad writes
+//
+//	func DepthwiseWGradAVX2(nt, np int, x *float32, xs int, xoff *int, dy *float32, dys int, acc *float32, aoff *int)
+//
+// For nt ≤ 9 taps t and 8 channels j, with byte offsets and strides:
+//
+//	acc[aoff[t] + j] += Σ_{p<np} x[xoff[t] + p·xs + j] · dy[p·dys + j]
+//
+// (fused multiply-adds in p order): the depthwise weight gradient of one
+// row of pixels, its nt·8 sums held in registers over the row.
+func genDepthwiseWGrad(a *asm) {
+	a.raw("\n// func DepthwiseWGradAVX2(nt, np int, x *float32, xs int, xoff *int, dy *float32, dys int, acc *float32, aoff *int)\n")
+	a.raw("TEXT ·DepthwiseWGradAVX2(SB), NOSPLIT, $0-72\n")
+	taps := []string{"AX", "BX", "DX", "R10", "R11", "R12", "R13", "R14", "R15"}
+	a.f("MOVQ nt+0(FP), CX")
+	for k := 1; k <= len(taps); k++ {
+		a.f("CMPQ CX, $%d", k)
+		a.f("JEQ dwg_%d", k)
+	}
+	a.f("RET")
+	for k := 1; k <= len(taps); k++ {
+		a.label(fmt.Sprintf("dwg_%d", k))
+		a.f("MOVQ acc+56(FP), SI")
+		a.f("MOVQ aoff+64(FP), DI")
+		for t := 0; t < k; t++ {
+			a.f("MOVQ %d(DI), AX", 8*t)
+			a.f("VMOVUPS (SI)(AX*1), Y%d", t)
+		}
+		a.f("MOVQ xoff+32(FP), R8")
+		for t := 0; t < k; t++ {
+			a.f("MOVQ %d(R8), %s", 8*t, taps[t])
+		}
+		a.f("MOVQ np+8(FP), CX")
+		a.f("MOVQ x+16(FP), SI")
+		a.f("MOVQ xs+24(FP), R8")
+		a.f("MOVQ dy+40(FP), DI")
+		a.f("MOVQ dys+48(FP), R9")
+		a.f("TESTQ CX, CX")
+		a.f("JEQ dwg_%d_store", k)
+		a.label(fmt.Sprintf("dwg_%d_loop", k))
+		a.f("VMOVUPS (DI), Y15")
+		for t := 0; t < k; t++ {
+			a.f("VFMADD231PS (SI)(%s*1), Y15, Y%d", taps[t], t)
+		}
+		a.f("ADDQ R8, SI")
+		a.f("ADDQ R9, DI")
+		a.f("DECQ CX")
+		a.f("JNE dwg_%d_loop", k)
+		a.label(fmt.Sprintf("dwg_%d_store", k))
+		a.f("MOVQ acc+56(FP), SI")
+		a.f("MOVQ aoff+64(FP), DI")
+		for t := 0; t < k; t++ {
+			a.f("MOVQ %d(DI), AX", 8*t)
+			a.f("VMOVUPS Y%d, (SI)(AX*1)", t)
+		}
+		a.f("VZEROUPPER")
+		a.f("RET")
+	}
+}
+
 // advance moves every pointer register an elementwise kernel loaded.
 func advance(a *asm, e elementwise, by int) {
 	for _, s := range e.load {
@@ -1000,6 +1061,18 @@ func SumAVX2(n int, x *float32) float32
 //
 //go:noescape
 func DepthwiseTileAVX2(nt int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
+`)
+	b.WriteString(`
+// DepthwiseWGradAVX2 accumulates the depthwise weight gradient of np
+// pixels for nt ≤ 9 taps × 8 channels in registers. With all offsets and
+// strides in bytes, for t < nt and j < 8:
+//
+//	acc[aoff[t] + j] += Σ_{p<np} x[xoff[t] + p·xs + j] · dy[p·dys + j]
+//
+// (fused multiply-adds in p order). It does nothing for nt outside 1..9.
+//
+//go:noescape
+func DepthwiseWGradAVX2(nt, np int, x *float32, xs int, xoff *int, dy *float32, dys int, acc *float32, aoff *int)
 `)
 	b.WriteString(`
 // SgemmIndirectAVX2x6x16 computes, for i < 6 and j < 16, with toff and xs

@@ -17,10 +17,7 @@ type EarlyStopping struct {
 // EpochEnd records the epoch's loss and asks to stop after Patience epochs
 // without improvement.
 func (e *EarlyStopping) EpochEnd(_ Layer, s *EpochStats) (bool, error) {
-	loss := s.ValLoss
-	if math.IsNaN(loss) {
-		loss = s.TrainLoss
-	}
+	loss := orTrain(s.ValLoss, s.TrainLoss)
 	if !e.seen || loss < e.best-e.MinDelta {
 		e.best, e.bad, e.seen = loss, 0, true
 		return false, nil
@@ -42,10 +39,7 @@ type BestCheckpoint struct {
 
 // EpochEnd saves the model when the epoch is the best so far.
 func (b *BestCheckpoint) EpochEnd(model Layer, s *EpochStats) (bool, error) {
-	acc := s.ValAcc
-	if math.IsNaN(acc) {
-		acc = s.TrainAcc
-	}
+	acc := orTrain(s.ValAcc, s.TrainAcc)
 	if b.seen && acc <= b.best {
 		return false, nil
 	}
@@ -56,3 +50,12 @@ func (b *BestCheckpoint) EpochEnd(model Layer, s *EpochStats) (bool, error) {
 
 // Best returns the best accuracy seen.
 func (b *BestCheckpoint) Best() float64 { return b.best }
+
+// orTrain returns the validation metric, or the training one when there
+// was no validation data (NaN).
+func orTrain(val, train float64) float64 {
+	if math.IsNaN(val) {
+		return train
+	}
+	return val
+}

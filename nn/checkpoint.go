@@ -247,6 +247,7 @@ func LoadState(tensors map[string]*safetensors.Tensor, model Layer, o LoadOption
 		order = append(order, b.Name)
 	}
 	var rep LoadReport
+	bad := map[string]bool{} // wrong-shape names, never copied
 	for _, name := range order {
 		if _, ok := tensors[name]; !ok {
 			rep.Missing = append(rep.Missing, name)
@@ -265,6 +266,7 @@ func LoadState(tensors map[string]*safetensors.Tensor, model Layer, o LoadOption
 		t := tensors[name]
 		if !slices.Equal(t.Shape, d.t.Shape()) && !(len(t.Shape) == 0 && d.t.Len() == 1) {
 			rep.WrongShape = append(rep.WrongShape, fmt.Sprintf("%s: file %v, model %v", name, t.Shape, d.t.Shape()))
+			bad[name] = true
 			continue
 		}
 		if t.DType == safetensors.I64 && !d.int {
@@ -274,10 +276,6 @@ func LoadState(tensors map[string]*safetensors.Tensor, model Layer, o LoadOption
 	fail := len(rep.Unexpected) > 0 || len(rep.WrongShape) > 0 || (len(rep.Missing) > 0 && !o.Partial)
 	if fail && !o.Lenient {
 		return rep, errors.New(rep.String() + " (LoadOptions.Lenient loads what matches)")
-	}
-	bad := map[string]bool{}
-	for _, w := range rep.WrongShape {
-		bad[w[:strings.Index(w, ":")]] = true
 	}
 	for _, name := range names {
 		d, ok := want[name]

@@ -266,6 +266,11 @@ func (c *Concat) Infer(x *tensor.Tensor) *tensor.Tensor {
 	for i, b := range c.branches {
 		outs[i] = b.Value.Infer(x)
 	}
+	return concatFresh(outs)
+}
+
+// concatFresh concatenates outs along the last axis into a new tensor.
+func concatFresh(outs []*tensor.Tensor) *tensor.Tensor {
 	s := append([]int(nil), outs[0].Shape()...)
 	s[len(s)-1] = 0
 	for _, o := range outs {

@@ -70,14 +70,7 @@ func (s *Summary) walk(name string, l Layer, x *tensor.Tensor) *tensor.Tensor {
 		for i, b := range m.branches {
 			outs[i] = s.walk(join(name, b.Name), b.Value, x)
 		}
-		shape := append([]int(nil), outs[0].Shape()...)
-		shape[len(shape)-1] = 0
-		for _, o := range outs {
-			shape[len(shape)-1] += o.Dim(-1)
-		}
-		y := tensor.Zeros(shape...)
-		tensor.Default().Concat(y, -1, outs...)
-		return y
+		return concatFresh(outs)
 	}
 	y := l.Infer(x) // a leaf, or a container of the user's: one row for all of it
 	s.add(name, l, x, y)

@@ -473,6 +473,19 @@ func depthwiseFlipped(g convGeom) (convGeom, bool) {
 	return f, ok
 }
 
+// interiorCols returns the output columns [owA, owB) whose kernel taps
+// all lie inside the input row.
+func (g convGeom) interiorCols() (owA, owB int) {
+	sw, dw := g.p.StrideW, g.p.DilationW
+	owA, owB = ceilDiv(g.p.PadLeft, sw), g.ow
+	if last := g.w - 1 - (g.kw-1)*dw + g.p.PadLeft; last < 0 {
+		owB = 0
+	} else {
+		owB = min(owB, last/sw+1)
+	}
+	return owA, owB
+}
+
 // forwardChannels accumulates the depthwise forward pass for channels
 // [c0, c1) into y (already holding the bias): 4-pixel × 16-channel tiles
 // of each output row whose taps all lie inside the input row in registers
@@ -482,13 +495,7 @@ func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 	C := g.c
 	sw, dw := g.p.StrideW, g.p.DilationW
 	// interior output columns: every kw tap inside [0, W)
-	owA := ceilDiv(g.p.PadLeft, sw)
-	owB := g.ow
-	if last := g.w - 1 - (g.kw-1)*dw + g.p.PadLeft; last < 0 {
-		owB = 0
-	} else {
-		owB = min(owB, last/sw+1)
-	}
+	owA, owB := g.interiorCols()
 	cTiles := c0 + (c1-c0)/16*16 // channels the 16-wide tiles cover
 	useTiles := depthwiseTilesOK() && cTiles > c0 && owB-owA >= 4
 	var xoff, woff [depthwiseMaxTaps]int
@@ -565,13 +572,7 @@ func (d *depthwiseCall) weightsChannels(c0, c1 int) {
 	g := d.g
 	C := g.c
 	sw, dw := g.p.StrideW, g.p.DilationW
-	owA := ceilDiv(g.p.PadLeft, sw)
-	owB := g.ow
-	if last := g.w - 1 - (g.kw-1)*dw + g.p.PadLeft; last < 0 {
-		owB = 0
-	} else {
-		owB = min(owB, last/sw+1)
-	}
+	owA, owB := g.interiorCols()
 	cBlocks := c0 + (c1-c0)/8*8 // channels the 8-wide blocks cover
 	useBlocks := depthwiseTilesOK() && cBlocks > c0 && owB > owA
 	var xoff, aoff [depthwiseMaxTaps]int

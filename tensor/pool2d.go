@@ -72,11 +72,11 @@ func (CPU) MaxPool2D(y, x *Tensor, p PoolParams) {
 
 func maxPool(y, x *Tensor, p PoolParams) {
 	g := poolDims("MaxPool2D", x, y, p)
-	g.maxRows(y, x, 0, g.n*g.oh, false)
+	g.maxRows(y, x, 0, g.n*g.oh)
 }
 
 // maxRows computes output rows [r0, r1) (row = n·OH + oh) of a max pool.
-func (g poolGeom) maxRows(y, x *Tensor, r0, r1 int, vector bool) {
+func (g poolGeom) maxRows(y, x *Tensor, r0, r1 int) {
 	for r := r0; r < r1; r++ {
 		n, oh := r/g.oh, r%g.oh
 		for ow := 0; ow < g.ow; ow++ {
@@ -85,10 +85,6 @@ func (g poolGeom) maxRows(y, x *Tensor, r0, r1 int, vector bool) {
 				out[i] = float32(math.Inf(-1))
 			}
 			g.taps(n, oh, ow, func(xo int) {
-				if vector {
-					maxF32(out, out, x.data[xo:xo+g.c])
-					return
-				}
 				for i, v := range x.data[xo : xo+g.c] {
 					if m := out[i]; v > m || (v != v && m == m) {
 						out[i] = v
@@ -152,12 +148,11 @@ func (g poolGeom) maxBackImages(dx, x, dy *Tensor, n0, n1 int) {
 type argmaxBuf struct {
 	best []float32
 	arg  []int
-	done []uint32
 }
 
 func (b *argmaxBuf) grow(c int) {
 	if cap(b.best) < c {
-		b.best, b.arg, b.done = make([]float32, c), make([]int, c), make([]uint32, c)
+		b.best, b.arg = make([]float32, c), make([]int, c)
 	}
 }
 

@@ -99,7 +99,7 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	if target == nil || target.Len() == 0 {
 		return nil, fmt.Errorf("transfer: Advise: no target examples")
 	}
-	if !sameShape(target.ExampleShape(), base.InputShape) {
+	if !slices.Equal(target.ExampleShape(), base.InputShape) {
 		return nil, fmt.Errorf("transfer: Advise: %s takes %v examples, the data has %v", base.Arch, base.InputShape, target.ExampleShape())
 	}
 	counts, probe, err := probeSet(target, o.ProbePerClass, o.Seed)

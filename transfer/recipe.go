@@ -205,7 +205,7 @@ func Run(ctx context.Context, base *models.Model, train, test nn.Dataset, o Opti
 	if train == nil || train.Len() == 0 {
 		return nil, fmt.Errorf("transfer: no training examples")
 	}
-	if !sameShape(train.ExampleShape(), base.InputShape) {
+	if !slices.Equal(train.ExampleShape(), base.InputShape) {
 		return nil, fmt.Errorf("transfer: %s takes %v examples, the data has %v (AdaptInputChannels or resize the data)",
 			base.Arch, base.InputShape, train.ExampleShape())
 	}
@@ -249,8 +249,6 @@ func Run(ctx context.Context, base *models.Model, train, test nn.Dataset, o Opti
 		BwdFLOPs: full.BwdFLOPs * float64(train.Len()*epochs), Images: train.Len() * epochs}
 	return res, nil
 }
-
-func sameShape(a, b []int) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
 
 // phase trains model on data for epochs with AdamW over the groups, a
 // linear warm-up and a cosine decay, and adds its cost (plan FLOPs per
@@ -335,24 +333,10 @@ func runTransfer(ctx context.Context, m *models.Model, train, test nn.Dataset, o
 	if err := Unfreeze(head); err != nil {
 		return err
 	}
-	ftrain, _, err := o.Cache.Extract(ctx, trunk, train, "head", 256)
+	ftrain, ftest, err := cachedFeatures(ctx, o.Cache, trunk, m.InputShape, train, test, "head", res)
 	if err != nil {
 		return err
 	}
-	var ftest nn.Dataset
-	if test != nil && test.Len() > 0 {
-		f, _, err := o.Cache.Extract(ctx, trunk, test, "head", 256)
-		if err != nil {
-			return err
-		}
-		ftest = f
-	}
-	tplan, err := PlanBackprop(trunk, append([]int{1}, m.InputShape...))
-	if err != nil {
-		return err
-	}
-	res.Cost.FwdFLOPs += tplan.FwdFLOPs * float64(train.Len()) // the trunk's one pass over the training set
-	res.Cost.Images += train.Len()
 	for _, name := range m.Head {
 		res.Trained = append(res.Trained, prefixed(m, name)...)
 	}
@@ -408,24 +392,10 @@ func runTransfer(ctx context.Context, m *models.Model, train, test nn.Dataset, o
 		if err != nil {
 			return err
 		}
-		f2, _, err := o.Cache.Extract(ctx, trunk2, train, low, 256)
+		f2, f2test, err := cachedFeatures(ctx, o.Cache, trunk2, m.InputShape, train, test, low, res)
 		if err != nil {
 			return err
 		}
-		var f2test nn.Dataset
-		if test != nil && test.Len() > 0 {
-			f, _, err := o.Cache.Extract(ctx, trunk2, test, low, 256)
-			if err != nil {
-				return err
-			}
-			f2test = f
-		}
-		p2, err := PlanBackprop(trunk2, append([]int{1}, m.InputShape...))
-		if err != nil {
-			return err
-		}
-		res.Cost.FwdFLOPs += p2.FwdFLOPs * float64(train.Len())
-		res.Cost.Images += train.Len()
 		if err := phase(ctx, head2, f2.Shape, f2, groups, o.Epochs, o, res); err != nil {
 			return err
 		}
@@ -438,6 +408,31 @@ func runTransfer(ctx context.Context, m *models.Model, train, test nn.Dataset, o
 		return err
 	}
 	return evaluate(ctx, m, test, res)
+}
+
+// cachedFeatures returns the trunk's features of the training and test
+// sets (test nil when there is none) from the cache, and adds the trunk's
+// one forward pass over the training set to the run's cost.
+func cachedFeatures(ctx context.Context, c *Cache, trunk nn.Layer, inShape []int, train, test nn.Dataset, cut string, res *Result) (*Features, nn.Dataset, error) {
+	ftrain, _, err := c.Extract(ctx, trunk, train, cut, 256)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ftest nn.Dataset
+	if test != nil && test.Len() > 0 {
+		f, _, err := c.Extract(ctx, trunk, test, cut, 256)
+		if err != nil {
+			return nil, nil, err
+		}
+		ftest = f
+	}
+	p, err := PlanBackprop(trunk, append([]int{1}, inShape...))
+	if err != nil {
+		return nil, nil, err
+	}
+	res.Cost.FwdFLOPs += p.FwdFLOPs * float64(train.Len())
+	res.Cost.Images += train.Len()
+	return ftrain, ftest, nil
 }
 
 // groupLR spaces rates geometrically from lo (group 0) to hi (the last).

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -80,9 +79,7 @@ func bench(args []string, out io.Writer) error {
 		res = append(res, benchResult{fmt.Sprintf("train step %s batch %d", tm.arch, tm.batch), float64(tm.batch*r.N) / r.T.Seconds(), "images/s"})
 	}
 	if *asJSON {
-		e := json.NewEncoder(out)
-		e.SetIndent("", "  ")
-		return e.Encode(map[string]any{"device": tensor.Device(), "tier": kernels.Current().String(), "threads": runtime.GOMAXPROCS(0), "results": res})
+		return printJSON(out, map[string]any{"device": tensor.Device(), "tier": kernels.Current().String(), "threads": runtime.GOMAXPROCS(0), "results": res})
 	}
 	fmt.Fprintf(out, "%s, tier %s, %d threads\n", tensor.Device(), kernels.Current(), runtime.GOMAXPROCS(0))
 	for _, r := range res {

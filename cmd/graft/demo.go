@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -167,9 +166,7 @@ func demo(args []string, out io.Writer) error {
 	rep.EpochSpeedup = ae / fe
 	rep.Seconds = time.Since(start).Seconds()
 	if *asJSON {
-		e := json.NewEncoder(out)
-		e.SetIndent("", "  ")
-		return e.Encode(rep)
+		return printJSON(out, rep)
 	}
 	fmt.Fprintf(out, "\n%-9s %-16s %9s %11s %10s %12s\n", "strategy", "test accuracy", "seconds", "GFLOP", "speed-up", "FLOPs saved")
 	for _, r := range rep.Results {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -153,9 +152,7 @@ func finetune(args []string, out io.Writer) error {
 		if plan != nil {
 			v["reasons"] = plan.Reasons
 		}
-		e := json.NewEncoder(out)
-		e.SetIndent("", "  ")
-		return e.Encode(v)
+		return printJSON(out, v)
 	}
 	fmt.Fprintf(out, "%s on %d images (%d classes), tested on %d\n", base.Arch, train.Len(), train.NumClasses(), test.Len())
 	if plan != nil {
@@ -201,9 +198,7 @@ func advise(args []string, out io.Writer) error {
 		return fmt.Errorf("advise: %v", err)
 	}
 	if *asJSON {
-		e := json.NewEncoder(out)
-		e.SetIndent("", "  ")
-		return e.Encode(plan)
+		return printJSON(out, plan)
 	}
 	fmt.Fprintf(out, "strategy: %s", plan.Strategy)
 	if plan.Strategy == transfer.StrategyTopK {

@@ -104,9 +104,7 @@ func info(args []string, out io.Writer) error {
 		r.Available = append(r.Available, t.String())
 	}
 	if *asJSON {
-		e := json.NewEncoder(out)
-		e.SetIndent("", "  ")
-		return e.Encode(r)
+		return printJSON(out, r)
 	}
 	fmt.Fprintf(out, "device:     %s\n", r.Device)
 	fmt.Fprintf(out, "tier:       %s (%s)\n", r.Tier, r.Reason)
@@ -119,3 +117,10 @@ func info(args []string, out io.Writer) error {
 }
 
 func backendName() string { return tensor.Default().Name() }
+
+// printJSON writes v as indented JSON, the form of every --json.
+func printJSON(w io.Writer, v any) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(v)
+}

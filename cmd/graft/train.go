@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -162,9 +161,7 @@ func train(args []string, out io.Writer) error {
 		for _, e := range hist.Epochs {
 			eps = append(eps, epoch{e.Epoch, e.TrainLoss, e.TrainAcc, e.ValLoss, e.ValAcc, e.Seconds, e.ImagesPerSec})
 		}
-		enc := json.NewEncoder(final)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"model": *arch, "data": *dataset, "epochs": eps, "test_accuracy": hist.Last().ValAcc,
+		return printJSON(final, map[string]any{"model": *arch, "data": *dataset, "epochs": eps, "test_accuracy": hist.Last().ValAcc,
 			"seconds": secs, "images_per_second": float64(images) / secs, "checkpoint": *outPath})
 	}
 	fmt.Fprintf(out, "test accuracy %.4f after %d epochs; %.1f s in all, %.0f training images/s\n", last.ValAcc, len(hist.Epochs), secs, float64(images)/secs)

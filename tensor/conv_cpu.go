@@ -270,6 +270,8 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	g := convDims("Conv2DBackwardWeights", x, dw, dy, db, p)
 	switch kn := gemmKernelFor(kernels.Current()); {
+	case tapWGradOK(kn, g):
+		tapWGrad(g, dw.data, x.data, dy.data)
 	case planeBackwardOK(g):
 		planeBackwardWeights(g, dw.data, x.data, dy.data)
 	case gridBackwardWeightsOK(kn, g):
@@ -321,9 +323,7 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	}
 	if db != nil {
 		clear(db.data)
-		for p := 0; p < g.pixels; p++ {
-			addF32(db.data, db.data, dy.data[p*g.o:(p+1)*g.o])
-		}
+		colSum(db.data, dy.data, g.pixels, g.o)
 	}
 }
 

@@ -151,6 +151,10 @@ func padNHWC(xp, x []float32, n, h, w, c, top, left, hp, wp int) {
 // end). Tiles that are not MR valid pixels of one row are computed into a
 // scratch tile and copied out.
 func (rt *rowTapConv) run(part, parts int) {
+	if rt.toff != nil {
+		rt.runRows(part, parts)
+		return
+	}
 	kn, g := rt.kn, rt.g
 	MR, NR := kn.mr, kn.nr
 	C, O := g.c, g.o
@@ -277,6 +281,29 @@ func (rt *rowTapConv) run(part, parts int) {
 	}
 }
 
+// runRows is run for few channels on AVX2: one ConvRowAVX2x6x16 call per
+// output row and 16-filter panel reads every tap through the offset
+// table, starts from the bias and writes the row in place (its last tile
+// may be short), so no tile goes through scratch and y is written once.
+func (rt *rowTapConv) runRows(part, parts int) {
+	g := rt.g
+	C, O := g.c, g.o
+	K := g.kh * g.kw * C
+	rows := g.n * g.oh
+	for row := part * rows / parts; row < (part+1)*rows/parts; row++ {
+		n, oh := row/g.oh, row%g.oh
+		aBase := ((n * rt.hp) + oh*g.p.StrideH) * rt.wp * C
+		yrow := rt.y[row*g.ow*O:]
+		for jp := 0; jp < O/16; jp++ {
+			var bias []float32
+			if rt.bias != nil {
+				bias = rt.bias[jp*16:]
+			}
+			callConvRow(g.ow, K, rt.xp[aBase:], g.p.StrideW*C*4, rt.toff, rt.bp[jp*K*16:(jp+1)*K*16], bias, yrow[jp*16:], O)
+		}
+	}
+}
+
 // gatherBelow is the kernel-row length (KW·C floats) below which tiles
 // gather their taps instead of calling the kernel once per kernel row.
 const gatherBelow = 64
@@ -372,4 +399,95 @@ func gridBackwardWeights(g convGeom, dw, x, dy []float32) {
 		}
 	}
 	convScratches.Put(s)
+}
+
+// tapWGradOK reports whether the weight gradient of g runs on the tap
+// kernels (tapWGrad): AVX2, one group, dilationW 1, O a multiple of 16 and
+// few channels, where a kernel row (KW·C floats) is too short for the GEMM
+// formulations.
+func tapWGradOK(kn *gemmKernel, g convGeom) bool {
+	return kn.id == kidAVX2 && g.p.Groups == 1 && g.p.DilationW == 1 && g.o%16 == 0 &&
+		g.kw*g.c < gatherBelow && !g.pointwiseInPlc
+}
+
+// tapWGradCall is one tapWGrad, shared by its parts.
+type tapWGradCall struct {
+	g       convGeom
+	hp, wp  int
+	xp, dy  []float32
+	toff    []int     // byte offset of tap (kh, kw, c) from a pixel's window
+	dwt     []float32 // dWᵀ [taps][O]
+	groups  int       // tap groups of ≤ 6
+	rowsBlk int       // output rows per block
+}
+
+var tapWGradCalls = freeList[tapWGradCall]{}
+
+// tapWGrad computes dw from the input padded once: the taps fall into
+// groups of at most 6, and for each group and 16-filter panel (a unit) a
+// ConvWGrad kernel keeps the sums in registers over a block of output
+// rows (a block's dy stays in L2 for every unit). Parts take disjoint
+// units and every sum runs over the pixels in one order, so the result
+// does not depend on the thread count.
+func tapWGrad(g convGeom, dw, x, dy []float32) {
+	s := convScratches.Get()
+	c := tapWGradCalls.Get()
+	hp, wp := g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
+	C, O := g.c, g.o
+	T := g.kh * g.kw * C
+	slack := (6*g.p.StrideW + g.kw + 1) * C
+	s.cols = grow(s.cols, g.n*hp*wp*C+slack)
+	padNHWC(s.cols, x, g.n, g.h, g.w, C, g.p.PadTop, g.p.PadLeft, hp, wp)
+	clear(s.cols[g.n*hp*wp*C:])
+	s.dwp = grow(s.dwp, T*O)
+	clear(s.dwp)
+	tp := tapOffsets.Get()
+	if cap(*tp) < T {
+		*tp = make([]int, T)
+	}
+	toff := (*tp)[:T]
+	for kh := 0; kh < g.kh; kh++ {
+		for q := 0; q < g.kw*C; q++ {
+			toff[kh*g.kw*C+q] = (kh*g.p.DilationH*wp*C + q) * 4
+		}
+	}
+	*c = tapWGradCall{g: g, hp: hp, wp: wp, xp: s.cols, dy: dy, toff: toff, dwt: s.dwp,
+		groups: ceilDiv(T, 6), rowsBlk: max(1, min(g.oh, (1<<15)/max(g.ow*O, 1)))}
+	units := c.groups * O / 16
+	parts := 1
+	if workers := goMaxProcs(); workers > 1 && g.flops >= gemmParallelFlops {
+		parts = min(workers, units)
+	}
+	parallel(parts, c)
+	for o := 0; o < O; o++ {
+		for t := 0; t < T; t++ { // t = (kh·KW + kw)·C + c
+			kk, ci := t/C, t%C
+			dw[(o*C+ci)*g.kh*g.kw+kk] = s.dwp[t*O+o]
+		}
+	}
+	*c = tapWGradCall{}
+	tapWGradCalls.Put(c)
+	tapOffsets.Put(tp)
+	convScratches.Put(s)
+}
+
+func (c *tapWGradCall) run(part, parts int) {
+	g := c.g
+	C, O := g.c, g.o
+	T := g.kh * g.kw * C
+	units := c.groups * O / 16
+	u0, u1 := part*units/parts, (part+1)*units/parts
+	xs, xrs := g.p.StrideW*C*4, g.p.StrideH*c.wp*C*4
+	for n := 0; n < g.n; n++ {
+		for oh0 := 0; oh0 < g.oh; oh0 += c.rowsBlk {
+			nr := min(c.rowsBlk, g.oh-oh0)
+			xb := c.xp[((n*c.hp)+oh0*g.p.StrideH)*c.wp*C:]
+			dyb := c.dy[(n*g.oh+oh0)*g.ow*O:]
+			for u := u0; u < u1; u++ {
+				grp, jp := u/(O/16), u%(O/16)
+				t0, t1 := grp*T/c.groups, (grp+1)*T/c.groups
+				callConvWGrad(g.ow, nr, xb, xs, xrs, c.toff[t0:t1], dyb[jp*16:], O, c.dwt[t0*O+jp*16:], O)
+			}
+		}
+	}
 }

@@ -203,3 +203,15 @@ func maxF32(z, x, y []float32) {
 		}
 	}
 }
+
+// colSum adds to acc[j], j < len(acc), the sum over rows r < rows of
+// x[r·ldx + j]: the bias gradient of a layer whose output rows are pixels.
+func colSum(acc, x []float32, rows, ldx int) {
+	for j := colSumFast(acc, x, rows, ldx); j < len(acc); j++ {
+		var s float32
+		for r := 0; r < rows; r++ {
+			s += x[r*ldx+j]
+		}
+		acc[j] += s
+	}
+}

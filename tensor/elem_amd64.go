@@ -166,3 +166,21 @@ func adamFast(w, g, m, v []float32, c *adamConsts, decoupled bool) int {
 	}
 	return n
 }
+
+// colSumFast adds to acc[j] the sum over rows of x[r·ldx + j] for the
+// leading columns it handles (strips of 32, then of 8).
+func colSumFast(acc, x []float32, rows, ldx int) int {
+	n := vecLen(len(acc))
+	if n == 0 || rows == 0 {
+		return 0
+	}
+	_ = x[(rows-1)*ldx+n-1]
+	j := 0
+	for ; j+32 <= n; j += 32 {
+		amd64.ColSumAVX2x32(rows, &x[j], ldx, &acc[j])
+	}
+	for ; j < n; j += 8 {
+		amd64.ColSumAVX2x8(rows, &x[j], ldx, &acc[j])
+	}
+	return n
+}

@@ -3,6 +3,7 @@
 package tensor
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/graftml/graft/kernels"
@@ -131,4 +132,41 @@ func callWinogradOutput(n int, m []float32, ms int, y []float32, ys, rs int, b [
 	_ = y[rs+ys+n-1]
 	_ = b[n-1]
 	amd64.WinogradOutputAVX2(n, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0])
+}
+
+// callConvRow runs ConvRowAVX2x6x16: np output pixels (ldy floats apart)
+// × 16 filters from the taps at byte offsets toff of pixels xs bytes apart
+// in x, the weight panel b (tap-major) and bias (or nil).
+func callConvRow(np, nt int, x []float32, xs int, toff []int, b, bias, y []float32, ldy int) {
+	_ = b[nt*16-1]
+	_ = toff[nt-1]
+	_ = x[((np+5)/6*6-1)*xs/4+toff[nt-1]/4] // toff ascends
+	_ = y[(np-1)*ldy+15]
+	var bp *float32
+	if bias != nil {
+		_ = bias[15]
+		bp = &bias[0]
+	}
+	amd64.ConvRowAVX2x6x16(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
+}
+
+// convWGradKernels are ConvWGradAVX2x<r>x16 by r − 1.
+var convWGradKernels = [...]func(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int){
+	amd64.ConvWGradAVX2x1x16, amd64.ConvWGradAVX2x2x16, amd64.ConvWGradAVX2x3x16,
+	amd64.ConvWGradAVX2x4x16, amd64.ConvWGradAVX2x5x16, amd64.ConvWGradAVX2x6x16,
+}
+
+// callConvWGrad runs ConvWGradAVX2x<len(toff)>x16: it adds to c (rows ldc
+// floats apart) the products of len(toff) ≤ 6 taps (byte offsets toff)
+// over nr rows (xrs bytes apart) of np pixels (xs bytes apart) in x with
+// 16 filters of dy (pixels dys floats apart, rows contiguous).
+func callConvWGrad(np, nr int, x []float32, xs, xrs int, toff []int, dy []float32, dys int, c []float32, ldc int) {
+	r := len(toff)
+	if np <= 0 || nr <= 0 {
+		return
+	}
+	_ = x[((nr-1)*xrs+(np-1)*xs+slices.Max(toff))/4]
+	_ = dy[(nr*np-1)*dys+15]
+	_ = c[(r-1)*ldc+15]
+	convWGradKernels[r-1](np, nr, &x[0], xs, xrs, &toff[0], &dy[0], dys*4, &c[0], ldc)
 }

@@ -35,3 +35,11 @@ func callWinogradInput(int, []float32, int, int, []float32, int) {
 func callWinogradOutput(int, []float32, int, []float32, int, int, []float32) {
 	panic("tensor: no assembly kernels in this build")
 }
+
+func callConvRow(int, int, []float32, int, []int, []float32, []float32, []float32, int) {
+	panic("tensor: no assembly kernels in this build")
+}
+
+func callConvWGrad(int, int, []float32, int, int, []int, []float32, int, []float32, int) {
+	panic("tensor: no assembly kernels in this build")
+}

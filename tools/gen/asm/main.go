@@ -46,6 +46,11 @@ func main() {
 		log.Fatalf("gofmt of optimizer declarations: %v", err)
 	}
 	write(filepath.Join(*out, "optim_amd64.go"), src)
+	write(filepath.Join(*out, "conv_amd64.s"), genConvAsm())
+	if src, err = format.Source(genConvDecls()); err != nil {
+		log.Fatalf("gofmt of convolution declarations: %v", err)
+	}
+	write(filepath.Join(*out, "conv_amd64.go"), src)
 }
 
 func write(path string, b []byte) {
@@ -486,14 +491,7 @@ func genIndirect(a *asm) {
 	a.label("ind_tap")
 	a.f("MOVQ (R10), R12")
 	a.f("ADDQ SI, R12")
-	a.f("VMOVUPS (DX), Y12")
-	a.f("VMOVUPS 32(DX), Y13")
-	for i, addr := range rows {
-		bc := fmt.Sprintf("Y%d", 14+i%2)
-		a.f("VBROADCASTSS %s, %s", addr, bc)
-		a.f("VFMADD231PS Y12, %s, Y%d", bc, 2*i)
-		a.f("VFMADD231PS Y13, %s, Y%d", bc, 2*i+1)
-	}
+	bcastFMA16(a, "DX", rows)
 	a.f("ADDQ $8, R10")
 	a.f("ADDQ $64, DX")
 	a.f("DECQ CX")

@@ -1,0 +1,156 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/graftml/graft/kernels"
+)
+
+// randTaps returns nt ascending tap offsets (elements) with gaps of 0..3
+// elements beyond 1.
+func randTaps(r *rand.Rand, nt int) []int {
+	toff := make([]int, nt)
+	for i := 1; i < nt; i++ {
+		toff[i] = toff[i-1] + 1 + r.IntN(4)
+	}
+	return toff
+}
+
+func bytesOf(off []int) []int {
+	b := make([]int, len(off))
+	for i, o := range off {
+		b[i] = 4 * o
+	}
+	return b
+}
+
+func randFloats(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+// near reports whether got is within a float32 summation error of want,
+// a sum of terms whose magnitudes add up to mag.
+func near(got, want, mag float64) bool {
+	return math.Abs(got-want) <= 1e-6*(mag+1)*8
+}
+
+// TestConvRowKernel runs ConvRowAVX2x6x16 against plain loops: pixel
+// counts 1..40 (partial last tiles), 1..30 taps, pixel strides below and
+// above the tap span, with and without bias; rows of y past np and the
+// 16 floats beyond each written row hold guard values that must survive.
+func TestConvRowKernel(t *testing.T) {
+	if ok, why := kernels.Supported(kernels.AVX2); !ok {
+		t.Skip(why)
+	}
+	r := rand.New(rand.NewPCG(31, 32))
+	for np := 1; np <= 40; np++ {
+		for iter := 0; iter < 6; iter++ {
+			nt := 1 + r.IntN(30)
+			toff := randTaps(r, nt)
+			xs := 1 + r.IntN(5)
+			ldy := 16 + r.IntN(3)*16 + r.IntN(2)*5
+			x := randFloats(r, ((np+5)/6*6-1)*xs+toff[nt-1]+1)
+			b := randFloats(r, nt*16)
+			var bias []float32
+			if iter%2 == 0 {
+				bias = randFloats(r, 16)
+			}
+			ybuf := make([]float32, (np+1)*ldy+guardLen)
+			for i := range ybuf {
+				ybuf[i] = guard
+			}
+			callConvRow(np, nt, x, 4*xs, bytesOf(toff), b, bias, ybuf, ldy)
+			name := fmt.Sprintf("np=%d nt=%d xs=%d ldy=%d bias=%v", np, nt, xs, ldy, bias != nil)
+			for p := 0; p <= np; p++ {
+				for j := 0; j < ldy; j++ {
+					got := ybuf[p*ldy+j]
+					if p == np || j >= 16 {
+						if math.Float32bits(got) != math.Float32bits(guard) {
+							t.Fatalf("%s: y[%d][%d] = %v written, want the guard", name, p, j, got)
+						}
+						continue
+					}
+					var want, mag float64
+					if bias != nil {
+						want, mag = float64(bias[j]), math.Abs(float64(bias[j]))
+					}
+					for k, o := range toff {
+						v := float64(x[o+p*xs]) * float64(b[k*16+j])
+						want += v
+						mag += math.Abs(v)
+					}
+					if !near(float64(got), want, mag) {
+						t.Fatalf("%s: y[%d][%d] = %v, want %v", name, p, j, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestConvWGradKernels runs ConvWGradAVX2x<r>x16 for r = 1..6 against
+// plain loops over 1..4 rows of 1..37 pixels, adding into a c that holds
+// values already; the floats after each row's 16 hold guards.
+func TestConvWGradKernels(t *testing.T) {
+	if ok, why := kernels.Supported(kernels.AVX2); !ok {
+		t.Skip(why)
+	}
+	r := rand.New(rand.NewPCG(33, 34))
+	for taps := 1; taps <= 6; taps++ {
+		for _, np := range []int{1, 2, 5, 7, 16, 17, 33, 37} {
+			for nr := 1; nr <= 4; nr++ {
+				toff := randTaps(r, taps)
+				r.Shuffle(taps, func(i, j int) { toff[i], toff[j] = toff[j], toff[i] })
+				xs := 1 + r.IntN(4)
+				span := 0
+				for _, o := range toff {
+					span = max(span, o)
+				}
+				xrs := (np-1)*xs + 1 + r.IntN(9)
+				x := randFloats(r, (nr-1)*xrs+(np-1)*xs+span+1)
+				dys := 16 + r.IntN(3)
+				dy := randFloats(r, (nr*np-1)*dys+16)
+				ldc := 16 + r.IntN(4)
+				c := randFloats(r, taps*ldc)
+				for i := 0; i < taps; i++ {
+					for j := 16; j < ldc; j++ {
+						c[i*ldc+j] = guard
+					}
+				}
+				c0 := append([]float32(nil), c...)
+				callConvWGrad(np, nr, x, 4*xs, 4*xrs, bytesOf(toff), dy, dys, c, ldc)
+				name := fmt.Sprintf("taps=%d np=%d nr=%d xs=%d xrs=%d dys=%d ldc=%d", taps, np, nr, xs, xrs, dys, ldc)
+				for i := 0; i < taps; i++ {
+					for j := 0; j < ldc; j++ {
+						got := c[i*ldc+j]
+						if j >= 16 {
+							if math.Float32bits(got) != math.Float32bits(guard) {
+								t.Fatalf("%s: c[%d][%d] = %v written, want the guard", name, i, j, got)
+							}
+							continue
+						}
+						var s, mag float64
+						for q := 0; q < nr; q++ {
+							for p := 0; p < np; p++ {
+								v := float64(x[toff[i]+q*xrs+p*xs]) * float64(dy[(q*np+p)*dys+j])
+								s += v
+								mag += math.Abs(v)
+							}
+						}
+						want := float64(c0[i*ldc+j]) + s
+						if !near(float64(got), want, mag+math.Abs(float64(c0[i*ldc+j]))) {
+							t.Fatalf("%s: c[%d][%d] = %v, want %v", name, i, j, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

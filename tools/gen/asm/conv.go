@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Convolution kernels for layers with few input channels (conv_amd64.s):
+// a forward kernel that walks a whole output row, and weight-gradient
+// kernels that keep up to 6 taps × 16 filters of sums in registers over
+// rows of pixels.
+
+// convRowMaxTaps is the largest tap group of the weight-gradient kernels.
+const convRowMaxTaps = 6
+
+func genConvAsm() []byte {
+	var a asm
+	a.raw(header)
+	a.raw("//go:build !purego\n\n#include \"textflag.h\"\n")
+	genConvRow(&a)
+	for r := 1; r <= convRowMaxTaps; r++ {
+		genConvWGrad(&a, r)
+	}
+	genColSum(&a, 4)
+	genColSum(&a, 1)
+	return a.Bytes()
+}
+
+// genColSum writes, for v vectors (8·v columns),
+//
+//	func ColSumAVX2x<8v>(rows int, x *float32, ldx int, acc *float32)
+//
+// Rows go in pairs into two sets of v accumulators (Y0.. and Y8..), added
+// at the end and then to acc. Registers: CX rows left, SI the row, R8 ldx
+// in bytes, DI acc.
+func genColSum(a *asm, v int) {
+	name := fmt.Sprintf("ColSumAVX2x%d", 8*v)
+	lbl := fmt.Sprintf("csum%d", 8*v)
+	a.raw(fmt.Sprintf("\n// func %s(rows int, x *float32, ldx int, acc *float32)\n", name))
+	a.raw(fmt.Sprintf("TEXT ·%s(SB), NOSPLIT, $0-32\n", name))
+	a.f("MOVQ rows+0(FP), CX")
+	a.f("MOVQ x+8(FP), SI")
+	a.f("MOVQ ldx+16(FP), R8")
+	a.f("SHLQ $2, R8")
+	a.f("MOVQ acc+24(FP), DI")
+	for i := 0; i < v; i++ {
+		a.f("VXORPS Y%d, Y%d, Y%d", i, i, i)
+		a.f("VXORPS Y%d, Y%d, Y%d", 8+i, 8+i, 8+i)
+	}
+	a.f("CMPQ CX, $2")
+	a.f("JLT %s_one", lbl)
+	a.label(lbl + "_two")
+	for i := 0; i < v; i++ {
+		a.f("VADDPS %d(SI), Y%d, Y%d", 32*i, i, i)
+		a.f("VADDPS %d(SI)(R8*1), Y%d, Y%d", 32*i, 8+i, 8+i)
+	}
+	a.f("LEAQ (SI)(R8*2), SI")
+	a.f("SUBQ $2, CX")
+	a.f("CMPQ CX, $2")
+	a.f("JGE %s_two", lbl)
+	a.label(lbl + "_one")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ %s_done", lbl)
+	for i := 0; i < v; i++ {
+		a.f("VADDPS %d(SI), Y%d, Y%d", 32*i, i, i)
+	}
+	a.label(lbl + "_done")
+	for i := 0; i < v; i++ {
+		a.f("VADDPS Y%d, Y%d, Y%d", 8+i, i, i)
+		a.f("VADDPS %d(DI), Y%d, Y%d", 32*i, i, i)
+		a.f("VMOVUPS Y%d, %d(DI)", i, 32*i)
+	}
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// bcastFMA16 writes the step shared by the 6×16-style kernels: load 16
+// floats at (vec) into Y12, Y13, then for each i broadcast the float at
+// addrs[i] and accumulate its products with them into Y(2i), Y(2i+1).
+func bcastFMA16(a *asm, vec string, addrs []string) {
+	a.f("VMOVUPS (%s), Y12", vec)
+	a.f("VMOVUPS 32(%s), Y13", vec)
+	for i, addr := range addrs {
+		bc := fmt.Sprintf("Y%d", 14+i%2)
+		a.f("VBROADCASTSS %s, %s", addr, bc)
+		a.f("VFMADD231PS Y12, %s, Y%d", bc, 2*i)
+		a.f("VFMADD231PS Y13, %s, Y%d", bc, 2*i+1)
+	}
+}
+
+// genConvRow writes
+//
+//	func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+//
+// Registers: BX pixels left; SI the tile's first pixel in x; R9 xs, R11
+// 3·xs, R13 5·xs; CX taps left; R10 the tap offset; DX the weight panel;
+// R12 the tap address; R14 bias; DI the tile's first row of y, AX a row
+// of it; R8 ldy in bytes. Y0–Y11 accumulate 6 pixels × 16 filters.
+func genConvRow(a *asm) {
+	a.raw("\n// func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)\n")
+	a.raw("TEXT ·ConvRowAVX2x6x16(SB), NOSPLIT, $0-72\n")
+	a.f("MOVQ np+0(FP), BX")
+	a.f("MOVQ x+16(FP), SI")
+	a.f("MOVQ xs+24(FP), R9")
+	a.f("MOVQ bias+48(FP), R14")
+	a.f("MOVQ y+56(FP), DI")
+	a.f("MOVQ ldy+64(FP), R8")
+	a.f("SHLQ $2, R8")
+	a.f("LEAQ (R9)(R9*2), R11") // 3·xs
+	a.f("LEAQ (R9)(R9*4), R13") // 5·xs
+	a.f("TESTQ BX, BX")
+	a.f("JLE crow_done")
+	a.label("crow_tile")
+	a.f("MOVQ nt+8(FP), CX")
+	a.f("MOVQ toff+32(FP), R10")
+	a.f("MOVQ b+40(FP), DX")
+	a.f("TESTQ R14, R14")
+	a.f("JEQ crow_zero")
+	a.f("VMOVUPS (R14), Y0")
+	a.f("VMOVUPS 32(R14), Y1")
+	for i := 1; i < 6; i++ {
+		a.f("VMOVAPS Y0, Y%d", 2*i)
+		a.f("VMOVAPS Y1, Y%d", 2*i+1)
+	}
+	a.f("JMP crow_taps")
+	a.label("crow_zero")
+	for r := 0; r < 12; r++ {
+		a.f("VXORPS Y%d, Y%d, Y%d", r, r, r)
+	}
+	a.label("crow_taps")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ crow_store")
+	rows := []string{"(R12)", "(R12)(R9*1)", "(R12)(R9*2)", "(R12)(R11*1)", "(R12)(R9*4)", "(R12)(R13*1)"}
+	a.label("crow_tap")
+	a.f("MOVQ (R10), R12")
+	a.f("ADDQ SI, R12")
+	bcastFMA16(a, "DX", rows)
+	a.f("ADDQ $8, R10")
+	a.f("ADDQ $64, DX")
+	a.f("DECQ CX")
+	a.f("JNE crow_tap")
+	// Store the tile's rows that exist (BX of them, at most 6).
+	a.label("crow_store")
+	a.f("MOVQ DI, AX")
+	for i := 0; i < 6; i++ {
+		a.f("VMOVUPS Y%d, (AX)", 2*i)
+		a.f("VMOVUPS Y%d, 32(AX)", 2*i+1)
+		if i < 5 {
+			a.f("CMPQ BX, $%d", i+1)
+			a.f("JLE crow_next")
+			a.f("ADDQ R8, AX")
+		}
+	}
+	a.label("crow_next")
+	a.f("SUBQ $6, BX")
+	a.f("JLE crow_done")
+	a.f("ADDQ R13, SI") // x += 6·xs
+	a.f("ADDQ R9, SI")
+	a.f("LEAQ (R8)(R8*2), AX") // y += 6·ldy
+	a.f("LEAQ (DI)(AX*2), DI")
+	a.f("JMP crow_tile")
+	a.label("crow_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// genConvWGrad writes, for r taps,
+//
+//	func ConvWGradAVX2x<r>x16(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+//
+// Registers: SI, R9, R10, R11, R12, R13 the taps' first pixel in x; AX the
+// pixel's byte offset from them; R8 xs; BX the step from a row's end to
+// the next row's start (xrs − np·xs); DX dy and R14 dys; CX pixels left in
+// the row; the row count is decremented in its argument slot. Y0..Y(2r−1)
+// accumulate r taps × 16 filters.
+func genConvWGrad(a *asm, r int) {
+	name := fmt.Sprintf("ConvWGradAVX2x%dx16", r)
+	lbl := fmt.Sprintf("cwg%d", r)
+	a.raw(fmt.Sprintf("\n// func %s(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)\n", name))
+	a.raw(fmt.Sprintf("TEXT ·%s(SB), NOSPLIT, $0-80\n", name))
+	taps := []string{"SI", "R9", "R10", "R11", "R12", "R13"}[:r]
+	a.f("MOVQ x+16(FP), AX")
+	a.f("MOVQ toff+40(FP), DX")
+	for i, t := range taps {
+		a.f("MOVQ %d(DX), %s", 8*i, t)
+		a.f("ADDQ AX, %s", t)
+	}
+	a.f("MOVQ xs+24(FP), R8")
+	a.f("MOVQ np+0(FP), BX")
+	a.f("IMULQ R8, BX")
+	a.f("NEGQ BX")
+	a.f("ADDQ xrs+32(FP), BX")
+	a.f("MOVQ dy+48(FP), DX")
+	a.f("MOVQ dys+56(FP), R14")
+	a.f("XORQ AX, AX")
+	for i := 0; i < 2*r; i++ {
+		a.f("VXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
+	a.f("CMPQ nr+8(FP), $0")
+	a.f("JLE %s_store", lbl)
+	a.f("CMPQ np+0(FP), $0")
+	a.f("JLE %s_store", lbl)
+	a.label(lbl + "_row")
+	a.f("MOVQ np+0(FP), CX")
+	a.label(lbl + "_pix")
+	addrs := make([]string, r)
+	for i, t := range taps {
+		addrs[i] = fmt.Sprintf("(%s)(AX*1)", t)
+	}
+	bcastFMA16(a, "DX", addrs)
+	a.f("ADDQ R8, AX")
+	a.f("ADDQ R14, DX")
+	a.f("DECQ CX")
+	a.f("JNE %s_pix", lbl)
+	a.f("ADDQ BX, AX")
+	a.f("DECQ nr+8(FP)")
+	a.f("JNE %s_row", lbl)
+	a.label(lbl + "_store")
+	a.f("MOVQ c+64(FP), DI")
+	a.f("MOVQ ldc+72(FP), R8")
+	a.f("SHLQ $2, R8")
+	for i := 0; i < r; i++ {
+		a.f("VADDPS (DI), Y%d, Y%d", 2*i, 2*i)
+		a.f("VADDPS 32(DI), Y%d, Y%d", 2*i+1, 2*i+1)
+		a.f("VMOVUPS Y%d, (DI)", 2*i)
+		a.f("VMOVUPS Y%d, 32(DI)", 2*i+1)
+		if i < r-1 {
+			a.f("ADDQ R8, DI")
+		}
+	}
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+func genConvDecls() []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	b.WriteString(`//go:build !purego
+
+package amd64
+
+// ConvRowAVX2x6x16 computes np output pixels × 16 filters of a
+// convolution whose taps come from an offset table, 6 pixels at a time in
+// registers. With xs and toff in bytes, for p < np and j < 16:
+//
+//	y[p·ldy + j] = s + Σ_{t<nt} x[toff[t] + p·xs] · b[t·16 + j]
+//
+// with s = bias[j], or 0 when bias is nil (fused multiply-adds in t
+// order). It reads x for up to 6·⌈np/6⌉ pixels but writes only np rows of
+// y; b is a 16-filter panel packed tap-major.
+//
+//go:noescape
+func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+`)
+	for _, w := range []int{32, 8} {
+		fmt.Fprintf(&b, `
+// ColSumAVX2x%[1]d adds to acc[j], for j < %[1]d, the column sum of rows
+// rows of x (ldx floats apart): even rows and odd rows are summed apart,
+// in row order, then added, then added to acc[j].
+//
+//go:noescape
+func ColSumAVX2x%[1]d(rows int, x *float32, ldx int, acc *float32)
+`, w)
+	}
+	for r := 1; r <= convRowMaxTaps; r++ {
+		fmt.Fprintf(&b, `
+// ConvWGradAVX2x%[1]dx16 accumulates a convolution's weight gradient for
+// %[1]d taps × 16 filters in registers over nr rows of np pixels. With x
+// strides, toff and dys in bytes, for i < %[1]d and j < 16:
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX2x%[1]dx16(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+`, r)
+	}
+	return b.Bytes()
+}

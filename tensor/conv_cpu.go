@@ -241,6 +241,8 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 		winogradBackwardData(kn, g, dx.data, dy.data, w.data)
 	case rowTapBackwardDataOK(kn, g):
 		rowTapBackwardData(kn, g, dx.data, dy.data, w.data)
+	case dotBackwardDataOK(kn, g):
+		dotBackwardData(g, dx.data, dy.data, w.data)
 	case g.depthwise:
 		depthwiseBackwardData(g, dx.data, dy.data, w.data)
 	case g.pointwiseInPlc:

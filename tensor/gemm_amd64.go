@@ -170,3 +170,13 @@ func callConvWGrad(np, nr int, x []float32, xs, xrs int, toff []int, dy []float3
 	_ = c[(r-1)*ldc+15]
 	convWGradKernels[r-1](np, nr, &x[0], xs, xrs, &toff[0], &dy[0], dys*4, &c[0], ldc)
 }
+
+// callDotRows runs DotRowsAVX2x6: y[p·ys] = Σ_k Σ_{v<n} a[aoff[k]/4 +
+// p·lda + v]·w[k·n + v] for p < np (lda, ys in floats, aoff in bytes, n
+// a multiple of 16).
+func callDotRows(np, nk, n int, a []float32, lda int, aoff []int, w, y []float32, ys int) {
+	_ = w[nk*n-1]
+	_ = a[((np+5)/6*6-1)*lda+slices.Max(aoff[:nk])/4+n-1]
+	_ = y[(np-1)*ys]
+	amd64.DotRowsAVX2x6(np, nk, n, &a[0], lda*4, &aoff[0], &w[0], &y[0], ys*4)
+}

@@ -43,3 +43,7 @@ func callConvRow(int, int, []float32, int, []int, []float32, []float32, []float3
 func callConvWGrad(int, int, []float32, int, int, []int, []float32, int, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }
+
+func callDotRows(int, int, int, []float32, int, []int, []float32, []float32, int) {
+	panic("tensor: no assembly kernels in this build")
+}

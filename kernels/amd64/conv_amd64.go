@@ -17,6 +17,20 @@ package amd64
 //go:noescape
 func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
 
+// DotRowsAVX2x6 computes np dot products over nk kernel rows of n floats
+// (n a multiple of 16), 6 at a time in registers. With lda, aoff and ys in
+// bytes, for p < np:
+//
+//	y[p·ys] = Σ_{k<nk} Σ_{v<n} a[aoff[k] + p·lda + v] · w[k·n + v]
+//
+// (even and odd 8-float steps summed apart, then the lanes reduced). It
+// reads a for up to 6·⌈np/6⌉ pixels but writes only np values of y: the
+// backward-data pass of a convolution with few input channels, over
+// rows of its padded output gradient.
+//
+//go:noescape
+func DotRowsAVX2x6(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
+
 // ColSumAVX2x32 adds to acc[j], for j < 32, the column sum of rows
 // rows of x (ldx floats apart): even rows and odd rows are summed apart,
 // in row order, then added, then added to acc[j].

@@ -23,7 +23,90 @@ func genConvAsm() []byte {
 	}
 	genColSum(&a, 4)
 	genColSum(&a, 1)
+	genDotRows(&a)
 	return a.Bytes()
+}
+
+// genDotRows writes
+//
+//	func DotRowsAVX2x6(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
+//
+// Registers: BX pixels left; SI the tile's first row of a; R9 lda, R11
+// 3·lda, R13 5·lda; CX kernel rows left; R10 the row offset; DX w; R12
+// the kernel row's address; AX floats left in it; DI the tile's first y,
+// R14 one of them; R8 ys. Pixel i sums into Y(2i) and Y(2i+1) (even and
+// odd 8-float steps), reduced at the end.
+func genDotRows(a *asm) {
+	a.raw("\n// func DotRowsAVX2x6(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)\n")
+	a.raw("TEXT ·DotRowsAVX2x6(SB), NOSPLIT, $0-72\n")
+	a.f("MOVQ np+0(FP), BX")
+	a.f("MOVQ a+24(FP), SI")
+	a.f("MOVQ lda+32(FP), R9")
+	a.f("MOVQ y+56(FP), DI")
+	a.f("MOVQ ys+64(FP), R8")
+	a.f("LEAQ (R9)(R9*2), R11")
+	a.f("LEAQ (R9)(R9*4), R13")
+	a.f("TESTQ BX, BX")
+	a.f("JLE drow_done")
+	a.label("drow_tile")
+	for r := 0; r < 12; r++ {
+		a.f("VXORPS Y%d, Y%d, Y%d", r, r, r)
+	}
+	a.f("MOVQ nk+8(FP), CX")
+	a.f("MOVQ aoff+40(FP), R10")
+	a.f("MOVQ w+48(FP), DX")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ drow_reduce")
+	a.label("drow_krow")
+	a.f("MOVQ (R10), R12")
+	a.f("ADDQ SI, R12")
+	a.f("MOVQ n+16(FP), AX")
+	a.f("TESTQ AX, AX")
+	a.f("JEQ drow_knext")
+	rows := []string{"(R12)", "(R12)(R9*1)", "(R12)(R9*2)", "(R12)(R11*1)", "(R12)(R9*4)", "(R12)(R13*1)"}
+	a.label("drow_v")
+	a.f("VMOVUPS (DX), Y12")
+	a.f("VMOVUPS 32(DX), Y13")
+	for i, addr := range rows {
+		a.f("VFMADD231PS %s, Y12, Y%d", addr, 2*i)
+		a.f("VFMADD231PS 32%s, Y13, Y%d", addr, 2*i+1)
+	}
+	a.f("ADDQ $64, R12")
+	a.f("ADDQ $64, DX")
+	a.f("SUBQ $16, AX")
+	a.f("JNE drow_v")
+	a.label("drow_knext")
+	a.f("ADDQ $8, R10")
+	a.f("DECQ CX")
+	a.f("JNE drow_krow")
+	a.label("drow_reduce")
+	for i := 0; i < 6; i++ {
+		a.f("VADDPS Y%d, Y%d, Y%d", 2*i+1, 2*i, 2*i)
+		a.f("VEXTRACTF128 $1, Y%d, X14", 2*i)
+		a.f("VADDPS X14, X%d, X%d", 2*i, 2*i)
+		a.f("VHADDPS X%d, X%d, X%d", 2*i, 2*i, 2*i)
+		a.f("VHADDPS X%d, X%d, X%d", 2*i, 2*i, 2*i)
+	}
+	a.f("MOVQ DI, R14")
+	for i := 0; i < 6; i++ {
+		a.f("VMOVSS X%d, (R14)", 2*i)
+		if i < 5 {
+			a.f("CMPQ BX, $%d", i+1)
+			a.f("JLE drow_next")
+			a.f("ADDQ R8, R14")
+		}
+	}
+	a.label("drow_next")
+	a.f("SUBQ $6, BX")
+	a.f("JLE drow_done")
+	a.f("ADDQ R13, SI") // a += 6·lda
+	a.f("ADDQ R9, SI")
+	a.f("LEAQ (R8)(R8*2), R14") // y += 6·ys
+	a.f("LEAQ (DI)(R14*2), DI")
+	a.f("JMP drow_tile")
+	a.label("drow_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
 }
 
 // genColSum writes, for v vectors (8·v columns),
@@ -251,6 +334,21 @@ package amd64
 //
 //go:noescape
 func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+`)
+	b.WriteString(`
+// DotRowsAVX2x6 computes np dot products over nk kernel rows of n floats
+// (n a multiple of 16), 6 at a time in registers. With lda, aoff and ys in
+// bytes, for p < np:
+//
+//	y[p·ys] = Σ_{k<nk} Σ_{v<n} a[aoff[k] + p·lda + v] · w[k·n + v]
+//
+// (even and odd 8-float steps summed apart, then the lanes reduced). It
+// reads a for up to 6·⌈np/6⌉ pixels but writes only np values of y: the
+// backward-data pass of a convolution with few input channels, over
+// rows of its padded output gradient.
+//
+//go:noescape
+func DotRowsAVX2x6(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
 `)
 	for _, w := range []int{32, 8} {
 		fmt.Fprintf(&b, `

@@ -492,14 +492,18 @@ func (c *tapWGradCall) run(part, parts int) {
 	}
 }
 
+// dotBackwardMaxC is the most input channels dotBackwardData takes: each
+// channel is one more pass over the kernel rows of dy.
+const dotBackwardMaxC = 4
+
 // dotBackwardDataOK reports whether the backward-data pass of g runs on
 // DotRowsAVX2x6 (dotBackwardData): AVX2, stride 1, one group, dilationW
-// 1, at most 4 input channels and O a multiple of 16. There the flipped
-// convolution has C ≤ 4 filters, too few for a tile of filters, while
+// 1, few input channels and O a multiple of 16. There the flipped
+// convolution has few filters, too few for a tile of filters, while
 // each of its kernel rows is KW·O contiguous floats of the padded dy.
 func dotBackwardDataOK(kn *gemmKernel, g convGeom) bool {
 	if kn.id != kidAVX2 || g.p.StrideH != 1 || g.p.StrideW != 1 || g.p.Groups != 1 || g.p.DilationW != 1 ||
-		g.c > 4 || g.o%16 != 0 || g.pointwiseInPlc {
+		g.c > dotBackwardMaxC || g.o%16 != 0 || g.pointwiseInPlc {
 		return false
 	}
 	_, ok := flippedGeom(g)

@@ -207,11 +207,15 @@ func maxF32(z, x, y []float32) {
 // colSum adds to acc[j], j < len(acc), the sum over rows r < rows of
 // x[r·ldx + j]: the bias gradient of a layer whose output rows are pixels.
 func colSum(acc, x []float32, rows, ldx int) {
-	for j := colSumFast(acc, x, rows, ldx); j < len(acc); j++ {
-		var s float32
-		for r := 0; r < rows; r++ {
-			s += x[r*ldx+j]
+	j0 := colSumFast(acc, x, rows, ldx)
+	if j0 == len(acc) {
+		return
+	}
+	tail := acc[j0:]
+	for r := 0; r < rows; r++ { // row by row: the columns left are few
+		row := x[r*ldx+j0 : r*ldx+len(acc)]
+		for j, v := range row {
+			tail[j] += v
 		}
-		acc[j] += s
 	}
 }

@@ -871,7 +871,12 @@ func genDepthwiseTile(a *asm) {
 	a.f("VMOVUPS 32(DX)(R11*1), Y9")
 	a.f("MOVQ (R10), R12")
 	a.f("ADDQ SI, R12")
+	// Each tap also prefetches its pixels of the tile 4 pixels on (the
+	// Go loop's next tile of these channels but one): without it, tiles
+	// over layers far larger than L2 wait on memory (mbv2_dw forward
+	// 8 → 13–16 GFLOP/s).
 	for p := 0; p < 4; p++ {
+		a.f("PREFETCHT0 (R12)(R8*4)")
 		a.f("VFMADD231PS (R12), Y8, Y%d", 2*p)
 		a.f("VFMADD231PS 32(R12), Y9, Y%d", 2*p+1)
 		if p < 3 {
@@ -884,7 +889,10 @@ func genDepthwiseTile(a *asm) {
 	a.f("JNE dwt_tap")
 	a.label("dwt_store")
 	a.f("MOVQ DI, AX")
+	// PREFETCHW (Go's assembler lacks it) of the next tile's output row:
+	// the stores then find their lines owned.
 	for p := 0; p < 4; p++ {
+		a.raw("\tBYTE $0x42; BYTE $0x0F; BYTE $0x0D; BYTE $0x0C; BYTE $0x88 // PREFETCHW (AX)(R9*4)\n")
 		a.f("VMOVUPS Y%d, (AX)", 2*p)
 		a.f("VMOVUPS Y%d, 32(AX)", 2*p+1)
 		if p < 3 {

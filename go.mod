@@ -3,6 +3,7 @@ module github.com/graftml/graft
 go 1.26.8
 
 require (
+	github.com/ebitengine/purego v0.11.3
 	github.com/klauspost/cpuid/v2 v2.4.2
 	golang.org/x/image v0.48.0
 	gonum.org/v1/gonum v0.17.0

@@ -3,8 +3,8 @@
 //	graft demo    transfer learning end to end on data embedded in the
 //	              binary: scratch, features, top-k and all, with accuracy,
 //	              time, FLOPs and the advisor's pick
-//	graft info    the device and CPU kernel tier chosen and why, the CPU
-//	              features, caches and threads
+//	graft info    the device and CPU kernel tier chosen and why (GRAFT_DEVICE,
+//	              GRAFT_CPU), the CPU features, caches and threads
 //	graft train   a model trained from scratch on MNIST or Fashion-MNIST,
 //	              evaluated on the test set each epoch, saved as safetensors
 //
@@ -51,6 +51,13 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("no command given\n%s", usage)
 	}
 	switch args[0] {
+	case "train", "demo", "finetune", "advise", "bench", "predict":
+		// The commands that compute stop at once when GRAFT_DEVICE cannot be honoured.
+		if err := tensor.CheckDevice(); err != nil {
+			return err
+		}
+	}
+	switch args[0] {
 	case "info":
 		return info(args[1:], out)
 	case "train":
@@ -74,17 +81,19 @@ func run(args []string, out io.Writer) error {
 
 // infoReport is what graft info prints.
 type infoReport struct {
-	Device    string   `json:"device"`
-	Tier      string   `json:"tier"`
-	Reason    string   `json:"reason"`
-	Available []string `json:"available_tiers"`
-	CPU       string   `json:"cpu"`
-	Features  []string `json:"features"`
-	L1D       int      `json:"l1d_bytes"`
-	L2        int      `json:"l2_bytes"`
-	L3        int      `json:"l3_bytes"`
-	Threads   int      `json:"threads"`
-	GOARCH    string   `json:"goarch"`
+	Device       string   `json:"device"`
+	DeviceReason string   `json:"device_reason"`
+	GPU          string   `json:"gpu,omitempty"`
+	Tier         string   `json:"tier"`
+	Reason       string   `json:"reason"`
+	Available    []string `json:"available_tiers"`
+	CPU          string   `json:"cpu"`
+	Features     []string `json:"features"`
+	L1D          int      `json:"l1d_bytes"`
+	L2           int      `json:"l2_bytes"`
+	L3           int      `json:"l3_bytes"`
+	Threads      int      `json:"threads"`
+	GOARCH       string   `json:"goarch"`
 }
 
 func info(args []string, out io.Writer) error {
@@ -95,8 +104,9 @@ func info(args []string, out io.Writer) error {
 		return fmt.Errorf("info: %v", err)
 	}
 	cs := kernels.CacheSizes()
+	dev := tensor.DeviceReport()
 	r := infoReport{
-		Device: tensor.Default().Name(), Tier: kernels.Current().String(), Reason: kernels.Reason(),
+		Device: tensor.Default().Name(), DeviceReason: dev.Reason, GPU: dev.GPU, Tier: kernels.Current().String(), Reason: kernels.Reason(),
 		CPU: kernels.CPUName(), Features: kernels.Features(),
 		L1D: cs.L1D, L2: cs.L2, L3: cs.L3, Threads: runtime.GOMAXPROCS(0), GOARCH: runtime.GOARCH,
 	}
@@ -106,7 +116,10 @@ func info(args []string, out io.Writer) error {
 	if *asJSON {
 		return printJSON(out, r)
 	}
-	fmt.Fprintf(out, "device:     %s\n", r.Device)
+	fmt.Fprintf(out, "device:     %s (%s)\n", r.Device, r.DeviceReason)
+	if r.GPU != "" {
+		fmt.Fprintf(out, "gpu:        %s\n", r.GPU)
+	}
 	fmt.Fprintf(out, "tier:       %s (%s)\n", r.Tier, r.Reason)
 	fmt.Fprintf(out, "available:  %s\n", strings.Join(r.Available, ", "))
 	fmt.Fprintf(out, "cpu:        %s (%s)\n", r.CPU, r.GOARCH)

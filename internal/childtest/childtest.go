@@ -1,0 +1,80 @@
+// Package childtest runs a test again in a fresh copy of the test binary,
+// with extra environment variables: for code that reads its environment
+// once per process (sync.Once), such as the CUDA driver loading and the
+// device choice.
+package childtest
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// envKey holds, in the child, the name of the test it runs.
+const envKey = "GRAFT_CHILDTEST"
+
+// IsChild reports whether this process is the child running t.
+func IsChild(t *testing.T) bool { return os.Getenv(envKey) == t.Name() }
+
+// Exec runs the test binary on top-level test t alone (without -test.v),
+// with env ("KEY=value") added to this process's environment, and returns
+// its stdout, stderr and exit code.
+func Exec(t *testing.T, env ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	return run(t, false, env)
+}
+
+// run re-runs the test binary on t alone, with -test.v when verbose.
+func run(t *testing.T, verbose bool, env []string) (string, string, int) {
+	t.Helper()
+	args := []string{"-test.run=^" + regexp.QuoteMeta(t.Name()) + "$", "-test.count=1"}
+	if verbose {
+		args = append(args, "-test.v")
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), env...), envKey+"="+t.Name())
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return out.String(), errOut.String(), ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running %s: %v", os.Args[0], err)
+	}
+	return out.String(), errOut.String(), 0
+}
+
+// Fork runs the rest of test t in a child process with env added, unless
+// this process is that child: it returns true in the parent, which should
+// then return, and false in the child, which goes on with the test. The
+// parent fails when the child fails, and skips when it skips, passing on
+// the child's output.
+//
+//	if childtest.Fork(t, "GRAFT_DEVICE=cuda") {
+//		return
+//	}
+//	// the test proper, in a process started with GRAFT_DEVICE=cuda
+func Fork(t *testing.T, env ...string) bool {
+	t.Helper()
+	if IsChild(t) {
+		return false
+	}
+	stdout, stderr, code := run(t, true, env)
+	out := stdout + stderr
+	switch {
+	case code != 0:
+		t.Fatalf("child with %s failed (exit %d):\n%s", strings.Join(env, " "), code, out)
+	case strings.Contains(out, "--- SKIP: "+t.Name()):
+		t.Skipf("child with %s skipped:\n%s", strings.Join(env, " "), out)
+	case !strings.Contains(out, "--- PASS: "+t.Name()):
+		t.Fatalf("child with %s did not run %s:\n%s", strings.Join(env, " "), t.Name(), out)
+	}
+	t.Logf("child with %s:\n%s", strings.Join(env, " "), out)
+	return true
+}

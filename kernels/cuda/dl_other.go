@@ -1,0 +1,19 @@
+//go:build !(linux && (amd64 || arm64))
+
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+)
+
+// dlopen fails: the binding is built for linux/amd64 and linux/arm64 only.
+func dlopen(string) (uintptr, error) {
+	return 0, fmt.Errorf("%w: CUDA not supported on this platform (%s/%s)", ErrNoLibrary, runtime.GOOS, runtime.GOARCH)
+}
+
+// bind is never reached, since dlopen fails.
+func bind(uintptr, any, string) error {
+	return errors.New("CUDA not supported on this platform")
+}

@@ -1,0 +1,26 @@
+// Package cuda binds the CUDA driver API (libcuda.so.1) at run time,
+// without cgo.
+//
+// The driver library is opened with dlopen through
+// github.com/ebitengine/purego the first time Load (or any function that
+// needs the driver) is called, so programs build with CGO_ENABLED=0, need
+// no CUDA toolkit to build, and start on machines without a GPU or driver:
+// then every function returns an error, never panics. The environment
+// variable GRAFT_CUDA_LIB names another library file to open instead of
+// libcuda.so.1 (for tests). The binding exists on linux/amd64 and
+// linux/arm64; elsewhere Load reports that CUDA is not supported on the
+// platform.
+//
+// Errors: a library that cannot be opened gives an error matching
+// ErrNoLibrary (errors.Is); a driver call that fails gives an *Error with
+// the CUresult code, its name and its description from the driver.
+//
+// The context rule: the driver keeps a stack of current contexts per OS
+// thread, and most calls (memory, modules, streams, events, launches) act
+// on the calling thread's current context. Go moves goroutines between
+// threads, so run such calls inside Context.Do, which locks the goroutine
+// to its thread, pushes the context, runs the function and pops it again.
+//
+// The package is a leaf: it works on device pointers and knows nothing of
+// tensors.
+package cuda

@@ -204,3 +204,67 @@ func TestDotRowsKernel(t *testing.T) {
 		}
 	}
 }
+
+// TestConvGatherKernel runs ConvGatherAVX2x6x16 against plain loops: 1..6
+// pixels stored, windows anywhere (overlapping or not), 1..5 kernel rows
+// of 1..70 floats, with and without bias; rows past np and the floats
+// after each row's 16 hold guards.
+func TestConvGatherKernel(t *testing.T) {
+	if ok, why := kernels.Supported(kernels.AVX2); !ok {
+		t.Skip(why)
+	}
+	r := rand.New(rand.NewPCG(37, 38))
+	for iter := 0; iter < 300; iter++ {
+		np, nkr, kc := 1+r.IntN(6), 1+r.IntN(5), 1+r.IntN(70)
+		roff := make([]int, nkr)
+		for k := range roff {
+			roff[k] = r.IntN(200)
+		}
+		var poff [6]int
+		for i := range poff {
+			poff[i] = r.IntN(300)
+		}
+		x := randFloats(r, 300+200+kc)
+		b := randFloats(r, nkr*kc*16)
+		var bias []float32
+		if iter%2 == 0 {
+			bias = randFloats(r, 16)
+		}
+		ldy := 16 + r.IntN(3)
+		y := make([]float32, 6*ldy+guardLen)
+		for i := range y {
+			y[i] = guard
+		}
+		var pb [6]int
+		for i, o := range poff {
+			pb[i] = 4 * o
+		}
+		callConvGather(kc, x, &pb, bytesOf(roff), b, bias, y, ldy, np)
+		name := fmt.Sprintf("np=%d nkr=%d kc=%d ldy=%d bias=%v", np, nkr, kc, ldy, bias != nil)
+		for i := 0; i < 6; i++ {
+			for j := 0; j < ldy; j++ {
+				got := y[i*ldy+j]
+				if i >= np || j >= 16 {
+					if math.Float32bits(got) != math.Float32bits(guard) {
+						t.Fatalf("%s: y[%d][%d] = %v written, want the guard", name, i, j, got)
+					}
+					continue
+				}
+				var want, mag float64
+				if bias != nil {
+					want, mag = float64(bias[j]), math.Abs(float64(bias[j]))
+				}
+				for k := 0; k < nkr; k++ {
+					for q := 0; q < kc; q++ {
+						v := float64(x[poff[i]+roff[k]+q]) * float64(b[(k*kc+q)*16+j])
+						want += v
+						mag += math.Abs(v)
+					}
+				}
+				if !near(float64(got), want, mag) {
+					t.Fatalf("%s: y[%d][%d] = %v, want %v", name, i, j, got, want)
+				}
+			}
+		}
+	}
+}

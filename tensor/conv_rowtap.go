@@ -26,6 +26,7 @@ type rowTapConv struct {
 	hp, wp int       // padded input size
 	xp     []float32 // padded input (+ slack for tail tiles)
 	toff   []int     // few channels on AVX2: byte offset of tap (kh, kw, c) from a pixel's window
+	roff   []int     // else on AVX2: byte offset of kernel row kh in a pixel's window
 	bp     []float32 // packed weights [O/NR][KH][KW·C][NR]
 	y      []float32
 	bias   []float32
@@ -76,6 +77,17 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) 
 			for q := 0; q < KWC; q++ {
 				rt.toff[kh*KWC+q] = (kh*g.p.DilationH*rt.wp*C + q) * 4
 			}
+		}
+	}
+	if rt.toff == nil && kn.id == kidAVX2 && g.kh*KWC <= gatherMaxK {
+		tp := tapOffsets.Get()
+		defer tapOffsets.Put(tp)
+		if cap(*tp) < g.kh {
+			*tp = make([]int, g.kh)
+		}
+		rt.roff = (*tp)[:g.kh]
+		for kh := range rt.roff {
+			rt.roff[kh] = kh * g.p.DilationH * rt.wp * C * 4
 		}
 	}
 	parts = 1
@@ -153,6 +165,10 @@ func padNHWC(xp, x []float32, n, h, w, c, top, left, hp, wp int) {
 func (rt *rowTapConv) run(part, parts int) {
 	if rt.toff != nil {
 		rt.runRows(part, parts)
+		return
+	}
+	if rt.roff != nil {
+		rt.runGather(part, parts)
 		return
 	}
 	kn, g := rt.kn, rt.g
@@ -300,6 +316,53 @@ func (rt *rowTapConv) runRows(part, parts int) {
 				bias = rt.bias[jp*16:]
 			}
 			callConvRow(g.ow, K, rt.xp[aBase:], g.p.StrideW*C*4, rt.toff, rt.bp[jp*K*16:(jp+1)*K*16], bias, yrow[jp*16:], O)
+		}
+	}
+}
+
+// gatherMaxK bounds the taps (KH·KW·C) of runGather: its 16-filter weight
+// panel (64 bytes a tap) stays in L2 while the tiles stream past.
+const gatherMaxK = 4096
+
+// runGather is run on AVX2 for the rest: tiles of 6 consecutive output
+// pixels, which may cross output rows (no pixel is computed twice or
+// wasted: at 14-pixel rows, tiles within rows would compute 18), each
+// accumulating every tap in registers (ConvGatherAVX2x6x16) from the
+// bias, written in place.
+func (rt *rowTapConv) runGather(part, parts int) {
+	g := rt.g
+	C, O := g.c, g.o
+	KWC := g.kw * C
+	K := g.kh * KWC
+	P := g.n * g.oh * g.ow
+	tiles := ceilDiv(P, 6)
+	t0, t1 := part*tiles/parts, (part+1)*tiles/parts
+	var poff [6]int
+	for jp := 0; jp < O/16; jp++ {
+		var bias []float32
+		if rt.bias != nil {
+			bias = rt.bias[jp*16:]
+		}
+		panel := rt.bp[jp*K*16 : (jp+1)*K*16]
+		for t := t0; t < t1; t++ {
+			p0 := t * 6
+			np := min(6, P-p0)
+			ow, r := p0%g.ow, p0/g.ow
+			oh, n := r%g.oh, r/g.oh
+			for i := range poff {
+				if i < np {
+					poff[i] = ((n*rt.hp+oh*g.p.StrideH)*rt.wp + ow*g.p.StrideW) * C * 4
+					if ow++; ow == g.ow {
+						ow = 0
+						if oh++; oh == g.oh {
+							oh, n = 0, n+1
+						}
+					}
+				} else {
+					poff[i] = poff[np-1]
+				}
+			}
+			callConvGather(KWC, rt.xp, &poff, rt.roff, panel, bias, rt.y[p0*O+jp*16:], O, np)
 		}
 	}
 }

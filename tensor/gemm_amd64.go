@@ -180,3 +180,20 @@ func callDotRows(np, nk, n int, a []float32, lda int, aoff []int, w, y []float32
 	_ = y[(np-1)*ys]
 	amd64.DotRowsAVX2x6(np, nk, n, &a[0], lda*4, &aoff[0], &w[0], &y[0], ys*4)
 }
+
+// callConvGather runs ConvGatherAVX2x6x16: min(np, 6) pixels (ldy floats
+// apart in y) × 16 filters, pixel i's window at byte offset poff[i] of x,
+// kernel row r the kc floats at byte offset roff[r] in it, b the packed
+// weight panel and bias (or nil) the start.
+func callConvGather(kc int, x []float32, poff *[6]int, roff []int, b, bias, y []float32, ldy, np int) {
+	nkr := len(roff)
+	_ = b[nkr*kc*16-1]
+	_ = x[(slices.Max(poff[:])+slices.Max(roff))/4+kc-1]
+	_ = y[(min(np, 6)-1)*ldy+15]
+	var bp *float32
+	if bias != nil {
+		_ = bias[15]
+		bp = &bias[0]
+	}
+	amd64.ConvGatherAVX2x6x16(nkr, kc, &x[0], &poff[0], &roff[0], &b[0], bp, &y[0], ldy, np)
+}

@@ -47,3 +47,7 @@ func callConvWGrad(int, int, []float32, int, int, []int, []float32, int, []float
 func callDotRows(int, int, int, []float32, int, []int, []float32, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }
+
+func callConvGather(int, []float32, *[6]int, []int, []float32, []float32, []float32, int, int) {
+	panic("tensor: no assembly kernels in this build")
+}

@@ -31,6 +31,20 @@ func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *flo
 //go:noescape
 func DotRowsAVX2x6(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
 
+// ConvGatherAVX2x6x16 computes a convolution tile of 6 pixels × 16
+// filters in registers over every tap: the pixels' windows start at byte
+// offsets poff[i] from x (any 6 pixels: a tile may cross output rows), and
+// kernel row r is kc consecutive floats at byte offset roff[r] in each
+// window. For i < min(np, 6) and j < 16:
+//
+//	y[i·ldy + j] = s + Σ_{r<nkr} Σ_{q<kc} x[poff[i] + roff[r] + 4q] · b[(r·kc + q)·16 + j]
+//
+// with s = bias[j], or 0 when bias is nil (fused multiply-adds in r, q
+// order); b is a 16-filter panel packed tap-major.
+//
+//go:noescape
+func ConvGatherAVX2x6x16(nkr, kc int, x *float32, poff, roff *int, b, bias, y *float32, ldy, np int)
+
 // ColSumAVX2x32 adds to acc[j], for j < 32, the column sum of rows
 // rows of x (ldx floats apart): even rows and odd rows are summed apart,
 // in row order, then added, then added to acc[j].

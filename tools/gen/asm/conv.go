@@ -24,7 +24,83 @@ func genConvAsm() []byte {
 	genColSum(&a, 4)
 	genColSum(&a, 1)
 	genDotRows(&a)
+	genConvGather(&a)
 	return a.Bytes()
+}
+
+// genConvGather writes
+//
+//	func ConvGatherAVX2x6x16(nkr, kc int, x *float32, poff, roff *int, b, bias, y *float32, ldy, np int)
+//
+// Registers: AX, BX, SI, R8, R9, R10 the six pixels' windows in x; R11 the
+// offset in them (kernel row start, then +4 per step); R12 the kernel row
+// table; R13 kernel rows left; CX steps left in the row; DX the weight
+// panel; DI y and R14 ldy at the end. Y0–Y11 accumulate.
+func genConvGather(a *asm) {
+	a.raw("\n// func ConvGatherAVX2x6x16(nkr, kc int, x *float32, poff, roff *int, b, bias, y *float32, ldy, np int)\n")
+	a.raw("TEXT ·ConvGatherAVX2x6x16(SB), NOSPLIT, $0-80\n")
+	pix := []string{"AX", "BX", "SI", "R8", "R9", "R10"}
+	a.f("MOVQ x+16(FP), DX")
+	a.f("MOVQ poff+24(FP), R12")
+	for i, r := range pix {
+		a.f("MOVQ %d(R12), %s", 8*i, r)
+		a.f("ADDQ DX, %s", r)
+	}
+	a.f("MOVQ bias+48(FP), DI")
+	a.f("TESTQ DI, DI")
+	a.f("JEQ cg_zero")
+	a.f("VMOVUPS (DI), Y0")
+	a.f("VMOVUPS 32(DI), Y1")
+	for i := 1; i < 6; i++ {
+		a.f("VMOVAPS Y0, Y%d", 2*i)
+		a.f("VMOVAPS Y1, Y%d", 2*i+1)
+	}
+	a.f("JMP cg_start")
+	a.label("cg_zero")
+	for r := 0; r < 12; r++ {
+		a.f("VXORPS Y%d, Y%d, Y%d", r, r, r)
+	}
+	a.label("cg_start")
+	a.f("MOVQ b+40(FP), DX")
+	a.f("MOVQ roff+32(FP), R12")
+	a.f("MOVQ nkr+0(FP), R13")
+	a.f("TESTQ R13, R13")
+	a.f("JLE cg_store")
+	a.f("CMPQ kc+8(FP), $0")
+	a.f("JLE cg_store")
+	a.label("cg_krow")
+	a.f("MOVQ (R12), R11")
+	a.f("MOVQ kc+8(FP), CX")
+	a.label("cg_k")
+	addrs := make([]string, 6)
+	for i, r := range pix {
+		addrs[i] = fmt.Sprintf("(%s)(R11*1)", r)
+	}
+	bcastFMA16(a, "DX", addrs)
+	a.f("ADDQ $4, R11")
+	a.f("ADDQ $64, DX")
+	a.f("DECQ CX")
+	a.f("JNE cg_k")
+	a.f("ADDQ $8, R12")
+	a.f("DECQ R13")
+	a.f("JNE cg_krow")
+	a.label("cg_store")
+	a.f("MOVQ y+56(FP), DI")
+	a.f("MOVQ ldy+64(FP), R14")
+	a.f("SHLQ $2, R14")
+	a.f("MOVQ np+72(FP), BX")
+	for i := 0; i < 6; i++ {
+		a.f("VMOVUPS Y%d, (DI)", 2*i)
+		a.f("VMOVUPS Y%d, 32(DI)", 2*i+1)
+		if i < 5 {
+			a.f("CMPQ BX, $%d", i+1)
+			a.f("JLE cg_done")
+			a.f("ADDQ R14, DI")
+		}
+	}
+	a.label("cg_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
 }
 
 // genDotRows writes
@@ -349,6 +425,21 @@ func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *flo
 //
 //go:noescape
 func DotRowsAVX2x6(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
+`)
+	b.WriteString(`
+// ConvGatherAVX2x6x16 computes a convolution tile of 6 pixels × 16
+// filters in registers over every tap: the pixels' windows start at byte
+// offsets poff[i] from x (any 6 pixels: a tile may cross output rows), and
+// kernel row r is kc consecutive floats at byte offset roff[r] in each
+// window. For i < min(np, 6) and j < 16:
+//
+//	y[i·ldy + j] = s + Σ_{r<nkr} Σ_{q<kc} x[poff[i] + roff[r] + 4q] · b[(r·kc + q)·16 + j]
+//
+// with s = bias[j], or 0 when bias is nil (fused multiply-adds in r, q
+// order); b is a 16-filter panel packed tap-major.
+//
+//go:noescape
+func ConvGatherAVX2x6x16(nkr, kc int, x *float32, poff, roff *int, b, bias, y *float32, ldy, np int)
 `)
 	for _, w := range []int{32, 8} {
 		fmt.Fprintf(&b, `

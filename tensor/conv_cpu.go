@@ -272,12 +272,14 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	g := convDims("Conv2DBackwardWeights", x, dw, dy, db, p)
 	switch kn := gemmKernelFor(kernels.Current()); {
-	case tapWGradOK(kn, g):
+	case tapWGradOK(kn, g, gatherBelow):
 		tapWGrad(g, dw.data, x.data, dy.data)
 	case planeBackwardOK(g):
 		planeBackwardWeights(g, dw.data, x.data, dy.data)
 	case gridBackwardWeightsOK(kn, g):
 		gridBackwardWeights(g, dw.data, x.data, dy.data)
+	case tapWGradOK(kn, g, 4*gatherBelow):
+		tapWGrad(g, dw.data, x.data, dy.data)
 	case g.depthwise:
 		depthwiseBackwardWeights(g, dw.data, x.data, dy.data)
 	case g.pointwiseInPlc:

@@ -9,10 +9,21 @@ import (
 //     (assembly) inside the image, vector FMAs at its borders;
 //   - 1×1, stride 1, no padding, one group: a plain GEMM on the activation
 //     matrix [N·H·W, C] (NHWC needs no copy);
+//   - Winograd F(2×2, 3×3) (conv_winograd.go) for 3×3 at stride 1;
 //   - row-tap (conv_rowtap.go): k×k convolutions read in place from a
-//     padded copy of the input, on the assembly tiers;
+//     padded copy of the input, on the assembly tiers; on AVX2, with few
+//     channels one kernel call per output row (ConvRowAVX2x6x16), else
+//     6-pixel tiles that may cross rows (ConvGatherAVX2x6x16);
+//   - planar (conv_plane.go) for few channels where row-tap does not apply;
 //   - everything else: im2col over chunks of output pixels, then GEMM
 //     (weights packed once per call as [O][KH][KW][C/G], the im2col order).
+//
+// Backward data tries Winograd and row-tap on the flipped convolution,
+// then, for few input channels, dot products over kernel rows
+// (dotBackwardData), depthwise, 1×1 and im2col. Backward weights tries the
+// tap kernels for short kernel rows (tapWGrad), planar, the grid GEMM,
+// the tap kernels for kernel rows up to 255 floats, depthwise, 1×1 and
+// im2col; the bias gradient is a column sum of dy.
 
 // convScratch holds one call's reusable buffers.
 type convScratch struct {

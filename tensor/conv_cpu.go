@@ -525,7 +525,7 @@ func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 						continue
 					}
 					for kw := 0; kw < g.kw; kw++ {
-						xoff[nt] = ((ih*g.w + kw*dw - g.p.PadLeft) * C) * 4
+						xoff[nt] = ((ih*g.w + kw*dw) * C) * 4
 						woff[nt] = (kh*g.kw + kw) * C * 4
 						nt++
 					}
@@ -537,7 +537,7 @@ func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 						if d.bias != nil {
 							b = d.bias.data[cb : cb+16]
 						}
-						depthwiseTile(nt, d.x[(n*g.h*g.w+ow*sw)*C+cb:], sw*C*4, xoff[:nt], d.wk[cb:], woff[:nt],
+						depthwiseTile(nt, d.x[(n*g.h*g.w+ow*sw-g.p.PadLeft)*C+cb:], sw*C*4, xoff[:nt], d.wk[cb:], woff[:nt],
 							d.y[((n*g.oh+oh)*g.ow+ow)*C+cb:], C*4, b)
 					}
 				}
@@ -601,12 +601,12 @@ func (d *depthwiseCall) weightsChannels(c0, c1 int) {
 						continue
 					}
 					for kw := 0; kw < g.kw; kw++ {
-						xoff[nt] = ((ih*g.w + kw*dw - g.p.PadLeft) * C) * 4
+						xoff[nt] = ((ih*g.w + kw*dw) * C) * 4
 						aoff[nt] = (kh*g.kw + kw) * C * 4
 						nt++
 					}
 				}
-				xb := (n*g.h*g.w + owA*sw) * C
+				xb := (n*g.h*g.w + owA*sw - g.p.PadLeft) * C // ≥ 0: owA·sw ≥ PadLeft
 				yb := ((n*g.oh+oh)*g.ow + owA) * C
 				for t0 := 0; t0 < nt; t0 += 9 {
 					k := min(9, nt-t0)

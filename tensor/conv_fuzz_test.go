@@ -17,6 +17,7 @@ func FuzzConv2D(f *testing.F) {
 	f.Add(uint64(2), uint8(1), uint8(1), uint8(1), uint8(1), uint8(1), uint8(1), uint8(1), uint8(0), uint8(1))
 	f.Add(uint64(3), uint8(2), uint8(12), uint8(5), uint8(6), uint8(6), uint8(3), uint8(2), uint8(0xff), uint8(2))
 	f.Add(uint64(4), uint8(2), uint8(9), uint8(11), uint8(7), uint8(1), uint8(3), uint8(3), uint8(0x00), uint8(4))
+	f.Add(uint64(5), uint8(1), uint8(7), uint8(13), uint8(20), uint8(1), uint8(4), uint8(5), uint8(0x40), uint8(12))
 	f.Fuzz(func(t *testing.T, seed uint64, n, h, w, c, o, kh, kw, geo, grp uint8) {
 		cc := convCase{n: 1 + int(n)%4, h: 1 + int(h)%24, w: 1 + int(w)%24, c: 1 + int(c)%12, o: 1 + int(o)%12,
 			kh: 1 + int(kh)%5, kw: 1 + int(kw)%5}
@@ -24,6 +25,9 @@ func FuzzConv2D(f *testing.F) {
 			PadTop: int(geo>>6) % 3, PadLeft: int(geo) % 3, PadBottom: int(geo>>1) % 3, PadRight: int(geo>>3) % 3}
 		if grp&4 != 0 { // O a multiple of every NR: the row-tap paths
 			cc.o = 32 * (1 + int(o)%2)
+			if grp&8 != 0 { // kernel rows of 64 floats and more: gathered tiles, wide tap weight gradients
+				cc.c = 13 + int(c)%28
+			}
 		}
 		switch grp % 3 {
 		case 1: // depthwise

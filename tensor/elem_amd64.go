@@ -102,9 +102,10 @@ func maxFast(z, x, y []float32) int {
 func depthwiseTilesOK() bool { return kernels.Current() >= kernels.AVX2 }
 
 // depthwiseTile runs DepthwiseTileAVX2; x and y start at the tile's first
-// pixel and channel (offsets and strides in bytes, offsets may be
-// negative); b (16 floats) starts the sums, or y itself when b is nil.
+// pixel's window and channel (offsets, ascending, and strides in bytes); b
+// (16 floats) starts the sums, or y itself when b is nil.
 func depthwiseTile(nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+	_ = x[3*xs/4+xoff[nt-1]/4+15]
 	_ = y[3*ys/4+15]
 	_ = w[woff[nt-1]/4+15]
 	var bp *float32
@@ -116,11 +117,11 @@ func depthwiseTile(nt int, x []float32, xs int, xoff []int, w []float32, woff []
 }
 
 // depthwiseWGrad runs DepthwiseWGradAVX2 (nt ≤ 9 taps, np ≥ 1 pixels, 8
-// channels); x, dy and acc start at the first pixel's and tap's channel
-// (offsets and strides in bytes, xoff may be negative).
+// channels); x, dy and acc start at the first pixel's window and the
+// first tap's channel (offsets, ascending, and strides in bytes).
 func depthwiseWGrad(nt, np int, x []float32, xs int, xoff []int, dy []float32, dys int, acc []float32, aoff []int) {
-	_ = xoff[nt-1]
-	_ = aoff[nt-1]
+	_ = x[(np-1)*xs/4+xoff[nt-1]/4+7]
+	_ = acc[aoff[nt-1]/4+7]
 	_ = dy[(np-1)*dys/4+7]
 	amd64.DepthwiseWGradAVX2(nt, np, &x[0], xs, &xoff[0], &dy[0], dys, &acc[0], &aoff[0])
 }

@@ -21,9 +21,9 @@ import (
 // Backward data tries Winograd and row-tap on the flipped convolution,
 // then, for few input channels, dot products over kernel rows
 // (dotBackwardData), depthwise, 1×1 and im2col. Backward weights tries the
-// tap kernels for short kernel rows (tapWGrad), planar, the grid GEMM,
-// the tap kernels for kernel rows up to 255 floats, depthwise, 1×1 and
-// im2col; the bias gradient is a column sum of dy.
+// tap kernels for short kernel rows (tapWGrad), planar, the tap kernels
+// for kernel rows up to 255 floats, depthwise, 1×1 and im2col; the bias
+// gradient is a column sum of dy.
 
 // convScratch holds one call's reusable buffers.
 type convScratch struct {
@@ -287,8 +287,6 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 		tapWGrad(g, dw.data, x.data, dy.data)
 	case planeBackwardOK(g):
 		planeBackwardWeights(g, dw.data, x.data, dy.data)
-	case gridBackwardWeightsOK(kn, g):
-		gridBackwardWeights(g, dw.data, x.data, dy.data)
 	case tapWGradOK(kn, g, 4*gatherBelow):
 		tapWGrad(g, dw.data, x.data, dy.data)
 	case g.depthwise:

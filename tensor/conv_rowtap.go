@@ -413,62 +413,13 @@ func rowTapBackwardData(kn *gemmKernel, g convGeom, dx, dy, w []float32) {
 	convRowTap(kn, f, dx, dy, w, nil, true)
 }
 
-// gridBackwardWeightsOK reports whether the weight gradient of g runs as
-// KH large GEMMs over the padded image grid (stride 1, one group,
-// dilationW 1), which computes Hp·Wp/(OH·OW) − 1 junk positions: taken
-// when that waste stays under a third and KW·C, the GEMM's N, is not small.
-func gridBackwardWeightsOK(kn *gemmKernel, g convGeom) bool {
-	if kn.id == kidGeneric || g.p.StrideH != 1 || g.p.StrideW != 1 || g.p.Groups != 1 || g.p.DilationW != 1 || g.pointwiseInPlc {
-		return false
-	}
-	hp, wp := g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
-	return 3*hp*wp < 4*g.oh*g.ow && g.kw*g.c >= 4*kn.nr // the GEMM's N is KW·C
-}
-
-// gridBackwardWeights computes dw with both operands on the padded grid:
-// with dyv [N·Hp·Wp, O] holding dy at (n, oh, ow) and zeros elsewhere, and
-// xp the padded input, kernel row kh contributes
-//
-//	dW[kh][o][kw·C + c] = Σ_k dyv[k][o] · xp[(k + kh·dilationH·Wp)·C + kw·C + c]
-//
-// one GEMM whose B rows (stride C) overlap.
-func gridBackwardWeights(g convGeom, dw, x, dy []float32) {
-	s := convScratches.Get()
-	hp, wp := g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
-	C, O, KWC := g.c, g.o, g.kw*g.c
-	grid := g.n * hp * wp
-	slack := (g.p.DilationH*(g.kh-1)*wp + g.kw) * C
-	s.cols = grow(s.cols, grid*C+slack)
-	padNHWC(s.cols, x, g.n, g.h, g.w, C, g.p.PadTop, g.p.PadLeft, hp, wp)
-	clear(s.cols[grid*C:])
-	s.wp = grow(s.wp, grid*O)
-	clear(s.wp)
-	for n := 0; n < g.n; n++ {
-		for oh := 0; oh < g.oh; oh++ {
-			copy(s.wp[((n*hp)+oh)*wp*O:((n*hp)+oh)*wp*O+g.ow*O], dy[((n*g.oh)+oh)*g.ow*O:((n*g.oh)+oh+1)*g.ow*O])
-		}
-	}
-	s.dwp = grow(s.dwp, g.kh*O*KWC)
-	for kh := 0; kh < g.kh; kh++ {
-		sgemm(true, false, O, KWC, grid, 1, s.wp, O, s.cols[kh*g.p.DilationH*wp*C:], C, 0, s.dwp[kh*O*KWC:], KWC)
-	}
-	for o := 0; o < O; o++ {
-		for c := 0; c < C; c++ {
-			for kh := 0; kh < g.kh; kh++ {
-				for kw := 0; kw < g.kw; kw++ {
-					dw[((o*C+c)*g.kh+kh)*g.kw+kw] = s.dwp[(kh*O+o)*KWC+kw*C+c]
-				}
-			}
-		}
-	}
-	convScratches.Put(s)
-}
-
 // tapWGradOK reports whether the weight gradient of g runs on the tap
 // kernels (tapWGrad): AVX2, one group, dilationW 1, O a multiple of 16 and
 // a kernel row (KW·C floats) shorter than maxKWC. Below gatherBelow the
 // row is too short for the GEMM formulations; up to 4·gatherBelow the tap
-// kernels still beat im2col (mnist_c2: 54 → 63 GFLOP/s).
+// kernels still beat im2col (mnist_c2: 54 → 63 GFLOP/s). They replaced a
+// GEMM over the padded image grid, which lost to them or to im2col on
+// every ResNet layer (r18_l2 49 → 67, r18_l3 46 → 60 GFLOP/s).
 func tapWGradOK(kn *gemmKernel, g convGeom, maxKWC int) bool {
 	return kn.id == kidAVX2 && g.p.Groups == 1 && g.p.DilationW == 1 && g.o%16 == 0 &&
 		g.kw*g.c < maxKWC && !g.pointwiseInPlc

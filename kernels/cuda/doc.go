@@ -21,6 +21,22 @@
 // threads, so run such calls inside Context.Do, which locks the goroutine
 // to its thread, pushes the context, runs the function and pops it again.
 //
+// Kernels: graft's CUDA C kernels (the .cu files here: SGEMM, convolution,
+// pooling, batch norm, activations, softmax and cross-entropy, sums,
+// optimizer updates) are compiled by tools/gen/cuda into kernels.fatbin
+// (SASS for sm_80 and sm_90, PTX for compute_80), which is committed and
+// embedded, so neither users nor CI need nvcc. LoadKernels loads it into a
+// context; the methods of Kernels check their arguments (an *ArgError
+// before anything is queued) and queue the kernels on a stream. They need a
+// GPU of compute capability 8.0 or later. After editing a .cu file, run
+//
+//	go generate ./kernels/cuda
+//
+// (nvcc from CUDA 11.8 or later; on Debian apt-get install
+// nvidia-cuda-toolkit), which also rewrites kernels_gen.go (the nvcc
+// version and the kernel names, checked by the tests against the Go
+// bindings).
+//
 // The package is a leaf: it works on device pointers and knows nothing of
 // tensors.
 package cuda

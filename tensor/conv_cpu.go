@@ -296,7 +296,9 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	default:
 		s := convScratches.Get()
 		s.dwp = grow(s.dwp, len(dw.data))
-		rows := g.chunkRows()
+		// Longer chunks than the data passes': every chunk's GEMM reads
+		// and writes all of dW (9.4 MB at 512×512×3×3).
+		rows := min(max(4*convChunkFloats/max(g.kcols, 1), 16), g.pixels)
 		// Compute dWᵀ (taps × filters) when that puts the round number of
 		// columns in the GEMM's N: edge panels waste up to NR−1 columns.
 		nr := gemmKernelFor(kernels.Current()).nr

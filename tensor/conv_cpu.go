@@ -282,13 +282,19 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 // result.
 func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	g := convDims("Conv2DBackwardWeights", x, dw, dy, db, p)
+	var dbv []float32 // the bias gradient, when the path has not computed it
+	if db != nil {
+		dbv = db.data
+	}
 	switch kn := gemmKernelFor(kernels.Current()); {
 	case tapWGradOK(kn, g, gatherBelow):
-		tapWGrad(g, dw.data, x.data, dy.data)
+		tapWGrad(g, dw.data, dbv, x.data, dy.data)
+		dbv = nil
 	case planeBackwardOK(g):
 		planeBackwardWeights(g, dw.data, x.data, dy.data)
 	case tapWGradOK(kn, g, 4*gatherBelow):
-		tapWGrad(g, dw.data, x.data, dy.data)
+		tapWGrad(g, dw.data, dbv, x.data, dy.data)
+		dbv = nil
 	case g.depthwise:
 		depthwiseBackwardWeights(g, dw.data, x.data, dy.data)
 	case g.pointwiseInPlc:
@@ -338,9 +344,9 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 		unpackConvWeights(dw.data, s.dwp, g)
 		convScratches.Put(s)
 	}
-	if db != nil {
-		clear(db.data)
-		colSum(db.data, dy.data, g.pixels, g.o)
+	if dbv != nil {
+		clear(dbv)
+		colSum(dbv, dy.data, g.pixels, g.o)
 	}
 }
 

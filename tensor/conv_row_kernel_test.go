@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/graftml/graft/kernels"
@@ -267,4 +268,51 @@ func TestConvGatherKernel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConvThreadsBitIdentical checks that every convolution pass gives
+// the same bits on 1, 2 and 3 threads, on the shapes of the paths that
+// split work: few channels (rows, tap weight gradients, dot products over
+// kernel rows), gathered tiles, depthwise, a strided RGB stem and a
+// ResNet-style layer (Winograd, im2col weight gradients).
+func TestConvThreadsBitIdentical(t *testing.T) {
+	pad := func(k int) ConvParams { return ConvParams{PadTop: k, PadLeft: k, PadBottom: k, PadRight: k} }
+	s2 := ConvParams{StrideH: 2, StrideW: 2, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3}
+	dw := pad(1)
+	dw.Groups = 48
+	cases := []convCase{
+		{n: 4, h: 28, w: 28, c: 1, o: 32, kh: 5, kw: 5, p: pad(2)},
+		{n: 4, h: 14, w: 14, c: 32, o: 64, kh: 5, kw: 5, p: pad(2)},
+		{n: 2, h: 30, w: 30, c: 3, o: 32, kh: 7, kw: 7, p: s2},
+		{n: 3, h: 17, w: 19, c: 48, o: 48, kh: 3, kw: 3, p: dw},
+		{n: 2, h: 9, w: 9, c: 64, o: 64, kh: 3, kw: 3, p: pad(1)},
+	}
+	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+		r := rand.New(rand.NewPCG(41, uint64(tier)))
+		for _, cc := range cases {
+			x, w, bias, y := cc.tensors(r)
+			dy := RandNormal(r.Uint64(), 0, 1, y.shape...)
+			var first [][]float32
+			for _, procs := range []int{1, 2, 3} {
+				runtime.GOMAXPROCS(procs)
+				dx, dwt, db := Zeros(x.shape...), Zeros(w.shape...), Zeros(cc.o)
+				CPU{}.Conv2D(y, x, w, bias, cc.p)
+				CPU{}.Conv2DBackwardData(dx, dy, w, cc.p)
+				CPU{}.Conv2DBackwardWeights(dwt, db, x, dy, cc.p)
+				got := [][]float32{append([]float32(nil), y.data...), dx.data, dwt.data, db.data}
+				if first == nil {
+					first = got
+					continue
+				}
+				for k, name := range []string{"forward", "backward data", "backward weights", "bias gradient"} {
+					for i := range got[k] {
+						if math.Float32bits(got[k][i]) != math.Float32bits(first[k][i]) {
+							t.Fatalf("%s %s, %d threads: [%d] = %v, with 1 thread %v", cc, name, procs, i, got[k][i], first[k][i])
+						}
+					}
+				}
+			}
+		}
+	})
 }

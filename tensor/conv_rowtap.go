@@ -432,6 +432,7 @@ type tapWGradCall struct {
 	xp, dy  []float32
 	toff    []int     // byte offset of tap (kh, kw, c) from a pixel's window
 	dwt     []float32 // dWᵀ [taps][O]
+	db      []float32 // the bias gradient, or nil
 	groups  int       // tap groups of ≤ 6
 	rowsBlk int       // output rows per block
 }
@@ -443,8 +444,10 @@ var tapWGradCalls = freeList[tapWGradCall]{}
 // ConvWGrad kernel keeps the sums in registers over a block of output
 // rows (a block's dy stays in L2 for every unit). Parts take disjoint
 // units and every sum runs over the pixels in one order, so the result
-// does not depend on the thread count.
-func tapWGrad(g convGeom, dw, x, dy []float32) {
+// does not depend on the thread count. The bias gradient db (or nil) is
+// summed from the same blocks while they are in cache, each part taking
+// a range of its columns.
+func tapWGrad(g convGeom, dw, db, x, dy []float32) {
 	s := convScratches.Get()
 	c := tapWGradCalls.Get()
 	hp, wp := g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
@@ -466,8 +469,9 @@ func tapWGrad(g convGeom, dw, x, dy []float32) {
 			toff[kh*g.kw*C+q] = (kh*g.p.DilationH*wp*C + q) * 4
 		}
 	}
-	*c = tapWGradCall{g: g, hp: hp, wp: wp, xp: s.cols, dy: dy, toff: toff, dwt: s.dwp,
+	*c = tapWGradCall{g: g, hp: hp, wp: wp, xp: s.cols, dy: dy, toff: toff, dwt: s.dwp, db: db,
 		groups: ceilDiv(T, 6)}
+	clear(db)
 	units := c.groups * O / 16
 	c.rowsBlk = max(1, min(g.oh, (1<<15)/max(g.ow*O, 1))) // a block of dy rows stays in L2 for every unit
 	parts := 1
@@ -494,6 +498,8 @@ func (c *tapWGradCall) run(part, parts int) {
 	units := c.groups * O / 16
 	u0, u1 := part*units/parts, (part+1)*units/parts
 	xs, xrs := g.p.StrideW*C*4, g.p.StrideH*c.wp*C*4
+	// this part's columns of db: panels of 16 (O is a multiple of 16)
+	j0, j1 := part*(O/16)/parts*16, (part+1)*(O/16)/parts*16
 	for n := 0; n < g.n; n++ {
 		for oh0 := 0; oh0 < g.oh; oh0 += c.rowsBlk {
 			nr := min(c.rowsBlk, g.oh-oh0)
@@ -503,6 +509,9 @@ func (c *tapWGradCall) run(part, parts int) {
 				grp, jp := u/(O/16), u%(O/16)
 				t0, t1 := grp*T/c.groups, (grp+1)*T/c.groups
 				callConvWGrad(g.ow, nr, xb, xs, xrs, c.toff[t0:t1], dyb[jp*16:], O, c.dwt[t0*O+jp*16:], O)
+			}
+			if c.db != nil && j1 > j0 {
+				colSum(c.db[j0:j1], dyb[j0:], nr*g.ow, O)
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // envKey holds, in the child, the name of the test it runs.
@@ -25,16 +26,30 @@ func IsChild(t *testing.T) bool { return os.Getenv(envKey) == t.Name() }
 // its stdout, stderr and exit code.
 func Exec(t *testing.T, env ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	return run(t, false, env)
+	return run(t, []string{"-test.run=" + alone(t)}, env)
 }
 
-// run re-runs the test binary on t alone, with -test.v when verbose.
-func run(t *testing.T, verbose bool, env []string) (string, string, int) {
+// ExecTests runs the test binary on the top-level tests that pattern (a
+// -test.run expression) matches, with -test.v, with env added to this
+// process's environment, and returns its stdout, stderr and exit code.
+// IsChild(t) is true in it. The child times out (with its goroutines'
+// stacks) before t would.
+func ExecTests(t *testing.T, pattern string, env ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	args := []string{"-test.run=^" + regexp.QuoteMeta(t.Name()) + "$", "-test.count=1"}
-	if verbose {
-		args = append(args, "-test.v")
+	args := []string{"-test.run=" + pattern, "-test.v"}
+	if d, ok := t.Deadline(); ok {
+		args = append(args, "-test.timeout="+(time.Until(d)*9/10).String())
 	}
+	return run(t, args, env)
+}
+
+// alone is the -test.run expression that matches t alone.
+func alone(t *testing.T) string { return "^" + regexp.QuoteMeta(t.Name()) + "$" }
+
+// run re-runs the test binary with args (and -test.count=1).
+func run(t *testing.T, args []string, env []string) (string, string, int) {
+	t.Helper()
+	args = append(args, "-test.count=1")
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), env...), envKey+"="+t.Name())
 	var out, errOut bytes.Buffer
@@ -65,7 +80,7 @@ func Fork(t *testing.T, env ...string) bool {
 	if IsChild(t) {
 		return false
 	}
-	stdout, stderr, code := run(t, true, env)
+	stdout, stderr, code := run(t, []string{"-test.run=" + alone(t), "-test.v"}, env)
 	out := stdout + stderr
 	switch {
 	case code != 0:

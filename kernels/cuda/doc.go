@@ -35,7 +35,9 @@
 // (nvcc from CUDA 11.8 or later; on Debian apt-get install
 // nvidia-cuda-toolkit), which also rewrites kernels_gen.go (the nvcc
 // version and the kernel names, checked by the tests against the Go
-// bindings).
+// bindings). Without a GPU, the tests run the kernels' CUDA C source on
+// the CPU emulator tools/cudaemu builds (TestKernelsOnEmulator, when
+// GRAFT_CUDAEMU_LIB names it).
 //
 // The package is a leaf: it works on device pointers and knows nothing of
 // tensors.

@@ -431,33 +431,22 @@ type tapWGradCall struct {
 	hp, wp  int
 	xp, dy  []float32
 	toff    []int     // byte offset of tap (kh, kw, c) from a pixel's window
-	acc     []float32 // per chunk of images: dWᵀ [taps][O], then db [O]
-	stride  int       // floats per chunk in acc
-	imgs    int       // images per chunk
-	chunks  int
-	bias    bool // sum db too
-	groups  int  // tap groups of ≤ 6
-	rowsBlk int  // output rows per block
+	dwt     []float32 // dWᵀ [taps][O]
+	db      []float32 // the bias gradient, or nil
+	groups  int       // tap groups of ≤ 6
+	rowsBlk int       // output rows per block
 }
 
 var tapWGradCalls = freeList[tapWGradCall]{}
 
-// tapWGradChunk is the images per chunk of tapWGrad's sums when the batch
-// has at least two chunks' worth.
-const tapWGradChunk = 8
-
 // tapWGrad computes dw from the input padded once: the taps fall into
 // groups of at most 6, and for each group and 16-filter panel (a unit) a
 // ConvWGrad kernel keeps the sums in registers over a block of output
-// rows (a block's dy stays in L2 for every unit). The bias gradient db (or
-// nil) is summed from the same blocks while they are in cache.
-//
-// Batches of 16 images or more are summed in chunks of 8 images, each
-// into its own dWᵀ (small: these layers have few taps), spread over the
-// threads and added in chunk order at the end: each thread then reads
-// only its own images' dy. Smaller batches are one chunk, its units spread
-// over the threads. Either way every sum's order depends on the batch
-// size alone, not on the number of threads.
+// rows (a block's dy stays in L2 for every unit). Parts take disjoint
+// units and every sum runs over the pixels in one order, so the result
+// does not depend on the thread count. The bias gradient db (or nil) is
+// summed from the same blocks while they are in cache, each part taking
+// a range of its columns.
 func tapWGrad(g convGeom, dw, db, x, dy []float32) {
 	s := convScratches.Get()
 	c := tapWGradCalls.Get()
@@ -468,6 +457,8 @@ func tapWGrad(g convGeom, dw, db, x, dy []float32) {
 	s.cols = grow(s.cols, g.n*hp*wp*C+slack)
 	padNHWC(s.cols, x, g.n, g.h, g.w, C, g.p.PadTop, g.p.PadLeft, hp, wp)
 	clear(s.cols[g.n*hp*wp*C:])
+	s.dwp = grow(s.dwp, T*O)
+	clear(s.dwp)
 	tp := tapOffsets.Get()
 	if cap(*tp) < T {
 		*tp = make([]int, T)
@@ -478,38 +469,22 @@ func tapWGrad(g convGeom, dw, db, x, dy []float32) {
 			toff[kh*g.kw*C+q] = (kh*g.p.DilationH*wp*C + q) * 4
 		}
 	}
-	imgs := g.n
-	if g.n >= 2*tapWGradChunk {
-		imgs = tapWGradChunk
-	}
-	*c = tapWGradCall{g: g, hp: hp, wp: wp, xp: s.cols, dy: dy, toff: toff, stride: T*O + O,
-		imgs: imgs, chunks: ceilDiv(g.n, imgs), bias: db != nil, groups: ceilDiv(T, 6)}
-	s.dwp = grow(s.dwp, c.chunks*c.stride)
-	c.acc = s.dwp
+	*c = tapWGradCall{g: g, hp: hp, wp: wp, xp: s.cols, dy: dy, toff: toff, dwt: s.dwp, db: db,
+		groups: ceilDiv(T, 6)}
+	clear(db)
 	units := c.groups * O / 16
 	c.rowsBlk = max(1, min(g.oh, (1<<15)/max(g.ow*O, 1))) // a block of dy rows stays in L2 for every unit
 	parts := 1
 	if workers := goMaxProcs(); workers > 1 && g.flops >= gemmParallelFlops {
 		parts = min(workers, units)
-		if c.chunks > 1 {
-			parts = min(workers, c.chunks)
-		}
-	}
-	if c.chunks == 1 {
-		clear(c.acc[:c.stride])
 	}
 	parallel(parts, c)
-	sum := c.acc[:c.stride]
-	for k := 1; k < c.chunks; k++ {
-		addF32(sum, sum, c.acc[k*c.stride:(k+1)*c.stride])
-	}
 	for o := 0; o < O; o++ {
 		for t := 0; t < T; t++ { // t = (kh·KW + kw)·C + c
 			kk, ci := t/C, t%C
-			dw[(o*C+ci)*g.kh*g.kw+kk] = sum[t*O+o]
+			dw[(o*C+ci)*g.kh*g.kw+kk] = s.dwp[t*O+o]
 		}
 	}
-	copy(db, sum[T*O:])
 	*c = tapWGradCall{}
 	tapWGradCalls.Put(c)
 	tapOffsets.Put(tp)
@@ -517,29 +492,15 @@ func tapWGrad(g convGeom, dw, db, x, dy []float32) {
 }
 
 func (c *tapWGradCall) run(part, parts int) {
-	O := c.g.o
-	units := c.groups * O / 16
-	if c.chunks == 1 { // one chunk (cleared by tapWGrad): the units and db's columns split
-		// db's columns in panels of 16 (O is a multiple of 16)
-		j0, j1 := part*(O/16)/parts*16, (part+1)*(O/16)/parts*16
-		c.chunk(0, part*units/parts, (part+1)*units/parts, j0, j1)
-		return
-	}
-	for k := part * c.chunks / parts; k < (part+1)*c.chunks/parts; k++ {
-		clear(c.acc[k*c.stride : (k+1)*c.stride])
-		c.chunk(k, 0, units, 0, O)
-	}
-}
-
-// chunk adds the sums of images chunk k for units [u0, u1) and db columns
-// [j0, j1) into the chunk's accumulators.
-func (c *tapWGradCall) chunk(k, u0, u1, j0, j1 int) {
 	g := c.g
 	C, O := g.c, g.o
 	T := g.kh * g.kw * C
-	acc := c.acc[k*c.stride : (k+1)*c.stride]
+	units := c.groups * O / 16
+	u0, u1 := part*units/parts, (part+1)*units/parts
 	xs, xrs := g.p.StrideW*C*4, g.p.StrideH*c.wp*C*4
-	for n := k * c.imgs; n < min((k+1)*c.imgs, g.n); n++ {
+	// this part's columns of db: panels of 16 (O is a multiple of 16)
+	j0, j1 := part*(O/16)/parts*16, (part+1)*(O/16)/parts*16
+	for n := 0; n < g.n; n++ {
 		for oh0 := 0; oh0 < g.oh; oh0 += c.rowsBlk {
 			nr := min(c.rowsBlk, g.oh-oh0)
 			xb := c.xp[((n*c.hp)+oh0*g.p.StrideH)*c.wp*C:]
@@ -547,10 +508,10 @@ func (c *tapWGradCall) chunk(k, u0, u1, j0, j1 int) {
 			for u := u0; u < u1; u++ {
 				grp, jp := u/(O/16), u%(O/16)
 				t0, t1 := grp*T/c.groups, (grp+1)*T/c.groups
-				callConvWGrad(g.ow, nr, xb, xs, xrs, c.toff[t0:t1], dyb[jp*16:], O, acc[t0*O+jp*16:], O)
+				callConvWGrad(g.ow, nr, xb, xs, xrs, c.toff[t0:t1], dyb[jp*16:], O, c.dwt[t0*O+jp*16:], O)
 			}
-			if c.bias && j1 > j0 {
-				colSum(acc[T*O+j0:T*O+j1], dyb[j0:], nr*g.ow, O)
+			if c.db != nil && j1 > j0 {
+				colSum(c.db[j0:j1], dyb[j0:], nr*g.ow, O)
 			}
 		}
 	}

@@ -282,6 +282,7 @@ func TestConvThreadsBitIdentical(t *testing.T) {
 	dw.Groups = 48
 	cases := []convCase{
 		{n: 4, h: 28, w: 28, c: 1, o: 32, kh: 5, kw: 5, p: pad(2)},
+		{n: 19, h: 12, w: 12, c: 2, o: 32, kh: 5, kw: 5, p: pad(2)},
 		{n: 4, h: 14, w: 14, c: 32, o: 64, kh: 5, kw: 5, p: pad(2)},
 		{n: 2, h: 30, w: 30, c: 3, o: 32, kh: 7, kw: 7, p: s2},
 		{n: 3, h: 17, w: 19, c: 48, o: 48, kh: 3, kw: 3, p: dw},

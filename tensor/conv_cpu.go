@@ -187,6 +187,27 @@ func col2imAdd(dx, cols []float32, g convGeom, grp, p0, rows int) {
 	}
 }
 
+// col2imImagesFloats bounds the im2col buffer of a backward-data pass
+// whose col2im runs an image per thread (floats).
+const col2imImagesFloats = 1 << 22
+
+// col2imCall is a col2imAdd over whole images, an image range per part
+// (images do not overlap in dx; within one, rows go in order, as on one
+// thread).
+type col2imCall struct {
+	dx, cols      []float32
+	g             convGeom
+	grp, p0, imgs int
+}
+
+var col2imCalls = freeList[col2imCall]{}
+
+func (c *col2imCall) run(part, parts int) {
+	img := c.g.oh * c.g.ow
+	i0, i1 := part*c.imgs/parts, (part+1)*c.imgs/parts
+	col2imAdd(c.dx, c.cols[i0*img*c.g.kcols:], c.g, c.grp, c.p0+i0*img, (i1-i0)*img)
+}
+
 // Conv2D computes the convolution of x (NHWC) by w (OIHW) plus bias (or
 // nil) into y (NHWC); Reference.Conv2D states the result.
 func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
@@ -264,12 +285,30 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 		s.wp = grow(s.wp, len(w.data))
 		packConvWeights(s.wp, w.data, g)
 		rows := g.chunkRows()
+		// col2im adds overlapping windows, so its parts take whole images:
+		// with several threads, chunks of whole images, a multiple of the
+		// threads (when one image per thread fits col2imImagesFloats),
+		// else one thread adds.
+		img := g.oh * g.ow
+		parts := min(goMaxProcs(), g.n)
+		byImages := parts > 1 && g.flops >= gemmParallelFlops && parts*img*g.kcols <= col2imImagesFloats
+		if byImages {
+			rows = max(parts, min(g.n, convChunkFloats/(img*g.kcols))/parts*parts) * img
+		}
 		s.cols = grow(s.cols, rows*g.kcols)
 		for p0 := 0; p0 < g.pixels; p0 += rows {
 			r := min(rows, g.pixels-p0)
 			for grp := 0; grp < g.p.Groups; grp++ {
 				Sgemm(false, false, r, g.kcols, g.og, 1, dy.data[p0*g.o+grp*g.og:], g.o,
 					s.wp[grp*g.og*g.kcols:], g.kcols, 0, s.cols, g.kcols)
+				if byImages {
+					c := col2imCalls.Get()
+					*c = col2imCall{dx: dx.data, cols: s.cols, g: g, grp: grp, p0: p0, imgs: r / img}
+					parallel(min(parts, c.imgs), c)
+					*c = col2imCall{}
+					col2imCalls.Put(c)
+					continue
+				}
 				col2imAdd(dx.data, s.cols, g, grp, p0, r)
 			}
 		}

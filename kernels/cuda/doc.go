@@ -21,6 +21,10 @@
 // threads, so run such calls inside Context.Do, which locks the goroutine
 // to its thread, pushes the context, runs the function and pops it again.
 //
+// Memory: an Allocator caches device memory in a context, so that blocks
+// freed and allocated again (the buffers of each training step) cost no
+// driver calls; MemAlloc and DevicePtr.Free are the uncached calls.
+//
 // Kernels: graft's CUDA C kernels (the .cu files here: SGEMM, convolution,
 // pooling, batch norm, activations, softmax and cross-entropy, sums,
 // optimizer updates) are compiled by tools/gen/cuda into kernels.fatbin

@@ -49,18 +49,14 @@ DONE:
 }
 `
 
-// TestLaunchScale runs a kernel end to end on a GPU: module, memory,
-// copies both ways (plain and on a stream), memset, launch, events. It is
-// skipped where Probe finds no device.
-func TestLaunchScale(t *testing.T) {
+// primaryContext returns device 0's description and its primary context,
+// released when t ends, or skips t where Probe finds no device.
+func primaryContext(t *testing.T) (Info, Context) {
+	t.Helper()
 	info, err := Probe()
 	if err != nil {
 		t.Skipf("no GPU: %v", err)
 	}
-	if strings.HasPrefix(info.Name, "cudaemu") {
-		t.Skipf("%s runs only the kernels compiled into it, not PTX", info.Name)
-	}
-	t.Log(info)
 	dev, err := GetDevice(0)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +65,23 @@ func TestLaunchScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ctx.Release()
+	t.Cleanup(func() {
+		if err := ctx.Release(); err != nil {
+			t.Error(err)
+		}
+	})
+	return info, ctx
+}
+
+// TestLaunchScale runs a kernel end to end on a GPU: module, memory,
+// copies both ways (plain and on a stream), memset, launch, events. It is
+// skipped where Probe finds no device.
+func TestLaunchScale(t *testing.T) {
+	info, ctx := primaryContext(t)
+	if strings.HasPrefix(info.Name, "cudaemu") {
+		t.Skipf("%s runs only the kernels compiled into it, not PTX", info.Name)
+	}
+	t.Log(info)
 	const n = 1000 // not a multiple of the block: the tail threads must stay out
 	x := make([]float32, n)
 	for i := range x {
@@ -77,7 +89,7 @@ func TestLaunchScale(t *testing.T) {
 	}
 	got := make([]float32, n+1) // one more than written: a guard
 	got[n] = 12345
-	err = ctx.Do(func() error {
+	err := ctx.Do(func() error {
 		m, err := LoadModule([]byte(testPTX))
 		if err != nil {
 			return err

@@ -156,12 +156,14 @@ func padNHWC(xp, x []float32, n, h, w, c, top, left, hp, wp int) {
 	}
 }
 
-// run computes part `part` of the output tiles. A tile is MR consecutive
-// output pixels of one image: of one output row in general, or, at stride
-// 1, of the image's virtual rows of Wp pixels (whose last Wp−OW pixels
-// are junk: computing them costs less than tiles cut short at every row
-// end). Tiles that are not MR valid pixels of one row are computed into a
-// scratch tile and copied out.
+// run computes part `part` of the output tiles: on AVX2 through runRows
+// or runGather; otherwise (the AVX-512 tier, and AVX2 kernels of more
+// than gatherMaxK taps) as MR×NR microkernel tiles. A tile is MR
+// consecutive output pixels of one image: of one output row in general,
+// or, at stride 1, of the image's virtual rows of Wp pixels (whose last
+// Wp−OW pixels are junk: computing them costs less than tiles cut short
+// at every row end). Tiles that are not MR valid pixels of one row are
+// computed into a scratch tile and copied out.
 func (rt *rowTapConv) run(part, parts int) {
 	if rt.toff != nil {
 		rt.runRows(part, parts)
@@ -240,10 +242,7 @@ func (rt *rowTapConv) run(part, parts int) {
 			c, ldc = rt.y[(oh0*g.ow+ow0)*O+jp*NR:], O
 		}
 		var beta float32
-		if rt.toff != nil { // one indirect call covers every tap
-			K := g.kh * KWC
-			callIndirect(K, rt.xp[aBase:], lda*4, rt.toff, rt.bp[jp*K*NR:(jp+1)*K*NR], c, ldc)
-		} else if gather {
+		if gather {
 			K := g.kh * KWC
 			for q0 := 0; q0 < K; q0 += kn.kc {
 				kc := min(kn.kc, K-q0)
@@ -270,7 +269,7 @@ func (rt *rowTapConv) run(part, parts int) {
 		for t := t0; t < t1; t++ {
 			aBase, oh0, ow0, cnt, direct := tile(t)
 			K := g.kh * KWC
-			for i := 0; i < MR && rt.toff == nil; i++ { // pixel i's taps, row-major: panel[i·K + kh·KW·C + q]
+			for i := 0; i < MR; i++ { // pixel i's taps, row-major: panel[i·K + kh·KW·C + q]
 				for kh := 0; kh < g.kh; kh++ {
 					copySmall(panelBuf[i*K+kh*KWC:i*K+(kh+1)*KWC], rt.xp[aBase+kh*g.p.DilationH*rt.wp*C+i*lda:])
 				}

@@ -69,15 +69,6 @@ func callAsmKernel(id kernelID, kc int, a []float32, aMode int, lda int, b []flo
 	}
 }
 
-// callIndirect runs SgemmIndirectAVX2x6x16: a 6×16 tile of c from the taps
-// at byte offsets toff of 6 pixels xs bytes apart, against the tap-major
-// 16-column panel b.
-func callIndirect(nt int, x []float32, xs int, toff []int, b, c []float32, ldc int) {
-	_ = b[nt*16-1]
-	_ = c[5*ldc+15]
-	amd64.SgemmIndirectAVX2x6x16(nt, &x[0], xs, &toff[0], &b[0], &c[0], ldc)
-}
-
 // callIndirectB runs SgemmIndirectBAVX2x6x16: a 6-filter × 16-pixel tile
 // of c from the tap-major weight panel a and the input rows at byte
 // offsets toff from x.

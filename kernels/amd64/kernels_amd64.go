@@ -222,17 +222,6 @@ func DepthwiseTileAVX2(nt int, x *float32, xs int, xoff *int, w *float32, woff *
 //go:noescape
 func DepthwiseWGradAVX2(nt, np int, x *float32, xs int, xoff *int, dy *float32, dys int, acc *float32, aoff *int)
 
-// SgemmIndirectAVX2x6x16 computes, for i < 6 and j < 16, with toff and xs
-// in bytes,
-//
-//	c[i*ldc+j] = Σ_{t<nt} x[toff[t] + i·xs] · b[t*16+j]   (fused multiply-adds in t order)
-//
-// a 6-pixel × 16-filter convolution tile whose taps come from an offset
-// table (no im2col copy); b is a 16-column panel packed tap-major.
-//
-//go:noescape
-func SgemmIndirectAVX2x6x16(nt int, x *float32, xs int, toff *int, b, c *float32, ldc int)
-
 // SgemmIndirectBAVX2x6x16 computes, for i < 6 and j < 16, with toff in
 // bytes,
 //

@@ -455,55 +455,10 @@ func genElementwiseAsm() []byte {
 	genSum(&a)
 	genDepthwiseTile(&a)
 	genDepthwiseWGrad(&a)
-	genIndirect(&a)
 	genIndirectB(&a)
 	genDotIndirect(&a)
 	genMaxPoolBack(&a)
 	return a.Bytes()
-}
-
-// genIndirect writes the indirect 6×16 microkernel
-//
-//	func SgemmIndirectAVX2x6x16(nt int, x *float32, xs int, toff *int, b, c *float32, ldc int)
-//
-// c[i·ldc + j] = Σ_{t<nt} x[toff[t] + i·xs] · b[t·16 + j] for i < 6, j < 16,
-// with toff and xs in bytes: a convolution tile whose taps come from an
-// offset table, so no im2col copy is made.
-func genIndirect(a *asm) {
-	a.raw("\n// func SgemmIndirectAVX2x6x16(nt int, x *float32, xs int, toff *int, b, c *float32, ldc int)\n")
-	a.raw("TEXT ·SgemmIndirectAVX2x6x16(SB), NOSPLIT, $0-56\n")
-	a.f("MOVQ nt+0(FP), CX")
-	a.f("MOVQ x+8(FP), SI")
-	a.f("MOVQ xs+16(FP), R9")
-	a.f("MOVQ toff+24(FP), R10")
-	a.f("MOVQ b+32(FP), DX")
-	a.f("MOVQ c+40(FP), DI")
-	a.f("MOVQ ldc+48(FP), R8")
-	a.f("SHLQ $2, R8")
-	a.f("LEAQ (R9)(R9*2), R11") // 3·xs
-	a.f("LEAQ (R9)(R9*4), R13") // 5·xs
-	for r := 0; r < 12; r++ {
-		a.f("VXORPS Y%d, Y%d, Y%d", r, r, r)
-	}
-	a.f("TESTQ CX, CX")
-	a.f("JEQ ind_store")
-	rows := []string{"(R12)", "(R12)(R9*1)", "(R12)(R9*2)", "(R12)(R11*1)", "(R12)(R9*4)", "(R12)(R13*1)"}
-	a.label("ind_tap")
-	a.f("MOVQ (R10), R12")
-	a.f("ADDQ SI, R12")
-	bcastFMA16(a, "DX", rows)
-	a.f("ADDQ $8, R10")
-	a.f("ADDQ $64, DX")
-	a.f("DECQ CX")
-	a.f("JNE ind_tap")
-	a.label("ind_store")
-	for i := 0; i < 6; i++ {
-		a.f("VMOVUPS Y%d, (DI)", 2*i)
-		a.f("VMOVUPS Y%d, 32(DI)", 2*i+1)
-		a.f("ADDQ R8, DI")
-	}
-	a.f("VZEROUPPER")
-	a.f("RET")
 }
 
 // genIndirectB writes the 6×16 microkernel whose B rows come from an
@@ -1079,18 +1034,6 @@ func DepthwiseTileAVX2(nt int, x *float32, xs int, xoff *int, w *float32, woff *
 //
 //go:noescape
 func DepthwiseWGradAVX2(nt, np int, x *float32, xs int, xoff *int, dy *float32, dys int, acc *float32, aoff *int)
-`)
-	b.WriteString(`
-// SgemmIndirectAVX2x6x16 computes, for i < 6 and j < 16, with toff and xs
-// in bytes,
-//
-//	c[i*ldc+j] = Σ_{t<nt} x[toff[t] + i·xs] · b[t*16+j]   (fused multiply-adds in t order)
-//
-// a 6-pixel × 16-filter convolution tile whose taps come from an offset
-// table (no im2col copy); b is a 16-column panel packed tap-major.
-//
-//go:noescape
-func SgemmIndirectAVX2x6x16(nt int, x *float32, xs int, toff *int, b, c *float32, ldc int)
 `)
 	b.WriteString(`
 // SgemmIndirectBAVX2x6x16 computes, for i < 6 and j < 16, with toff in

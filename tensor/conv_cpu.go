@@ -408,22 +408,50 @@ func depthwiseVisit(g convGeom, f func(yo, xo, tap int)) {
 		for oh := 0; oh < g.oh; oh++ {
 			for ow := 0; ow < g.ow; ow++ {
 				yo := ((n*g.oh+oh)*g.ow + ow) * g.c
-				for kh := 0; kh < g.kh; kh++ {
-					ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
-					if ih < 0 || ih >= g.h {
-						continue
-					}
-					for kw := 0; kw < g.kw; kw++ {
-						iw := ow*g.p.StrideW - g.p.PadLeft + kw*g.p.DilationW
-						if iw < 0 || iw >= g.w {
-							continue
-						}
-						f(yo, ((n*g.h+ih)*g.w+iw)*g.c, kh*g.kw+kw)
-					}
-				}
+				g.pixelTaps(n, oh, ow, func(xo, tap int) { f(yo, xo, tap) })
 			}
 		}
 	}
+}
+
+// pixelTaps calls f(xo, tap) for each tap (kh·KW + kw) of output pixel
+// (n, oh, ow) that lies inside the input, xo the storage offset of the
+// input pixel it reads (channel 0; one group).
+func (g convGeom) pixelTaps(n, oh, ow int, f func(xo, tap int)) {
+	for kh := 0; kh < g.kh; kh++ {
+		ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
+		if ih < 0 || ih >= g.h {
+			continue
+		}
+		for kw := 0; kw < g.kw; kw++ {
+			iw := ow*g.p.StrideW - g.p.PadLeft + kw*g.p.DilationW
+			if iw < 0 || iw >= g.w {
+				continue
+			}
+			f(((n*g.h+ih)*g.w+iw)*g.c, kh*g.kw+kw)
+		}
+	}
+}
+
+// rowTaps writes the taps of output row oh that lie inside the input rows,
+// kernel rows outside dropped, and returns their number: xoff[t], the
+// byte offset of the tap's input pixel from the image's first pixel at
+// column 0 (the row's tiles add their own column), and toff[t], the byte
+// offset of its weights in the taps-major [KH·KW][C] layout.
+func (g convGeom) rowTaps(oh int, xoff, toff *[depthwiseMaxTaps]int) int {
+	nt := 0
+	for kh := 0; kh < g.kh; kh++ {
+		ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
+		if ih < 0 || ih >= g.h {
+			continue
+		}
+		for kw := 0; kw < g.kw; kw++ {
+			xoff[nt] = (ih*g.w + kw*g.p.DilationW) * g.c * 4
+			toff[nt] = (kh*g.kw + kw) * g.c * 4
+			nt++
+		}
+	}
+	return nt
 }
 
 // depthwiseCall is one depthwise pass, cut across channels: every part
@@ -555,28 +583,17 @@ func (g convGeom) interiorCols() (owA, owB int) {
 func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 	g := d.g
 	C := g.c
-	sw, dw := g.p.StrideW, g.p.DilationW
+	sw := g.p.StrideW
 	// interior output columns: every kw tap inside [0, W)
 	owA, owB := g.interiorCols()
 	cTiles := c0 + (c1-c0)/16*16 // channels the 16-wide tiles cover
-	useTiles := depthwiseTilesOK() && cTiles > c0 && owB-owA >= 4
+	useTiles := depthwiseTilesOK() && cTiles > c0 && owB-owA >= 4 && g.kh*g.kw <= depthwiseMaxTaps
 	var xoff, woff [depthwiseMaxTaps]int
 	for n := 0; n < g.n; n++ {
 		for oh := 0; oh < g.oh; oh++ {
 			rowDone := 0 // output columns [owA, rowDone) done by tiles
-			if useTiles && g.kh*g.kw <= depthwiseMaxTaps {
-				nt := 0
-				for kh := 0; kh < g.kh; kh++ {
-					ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
-					if ih < 0 || ih >= g.h {
-						continue
-					}
-					for kw := 0; kw < g.kw; kw++ {
-						xoff[nt] = ((ih*g.w + kw*dw) * C) * 4
-						woff[nt] = (kh*g.kw + kw) * C * 4
-						nt++
-					}
-				}
+			if useTiles {
+				nt := g.rowTaps(oh, &xoff, &woff)
 				ow := owA
 				for ; nt > 0 && ow+4 <= owB; ow += 4 {
 					for cb := c0; cb < cTiles; cb += 16 {
@@ -604,21 +621,9 @@ func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 				} else {
 					clear(d.y[yo+ca : yo+c1])
 				}
-				for kh := 0; kh < g.kh; kh++ {
-					ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
-					if ih < 0 || ih >= g.h {
-						continue
-					}
-					for kw := 0; kw < g.kw; kw++ {
-						iw := ow*sw - g.p.PadLeft + kw*dw
-						if iw < 0 || iw >= g.w {
-							continue
-						}
-						xo := ((n*g.h+ih)*g.w + iw) * C
-						t := kh*g.kw + kw
-						fmaF32(d.y[yo+ca:yo+c1], d.x[xo+ca:xo+c1], d.wk[t*C+ca:t*C+c1])
-					}
-				}
+				g.pixelTaps(n, oh, ow, func(xo, t int) {
+					fmaF32(d.y[yo+ca:yo+c1], d.x[xo+ca:xo+c1], d.wk[t*C+ca:t*C+c1])
+				})
 			}
 		}
 	}
@@ -633,26 +638,15 @@ func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 func (d *depthwiseCall) weightsChannels(c0, c1 int) {
 	g := d.g
 	C := g.c
-	sw, dw := g.p.StrideW, g.p.DilationW
+	sw := g.p.StrideW
 	owA, owB := g.interiorCols()
 	cBlocks := c0 + (c1-c0)/8*8 // channels the 8-wide blocks cover
-	useBlocks := depthwiseTilesOK() && cBlocks > c0 && owB > owA
+	useBlocks := depthwiseTilesOK() && cBlocks > c0 && owB > owA && g.kh*g.kw <= depthwiseMaxTaps
 	var xoff, aoff [depthwiseMaxTaps]int
 	for n := 0; n < g.n; n++ {
 		for oh := 0; oh < g.oh; oh++ {
 			if useBlocks {
-				nt := 0
-				for kh := 0; kh < g.kh; kh++ {
-					ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
-					if ih < 0 || ih >= g.h {
-						continue
-					}
-					for kw := 0; kw < g.kw; kw++ {
-						xoff[nt] = ((ih*g.w + kw*dw) * C) * 4
-						aoff[nt] = (kh*g.kw + kw) * C * 4
-						nt++
-					}
-				}
+				nt := g.rowTaps(oh, &xoff, &aoff)
 				xb := (n*g.h*g.w + owA*sw - g.p.PadLeft) * C // ≥ 0: owA·sw ≥ PadLeft
 				yb := ((n*g.oh+oh)*g.ow + owA) * C
 				for t0 := 0; t0 < nt; t0 += 9 {
@@ -672,21 +666,9 @@ func (d *depthwiseCall) weightsChannels(c0, c1 int) {
 					continue
 				}
 				yo := ((n*g.oh+oh)*g.ow + ow) * C
-				for kh := 0; kh < g.kh; kh++ {
-					ih := oh*g.p.StrideH - g.p.PadTop + kh*g.p.DilationH
-					if ih < 0 || ih >= g.h {
-						continue
-					}
-					for kw := 0; kw < g.kw; kw++ {
-						iw := ow*sw - g.p.PadLeft + kw*dw
-						if iw < 0 || iw >= g.w {
-							continue
-						}
-						xo := ((n*g.h+ih)*g.w + iw) * C
-						t := kh*g.kw + kw
-						fmaF32(d.wk[t*C+ca:t*C+c1], d.dy[yo+ca:yo+c1], d.x[xo+ca:xo+c1])
-					}
-				}
+				g.pixelTaps(n, oh, ow, func(xo, t int) {
+					fmaF32(d.wk[t*C+ca:t*C+c1], d.dy[yo+ca:yo+c1], d.x[xo+ca:xo+c1])
+				})
 			}
 		}
 	}

@@ -845,6 +845,37 @@ func TestSumCUDA(t *testing.T) {
 	})
 }
 
+// ---- layout: row broadcast and batched transposes ----
+
+func TestLayoutCUDA(t *testing.T) {
+	g := useGPU(t)
+	r := rand.New(rand.NewPCG(15, 15))
+	for _, sh := range [][3]int{{1, 1, 1}, {1, 7, 17}, {2, 33, 3}, {3, 64, 32}, {2, 1, 100}, {4, 100, 1}, {1, 1000, 70}, {2, 0, 5}} {
+		batch, rows, cols := sh[0], sh[1], sh[2]
+		src := randn(r, batch*rows*cols)
+		want := make([]float32, len(src))
+		for z := 0; z < batch; z++ {
+			for i := 0; i < rows; i++ {
+				for j := 0; j < cols; j++ {
+					want[(z*cols+j)*rows+i] = src[(z*rows+i)*cols+j]
+				}
+			}
+		}
+		b := randn(r, cols)
+		wantB := make([]float32, rows*cols)
+		for i := range wantB {
+			wantB[i] = b[i%cols]
+		}
+		g.run(t, func(s *sess) {
+			dst, y := s.out(len(src)), s.out(rows*cols)
+			s.must(s.k.Transpose(cuda.Stream{}, batch, rows, cols, dst.p, s.up(src).p))
+			same(t, fmt.Sprint("transpose ", sh), s.down(dst), want)
+			s.must(s.k.BroadcastRows(cuda.Stream{}, rows, cols, y.p, s.up(b).p))
+			same(t, fmt.Sprint("broadcast ", sh), s.down(y), wantB)
+		})
+	}
+}
+
 // ---- optimizers: the same bits as the Go updates ----
 
 func TestOptimizersCUDA(t *testing.T) {

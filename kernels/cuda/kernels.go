@@ -157,6 +157,8 @@ const (
 	kSumCols
 	kSGD
 	kAdam
+	kRowsBroadcast
+	kTranspose
 	numKernels
 )
 
@@ -205,6 +207,8 @@ var kernelNames = [numKernels]string{
 	kSumCols:          "sum_cols",
 	kSGD:              "sgd_update",
 	kAdam:             "adam_update",
+	kRowsBroadcast:    "rows_broadcast",
+	kTranspose:        "transpose_batched",
 }
 
 // dim3 is a grid or block size.

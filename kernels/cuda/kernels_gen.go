@@ -13,7 +13,7 @@ const fatbinTargets = "sm_80 sm_90 compute_80"
 const fatbinFlags = "-O3 -std=c++17 --ptxas-options=--warn-on-spills"
 
 // fatbinSHA256 is the SHA-256 of kernels.fatbin as generated.
-const fatbinSHA256 = "9701a5eb1ac0bd779bafc2b3e9d69f9932f06d2e7611b33fb81f3c9ed25f5742"
+const fatbinSHA256 = "9117a64b92666cdf043259203dbde0ef051dbbb40d8a3210104167d06228b5bd"
 
 // fatbinKernels are the kernels in kernels.fatbin, sorted.
 var fatbinKernels = []string{
@@ -42,6 +42,7 @@ var fatbinKernels = []string{
 	"global_avgpool_fwd",
 	"maxpool2d_bwd",
 	"maxpool2d_fwd",
+	"rows_broadcast",
 	"sgd_update",
 	"sgemm_128_nn",
 	"sgemm_128_nt",
@@ -61,4 +62,5 @@ var fatbinKernels = []string{
 	"softmax_xent",
 	"sum_cols",
 	"sum_rows",
+	"transpose_batched",
 }

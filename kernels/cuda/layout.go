@@ -1,0 +1,35 @@
+package cuda
+
+// BroadcastRows queues y[i, j] = b[j] for every row i of a rows×cols
+// matrix y (a bias laid over a batch before a GEMM adds to it).
+func (k *Kernels) BroadcastRows(s Stream, rows, cols int, y, b DevicePtr) error {
+	v := argCheck{op: "BroadcastRows"}
+	v.sizes("rows", rows, "cols", cols)
+	n := v.product("rows·cols", false, rows, cols)
+	v.ptrs(n > 0, "y", y, "b", b)
+	if v.err != nil || n == 0 {
+		return v.err
+	}
+	return k.launch1D("BroadcastRows", kRowsBroadcast, n, s, int64(n), int32(cols), y, b)
+}
+
+// Transpose queues dst[z, c, r] = src[z, r, c] for each of batch rows×cols
+// matrices: NHWC → NCHW with rows = H·W and cols = C, NCHW → NHWC with
+// rows = C and cols = H·W. dst and src must not overlap.
+func (k *Kernels) Transpose(s Stream, batch, rows, cols int, dst, src DevicePtr) error {
+	v := argCheck{op: "Transpose"}
+	v.sizes("batch", batch, "rows", rows, "cols", cols)
+	n := v.product("batch·rows·cols", false, batch, rows, cols)
+	v.ptrs(n > 0, "dst", dst, "src", src)
+	if batch > maxGridYZ {
+		v.failf("batch %d > %d", batch, maxGridYZ)
+	}
+	if v.err != nil || n == 0 {
+		return v.err
+	}
+	grid := dim3{uint32(ceilDiv(cols, 32)), uint32(ceilDiv(rows, 32)), uint32(batch)}
+	if grid[1] > maxGridYZ {
+		return &ArgError{Op: "Transpose", Msg: "too many rows for one grid"}
+	}
+	return k.launch("Transpose", kTranspose, grid, dim3{32, 8, 1}, s, int32(rows), int32(cols), dst, src)
+}

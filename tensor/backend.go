@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/graftml/graft/kernels"
 )
@@ -74,59 +75,76 @@ type Backend interface {
 	Split(src *Tensor, axis int, dsts ...*Tensor)
 	// Pad adds a border to every dimension.
 	Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32)
+
+	// SGDStep applies one step of SGD to w in place, as SGDUpdate; buf
+	// (the momentum) is unused, and may be nil, when momentum is 0.
+	SGDStep(w, grad, buf *Tensor, lr, momentum, weightDecay float32, nesterov, first bool)
+	// AdamStep applies one step of Adam or AdamW to w, m and v in place,
+	// as AdamUpdate.
+	AdamStep(w, grad, m, v *Tensor, p AdamParams)
+	// BroadcastRows sets every row of y [rows, cols] to b [cols].
+	BroadcastRows(y, b *Tensor)
+	// NHWCToNCHW and NCHWToNHWC transpose between the image layouts.
+	NHWCToNCHW(dst, src *Tensor)
+	NCHWToNHWC(dst, src *Tensor)
 }
 
-var defaultBackend Backend = CPU{}
+// Default returns the backend chosen on first use, once per process: the
+// GPU when DeviceReport finds one (see GRAFT_DEVICE), else the CPU.
+func Default() Backend { return defaultBackend() }
 
-// Default returns the backend chosen at start-up.
-func Default() Backend { return defaultBackend }
+var defaultBackend = sync.OnceValue(func() Backend { return deviceChoice().backend })
 
 // Device describes the device and kernel tier operations run on, and why.
 func Device() string {
-	return fmt.Sprintf("%s (%s)", defaultBackend.Name(), kernels.Reason())
+	d := deviceChoice()
+	if d.Device == "cpu" {
+		return fmt.Sprintf("%s (%s)", d.backend.Name(), kernels.Reason())
+	}
+	return fmt.Sprintf("%s (%s)", d.backend.Name(), d.Reason)
 }
 
 // MatMul computes c = alpha·op(a)·op(b) + beta·c on the default backend.
 func MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
-	defaultBackend.MatMul(c, a, b, transA, transB, alpha, beta)
+	Default().MatMul(c, a, b, transA, transB, alpha, beta)
 }
 
 // Add computes z = x + y on the default backend.
-func Add(z, x, y *Tensor) { defaultBackend.Add(z, x, y) }
+func Add(z, x, y *Tensor) { Default().Add(z, x, y) }
 
 // Mul computes z = x·y elementwise on the default backend.
-func Mul(z, x, y *Tensor) { defaultBackend.Mul(z, x, y) }
+func Mul(z, x, y *Tensor) { Default().Mul(z, x, y) }
 
 // Scale computes y = alpha·x on the default backend.
-func Scale(y *Tensor, alpha float32, x *Tensor) { defaultBackend.Scale(y, alpha, x) }
+func Scale(y *Tensor, alpha float32, x *Tensor) { Default().Scale(y, alpha, x) }
 
 // Axpy computes y += alpha·x on the default backend.
-func Axpy(y *Tensor, alpha float32, x *Tensor) { defaultBackend.Axpy(y, alpha, x) }
+func Axpy(y *Tensor, alpha float32, x *Tensor) { Default().Axpy(y, alpha, x) }
 
 // ReLU computes y = max(x, 0) on the default backend.
-func ReLU(y, x *Tensor) { defaultBackend.ReLU(y, x) }
+func ReLU(y, x *Tensor) { Default().ReLU(y, x) }
 
 // ReLUGrad computes dx = dy where x > 0, else 0, on the default backend.
-func ReLUGrad(dx, x, dy *Tensor) { defaultBackend.ReLUGrad(dx, x, dy) }
+func ReLUGrad(dx, x, dy *Tensor) { Default().ReLUGrad(dx, x, dy) }
 
 // Sum reduces src along axis into dst on the default backend.
-func Sum(dst, src *Tensor, axis int) { defaultBackend.Sum(dst, src, axis) }
+func Sum(dst, src *Tensor, axis int) { Default().Sum(dst, src, axis) }
 
 // Max reduces src along axis into dst by the maximum on the default backend.
-func Max(dst, src *Tensor, axis int) { defaultBackend.Max(dst, src, axis) }
+func Max(dst, src *Tensor, axis int) { Default().Max(dst, src, axis) }
 
 // Conv2D computes y = conv(x, w) + bias on the default backend.
-func Conv2D(y, x, w, bias *Tensor, p ConvParams) { defaultBackend.Conv2D(y, x, w, bias, p) }
+func Conv2D(y, x, w, bias *Tensor, p ConvParams) { Default().Conv2D(y, x, w, bias, p) }
 
 // Conv2DBackwardData computes a convolution's input gradient on the default backend.
 func Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
-	defaultBackend.Conv2DBackwardData(dx, dy, w, p)
+	Default().Conv2DBackwardData(dx, dy, w, p)
 }
 
 // Conv2DBackwardWeights computes a convolution's weight and bias gradients
 // on the default backend.
 func Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
-	defaultBackend.Conv2DBackwardWeights(dw, db, x, dy, p)
+	Default().Conv2DBackwardWeights(dw, db, x, dy, p)
 }
 
 // matMulDims checks MatMul's shapes and returns m, n, k.

@@ -16,7 +16,7 @@ func (CPU) Name() string { return "cpu/" + kernels.Current().String() }
 // MatMul runs Sgemm on the tensors' storage.
 func (CPU) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
 	m, n, k := matMulDims(c, a, b, transA, transB)
-	Sgemm(transA, transB, m, n, k, alpha, a.data, a.shape[1], b.data, b.shape[1], beta, c.data, n)
+	Sgemm(transA, transB, m, n, k, alpha, a.data, max(a.shape[1], 1), b.data, max(b.shape[1], 1), beta, c.data, max(n, 1))
 }
 
 // Add computes z = x + y.

@@ -13,20 +13,22 @@ import (
 // DeviceInfo says which device graft computes on and why, as chosen from
 // GRAFT_DEVICE (auto, the default; cpu; cuda).
 type DeviceInfo struct {
-	Requested string // GRAFT_DEVICE as read (lower case), "auto" when unset
-	Device    string // the device operations run on; "cpu" until a CUDA backend exists
-	Reason    string // why, in one line
-	GPU       string // the CUDA device found, described in one line; "" if none
-	err       error  // what CheckDevice returns
+	Requested string  // GRAFT_DEVICE as read (lower case), "auto" when unset
+	Device    string  // the device operations run on: "cpu" or "cuda"
+	Reason    string  // why, in one line
+	GPU       string  // the CUDA device found, described in one line; "" if none
+	err       error   // what CheckDevice returns
+	backend   Backend // the backend of Device
 }
 
 // String returns "DEVICE (REASON)".
 func (d DeviceInfo) String() string { return d.Device + " (" + d.Reason + ")" }
 
-// deviceChoice probes once, on first use: programs that never ask about
-// the device never load the CUDA driver.
+// deviceChoice probes once, on first use (the first tensor or operation,
+// or a call of DeviceReport): programs that compute nothing never load the
+// CUDA driver.
 var deviceChoice = sync.OnceValue(func() DeviceInfo {
-	return chooseDevice(os.Getenv("GRAFT_DEVICE"), cuda.Probe)
+	return chooseDevice(os.Getenv("GRAFT_DEVICE"), cuda.Probe, newGPU)
 })
 
 // DeviceReport returns the device choice and its reason. The first call
@@ -35,14 +37,15 @@ func DeviceReport() DeviceInfo { return deviceChoice() }
 
 // CheckDevice returns an error when GRAFT_DEVICE cannot be honoured: an
 // unknown value, or cuda demanded where CUDA is not usable (no driver
-// library, no device, or no CUDA backend yet). Programs call it once at
-// start-up and stop on the error.
+// library, no device, or a device the kernels cannot run on). Programs
+// call it once at start-up and stop on the error.
 func CheckDevice() error { return deviceChoice().err }
 
 // chooseDevice decides from the GRAFT_DEVICE value env, calling probe to
-// look for a GPU unless env is cpu.
-func chooseDevice(env string, probe func() (cuda.Info, error)) DeviceInfo {
-	d := DeviceInfo{Requested: strings.ToLower(strings.TrimSpace(env)), Device: "cpu"}
+// look for a GPU unless env is cpu, and open to start the CUDA backend on
+// the GPU it finds.
+func chooseDevice(env string, probe func() (cuda.Info, error), open func(cuda.Info) (CUDA, error)) DeviceInfo {
+	d := DeviceInfo{Requested: strings.ToLower(strings.TrimSpace(env)), Device: "cpu", backend: CPU{}}
 	if d.Requested == "" {
 		d.Requested = "auto"
 	}
@@ -57,17 +60,20 @@ func chooseDevice(env string, probe func() (cuda.Info, error)) DeviceInfo {
 		return d
 	}
 	info, err := probe()
-	if err != nil {
-		d.Reason = "GRAFT_DEVICE=" + d.Requested + ": " + err.Error()
-		if d.Requested == "cuda" {
-			d.err = fmt.Errorf("GRAFT_DEVICE=cuda, but CUDA is not usable: %w", err)
+	if err == nil {
+		d.GPU = info.String()
+		var c CUDA
+		if c, err = open(info); err == nil {
+			d.Device, d.backend = "cuda", c
+			d.Reason = fmt.Sprintf("GRAFT_DEVICE=%s: found GPU %s", d.Requested, d.GPU)
+			return d
 		}
-		return d
+		err = fmt.Errorf("found GPU %s, but cannot use it: %w", info.Name, err)
 	}
-	d.GPU = info.String()
-	d.Reason = fmt.Sprintf("GRAFT_DEVICE=%s: found GPU %s, but the CUDA backend is not implemented yet, so the CPU is used", d.Requested, info.Name)
+	d.Reason = "GRAFT_DEVICE=" + d.Requested + ": " + err.Error() + "; the CPU is used"
 	if d.Requested == "cuda" {
-		d.err = fmt.Errorf("GRAFT_DEVICE=cuda: found GPU %s, but the CUDA backend is not implemented yet (use GRAFT_DEVICE=auto or cpu)", info.Name)
+		d.Reason = "GRAFT_DEVICE=cuda: " + err.Error()
+		d.err = fmt.Errorf("GRAFT_DEVICE=cuda, but CUDA is not usable: %w", err)
 	}
 	return d
 }

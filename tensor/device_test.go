@@ -13,7 +13,7 @@ import (
 func TestChooseDevice(t *testing.T) {
 	noLib := fmt.Errorf("%w: libcuda.so.1: cannot open shared object file", cuda.ErrNoLibrary)
 	noDev := &cuda.Error{Code: 100, Name: "CUDA_ERROR_NO_DEVICE", Msg: "no CUDA-capable device is detected", Call: "cuInit"}
-	gpu := cuda.Info{Name: "NVIDIA H100", Major: 9, SMs: 132, Devices: 1}
+	h100 := cuda.Info{Name: "NVIDIA H100", Major: 9, SMs: 132, Devices: 1}
 	cases := []struct {
 		env       string
 		info      cuda.Info
@@ -22,20 +22,28 @@ func TestChooseDevice(t *testing.T) {
 		reason    []string // substrings of the report's reason
 		checkErr  []string // substrings of CheckDevice's error; nil: no error
 		gpuReport bool     // GPU is set
+		openErr   error    // what starting the backend returns
+		device    string   // the device chosen; "" means cpu
 	}{
 		{env: "", probeErr: noLib, probed: true, reason: []string{"GRAFT_DEVICE=auto: ", "no driver library", "libcuda.so.1"}},
 		{env: "auto", probeErr: noDev, probed: true, reason: []string{"GRAFT_DEVICE=auto: ", "cuInit: CUDA_ERROR_NO_DEVICE (100)"}},
-		{env: " Auto ", info: gpu, probed: true, gpuReport: true, reason: []string{"found GPU NVIDIA H100", "not implemented yet", "CPU is used"}},
-		{env: "cpu", info: gpu, reason: []string{"GRAFT_DEVICE=cpu"}},
+		{env: " Auto ", info: h100, probed: true, gpuReport: true, device: "cuda", reason: []string{"GRAFT_DEVICE=auto: found GPU NVIDIA H100 (sm_90, 132 SMs"}},
+		{env: "", info: h100, probed: true, gpuReport: true, openErr: cuda.ErrUnsupportedDevice, reason: []string{"found GPU NVIDIA H100, but cannot use it", "the CPU is used"}},
+		{env: "cpu", info: h100, reason: []string{"GRAFT_DEVICE=cpu"}},
 		{env: "cuda", probeErr: noLib, probed: true, reason: []string{"no driver library"}, checkErr: []string{"GRAFT_DEVICE=cuda", "not usable", "no driver library"}},
 		{env: "CUDA", probeErr: noDev, probed: true, reason: []string{"CUDA_ERROR_NO_DEVICE"}, checkErr: []string{"GRAFT_DEVICE=cuda", "CUDA_ERROR_NO_DEVICE"}},
-		{env: "cuda", info: gpu, probed: true, gpuReport: true, reason: []string{"not implemented yet"}, checkErr: []string{"found GPU NVIDIA H100", "not implemented yet"}},
-		{env: "tpu", info: gpu, reason: []string{`"tpu"`}, checkErr: []string{`GRAFT_DEVICE="tpu" is not a device`, "auto, cpu or cuda"}},
+		{env: "cuda", info: h100, probed: true, gpuReport: true, device: "cuda", reason: []string{"GRAFT_DEVICE=cuda: found GPU NVIDIA H100"}},
+		{env: "cuda", info: h100, probed: true, gpuReport: true, openErr: cuda.ErrUnsupportedDevice, reason: []string{"cannot use it"}, checkErr: []string{"GRAFT_DEVICE=cuda", "found GPU NVIDIA H100, but cannot use it"}},
+		{env: "tpu", info: h100, reason: []string{`"tpu"`}, checkErr: []string{`GRAFT_DEVICE="tpu" is not a device`, "auto, cpu or cuda"}},
 	}
 	for _, c := range cases {
 		probed := false
-		d := chooseDevice(c.env, func() (cuda.Info, error) { probed = true; return c.info, c.probeErr })
-		if d.Device != "cpu" || probed != c.probed || (d.GPU != "") != c.gpuReport {
+		open := func(cuda.Info) (CUDA, error) { return CUDA{&gpu{info: c.info}}, c.openErr }
+		d := chooseDevice(c.env, func() (cuda.Info, error) { probed = true; return c.info, c.probeErr }, open)
+		if c.device == "" {
+			c.device = "cpu"
+		}
+		if _, isGPU := d.backend.(CUDA); d.Device != c.device || isGPU != (c.device == "cuda") || probed != c.probed || (d.GPU != "") != c.gpuReport {
 			t.Errorf("GRAFT_DEVICE=%q: device %q, probed %v, GPU %q", c.env, d.Device, probed, d.GPU)
 		}
 		for _, want := range c.reason {
@@ -52,7 +60,7 @@ func TestChooseDevice(t *testing.T) {
 				t.Errorf("GRAFT_DEVICE=%q: CheckDevice error %q lacks %q", c.env, d.err, want)
 			}
 		}
-		if d.err != nil && c.probeErr != nil && !errors.Is(d.err, c.probeErr) {
+		if d.err != nil && c.probeErr != nil && !errors.Is(d.err, c.probeErr) || d.err != nil && c.openErr != nil && !errors.Is(d.err, c.openErr) {
 			t.Errorf("GRAFT_DEVICE=%q: CheckDevice error %v does not wrap the probe's", c.env, d.err)
 		}
 	}
@@ -88,17 +96,24 @@ func TestCheckDeviceCUDANoLibrary(t *testing.T) {
 	t.Log(err)
 }
 
-// TestCheckDeviceCUDA demands CUDA from the real driver, which fails in
-// every case today: no library, no device, or no CUDA backend yet.
+// TestCheckDeviceCUDA demands CUDA from the real driver, which fails
+// without a GPU (no library, or no device); with one, CUDA is chosen.
 func TestCheckDeviceCUDA(t *testing.T) {
 	if childtest.Fork(t, "GRAFT_CUDA_LIB=", "GRAFT_DEVICE=cuda") {
 		return
 	}
 	err := CheckDevice()
+	d := DeviceReport()
+	if _, perr := cuda.Probe(); perr == nil { // a GPU: it must be used
+		if err != nil || d.Device != "cuda" {
+			t.Fatalf("a GPU answers, but CheckDevice() = %v, DeviceReport() = %v", err, d)
+		}
+		t.Log(d)
+		return
+	}
 	if err == nil || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("CheckDevice() = %v, want a one-line error", err)
 	}
-	d := DeviceReport()
 	if d.Device != "cpu" || d.Requested != "cuda" {
 		t.Errorf("DeviceReport() = %+v", d)
 	}

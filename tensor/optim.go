@@ -1,6 +1,9 @@
 package tensor
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Fused optimizer updates: one pass over the parameter, gradient and state
 // arrays, vectorised where the CPU tier allows and split over the worker
@@ -16,6 +19,51 @@ const optimParallelMin = 1 << 16
 // optimChunk is the most floats one assembly call updates: assembly is not
 // preemptible, so a long loop stays in Go.
 const optimChunk = 1 << 14
+
+// AdamParams is one step of Adam or AdamW as AdamUpdate takes it: with t
+// the step number, StepSize = LR/(1 − Beta1ᵗ) and SqrtBC2 = √(1 − Beta2ᵗ);
+// Decoupled selects AdamW's decoupled weight decay.
+type AdamParams struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float32
+	StepSize, SqrtBC2                  float32
+	Decoupled                          bool
+}
+
+// sgdDims checks SGDStep's tensors.
+func sgdDims(w, g, buf *Tensor, momentum float32) {
+	if momentum != 0 {
+		if buf == nil {
+			panic(fmt.Sprintf("tensor.SGDStep: momentum %v needs a buffer for w %v", momentum, w.shape))
+		}
+		mustSameShape("SGDStep", w, g, buf)
+		return
+	}
+	mustSameShape("SGDStep", w, g)
+}
+
+// SGDStep applies SGDUpdate to tensors.
+func (Reference) SGDStep(w, g, buf *Tensor, lr, momentum, weightDecay float32, nesterov, first bool) {
+	CPU{}.SGDStep(w, g, buf, lr, momentum, weightDecay, nesterov, first)
+}
+
+// SGDStep applies SGDUpdate to tensors.
+func (CPU) SGDStep(w, g, buf *Tensor, lr, momentum, weightDecay float32, nesterov, first bool) {
+	sgdDims(w, g, buf, momentum)
+	var b []float32
+	if momentum != 0 {
+		b = buf.data
+	}
+	SGDUpdate(w.data, g.data, b, lr, momentum, weightDecay, nesterov, first)
+}
+
+// AdamStep applies AdamUpdate to tensors.
+func (Reference) AdamStep(w, g, m, v *Tensor, p AdamParams) { CPU{}.AdamStep(w, g, m, v, p) }
+
+// AdamStep applies AdamUpdate to tensors.
+func (CPU) AdamStep(w, g, m, v *Tensor, p AdamParams) {
+	mustSameShape("AdamStep", w, g, m, v)
+	AdamUpdate(w.data, g.data, m.data, v.data, p.LR, p.Beta1, p.Beta2, p.Eps, p.WeightDecay, p.StepSize, p.SqrtBC2, p.Decoupled)
+}
 
 // SGDUpdate applies one step of PyTorch's torch.optim.SGD (dampening 0) to
 // w in place, for every i:

@@ -13,7 +13,7 @@ func (Reference) Name() string { return "reference" }
 // MatMul is SgemmRef on the tensors' storage.
 func (Reference) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
 	m, n, k := matMulDims(c, a, b, transA, transB)
-	SgemmRef(transA, transB, m, n, k, alpha, a.data, a.shape[1], b.data, b.shape[1], beta, c.data, n)
+	SgemmRef(transA, transB, m, n, k, alpha, a.data, max(a.shape[1], 1), b.data, max(b.shape[1], 1), beta, c.data, max(n, 1))
 }
 
 // Add computes z[i] = x[i] + y[i].

@@ -142,11 +142,42 @@ func pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
 	}
 }
 
-// NCHWToNHWC copies src [N,C,H,W] into dst [N,H,W,C].
-func NCHWToNHWC(dst, src *Tensor) {
-	if src.Rank() != 4 || !slices.Equal(dst.shape, []int{src.shape[0], src.shape[2], src.shape[3], src.shape[1]}) {
-		panic(fmt.Sprintf("tensor.NCHWToNHWC: src %v, dst %v", src.shape, dst.shape))
+// layoutDims checks a transpose between NCHW and NHWC: src [N,C,H,W] and
+// dst [N,H,W,C] when toNHWC, else src [N,H,W,C] and dst [N,C,H,W].
+func layoutDims(op string, dst, src *Tensor, toNHWC bool) {
+	ok := src.Rank() == 4
+	if ok && toNHWC {
+		ok = slices.Equal(dst.shape, []int{src.shape[0], src.shape[2], src.shape[3], src.shape[1]})
+	} else if ok {
+		ok = slices.Equal(dst.shape, []int{src.shape[0], src.shape[3], src.shape[1], src.shape[2]})
 	}
+	if !ok {
+		panic(fmt.Sprintf("tensor.%s: src %v, dst %v", op, src.shape, dst.shape))
+	}
+}
+
+// NCHWToNHWC copies src [N,C,H,W] into dst [N,H,W,C] on the default
+// backend.
+func NCHWToNHWC(dst, src *Tensor) { Default().NCHWToNHWC(dst, src) }
+
+// NHWCToNCHW copies src [N,H,W,C] into dst [N,C,H,W] on the default
+// backend.
+func NHWCToNCHW(dst, src *Tensor) { Default().NHWCToNCHW(dst, src) }
+
+// NCHWToNHWC copies src [N,C,H,W] into dst [N,H,W,C].
+func (Reference) NCHWToNHWC(dst, src *Tensor) { nchwToNHWC(dst, src) }
+
+// NCHWToNHWC is Reference.NCHWToNHWC.
+func (CPU) NCHWToNHWC(dst, src *Tensor) { nchwToNHWC(dst, src) }
+
+// NHWCToNCHW copies src [N,H,W,C] into dst [N,C,H,W].
+func (Reference) NHWCToNCHW(dst, src *Tensor) { nhwcToNCHW(dst, src) }
+
+// NHWCToNCHW is Reference.NHWCToNCHW.
+func (CPU) NHWCToNCHW(dst, src *Tensor) { nhwcToNCHW(dst, src) }
+
+func nchwToNHWC(dst, src *Tensor) {
+	layoutDims("NCHWToNHWC", dst, src, true)
 	n, c, h, w := src.shape[0], src.shape[1], src.shape[2], src.shape[3]
 	for i := 0; i < n; i++ {
 		for ch := 0; ch < c; ch++ {
@@ -157,11 +188,8 @@ func NCHWToNHWC(dst, src *Tensor) {
 	}
 }
 
-// NHWCToNCHW copies src [N,H,W,C] into dst [N,C,H,W].
-func NHWCToNCHW(dst, src *Tensor) {
-	if src.Rank() != 4 || !slices.Equal(dst.shape, []int{src.shape[0], src.shape[3], src.shape[1], src.shape[2]}) {
-		panic(fmt.Sprintf("tensor.NHWCToNCHW: src %v, dst %v", src.shape, dst.shape))
-	}
+func nhwcToNCHW(dst, src *Tensor) {
+	layoutDims("NHWCToNCHW", dst, src, false)
 	n, h, w, c := src.shape[0], src.shape[1], src.shape[2], src.shape[3]
 	for i := 0; i < n; i++ {
 		for ch := 0; ch < c; ch++ {
@@ -169,6 +197,27 @@ func NHWCToNCHW(dst, src *Tensor) {
 				dst.data[(i*c+ch)*h*w+p] = src.data[(i*h*w+p)*c+ch]
 			}
 		}
+	}
+}
+
+// broadcastDims checks y [rows, cols] against b [cols].
+func broadcastDims(y, b *Tensor) (rows, cols int) {
+	if y.Rank() != 2 || b.Rank() != 1 || b.shape[0] != y.shape[1] {
+		panic(fmt.Sprintf("tensor.BroadcastRows: y %v (want [rows, cols]), b %v (want [cols])", y.shape, b.shape))
+	}
+	return y.shape[0], y.shape[1]
+}
+
+// BroadcastRows sets every row of y [rows, cols] to b [cols].
+func (Reference) BroadcastRows(y, b *Tensor) { broadcastRows(y, b) }
+
+// BroadcastRows is Reference.BroadcastRows.
+func (CPU) BroadcastRows(y, b *Tensor) { broadcastRows(y, b) }
+
+func broadcastRows(y, b *Tensor) {
+	rows, cols := broadcastDims(y, b)
+	for i := 0; i < rows; i++ {
+		copy(y.data[i*cols:(i+1)*cols], b.data)
 	}
 }
 

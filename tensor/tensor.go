@@ -18,6 +18,7 @@ import (
 type Tensor struct {
 	shape []int
 	data  []float32
+	dev   *mirror // the device copy under a GPU backend (see CUDA); nil on the CPU
 }
 
 // numel returns the product of shape, panicking on a negative dimension.
@@ -35,7 +36,7 @@ func numel(op string, shape []int) int {
 // Zeros returns a tensor of the given shape filled with zeros. A tensor
 // with no dimensions is a scalar of one element.
 func Zeros(shape ...int) *Tensor {
-	return &Tensor{shape: slices.Clone(shape), data: make([]float32, numel("Zeros", shape))}
+	return newTensor(slices.Clone(shape), make([]float32, numel("Zeros", shape)))
 }
 
 // Full returns a tensor of the given shape with every element v.
@@ -53,7 +54,7 @@ func FromSlice(data []float32, shape ...int) *Tensor {
 	if n := numel("FromSlice", shape); n != len(data) {
 		panic(fmt.Sprintf("tensor.FromSlice: shape %v holds %d elements, data has %d", append([]int(nil), shape...), n, len(data)))
 	}
-	return &Tensor{shape: slices.Clone(shape), data: data}
+	return newTensor(slices.Clone(shape), data)
 }
 
 // newRand returns the deterministic generator of a seed.
@@ -104,8 +105,14 @@ func (t *Tensor) Dim(i int) int {
 // Len returns the number of elements.
 func (t *Tensor) Len() int { return len(t.data) }
 
-// Data returns the tensor's storage, row-major (shared, not copied).
-func (t *Tensor) Data() []float32 { return t.data }
+// Data returns the tensor's storage, row-major (shared, not copied). On a
+// GPU it first copies the values down if the device holds newer ones, and
+// the host slice then holds the current values: write through it only
+// until the next operation on the tensor, and call Data again after one.
+func (t *Tensor) Data() []float32 {
+	t.hostWrite()
+	return t.data
+}
 
 // offset returns the storage index of a multi-index.
 func (t *Tensor) offset(op string, idx []int) int {
@@ -123,10 +130,16 @@ func (t *Tensor) offset(op string, idx []int) int {
 }
 
 // At returns the element at the multi-index idx.
-func (t *Tensor) At(idx ...int) float32 { return t.data[t.offset("At", idx)] }
+func (t *Tensor) At(idx ...int) float32 {
+	t.hostRead()
+	return t.data[t.offset("At", idx)]
+}
 
 // Set stores v at the multi-index idx.
-func (t *Tensor) Set(v float32, idx ...int) { t.data[t.offset("Set", idx)] = v }
+func (t *Tensor) Set(v float32, idx ...int) {
+	t.hostWrite()
+	t.data[t.offset("Set", idx)] = v
+}
 
 // Reshape returns a view with a new shape over the same storage. One
 // dimension may be -1; it is inferred from the others. It panics if the
@@ -154,12 +167,16 @@ func (t *Tensor) Reshape(dims ...int) *Tensor {
 	if known != len(t.data) {
 		panic(fmt.Sprintf("tensor.Reshape: shape %v holds %d elements, %v has %d", shape, known, t.shape, len(t.data)))
 	}
-	return &Tensor{shape: shape, data: t.data}
+	return &Tensor{shape: shape, data: t.data, dev: t.dev}
 }
 
 // Clone returns a deep copy.
 func (t *Tensor) Clone() *Tensor {
-	return &Tensor{shape: slices.Clone(t.shape), data: slices.Clone(t.data)}
+	if c := t.cloneOnDevice(); c != nil {
+		return c
+	}
+	t.hostRead()
+	return newTensor(slices.Clone(t.shape), slices.Clone(t.data))
 }
 
 // SameShape reports whether t and u have the same dimensions.
@@ -170,6 +187,7 @@ func (t *Tensor) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Tensor%v", t.shape)
 	if len(t.data) <= 16 {
+		t.hostRead()
 		fmt.Fprintf(&b, "%v", t.data)
 	}
 	return b.String()

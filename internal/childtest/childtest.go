@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -92,4 +93,29 @@ func Fork(t *testing.T, env ...string) bool {
 	}
 	t.Logf("child with %s:\n%s", strings.Join(env, " "), out)
 	return true
+}
+
+// EmulatorLib returns the CUDA emulator's driver library named by
+// GRAFT_CUDAEMU_LIB (tools/cudaemu builds it), for a test that runs GPU
+// code in a child on it. It skips t when the variable is unset (failing it
+// instead under CI=true, where .ci/run builds the emulator), on platforms
+// without the CUDA binding, and with -short; hint says how to build the
+// emulator and point the tests at it.
+func EmulatorLib(t *testing.T, hint string) string {
+	t.Helper()
+	lib := os.Getenv("GRAFT_CUDAEMU_LIB")
+	switch {
+	case lib == "" && os.Getenv("CI") == "true":
+		t.Fatalf("GRAFT_CUDAEMU_LIB is unset under CI=true (.ci/run builds the emulator): %s", hint)
+	case lib == "":
+		t.Skipf("GRAFT_CUDAEMU_LIB is unset; to run the CUDA code on the CPU emulator: %s", hint)
+	case runtime.GOOS != "linux" || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64"):
+		t.Skipf("no CUDA binding on %s/%s", runtime.GOOS, runtime.GOARCH)
+	case testing.Short():
+		t.Skip("-short: the CUDA code is slow on the emulator")
+	}
+	if _, err := os.Stat(lib); err != nil { // also makes go test's cache depend on the library
+		t.Fatalf("GRAFT_CUDAEMU_LIB: %v; build it with %s", err, hint)
+	}
+	return lib
 }

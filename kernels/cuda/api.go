@@ -169,6 +169,12 @@ func MemcpyDtoHAsync(dst unsafe.Pointer, src DevicePtr, bytes uintptr, s Stream)
 	return err
 }
 
+// MemcpyDtoDAsync queues a copy of bytes from src to dst, both device
+// memory, on stream s.
+func MemcpyDtoDAsync(dst, src DevicePtr, bytes uintptr, s Stream) error {
+	return do("cuMemcpyDtoDAsync_v2", func() result { return cuMemcpyDtoDAsync(dst, src, bytes, s.h) })
+}
+
 // MemsetD32 sets n 32-bit words from dst to v (for float32 data, pass
 // math.Float32bits of the value).
 func MemsetD32(dst DevicePtr, v uint32, n uintptr) error {

@@ -75,6 +75,7 @@ var (
 	cuMemcpyDtoD              func(dst, src DevicePtr, bytes uintptr) result
 	cuMemcpyHtoDAsync         func(dst DevicePtr, src unsafe.Pointer, bytes uintptr, s uintptr) result
 	cuMemcpyDtoHAsync         func(dst unsafe.Pointer, src DevicePtr, bytes uintptr, s uintptr) result
+	cuMemcpyDtoDAsync         func(dst, src DevicePtr, bytes uintptr, s uintptr) result
 	cuMemsetD32               func(dst DevicePtr, v uint32, n uintptr) result
 	cuStreamCreate            func(s *uintptr, flags uint32) result
 	cuStreamDestroy           func(s uintptr) result
@@ -117,6 +118,7 @@ var symbols = []struct {
 	{&cuMemcpyDtoD, "cuMemcpyDtoD_v2"},
 	{&cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"},
 	{&cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2"},
+	{&cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2"},
 	{&cuMemsetD32, "cuMemsetD32_v2"},
 	{&cuStreamCreate, "cuStreamCreate"},
 	{&cuStreamDestroy, "cuStreamDestroy_v2"},

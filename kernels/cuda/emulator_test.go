@@ -1,9 +1,7 @@
 package cuda_test
 
 import (
-	"os"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -27,20 +25,7 @@ const buildHint = "tools/cudaemu/build.sh /tmp/cudaemu && GRAFT_CUDAEMU_LIB=/tmp
 // skips when GRAFT_CUDAEMU_LIB is unset, except under CI=true, and with
 // -short (the tests take about 15 s on the emulator).
 func TestKernelsOnEmulator(t *testing.T) {
-	lib := os.Getenv("GRAFT_CUDAEMU_LIB")
-	switch {
-	case lib == "" && os.Getenv("CI") == "true":
-		t.Fatalf("GRAFT_CUDAEMU_LIB is unset under CI=true (.ci/run builds the emulator): %s", buildHint)
-	case lib == "":
-		t.Skipf("GRAFT_CUDAEMU_LIB is unset; to run the CUDA kernel tests on the CPU emulator: %s", buildHint)
-	case runtime.GOOS != "linux" || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64"):
-		t.Skipf("no CUDA binding on %s/%s", runtime.GOOS, runtime.GOARCH)
-	case testing.Short():
-		t.Skip("-short: the kernel tests take about 15 s on the emulator")
-	}
-	if _, err := os.Stat(lib); err != nil { // also makes go test's cache depend on the library
-		t.Fatalf("GRAFT_CUDAEMU_LIB: %v; build it with %s", err, buildHint)
-	}
+	lib := childtest.EmulatorLib(t, buildHint)
 	stdout, stderr, code := childtest.ExecTests(t, emulatedTests, "GRAFT_CUDA_LIB="+lib)
 	out := stdout + stderr
 	if code != 0 {

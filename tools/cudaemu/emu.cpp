@@ -387,6 +387,7 @@ CUresult cuMemcpyDtoH_v2(void* d, uintptr_t s, size_t n) { return memcpy(d, (con
 CUresult cuMemcpyDtoD_v2(uintptr_t d, uintptr_t s, size_t n) { return memmove((void*)d, (const void*)s, n), SUCCESS; }
 CUresult cuMemcpyHtoDAsync_v2(uintptr_t d, const void* s, size_t n, uintptr_t) { return cuMemcpyHtoD_v2(d, s, n); }
 CUresult cuMemcpyDtoHAsync_v2(void* d, uintptr_t s, size_t n, uintptr_t) { return cuMemcpyDtoH_v2(d, s, n); }
+CUresult cuMemcpyDtoDAsync_v2(uintptr_t d, uintptr_t s, size_t n, uintptr_t) { return cuMemcpyDtoD_v2(d, s, n); }
 CUresult cuMemsetD32_v2(uintptr_t d, unsigned v, size_t n) {
     for (size_t i = 0; i < n; i++) reinterpret_cast<unsigned*>(d)[i] = v;
     return SUCCESS;

@@ -1,0 +1,751 @@
+package tensor
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/graftml/graft/kernels/cuda"
+)
+
+// CUDA is the backend on an NVIDIA GPU: graft's CUDA kernels (package
+// kernels/cuda), queued in order on one stream of the device's primary
+// context.
+//
+// Tensors are device-resident under it. Every tensor created while CUDA is
+// the default backend (Zeros, FromSlice, Clone, …) has a device mirror,
+// shared by its views, that is allocated on its first use by an operation
+// and freed (into a caching allocator) when the tensor is collected. Each
+// side knows whether it holds the current values: an operation uploads an
+// input only when the host holds newer values than the device, and writes
+// its outputs on the device alone; Data, At and String copy a tensor back
+// only when the device holds newer values. So a training step copies the
+// batch in and the loss out, and nothing else: DeviceStats counts the
+// copies.
+//
+// Data hands out the host slice for reading and writing, so it marks the
+// host as holding the current values: call it again after any operation
+// and before writing through the slice (a write through a slice obtained
+// before an operation wrote the tensor is lost).
+//
+// Operations without a CUDA kernel (Max, Dropout, Concat, Split, Pad, and
+// softmax over an axis that is not the last) run on the CPU: they copy
+// their inputs to the host and leave their outputs there.
+//
+// An operation that fails on the device (out of memory, a launch error)
+// panics with a *DeviceError. Make one with NewCUDA; the default backend
+// is chosen at start (see DeviceReport).
+type CUDA struct{ g *gpu }
+
+// DeviceError is the panic value of a backend operation that failed on its
+// device.
+type DeviceError struct {
+	Op  string // the operation
+	Err error  // the driver's or the kernel call's error
+}
+
+func (e *DeviceError) Error() string { return "tensor." + e.Op + " on the GPU: " + e.Err.Error() }
+
+// Unwrap returns the device's error.
+func (e *DeviceError) Unwrap() error { return e.Err }
+
+// GPUStats counts a CUDA backend's copies between host and device and
+// its device memory.
+type GPUStats struct {
+	HostToDevice, DeviceToHost           int64 // copies
+	HostToDeviceBytes, DeviceToHostBytes int64
+	Memory                               cuda.AllocStats
+}
+
+// gpu is the state of a CUDA backend.
+type gpu struct {
+	info   cuda.Info
+	ctx    cuda.Context
+	k      *cuda.Kernels
+	alloc  *cuda.Allocator
+	stream cuda.Stream
+
+	mu      sync.Mutex // held by every operation, from queueing to return
+	stats   GPUStats
+	scratch cuda.Block // labels (int32) and the loss, for SoftmaxCrossEntropy
+	labels  []int32
+}
+
+// The state bits of a device mirror: which sides hold the current values.
+const (
+	onHost uint8 = 1 << iota
+	onDevice
+)
+
+// mirror is a tensor's storage on the device, shared by its views.
+type mirror struct {
+	g     *gpu
+	mem   *devMem // nil until first used on the device
+	state uint8
+}
+
+// devMem is a mirror's device memory; a cleanup gives it back to the
+// allocator when the mirror is collected.
+type devMem struct {
+	g *gpu
+	b cuda.Block
+}
+
+// NewCUDA opens device 0 and loads graft's kernels into its primary
+// context. It fails when the driver library cannot be loaded, no GPU
+// answers, or the GPU is older than the kernels (compute capability 8.0).
+// Tensors created before the backend is the default have no device mirror:
+// one is attached on first use, and views made of them before that do not
+// share it.
+func NewCUDA() (CUDA, error) {
+	info, err := cuda.Probe()
+	if err != nil {
+		return CUDA{}, err
+	}
+	return newGPU(info)
+}
+
+func newGPU(info cuda.Info) (CUDA, error) {
+	dev, err := cuda.GetDevice(0)
+	if err != nil {
+		return CUDA{}, err
+	}
+	ctx, err := dev.PrimaryContext()
+	if err != nil {
+		return CUDA{}, err
+	}
+	g := &gpu{info: info, ctx: ctx}
+	err = ctx.Do(func() error {
+		var err error
+		if g.k, err = cuda.LoadKernels(ctx); err != nil {
+			return err
+		}
+		g.stream, err = cuda.NewStream(1) // CU_STREAM_NON_BLOCKING
+		return err
+	})
+	if err != nil {
+		return CUDA{}, errors.Join(err, ctx.Release())
+	}
+	g.alloc = cuda.NewAllocator(ctx)
+	return CUDA{g}, nil
+}
+
+// Name says which GPU runs the operations.
+func (c CUDA) Name() string { return "cuda: " + c.g.info.Name }
+
+// Stats returns the backend's copies and memory so far.
+func (c CUDA) Stats() GPUStats {
+	c.g.mu.Lock()
+	defer c.g.mu.Unlock()
+	s := c.g.stats
+	s.Memory = c.g.alloc.Stats()
+	return s
+}
+
+// Synchronize waits until every queued operation has finished; timing a
+// GPU needs it (an operation returns once queued).
+func (c CUDA) Synchronize() {
+	g := c.g
+	g.begin()
+	defer g.end()
+	g.check("Synchronize", g.stream.Synchronize())
+}
+
+// DeviceStats returns the default backend's copies between host and device
+// and its device memory; all zero on the CPU.
+func DeviceStats() GPUStats {
+	if c, ok := Default().(CUDA); ok {
+		return c.Stats()
+	}
+	return GPUStats{}
+}
+
+// activeGPU returns the default backend's GPU, or nil on the CPU.
+func activeGPU() *gpu {
+	if c, ok := Default().(CUDA); ok {
+		return c.g
+	}
+	return nil
+}
+
+// newTensor returns a tensor over data, with a device mirror (holding
+// nothing yet) when the default backend is a GPU.
+func newTensor(shape []int, data []float32) *Tensor {
+	t := &Tensor{shape: shape, data: data}
+	if g := activeGPU(); g != nil {
+		t.dev = &mirror{g: g, state: onHost}
+	}
+	return t
+}
+
+// begin makes the GPU current on this goroutine's OS thread and holds the
+// backend's lock; end undoes both.
+func (g *gpu) begin() {
+	g.mu.Lock()
+	runtime.LockOSThread()
+	if err := g.ctx.SetCurrent(); err != nil {
+		g.end()
+		panic(&DeviceError{"begin", err})
+	}
+}
+
+func (g *gpu) end() {
+	runtime.UnlockOSThread()
+	g.mu.Unlock()
+}
+
+// check panics with a *DeviceError on err.
+func (g *gpu) check(op string, err error) {
+	if err != nil {
+		panic(&DeviceError{op, err})
+	}
+}
+
+// mirrorOf returns t's mirror, attaching one to a tensor made before this
+// backend was the default.
+func (g *gpu) mirrorOf(t *Tensor) *mirror {
+	if t.dev == nil {
+		t.dev = &mirror{g: g, state: onHost}
+	}
+	if t.dev.g != g {
+		panic(fmt.Sprintf("tensor: a tensor %v of another GPU backend", t.shape))
+	}
+	return t.dev
+}
+
+// memOf returns t's device memory, allocating it on first use.
+func (g *gpu) memOf(op string, t *Tensor, m *mirror) cuda.DevicePtr {
+	if m.mem == nil {
+		b, err := g.alloc.Alloc(4 * len(t.data))
+		if err != nil { // unreachable tensors may hold device memory: collect them
+			runtime.GC()
+			runtime.Gosched() // let their cleanups run
+			b, err = g.alloc.Alloc(4 * len(t.data))
+		}
+		g.check(op, err)
+		m.mem = &devMem{g: g, b: b}
+		runtime.AddCleanup(m, func(d *devMem) { d.g.alloc.Free(d.b) }, m.mem)
+	}
+	return m.mem.b.Ptr
+}
+
+// in returns t's device address with its current values there (copied up
+// if the host holds newer ones); nil gives 0.
+func (g *gpu) in(op string, t *Tensor) cuda.DevicePtr {
+	if t == nil {
+		return 0
+	}
+	m := g.mirrorOf(t)
+	p := g.memOf(op, t, m)
+	if m.state&onDevice == 0 {
+		if len(t.data) > 0 {
+			n := uintptr(4 * len(t.data))
+			g.check(op, cuda.MemcpyHtoDAsync(p, unsafe.Pointer(&t.data[0]), n, g.stream))
+			g.stats.HostToDevice++
+			g.stats.HostToDeviceBytes += int64(n)
+		}
+		m.state |= onDevice
+	}
+	return p
+}
+
+// out returns t's device address for an output that is written whole; the
+// device then holds t's current values. nil gives 0.
+func (g *gpu) out(op string, t *Tensor) cuda.DevicePtr {
+	if t == nil {
+		return 0
+	}
+	m := g.mirrorOf(t)
+	p := g.memOf(op, t, m)
+	m.state = onDevice
+	return p
+}
+
+// inout is in for an output that is read too (y += …).
+func (g *gpu) inout(op string, t *Tensor) cuda.DevicePtr {
+	p := g.in(op, t)
+	if t != nil {
+		t.dev.state = onDevice
+	}
+	return p
+}
+
+// toHost copies t's values down from the device if the host's are stale.
+func (g *gpu) toHost(t *Tensor) {
+	g.begin()
+	defer g.end()
+	m := t.dev
+	if m.state&onHost != 0 {
+		return
+	}
+	if len(t.data) > 0 {
+		n := uintptr(4 * len(t.data))
+		g.check("Data", cuda.MemcpyDtoHAsync(unsafe.Pointer(&t.data[0]), m.mem.b.Ptr, n, g.stream))
+		g.check("Data", g.stream.Synchronize())
+		g.stats.DeviceToHost++
+		g.stats.DeviceToHostBytes += int64(n)
+	}
+	m.state |= onHost
+}
+
+// hostRead makes t's host slice current, for reading.
+func (t *Tensor) hostRead() {
+	if m := t.dev; m != nil && m.state&onHost == 0 {
+		m.g.toHost(t)
+	}
+}
+
+// hostWrite makes t's host slice current and the only current copy, for
+// writing.
+func (t *Tensor) hostWrite() {
+	if m := t.dev; m != nil {
+		if m.state&onHost == 0 {
+			m.g.toHost(t)
+		}
+		m.state = onHost
+	}
+}
+
+// cloneOnDevice returns a copy of t made on the device, or nil when the
+// host holds t's current values (then a host copy is as cheap).
+func (t *Tensor) cloneOnDevice() *Tensor {
+	m := t.dev
+	if m == nil || m.state&onHost != 0 {
+		return nil
+	}
+	g := m.g
+	c := newTensor(append([]int(nil), t.shape...), make([]float32, len(t.data)))
+	g.begin()
+	defer g.end()
+	src, dst := g.in("Clone", t), g.out("Clone", c)
+	if len(t.data) > 0 {
+		g.check("Clone", cuda.MemcpyDtoDAsync(dst, src, uintptr(4*len(t.data)), g.stream))
+	}
+	return c
+}
+
+// onCPU runs f, a CPU operation, after bringing ins to the host and
+// marking outs as written there.
+func onCPU(ins, outs []*Tensor, f func()) {
+	for _, t := range ins {
+		if t != nil {
+			t.hostRead()
+		}
+	}
+	for _, t := range outs {
+		if t != nil {
+			t.hostWrite()
+		}
+	}
+	f()
+}
+
+// MatMul computes c = alpha·op(a)·op(b) + beta·c on the GPU.
+func (cu CUDA) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
+	m, n, k := matMulDims(c, a, b, transA, transB)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	pa, pb := g.in("MatMul", a), g.in("MatMul", b)
+	var pc cuda.DevicePtr
+	if beta == 0 {
+		pc = g.out("MatMul", c)
+	} else {
+		pc = g.inout("MatMul", c)
+	}
+	g.check("MatMul", g.k.Sgemm(g.stream, transA, transB, m, n, k, alpha,
+		pa, max(a.shape[1], 1), pb, max(b.shape[1], 1), beta, pc, max(n, 1)))
+}
+
+// Add computes z = x + y on the GPU.
+func (cu CUDA) Add(z, x, y *Tensor) { cu.binary("Add", (*cuda.Kernels).Add, z, x, y) }
+
+// Mul computes z = x·y on the GPU.
+func (cu CUDA) Mul(z, x, y *Tensor) { cu.binary("Mul", (*cuda.Kernels).Mul, z, x, y) }
+
+// binary runs kernel f, z = f(x, y) elementwise.
+func (cu CUDA) binary(op string, f func(*cuda.Kernels, cuda.Stream, int, cuda.DevicePtr, cuda.DevicePtr, cuda.DevicePtr) error, z, x, y *Tensor) {
+	mustSameShape(op, z, x, y)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px, py := g.in(op, x), g.in(op, y)
+	g.check(op, f(g.k, g.stream, len(z.data), g.out(op, z), px, py))
+}
+
+// Scale computes y = alpha·x on the GPU.
+func (cu CUDA) Scale(y *Tensor, alpha float32, x *Tensor) {
+	mustSameShape("Scale", y, x)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px := g.in("Scale", x)
+	g.check("Scale", g.k.Scale(g.stream, len(y.data), alpha, g.out("Scale", y), px))
+}
+
+// Axpy computes y += alpha·x on the GPU (one fused multiply-add each).
+func (cu CUDA) Axpy(y *Tensor, alpha float32, x *Tensor) {
+	mustSameShape("Axpy", y, x)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px := g.in("Axpy", x)
+	g.check("Axpy", g.k.Axpy(g.stream, len(y.data), alpha, g.inout("Axpy", y), px))
+}
+
+// ReLU computes y = max(x, 0) on the GPU.
+func (cu CUDA) ReLU(y, x *Tensor) { cu.Activate(y, x, ActReLU, 0) }
+
+// ReLUGrad computes dx = dy where x > 0, else 0, on the GPU.
+func (cu CUDA) ReLUGrad(dx, x, dy *Tensor) { cu.ActivateGrad(dx, x, x, dy, ActReLU, 0) }
+
+// Activate computes y = f(x) on the GPU.
+func (cu CUDA) Activate(y, x *Tensor, a Activation, alpha float32) {
+	mustSameShape("Activate", y, x)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px := g.in("Activate", x)
+	g.check("Activate", g.k.Activate(g.stream, cuda.Activation(a), alpha, len(y.data), g.out("Activate", y), px))
+}
+
+// ActivateGrad computes dx = f'(x)·dy on the GPU.
+func (cu CUDA) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32) {
+	mustSameShape("ActivateGrad", dx, x, y, dy)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px, py, pdy := g.in("ActivateGrad", x), g.in("ActivateGrad", y), g.in("ActivateGrad", dy)
+	g.check("ActivateGrad", g.k.ActivateGrad(g.stream, cuda.Activation(a), alpha, len(dx.data), g.out("ActivateGrad", dx), px, py, pdy))
+}
+
+// Sum reduces src along axis on the GPU (in double precision).
+func (cu CUDA) Sum(dst, src *Tensor, axis int) {
+	outer, r, inner := reduceDims("Sum", dst, src, axis)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	ps := g.in("Sum", src)
+	g.check("Sum", g.k.Sum(g.stream, outer, r, inner, g.out("Sum", dst), ps))
+}
+
+// Max reduces src along axis by the maximum, on the CPU.
+func (cu CUDA) Max(dst, src *Tensor, axis int) {
+	onCPU([]*Tensor{src}, []*Tensor{dst}, func() { CPU{}.Max(dst, src, axis) })
+}
+
+// convShape is g as the kernels take it.
+func convShape(g convGeom) cuda.ConvShape {
+	p := g.p
+	return cuda.ConvShape{N: g.n, H: g.h, W: g.w, C: g.c, O: g.o, KH: g.kh, KW: g.kw,
+		StrideH: p.StrideH, StrideW: p.StrideW, DilationH: p.DilationH, DilationW: p.DilationW,
+		PadTop: p.PadTop, PadLeft: p.PadLeft, PadBottom: p.PadBottom, PadRight: p.PadRight, Groups: p.Groups}
+}
+
+// Conv2D computes y = conv(x, w) + bias on the GPU.
+func (cu CUDA) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
+	cg := convDims("Conv2D", x, w, y, bias, p)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px, pw, pb := g.in("Conv2D", x), g.in("Conv2D", w), g.in("Conv2D", bias)
+	g.check("Conv2D", g.k.Conv2DForward(g.stream, convShape(cg), g.out("Conv2D", y), px, pw, pb))
+}
+
+// Conv2DBackwardData computes a convolution's input gradient on the GPU.
+func (cu CUDA) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
+	cg := convDims("Conv2DBackwardData", dx, w, dy, nil, p)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	pdy, pw := g.in("Conv2DBackwardData", dy), g.in("Conv2DBackwardData", w)
+	g.check("Conv2DBackwardData", g.k.Conv2DBackwardData(g.stream, convShape(cg), g.out("Conv2DBackwardData", dx), pdy, pw))
+}
+
+// Conv2DBackwardWeights computes a convolution's weight and bias gradients
+// on the GPU.
+func (cu CUDA) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
+	cg := convDims("Conv2DBackwardWeights", x, dw, dy, db, p)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px, pdy := g.in("Conv2DBackwardWeights", x), g.in("Conv2DBackwardWeights", dy)
+	pdw, pdb := g.out("Conv2DBackwardWeights", dw), g.out("Conv2DBackwardWeights", db)
+	g.check("Conv2DBackwardWeights", g.k.Conv2DBackwardWeights(g.stream, convShape(cg), pdw, pdb, px, pdy))
+}
+
+// poolShape is pg as the kernels take it.
+func poolShape(pg poolGeom) cuda.PoolShape {
+	p := pg.p
+	return cuda.PoolShape{N: pg.n, H: pg.h, W: pg.w, C: pg.c, KH: p.KH, KW: p.KW,
+		StrideH: pg.sh, StrideW: pg.sw, DilationH: pg.dh, DilationW: pg.dw,
+		PadTop: p.PadTop, PadLeft: p.PadLeft, PadBottom: p.PadBottom, PadRight: p.PadRight,
+		CeilMode: p.CeilMode, CountIncludePad: p.CountIncludePad}
+}
+
+// MaxPool2D pools windows by their maximum on the GPU.
+func (cu CUDA) MaxPool2D(y, x *Tensor, p PoolParams) {
+	pg := poolDims("MaxPool2D", x, y, p)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px := g.in("MaxPool2D", x)
+	g.check("MaxPool2D", g.k.MaxPool2DForward(g.stream, poolShape(pg), g.out("MaxPool2D", y), px))
+}
+
+// MaxPool2DBackward routes dy to each window's maximum on the GPU.
+func (cu CUDA) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) {
+	pg := poolDims("MaxPool2DBackward", x, dy, p)
+	mustSameShape("MaxPool2DBackward", dx, x)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px, pdy := g.in("MaxPool2DBackward", x), g.in("MaxPool2DBackward", dy)
+	g.check("MaxPool2DBackward", g.k.MaxPool2DBackward(g.stream, poolShape(pg), g.out("MaxPool2DBackward", dx), px, pdy))
+}
+
+// AvgPool2D averages windows on the GPU.
+func (cu CUDA) AvgPool2D(y, x *Tensor, p PoolParams) {
+	pg := poolDims("AvgPool2D", x, y, p)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px := g.in("AvgPool2D", x)
+	g.check("AvgPool2D", g.k.AvgPool2DForward(g.stream, poolShape(pg), g.out("AvgPool2D", y), px))
+}
+
+// AvgPool2DBackward spreads dy over each window on the GPU.
+func (cu CUDA) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) {
+	pg := poolDims("AvgPool2DBackward", dx, dy, p)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	pdy := g.in("AvgPool2DBackward", dy)
+	g.check("AvgPool2DBackward", g.k.AvgPool2DBackward(g.stream, poolShape(pg), g.out("AvgPool2DBackward", dx), pdy))
+}
+
+// GlobalAvgPool averages each channel over the pixels on the GPU.
+func (cu CUDA) GlobalAvgPool(y, x *Tensor) {
+	n, hw, c := globalDims("GlobalAvgPool", x, y)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px := g.in("GlobalAvgPool", x)
+	g.check("GlobalAvgPool", g.k.GlobalAvgPool(g.stream, n, max(hw, 1), c, g.out("GlobalAvgPool", y), px))
+}
+
+// GlobalAvgPoolBackward spreads dy over the pixels on the GPU.
+func (cu CUDA) GlobalAvgPoolBackward(dx, dy *Tensor) {
+	n, hw, c := globalDims("GlobalAvgPoolBackward", dx, dy)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	pdy := g.in("GlobalAvgPoolBackward", dy)
+	g.check("GlobalAvgPoolBackward", g.k.GlobalAvgPoolBackward(g.stream, n, max(hw, 1), c, g.out("GlobalAvgPoolBackward", dx), pdy))
+}
+
+// bnParams is p as the kernels take it.
+func bnParams(p BatchNormParams) cuda.BatchNormParams {
+	return cuda.BatchNormParams{Momentum: p.Momentum, Eps: p.Eps, UnbiasedVar: p.UnbiasedVar, ReLU: p.ReLU}
+}
+
+// BatchNormTrain normalises with the batch statistics on the GPU.
+func (cu CUDA) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams) {
+	mustSameShape("BatchNormTrain", y, x)
+	rows, c := bnDims("BatchNormTrain", x, gamma, beta, runMean, runVar, saveMean, saveInvStd)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	const op = "BatchNormTrain"
+	px, pg, pb := g.in(op, x), g.in(op, gamma), g.in(op, beta)
+	prm, prv := g.inout(op, runMean), g.inout(op, runVar)
+	g.check(op, g.k.BatchNormTrain(g.stream, rows, c, bnParams(p), g.out(op, y), px, pg, pb, prm, prv, g.out(op, saveMean), g.out(op, saveInvStd)))
+}
+
+// BatchNormInference normalises with given statistics on the GPU.
+func (cu CUDA) BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, p BatchNormParams) {
+	mustSameShape("BatchNormInference", y, x)
+	rows, c := bnDims("BatchNormInference", x, gamma, beta, mean, variance)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	const op = "BatchNormInference"
+	px, pg, pb, pm, pv := g.in(op, x), g.in(op, gamma), g.in(op, beta), g.in(op, mean), g.in(op, variance)
+	g.check(op, g.k.BatchNormInference(g.stream, rows, c, bnParams(p), g.out(op, y), px, pg, pb, pm, pv))
+}
+
+// BatchNormBackward computes BatchNorm's gradients on the GPU.
+func (cu CUDA) BatchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd *Tensor) {
+	if dx != nil {
+		mustSameShape("BatchNormBackward", dx, x, dy)
+	} else {
+		mustSameShape("BatchNormBackward", x, dy)
+	}
+	rows, c := bnDims("BatchNormBackward", x, dgamma, dbeta, gamma, saveMean, saveInvStd)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	const op = "BatchNormBackward"
+	px, pdy, pg, pm, pi := g.in(op, x), g.in(op, dy), g.in(op, gamma), g.in(op, saveMean), g.in(op, saveInvStd)
+	g.check(op, g.k.BatchNormBackward(g.stream, rows, c, g.out(op, dx), g.out(op, dgamma), g.out(op, dbeta), px, pdy, pg, pm, pi))
+}
+
+// Softmax runs on the GPU along the last axis, else on the CPU.
+func (cu CUDA) Softmax(y, x *Tensor, axis int, log bool) {
+	outer, r, inner := softmaxDims("Softmax", y, x, axis)
+	if inner != 1 {
+		onCPU([]*Tensor{x}, []*Tensor{y}, func() { CPU{}.Softmax(y, x, axis, log) })
+		return
+	}
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px := g.in("Softmax", x)
+	g.check("Softmax", g.k.Softmax(g.stream, outer, r, log, g.out("Softmax", y), px))
+}
+
+// SoftmaxGrad runs on the GPU along the last axis, else on the CPU.
+func (cu CUDA) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) {
+	outer, r, inner := softmaxDims("SoftmaxGrad", dx, y, axis)
+	mustSameShape("SoftmaxGrad", dx, y, dy)
+	if inner != 1 {
+		onCPU([]*Tensor{y, dy}, []*Tensor{dx}, func() { CPU{}.SoftmaxGrad(dx, y, dy, axis, log) })
+		return
+	}
+	g := cu.g
+	g.begin()
+	defer g.end()
+	py, pdy := g.in("SoftmaxGrad", y), g.in("SoftmaxGrad", dy)
+	g.check("SoftmaxGrad", g.k.SoftmaxGrad(g.stream, outer, r, log, g.out("SoftmaxGrad", dx), py, pdy))
+}
+
+// SoftmaxCrossEntropy computes the loss and its gradient on the GPU: the
+// labels go up and the loss comes down (one float).
+func (cu CUDA) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) float32 {
+	if logits.Rank() != 2 || len(labels) != logits.shape[0] || (grad != nil && !grad.SameShape(logits)) {
+		softmaxCrossEntropy(grad, logits, labels, smoothing) // panics, naming the shapes
+	}
+	n, k := logits.shape[0], logits.shape[1]
+	g := cu.g
+	g.begin()
+	defer g.end()
+	const op = "SoftmaxCrossEntropy"
+	g.labels = g.labels[:0]
+	for i, l := range labels {
+		if l < 0 || l >= k {
+			panic(fmt.Sprintf("tensor.SoftmaxCrossEntropy: label %d of example %d outside [0, %d)", l, i, k))
+		}
+		g.labels = append(g.labels, int32(l))
+	}
+	need := 4*n + 512 // the labels, then the loss at a 512-byte boundary
+	if g.scratch.Size < need {
+		g.alloc.Free(g.scratch)
+		b, err := g.alloc.Alloc(need)
+		g.check(op, err)
+		g.scratch = b
+	}
+	lossOff := uintptr(need - 512)
+	if n > 0 {
+		g.check(op, cuda.MemcpyHtoDAsync(g.scratch.Ptr, unsafe.Pointer(&g.labels[0]), uintptr(4*n), g.stream))
+		g.stats.HostToDevice++
+		g.stats.HostToDeviceBytes += int64(4 * n)
+	}
+	pl := g.in(op, logits)
+	g.check(op, g.k.SoftmaxCrossEntropy(g.stream, n, k, smoothing, g.scratch.Ptr+cuda.DevicePtr(lossOff), g.out(op, grad), pl, g.scratch.Ptr))
+	var loss float32
+	g.check(op, cuda.MemcpyDtoHAsync(unsafe.Pointer(&loss), g.scratch.Ptr+cuda.DevicePtr(lossOff), 4, g.stream))
+	g.check(op, g.stream.Synchronize())
+	g.stats.DeviceToHost++
+	g.stats.DeviceToHostBytes += 4
+	return loss
+}
+
+// Dropout runs on the CPU (its mask comes from a sequential generator).
+func (cu CUDA) Dropout(y, mask, x *Tensor, p float32, seed uint64) {
+	onCPU([]*Tensor{x}, []*Tensor{y, mask}, func() { CPU{}.Dropout(y, mask, x, p, seed) })
+}
+
+// Concat runs on the CPU.
+func (cu CUDA) Concat(dst *Tensor, axis int, srcs ...*Tensor) {
+	onCPU(srcs, []*Tensor{dst}, func() { CPU{}.Concat(dst, axis, srcs...) })
+}
+
+// Split runs on the CPU.
+func (cu CUDA) Split(src *Tensor, axis int, dsts ...*Tensor) {
+	onCPU([]*Tensor{src}, dsts, func() { CPU{}.Split(src, axis, dsts...) })
+}
+
+// Pad runs on the CPU.
+func (cu CUDA) Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
+	onCPU([]*Tensor{src}, []*Tensor{dst}, func() { CPU{}.Pad(dst, src, pads, mode, value) })
+}
+
+// SGDStep applies one SGD step on the GPU, the same bits as SGDUpdate.
+func (cu CUDA) SGDStep(w, grad, buf *Tensor, lr, momentum, weightDecay float32, nesterov, first bool) {
+	sgdDims(w, grad, buf, momentum)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	const op = "SGDStep"
+	pg := g.in(op, grad)
+	var pb cuda.DevicePtr
+	if momentum != 0 {
+		if first {
+			pb = g.out(op, buf)
+		} else {
+			pb = g.inout(op, buf)
+		}
+	}
+	g.check(op, g.k.SGD(g.stream, len(w.data), lr, momentum, weightDecay, nesterov, first, g.inout(op, w), pg, pb))
+}
+
+// AdamStep applies one Adam or AdamW step on the GPU, the same bits as
+// AdamUpdate.
+func (cu CUDA) AdamStep(w, grad, m, v *Tensor, p AdamParams) {
+	mustSameShape("AdamStep", w, grad, m, v)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	const op = "AdamStep"
+	pg := g.in(op, grad)
+	s := cuda.AdamStep{LR: p.LR, Beta1: p.Beta1, Beta2: p.Beta2, Eps: p.Eps, WeightDecay: p.WeightDecay,
+		StepSize: p.StepSize, SqrtBC2: p.SqrtBC2, Decoupled: p.Decoupled}
+	g.check(op, g.k.Adam(g.stream, len(w.data), s, g.inout(op, w), pg, g.inout(op, m), g.inout(op, v)))
+}
+
+// BroadcastRows sets every row of y to b on the GPU.
+func (cu CUDA) BroadcastRows(y, b *Tensor) {
+	rows, cols := broadcastDims(y, b)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	pb := g.in("BroadcastRows", b)
+	g.check("BroadcastRows", g.k.BroadcastRows(g.stream, rows, cols, g.out("BroadcastRows", y), pb))
+}
+
+// NHWCToNCHW transposes on the GPU.
+func (cu CUDA) NHWCToNCHW(dst, src *Tensor) {
+	layoutDims("NHWCToNCHW", dst, src, false)
+	n, hw, c := src.shape[0], src.shape[1]*src.shape[2], src.shape[3]
+	cu.transpose("NHWCToNCHW", dst, src, n, hw, c)
+}
+
+// NCHWToNHWC transposes on the GPU.
+func (cu CUDA) NCHWToNHWC(dst, src *Tensor) {
+	layoutDims("NCHWToNHWC", dst, src, true)
+	n, c, hw := src.shape[0], src.shape[1], src.shape[2]*src.shape[3]
+	cu.transpose("NCHWToNHWC", dst, src, n, c, hw)
+}
+
+func (cu CUDA) transpose(op string, dst, src *Tensor, batch, rows, cols int) {
+	if dst.Shares(src) {
+		panic(fmt.Sprintf("tensor.%s: dst and src share storage", op))
+	}
+	g := cu.g
+	g.begin()
+	defer g.end()
+	ps := g.in(op, src)
+	g.check(op, g.k.Transpose(g.stream, batch, rows, cols, g.out(op, dst), ps))
+}

@@ -51,11 +51,7 @@ func (d *Dense) check(x *tensor.Tensor) {
 func (d *Dense) compute(y, x *tensor.Tensor) {
 	be := tensor.Default()
 	if d.Bias != nil {
-		b := d.Bias.Value.Data()
-		yd := y.Data()
-		for i := 0; i < x.Dim(0); i++ {
-			copy(yd[i*d.Out:(i+1)*d.Out], b)
-		}
+		be.BroadcastRows(y, d.Bias.Value)
 		be.MatMul(y, x, d.Weight.Value, false, true, 1, 1)
 		return
 	}

@@ -55,6 +55,7 @@ func (o *SGD) Groups() []*Group { return o.groups }
 // Step applies one update.
 func (o *SGD) Step() {
 	m := float32(o.Momentum)
+	be := tensor.Default()
 	for _, g := range o.groups {
 		lr, wd := float32(g.LR), float32(g.WeightDecay)
 		for _, np := range g.Params {
@@ -62,9 +63,8 @@ func (o *SGD) Step() {
 			if !p.Trainable {
 				continue
 			}
-			w, gr := p.Value.Data(), p.Grad.Data()
 			if m == 0 {
-				tensor.SGDUpdate(w, gr, nil, lr, 0, wd, false, false)
+				be.SGDStep(p.Value, p.Grad, nil, lr, 0, wd, false, false)
 				continue
 			}
 			b, ok := o.buf[p]
@@ -72,7 +72,7 @@ func (o *SGD) Step() {
 				b = tensor.Zeros(p.Value.Shape()...)
 				o.buf[p] = b
 			}
-			tensor.SGDUpdate(w, gr, b.Data(), lr, m, wd, o.Nesterov, !ok)
+			be.SGDStep(p.Value, p.Grad, b, lr, m, wd, o.Nesterov, !ok)
 		}
 	}
 }
@@ -168,8 +168,8 @@ func (o *Adam) Step() {
 			stepSize := float32(g.LR / bc1)
 			sq2 := float32(math.Sqrt(bc2))
 			eps := float32(o.Eps)
-			w, gr, m, v := p.Value.Data(), p.Grad.Data(), s.m.Data(), s.v.Data()
-			tensor.AdamUpdate(w, gr, m, v, float32(g.LR), b1, b2, eps, float32(g.WeightDecay), stepSize, sq2, o.Decoupled)
+			tensor.Default().AdamStep(p.Value, p.Grad, s.m, s.v, tensor.AdamParams{LR: float32(g.LR), Beta1: b1, Beta2: b2,
+				Eps: eps, WeightDecay: float32(g.WeightDecay), StepSize: stepSize, SqrtBC2: sq2, Decoupled: o.Decoupled})
 		}
 	}
 }

@@ -1,0 +1,164 @@
+package models
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/graftml/graft/internal/childtest"
+	"github.com/graftml/graft/nn"
+	"github.com/graftml/graft/tensor"
+)
+
+// The CUDA backend under whole models: a few SGD-momentum training steps
+// on the GPU (or the CUDA emulator) must give the losses and parameters
+// the CPU gives, and a step must copy only the batch in and the loss out.
+
+// gpuModels are the models trained on the GPU: small enough for the
+// emulator, and covering every layer of the benchmark models.
+var gpuModels = []struct {
+	name  string
+	opt   Options
+	batch int
+}{
+	{"lenet5", Options{Seed: 3}, 4},
+	{"mnistcnn", Options{Seed: 3, Width: 0.25}, 3},
+	{"resnet18cifar", Options{Seed: 3, Width: 0.125, Size: 16}, 2},
+}
+
+// trainRun is what a few training steps gave.
+type trainRun struct {
+	Losses []float32
+	Params map[string][]float32
+	// Copies of the last step: up, bytes up, down, bytes down.
+	Copies [4]int64
+}
+
+// trainSteps runs steps SGD-momentum training steps of a model on a
+// random batch that it writes again before every step, as a data loader
+// does.
+func trainSteps(t *testing.T, name string, o Options, batch, steps int) trainRun {
+	m, err := New(name, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := tensor.RandNormal(7, 0, 1, append([]int{batch}, m.InputShape...)...).Data()
+	x := tensor.Zeros(append([]int{batch}, m.InputShape...)...)
+	labels := make([]int, batch)
+	for i := range labels {
+		labels[i] = (3 * i) % m.Options.Classes
+	}
+	opt := nn.NewSGD(0.9, false, nn.NewGroup(nn.Parameters(m), 0.05, 1e-4))
+	nn.SetTraining(m, true)
+	var grad *tensor.Tensor
+	var run trainRun
+	for s := 0; s < steps; s++ {
+		before := tensor.DeviceStats()
+		copy(x.Data(), src)
+		out := m.Forward(x)
+		if grad == nil {
+			grad = tensor.Zeros(out.Shape()...)
+		}
+		run.Losses = append(run.Losses, nn.CrossEntropy{}.Loss(grad, out, labels, nil))
+		m.Backward(grad, false)
+		opt.Step()
+		after := tensor.DeviceStats()
+		run.Copies = [4]int64{after.HostToDevice - before.HostToDevice, after.HostToDeviceBytes - before.HostToDeviceBytes,
+			after.DeviceToHost - before.DeviceToHost, after.DeviceToHostBytes - before.DeviceToHostBytes}
+	}
+	run.Params = map[string][]float32{}
+	for _, p := range nn.Parameters(m) {
+		run.Params[p.Name] = p.Value.Value.Data()
+	}
+	return run
+}
+
+const trainStepsRun = 3
+
+// TestCUDATrainStep trains the models on the CUDA backend and checks the
+// copies of a step; it writes what it got to GRAFT_TRAINSTEP_OUT, for
+// TestTrainStepOnEmulator to compare with the CPU. It skips unless the
+// default backend is CUDA.
+func TestCUDATrainStep(t *testing.T) {
+	if _, ok := tensor.Default().(tensor.CUDA); !ok {
+		t.Skipf("the default backend is %s; TestTrainStepOnEmulator runs this on the CUDA emulator", tensor.Default().Name())
+	}
+	t.Log(tensor.Device())
+	for _, gm := range gpuModels {
+		run := trainSteps(t, gm.name, gm.opt, gm.batch, trainStepsRun)
+		m, _ := New(gm.name, gm.opt)
+		inBytes := int64(4*gm.batch*numel(m.InputShape) + 4*gm.batch)
+		if want := [4]int64{2, inBytes, 1, 4}; run.Copies != want {
+			t.Errorf("%s: a training step copied %d up (%d bytes) and %d down (%d bytes); want the batch and labels up (2, %d bytes) and the loss down (1, 4 bytes)",
+				gm.name, run.Copies[0], run.Copies[1], run.Copies[2], run.Copies[3], inBytes)
+		}
+		t.Logf("%s: losses %v; last step's copies %v", gm.name, run.Losses, run.Copies)
+		if dir := os.Getenv("GRAFT_TRAINSTEP_OUT"); dir != "" {
+			b, err := json.Marshal(run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, gm.name+".json"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// TestTrainStepOnEmulator runs TestCUDATrainStep on the CUDA emulator in a
+// child and compares its losses and parameters with the CPU's.
+func TestTrainStepOnEmulator(t *testing.T) {
+	lib := childtest.EmulatorLib(t, "tools/cudaemu/build.sh /tmp/cudaemu && GRAFT_CUDAEMU_LIB=/tmp/cudaemu/libcuda.so.1 go test ./nn/models")
+	dir := t.TempDir()
+	stdout, stderr, code := childtest.ExecTests(t, "^TestCUDATrainStep$", "GRAFT_CUDA_LIB="+lib, "GRAFT_DEVICE=cuda", "GRAFT_TRAINSTEP_OUT="+dir)
+	if code != 0 {
+		t.Fatalf("TestCUDATrainStep failed on the emulator (exit %d):\n%s%s", code, stdout, stderr)
+	}
+	t.Log(stdout)
+	for _, gm := range gpuModels {
+		b, err := os.ReadFile(filepath.Join(dir, gm.name+".json"))
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", gm.name, err, stdout)
+		}
+		var got trainRun
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		want := trainSteps(t, gm.name, gm.opt, gm.batch, trainStepsRun)
+		for i := range want.Losses {
+			if d := math.Abs(float64(got.Losses[i] - want.Losses[i])); d > 1e-4*math.Abs(float64(want.Losses[i]))+1e-6 {
+				t.Errorf("%s: step %d loss %v on the GPU, %v on the CPU", gm.name, i+1, got.Losses[i], want.Losses[i])
+			}
+		}
+		worst, where := 0.0, ""
+		for name, w := range want.Params {
+			g := got.Params[name]
+			if len(g) != len(w) {
+				t.Fatalf("%s: %s has %d values on the GPU, %d on the CPU", gm.name, name, len(g), len(w))
+			}
+			var scale float64
+			for _, v := range w {
+				scale = math.Max(scale, math.Abs(float64(v)))
+			}
+			for i := range w {
+				if d := math.Abs(float64(g[i]-w[i])) / max(scale, 1e-6); d > worst || math.IsNaN(d) {
+					worst, where = d, name
+				}
+			}
+		}
+		if worst > 1e-4 || math.IsNaN(worst) {
+			t.Errorf("%s: parameters after %d steps differ by %.3g of their largest value (%s)", gm.name, trainStepsRun, worst, where)
+		}
+		t.Logf("%s: losses %v on the CPU; parameters within %.2g of the GPU's", gm.name, want.Losses, worst)
+	}
+}

@@ -54,18 +54,21 @@ func BenchmarkConv2D(b *testing.B) {
 			flops := tensor.ConvFLOPs(x, w, l.P)
 			for _, pass := range []string{"fwd", "bwd_data", "bwd_weights"} {
 				b.Run(fmt.Sprintf("impl=%s/layer=%s/pass=%s", impl, l.Name, pass), func(b *testing.B) {
-					defer useTier(b, impl)()
+					be, restore := backendFor(b, impl)
+					defer restore()
 					run := map[string]func(){
-						"fwd":         func() { tensor.Conv2D(y, x, w, bias, l.P) },
-						"bwd_data":    func() { tensor.Conv2DBackwardData(dx, dy, w, l.P) },
-						"bwd_weights": func() { tensor.Conv2DBackwardWeights(dw, db, x, dy, l.P) },
+						"fwd":         func() { be.Conv2D(y, x, w, bias, l.P) },
+						"bwd_data":    func() { be.Conv2DBackwardData(dx, dy, w, l.P) },
+						"bwd_weights": func() { be.Conv2DBackwardWeights(dw, db, x, dy, l.P) },
 					}[pass]
 					run()
+					tensor.Synchronize()
 					b.ReportAllocs()
 					b.ResetTimer()
-					for b.Loop() {
+					for i := 0; i < b.N; i++ {
 						run()
 					}
+					tensor.Synchronize()
 					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 					b.ReportMetric(float64(l.N)*float64(b.N)/b.Elapsed().Seconds(), "images/s")
 				})

@@ -62,19 +62,26 @@ func BenchmarkSgemm(b *testing.B) {
 				r := rand.New(rand.NewPCG(1, 2))
 				A, B, C := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
 				var run func()
-				if impl == "gonum" {
+				switch impl {
+				case "gonum":
 					var g gonum.Implementation
 					run = func() { g.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, A, k, B, n, 0, C, n) }
-				} else {
+				case "cuda": // device-resident tensors: nothing crosses the bus
+					be := gpuBackend(b)
+					ta, tb, tc := tensor.FromSlice(A, m, k), tensor.FromSlice(B, k, n), tensor.FromSlice(C, m, n)
+					run = func() { be.MatMul(tc, ta, tb, false, false, 1, 0) }
+				default:
 					defer useTier(b, impl)()
 					run = func() { tensor.Sgemm(false, false, m, n, k, 1, A, k, B, n, 0, C, n) }
 				}
 				run()
+				tensor.Synchronize()
 				b.ReportAllocs()
 				b.ResetTimer()
-				for b.Loop() {
+				for i := 0; i < b.N; i++ {
 					run()
 				}
+				tensor.Synchronize()
 				b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				// The testing package runs the first count of a
 				// sub-benchmark before it applies -cpu: this metric shows
@@ -95,7 +102,29 @@ func benchImpls(peers ...string) []string {
 	for _, t := range kernels.Available() {
 		impls = append(impls, t.String())
 	}
+	if _, ok := tensor.Default().(tensor.CUDA); ok {
+		impls = append(impls, "cuda")
+	}
 	return append(impls, peers...)
+}
+
+// gpuBackend returns the CUDA backend, skipping b when the default
+// backend is not one (GRAFT_DEVICE, DeviceReport).
+func gpuBackend(b *testing.B) tensor.Backend {
+	be := tensor.Default()
+	if _, ok := be.(tensor.CUDA); !ok {
+		b.Skipf("impl=cuda: no CUDA backend (%s)", tensor.DeviceReport())
+	}
+	return be
+}
+
+// backendFor returns the backend of impl: the CUDA backend for cuda, else
+// the CPU backend with impl's tier (restored by the function returned).
+func backendFor(b *testing.B, impl string) (tensor.Backend, func()) {
+	if impl == "cuda" {
+		return gpuBackend(b), func() {}
+	}
+	return tensor.CPU{}, useTier(b, impl)
 }
 
 // useTier switches to the tier named impl for one sub-benchmark (skipping

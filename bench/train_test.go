@@ -27,7 +27,8 @@ func selected(env, name string) bool {
 
 // BenchmarkTrainStep times one training step (forward in training mode,
 // cross-entropy, backward, SGD-momentum update) on random data with the
-// best kernel tier, reporting images/s and allocations.
+// default backend (the GPU when there is one, else the best CPU tier),
+// reporting images/s and allocations.
 // GRAFT_BENCH_MODELS narrows the models.
 func BenchmarkTrainStep(b *testing.B) {
 	for _, tm := range trainModels {
@@ -47,6 +48,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				step()
 			}
+			tensor.Synchronize() // on a GPU, the last step's update may still be queued
 			b.ReportMetric(float64(tm.batch*b.N)/b.Elapsed().Seconds(), "images/s")
 			b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "threads")
 		})

@@ -28,7 +28,9 @@ import (
 // Data hands out the host slice for reading and writing, so it marks the
 // host as holding the current values: call it again after any operation
 // and before writing through the slice (a write through a slice obtained
-// before an operation wrote the tensor is lost).
+// before an operation wrote the tensor is lost). Operations from several
+// goroutines are queued in turn; a tensor written by one goroutine must
+// not be used by another at the same time, as on the CPU.
 //
 // Operations without a CUDA kernel (Max, Dropout, Concat, Split, Pad, and
 // softmax over an axis that is not the last) run on the CPU: they copy
@@ -153,6 +155,15 @@ func (c CUDA) Synchronize() {
 	g.check("Synchronize", g.stream.Synchronize())
 }
 
+// Synchronize waits until the default backend has finished every queued
+// operation: operations on a GPU return once queued, so timing one needs
+// it. It does nothing on the CPU.
+func Synchronize() {
+	if c, ok := Default().(CUDA); ok {
+		c.Synchronize()
+	}
+}
+
 // DeviceStats returns the default backend's copies between host and device
 // and its device memory; all zero on the CPU.
 func DeviceStats() GPUStats {
@@ -272,15 +283,13 @@ func (g *gpu) inout(op string, t *Tensor) cuda.DevicePtr {
 	return p
 }
 
-// toHost copies t's values down from the device if the host's are stale.
-func (g *gpu) toHost(t *Tensor) {
+// toHost copies t's values down from the device if the host's are stale;
+// with write set, the host's become the only current ones.
+func (g *gpu) toHost(t *Tensor, write bool) {
 	g.begin()
 	defer g.end()
 	m := t.dev
-	if m.state&onHost != 0 {
-		return
-	}
-	if len(t.data) > 0 {
+	if m.state&onHost == 0 && len(t.data) > 0 {
 		n := uintptr(4 * len(t.data))
 		g.check("Data", cuda.MemcpyDtoHAsync(unsafe.Pointer(&t.data[0]), m.mem.b.Ptr, n, g.stream))
 		g.check("Data", g.stream.Synchronize())
@@ -288,12 +297,15 @@ func (g *gpu) toHost(t *Tensor) {
 		g.stats.DeviceToHostBytes += int64(n)
 	}
 	m.state |= onHost
+	if write {
+		m.state = onHost
+	}
 }
 
 // hostRead makes t's host slice current, for reading.
 func (t *Tensor) hostRead() {
-	if m := t.dev; m != nil && m.state&onHost == 0 {
-		m.g.toHost(t)
+	if m := t.dev; m != nil {
+		m.g.toHost(t, false)
 	}
 }
 
@@ -301,10 +313,7 @@ func (t *Tensor) hostRead() {
 // writing.
 func (t *Tensor) hostWrite() {
 	if m := t.dev; m != nil {
-		if m.state&onHost == 0 {
-			m.g.toHost(t)
-		}
-		m.state = onHost
+		m.g.toHost(t, true)
 	}
 }
 
@@ -312,13 +321,16 @@ func (t *Tensor) hostWrite() {
 // host holds t's current values (then a host copy is as cheap).
 func (t *Tensor) cloneOnDevice() *Tensor {
 	m := t.dev
-	if m == nil || m.state&onHost != 0 {
+	if m == nil {
 		return nil
 	}
 	g := m.g
-	c := newTensor(append([]int(nil), t.shape...), make([]float32, len(t.data)))
 	g.begin()
 	defer g.end()
+	if m.state&onHost != 0 {
+		return nil
+	}
+	c := newTensor(append([]int(nil), t.shape...), make([]float32, len(t.data)))
 	src, dst := g.in("Clone", t), g.out("Clone", c)
 	if len(t.data) > 0 {
 		g.check("Clone", cuda.MemcpyDtoDAsync(dst, src, uintptr(4*len(t.data)), g.stream))

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# Runs graft's CUDA kernels on a GPU machine from a pre-built test binary:
-# the conformance tests of kernels/cuda (every kernel against graft's Go
-# references), then BenchmarkSgemmCUDA, then PyTorch's torch.mm on the same
-# shapes (bench/peers/torch_cuda.py), and prints a compact report.
+# Runs graft on a GPU machine from pre-built test binaries and prints a
+# compact report:
+#   1. the conformance tests of kernels/cuda (every kernel against graft's
+#      Go references);
+#   2. BenchmarkSgemmCUDA against PyTorch's torch.mm on the same shapes
+#      (bench/peers/torch_cuda.py);
+#   3. the CPU conformance suite on the CUDA backend (tensor's
+#      TestConformance) and whole models trained on it (nn/models'
+#      TestCUDATrainStep: only the batch in and the loss out per step);
+#   4. BenchmarkSgemm/impl=cuda, BenchmarkConv2D/impl=cuda and
+#      BenchmarkTrainStep on the CUDA backend, and PyTorch's training step
+#      on the GPU (bench/peers/torch_train.py --device cuda).
 #
 # The GPU machine needs the NVIDIA driver (libcuda.so.1) and, for the
-# PyTorch comparison, python3 with torch; it needs neither Go nor nvcc.
-# Build the binary here, on any machine (no GPU, cgo or nvcc needed: the
-# kernels are embedded, compiled), and carry the repository with it:
+# PyTorch comparisons, python3 with torch; it needs neither Go nor nvcc.
+# Build the binaries here, on any machine (no GPU, cgo or nvcc needed: the
+# kernels are embedded, compiled), and carry the repository with them:
 #
-#   CGO_ENABLED=0 go test -c -o bench/gpu/cuda.test ./kernels/cuda
-#   # copy the checkout (bench/gpu/cuda.test is git-ignored) to the GPU machine, then there:
-#   bash bench/gpu/run.sh [path/to/cuda.test]
+#   bash bench/gpu/build.sh          # bench/gpu/*.test, git-ignored
+#   # copy the checkout to the GPU machine, then there:
+#   bash bench/gpu/run.sh
 #
 # BENCHTIME (default 1s) is go test's -benchtime for the SGEMM benchmark;
 # SHAPES (default 1024,2048,4096) its square sizes, and PyTorch's.
@@ -20,7 +28,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-$here/cuda.test}
 if [ ! -x "$bin" ]; then
-  echo "run.sh: no test binary at $bin; build it with: CGO_ENABLED=0 go test -c -o bench/gpu/cuda.test ./kernels/cuda" >&2
+  echo "run.sh: no test binary at $bin; build them with: bash bench/gpu/build.sh" >&2
   exit 2
 fi
 out=$(mktemp -d)
@@ -71,4 +79,29 @@ awk 'FILENAME == ARGV[1] {t[$1 " " $2] = $3; next}
       if (tt != "") printf "%-6s %-16s %12.1f %12.1f %8.2f\n", $1, $2, $3, tt, $3 / tt
       else printf "%-6s %-16s %12.1f %12s %8s\n", $1, $2, $3, "-", "-"}' "$out/torch.txt" "$out/graft.txt"
 [ -s "$out/graft.txt" ] || { echo "no benchmark results; the end of its output:"; tail -20 "$out/bench.txt"; }
+
+# 5. The CUDA backend: the conformance suite and whole models.
+for t in "tensor.test:^(TestConformance|TestCheckDeviceCUDA)$" "models.test:^TestCUDATrainStep$"; do
+  b=$here/${t%%:*}
+  [ -x "$b" ] || { echo "no $b: skipped"; continue; }
+  GRAFT_DEVICE=cuda "$b" -test.v -test.run "${t#*:}" -test.timeout 10m >"$out/backend.txt" 2>&1
+  rc=$?
+  [ "$rc" -ne 0 ] && test_rc=$rc
+  echo "== ${t%%:*} ${t#*:}: exit $rc"
+  grep -E '^\s*--- (PASS|FAIL|SKIP)|copies|losses|cuda:' "$out/backend.txt" | grep -v '/cpu/' | head -40
+  [ "$rc" -ne 0 ] && tail -40 "$out/backend.txt"
+done
+
+# 6. Benchmarks on the CUDA backend, and PyTorch's training step.
+if [ -x "$here/bench.test" ]; then
+  (cd "$here/.." && GRAFT_DEVICE=cuda GRAFT_BENCH_IMPL=cuda GRAFT_BENCH_SHAPES=$(echo "$shapes" | sed 's/\([0-9][0-9]*\)/\1x\1x\1/g') \
+    "$here/bench.test" -test.run '^$' -test.bench 'Sgemm|Conv2D|TrainStep' -test.benchtime "${BENCHTIME:-1s}" -test.timeout 15m) >"$out/backend_bench.txt" 2>&1
+  echo "== bench.test on the CUDA backend (exit $?)"
+  grep -E '^Benchmark|FAIL|panic' "$out/backend_bench.txt" | awk '{for (i = 2; i < NF; i++) if ($(i+1) == "GFLOP/s" || $(i+1) == "images/s") r = r " " $i " " $(i+1); print $1 r; r = ""}'
+  if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    python3 "$here/../peers/torch_train.py" --model all --device cuda --reps 5 2>&1 | tail -3
+  fi
+else
+  echo "no $here/bench.test: benchmarks skipped"
+fi
 exit "$test_rc"

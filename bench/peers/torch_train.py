@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Times PyTorch CPU training steps, the peer of graft's training benchmarks.
+"""Times PyTorch training steps (CPU, or GPU with --device cuda), the peer
+of graft's training benchmarks.
 
 One step is: forward in train mode, CrossEntropyLoss (mean), backward,
 SGD step (lr 0.01, momentum 0.9), zero_grad. Inputs and labels are random
@@ -14,6 +15,10 @@ repetitions of --steps steps each and prints, per model, one line
     /usr/bin/python3 bench/peers/torch_train.py --model lenet5 --threads 1
     /usr/bin/python3 bench/peers/torch_train.py --model lenet5,mnistcnn,resnet18cifar --threads 2
     /usr/bin/python3 bench/peers/torch_train.py --model resnet18cifar --batch 32 --channels-last
+    python3 bench/peers/torch_train.py --model resnet18cifar --device cuda   # on a GPU: FP32, no TF32
+
+On a GPU every repetition ends with torch.cuda.synchronize(), cuDNN may
+pick its algorithms (benchmark mode off, as by default), and TF32 is off.
 
 Models (keep in step with graft's):
     lenet5         1x28x28 -> conv 6@5x5 pad 2, relu, maxpool 2 -> conv 16@5x5,
@@ -113,13 +118,14 @@ MODELS = {
 }
 
 
-def bench(name, batch, steps, warmup, reps, channels_last):
+def bench(name, batch, steps, warmup, reps, channels_last, device="cpu"):
     ctor, c, h, w, _, _ = MODELS[name]
     torch.manual_seed(0)
-    model = ctor()
+    model = ctor().to(device)
     model.train()
-    x = torch.randn(batch, c, h, w)
-    y = torch.randint(0, 10, (batch,))
+    x = torch.randn(batch, c, h, w, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
@@ -134,11 +140,13 @@ def bench(name, batch, steps, warmup, reps, channels_last):
 
     for _ in range(warmup):
         step()
+    sync()
     rates = []
     for _ in range(reps):
         t0 = time.perf_counter()
         for _ in range(steps):
             step()
+        sync()
         rates.append(batch * steps / (time.perf_counter() - t0))
     return statistics.median(rates), max(rates)
 
@@ -152,7 +160,11 @@ def main():
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     ap.add_argument("--reps", type=int, default=7, help="timed repetitions")
     ap.add_argument("--steps", type=int, default=0, help="steps per repetition (0: the model's default)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
+    if args.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
@@ -163,10 +175,13 @@ def main():
         _, _, _, _, dbatch, dsteps = MODELS[name]
         batch = args.batch or dbatch
         steps = args.steps or dsteps
-        med, best = bench(name, batch, steps, args.warmup, args.reps, args.channels_last)
+        if args.device == "cuda":
+            steps *= 20  # a GPU step is short
+        med, best = bench(name, batch, steps, args.warmup, args.reps, args.channels_last, args.device)
         cl = " channels_last" if args.channels_last else ""
+        dev = " device=cuda" if args.device == "cuda" else ""
         print(
-            f"torch model={name} batch={batch} threads={args.threads}{cl} images/s median={med:.1f} best={best:.1f}",
+            f"torch model={name} batch={batch} threads={args.threads}{cl}{dev} images/s median={med:.1f} best={best:.1f}",
             flush=True,
         )
 

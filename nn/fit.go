@@ -132,8 +132,30 @@ func (b *Batcher) Batch(idx []int) (*tensor.Tensor, []int, error) {
 // Fit trains model on train for opts.Epochs epochs, evaluating on val
 // (which may be nil) after each. It stops early when ctx is cancelled
 // (returning ctx's error with the history so far), when a callback asks,
-// or with an error naming the step when the loss is NaN or infinite.
-func Fit(ctx context.Context, model Layer, train, val Dataset, opts FitOptions) (*History, error) {
+// or with an error naming the step when the loss is NaN or infinite. An
+// operation that fails on the GPU (out of memory, say) ends it with an
+// error wrapping the *tensor.DeviceError. On a GPU a step copies the batch
+// and its labels in, and the loss and the batch's outputs (for the
+// training accuracy) out.
+func Fit(ctx context.Context, model Layer, train, val Dataset, opts FitOptions) (hist *History, err error) {
+	defer deviceFailure("nn.Fit", &err)
+	return fit(ctx, model, train, val, opts)
+}
+
+// deviceFailure, deferred, turns an operation's failure on the GPU (a
+// *tensor.DeviceError panic: out of memory, a launch error) into the
+// function's error; other panics go on.
+func deviceFailure(op string, err *error) {
+	if r := recover(); r != nil {
+		de, ok := r.(*tensor.DeviceError)
+		if !ok {
+			panic(r)
+		}
+		*err = fmt.Errorf("%s: %w", op, de)
+	}
+}
+
+func fit(ctx context.Context, model Layer, train, val Dataset, opts FitOptions) (*History, error) {
 	if opts.Epochs == 0 {
 		opts.Epochs = 1
 	}
@@ -299,6 +321,7 @@ func argmax(row []float32) int {
 // inference mode (restoring training mode afterwards if it was set is the
 // caller's business: Fit sets it at each epoch).
 func Evaluate(ctx context.Context, model Layer, data Dataset, batchSize int, loss Loss) (meanLoss, acc float64, err error) {
+	defer deviceFailure("nn.Evaluate", &err)
 	if loss == nil {
 		loss = CrossEntropy{}
 	}

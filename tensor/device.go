@@ -65,7 +65,7 @@ func chooseDevice(env string, probe func() (cuda.Info, error), open func(cuda.In
 		var c CUDA
 		if c, err = open(info); err == nil {
 			d.Device, d.backend = "cuda", c
-			d.Reason = fmt.Sprintf("GRAFT_DEVICE=%s: found GPU %s", d.Requested, d.GPU)
+			d.Reason = fmt.Sprintf("GRAFT_DEVICE=%s: found GPU %s", d.Requested, info.Name)
 			return d
 		}
 		err = fmt.Errorf("found GPU %s, but cannot use it: %w", info.Name, err)

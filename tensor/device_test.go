@@ -27,7 +27,7 @@ func TestChooseDevice(t *testing.T) {
 	}{
 		{env: "", probeErr: noLib, probed: true, reason: []string{"GRAFT_DEVICE=auto: ", "no driver library", "libcuda.so.1"}},
 		{env: "auto", probeErr: noDev, probed: true, reason: []string{"GRAFT_DEVICE=auto: ", "cuInit: CUDA_ERROR_NO_DEVICE (100)"}},
-		{env: " Auto ", info: h100, probed: true, gpuReport: true, device: "cuda", reason: []string{"GRAFT_DEVICE=auto: found GPU NVIDIA H100 (sm_90, 132 SMs"}},
+		{env: " Auto ", info: h100, probed: true, gpuReport: true, device: "cuda", reason: []string{"GRAFT_DEVICE=auto: found GPU NVIDIA H100"}},
 		{env: "", info: h100, probed: true, gpuReport: true, openErr: cuda.ErrUnsupportedDevice, reason: []string{"found GPU NVIDIA H100, but cannot use it", "the CPU is used"}},
 		{env: "cpu", info: h100, reason: []string{"GRAFT_DEVICE=cpu"}},
 		{env: "cuda", probeErr: noLib, probed: true, reason: []string{"no driver library"}, checkErr: []string{"GRAFT_DEVICE=cuda", "not usable", "no driver library"}},

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/graftml/graft/tensor"
 )
@@ -36,10 +35,10 @@ type BatchNorm struct {
 	buffers              []Named[*Buffer]
 	x, y, dx, dyr        *tensor.Tensor
 	saveMean, saveInvStd *tensor.Tensor
-	scale                *tensor.Tensor
+	// frozenBackward's constants (ones, zeros per channel) and views
+	ones, zeros, onesRow, invRow *tensor.Tensor
 	// gradients of frozen parameters computed along the way land here
 	scratchGrad, scratchGrad2 *tensor.Tensor
-	acc                       []float64
 	usedBatch                 bool
 }
 
@@ -52,7 +51,6 @@ func NewBatchNorm(c int) *BatchNorm {
 		RunningMean: &Buffer{Value: tensor.Zeros(c)}, RunningVar: &Buffer{Value: tensor.Full(1, c)},
 		NumBatchesTracked: &Buffer{Value: tensor.Zeros(), Int: true},
 		saveMean:          tensor.Zeros(c), saveInvStd: tensor.Zeros(c),
-		scale: tensor.Zeros(c), acc: make([]float64, 2*c),
 		scratchGrad: tensor.Zeros(c), scratchGrad2: tensor.Zeros(c),
 	}
 	b.params = []Named[*Param]{{"weight", b.Weight}, {"bias", b.Bias}}
@@ -137,49 +135,32 @@ func (b *BatchNorm) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 
 // frozenBackward is the backward pass of normalisation by the running
 // statistics, a per-channel affine map y = x·s + t with s = γ/√(var+eps):
-// dx = dy·s, dγ = Σ dy·(x − mean)/√(var+eps), dβ = Σ dy.
+// dx = dy·s, dγ = Σ dy·(x − mean)/√(var+eps), dβ = Σ dy. It runs on the
+// backend's batch-norm operations, so on a GPU nothing leaves the device:
+// 1/√(var+eps) is BatchNormInference of ones, dx is BatchNormInference of
+// dy (mean 0, shift 0), and the parameter gradients are BatchNormBackward's
+// with the running mean and that 1/√(var+eps) as the saved statistics.
 func (b *BatchNorm) frozenBackward(dx, dy *tensor.Tensor, train bool) {
-	c := b.C
-	mean, vr := b.RunningMean.Value.Data(), b.RunningVar.Value.Data()
-	g := b.Weight.Value.Data()
-	inv := b.saveInvStd.Data()
-	s := b.scale.Data()
-	for j := 0; j < c; j++ {
-		inv[j] = float32(1 / math.Sqrt(float64(vr[j])+float64(b.Eps)))
-		s[j] = g[j] * inv[j]
+	be, c := tensor.Default(), b.C
+	if b.ones == nil {
+		b.ones, b.zeros = tensor.Full(1, c), tensor.Zeros(c)
+		b.onesRow, b.invRow = b.ones.Reshape(1, c), b.saveInvStd.Reshape(1, c)
 	}
-	xd, dyd := b.x.Data(), dy.Data()
+	p := tensor.BatchNormParams{Eps: b.Eps}
+	rv := b.RunningVar.Value
 	if dx != nil {
-		dxd := dx.Data()
-		for i := 0; i < len(dyd); i += c {
-			row, out := dyd[i:i+c], dxd[i:i+c]
-			for j := range row {
-				out[j] = row[j] * s[j]
-			}
-		}
+		be.BatchNormInference(dx, dy, b.Weight.Value, b.zeros, b.zeros, rv, p)
 	}
 	if !train {
 		return
 	}
-	dg, dbt := b.acc[:c], b.acc[c:]
-	clear(b.acc)
-	for i := 0; i < len(dyd); i += c {
-		row, xr := dyd[i:i+c], xd[i:i+c]
-		for j := range row {
-			dg[j] += float64(row[j]) * float64(xr[j]-mean[j])
-			dbt[j] += float64(row[j])
-		}
+	be.BatchNormInference(b.invRow, b.onesRow, b.ones, b.zeros, b.zeros, rv, p)
+	dg, db := b.Weight.Grad, b.Bias.Grad
+	if !b.Weight.Trainable {
+		dg = b.scratchGrad
 	}
-	if b.Weight.Trainable {
-		gw := b.Weight.Grad.Data()
-		for j := 0; j < c; j++ {
-			gw[j] = float32(dg[j]) * inv[j]
-		}
+	if !b.Bias.Trainable {
+		db = b.scratchGrad2
 	}
-	if b.Bias.Trainable {
-		gb := b.Bias.Grad.Data()
-		for j := 0; j < c; j++ {
-			gb[j] = float32(dbt[j])
-		}
-	}
+	be.BatchNormBackward(nil, dg, db, b.x, dy, b.Weight.Value, b.RunningMean.Value, b.saveInvStd)
 }

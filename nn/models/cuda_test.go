@@ -19,13 +19,14 @@ import (
 // gpuModels are the models trained on the GPU: small enough for the
 // emulator, and covering every layer of the benchmark models.
 var gpuModels = []struct {
-	name  string
-	opt   Options
-	batch int
+	name, key string // key names the run; "frozen" freezes the stem and every BatchNorm's statistics
+	opt       Options
+	batch     int
 }{
-	{"lenet5", Options{Seed: 3}, 4},
-	{"mnistcnn", Options{Seed: 3, Width: 0.25}, 3},
-	{"resnet18cifar", Options{Seed: 3, Width: 0.125, Size: 16}, 2},
+	{"lenet5", "lenet5", Options{Seed: 3}, 4},
+	{"mnistcnn", "mnistcnn", Options{Seed: 3, Width: 0.25}, 3},
+	{"resnet18cifar", "resnet18cifar", Options{Seed: 3, Width: 0.125, Size: 16}, 2},
+	{"resnet18cifar", "resnet18cifar-frozen", Options{Seed: 3, Width: 0.125, Size: 16}, 2},
 }
 
 // trainRun is what a few training steps gave.
@@ -38,11 +39,22 @@ type trainRun struct {
 
 // trainSteps runs steps SGD-momentum training steps of a model on a
 // random batch that it writes again before every step, as a data loader
-// does.
-func trainSteps(t *testing.T, name string, o Options, batch, steps int) trainRun {
+// does. With frozen, the stem's parameters are frozen and every BatchNorm
+// normalises by its running statistics (fine-tuning's usual setting).
+func trainSteps(t *testing.T, name string, o Options, batch, steps int, frozen bool) trainRun {
 	m, err := New(name, o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if frozen {
+		nn.Walk(m, func(name string, l nn.Layer) {
+			if bn, ok := l.(*nn.BatchNorm); ok {
+				bn.FreezeStats = true
+			}
+			if name == "conv1" || name == "bn1" {
+				nn.SetTrainable(l, false)
+			}
+		})
 	}
 	src := tensor.RandNormal(7, 0, 1, append([]int{batch}, m.InputShape...)...).Data()
 	x := tensor.Zeros(append([]int{batch}, m.InputShape...)...)
@@ -87,20 +99,20 @@ func TestCUDATrainStep(t *testing.T) {
 	}
 	t.Log(tensor.Device())
 	for _, gm := range gpuModels {
-		run := trainSteps(t, gm.name, gm.opt, gm.batch, trainStepsRun)
+		run := trainSteps(t, gm.name, gm.opt, gm.batch, trainStepsRun, gm.key != gm.name)
 		m, _ := New(gm.name, gm.opt)
 		inBytes := int64(4*gm.batch*numel(m.InputShape) + 4*gm.batch)
 		if want := [4]int64{2, inBytes, 1, 4}; run.Copies != want {
 			t.Errorf("%s: a training step copied %d up (%d bytes) and %d down (%d bytes); want the batch and labels up (2, %d bytes) and the loss down (1, 4 bytes)",
-				gm.name, run.Copies[0], run.Copies[1], run.Copies[2], run.Copies[3], inBytes)
+				gm.key, run.Copies[0], run.Copies[1], run.Copies[2], run.Copies[3], inBytes)
 		}
-		t.Logf("%s: losses %v; last step's copies %v", gm.name, run.Losses, run.Copies)
+		t.Logf("%s: losses %v; last step's copies %v", gm.key, run.Losses, run.Copies)
 		if dir := os.Getenv("GRAFT_TRAINSTEP_OUT"); dir != "" {
 			b, err := json.Marshal(run)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(dir, gm.name+".json"), b, 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, gm.key+".json"), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -126,25 +138,28 @@ func TestTrainStepOnEmulator(t *testing.T) {
 	}
 	t.Log(stdout)
 	for _, gm := range gpuModels {
-		b, err := os.ReadFile(filepath.Join(dir, gm.name+".json"))
+		b, err := os.ReadFile(filepath.Join(dir, gm.key+".json"))
 		if err != nil {
-			t.Fatalf("%s: %v\n%s", gm.name, err, stdout)
+			t.Fatalf("%s: %v\n%s", gm.key, err, stdout)
 		}
 		var got trainRun
 		if err := json.Unmarshal(b, &got); err != nil {
 			t.Fatal(err)
 		}
-		want := trainSteps(t, gm.name, gm.opt, gm.batch, trainStepsRun)
+		want := trainSteps(t, gm.name, gm.opt, gm.batch, trainStepsRun, gm.key != gm.name)
+		if len(got.Losses) != len(want.Losses) {
+			t.Fatalf("%s: %d losses on the GPU, %d on the CPU", gm.key, len(got.Losses), len(want.Losses))
+		}
 		for i := range want.Losses {
 			if d := math.Abs(float64(got.Losses[i] - want.Losses[i])); d > 1e-4*math.Abs(float64(want.Losses[i]))+1e-6 {
-				t.Errorf("%s: step %d loss %v on the GPU, %v on the CPU", gm.name, i+1, got.Losses[i], want.Losses[i])
+				t.Errorf("%s: step %d loss %v on the GPU, %v on the CPU", gm.key, i+1, got.Losses[i], want.Losses[i])
 			}
 		}
 		worst, where := 0.0, ""
 		for name, w := range want.Params {
 			g := got.Params[name]
 			if len(g) != len(w) {
-				t.Fatalf("%s: %s has %d values on the GPU, %d on the CPU", gm.name, name, len(g), len(w))
+				t.Fatalf("%s: %s has %d values on the GPU, %d on the CPU", gm.key, name, len(g), len(w))
 			}
 			var scale float64
 			for _, v := range w {
@@ -157,8 +172,8 @@ func TestTrainStepOnEmulator(t *testing.T) {
 			}
 		}
 		if worst > 1e-4 || math.IsNaN(worst) {
-			t.Errorf("%s: parameters after %d steps differ by %.3g of their largest value (%s)", gm.name, trainStepsRun, worst, where)
+			t.Errorf("%s: parameters after %d steps differ by %.3g of their largest value (%s)", gm.key, trainStepsRun, worst, where)
 		}
-		t.Logf("%s: losses %v on the CPU; parameters within %.2g of the GPU's", gm.name, want.Losses, worst)
+		t.Logf("%s: losses %v on the CPU; parameters within %.2g of the GPU's", gm.key, want.Losses, worst)
 	}
 }

@@ -1,10 +1,13 @@
 package models
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/graftml/graft/internal/childtest"
@@ -176,4 +179,55 @@ func TestTrainStepOnEmulator(t *testing.T) {
 		}
 		t.Logf("%s: losses %v on the CPU; parameters within %.2g of the GPU's", gm.key, want.Losses, worst)
 	}
+}
+
+// randomSet is a Dataset of random images.
+type randomSet struct {
+	n       int
+	shape   []int
+	classes int
+}
+
+func (d randomSet) Len() int            { return d.n }
+func (d randomSet) ExampleShape() []int { return d.shape }
+func (d randomSet) NumClasses() int     { return d.classes }
+func (d randomSet) Load(x []float32, labels []int, idx []int) error {
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	for i, j := range idx {
+		labels[i] = j % d.classes
+	}
+	return nil
+}
+
+// TestCUDAOutOfMemory trains a model too large for the device memory the
+// emulator grants (CUDAEMU_MEM_LIMIT): Fit must return the failure as an
+// error wrapping *tensor.DeviceError, not panic. It skips unless the
+// default backend is CUDA and the limit is set.
+func TestCUDAOutOfMemory(t *testing.T) {
+	if _, ok := tensor.Default().(tensor.CUDA); !ok || os.Getenv("CUDAEMU_MEM_LIMIT") == "" {
+		t.Skip("needs the CUDA emulator with CUDAEMU_MEM_LIMIT (TestOutOfMemoryOnEmulator)")
+	}
+	m, err := New("lenet5", Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = nn.Fit(context.Background(), m, randomSet{n: 512, shape: m.InputShape, classes: 10}, nil, nn.FitOptions{BatchSize: 512})
+	var de *tensor.DeviceError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "CUDA_ERROR_OUT_OF_MEMORY") {
+		t.Fatalf("Fit with too little device memory returned %v, want a *tensor.DeviceError for CUDA_ERROR_OUT_OF_MEMORY", err)
+	}
+	t.Log(err)
+}
+
+// TestOutOfMemoryOnEmulator runs TestCUDAOutOfMemory on the CUDA emulator
+// with 1 MB of device memory.
+func TestOutOfMemoryOnEmulator(t *testing.T) {
+	lib := childtest.EmulatorLib(t, "tools/cudaemu/build.sh /tmp/cudaemu && GRAFT_CUDAEMU_LIB=/tmp/cudaemu/libcuda.so.1 go test ./nn/models")
+	stdout, stderr, code := childtest.ExecTests(t, "^TestCUDAOutOfMemory$", "GRAFT_CUDA_LIB="+lib, "GRAFT_DEVICE=cuda", "CUDAEMU_MEM_LIMIT=1000000")
+	if code != 0 || !strings.Contains(stdout, "--- PASS: TestCUDAOutOfMemory") {
+		t.Fatalf("TestCUDAOutOfMemory on the emulator (exit %d):\n%s%s", code, stdout, stderr)
+	}
+	t.Log(stdout)
 }

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <ucontext.h>
 #include <utility>
 #include <vector>
@@ -375,13 +376,31 @@ CUresult cuCtxPushCurrent_v2(uintptr_t) { return SUCCESS; }
 CUresult cuCtxPopCurrent_v2(uintptr_t* c) { return *c = 0x1234, SUCCESS; }
 CUresult cuCtxSetCurrent(uintptr_t) { return SUCCESS; }
 CUresult cuCtxSynchronize() { return SUCCESS; }
+// Device memory: CUDAEMU_MEM_LIMIT (bytes) caps what may be allocated at
+// once, so that tests can run out of device memory.
+static std::mutex mem_mu;
+static std::unordered_map<uintptr_t, size_t> mem_sizes;
+static size_t mem_used;
 CUresult cuMemAlloc_v2(uintptr_t* p, size_t n) {
     if (n == 0) return fail(INVALID_VALUE, "cuMemAlloc of 0 bytes");
+    static const char* lim = getenv("CUDAEMU_MEM_LIMIT");
+    std::lock_guard<std::mutex> g(mem_mu);
+    if (lim && mem_used + n > strtoull(lim, nullptr, 10))
+        return fail(OUT_OF_MEMORY, "cannot allocate %zu bytes: %zu of CUDAEMU_MEM_LIMIT=%s in use", n, mem_used, lim);
     void* q = aligned_alloc(256, (n + 255) / 256 * 256);
     if (!q) return fail(OUT_OF_MEMORY, "cannot allocate %zu bytes", n);
+    mem_sizes[reinterpret_cast<uintptr_t>(q)] = n;
+    mem_used += n;
     return *p = reinterpret_cast<uintptr_t>(q), SUCCESS;
 }
-CUresult cuMemFree_v2(uintptr_t p) { return free(reinterpret_cast<void*>(p)), SUCCESS; }
+CUresult cuMemFree_v2(uintptr_t p) {
+    std::lock_guard<std::mutex> g(mem_mu);
+    auto it = mem_sizes.find(p);
+    if (it == mem_sizes.end()) return fail(INVALID_VALUE, "cuMemFree of %#lx, not allocated", (unsigned long)p);
+    mem_used -= it->second;
+    mem_sizes.erase(it);
+    return free(reinterpret_cast<void*>(p)), SUCCESS;
+}
 CUresult cuMemcpyHtoD_v2(uintptr_t d, const void* s, size_t n) { return memcpy((void*)d, s, n), SUCCESS; }
 CUresult cuMemcpyDtoH_v2(void* d, uintptr_t s, size_t n) { return memcpy(d, (const void*)s, n), SUCCESS; }
 CUresult cuMemcpyDtoD_v2(uintptr_t d, uintptr_t s, size_t n) { return memmove((void*)d, (const void*)s, n), SUCCESS; }

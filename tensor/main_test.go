@@ -1,0 +1,9 @@
+package tensor
+
+import (
+	"testing"
+
+	"github.com/graftml/graft/internal/testmain"
+)
+
+func TestMain(m *testing.M) { testmain.CPUByDefault(m) }

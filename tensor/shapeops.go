@@ -229,6 +229,7 @@ func ImageToFloat(dst *Tensor, pix []uint8, mean, std []float32) {
 	if len(pix) != dst.Len() || (len(mean) != c && len(mean) != 1) || len(std) != len(mean) {
 		panic(fmt.Sprintf("tensor.ImageToFloat: %d bytes for %v, %d means, %d stds", len(pix), dst.shape, len(mean), len(std)))
 	}
+	dst.hostWrite() // on a GPU, dst's host values become the current ones
 	for i, v := range pix {
 		ch := 0
 		if len(mean) > 1 {

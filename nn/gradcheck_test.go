@@ -248,23 +248,26 @@ func maxAbs32(v []float32) float64 {
 // reveal a kink.
 type numeric struct{ central, fwd, bwd []float64 }
 
-func numericGrad(v []float32, h float64, f func() float64) numeric {
-	n := numeric{make([]float64, len(v)), make([]float64, len(v)), make([]float64, len(v))}
+// numericGrad perturbs v's values one at a time. It writes through
+// v.Data() anew each time: on a GPU a slice taken before f ran no longer
+// reaches the device.
+func numericGrad(v *tensor.Tensor, h float64, f func() float64) numeric {
+	n := numeric{make([]float64, v.Len()), make([]float64, v.Len()), make([]float64, v.Len())}
 	l0 := f()
-	for i := range v {
+	for i := 0; i < v.Len(); i++ {
 		n.central[i], n.fwd[i], n.bwd[i] = numericAt(v, i, h, l0, f)
 	}
 	return n
 }
 
-func numericAt(v []float32, i int, h, l0 float64, f func() float64) (central, fwd, bwd float64) {
-	orig := v[i]
+func numericAt(v *tensor.Tensor, i int, h, l0 float64, f func() float64) (central, fwd, bwd float64) {
+	orig := v.Data()[i]
 	vp, vm := float32(float64(orig)+h), float32(float64(orig)-h)
-	v[i] = vp
+	v.Data()[i] = vp
 	lp := f()
-	v[i] = vm
+	v.Data()[i] = vm
 	lm := f()
-	v[i] = orig
+	v.Data()[i] = orig
 	return (lp - lm) / (float64(vp) - float64(vm)), (lp - l0) / (float64(vp) - float64(orig)), (l0 - lm) / (float64(orig) - float64(vm))
 }
 
@@ -276,7 +279,7 @@ func stepFor(v []float32) float64 { return 1e-2 * math.Max(maxAbs32(v), 0.1) }
 // retried with smaller steps (a kink within h of the point bends the
 // central difference); one that sits on a kink at every step is skipped,
 // at most a tenth of them.
-func checkGrad(t *testing.T, what string, got, v []float32, h float64, f func() float64, kinks bool) {
+func checkGrad(t *testing.T, what string, got []float32, v *tensor.Tensor, h float64, f func() float64, kinks bool) {
 	t.Helper()
 	checkNumeric(t, what, got, numericGrad(v, h, f), func(i int) bool {
 		if !kinks {
@@ -407,10 +410,10 @@ func TestGradCheckLayers(t *testing.T) {
 				if hx == 0 {
 					hx = stepFor(x.Data())
 				}
-				checkGrad(t, "input", an.dx, x.Data(), hx, f, c.kinks)
+				checkGrad(t, "input", an.dx, x, hx, f, c.kinks)
 				for j, p := range nn.Parameters(l) {
-					v := p.Value.Value.Data()
-					checkGrad(t, p.Name, an.grads[j], v, stepFor(v), f, c.kinks)
+					v := p.Value.Value
+					checkGrad(t, p.Name, an.grads[j], v, stepFor(v.Data()), f, c.kinks)
 				}
 			})
 		}
@@ -536,7 +539,7 @@ func TestGradCheckDropout(t *testing.T) {
 	if frac := float64(zeros) / float64(len(y)); frac < 0.15 || frac > 0.45 {
 		t.Errorf("dropped %.2f of the elements, want about %v", frac, p)
 	}
-	checkGrad(t, "dropout input", dx.Data(), x.Data(), 1e-2, func() float64 { return objective(fresh(), x, r) }, false)
+	checkGrad(t, "dropout input", dx.Data(), x, 1e-2, func() float64 { return objective(fresh(), x, r) }, false)
 	if d.Backward(r, false) != nil {
 		t.Error("Backward(dy, false) returned a gradient")
 	}
@@ -578,8 +581,7 @@ func TestGradCheckEmbedding(t *testing.T) {
 		t.Errorf("Backward returned an input gradient %v; ids have none", dx.Shape())
 	}
 	got := slices.Clone(e.Weight.Grad.Data())
-	w := e.Weight.Value.Data()
-	want := numericGrad(w, 1e-2, func() float64 { return objective(e, ids, r) })
+	want := numericGrad(e.Weight.Value, 1e-2, func() float64 { return objective(e, ids, r) })
 	for i := pad * dim; i < (pad+1)*dim; i++ {
 		if got[i] != 0 {
 			t.Errorf("padding row gradient [%d] = %v, want 0", i-pad*dim, got[i])
@@ -646,10 +648,10 @@ func TestGradCheckLosses(t *testing.T) {
 			}
 			// The reference in float64 gives the numeric gradient without
 			// the float32 rounding of the returned loss.
-			checkGrad(t, "output gradient", grad.Data(), c.out.Data(), 1e-3, func() float64 { return c.ref(c.out.Data()) }, false)
+			checkGrad(t, "output gradient", grad.Data(), c.out, 1e-3, func() float64 { return c.ref(c.out.Data()) }, false)
 			// and the loss the layer returns agrees with its own gradient
 			h := 2e-2
-			checkGrad(t, "output gradient (float32 loss)", grad.Data(), c.out.Data(), h, func() float64 {
+			checkGrad(t, "output gradient (float32 loss)", grad.Data(), c.out, h, func() float64 {
 				return float64(c.loss.Loss(nil, c.out, labels, target))
 			}, false)
 		})

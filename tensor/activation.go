@@ -3,7 +3,6 @@ package tensor
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 )
 
 // Activation names an elementwise nonlinearity.
@@ -284,16 +283,26 @@ func (Reference) Dropout(y, mask, x *Tensor, p float32, seed uint64) { dropout(y
 // Dropout is Reference.Dropout.
 func (CPU) Dropout(y, mask, x *Tensor, p float32, seed uint64) { dropout(y, mask, x, p, seed) }
 
+// dropoutDraw is element i's uniform draw in [0, 1) for a dropout seed:
+// splitmix64 of seed + (i+1)·0x9e3779b97f4a7c15, its top 24 bits over
+// 2²⁴. Each element's draw depends on its index alone, so the CUDA kernel
+// (kernels/cuda's dropout) draws the same bits in parallel.
+func dropoutDraw(seed uint64, i int) float32 {
+	z := seed + uint64(i+1)*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return float32(z>>40) / (1 << 24)
+}
+
 func dropout(y, mask, x *Tensor, p float32, seed uint64) {
 	mustSameShape("Dropout", y, mask, x)
 	if p < 0 || p >= 1 {
 		panic(fmt.Sprintf("tensor.Dropout: probability %v outside [0, 1)", p))
 	}
-	var r rand.PCG // on the stack: the draws of newRand(seed).Float32, without allocating
-	r.Seed(seed, seed^0x9e3779b97f4a7c15)
 	scale := 1 / (1 - p)
 	for i := range mask.data {
-		if p > 0 && float32(uint32(r.Uint64()>>32)<<8>>8)/(1<<24) < p {
+		if p > 0 && dropoutDraw(seed, i) < p {
 			mask.data[i] = 0
 		} else {
 			mask.data[i] = scale

@@ -325,6 +325,11 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	if db != nil {
 		dbv = db.data
 	}
+	if g.pixels == 0 { // an empty batch: the sums are empty
+		clear(dw.data)
+		clear(dbv)
+		return
+	}
 	switch kn := gemmKernelFor(kernels.Current()); {
 	case tapWGradOK(kn, g, gatherBelow):
 		tapWGrad(g, dw.data, dbv, x.data, dy.data)

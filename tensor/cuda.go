@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/graftml/graft/kernels/cuda"
@@ -32,9 +33,13 @@ import (
 // goroutines are queued in turn; a tensor written by one goroutine must
 // not be used by another at the same time, as on the CPU.
 //
-// Operations without a CUDA kernel (Max, Dropout, Concat, Split, Pad, and
-// softmax over an axis that is not the last) run on the CPU: they copy
-// their inputs to the host and leave their outputs there.
+// Softmax over an axis that is not the last, and a few degenerate shapes
+// (BatchNormTrain of no rows, pooling of no pixels, Pad beyond 8
+// dimensions), run on the CPU: they copy their inputs to the host and
+// leave their outputs there. Every other operation runs on the GPU.
+//
+// The CPU and Reference backends work on host slices alone: do not call
+// them directly on tensors a CUDA backend holds (Data first).
 //
 // An operation that fails on the device (out of memory, a launch error)
 // panics with a *DeviceError. Make one with NewCUDA; the default backend
@@ -73,6 +78,10 @@ type gpu struct {
 	stats   GPUStats
 	scratch cuda.Block // labels (int32) and the loss, for SoftmaxCrossEntropy
 	labels  []int32
+	// The mirrors of the operation under way: live keeps them (so their
+	// memory) from being collected until it is queued; pending are its
+	// outputs, marked device-current once the kernel is queued.
+	live, pending []*mirror
 }
 
 // The state bits of a device mirror: which sides hold the current values.
@@ -203,12 +212,25 @@ func (g *gpu) begin() {
 }
 
 func (g *gpu) end() {
+	clear(g.live)
+	g.live, g.pending = g.live[:0], g.pending[:0]
 	runtime.UnlockOSThread()
 	g.mu.Unlock()
 }
 
-// check panics with a *DeviceError on err.
+// check panics with a *DeviceError on err, leaving the outputs as they
+// were; without an error the outputs named so far (out, inout) hold their
+// current values on the device alone.
 func (g *gpu) check(op string, err error) {
+	g.fail(op, err)
+	for _, m := range g.pending {
+		m.state = onDevice
+	}
+	g.pending = g.pending[:0]
+}
+
+// fail panics with a *DeviceError on err.
+func (g *gpu) fail(op string, err error) {
 	if err != nil {
 		panic(&DeviceError{op, err})
 	}
@@ -223,6 +245,7 @@ func (g *gpu) mirrorOf(t *Tensor) *mirror {
 	if t.dev.g != g {
 		panic(fmt.Sprintf("tensor: a tensor %v of another GPU backend", t.shape))
 	}
+	g.live = append(g.live, t.dev)
 	return t.dev
 }
 
@@ -230,12 +253,16 @@ func (g *gpu) mirrorOf(t *Tensor) *mirror {
 func (g *gpu) memOf(op string, t *Tensor, m *mirror) cuda.DevicePtr {
 	if m.mem == nil {
 		b, err := g.alloc.Alloc(4 * len(t.data))
-		if err != nil { // unreachable tensors may hold device memory: collect them
+		for try := 0; err != nil && try < 3; try++ {
+			// unreachable tensors may hold device memory: collect them and
+			// give their cleanups time to run
 			runtime.GC()
-			runtime.Gosched() // let their cleanups run
+			time.Sleep(time.Millisecond << try)
 			b, err = g.alloc.Alloc(4 * len(t.data))
 		}
-		g.check(op, err)
+		if err != nil {
+			panic(&DeviceError{op, err})
+		}
 		m.mem = &devMem{g: g, b: b}
 		runtime.AddCleanup(m, func(d *devMem) { d.g.alloc.Free(d.b) }, m.mem)
 	}
@@ -253,7 +280,7 @@ func (g *gpu) in(op string, t *Tensor) cuda.DevicePtr {
 	if m.state&onDevice == 0 {
 		if len(t.data) > 0 {
 			n := uintptr(4 * len(t.data))
-			g.check(op, cuda.MemcpyHtoDAsync(p, unsafe.Pointer(&t.data[0]), n, g.stream))
+			g.fail(op, cuda.MemcpyHtoDAsync(p, unsafe.Pointer(&t.data[0]), n, g.stream))
 			g.stats.HostToDevice++
 			g.stats.HostToDeviceBytes += int64(n)
 		}
@@ -262,15 +289,16 @@ func (g *gpu) in(op string, t *Tensor) cuda.DevicePtr {
 	return p
 }
 
-// out returns t's device address for an output that is written whole; the
-// device then holds t's current values. nil gives 0.
+// out returns t's device address for an output that is written whole;
+// once the kernel is queued (check), the device holds t's current values.
+// nil gives 0.
 func (g *gpu) out(op string, t *Tensor) cuda.DevicePtr {
 	if t == nil {
 		return 0
 	}
 	m := g.mirrorOf(t)
 	p := g.memOf(op, t, m)
-	m.state = onDevice
+	g.pending = append(g.pending, m)
 	return p
 }
 
@@ -278,7 +306,7 @@ func (g *gpu) out(op string, t *Tensor) cuda.DevicePtr {
 func (g *gpu) inout(op string, t *Tensor) cuda.DevicePtr {
 	p := g.in(op, t)
 	if t != nil {
-		t.dev.state = onDevice
+		g.pending = append(g.pending, t.dev)
 	}
 	return p
 }
@@ -291,8 +319,8 @@ func (g *gpu) toHost(t *Tensor, write bool) {
 	m := t.dev
 	if m.state&onHost == 0 && len(t.data) > 0 {
 		n := uintptr(4 * len(t.data))
-		g.check("Data", cuda.MemcpyDtoHAsync(unsafe.Pointer(&t.data[0]), m.mem.b.Ptr, n, g.stream))
-		g.check("Data", g.stream.Synchronize())
+		g.fail("Data", cuda.MemcpyDtoHAsync(unsafe.Pointer(&t.data[0]), m.mem.b.Ptr, n, g.stream))
+		g.fail("Data", g.stream.Synchronize())
 		g.stats.DeviceToHost++
 		g.stats.DeviceToHostBytes += int64(n)
 	}
@@ -332,9 +360,11 @@ func (t *Tensor) cloneOnDevice() *Tensor {
 	}
 	c := newTensor(append([]int(nil), t.shape...), make([]float32, len(t.data)))
 	src, dst := g.in("Clone", t), g.out("Clone", c)
+	var err error
 	if len(t.data) > 0 {
-		g.check("Clone", cuda.MemcpyDtoDAsync(dst, src, uintptr(4*len(t.data)), g.stream))
+		err = cuda.MemcpyDtoDAsync(dst, src, uintptr(4*len(t.data)), g.stream)
 	}
+	g.check("Clone", err)
 	return c
 }
 
@@ -347,11 +377,19 @@ func onCPU(ins, outs []*Tensor, f func()) {
 		}
 	}
 	for _, t := range outs {
-		if t != nil {
-			t.hostWrite()
+		if t != nil && t.dev != nil {
+			t.dev.g.discardDevice(t)
 		}
 	}
 	f()
+}
+
+// discardDevice makes t's host values the current ones without copying
+// them down: for an output about to be written whole on the host.
+func (g *gpu) discardDevice(t *Tensor) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t.dev.state = onHost
 }
 
 // MatMul computes c = alpha·op(a)·op(b) + beta·c on the GPU.
@@ -434,18 +472,21 @@ func (cu CUDA) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32) {
 }
 
 // Sum reduces src along axis on the GPU (in double precision).
-func (cu CUDA) Sum(dst, src *Tensor, axis int) {
-	outer, r, inner := reduceDims("Sum", dst, src, axis)
+func (cu CUDA) Sum(dst, src *Tensor, axis int) { cu.reduce("Sum", (*cuda.Kernels).Sum, dst, src, axis) }
+
+// Max reduces src along axis by the maximum on the GPU; NaN propagates.
+func (cu CUDA) Max(dst, src *Tensor, axis int) {
+	cu.reduce("Max", (*cuda.Kernels).MaxAxis, dst, src, axis)
+}
+
+// reduce runs kernel f, a reduction of src [outer, r, inner] along r.
+func (cu CUDA) reduce(op string, f func(*cuda.Kernels, cuda.Stream, int, int, int, cuda.DevicePtr, cuda.DevicePtr) error, dst, src *Tensor, axis int) {
+	outer, r, inner := reduceDims(op, dst, src, axis)
 	g := cu.g
 	g.begin()
 	defer g.end()
-	ps := g.in("Sum", src)
-	g.check("Sum", g.k.Sum(g.stream, outer, r, inner, g.out("Sum", dst), ps))
-}
-
-// Max reduces src along axis by the maximum, on the CPU.
-func (cu CUDA) Max(dst, src *Tensor, axis int) {
-	onCPU([]*Tensor{src}, []*Tensor{dst}, func() { CPU{}.Max(dst, src, axis) })
+	ps := g.in(op, src)
+	g.check(op, f(g.k, g.stream, outer, r, inner, g.out(op, dst), ps))
 }
 
 // convShape is g as the kernels take it.
@@ -541,21 +582,28 @@ func (cu CUDA) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) {
 // GlobalAvgPool averages each channel over the pixels on the GPU.
 func (cu CUDA) GlobalAvgPool(y, x *Tensor) {
 	n, hw, c := globalDims("GlobalAvgPool", x, y)
+	if hw == 0 {
+		onCPU([]*Tensor{x}, []*Tensor{y}, func() { CPU{}.GlobalAvgPool(y, x) })
+		return
+	}
 	g := cu.g
 	g.begin()
 	defer g.end()
 	px := g.in("GlobalAvgPool", x)
-	g.check("GlobalAvgPool", g.k.GlobalAvgPool(g.stream, n, max(hw, 1), c, g.out("GlobalAvgPool", y), px))
+	g.check("GlobalAvgPool", g.k.GlobalAvgPool(g.stream, n, hw, c, g.out("GlobalAvgPool", y), px))
 }
 
 // GlobalAvgPoolBackward spreads dy over the pixels on the GPU.
 func (cu CUDA) GlobalAvgPoolBackward(dx, dy *Tensor) {
 	n, hw, c := globalDims("GlobalAvgPoolBackward", dx, dy)
+	if hw == 0 {
+		return // dx is empty
+	}
 	g := cu.g
 	g.begin()
 	defer g.end()
 	pdy := g.in("GlobalAvgPoolBackward", dy)
-	g.check("GlobalAvgPoolBackward", g.k.GlobalAvgPoolBackward(g.stream, n, max(hw, 1), c, g.out("GlobalAvgPoolBackward", dx), pdy))
+	g.check("GlobalAvgPoolBackward", g.k.GlobalAvgPoolBackward(g.stream, n, hw, c, g.out("GlobalAvgPoolBackward", dx), pdy))
 }
 
 // bnParams is p as the kernels take it.
@@ -567,6 +615,17 @@ func bnParams(p BatchNormParams) cuda.BatchNormParams {
 func (cu CUDA) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams) {
 	mustSameShape("BatchNormTrain", y, x)
 	rows, c := bnDims("BatchNormTrain", x, gamma, beta, runMean, runVar, saveMean, saveInvStd)
+	if rows == 0 { // no statistics to take: as the CPU does
+		onCPU([]*Tensor{x, gamma, beta, runMean, runVar, saveMean, saveInvStd}, []*Tensor{y}, func() {
+			CPU{}.BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, p)
+		})
+		for _, t := range []*Tensor{runMean, runVar, saveMean, saveInvStd} {
+			if t != nil {
+				t.hostWrite()
+			}
+		}
+		return
+	}
 	g := cu.g
 	g.begin()
 	defer g.end()
@@ -654,13 +713,14 @@ func (cu CUDA) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing
 	need := 4*n + 512 // the labels, then the loss at a 512-byte boundary
 	if g.scratch.Size < need {
 		g.alloc.Free(g.scratch)
+		g.scratch = cuda.Block{}
 		b, err := g.alloc.Alloc(need)
-		g.check(op, err)
+		g.fail(op, err)
 		g.scratch = b
 	}
 	lossOff := uintptr(need - 512)
 	if n > 0 {
-		g.check(op, cuda.MemcpyHtoDAsync(g.scratch.Ptr, unsafe.Pointer(&g.labels[0]), uintptr(4*n), g.stream))
+		g.fail(op, cuda.MemcpyHtoDAsync(g.scratch.Ptr, unsafe.Pointer(&g.labels[0]), uintptr(4*n), g.stream))
 		g.stats.HostToDevice++
 		g.stats.HostToDeviceBytes += int64(4 * n)
 	}
@@ -674,24 +734,76 @@ func (cu CUDA) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing
 	return loss
 }
 
-// Dropout runs on the CPU (its mask comes from a sequential generator).
+// Dropout zeroes elements on the GPU, with the same mask as the CPU's.
 func (cu CUDA) Dropout(y, mask, x *Tensor, p float32, seed uint64) {
-	onCPU([]*Tensor{x}, []*Tensor{y, mask}, func() { CPU{}.Dropout(y, mask, x, p, seed) })
+	mustSameShape("Dropout", y, mask, x)
+	if p < 0 || p >= 1 {
+		panic(fmt.Sprintf("tensor.Dropout: probability %v outside [0, 1)", p))
+	}
+	g := cu.g
+	g.begin()
+	defer g.end()
+	px := g.in("Dropout", x)
+	g.check("Dropout", g.k.Dropout(g.stream, len(x.data), p, 1/(1-p), seed, g.out("Dropout", y), g.out("Dropout", mask), px))
 }
 
-// Concat runs on the CPU.
+// Concat joins srcs along axis on the GPU, one strided copy per part.
 func (cu CUDA) Concat(dst *Tensor, axis int, srcs ...*Tensor) {
-	onCPU(srcs, []*Tensor{dst}, func() { CPU{}.Concat(dst, axis, srcs...) })
+	cu.concat("Concat", dst, axis, srcs, false)
 }
 
-// Split runs on the CPU.
+// Split is Concat's inverse on the GPU.
 func (cu CUDA) Split(src *Tensor, axis int, dsts ...*Tensor) {
-	onCPU([]*Tensor{src}, dsts, func() { CPU{}.Split(src, axis, dsts...) })
+	cu.concat("Split", src, axis, dsts, true)
 }
 
-// Pad runs on the CPU.
+func (cu CUDA) concat(op string, whole *Tensor, axis int, parts []*Tensor, split bool) {
+	outer, inner, axis := concatDims(op, whole, axis, parts)
+	g := cu.g
+	g.begin()
+	defer g.end()
+	var pw cuda.DevicePtr
+	if split {
+		pw = g.in(op, whole)
+	} else {
+		pw = g.out(op, whole)
+	}
+	row, off := whole.shape[axis]*inner, 0
+	for _, p := range parts {
+		run := p.shape[axis] * inner
+		var err error
+		if split {
+			err = g.k.CopyStrided(g.stream, outer, run, run, row, g.out(op, p), pw+cuda.DevicePtr(4*off))
+		} else {
+			err = g.k.CopyStrided(g.stream, outer, run, row, run, pw+cuda.DevicePtr(4*off), g.in(op, p))
+		}
+		g.fail(op, err)
+		off += run
+	}
+	g.check(op, nil)
+}
+
+// Pad adds a border on the GPU (tensors of up to 8 dimensions; more run on
+// the CPU).
 func (cu CUDA) Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
-	onCPU([]*Tensor{src}, []*Tensor{dst}, func() { CPU{}.Pad(dst, src, pads, mode, value) })
+	padDims(dst, src, pads, mode)
+	empty := false
+	for _, d := range src.shape {
+		empty = empty || d == 0
+	}
+	if src.Rank() == 0 || src.Rank() > cuda.MaxPadRank || (empty && len(dst.data) > 0 && mode != PadConstant) {
+		onCPU([]*Tensor{src}, []*Tensor{dst}, func() { CPU{}.Pad(dst, src, pads, mode, value) })
+		return
+	}
+	var before [cuda.MaxPadRank]int
+	for d, p := range pads {
+		before[d] = p[0]
+	}
+	g := cu.g
+	g.begin()
+	defer g.end()
+	ps := g.in("Pad", src)
+	g.check("Pad", g.k.Pad(g.stream, dst.shape, src.shape, before[:len(pads)], cuda.PadMode(mode), value, g.out("Pad", dst), ps))
 }
 
 // SGDStep applies one SGD step on the GPU, the same bits as SGDUpdate.

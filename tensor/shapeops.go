@@ -25,6 +25,27 @@ func concat(whole *Tensor, axis int, parts []*Tensor, split bool) {
 	if split {
 		op = "Split"
 	}
+	outer, inner, axis := concatDims(op, whole, axis, parts)
+	row := whole.shape[axis] * inner
+	off := 0
+	for _, p := range parts {
+		run := p.shape[axis] * inner
+		for o := 0; o < outer; o++ {
+			w := whole.data[o*row+off : o*row+off+run]
+			q := p.data[o*run : (o+1)*run]
+			if split {
+				copy(q, w)
+			} else {
+				copy(w, q)
+			}
+		}
+		off += run
+	}
+}
+
+// concatDims checks the parts of a concatenation along axis and returns
+// the sizes before and after the axis, and the axis (not negative).
+func concatDims(op string, whole *Tensor, axis int, parts []*Tensor) (outer, inner, ax int) {
 	if axis < 0 {
 		axis += whole.Rank()
 	}
@@ -45,28 +66,14 @@ func concat(whole *Tensor, axis int, parts []*Tensor, split bool) {
 	if sum != whole.shape[axis] {
 		panic(fmt.Sprintf("tensor.%s: parts add up to %d along axis %d, whole %v has %d", op, sum, axis, whole.shape, whole.shape[axis]))
 	}
-	outer, inner := 1, 1
+	outer, inner = 1, 1
 	for _, d := range whole.shape[:axis] {
 		outer *= d
 	}
 	for _, d := range whole.shape[axis+1:] {
 		inner *= d
 	}
-	row := whole.shape[axis] * inner
-	off := 0
-	for _, p := range parts {
-		run := p.shape[axis] * inner
-		for o := 0; o < outer; o++ {
-			w := whole.data[o*row+off : o*row+off+run]
-			q := p.data[o*run : (o+1)*run]
-			if split {
-				copy(q, w)
-			} else {
-				copy(w, q)
-			}
-		}
-		off += run
-	}
+	return outer, inner, axis
 }
 
 // PadMode is how Pad fills the border.
@@ -91,17 +98,7 @@ func (CPU) Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
 }
 
 func pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
-	if len(pads) != src.Rank() || dst.Rank() != src.Rank() {
-		panic(fmt.Sprintf("tensor.Pad: %d pads for src %v, dst %v", len(pads), src.shape, dst.shape))
-	}
-	for d, p := range pads {
-		if dst.shape[d] != src.shape[d]+p[0]+p[1] {
-			panic(fmt.Sprintf("tensor.Pad: src %v with pads %v gives dim %d = %d, dst is %v", src.shape, pads, d, src.shape[d]+p[0]+p[1], dst.shape))
-		}
-		if mode == PadReflect && (p[0] >= src.shape[d] || p[1] >= src.shape[d]) && src.shape[d] > 0 {
-			panic(fmt.Sprintf("tensor.Pad: reflect pads %v need at most %d along dim %d", p, src.shape[d]-1, d))
-		}
-	}
+	padDims(dst, src, pads, mode)
 	idx := make([]int, dst.Rank())
 	for i := range dst.data {
 		// unravel i in dst, map each coordinate back into src
@@ -138,6 +135,22 @@ func pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
 			dst.data[i] = src.data[so]
 		} else {
 			dst.data[i] = value
+		}
+	}
+}
+
+// padDims checks Pad's shapes: dst is src with pads added (negative
+// crops); reflection needs pads shorter than their dimension.
+func padDims(dst, src *Tensor, pads [][2]int, mode PadMode) {
+	if len(pads) != src.Rank() || dst.Rank() != src.Rank() {
+		panic(fmt.Sprintf("tensor.Pad: %d pads for src %v, dst %v", len(pads), src.shape, dst.shape))
+	}
+	for d, p := range pads {
+		if dst.shape[d] != src.shape[d]+p[0]+p[1] {
+			panic(fmt.Sprintf("tensor.Pad: src %v with pads %v gives dim %d = %d, dst is %v", src.shape, pads, d, src.shape[d]+p[0]+p[1], dst.shape))
+		}
+		if mode == PadReflect && (p[0] >= src.shape[d] || p[1] >= src.shape[d]) && src.shape[d] > 0 {
+			panic(fmt.Sprintf("tensor.Pad: reflect pads %v need at most %d along dim %d", p, src.shape[d]-1, d))
 		}
 	}
 }

@@ -138,9 +138,11 @@ func (k *Kernels) convData(op string, s Stream, p ConvShape, backward bool, out,
 		names = [2]string{"dx", "dy"}
 		id, dwID, rows, cols, channels = kConvBwdData, kDWConvBwdData, inPix, a.CG, a.C
 	}
-	v.ptrs(true, names[0], out, names[1], in, "w", w)
+	need := rows > 0 && cols > 0 // else the output is empty
+	v.ptrs(need, names[0], out)
+	v.ptrs(need && a.CG > 0, names[1], in, "w", w)
 	v.ptrs(false, "bias", bias)
-	if v.err != nil || rows == 0 {
+	if v.err != nil || !need {
 		return v.err
 	}
 	args := []any{a, out, in, w}
@@ -165,13 +167,17 @@ func (k *Kernels) Conv2DBackwardWeights(s Stream, p ConvShape, dw, db, x, dy Dev
 	}
 	v := argCheck{op: "Conv2DBackwardWeights"}
 	a, outPix, _ := p.args(&v)
-	v.ptrs(true, "dw", dw, "x", x, "dy", dy)
-	v.ptrs(false, "db", db)
 	if v.err != nil {
 		return v.err
 	}
 	taps := int(a.KH * a.KW)
 	wlen := int(a.O*a.CG) * taps
+	v.ptrs(wlen > 0, "dw", dw)
+	v.ptrs(wlen > 0 && outPix > 0, "x", x, "dy", dy)
+	v.ptrs(false, "db", db)
+	if v.err != nil || a.O == 0 {
+		return v.err
+	}
 	if outPix == 0 { // no pixels: the gradients are zero
 		if err := k.Fill(s, wlen, 0, dw); err != nil || db == 0 {
 			return err
@@ -179,7 +185,9 @@ func (k *Kernels) Conv2DBackwardWeights(s Stream, p ConvShape, dw, db, x, dy Dev
 		return k.Fill(s, int(a.O), 0, db)
 	}
 	var err error
-	if k.depthwise(a) {
+	switch {
+	case wlen == 0: // no input channels per group: only the bias gradient
+	case k.depthwise(a):
 		split := k.splits(ceilDiv(int(a.C), 32)*taps, outPix, 1024, 1)
 		if split > 1 {
 			err = k.Fill(s, wlen, 0, dw)
@@ -188,7 +196,7 @@ func (k *Kernels) Conv2DBackwardWeights(s Stream, p ConvShape, dw, db, x, dy Dev
 			grid := dim3{uint32(ceilDiv(int(a.C), 32)), uint32(taps), uint32(split)}
 			err = k.launch(v.op, kDWConvBwdWeights, grid, dim3{32, 8, 1}, s, a, dw, x, dy)
 		}
-	} else {
+	default:
 		tiles := ceilDiv(int(a.CG), 64) * ceilDiv(int(a.OG), 64)
 		split := k.splits(tiles*int(a.Groups)*taps, outPix, 512, int(a.Groups)*taps)
 		if split > 1 {

@@ -876,6 +876,89 @@ func TestLayoutCUDA(t *testing.T) {
 	}
 }
 
+// TestTransposeCUDALarge transposes more row tiles and more matrices
+// than a grid's y and z hold: the kernel loops over them.
+func TestTransposeCUDALarge(t *testing.T) {
+	g := useGPU(t)
+	for _, sh := range [][3]int{{1, 65535*32 + 40, 1}, {70000, 1, 2}} {
+		batch, rows, cols := sh[0], sh[1], sh[2]
+		src := make([]float32, batch*rows*cols)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		want := make([]float32, len(src))
+		for z := 0; z < batch; z++ {
+			for i := 0; i < rows; i++ {
+				for j := 0; j < cols; j++ {
+					want[(z*cols+j)*rows+i] = src[(z*rows+i)*cols+j]
+				}
+			}
+		}
+		g.run(t, func(s *sess) {
+			dst := s.out(len(src))
+			s.must(s.k.Transpose(cuda.Stream{}, batch, rows, cols, dst.p, s.up(src).p))
+			same(t, fmt.Sprint("transpose ", sh), s.down(dst), want)
+		})
+	}
+}
+
+// ---- max, strided copies, padding, dropout ----
+
+func TestShapeKernelsCUDA(t *testing.T) {
+	g := useGPU(t)
+	r := rand.New(rand.NewPCG(16, 16))
+	ref := tensor.Reference{}
+	for _, sh := range [][3]int{{1, 1, 1}, {3, 17, 5}, {2, 0, 3}, {1, 1000, 1}, {33, 7, 1}} {
+		outer, n, inner := sh[0], sh[1], sh[2]
+		src := randn(r, outer*n*inner)
+		if len(src) > 3 {
+			src[2] = float32(math.NaN())
+		}
+		want := tensor.Zeros(outer, inner)
+		ref.Max(want, tensor.FromSlice(src, outer, n, inner), 1)
+		g.run(t, func(s *sess) {
+			dst := s.out(outer * inner)
+			s.must(s.k.MaxAxis(cuda.Stream{}, outer, n, inner, dst.p, s.up(src).p))
+			same(t, fmt.Sprint("max ", sh), s.down(dst), want.Data())
+		})
+	}
+	// concatenation of [2,3,4] and [2,5,4] along axis 1, and back
+	a, b := randn(r, 24), randn(r, 40)
+	whole := tensor.Zeros(2, 8, 4)
+	ref.Concat(whole, 1, tensor.FromSlice(a, 2, 3, 4), tensor.FromSlice(b, 2, 5, 4))
+	g.run(t, func(s *sess) {
+		w := s.out(64)
+		s.must(s.k.CopyStrided(cuda.Stream{}, 2, 12, 32, 12, w.p, s.up(a).p))
+		s.must(s.k.CopyStrided(cuda.Stream{}, 2, 20, 32, 20, w.p+48, s.up(b).p))
+		same(t, "concat", s.down(w), whole.Data())
+		back := s.out(40)
+		s.must(s.k.CopyStrided(cuda.Stream{}, 2, 20, 20, 32, back.p, w.p+48))
+		same(t, "split", s.down(back), b)
+	})
+	for _, mode := range []tensor.PadMode{tensor.PadConstant, tensor.PadReflect, tensor.PadEdge} {
+		src := randn(r, 3*4*5)
+		pads := [][2]int{{1, 0}, {3, 2}, {-1, 2}}
+		want := tensor.Zeros(4, 9, 6)
+		ref.Pad(want, tensor.FromSlice(src, 3, 4, 5), pads, mode, 2.5)
+		g.run(t, func(s *sess) {
+			dst := s.out(4 * 9 * 6)
+			s.must(s.k.Pad(cuda.Stream{}, []int{4, 9, 6}, []int{3, 4, 5}, []int{1, 3, -1}, cuda.PadMode(mode), 2.5, dst.p, s.up(src).p))
+			same(t, fmt.Sprint("pad mode ", mode), s.down(dst), want.Data())
+		})
+	}
+	for _, p := range []float32{0, 0.3, 0.9} {
+		x := randn(r, 10007)
+		y, mask := tensor.Zeros(10007), tensor.Zeros(10007)
+		ref.Dropout(y, mask, tensor.FromSlice(x, 10007), p, 77)
+		g.run(t, func(s *sess) {
+			dy, dm := s.out(10007), s.out(10007)
+			s.must(s.k.Dropout(cuda.Stream{}, 10007, p, 1/(1-p), 77, dy.p, dm.p, s.up(x).p))
+			same(t, fmt.Sprint("dropout mask p=", p), s.down(dm), mask.Data())
+			same(t, fmt.Sprint("dropout y p=", p), s.down(dy), y.Data())
+		})
+	}
+}
+
 // ---- optimizers: the same bits as the Go updates ----
 
 func TestOptimizersCUDA(t *testing.T) {

@@ -159,6 +159,10 @@ const (
 	kAdam
 	kRowsBroadcast
 	kTranspose
+	kMaxAxis
+	kCopyStrided
+	kPad
+	kDropout
 	numKernels
 )
 
@@ -209,6 +213,10 @@ var kernelNames = [numKernels]string{
 	kAdam:             "adam_update",
 	kRowsBroadcast:    "rows_broadcast",
 	kTranspose:        "transpose_batched",
+	kMaxAxis:          "max_axis",
+	kCopyStrided:      "copy_strided",
+	kPad:              "pad_nd",
+	kDropout:          "dropout",
 }
 
 // dim3 is a grid or block size.
@@ -216,7 +224,8 @@ type dim3 = [3]uint32
 
 // launch queues kernel id with the given arguments, each of which must
 // have the exact type of the kernel's parameter: DevicePtr for a pointer,
-// int32 for int, int64 for long long, float32 for float, or a pointer to
+// int32 for int, int64 for long long, uint64 for unsigned long long,
+// float32 for float, or a pointer to
 // one of the argument structs.
 func (k *Kernels) launch(op string, id kernelID, grid, block dim3, s Stream, args ...any) error {
 	if k == nil || k.mod.h == 0 {
@@ -239,6 +248,10 @@ func (k *Kernels) launch(op string, id kernelID, grid, block dim3, s Stream, arg
 			ptrs[i] = unsafe.Pointer(v)
 		case *adamArgs:
 			ptrs[i] = unsafe.Pointer(v)
+		case *padArgs:
+			ptrs[i] = unsafe.Pointer(v)
+		case uint64:
+			ptrs[i] = unsafe.Pointer(&v)
 		default: // a programming error in this package
 			panic(fmt.Sprintf("cuda: %s: argument %d of %s has type %T", op, i, kernelNames[id], a))
 		}

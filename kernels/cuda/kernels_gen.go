@@ -13,7 +13,7 @@ const fatbinTargets = "sm_80 sm_90 compute_80"
 const fatbinFlags = "-O3 -std=c++17 --ptxas-options=--warn-on-spills"
 
 // fatbinSHA256 is the SHA-256 of kernels.fatbin as generated.
-const fatbinSHA256 = "9117a64b92666cdf043259203dbde0ef051dbbb40d8a3210104167d06228b5bd"
+const fatbinSHA256 = "de8de5271d822be68d46f087a1e0c79c8534916a39a9035e147588ff3775247a"
 
 // fatbinKernels are the kernels in kernels.fatbin, sorted.
 var fatbinKernels = []string{
@@ -30,6 +30,8 @@ var fatbinKernels = []string{
 	"conv2d_bwd_data",
 	"conv2d_bwd_weights",
 	"conv2d_fwd",
+	"copy_strided",
+	"dropout",
 	"dw_conv2d_bwd_data",
 	"dw_conv2d_bwd_weights",
 	"dw_conv2d_fwd",
@@ -40,8 +42,10 @@ var fatbinKernels = []string{
 	"ew_scale",
 	"global_avgpool_bwd",
 	"global_avgpool_fwd",
+	"max_axis",
 	"maxpool2d_bwd",
 	"maxpool2d_fwd",
+	"pad_nd",
 	"rows_broadcast",
 	"sgd_update",
 	"sgemm_128_nn",

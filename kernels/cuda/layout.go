@@ -21,15 +21,9 @@ func (k *Kernels) Transpose(s Stream, batch, rows, cols int, dst, src DevicePtr)
 	v.sizes("batch", batch, "rows", rows, "cols", cols)
 	n := v.product("batch·rows·cols", false, batch, rows, cols)
 	v.ptrs(n > 0, "dst", dst, "src", src)
-	if batch > maxGridYZ {
-		v.failf("batch %d > %d", batch, maxGridYZ)
-	}
 	if v.err != nil || n == 0 {
 		return v.err
 	}
-	grid := dim3{uint32(ceilDiv(cols, 32)), uint32(ceilDiv(rows, 32)), uint32(batch)}
-	if grid[1] > maxGridYZ {
-		return &ArgError{Op: "Transpose", Msg: "too many rows for one grid"}
-	}
-	return k.launch("Transpose", kTranspose, grid, dim3{32, 8, 1}, s, int32(rows), int32(cols), dst, src)
+	grid := dim3{uint32(ceilDiv(cols, 32)), uint32(min(ceilDiv(rows, 32), maxGridYZ)), uint32(min(batch, maxGridYZ))}
+	return k.launch("Transpose", kTranspose, grid, dim3{32, 8, 1}, s, int32(batch), int32(rows), int32(cols), dst, src)
 }

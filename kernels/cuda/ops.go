@@ -210,15 +210,22 @@ func (k *Kernels) SumAll(s Stream, n int, dst, src DevicePtr) error {
 	return k.sum("SumAll", s, 1, n, 1, dst, src)
 }
 
-func (k *Kernels) sum(op string, s Stream, outer, r, inner int, dst, src DevicePtr) error {
+// reduceCheck checks a reduction of src [outer, r, inner] along r into
+// dst [outer, inner] and returns the output's length.
+func reduceCheck(op string, outer, r, inner int, dst, src DevicePtr) (int, error) {
 	v := argCheck{op: op}
 	v.sizes("outer", outer, "r", r, "inner", inner)
 	out := v.product("outer·inner", false, outer, inner)
 	v.product("outer·r·inner", false, outer, r, inner)
 	v.ptrs(out > 0, "dst", dst)
 	v.ptrs(out > 0 && r > 0, "src", src)
-	if v.err != nil || out == 0 {
-		return v.err
+	return out, v.err
+}
+
+func (k *Kernels) sum(op string, s Stream, outer, r, inner int, dst, src DevicePtr) error {
+	out, err := reduceCheck(op, outer, r, inner, dst, src)
+	if err != nil || out == 0 {
+		return err
 	}
 	if inner == 1 {
 		threads := 32 // a power of two ≥ 32 covering r, at most 1024

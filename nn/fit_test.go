@@ -352,7 +352,6 @@ func raceEnabled() bool {
 // CNN (Forward, loss, Backward, SGD with momentum) allocates nothing. On
 // failure it names the calls that allocate.
 func TestTrainStepAllocs(t *testing.T) {
-	skipOnGPU(t)
 	if testing.Short() {
 		t.Skip("allocation counts")
 	}
@@ -491,7 +490,6 @@ func TestFitResume(t *testing.T) {
 // Embedding and Dropout, for a steady state that allocates nothing:
 // Forward, Backward and an Adam step.
 func TestLayerStepAllocs(t *testing.T) {
-	skipOnGPU(t)
 	if testing.Short() {
 		t.Skip("allocation counts")
 	}
@@ -538,14 +536,5 @@ func TestLayerStepAllocs(t *testing.T) {
 				t.Errorf("allocations in the steady state: %s", strings.Join(msgs, ", "))
 			}
 		})
-	}
-}
-
-// skipOnGPU skips an allocation test on the CUDA backend: each kernel
-// launch allocates on the host (its arguments, the driver call), so only
-// the CPU backend's steady state allocates nothing.
-func skipOnGPU(t *testing.T) {
-	if _, ok := tensor.Default().(tensor.CUDA); ok {
-		t.Skip("the CUDA backend allocates on the host at each kernel launch")
 	}
 }

@@ -55,12 +55,13 @@ fi
 
 # 2. graft's SGEMM.
 shapes=${SHAPES:-1024,2048,4096}
-GRAFT_BENCH_SHAPES=$shapes "$bin" -test.run '^$' -test.bench 'SgemmCUDA' -test.benchtime "${BENCHTIME:-1s}" >"$out/bench.txt" 2>&1 || tail -20 "$out/bench.txt"
+GRAFT_BENCH_SHAPES=$shapes "$bin" -test.run '^$' -test.bench 'SgemmCUDA|Launch' -test.benchtime "${BENCHTIME:-1s}" >"$out/bench.txt" 2>&1 || tail -20 "$out/bench.txt"
 # BenchmarkSgemmCUDA/impl=fp32/shape=1024x1024x1024-16  300  3.1e+05 ns/op  17000 GFLOP/s
 awk '$1 ~ /^BenchmarkSgemmCUDA\// {
        for (i = 2; i < NF; i++) if ($(i + 1) == "GFLOP/s") g = $i
        split($1, p, "/"); sub(/^impl=/, "", p[2]); sub(/^shape=/, "", p[3]); sub(/-[0-9]+$/, "", p[3])
        print p[2], p[3], g}' "$out/bench.txt" >"$out/graft.txt"
+grep '^BenchmarkLaunch' "$out/bench.txt" | sed 's/^/launch (host cost of one operation): /'
 
 # 3. PyTorch on the same shapes.
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then

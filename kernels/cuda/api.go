@@ -106,7 +106,10 @@ func (c Context) Do(f func() error) (err error) {
 // replacing the top of its stack. It only means something to a goroutine
 // that has called runtime.LockOSThread; prefer Do.
 func (c Context) SetCurrent() error {
-	return do("cuCtxSetCurrent", func() result { return cuCtxSetCurrent(c.h) })
+	if err := Load(); err != nil {
+		return err
+	}
+	return check("cuCtxSetCurrent", call(raw.ctxSetCurrent, c.h))
 }
 
 // Synchronize waits until all work queued in c has finished.
@@ -156,7 +159,10 @@ func MemcpyDtoD(dst, src DevicePtr, bytes uintptr) error {
 // returning; keep src alive and unchanged until s is synchronised all the
 // same, as page-locked memory is read later.
 func MemcpyHtoDAsync(dst DevicePtr, src unsafe.Pointer, bytes uintptr, s Stream) error {
-	err := do("cuMemcpyHtoDAsync_v2", func() result { return cuMemcpyHtoDAsync(dst, src, bytes, s.h) })
+	if err := Load(); err != nil {
+		return err
+	}
+	err := check("cuMemcpyHtoDAsync_v2", call(raw.memcpyHtoDAsync, uintptr(dst), uintptr(src), bytes, s.h))
 	runtime.KeepAlive(src)
 	return err
 }
@@ -164,7 +170,10 @@ func MemcpyHtoDAsync(dst DevicePtr, src unsafe.Pointer, bytes uintptr, s Stream)
 // MemcpyDtoHAsync queues a copy of bytes from src to host memory at dst
 // on stream s; dst holds the data once s is synchronised.
 func MemcpyDtoHAsync(dst unsafe.Pointer, src DevicePtr, bytes uintptr, s Stream) error {
-	err := do("cuMemcpyDtoHAsync_v2", func() result { return cuMemcpyDtoHAsync(dst, src, bytes, s.h) })
+	if err := Load(); err != nil {
+		return err
+	}
+	err := check("cuMemcpyDtoHAsync_v2", call(raw.memcpyDtoHAsync, uintptr(dst), uintptr(src), bytes, s.h))
 	runtime.KeepAlive(dst)
 	return err
 }
@@ -172,7 +181,10 @@ func MemcpyDtoHAsync(dst unsafe.Pointer, src DevicePtr, bytes uintptr, s Stream)
 // MemcpyDtoDAsync queues a copy of bytes from src to dst, both device
 // memory, on stream s.
 func MemcpyDtoDAsync(dst, src DevicePtr, bytes uintptr, s Stream) error {
-	return do("cuMemcpyDtoDAsync_v2", func() result { return cuMemcpyDtoDAsync(dst, src, bytes, s.h) })
+	if err := Load(); err != nil {
+		return err
+	}
+	return check("cuMemcpyDtoDAsync_v2", call(raw.memcpyDtoDAsync, uintptr(dst), uintptr(src), bytes, s.h))
 }
 
 // MemsetD32 sets n 32-bit words from dst to v (for float32 data, pass
@@ -199,7 +211,10 @@ func NewStream(flags uint32) (Stream, error) {
 
 // Synchronize waits until all work queued on s has finished.
 func (s Stream) Synchronize() error {
-	return do("cuStreamSynchronize", func() result { return cuStreamSynchronize(s.h) })
+	if err := Load(); err != nil {
+		return err
+	}
+	return check("cuStreamSynchronize", call(raw.streamSynchronize, s.h))
 }
 
 // Destroy destroys s once its queued work has finished.

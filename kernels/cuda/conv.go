@@ -65,13 +65,12 @@ type convArgs struct {
 
 // args checks p and returns the kernels' form of it and the pixel counts
 // of the output (N·OH·OW) and input (N·H·W).
-func (p ConvShape) args(v *argCheck) (a *convArgs, outPix, inPix int) {
+func (p ConvShape) args(v *argCheck) (a convArgs, outPix, inPix int) {
 	p = p.norm()
-	v.sizes("N", p.N, "PadTop", p.PadTop, "PadLeft", p.PadLeft, "PadBottom", p.PadBottom, "PadRight", p.PadRight)
-	v.positive("H", p.H, "W", p.W, "C", p.C, "O", p.O, "KH", p.KH, "KW", p.KW, "StrideH", p.StrideH,
-		"StrideW", p.StrideW, "DilationH", p.DilationH, "DilationW", p.DilationW, "Groups", p.Groups)
+	v.sizes("N,PadTop,PadLeft,PadBottom,PadRight", p.N, p.PadTop, p.PadLeft, p.PadBottom, p.PadRight)
+	v.positive("H,W,C,O,KH,KW,StrideH,StrideW,DilationH,DilationW,Groups", p.H, p.W, p.C, p.O, p.KH, p.KW, p.StrideH, p.StrideW, p.DilationH, p.DilationW, p.Groups)
 	if v.err != nil {
-		return nil, 0, 0
+		return a, 0, 0
 	}
 	if p.C%p.Groups != 0 || p.O%p.Groups != 0 {
 		v.failf("C = %d and O = %d must both be multiples of Groups = %d", p.C, p.O, p.Groups)
@@ -89,9 +88,9 @@ func (p ConvShape) args(v *argCheck) (a *convArgs, outPix, inPix int) {
 	v.product("y", false, outPix, p.O)
 	v.product("w", true, p.O, p.C/p.Groups, p.KH, p.KW)
 	if v.err != nil {
-		return nil, 0, 0
+		return a, 0, 0
 	}
-	return &convArgs{
+	return convArgs{
 		N: int32(p.N), H: int32(p.H), W: int32(p.W), C: int32(p.C),
 		O: int32(p.O), KH: int32(p.KH), KW: int32(p.KW), OH: int32(oh), OW: int32(ow),
 		SH: int32(p.StrideH), SW: int32(p.StrideW), DH: int32(p.DilationH), DW: int32(p.DilationW),
@@ -128,7 +127,8 @@ func (k *Kernels) convData(op string, s Stream, p ConvShape, backward bool, out,
 		return ErrNotLoaded
 	}
 	v := argCheck{op: op}
-	a, outPix, inPix := p.args(&v)
+	ac, outPix, inPix := p.args(&v)
+	a := &ac // on the stack: launch keeps nothing
 	if v.err != nil {
 		return v.err
 	}
@@ -140,20 +140,22 @@ func (k *Kernels) convData(op string, s Stream, p ConvShape, backward bool, out,
 	}
 	need := rows > 0 && cols > 0 // else the output is empty
 	v.ptrs(need, names[0], out)
-	v.ptrs(need && a.CG > 0, names[1], in, "w", w)
+	v.ptrs(need && a.CG > 0, names[1], in)
+	v.ptrs(need && a.CG > 0, "w", w)
 	v.ptrs(false, "bias", bias)
 	if v.err != nil || !need {
 		return v.err
 	}
-	args := []any{a, out, in, w}
-	if !backward {
-		args = append(args, bias)
+	args := [5]any{a, out, in, w, bias} // on the stack; the backward kernel takes no bias
+	nargs := 5
+	if backward {
+		nargs = 4
 	}
 	if k.depthwise(a) {
-		return k.launch1D(op, dwID, rows*int(channels), s, args...)
+		return k.launch1D(op, dwID, rows*int(channels), s, args[:nargs]...)
 	}
 	grid := dim3{uint32(ceilDiv(rows, 64)), uint32(ceilDiv(int(cols), 64)), uint32(a.Groups)}
-	return k.launch(op, id, grid, dim3{256, 1, 1}, s, args...)
+	return k.launch(op, id, grid, dim3{256, 1, 1}, s, args[:nargs]...)
 }
 
 // Conv2DBackwardWeights queues dw = Σ_pixels dy·x (the weight gradient,
@@ -166,14 +168,15 @@ func (k *Kernels) Conv2DBackwardWeights(s Stream, p ConvShape, dw, db, x, dy Dev
 		return ErrNotLoaded
 	}
 	v := argCheck{op: "Conv2DBackwardWeights"}
-	a, outPix, _ := p.args(&v)
+	ac, outPix, _ := p.args(&v)
+	a := &ac
 	if v.err != nil {
 		return v.err
 	}
 	taps := int(a.KH * a.KW)
 	wlen := int(a.O*a.CG) * taps
 	v.ptrs(wlen > 0, "dw", dw)
-	v.ptrs(wlen > 0 && outPix > 0, "x", x, "dy", dy)
+	v.ptrs(wlen > 0 && outPix > 0, "x,dy", x, dy)
 	v.ptrs(false, "db", db)
 	if v.err != nil || a.O == 0 {
 		return v.err
@@ -260,12 +263,11 @@ type poolArgs struct {
 
 // args checks p and returns the kernels' form of it with the element
 // counts of y and x.
-func (p PoolShape) args(v *argCheck) (a *poolArgs, ylen, xlen int) {
-	v.sizes("N", p.N, "C", p.C, "StrideH", p.StrideH, "StrideW", p.StrideW, "DilationH", p.DilationH,
-		"DilationW", p.DilationW, "PadTop", p.PadTop, "PadLeft", p.PadLeft, "PadBottom", p.PadBottom, "PadRight", p.PadRight)
-	v.positive("H", p.H, "W", p.W, "KH", p.KH, "KW", p.KW)
+func (p PoolShape) args(v *argCheck) (a poolArgs, ylen, xlen int) {
+	v.sizes("N,C,StrideH,StrideW,DilationH,DilationW,PadTop,PadLeft,PadBottom,PadRight", p.N, p.C, p.StrideH, p.StrideW, p.DilationH, p.DilationW, p.PadTop, p.PadLeft, p.PadBottom, p.PadRight)
+	v.positive("H,W,KH,KW", p.H, p.W, p.KH, p.KW)
 	if v.err != nil {
-		return nil, 0, 0
+		return a, 0, 0
 	}
 	oh, ow := p.OutSize()
 	if oh < 1 || ow < 1 {
@@ -274,9 +276,9 @@ func (p PoolShape) args(v *argCheck) (a *poolArgs, ylen, xlen int) {
 	ylen = v.product("y", false, p.N, oh, ow, p.C)
 	xlen = v.product("x", false, p.N, p.H, p.W, p.C)
 	if v.err != nil {
-		return nil, 0, 0
+		return a, 0, 0
 	}
-	return &poolArgs{
+	return poolArgs{
 		N: int32(p.N), H: int32(p.H), W: int32(p.W), C: int32(p.C), OH: int32(oh), OW: int32(ow),
 		KH: int32(p.KH), KW: int32(p.KW),
 		SH: int32(max(p.StrideH, 1)), SW: int32(max(p.StrideW, 1)),
@@ -288,12 +290,11 @@ func (p PoolShape) args(v *argCheck) (a *poolArgs, ylen, xlen int) {
 
 // pool checks and launches one of the pooling kernels over n elements
 // (of y for the forward passes, of dx for the backward ones).
-func (k *Kernels) pool(op string, id kernelID, forward bool, s Stream, p PoolShape, ptrs ...any) error {
+func (k *Kernels) pool(op string, id kernelID, forward bool, s Stream, p PoolShape, names string, ptrs ...DevicePtr) error {
 	v := argCheck{op: op}
-	a, ylen, xlen := p.args(&v)
-	for i := 0; i < len(ptrs); i += 2 {
-		v.ptrs(ylen > 0, ptrs[i], ptrs[i+1])
-	}
+	ac, ylen, xlen := p.args(&v)
+	a := &ac
+	v.ptrs(ylen > 0, names, ptrs...)
 	if v.err != nil {
 		return v.err
 	}
@@ -301,34 +302,36 @@ func (k *Kernels) pool(op string, id kernelID, forward bool, s Stream, p PoolSha
 	if forward {
 		n = ylen
 	}
-	args := []any{a}
-	for i := 1; i < len(ptrs); i += 2 {
-		args = append(args, ptrs[i])
+	// the pool's arguments, then its 2 or 3 pointers, on the stack (each
+	// boxed at its own site: boxing in a loop would allocate)
+	args := [4]any{a, ptrs[0], ptrs[1], nil}
+	if len(ptrs) == 3 {
+		args[3] = ptrs[2]
 	}
-	return k.launch1D(op, id, n, s, args...)
+	return k.launch1D(op, id, n, s, args[:len(ptrs)+1]...)
 }
 
 // MaxPool2DForward queues y = the maximum of each window's taps inside x
 // (NaN propagates; the first NaN or maximum wins).
 func (k *Kernels) MaxPool2DForward(s Stream, p PoolShape, y, x DevicePtr) error {
-	return k.pool("MaxPool2DForward", kMaxPoolFwd, true, s, p, "y", y, "x", x)
+	return k.pool("MaxPool2DForward", kMaxPoolFwd, true, s, p, "y,x", y, x)
 }
 
 // MaxPool2DBackward queues dx: each dy goes to the first position of its
 // window that holds the window's maximum; dx sums them in window order.
 func (k *Kernels) MaxPool2DBackward(s Stream, p PoolShape, dx, x, dy DevicePtr) error {
-	return k.pool("MaxPool2DBackward", kMaxPoolBwd, false, s, p, "dx", dx, "x", x, "dy", dy)
+	return k.pool("MaxPool2DBackward", kMaxPoolBwd, false, s, p, "dx,x,dy", dx, x, dy)
 }
 
 // AvgPool2DForward queues y = (Σ of each window's taps inside x)·(1/divisor).
 func (k *Kernels) AvgPool2DForward(s Stream, p PoolShape, y, x DevicePtr) error {
-	return k.pool("AvgPool2DForward", kAvgPoolFwd, true, s, p, "y", y, "x", x)
+	return k.pool("AvgPool2DForward", kAvgPoolFwd, true, s, p, "y,x", y, x)
 }
 
 // AvgPool2DBackward queues dx: each dy spread evenly (·1/divisor) over its
 // window's taps inside x.
 func (k *Kernels) AvgPool2DBackward(s Stream, p PoolShape, dx, dy DevicePtr) error {
-	return k.pool("AvgPool2DBackward", kAvgPoolBwd, false, s, p, "dx", dx, "dy", dy)
+	return k.pool("AvgPool2DBackward", kAvgPoolBwd, false, s, p, "dx,dy", dx, dy)
 }
 
 // GlobalAvgPool queues y[n,c] = mean over the hw pixels of x[n,p,c]
@@ -344,10 +347,10 @@ func (k *Kernels) GlobalAvgPoolBackward(s Stream, n, hw, c int, dx, dy DevicePtr
 
 func (k *Kernels) globalPool(op string, id kernelID, s Stream, n, hw, c int, dst, src DevicePtr) error {
 	v := argCheck{op: op}
-	v.sizes("n", n, "c", c)
+	v.sizes("n,c", n, c)
 	v.positive("hw", hw)
 	all := v.product("n·hw·c", false, n, hw, c)
-	v.ptrs(all > 0, "dst", dst, "src", src)
+	v.ptrs(all > 0, "dst,src", dst, src)
 	if v.err != nil {
 		return v.err
 	}

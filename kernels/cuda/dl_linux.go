@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/ebitengine/purego"
 )
@@ -28,3 +29,22 @@ func bind(lib uintptr, fptr any, name string) error {
 	purego.RegisterFunc(fptr, sym)
 	return nil
 }
+
+// lookup returns the address of the library's symbol name.
+func lookup(lib uintptr, name string) (uintptr, error) { return purego.Dlsym(lib, name) }
+
+// call calls the C function at fn with integer arguments, without the
+// reflection (and allocations) of a bound func: for the calls made at
+// every operation.
+func call(fn uintptr, args ...uintptr) result {
+	buf := callArgs.Get().(*[maxCallArgs]uintptr) // SyscallN keeps its arguments: hand it a pooled copy
+	n := copy(buf[:], args)
+	r, _, _ := purego.SyscallN(fn, buf[:n]...)
+	callArgs.Put(buf)
+	return result(int32(r))
+}
+
+// maxCallArgs is the most arguments call passes (cuLaunchKernel's 11).
+const maxCallArgs = 11
+
+var callArgs = sync.Pool{New: func() any { return new([maxCallArgs]uintptr) }}

@@ -17,3 +17,11 @@ func dlopen(string) (uintptr, error) {
 func bind(uintptr, any, string) error {
 	return errors.New("CUDA not supported on this platform")
 }
+
+// lookup is never reached, since dlopen fails.
+func lookup(uintptr, string) (uintptr, error) {
+	return 0, errors.New("CUDA not supported on this platform")
+}
+
+// call is never reached, since dlopen fails.
+func call(uintptr, ...uintptr) result { return 1 }

@@ -75,7 +75,6 @@ var (
 	cuMemcpyDtoD              func(dst, src DevicePtr, bytes uintptr) result
 	cuMemcpyHtoDAsync         func(dst DevicePtr, src unsafe.Pointer, bytes uintptr, s uintptr) result
 	cuMemcpyDtoHAsync         func(dst unsafe.Pointer, src DevicePtr, bytes uintptr, s uintptr) result
-	cuMemcpyDtoDAsync         func(dst, src DevicePtr, bytes uintptr, s uintptr) result
 	cuMemsetD32               func(dst DevicePtr, v uint32, n uintptr) result
 	cuStreamCreate            func(s *uintptr, flags uint32) result
 	cuStreamDestroy           func(s uintptr) result
@@ -118,7 +117,6 @@ var symbols = []struct {
 	{&cuMemcpyDtoD, "cuMemcpyDtoD_v2"},
 	{&cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"},
 	{&cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2"},
-	{&cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2"},
 	{&cuMemsetD32, "cuMemsetD32_v2"},
 	{&cuStreamCreate, "cuStreamCreate"},
 	{&cuStreamDestroy, "cuStreamDestroy_v2"},
@@ -134,6 +132,27 @@ var symbols = []struct {
 	{&cuEventElapsedTime, "cuEventElapsedTime"},
 	{&cuEventDestroy, "cuEventDestroy_v2"},
 	{&cuLaunchKernel, "cuLaunchKernel"},
+}
+
+// raw holds the addresses of the entry points called at every operation
+// of a backend, which call (a plain purego.SyscallN) reaches without
+// allocating.
+var raw struct {
+	ctxSetCurrent, launchKernel, streamSynchronize    uintptr
+	memcpyHtoDAsync, memcpyDtoHAsync, memcpyDtoDAsync uintptr
+}
+
+// rawSymbols pairs each raw entry point with its symbol.
+var rawSymbols = []struct {
+	addr *uintptr
+	name string
+}{
+	{&raw.ctxSetCurrent, "cuCtxSetCurrent"},
+	{&raw.launchKernel, "cuLaunchKernel"},
+	{&raw.streamSynchronize, "cuStreamSynchronize"},
+	{&raw.memcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"},
+	{&raw.memcpyDtoHAsync, "cuMemcpyDtoHAsync_v2"},
+	{&raw.memcpyDtoDAsync, "cuMemcpyDtoDAsync_v2"},
 }
 
 var (
@@ -162,6 +181,11 @@ func load() error {
 	}
 	for _, s := range symbols {
 		if err := bind(lib, s.fptr, s.name); err != nil {
+			return fmt.Errorf("cuda: %s lacks %s (driver too old?): %v", path, s.name, err)
+		}
+	}
+	for _, s := range rawSymbols {
+		if *s.addr, err = lookup(lib, s.name); err != nil {
 			return fmt.Errorf("cuda: %s lacks %s (driver too old?): %v", path, s.name, err)
 		}
 	}

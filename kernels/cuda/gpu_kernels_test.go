@@ -1030,3 +1030,18 @@ func TestShapesMatchTensor(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLaunch times queueing one small kernel (Axpy on one element,
+// four arguments) and waiting for nothing: the host's fixed cost of every
+// operation of the CUDA backend. It allocates nothing.
+func BenchmarkLaunch(b *testing.B) {
+	g := useGPU(b)
+	g.run(b, func(s *sess) {
+		x, y := s.up([]float32{1}), s.up([]float32{2})
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			s.must(s.k.Axpy(cuda.Stream{}, 1, 0.5, y.p, x.p))
+		}
+	})
+}

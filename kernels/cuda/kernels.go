@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -65,6 +68,29 @@ type Kernels struct {
 	// split, for tests, forces the number of pixel slices of the weight
 	// gradients (0 chooses).
 	split int
+
+	args *argArena // kernel arguments, reused by every launch
+}
+
+// maxKernelArgs is the most arguments a kernel of the fatbin takes.
+const maxKernelArgs = 16
+
+// argArena holds one launch's kernel arguments where the driver reads
+// them: values, the bytes of an argument struct, and the array of
+// pointers to them that cuLaunchKernel takes. It is pinned for the
+// Kernels' life, so launching allocates nothing and pins nothing.
+type argArena struct {
+	mu   sync.Mutex // one launch at a time
+	vals [maxKernelArgs]uint64
+	buf  [256]byte // struct arguments, each at a multiple of 8 bytes
+	ptrs [maxKernelArgs]unsafe.Pointer
+	pin  runtime.Pinner
+}
+
+func newArgArena() *argArena {
+	a := new(argArena)
+	a.pin.Pin(a)
+	return a
 }
 
 // LoadKernels loads the embedded kernels into context c, which must be
@@ -82,7 +108,7 @@ func LoadKernels(c Context) (*Kernels, error) {
 	if 10*major+minor < MinComputeCapability {
 		return nil, fmt.Errorf("%w: device %d has %d.%d", ErrUnsupportedDevice, c.Device(), major, minor)
 	}
-	k := &Kernels{}
+	k := &Kernels{args: newArgArena()}
 	if k.sms, err = c.Device().Attribute(AttrMultiprocessorCount); err != nil {
 		return nil, err
 	}
@@ -104,6 +130,7 @@ func (k *Kernels) Unload() error {
 		return nil
 	}
 	err := k.mod.Unload()
+	k.args.pin.Unpin()
 	*k = Kernels{}
 	return err
 }
@@ -231,35 +258,58 @@ func (k *Kernels) launch(op string, id kernelID, grid, block dim3, s Stream, arg
 	if k == nil || k.mod.h == 0 {
 		return ErrNotLoaded
 	}
-	ptrs := make([]unsafe.Pointer, len(args))
-	for i, a := range args {
-		switch v := a.(type) {
+	if err := Load(); err != nil {
+		return err
+	}
+	a := k.args
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	off := 0
+	for i, arg := range args {
+		a.ptrs[i] = unsafe.Pointer(&a.vals[i])
+		switch v := arg.(type) {
 		case DevicePtr:
-			ptrs[i] = unsafe.Pointer(&v)
-		case int32:
-			ptrs[i] = unsafe.Pointer(&v)
+			a.vals[i] = uint64(v)
+		case int32: // little-endian (amd64, arm64): the value's bytes come first
+			a.vals[i] = uint64(uint32(v))
 		case int64:
-			ptrs[i] = unsafe.Pointer(&v)
-		case float32:
-			ptrs[i] = unsafe.Pointer(&v)
-		case *convArgs:
-			ptrs[i] = unsafe.Pointer(v)
-		case *poolArgs:
-			ptrs[i] = unsafe.Pointer(v)
-		case *adamArgs:
-			ptrs[i] = unsafe.Pointer(v)
-		case *padArgs:
-			ptrs[i] = unsafe.Pointer(v)
+			a.vals[i] = uint64(v)
 		case uint64:
-			ptrs[i] = unsafe.Pointer(&v)
-		default: // a programming error in this package
-			panic(fmt.Sprintf("cuda: %s: argument %d of %s has type %T", op, i, kernelNames[id], a))
+			a.vals[i] = v
+		case float32:
+			a.vals[i] = uint64(math.Float32bits(v))
+		case *convArgs:
+			a.ptrs[i], off = a.put(off, unsafe.Pointer(v), unsafe.Sizeof(*v))
+		case *poolArgs:
+			a.ptrs[i], off = a.put(off, unsafe.Pointer(v), unsafe.Sizeof(*v))
+		case *adamArgs:
+			a.ptrs[i], off = a.put(off, unsafe.Pointer(v), unsafe.Sizeof(*v))
+		case *padArgs:
+			a.ptrs[i], off = a.put(off, unsafe.Pointer(v), unsafe.Sizeof(*v))
+		default: // a programming error in this package (naming the value would make args escape)
+			panic("cuda: " + op + ": an argument of " + kernelNames[id] + " has an unsupported type")
 		}
 	}
-	if err := Launch(k.fn[id], grid, block, 0, s, ptrs...); err != nil {
+	var params uintptr
+	if len(args) > 0 {
+		params = uintptr(unsafe.Pointer(&a.ptrs[0]))
+	}
+	r := call(raw.launchKernel, k.fn[id].h, uintptr(grid[0]), uintptr(grid[1]), uintptr(grid[2]),
+		uintptr(block[0]), uintptr(block[1]), uintptr(block[2]), 0, s.h, params, 0)
+	if err := check("cuLaunchKernel", r); err != nil {
 		return fmt.Errorf("cuda: %s: %s: %w", op, kernelNames[id], err)
 	}
 	return nil
+}
+
+// put copies an argument struct of size bytes at p into the arena at
+// byte off and returns where it went and the next free offset.
+func (a *argArena) put(off int, p unsafe.Pointer, size uintptr) (unsafe.Pointer, int) {
+	if off+int(size) > len(a.buf) {
+		panic("cuda: kernel argument structs overflow the argument arena")
+	}
+	copy(a.buf[off:], unsafe.Slice((*byte)(p), size))
+	return unsafe.Pointer(&a.buf[off]), off + (int(size)+7)&^7
 }
 
 // launch1D queues kernel id over n elements with a grid-stride loop:
@@ -296,35 +346,46 @@ func (c *argCheck) failf(format string, args ...any) {
 	}
 }
 
-// sizes checks that each of the named sizes (pairs name, value) is in
-// [0, 2³¹).
-func (c *argCheck) sizes(pairs ...any) {
-	for i := 0; i < len(pairs); i += 2 {
-		if v := pairs[i+1].(int); v < 0 || v > math.MaxInt32 {
-			c.failf("%s = %d, want 0 ≤ %s < 2³¹", pairs[i], v, pairs[i])
+// The checks below take their names as one comma-separated string and
+// their values as typed variadics, so that a call boxes nothing and
+// allocates nothing unless it fails.
+
+// nameAt returns the i-th of the comma-separated names.
+func nameAt(names string, i int) string {
+	for ; i > 0; i-- {
+		_, names, _ = strings.Cut(names, ",")
+	}
+	name, _, _ := strings.Cut(names, ",")
+	return name
+}
+
+// sizes checks that each of the named sizes is in [0, 2³¹).
+func (c *argCheck) sizes(names string, vs ...int) {
+	for i, v := range vs {
+		if v < 0 || v > math.MaxInt32 {
+			c.failf("%s = %d, want 0 ≤ %s < 2³¹", nameAt(names, i), v, nameAt(names, i))
 		}
 	}
 }
 
 // positive checks that each of the named values is in [1, 2³¹).
-func (c *argCheck) positive(pairs ...any) {
-	for i := 0; i < len(pairs); i += 2 {
-		if v := pairs[i+1].(int); v < 1 || v > math.MaxInt32 {
-			c.failf("%s = %d, want 1 ≤ %s < 2³¹", pairs[i], v, pairs[i])
+func (c *argCheck) positive(names string, vs ...int) {
+	for i, v := range vs {
+		if v < 1 || v > math.MaxInt32 {
+			c.failf("%s = %d, want 1 ≤ %s < 2³¹", nameAt(names, i), v, nameAt(names, i))
 		}
 	}
 }
 
-// ptrs checks the named pointers (pairs name, DevicePtr): each must be
-// 4-byte aligned and, when need is set, not null.
-func (c *argCheck) ptrs(need bool, pairs ...any) {
-	for i := 0; i < len(pairs); i += 2 {
-		p := pairs[i+1].(DevicePtr)
+// ptrs checks the named pointers: each must be 4-byte aligned and, when
+// need is set, not null.
+func (c *argCheck) ptrs(need bool, names string, ps ...DevicePtr) {
+	for i, p := range ps {
 		switch {
 		case p == 0 && need:
-			c.failf("%s is a null pointer", pairs[i])
+			c.failf("%s is a null pointer", nameAt(names, i))
 		case p%4 != 0:
-			c.failf("%s = %#x is not 4-byte aligned", pairs[i], uintptr(p))
+			c.failf("%s = %#x is not 4-byte aligned", nameAt(names, i), uintptr(p))
 		}
 	}
 }

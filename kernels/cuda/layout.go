@@ -4,9 +4,9 @@ package cuda
 // matrix y (a bias laid over a batch before a GEMM adds to it).
 func (k *Kernels) BroadcastRows(s Stream, rows, cols int, y, b DevicePtr) error {
 	v := argCheck{op: "BroadcastRows"}
-	v.sizes("rows", rows, "cols", cols)
+	v.sizes("rows,cols", rows, cols)
 	n := v.product("rows·cols", false, rows, cols)
-	v.ptrs(n > 0, "y", y, "b", b)
+	v.ptrs(n > 0, "y,b", y, b)
 	if v.err != nil || n == 0 {
 		return v.err
 	}
@@ -18,9 +18,9 @@ func (k *Kernels) BroadcastRows(s Stream, rows, cols int, y, b DevicePtr) error 
 // rows = C and cols = H·W. dst and src must not overlap.
 func (k *Kernels) Transpose(s Stream, batch, rows, cols int, dst, src DevicePtr) error {
 	v := argCheck{op: "Transpose"}
-	v.sizes("batch", batch, "rows", rows, "cols", cols)
+	v.sizes("batch,rows,cols", batch, rows, cols)
 	n := v.product("batch·rows·cols", false, batch, rows, cols)
-	v.ptrs(n > 0, "dst", dst, "src", src)
+	v.ptrs(n > 0, "dst,src", dst, src)
 	if v.err != nil || n == 0 {
 		return v.err
 	}

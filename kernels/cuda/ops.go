@@ -4,40 +4,45 @@ import "math"
 
 // elementwise checks a length and the pointers of an elementwise op (all
 // needed when n > 0) and launches it; args follow n.
-func (k *Kernels) elementwise(op string, id kernelID, s Stream, n int, ptrs []any, args ...any) error {
+func (k *Kernels) elementwise(op string, id kernelID, s Stream, n int, names string, ptrs []DevicePtr, args ...any) error {
 	v := argCheck{op: op}
 	v.sizes("n", n)
-	v.ptrs(n > 0, ptrs...)
-	if v.err != nil {
+	v.ptrs(n > 0, names, ptrs...)
+	if v.err != nil || n == 0 {
 		return v.err
 	}
-	return k.launch1D(op, id, n, s, append([]any{int64(n)}, args...)...)
+	var all [8]any // n, then args: on the stack
+	all[0] = int64(n)
+	for i, a := range args { // not copy: it would make args' values escape
+		all[i+1] = a
+	}
+	return k.launch1D(op, id, n, s, all[:len(args)+1]...)
 }
 
 // Fill queues y[i] = value for i < n.
 func (k *Kernels) Fill(s Stream, n int, value float32, y DevicePtr) error {
-	return k.elementwise("Fill", kFill, s, n, []any{"y", y}, value, y)
+	return k.elementwise("Fill", kFill, s, n, "y", []DevicePtr{y}, value, y)
 }
 
 // Add queues z = x + y over n elements (z may be x or y).
 func (k *Kernels) Add(s Stream, n int, z, x, y DevicePtr) error {
-	return k.elementwise("Add", kAdd, s, n, []any{"z", z, "x", x, "y", y}, z, x, y)
+	return k.elementwise("Add", kAdd, s, n, "z,x,y", []DevicePtr{z, x, y}, z, x, y)
 }
 
 // Mul queues z = x·y over n elements (z may be x or y).
 func (k *Kernels) Mul(s Stream, n int, z, x, y DevicePtr) error {
-	return k.elementwise("Mul", kMul, s, n, []any{"z", z, "x", x, "y", y}, z, x, y)
+	return k.elementwise("Mul", kMul, s, n, "z,x,y", []DevicePtr{z, x, y}, z, x, y)
 }
 
 // Scale queues y = alpha·x over n elements (y may be x).
 func (k *Kernels) Scale(s Stream, n int, alpha float32, y, x DevicePtr) error {
-	return k.elementwise("Scale", kScale, s, n, []any{"y", y, "x", x}, alpha, y, x)
+	return k.elementwise("Scale", kScale, s, n, "y,x", []DevicePtr{y, x}, alpha, y, x)
 }
 
 // Axpy queues y = y + alpha·x over n elements, one fused multiply-add
 // each.
 func (k *Kernels) Axpy(s Stream, n int, alpha float32, y, x DevicePtr) error {
-	return k.elementwise("Axpy", kAxpy, s, n, []any{"y", y, "x", x}, alpha, y, x)
+	return k.elementwise("Axpy", kAxpy, s, n, "y,x", []DevicePtr{y, x}, alpha, y, x)
 }
 
 // Activation is an elementwise nonlinearity by graft's tensor.Activation
@@ -54,7 +59,7 @@ func (k *Kernels) Activate(s Stream, a Activation, alpha float32, n int, y, x De
 	if a < 0 || a >= NumActivations {
 		return &ArgError{Op: "Activate", Msg: "unknown activation"}
 	}
-	return k.elementwise("Activate", kActFwd, s, n, []any{"y", y, "x", x}, int32(a), alpha, y, x)
+	return k.elementwise("Activate", kActFwd, s, n, "y,x", []DevicePtr{y, x}, int32(a), alpha, y, x)
 }
 
 // ActivateGrad queues dx = f'(x)·dy over n elements, given x and
@@ -63,7 +68,7 @@ func (k *Kernels) ActivateGrad(s Stream, a Activation, alpha float32, n int, dx,
 	if a < 0 || a >= NumActivations {
 		return &ArgError{Op: "ActivateGrad", Msg: "unknown activation"}
 	}
-	return k.elementwise("ActivateGrad", kActBwd, s, n, []any{"dx", dx, "x", x, "y", y, "dy", dy}, int32(a), alpha, dx, x, y, dy)
+	return k.elementwise("ActivateGrad", kActBwd, s, n, "dx,x,y,dy", []DevicePtr{dx, x, y, dy}, int32(a), alpha, dx, x, y, dy)
 }
 
 // BatchNormParams are BatchNorm's settings, as graft's
@@ -77,12 +82,12 @@ type BatchNormParams struct {
 }
 
 // bnCheck checks a batch norm's rows×c data and its pointers.
-func bnCheck(op string, rows, c int, need, optional []any) argCheck {
+func bnCheck(op string, rows, c int, needNames string, need []DevicePtr, optNames string, optional []DevicePtr) argCheck {
 	v := argCheck{op: op}
-	v.sizes("rows", rows, "c", c)
+	v.sizes("rows,c", rows, c)
 	v.product("rows·c", false, rows, c)
-	v.ptrs(rows > 0 && c > 0, need...)
-	v.ptrs(false, optional...)
+	v.ptrs(rows > 0 && c > 0, needNames, need...)
+	v.ptrs(false, optNames, optional...)
 	return v
 }
 
@@ -97,8 +102,8 @@ func bnGrid(c int) (grid, block dim3) {
 // Unless runMean is 0 it updates runMean and runVar. With rows = 0 it
 // does nothing.
 func (k *Kernels) BatchNormTrain(s Stream, rows, c int, p BatchNormParams, y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd DevicePtr) error {
-	v := bnCheck("BatchNormTrain", rows, c, []any{"y", y, "x", x, "gamma", gamma, "beta", beta, "saveMean", saveMean, "saveInvStd", saveInvStd},
-		[]any{"runMean", runMean, "runVar", runVar})
+	v := bnCheck("BatchNormTrain", rows, c, "y,x,gamma,beta,saveMean,saveInvStd", []DevicePtr{y, x, gamma, beta, saveMean, saveInvStd},
+		"runMean,runVar", []DevicePtr{runMean, runVar})
 	if (runMean == 0) != (runVar == 0) {
 		v.failf("runMean and runVar must both be set or both be 0")
 	}
@@ -118,7 +123,7 @@ func (k *Kernels) BatchNormTrain(s Stream, rows, c int, p BatchNormParams, y, x,
 // per channel (then max(y, 0) with ReLU); Momentum and UnbiasedVar are
 // unused.
 func (k *Kernels) BatchNormInference(s Stream, rows, c int, p BatchNormParams, y, x, gamma, beta, mean, variance DevicePtr) error {
-	v := bnCheck("BatchNormInference", rows, c, []any{"y", y, "x", x, "gamma", gamma, "beta", beta, "mean", mean, "variance", variance}, nil)
+	v := bnCheck("BatchNormInference", rows, c, "y,x,gamma,beta,mean,variance", []DevicePtr{y, x, gamma, beta, mean, variance}, "", nil)
 	if v.err != nil || rows == 0 || c == 0 {
 		return v.err
 	}
@@ -129,8 +134,8 @@ func (k *Kernels) BatchNormInference(s Stream, rows, c int, p BatchNormParams, y
 // dgamma = Σ dy·x̂, dbeta = Σ dy (over the rows) and, unless dx is 0,
 // dx = gamma·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)).
 func (k *Kernels) BatchNormBackward(s Stream, rows, c int, dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd DevicePtr) error {
-	v := bnCheck("BatchNormBackward", rows, c, []any{"dgamma", dgamma, "dbeta", dbeta, "x", x, "dy", dy, "gamma", gamma, "saveMean", saveMean, "saveInvStd", saveInvStd},
-		[]any{"dx", dx})
+	v := bnCheck("BatchNormBackward", rows, c, "dgamma,dbeta,x,dy,gamma,saveMean,saveInvStd", []DevicePtr{dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd},
+		"dx", []DevicePtr{dx})
 	if v.err != nil || c == 0 {
 		return v.err
 	}
@@ -144,11 +149,11 @@ func (k *Kernels) BatchNormBackward(s Stream, rows, c int, dx, dgamma, dbeta, x,
 
 // rowsCheck checks a rows×cols matrix op with rows < 2³¹ and its
 // pointers.
-func rowsCheck(op string, rows, cols int, ptrs ...any) argCheck {
+func rowsCheck(op string, rows, cols int, names string, ptrs ...DevicePtr) argCheck {
 	v := argCheck{op: op}
-	v.sizes("rows", rows, "cols", cols)
+	v.sizes("rows,cols", rows, cols)
 	v.product("rows·cols", false, rows, cols)
-	v.ptrs(rows > 0 && cols > 0, ptrs...)
+	v.ptrs(rows > 0 && cols > 0, names, ptrs...)
 	return v
 }
 
@@ -159,7 +164,7 @@ func rowGrid(rows int) dim3 { return dim3{uint32(ceilDiv(rows, 8)), 1, 1} }
 // rows×cols matrix, or with log set the log-softmax
 // y = x − max − log Σ exp(x − max) (sums in double precision).
 func (k *Kernels) Softmax(s Stream, rows, cols int, log bool, y, x DevicePtr) error {
-	v := rowsCheck("Softmax", rows, cols, "y", y, "x", x)
+	v := rowsCheck("Softmax", rows, cols, "y,x", y, x)
 	if v.err != nil || rows == 0 || cols == 0 {
 		return v.err
 	}
@@ -169,7 +174,7 @@ func (k *Kernels) Softmax(s Stream, rows, cols int, log bool, y, x DevicePtr) er
 // SoftmaxGrad queues dx from y = Softmax(x) (or the log-softmax with log)
 // and dy: dx = y·(dy − Σ dy·y), or dx = dy − exp(y)·Σ dy, along each row.
 func (k *Kernels) SoftmaxGrad(s Stream, rows, cols int, log bool, dx, y, dy DevicePtr) error {
-	v := rowsCheck("SoftmaxGrad", rows, cols, "dx", dx, "y", y, "dy", dy)
+	v := rowsCheck("SoftmaxGrad", rows, cols, "dx,y,dy", dx, y, dy)
 	if v.err != nil || rows == 0 || cols == 0 {
 		return v.err
 	}
@@ -184,7 +189,7 @@ func (k *Kernels) SoftmaxGrad(s Stream, rows, cols int, log bool, dx, y, dy Devi
 // makes the loss NaN (and its row of grad). n = 0 gives loss 0. One block
 // computes it all, in a fixed order.
 func (k *Kernels) SoftmaxCrossEntropy(s Stream, n, classes int, smoothing float32, loss, grad, logits, labels DevicePtr) error {
-	v := rowsCheck("SoftmaxCrossEntropy", n, classes, "logits", logits, "labels", labels)
+	v := rowsCheck("SoftmaxCrossEntropy", n, classes, "logits,labels", logits, labels)
 	v.ptrs(true, "loss", loss)
 	v.ptrs(false, "grad", grad)
 	if n > 0 && classes == 0 {
@@ -214,7 +219,7 @@ func (k *Kernels) SumAll(s Stream, n int, dst, src DevicePtr) error {
 // dst [outer, inner] and returns the output's length.
 func reduceCheck(op string, outer, r, inner int, dst, src DevicePtr) (int, error) {
 	v := argCheck{op: op}
-	v.sizes("outer", outer, "r", r, "inner", inner)
+	v.sizes("outer,r,inner", outer, r, inner)
 	out := v.product("outer·inner", false, outer, inner)
 	v.product("outer·r·inner", false, outer, r, inner)
 	v.ptrs(out > 0, "dst", dst)
@@ -250,7 +255,7 @@ func (k *Kernels) sum(op string, s Stream, outer, r, inner int, dst, src DeviceP
 func (k *Kernels) SGD(s Stream, n int, lr, momentum, weightDecay float32, nesterov, first bool, w, g, buf DevicePtr) error {
 	v := argCheck{op: "SGD"}
 	v.sizes("n", n)
-	v.ptrs(n > 0, "w", w, "g", g)
+	v.ptrs(n > 0, "w,g", w, g)
 	v.ptrs(n > 0 && momentum != 0, "buf", buf)
 	if v.err != nil {
 		return v.err
@@ -289,7 +294,7 @@ type adamArgs struct {
 func (k *Kernels) Adam(s Stream, n int, p AdamStep, w, g, m, vv DevicePtr) error {
 	v := argCheck{op: "Adam"}
 	v.sizes("n", n)
-	v.ptrs(n > 0, "w", w, "g", g, "m", m, "v", vv)
+	v.ptrs(n > 0, "w,g,m,v", w, g, m, vv)
 	if v.err != nil {
 		return v.err
 	}

@@ -16,7 +16,7 @@ func (k *Kernels) Sgemm(s Stream, transA, transB bool, m, n, kk int, alpha float
 		return ErrNotLoaded
 	}
 	v := argCheck{op: "Sgemm"}
-	v.sizes("m", m, "n", n, "k", kk, "lda", lda, "ldb", ldb, "ldc", ldc)
+	v.sizes("m,n,k,lda,ldb,ldc", m, n, kk, lda, ldb, ldc)
 	colsA, colsB := kk, n
 	if transA {
 		colsA = m
@@ -36,7 +36,7 @@ func (k *Kernels) Sgemm(s Stream, transA, transB bool, m, n, kk int, alpha float
 	empty := m == 0 || n == 0
 	scaleOnly := alpha == 0 || kk == 0
 	v.ptrs(!empty, "C", c)
-	v.ptrs(!empty && !scaleOnly, "A", a, "B", b)
+	v.ptrs(!empty && !scaleOnly, "A,B", a, b)
 	tile := 128
 	if k.AllowTF32 || k.tile == 64 || (k.tile == 0 && ceilDiv(m, 128)*ceilDiv(n, 128) < k.sms) {
 		tile = 64
@@ -70,11 +70,13 @@ func (k *Kernels) Sgemm(s Stream, transA, transB bool, m, n, kk int, alpha float
 		id++
 	}
 	grid := dim3{uint32(ceilDiv(n, tile)), uint32(ceilDiv(m, tile)), 1}
-	args := []any{int32(m), int32(n), int32(kk), alpha, a, int32(lda), b, int32(ldb), beta, c, int32(ldc)}
-	if !k.AllowTF32 {
-		args = append(args, flag(vec4(a, lda)), flag(vec4(b, ldb)), flag(vec4(c, ldc)))
+	args := [14]any{int32(m), int32(n), int32(kk), alpha, a, int32(lda), b, int32(ldb), beta, c, int32(ldc), // on the stack
+		flag(vec4(a, lda)), flag(vec4(b, ldb)), flag(vec4(c, ldc))} // the SIMT kernels' float4 flags
+	nargs := len(args)
+	if k.AllowTF32 {
+		nargs = 11
 	}
-	return k.launch("Sgemm", id, grid, block, s, args...)
+	return k.launch("Sgemm", id, grid, block, s, args[:nargs]...)
 }
 
 // vec4 reports whether every row of a matrix at p with row stride ld

@@ -1,6 +1,6 @@
 package cuda
 
-import "fmt"
+import "math"
 
 // MaxAxis queues dst[o, j] = max over a of src[o, a, j] for src
 // [outer, r, inner] and dst [outer, inner]; NaN propagates and r = 0 gives
@@ -18,12 +18,12 @@ func (k *Kernels) MaxAxis(s Stream, outer, r, inner int, dst, src DevicePtr) err
 // or of its inverse. The rows must not overlap.
 func (k *Kernels) CopyStrided(s Stream, rows, n, dstStride, srcStride int, dst, src DevicePtr) error {
 	v := argCheck{op: "CopyStrided"}
-	v.sizes("rows", rows, "n", n)
+	v.sizes("rows,n", rows, n)
 	if dstStride < n || srcStride < n {
 		v.failf("strides %d (dst) and %d (src) shorter than a row of %d", dstStride, srcStride, n)
 	}
 	total := v.product("rows·n", false, rows, n)
-	v.ptrs(total > 0, "dst", dst, "src", src)
+	v.ptrs(total > 0, "dst,src", dst, src)
 	if v.err != nil || total == 0 {
 		return v.err
 	}
@@ -62,7 +62,9 @@ func (k *Kernels) Pad(s Stream, dshape, sshape, before []int, mode PadMode, valu
 	}
 	a := &padArgs{Rank: int32(rank), Mode: int32(mode), Value: value}
 	for d := 0; d < rank; d++ {
-		v.sizes(fmt.Sprintf("dst dim %d", d), dshape[d], fmt.Sprintf("src dim %d", d), sshape[d])
+		if dshape[d] < 0 || dshape[d] > math.MaxInt32 || sshape[d] < 0 || sshape[d] > math.MaxInt32 {
+			v.failf("dim %d: dst %d, src %d, want 0 ≤ size < 2³¹", d, dshape[d], sshape[d])
+		}
 		if after := dshape[d] - sshape[d] - before[d]; dshape[d] > 0 && (sshape[d] == 0 && mode != 0 || before[d] >= 1<<31 || before[d] < -sshape[d] || after < -sshape[d]) {
 			v.failf("dim %d: src %d cannot give dst %d with %d before", d, sshape[d], dshape[d], before[d])
 		}
@@ -84,7 +86,7 @@ func (k *Kernels) Pad(s Stream, dshape, sshape, before []int, mode PadMode, valu
 func (k *Kernels) Dropout(s Stream, n int, p, scale float32, seed uint64, y, mask, x DevicePtr) error {
 	v := argCheck{op: "Dropout"}
 	v.sizes("n", n)
-	v.ptrs(n > 0, "y", y, "mask", mask, "x", x)
+	v.ptrs(n > 0, "y,mask,x", y, mask, x)
 	if !(p >= 0 && p < 1) {
 		v.failf("probability %v outside [0, 1)", p)
 	}

@@ -34,3 +34,16 @@ func ExampleSum() {
 	fmt.Println(rows.Data(), cols.Data())
 	// Output: [6 15] [4 5 6]
 }
+
+// The device graft computes on is chosen on first use; DeviceStats counts
+// the copies between host and GPU (all zero on the CPU).
+func ExampleDeviceReport() {
+	d := tensor.DeviceReport()
+	fmt.Println("computing on", d.Device, "because", d.Reason)
+	x := tensor.FromSlice([]float32{1, 2, 3, 4}, 2, 2)
+	y := tensor.Zeros(2, 2)
+	tensor.MatMul(y, x, x, false, false, 1, 0) // on the GPU, if there is one
+	fmt.Println(y.Data())                       // copied back from the GPU, if there is one
+	s := tensor.DeviceStats()
+	fmt.Println("copies up:", s.HostToDevice, "down:", s.DeviceToHost)
+}

@@ -1,6 +1,10 @@
 // Package tensor is graft's tensor core: float32 tensors in row-major,
 // contiguous storage, the Backend interface every operation goes through,
-// and the CPU backend with its run-time kernel tiers (see package kernels).
+// the CPU backend with its run-time kernel tiers (see package kernels) and
+// the CUDA backend (see CUDA). The backend is chosen once, on first use:
+// the GPU when one answers, else the CPU (GRAFT_DEVICE, DeviceReport).
+// Programs use tensors the same way on both; on a GPU, tensors live in
+// device memory and Data copies them back when the host reads them.
 //
 // Shape errors in operations are programmer errors: they panic with a
 // message naming the operation and the shapes.

@@ -78,6 +78,7 @@ type gpu struct {
 	stats   GPUStats
 	scratch cuda.Block // labels (int32) and the loss, for SoftmaxCrossEntropy
 	labels  []int32
+	loss    [1]float32 // the loss read back (on the heap, with g)
 	// The mirrors of the operation under way: live keeps them (so their
 	// memory) from being collected until it is queued; pending are its
 	// outputs, marked device-current once the kernel is queued.
@@ -726,12 +727,11 @@ func (cu CUDA) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing
 	}
 	pl := g.in(op, logits)
 	g.check(op, g.k.SoftmaxCrossEntropy(g.stream, n, k, smoothing, g.scratch.Ptr+cuda.DevicePtr(lossOff), g.out(op, grad), pl, g.scratch.Ptr))
-	var loss float32
-	g.check(op, cuda.MemcpyDtoHAsync(unsafe.Pointer(&loss), g.scratch.Ptr+cuda.DevicePtr(lossOff), 4, g.stream))
+	g.check(op, cuda.MemcpyDtoHAsync(unsafe.Pointer(&g.loss[0]), g.scratch.Ptr+cuda.DevicePtr(lossOff), 4, g.stream))
 	g.check(op, g.stream.Synchronize())
 	g.stats.DeviceToHost++
 	g.stats.DeviceToHostBytes += 4
-	return loss
+	return g.loss[0]
 }
 
 // Dropout zeroes elements on the GPU, with the same mask as the CPU's.

@@ -162,7 +162,7 @@ func MemcpyHtoDAsync(dst DevicePtr, src unsafe.Pointer, bytes uintptr, s Stream)
 	if err := Load(); err != nil {
 		return err
 	}
-	err := check("cuMemcpyHtoDAsync_v2", call(raw.memcpyHtoDAsync, uintptr(dst), uintptr(src), bytes, s.h))
+	err := check("cuMemcpyHtoDAsync_v2", callPtr(raw.memcpyHtoDAsync, uintptr(dst), uintptr(src), bytes, s.h))
 	runtime.KeepAlive(src)
 	return err
 }
@@ -173,7 +173,7 @@ func MemcpyDtoHAsync(dst unsafe.Pointer, src DevicePtr, bytes uintptr, s Stream)
 	if err := Load(); err != nil {
 		return err
 	}
-	err := check("cuMemcpyDtoHAsync_v2", call(raw.memcpyDtoHAsync, uintptr(dst), uintptr(src), bytes, s.h))
+	err := check("cuMemcpyDtoHAsync_v2", callPtr(raw.memcpyDtoHAsync, uintptr(dst), uintptr(src), bytes, s.h))
 	runtime.KeepAlive(dst)
 	return err
 }

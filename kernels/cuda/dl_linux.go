@@ -4,7 +4,6 @@ package cuda
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/ebitengine/purego"
 )
@@ -35,16 +34,40 @@ func lookup(lib uintptr, name string) (uintptr, error) { return purego.Dlsym(lib
 
 // call calls the C function at fn with integer arguments, without the
 // reflection (and allocations) of a bound func: for the calls made at
-// every operation.
+// every operation. An argument must not be a Go pointer converted to
+// uintptr (the memory could move or be freed during the call): those go
+// through callPtr.
 func call(fn uintptr, args ...uintptr) result {
-	buf := callArgs.Get().(*[maxCallArgs]uintptr) // SyscallN keeps its arguments: hand it a pooled copy
+	if len(args) > maxCallArgs {
+		panic("cuda: call with more than 11 arguments")
+	}
+	var buf *[maxCallArgs]uintptr // SyscallN keeps its arguments: hand it a copy from the free list
+	select {
+	case buf = <-callArgs:
+	default:
+		buf = new([maxCallArgs]uintptr)
+	}
 	n := copy(buf[:], args)
 	r, _, _ := purego.SyscallN(fn, buf[:n]...)
-	callArgs.Put(buf)
+	select {
+	case callArgs <- buf:
+	default:
+	}
 	return result(int32(r))
 }
+
+// callPtr is call for a function some of whose arguments point to Go
+// memory: go:uintptrescapes moves such an argument's object to the heap
+// if it is on a stack (a stack can move during the call) and keeps it
+// alive until the call returns. The conversions to uintptr must be
+// written in the call's argument list.
+//
+//go:uintptrescapes
+func callPtr(fn, a0, a1, a2, a3 uintptr) result { return call(fn, a0, a1, a2, a3) }
 
 // maxCallArgs is the most arguments call passes (cuLaunchKernel's 11).
 const maxCallArgs = 11
 
-var callArgs = sync.Pool{New: func() any { return new([maxCallArgs]uintptr) }}
+// callArgs is a free list of argument arrays: a channel rather than a
+// sync.Pool, which garbage collection empties (so a call would allocate).
+var callArgs = make(chan *[maxCallArgs]uintptr, 64)

@@ -25,3 +25,6 @@ func lookup(uintptr, string) (uintptr, error) {
 
 // call is never reached, since dlopen fails.
 func call(uintptr, ...uintptr) result { return 1 }
+
+// callPtr is never reached, since dlopen fails.
+func callPtr(fn, a0, a1, a2, a3 uintptr) result { return 1 }

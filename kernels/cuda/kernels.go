@@ -108,7 +108,7 @@ func LoadKernels(c Context) (*Kernels, error) {
 	if 10*major+minor < MinComputeCapability {
 		return nil, fmt.Errorf("%w: device %d has %d.%d", ErrUnsupportedDevice, c.Device(), major, minor)
 	}
-	k := &Kernels{args: newArgArena()}
+	k := &Kernels{}
 	if k.sms, err = c.Device().Attribute(AttrMultiprocessorCount); err != nil {
 		return nil, err
 	}
@@ -120,17 +120,23 @@ func LoadKernels(c Context) (*Kernels, error) {
 			return nil, errors.Join(err, k.mod.Unload())
 		}
 	}
+	k.args = newArgArena() // last: pinned until Unload, so no error path may drop it
 	return k, nil
 }
 
 // Unload unloads the kernels from their context (which must be current);
-// the Kernels is unusable afterwards.
+// the Kernels is unusable afterwards, and must not be in use by another
+// goroutine when Unload is called. A Kernels dropped without Unload keeps
+// its module and its (pinned) argument arena.
 func (k *Kernels) Unload() error {
 	if k == nil || k.mod.h == 0 {
 		return nil
 	}
+	a := k.args
+	a.mu.Lock() // after any launch under way
+	defer a.mu.Unlock()
 	err := k.mod.Unload()
-	k.args.pin.Unpin()
+	a.pin.Unpin()
 	*k = Kernels{}
 	return err
 }

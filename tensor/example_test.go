@@ -43,7 +43,7 @@ func ExampleDeviceReport() {
 	x := tensor.FromSlice([]float32{1, 2, 3, 4}, 2, 2)
 	y := tensor.Zeros(2, 2)
 	tensor.MatMul(y, x, x, false, false, 1, 0) // on the GPU, if there is one
-	fmt.Println(y.Data())                       // copied back from the GPU, if there is one
+	fmt.Println(y.Data())                      // copied back from the GPU, if there is one
 	s := tensor.DeviceStats()
 	fmt.Println("copies up:", s.HostToDevice, "down:", s.DeviceToHost)
 }

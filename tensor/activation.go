@@ -230,6 +230,15 @@ func (CPU) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing flo
 	return softmaxCrossEntropy(grad, logits, labels, smoothing)
 }
 
+// checkLabels panics, naming the example, on a label outside [0, k).
+func checkLabels(labels []int, k int) {
+	for i, l := range labels {
+		if l < 0 || l >= k {
+			panic(fmt.Sprintf("tensor.SoftmaxCrossEntropy: label %d of example %d outside [0, %d)", l, i, k))
+		}
+	}
+}
+
 func softmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) float32 {
 	if logits.Rank() != 2 || len(labels) != logits.shape[0] || (grad != nil && !grad.SameShape(logits)) {
 		gs := "nil"
@@ -239,14 +248,12 @@ func softmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) 
 		panic(fmt.Sprintf("tensor.SoftmaxCrossEntropy: logits %v (want [N,K]), %d labels, grad %s", logits.shape, len(labels), gs))
 	}
 	n, k := logits.shape[0], logits.shape[1]
+	checkLabels(labels, k)
 	eps := float64(smoothing)
 	var total float64
 	for i := 0; i < n; i++ {
 		row := logits.data[i*k : (i+1)*k]
 		lab := labels[i]
-		if lab < 0 || lab >= k {
-			panic(fmt.Sprintf("tensor.SoftmaxCrossEntropy: label %d of example %d outside [0, %d)", lab, i, k))
-		}
 		m := math.Inf(-1)
 		for _, v := range row {
 			m = math.Max(m, float64(v))

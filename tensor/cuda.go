@@ -169,16 +169,16 @@ func (c CUDA) Synchronize() {
 // operation: operations on a GPU return once queued, so timing one needs
 // it. It does nothing on the CPU.
 func Synchronize() {
-	if c, ok := Default().(CUDA); ok {
-		c.Synchronize()
+	if g := activeGPU(); g != nil {
+		CUDA{g}.Synchronize()
 	}
 }
 
 // DeviceStats returns the default backend's copies between host and device
 // and its device memory; all zero on the CPU.
 func DeviceStats() GPUStats {
-	if c, ok := Default().(CUDA); ok {
-		return c.Stats()
+	if g := activeGPU(); g != nil {
+		return CUDA{g}.Stats()
 	}
 	return GPUStats{}
 }
@@ -205,9 +205,8 @@ func newTensor(shape []int, data []float32) *Tensor {
 // backend's lock; end undoes both.
 func (g *gpu) begin() {
 	g.mu.Lock()
-	runtime.LockOSThread()
-	if err := g.ctx.SetCurrent(); err != nil {
-		g.end()
+	if err := g.current(); err != nil {
+		g.mu.Unlock()
 		panic(&DeviceError{"begin", err})
 	}
 }
@@ -217,6 +216,33 @@ func (g *gpu) end() {
 	g.live, g.pending = g.live[:0], g.pending[:0]
 	runtime.UnlockOSThread()
 	g.mu.Unlock()
+}
+
+// current locks the goroutine to its OS thread and makes the GPU's
+// context current there; runtime.UnlockOSThread undoes the lock, which a
+// failure has already undone.
+func (g *gpu) current() error {
+	runtime.LockOSThread()
+	err := g.ctx.SetCurrent()
+	if err != nil {
+		runtime.UnlockOSThread()
+	}
+	return err
+}
+
+// upload queues a copy of host's values to dst and counts it.
+func (g *gpu) upload(op string, dst cuda.DevicePtr, host unsafe.Pointer, bytes int) {
+	g.fail(op, cuda.MemcpyHtoDAsync(dst, host, uintptr(bytes), g.stream))
+	g.stats.HostToDevice++
+	g.stats.HostToDeviceBytes += int64(bytes)
+}
+
+// download copies src to host, waits for it, and counts it.
+func (g *gpu) download(op string, host unsafe.Pointer, src cuda.DevicePtr, bytes int) {
+	g.fail(op, cuda.MemcpyDtoHAsync(host, src, uintptr(bytes), g.stream))
+	g.fail(op, g.stream.Synchronize())
+	g.stats.DeviceToHost++
+	g.stats.DeviceToHostBytes += int64(bytes)
 }
 
 // check panics with a *DeviceError on err, leaving the outputs as they
@@ -280,10 +306,7 @@ func (g *gpu) in(op string, t *Tensor) cuda.DevicePtr {
 	p := g.memOf(op, t, m)
 	if m.state&onDevice == 0 {
 		if len(t.data) > 0 {
-			n := uintptr(4 * len(t.data))
-			g.fail(op, cuda.MemcpyHtoDAsync(p, unsafe.Pointer(&t.data[0]), n, g.stream))
-			g.stats.HostToDevice++
-			g.stats.HostToDeviceBytes += int64(n)
+			g.upload(op, p, unsafe.Pointer(&t.data[0]), 4*len(t.data))
 		}
 		m.state |= onDevice
 	}
@@ -314,16 +337,16 @@ func (g *gpu) inout(op string, t *Tensor) cuda.DevicePtr {
 
 // toHost copies t's values down from the device if the host's are stale;
 // with write set, the host's become the only current ones.
+// Only a copy needs the GPU's context: reading a current host copy takes
+// the lock alone.
 func (g *gpu) toHost(t *Tensor, write bool) {
-	g.begin()
-	defer g.end()
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	m := t.dev
 	if m.state&onHost == 0 && len(t.data) > 0 {
-		n := uintptr(4 * len(t.data))
-		g.fail("Data", cuda.MemcpyDtoHAsync(unsafe.Pointer(&t.data[0]), m.mem.b.Ptr, n, g.stream))
-		g.fail("Data", g.stream.Synchronize())
-		g.stats.DeviceToHost++
-		g.stats.DeviceToHostBytes += int64(n)
+		g.fail("Data", g.current())
+		defer runtime.UnlockOSThread()
+		g.download("Data", unsafe.Pointer(&t.data[0]), m.mem.b.Ptr, 4*len(t.data))
 	}
 	m.state |= onHost
 	if write {
@@ -616,15 +639,7 @@ func bnParams(p BatchNormParams) cuda.BatchNormParams {
 func (cu CUDA) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams) {
 	mustSameShape("BatchNormTrain", y, x)
 	rows, c := bnDims("BatchNormTrain", x, gamma, beta, runMean, runVar, saveMean, saveInvStd)
-	if rows == 0 { // no statistics to take: as the CPU does
-		onCPU([]*Tensor{x, gamma, beta, runMean, runVar, saveMean, saveInvStd}, []*Tensor{y}, func() {
-			CPU{}.BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, p)
-		})
-		for _, t := range []*Tensor{runMean, runVar, saveMean, saveInvStd} {
-			if t != nil {
-				t.hostWrite()
-			}
-		}
+	if rows == 0 { // no statistics to take: everything stays as it is, as on the CPU
 		return
 	}
 	g := cu.g
@@ -704,11 +719,9 @@ func (cu CUDA) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing
 	g.begin()
 	defer g.end()
 	const op = "SoftmaxCrossEntropy"
+	checkLabels(labels, k)
 	g.labels = g.labels[:0]
-	for i, l := range labels {
-		if l < 0 || l >= k {
-			panic(fmt.Sprintf("tensor.SoftmaxCrossEntropy: label %d of example %d outside [0, %d)", l, i, k))
-		}
+	for _, l := range labels {
 		g.labels = append(g.labels, int32(l))
 	}
 	need := 4*n + 512 // the labels, then the loss at a 512-byte boundary
@@ -721,16 +734,11 @@ func (cu CUDA) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing
 	}
 	lossOff := uintptr(need - 512)
 	if n > 0 {
-		g.fail(op, cuda.MemcpyHtoDAsync(g.scratch.Ptr, unsafe.Pointer(&g.labels[0]), uintptr(4*n), g.stream))
-		g.stats.HostToDevice++
-		g.stats.HostToDeviceBytes += int64(4 * n)
+		g.upload(op, g.scratch.Ptr, unsafe.Pointer(&g.labels[0]), 4*n)
 	}
 	pl := g.in(op, logits)
 	g.check(op, g.k.SoftmaxCrossEntropy(g.stream, n, k, smoothing, g.scratch.Ptr+cuda.DevicePtr(lossOff), g.out(op, grad), pl, g.scratch.Ptr))
-	g.check(op, cuda.MemcpyDtoHAsync(unsafe.Pointer(&g.loss[0]), g.scratch.Ptr+cuda.DevicePtr(lossOff), 4, g.stream))
-	g.check(op, g.stream.Synchronize())
-	g.stats.DeviceToHost++
-	g.stats.DeviceToHostBytes += 4
+	g.download(op, unsafe.Pointer(&g.loss[0]), g.scratch.Ptr+cuda.DevicePtr(lossOff), 4)
 	return g.loss[0]
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/graftml/graft/internal/assets"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
+	"github.com/graftml/graft/nn/pth"
 	"github.com/graftml/graft/transfer"
 )
 
@@ -43,11 +44,24 @@ func loadBase(path, arch string) (*models.Model, nn.Meta, error) {
 		m, err := transfer.FromTorch(path, arch)
 		return m, nn.Meta{}, err
 	}
+	if isPth(path) {
+		return nil, nn.Meta{}, fmt.Errorf("%s is a PyTorch file (torch.save): add --arch with one of %s", path, strings.Join(models.Archs(), ", "))
+	}
 	m, meta, err := transfer.FromCheckpoint(path)
 	if err != nil && strings.Contains(err.Error(), "names no architecture") {
 		err = fmt.Errorf("%v (a PyTorch state_dict? add --arch with one of %s)", err, strings.Join(models.Archs(), ", "))
 	}
 	return m, meta, err
+}
+
+// isPth reports whether path starts like a torch.save file.
+func isPth(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return pth.Is(f)
 }
 
 // augmentation is the --augment policy: 2-pixel pad-crop, ±10° rotation,
@@ -73,7 +87,7 @@ func splitTarget(d *data.Set, perClass int, seed uint64) (train, test *data.Set,
 func finetune(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	from := fs.String("from", "", "base checkpoint (safetensors written by graft, or PyTorch's with --arch)")
+	from := fs.String("from", "", "base checkpoint: graft's safetensors, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
 	arch := fs.String("arch", "", "architecture of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
 	dataSpec := fs.String("data", "", "target data: a folder with one sub-folder of images per class, or digits, mnist, fashion")
 	strategy := fs.String("strategy", "auto", "auto (the advisor's plan), features, top-k, all or scratch")
@@ -172,7 +186,7 @@ func finetune(args []string, out io.Writer) error {
 func advise(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("advise", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	from := fs.String("from", "", "base checkpoint (safetensors written by graft, or PyTorch's with --arch)")
+	from := fs.String("from", "", "base checkpoint: graft's safetensors, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
 	arch := fs.String("arch", "", "architecture of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
 	dataSpec := fs.String("data", "", "target data: a folder of class sub-folders, or digits, mnist, fashion")
 	perClass := fs.Int("per-class", 0, "advise for K images per class (0: all the data)")

@@ -339,3 +339,28 @@ func TestIs(t *testing.T) {
 		t.Error("Is")
 	}
 }
+
+// TestSharedViewsBudget: one storage viewed under many names is read
+// once, but the views' copies together may not pass four times the file.
+func TestSharedViewsBudget(t *testing.T) {
+	const numel = 1 << 16
+	st := make([]byte, 4*numel)
+	tensor := cat(glob("torch._utils", "_rebuild_tensor_v2"), []byte{'(', '('}, binunicode("storage"), glob("torch", "FloatStorage"),
+		binunicode("0"), binunicode("cpu"), []byte{'J', 0, 0, 1, 0, 't', 'Q', 'K', 0, '(', 'J', 0, 0, 1, 0, 't', '(', 'K', 1, 't', 0x89},
+		glob("collections", "OrderedDict"), []byte{')', 'R', 't', 'R', 'q', 0})
+	pickle := func(refs int) []byte {
+		p := cat([]byte{0x80, 2, '}', '('}, binunicode("t0"), tensor)
+		for i := 1; i < refs; i++ {
+			p = cat(p, binunicode(string(rune('a'+i))), []byte{'h', 0})
+		}
+		return cat(p, []byte{'u', '.'})
+	}
+	sd, err := readBytes(archiveOf(t, pickle(3), st))
+	if err != nil || len(sd.Tensors) != 3 {
+		t.Fatalf("three views of one storage: %v", err)
+	}
+	_, err = readBytes(archiveOf(t, pickle(20), st))
+	if err == nil || !strings.Contains(err.Error(), "more than four times the file") {
+		t.Errorf("twenty views of one storage: %v", err)
+	}
+}

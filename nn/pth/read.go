@@ -409,7 +409,7 @@ func isStateDict(d *dict) bool {
 // within a budget of four times the file (float16 doubles in float32;
 // shared storages count once per view).
 func (a *archive) materialise(d *dict, path string, o Options) (*StateDict, error) {
-	budget := 4*a.size + 64<<20
+	budget := 4*a.size + 1<<20
 	prefix := ""
 	if o.StripModule && len(d.keys) > 0 && !slices.ContainsFunc(d.keys, func(k any) bool { return !strings.HasPrefix(k.(string), "module.") }) {
 		prefix = "module."

@@ -62,6 +62,7 @@ func graphGradCases() []gradCase {
 		leaf("Pad2D", func() nn.Layer { return nn.NewPad2D(1, 0, 2, 1, 0.5) }, func() *tensor.Tensor { return randn(210, 2, 3, 2, 3) }),
 		leaf("Reshape/nhwc_to_rank3", func() nn.Layer { return nn.NewReshape(0, 3, -1) }, func() *tensor.Tensor { return randn(211, 2, 2, 3, 3) }),
 		leaf("Reshape/rank2_to_nchw", func() nn.Layer { return nn.NewReshape(-1, 3, 2, 2) }, func() *tensor.Tensor { return randn(212, 2, 12) }),
+		leaf("GlobalAvgPool/keepdims", func() nn.Layer { return &nn.GlobalAvgPool{KeepDims: true} }, func() *tensor.Tensor { return randn(219, 2, 3, 2, 4) }),
 		leaf("Graph", func() nn.Layer { return testGraph(220) }, func() *tensor.Tensor { return randn(221, 2, 5, 4, 3) }),
 		leaf("Graph/binary_bcast", func() nn.Layer {
 			g := nn.NewGraph("x")

@@ -68,6 +68,31 @@ func NewConv2DParams(in, out, kh, kw int, p tensor.ConvParams, same, bias bool, 
 	return c
 }
 
+// NewConv2DWith returns a convolution over a given weight [Out,
+// In/Groups, KH, KW] and bias (nil for none), which it keeps as they are
+// (an importer's: no copy, no initialisation). In is In/Groups·Groups.
+func NewConv2DWith(w, b *tensor.Tensor, p tensor.ConvParams, same bool) (*Conv2D, error) {
+	g := max(p.Groups, 1)
+	if w.Rank() != 4 {
+		return nil, fmt.Errorf("nn.Conv2D: weight %v, want [Out, In/Groups, KH, KW]", w.Shape())
+	}
+	out := w.Dim(0)
+	if out%g != 0 {
+		return nil, fmt.Errorf("nn.Conv2D: %d output channels not divisible by %d groups", out, g)
+	}
+	if b != nil && (b.Rank() != 1 || b.Dim(0) != out) {
+		return nil, fmt.Errorf("nn.Conv2D: bias %v for %d outputs", b.Shape(), out)
+	}
+	p.Groups = g
+	c := &Conv2D{In: w.Dim(1) * g, Out: out, KH: w.Dim(2), KW: w.Dim(3), P: p, Same: same, Weight: NewParam(w)}
+	c.params = []Named[*Param]{{"weight", c.Weight}}
+	if b != nil {
+		c.Bias = NewParam(b)
+		c.params = append(c.params, Named[*Param]{"bias", c.Bias})
+	}
+	return c, nil
+}
+
 // Params returns weight and bias.
 func (c *Conv2D) Params() []Named[*Param] { return c.params }
 

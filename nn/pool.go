@@ -104,11 +104,20 @@ func (m *AvgPool2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 }
 
 // GlobalAvgPool averages [N, H, W, C] over H and W into [N, C]
-// (torchvision's avgpool followed by flatten).
+// (torchvision's avgpool followed by flatten), or into [N, 1, 1, C] with
+// KeepDims (ONNX's GlobalAveragePool).
 type GlobalAvgPool struct {
 	Leaf
-	xshape []int
-	y, dx  *tensor.Tensor
+	KeepDims bool
+	xshape   []int
+	y, dx    *tensor.Tensor
+}
+
+func (m *GlobalAvgPool) out(x *tensor.Tensor) []int {
+	if m.KeepDims {
+		return []int{x.Dim(0), 1, 1, x.Dim(3)}
+	}
+	return []int{x.Dim(0), x.Dim(3)}
 }
 
 // NewGlobalAvgPool returns a global average pooling.
@@ -117,7 +126,12 @@ func NewGlobalAvgPool() *GlobalAvgPool { return &GlobalAvgPool{} }
 // Forward averages x.
 func (m *GlobalAvgPool) Forward(x *tensor.Tensor) *tensor.Tensor {
 	mustRank("GlobalAvgPool", x, 4)
-	y := ensure(&m.y, x.Dim(0), x.Dim(3))
+	var y *tensor.Tensor
+	if m.KeepDims {
+		y = ensure(&m.y, x.Dim(0), 1, 1, x.Dim(3))
+	} else {
+		y = ensure(&m.y, x.Dim(0), x.Dim(3))
+	}
 	tensor.Default().GlobalAvgPool(y, x)
 	m.xshape = x.Shape()
 	return y
@@ -126,7 +140,7 @@ func (m *GlobalAvgPool) Forward(x *tensor.Tensor) *tensor.Tensor {
 // Infer averages x into a fresh tensor.
 func (m *GlobalAvgPool) Infer(x *tensor.Tensor) *tensor.Tensor {
 	mustRank("GlobalAvgPool", x, 4)
-	y := tensor.Zeros(x.Dim(0), x.Dim(3))
+	y := tensor.Zeros(m.out(x)...)
 	tensor.Default().GlobalAvgPool(y, x)
 	return y
 }

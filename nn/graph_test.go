@@ -1,0 +1,183 @@
+package nn_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/graftml/graft/nn"
+	"github.com/graftml/graft/tensor"
+)
+
+// testGraph builds a small DAG with every kind of join: a value read by
+// three nodes (x→stem output s), a residual Add, a squeeze-excitation
+// Mul broadcasting [N,1,1,C] over [N,H,W,C], and a Concat of branches.
+func testGraph(seed uint64) *nn.Graph {
+	g := nn.NewGraph("x")
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	must(g.Add("stem", conv(3, 4, 3, nn.ConvOpts{Padding: 1, Bias: true}, seed), "s", "x"))
+	must(g.Add("branch.a", conv(4, 4, 1, nn.ConvOpts{}, seed+1), "a", "s"))
+	must(g.Add("branch.act", nn.Tanh(), "b", "s"))
+	must(g.Add("add", nn.NewBinary(nn.OpAdd), "c", "a", "b"))
+	must(g.Add("se.pool", nn.NewGlobalAvgPool(), "p", "c"))
+	must(g.Add("se.unflat", nn.NewReshape(0, -1, 1, 1), "p4", "p"))
+	must(g.Add("se.fc", conv(4, 4, 1, nn.ConvOpts{Bias: true}, seed+2), "f", "p4"))
+	must(g.Add("se.gate", nn.Sigmoid(), "gate", "f"))
+	must(g.Add("se.mul", nn.NewBinary(nn.OpMul), "m", "c", "gate"))
+	must(g.Add("cat", nn.NewConcatN(-1), "k", "m", "s"))
+	must(g.Add("flat", nn.NewFlatten(), "q", "k"))
+	must(g.Add("fc", nn.NewDense(8*5*4, 3, true, seed+3), "y", "q"))
+	must(g.SetOutput("y"))
+	return g
+}
+
+func graphGradCases() []gradCase {
+	leaf := func(name string, l func() nn.Layer, x func() *tensor.Tensor) gradCase {
+		return gradCase{name: name, build: func() (nn.Layer, *tensor.Tensor) { return l(), x() }}
+	}
+	kinky := func(c gradCase, hx float64) gradCase { c.kinks, c.hx = true, hx; return c }
+	hs := func() *tensor.Tensor {
+		x := awayFromZero(201, 0.2, 5, 3, 8)
+		x.Data()[0], x.Data()[1] = 1.5, -1.5 // inside the ramp
+		return x
+	}
+	return []gradCase{
+		kinky(leaf("HardSigmoid", func() nn.Layer { return nn.NewHardSigmoid(0.2, 0.5) }, hs), 0.01),
+		kinky(leaf("HardSwish", func() nn.Layer { return nn.NewHardSwish() }, hs), 0.01),
+		kinky(leaf("Clip", func() nn.Layer { return nn.NewClip(-1, 2) }, func() *tensor.Tensor { return spaced(202, 0.3, 3, 8) }), 0.01),
+		leaf("Binary/div_const_bcast", func() nn.Layer {
+			return nn.NewBinaryConst(nn.OpDiv, tensor.RandUniform(203, 1, 2, 1, 1, 3), false)
+		}, func() *tensor.Tensor { return randn(204, 2, 2, 2, 3) }),
+		leaf("Binary/const_sub", func() nn.Layer {
+			return nn.NewBinaryConst(nn.OpSub, randn(205, 2, 1), true)
+		}, func() *tensor.Tensor { return randn(206, 3, 2, 4) }),
+		leaf("Binary/const_div_x", func() nn.Layer {
+			return nn.NewBinaryConst(nn.OpDiv, randn(207, 4), true)
+		}, func() *tensor.Tensor { return tensor.RandUniform(208, 1, 2, 3, 4) }),
+		leaf("Softmax", func() nn.Layer { return nn.NewSoftmax() }, func() *tensor.Tensor { return randn(209, 3, 5) }),
+		leaf("Pad2D", func() nn.Layer { return nn.NewPad2D(1, 0, 2, 1, 0.5) }, func() *tensor.Tensor { return randn(210, 2, 3, 2, 3) }),
+		leaf("Reshape/nhwc_to_rank3", func() nn.Layer { return nn.NewReshape(0, 3, -1) }, func() *tensor.Tensor { return randn(211, 2, 2, 3, 3) }),
+		leaf("Reshape/rank2_to_nchw", func() nn.Layer { return nn.NewReshape(-1, 3, 2, 2) }, func() *tensor.Tensor { return randn(212, 2, 12) }),
+		leaf("GlobalAvgPool/keepdims", func() nn.Layer { return &nn.GlobalAvgPool{KeepDims: true} }, func() *tensor.Tensor { return randn(219, 2, 3, 2, 4) }),
+		leaf("Graph", func() nn.Layer { return testGraph(220) }, func() *tensor.Tensor { return randn(221, 2, 5, 4, 3) }),
+		leaf("Graph/binary_bcast", func() nn.Layer {
+			g := nn.NewGraph("x")
+			for _, e := range []error{
+				g.Add("pool", nn.NewGlobalAvgPool(), "p", "x"),
+				g.Add("sq", nn.NewBinary(nn.OpMul), "p2", "p", "p"),
+				g.Add("shift", nn.NewBinaryConst(nn.OpAdd, tensor.Full(1, 1), false), "s", "p2"),
+				g.Add("sub", nn.NewBinary(nn.OpSub), "d", "x", "p"),
+				g.Add("div", nn.NewBinary(nn.OpDiv), "q", "d", "s"),
+				g.SetOutput("q"),
+			} {
+				if e != nil {
+					panic(e)
+				}
+			}
+			return g
+		}, func() *tensor.Tensor { return randn(222, 2, 3, 2, 4) }),
+	}
+}
+
+func TestGraphNames(t *testing.T) {
+	g := testGraph(1)
+	want := []string{"stem.weight", "stem.bias", "branch.a.weight", "se.fc.weight", "se.fc.bias", "fc.weight", "fc.bias"}
+	if got := paramNames(g); !slices.Equal(got, want) {
+		t.Errorf("parameters %v, want %v", got, want)
+	}
+	if l, err := nn.Find(g, "se.fc"); err != nil || l != g.Nodes()[6].Layer {
+		t.Errorf("Find(se.fc) = %v, %v", l, err)
+	}
+	for _, c := range []struct {
+		name, out string
+		in        []string
+		l         nn.Layer
+		err       string
+	}{
+		{"stem", "z", []string{"x"}, nn.ReLU(), "two layers"},
+		{"stem.w", "z", []string{"x"}, nn.ReLU(), "not a namespace"},
+		{"r", "y", []string{"x"}, nn.ReLU(), "already written"},
+		{"r", "z", []string{"nope"}, nn.ReLU(), "no earlier node"},
+		{"r", "z", []string{"x", "s"}, nn.ReLU(), "takes one input"},
+		{"a..b", "z", []string{"x"}, nn.ReLU(), "empty part"},
+	} {
+		err := g.Add(c.name, c.l, c.out, c.in...)
+		if err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("Add(%q, %v→%q) = %v, want %q", c.name, c.in, c.out, err, c.err)
+		}
+	}
+	if err := g.SetOutput("nope"); err == nil {
+		t.Error("SetOutput of an unknown value")
+	}
+}
+
+// TestGraphPartialBackward: with the stem frozen and no input gradient
+// asked, neither the stem nor the activation after it runs, and mid is
+// asked for no input gradient; with only the head trainable, nothing
+// below it runs.
+func TestGraphPartialBackward(t *testing.T) {
+	stem := &spyLayer{Layer: conv(3, 4, 3, nn.ConvOpts{Padding: 1}, 300)}
+	act := &spyLayer{Layer: nn.ReLU()}
+	mid := &spyLayer{Layer: conv(4, 4, 1, nn.ConvOpts{}, 301)}
+	g := nn.NewGraph("x")
+	for _, e := range []error{
+		g.Add("stem", stem, "s", "x"),
+		g.Add("act", act, "a", "s"),
+		g.Add("mid", mid, "m", "a"),
+		g.Add("add", nn.NewBinary(nn.OpAdd), "r", "m", "a"),
+		g.Add("pool", nn.NewGlobalAvgPool(), "p", "r"),
+		g.Add("fc", nn.NewDense(4, 2, true, 302), "y", "p"),
+		g.SetOutput("y"),
+	} {
+		if e != nil {
+			t.Fatal(e)
+		}
+	}
+	nn.SetTraining(g, true)
+	x := randn(303, 2, 5, 5, 3)
+	r := randn(304, g.Forward(x).Shape()...)
+	full, _ := backwardOnce(g, x, r, true)
+	nn.SetTrainable(stem, false)
+	got, dx := backwardOnce(g, x, r, false)
+	if dx != nil {
+		t.Error("Backward(dy, false) returned an input gradient")
+	}
+	if len(stem.needs) != 1 || !slices.Equal(mid.needs, []bool{true, false}) || len(act.needs) != 1 {
+		t.Errorf("needs: stem %v, act %v, mid %v", stem.needs, act.needs, mid.needs)
+	}
+	for j, p := range nn.Parameters(g) {
+		if p.Value.Trainable {
+			closeSlices(t, p.Name, got.grads[j], full.grads[j], 1e-5)
+		}
+	}
+	nn.SetTrainable(g, false)
+	nn.SetTrainable(g.Nodes()[5].Layer, true)
+	backwardOnce(g, x, r, false)
+	if len(mid.needs) != 2 || len(act.needs) != 1 {
+		t.Errorf("only the head trainable: act %v, mid %v", act.needs, mid.needs)
+	}
+}
+
+func TestBroadcastShape(t *testing.T) {
+	for _, c := range []struct{ a, b, want []int }{
+		{[]int{2, 3, 4}, []int{4}, []int{2, 3, 4}},
+		{[]int{2, 1, 4}, []int{3, 1}, []int{2, 3, 4}},
+		{[]int{}, []int{2}, []int{2}},
+		{[]int{2, 3}, []int{4}, nil},
+	} {
+		got, err := nn.BroadcastShape(c.a, c.b)
+		if c.want == nil {
+			if err == nil {
+				t.Errorf("%v, %v: no error", c.a, c.b)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("%v, %v = %v, %v", c.a, c.b, got, err)
+		}
+	}
+}

@@ -15,6 +15,9 @@ import (
 // maxDim bounds any dimension or size a config gives.
 const maxDim = 1 << 20
 
+// maxElems bounds the elements of one example's activation.
+const maxElems = 1 << 32
+
 // value is a Keras tensor's shape (no batch) and, for the output of a
 // Flatten of a spatial tensor, the (H, W, C) it flattened: graft's
 // Flatten orders (C, H, W), Keras's (H, W, C).
@@ -78,6 +81,13 @@ func abbrev(b []byte) string {
 
 // add puts a node in the graph under the layer's name (or a sub-name).
 func (b *builder) add(name string, l nn.Layer, out string, shape []int, ins ...string) error {
+	n := 1
+	for _, d := range shape {
+		if d < 1 || d > maxDim || n > maxElems/d {
+			return fmt.Errorf("output shape %v (empty or too large)", shape)
+		}
+		n *= d
+	}
 	if err := b.g.Add(name, l, out, ins...); err != nil {
 		return err
 	}

@@ -127,11 +127,7 @@ func TestNSFWJSParity(t *testing.T) {
 			t.Fatalf("%d outputs, TF.js %d", len(got), len(ref.Output))
 		}
 		for i := range parityImages {
-			var maxDiff, maxRef float64
-			for j := range 5 {
-				maxDiff = math.Max(maxDiff, math.Abs(float64(got[i*5+j]-ref.Output[i*5+j])))
-				maxRef = math.Max(maxRef, math.Abs(float64(ref.Output[i*5+j])))
-			}
+			maxDiff, maxRef := maxAbsDiff(got[i*5:i*5+5], ref.Output[i*5:i*5+5])
 			if !(maxDiff <= 1e-4*maxRef) {
 				t.Errorf("%s %s: max|graft − tfjs| = %.3g > 1e-4 · %.3g\n graft %v\n tfjs  %v", run.name, parityImages[i], maxDiff, maxRef, got[i*5:i*5+5], ref.Output[i*5:i*5+5])
 			}

@@ -124,10 +124,32 @@ func (CPU) Activate(y, x *Tensor, a Activation, alpha float32) {
 		CPU{}.ReLU(y, x)
 	case ActReLU6:
 		mustSameShape("Activate", y, x)
-		relu6F32(y.data, x.data)
+		c := relu6Calls.Get()
+		c.y, c.x = y.data, x.data
+		parallel(min(goMaxProcs(), len(y.data)/relu6Grain), c)
+		c.y, c.x = nil, nil
+		relu6Calls.Put(c)
 	default:
 		Reference{}.Activate(y, x, a, alpha)
 	}
+}
+
+// relu6Grain is the fewest elements worth a thread of their own.
+const relu6Grain = 1 << 15
+
+// relu6Call is ReLU6 over a slice cut into parts of whole cache lines.
+type relu6Call struct{ y, x []float32 }
+
+var relu6Calls = freeList[relu6Call]{}
+
+func (c *relu6Call) run(part, parts int) {
+	n := len(c.y)
+	lo := n * part / parts &^ 15
+	hi := n * (part + 1) / parts &^ 15
+	if part == parts-1 {
+		hi = n
+	}
+	relu6F32(c.y[lo:hi], c.x[lo:hi])
 }
 
 // relu6F32 computes y = activate(ActReLU6, x) bit for bit: min(max(x, 0),

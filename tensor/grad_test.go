@@ -333,7 +333,11 @@ func TestReLU6Exact(t *testing.T) {
 	specials := []float32{0, float32(math.Copysign(0, -1)), 6, -6, 5.9999995, 6.0000005, -1e-45, 1e-45,
 		float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0x7fc01234), math.Float32frombits(0xffc05678)}
 	r := rand.New(rand.NewPCG(1, 2))
+	sizes := []int{2*relu6Grain + 5, 5*relu6Grain + 17} // cut into parts on several threads
 	for n := range 70 {
+		sizes = append(sizes, n)
+	}
+	for _, n := range sizes {
 		x := Zeros(n)
 		for i := range x.data {
 			if r.IntN(3) == 0 {

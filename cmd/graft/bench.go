@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -12,6 +11,13 @@ import (
 	"github.com/graftml/graft/nn/models"
 	"github.com/graftml/graft/tensor"
 )
+
+func init() {
+	register(command{name: "bench", device: true,
+		summary: "GFLOP/s of the headline kernels and images/s of training steps here",
+		doc:     `Times SGEMM 512³, a ResNet-18 3×3 convolution and a training step of LeNet-5 and the MNIST CNN on the device graft chose (see graft info), a few seconds in all. GPU work is synchronised before the clock stops. go test -bench ./bench has the full set.`,
+		run:     bench})
+}
 
 // benchResult is one line of `graft bench`.
 type benchResult struct {
@@ -24,11 +30,10 @@ type benchResult struct {
 // this machine, a few seconds in all (go test -bench ./bench has the full
 // set).
 func bench(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlags("bench")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("bench: %v", err)
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	var res []benchResult
 	// SGEMM 512³.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +16,25 @@ import (
 	"github.com/graftml/graft/nn/models"
 	"github.com/graftml/graft/transfer"
 )
+
+func init() {
+	register(command{name: "finetune", device: true,
+		summary: "re-use a checkpoint for new data: features, top-k, all, or the advisor's pick",
+		doc: `Re-uses a trained model (the base) for a new task and writes the result. --from is a safetensors checkpoint written by graft, or a PyTorch state_dict saved as safetensors (then --arch names its architecture), or a format another command imports.
+
+--data is a folder with one sub-folder of images per class (images resized and centre-cropped to the base's input, grey or RGB as it takes, normalised with its mean and std), or digits (scikit-learn's, embedded), mnist or fashion. With --per-class K, K images of each class are trained on and the rest tested; otherwise a seeded, stratified 80/20 split.
+
+Strategies: features (a new head on the base's cached features), top-k (the head, then the top --top layer groups), all (the head, then every group), scratch (the architecture trained from its initialisation, for comparison), auto (the advisor's plan, printed before training). Runs that fine-tune train in two phases: the head alone, then the unfrozen groups.
+
+--delta writes only what was trained; the delta records the base's hash and path, and predict loads it with --base FILE (or finds the base at the recorded path).
+
+Ctrl-C stops at once: --out keeps the last complete epoch (nothing is saved when none finished) and graft exits with status 130.`,
+		run: finetune})
+	register(command{name: "advise", device: true,
+		summary: "the advisor's plan for a base and new data, with its reasons",
+		doc:     `Measures the base on the new data (how well its features separate the classes, how far the data is from what the base saw, how much data there is) and prints the strategy, the layer groups to train and the learning rates it recommends, with the measurements behind them. --data and --per-class as for finetune; graft finetune --strategy auto runs this plan.`,
+		run:     advise})
+}
 
 // targetData loads a target dataset for a base model: "digits" (embedded),
 // "mnist", "fashion", or a folder of class sub-folders of images.
@@ -71,8 +89,7 @@ func splitTarget(d *data.Set, perClass int, seed uint64) (train, test *data.Set,
 
 // finetune is `graft finetune`.
 func finetune(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlags("finetune")
 	from := fs.String("from", "", "base checkpoint (safetensors written by graft, or PyTorch's with --arch)")
 	arch := fs.String("arch", "", "architecture of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
 	dataSpec := fs.String("data", "", "target data: a folder with one sub-folder of images per class, or digits, mnist, fashion")
@@ -87,8 +104,8 @@ func finetune(args []string, out io.Writer) error {
 	flip := fs.Bool("flip", false, "with --augment, also flip horizontally (not for digits or text)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("finetune: %v", err)
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	base, meta, err := loadBase(*from, *arch)
 	if err != nil {
@@ -170,15 +187,14 @@ func finetune(args []string, out io.Writer) error {
 
 // advise is `graft advise`.
 func advise(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("advise", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlags("advise")
 	from := fs.String("from", "", "base checkpoint (safetensors written by graft, or PyTorch's with --arch)")
 	arch := fs.String("arch", "", "architecture of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
 	dataSpec := fs.String("data", "", "target data: a folder of class sub-folders, or digits, mnist, fashion")
 	perClass := fs.Int("per-class", 0, "advise for K images per class (0: all the data)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("advise: %v", err)
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	base, meta, err := loadBase(*from, *arch)
 	if err != nil {

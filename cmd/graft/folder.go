@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -14,6 +13,13 @@ import (
 	"github.com/graftml/graft/nn/models"
 	"github.com/graftml/graft/tensor"
 )
+
+func init() {
+	register(command{name: "predict", device: true, args: "IMAGE...", minArgs: 1, maxArgs: -1,
+		summary: "the top classes of images under a checkpoint",
+		doc:     `Prints the --top most likely classes of each image, with their probabilities, after a header naming the model and its classes. Images are resized and centre-cropped to the model's input, grey or RGB as it takes, and normalised with the checkpoint's mean and std. --from as for finetune; a delta checkpoint (finetune --delta) loads over its base: --base FILE, or the base path the delta records.`,
+		run:     predict})
+}
 
 // strictFolders is set by --strict: a non-image in a class folder is an
 // error instead of a skipped file.
@@ -36,13 +42,12 @@ func loadFolder(dir string, base *models.Model, meta nn.Meta) (*data.Set, error)
 
 // predict is `graft predict`: the top classes of each image.
 func predict(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlags("predict")
 	from := fs.String("from", "", "checkpoint (safetensors written by graft, or PyTorch's with --arch)")
 	arch := fs.String("arch", "", "architecture of a PyTorch state_dict given to --from")
 	top := fs.Int("top", 3, "classes to show per image")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("predict: %v", err)
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		return errors.New("predict: no images given (graft predict --from FILE IMAGE...)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,22 @@ import (
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
 )
+
+func init() {
+	register(command{name: "train", device: true,
+		summary: "train a model from scratch; a checkpoint after every epoch",
+		doc: `Trains a model from scratch and saves it as a safetensors checkpoint after every epoch (written atomically), so an interrupted run keeps its last complete epoch.
+
+--data is mnist or fashion (their own training and test sets: MNIST from the Go module cache, Fashion-MNIST from Debian's dataset-fashion-mnist) or a folder with one sub-folder of images per class (PNG, JPEG or GIF; resized on the shorter side and centre-cropped to the model's input size). A folder is split by a seeded, stratified shuffle (--seed): 80% of each class to train on, 20% held out. The held-out part is evaluated after every epoch (the "val" columns) and its accuracy after the last epoch is the "test accuracy".
+
+Training is SGD with Nesterov momentum 0.9 and a one-cycle schedule peaking at --lr. On a terminal a progress bar shows the epoch, the step, the loss, the rate and the time left.
+
+Ctrl-C stops at once: the checkpoint keeps the last complete epoch (nothing is saved when the first epoch did not finish), --plot is drawn from the epochs done, and graft exits with status 130.
+
+Example:
+  graft train --model lenet5 --data ./shapes --epochs 10 --out shapes.safetensors --plot curves.png`,
+		run: train})
+}
 
 // loadData returns the train and test sets of a named dataset.
 func loadData(name string) (train, test *data.Set, err error) {
@@ -69,8 +84,7 @@ func (p epochPrinter) EpochEnd(_ nn.Layer, s *nn.EpochStats) (bool, error) {
 
 // train is `graft train`: a model trained from scratch on a dataset.
 func train(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlags("train")
 	arch := fs.String("model", "mnistcnn", "architecture: lenet5, mnistcnn, resnet18cifar, mobilenetv2")
 	dataset := fs.String("data", "mnist", "dataset: mnist, fashion, or a folder with one sub-folder of images per class")
 	epochs := fs.Int("epochs", 3, "epochs")
@@ -85,8 +99,8 @@ func train(args []string, out io.Writer) error {
 	plotPath := fs.String("plot", "", "write loss and accuracy curves to this PNG file")
 	asJSON := fs.Bool("json", false, "print the per-epoch metrics as JSON at the end (no progress lines)")
 	limit := fs.Int("limit", 0, "train on the first N images of a seeded shuffle, test on N/4 (0: all)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("train: %v", err)
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	if *epochs < 1 || *batch < 1 || *lr <= 0 {
 		return fmt.Errorf("train: --epochs, --batch and --lr must be positive")

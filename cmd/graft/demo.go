@@ -2,12 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"os/signal"
 	"time"
 
 	"github.com/graftml/graft/data"
@@ -79,7 +76,7 @@ func demo(args []string, out io.Writer) error {
 		return err
 	}
 	if *seeds < 1 || *perClass < 1 {
-		return fmt.Errorf("demo: --seeds and --per-class must be ≥ 1")
+		return fmt.Errorf("demo: --seeds %d, --per-class %d: both must be at least 1", *seeds, *perClass)
 	}
 	start := time.Now()
 	base, err := embeddedBase()
@@ -104,7 +101,7 @@ func demo(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("demo: %v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := interruptContext()
 	defer stop()
 	progress := io.Discard
 	if !*quiet && !*asJSON {
@@ -128,6 +125,9 @@ func demo(args []string, out io.Writer) error {
 		}
 		if seed == 1 {
 			plan, err := transfer.Advise(ctx, base, train, transfer.AdviseOptions{Seed: 1})
+			if ctx.Err() != nil {
+				return &interrupted{"demo: interrupted; nothing saved (the demo writes no files)"}
+			}
 			if err != nil {
 				return fmt.Errorf("demo: %v", err)
 			}
@@ -135,6 +135,9 @@ func demo(args []string, out io.Writer) error {
 		}
 		for _, st := range transfer.Strategies {
 			r, err := transfer.Run(ctx, base, train, test, transfer.Options{Strategy: st, Seed: uint64(seed)})
+			if ctx.Err() != nil {
+				return &interrupted{"demo: interrupted; nothing saved (the demo writes no files)"}
+			}
 			if err != nil {
 				return fmt.Errorf("demo: %s, seed %d: %v", st, seed, err)
 			}

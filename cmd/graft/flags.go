@@ -113,6 +113,9 @@ func (f *flags) check(ok bool, name, must string) error {
 	if v == nil {
 		panic("graft: check of an undefined flag " + name)
 	}
+	if v.Value.String() == "" {
+		return f.usageErr("--%s: %s", name, must)
+	}
 	return f.usageErr("--%s %s: %s", name, v.Value.String(), must)
 }
 
@@ -260,4 +263,11 @@ func tierNames() []string {
 		names = append(names, t.String())
 	}
 	return names
+}
+
+// isSet reports whether the flag was given on the command line.
+func (f *flags) isSet(name string) bool {
+	set := false
+	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
 }

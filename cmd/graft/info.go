@@ -43,7 +43,7 @@ func info(args []string, out io.Writer) error {
 	cs := kernels.CacheSizes()
 	dev := tensor.DeviceReport()
 	r := infoReport{
-		Device: tensor.Default().Name(), DeviceReason: dev.Reason, GPU: dev.GPU, Tier: kernels.Current().String(), Reason: kernels.Reason(),
+		Device: backendName(), DeviceReason: dev.Reason, GPU: dev.GPU, Tier: kernels.Current().String(), Reason: kernels.Reason(),
 		CPU: kernels.CPUName(), Features: kernels.Features(),
 		L1D: cs.L1D, L2: cs.L2, L3: cs.L3, Threads: runtime.GOMAXPROCS(0), GOARCH: runtime.GOARCH,
 	}
@@ -72,5 +72,6 @@ func backendName() string { return tensor.Default().Name() }
 func printJSON(w io.Writer, v any) error {
 	e := json.NewEncoder(w)
 	e.SetIndent("", "  ")
+	e.SetEscapeHTML(false)
 	return e.Encode(v)
 }

@@ -29,8 +29,15 @@ func newFlags(name string) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(discard{})
 	fs.Usage = func() {}
-	return &flags{FlagSet: fs, cmd: c}
+	f := &flags{FlagSet: fs, cmd: c}
+	if flagsHook != nil {
+		flagsHook(f)
+	}
+	return f
 }
+
+// flagsHook, when set (by tests), sees every flag set newFlags makes.
+var flagsHook func(*flags)
 
 type discard struct{}
 
@@ -172,7 +179,7 @@ func (f *flags) help() string {
 			left += " " + typ
 		}
 		if d := defaultText(fl); d != "" {
-			text += " (default " + d + ")"
+			text += " (default\x00" + d + ")" // \x00: a space wrap keeps
 		}
 		width = max(width, len(left))
 		lines = append(lines, [2]string{left, text})
@@ -180,7 +187,8 @@ func (f *flags) help() string {
 	for _, l := range lines {
 		pad := strings.Repeat(" ", width-len(l[0])+2)
 		indent := strings.Repeat(" ", 2+width+2)
-		b.WriteString("  " + l[0] + pad + strings.ReplaceAll(wrap(l[1], max(76-len(indent), 30)), "\n", "\n"+indent) + "\n")
+		text := strings.ReplaceAll(wrap(l[1], max(76-len(indent), 30)), "\n", "\n"+indent)
+		b.WriteString("  " + l[0] + pad + strings.ReplaceAll(text, "\x00", " ") + "\n")
 	}
 	return b.String()
 }

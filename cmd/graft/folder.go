@@ -131,9 +131,6 @@ func predict(args []string, out io.Writer) error {
 		Top   []guess `json:"top"`
 	}
 	var results []result
-	if !*asJSON {
-		fmt.Fprintf(out, "%s from %s, %d classes, input %dx%dx%d; top %d per image:\n", m.Arch, *from, len(classes), shape[0], shape[1], shape[2], *top)
-	}
 	for _, path := range fs.Args() {
 		x, err := data.LoadImage(path, shape[0], shape[2] == 1, meta.Mean, meta.Std)
 		if err != nil {
@@ -156,20 +153,20 @@ func predict(args []string, out io.Writer) error {
 		for _, i := range order[:*top] {
 			r.Top = append(r.Top, guess{classes[i], probs[i]})
 		}
-		if *asJSON {
-			results = append(results, r)
-			continue
-		}
-		fmt.Fprintf(out, "%s:", path)
-		for _, g := range r.Top {
-			fmt.Fprintf(out, "  %s %.3f", g.Class, g.Probability)
-		}
-		fmt.Fprintln(out)
+		results = append(results, r)
 	}
-	if *asJSON {
-		return printJSON(out, map[string]any{"model": m.Arch, "checkpoint": *from, "classes": classes, "input_shape": shape, "predictions": results})
+	if !*asJSON {
+		fmt.Fprintf(out, "%s from %s, %d classes, input %dx%dx%d; top %d per image:\n", m.Arch, *from, len(classes), shape[0], shape[1], shape[2], *top)
+		for _, r := range results {
+			fmt.Fprintf(out, "%s:", r.Image)
+			for _, g := range r.Top {
+				fmt.Fprintf(out, "  %s %.3f", g.Class, g.Probability)
+			}
+			fmt.Fprintln(out)
+		}
+		return nil
 	}
-	return nil
+	return printJSON(out, map[string]any{"model": m.Arch, "checkpoint": *from, "classes": classes, "input_shape": shape, "predictions": results})
 }
 
 func softmax(z []float32) []float64 {

@@ -29,14 +29,7 @@ const (
 func WeightsHash(m nn.Layer) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "graft weights v1\n")
-	for _, p := range nn.Parameters(m) {
-		fmt.Fprintf(h, "param %s %v\n", p.Name, p.Value.Value.Shape())
-		hashFloats(h, p.Value.Value.Data())
-	}
-	for _, b := range nn.Buffers(m) {
-		fmt.Fprintf(h, "buffer %s %v\n", b.Name, b.Value.Value.Shape())
-		hashFloats(h, b.Value.Value.Data())
-	}
+	hashWeights(h, m)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

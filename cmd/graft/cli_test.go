@@ -161,6 +161,7 @@ func TestMistakes(t *testing.T) {
 	}
 	out := filepath.Join(dir, "out.safetensors")
 	missing := filepath.Join(dir, "no", "such", "folder")
+	tiny := shapesFolder(t, 2)
 	ft := func(extra ...string) []string {
 		return append([]string{"finetune", "--from", testBase, "--data", "digits", "--out", out}, extra...)
 	}
@@ -187,6 +188,7 @@ func TestMistakes(t *testing.T) {
 		{nil, []string{"train", "--out", dir}, "is a folder, not a file"},
 		{nil, []string{"train", "--resume", out}, "no " + filepath.Join(dir, "out.resume.safetensors") + " (only an interrupted run leaves one)"},
 		{nil, []string{"train", "--data", "nope"}, "train: --data nope: not mnist, fashion, or a folder"},
+		{nil, []string{"train", "--data", tiny, "--model", "lenet5"}, "train: --data " + tiny + ": too few images to hold 20% of a class out"},
 		{[]string{"GRAFT_CPU=bogus"}, []string{"train"}, `GRAFT_CPU="bogus" is not a tier: use auto, generic, avx2, avx512`},
 		{nil, []string{"finetune", "--from", testBase, "--data", "digits"}, "finetune: --out: no file given"},
 		{nil, ft("--top", "0"), "finetune: --top 0: must be at least 1"},
@@ -199,6 +201,7 @@ func TestMistakes(t *testing.T) {
 		{nil, []string{"finetune", "--from", testBase, "--data", "digits", "--out", filepath.Join(missing, "m.safetensors")}, "does not exist"},
 		{nil, []string{"finetune", "--from", testBase, "--data", "digits", "--out", out, "--plot", filepath.Join(missing, "c.png")}, "does not exist"},
 		{nil, []string{"finetune", "--from", testBase, "--out", out}, "finetune: --data: no target data given"},
+		{nil, []string{"finetune", "--from", testBase, "--data", tiny, "--out", out}, "finetune: too few images to hold 20% of a class out"},
 		{nil, []string{"advise", "--from", testBase, "--data", "digits", "--per-class", "-3"}, "advise: --per-class -3: must be ≥ 0"},
 		{nil, []string{"advise", "--from", testBase}, "advise: --data: no target data given"},
 		{nil, []string{"predict", "--from", testBase}, "predict: missing IMAGE..."},
@@ -230,7 +233,10 @@ func TestMistakes(t *testing.T) {
 
 // A folder of images at most half the model's input side draws a warning.
 func TestSizeWarning(t *testing.T) {
-	dir := shapesFolder(t, 2)
+	if mainAsChild(t) {
+		return
+	}
+	dir := shapesFolder(t, 3)
 	big, err := models.New("mobilenetv2", models.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +250,10 @@ func TestSizeWarning(t *testing.T) {
 	}
 	if w := sizeWarning(dir, small); w != "" {
 		t.Errorf("28x28 images for lenet5: warning %q", w)
+	}
+	stdout, stderr, code := graftExec(t, nil, "train", "--model", "mobilenetv2", "--data", dir, "--epochs", "1", "--limit", "1", "--batch", "1")
+	if code != 0 || !strings.HasPrefix(stderr, "graft: warning: the images in "+dir+" are small (28x28, say) for mobilenetv2") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("train mobilenetv2 on 28x28 images: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
 
@@ -343,6 +353,15 @@ func TestOutputs(t *testing.T) {
 	a := jsonOf("advise", "--json", "--from", testBase, "--data", "digits", "--per-class", "10")
 	if a["strategy"] != "top-k" || a["top_k"] == nil || a["reasons"] == nil {
 		t.Errorf("advise --json: %v", a)
+	}
+	out.Reset()
+	if err := run([]string{"finetune", "--from", testBase, "--data", "digits", "--per-class", "5", "--head-epochs", "2", "--epochs", "1",
+		"--out", filepath.Join(dir, "t.safetensors")}, &out); err != nil {
+		t.Fatal(err)
+	}
+	// The header and the advice come before training's results.
+	if !regexp.MustCompile(`^mnistcnn from \S+ on digits: 50 images \(10 classes\), tested on \d+, cpu/\S+\nadvisor: top-k \(top 2 groups\)\n(  - .*\n)+top-k: accuracy .*\nwrote `).MatchString(out.String()) {
+		t.Errorf("finetune printed:\n%s", out.String())
 	}
 	f := jsonOf("finetune", "--json", "--from", testBase, "--data", "digits", "--per-class", "5", "--strategy", "auto",
 		"--head-epochs", "2", "--epochs", "1", "--out", filepath.Join(dir, "t.safetensors"))

@@ -86,6 +86,9 @@ func splitTarget(d *data.Set, perClass int, seed uint64) (train, test *data.Set,
 	if err != nil {
 		return nil, nil, err
 	}
+	if parts[1].Len() == 0 {
+		return nil, nil, errors.New("too few images to hold 20% of a class out for testing (3 per class at least; or --per-class K)")
+	}
 	return parts[0], parts[1], nil
 }
 

@@ -219,6 +219,7 @@ func train(args []string, out io.Writer) error {
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	plotPath := fs.String("plot", "", "write loss and accuracy curves to this PNG `file`")
 	asJSON := fs.Bool("json", false, "print the per-epoch metrics as JSON at the end (no progress lines)")
+	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -230,7 +231,7 @@ func train(args []string, out io.Writer) error {
 		var bad []string
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
-			case "resume", "quiet", "plot", "json":
+			case "resume", "quiet", "plot", "json", "strict":
 			case "epochs": // a resumed run may be lengthened
 			default:
 				bad = append(bad, "--"+f.Name)
@@ -279,9 +280,12 @@ func train(args []string, out io.Writer) error {
 	if err != nil {
 		return fs.usageErr("%v", err)
 	}
+	if testSet.Len() == 0 {
+		return fs.usageErr("--data %s: too few images to hold 20%% of a class out for testing (3 per class at least)", c.Data)
+	}
 	if c.Limit > 0 && c.Limit < trainSet.Len() {
 		trainSet = trainSet.Subset(trainSet.Shuffle(c.Seed)[:c.Limit])
-		testSet = testSet.Subset(testSet.Shuffle(c.Seed)[:max(c.Limit/4, 1)])
+		testSet = testSet.Subset(testSet.Shuffle(c.Seed)[:min(max(c.Limit/4, 1), testSet.Len())])
 	}
 	shape := trainSet.ExampleShape()
 	m, err := models.New(c.Model, models.Options{Classes: trainSet.NumClasses(), InChans: shape[2], Size: shape[0], Seed: c.Seed})

@@ -103,3 +103,11 @@ func humanRate(r float64) string {
 	}
 	return fmt.Sprintf("%.0f", r)
 }
+
+// progressBar returns the progress hook of a single-phase run of epochs
+// drawn on w (nil when w is not a terminal or quiet is set). Commands that
+// print after training should keep the *progress (newProgress) and clear
+// it first, so that what they print starts a line of its own.
+func progressBar(w io.Writer, epochs int, quiet bool) func(nn.StepInfo) {
+	return newProgress(w, quiet).epochs(epochs)
+}

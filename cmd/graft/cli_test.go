@@ -211,6 +211,8 @@ func TestMistakes(t *testing.T) {
 		{nil, []string{"predict", "--from", testBase, "--base", testBase, img}, "is not a delta checkpoint"},
 		{nil, []string{"predict", "--from", notes, img}, "not a safetensors checkpoint"},
 		{nil, []string{"demo", "--seeds", "0"}, "demo: --seeds 0, --per-class 10: both must be at least 1"},
+		{nil, []string{"demo", "--test-limit", "-5"}, "demo: --test-limit -5: must be at least 1"},
+		{nil, []string{"demo", "--target", "cifar"}, "demo: --target cifar: not digits or fashion"},
 	}
 	for _, c := range cases {
 		stdout, stderr, code := graftExec(t, c.env, c.args...)

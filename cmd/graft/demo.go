@@ -66,17 +66,23 @@ func embeddedBase() (*models.Model, error) {
 // digits at a few images per class, every strategy against scratch.
 func demo(args []string, out io.Writer) error {
 	fs := newFlags("demo")
-	seeds := fs.Int("seeds", 3, "seeds (each a new few-shot split and initialisation)")
-	perClass := fs.Int("per-class", 10, "training images per class (the rest are the test set)")
+	seeds := fs.Int("seeds", 3, "`N` seeds (each a new few-shot split and initialisation)")
+	perClass := fs.Int("per-class", 10, "training images per class, `K` (the rest are the test set)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	quiet := fs.Bool("quiet", false, "no progress lines")
-	target := fs.String("target", "digits", "target task: digits (embedded, similar to MNIST) or fashion (Fashion-MNIST from Debian's dataset-fashion-mnist, different)")
-	testLimit := fs.Int("test-limit", 2000, "test images for fashion (a seeded sample of its 10,000)")
+	target := fs.String("target", "digits", "`target` task: digits (embedded, similar to MNIST) or fashion (Fashion-MNIST from Debian's dataset-fashion-mnist, different)")
+	testLimit := fs.Int("test-limit", 2000, "`N` test images for fashion (a seeded sample of its 10,000)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *seeds < 1 || *perClass < 1 {
 		return fmt.Errorf("demo: --seeds %d, --per-class %d: both must be at least 1", *seeds, *perClass)
+	}
+	if err := errorsOf(
+		fs.check(*testLimit >= 1, "test-limit", "must be at least 1"),
+		fs.check(*target == "digits" || *target == "fashion", "target", "not digits or fashion"),
+	); err != nil {
+		return err
 	}
 	start := time.Now()
 	base, err := embeddedBase()

@@ -39,11 +39,17 @@ func ExampleSum() {
 // the copies between host and GPU (all zero on the CPU).
 func ExampleDeviceReport() {
 	d := tensor.DeviceReport()
-	fmt.Println("computing on", d.Device, "because", d.Reason)
+	// d.Device is "cpu" or "cuda", and d.Reason says why (GRAFT_DEVICE,
+	// or what the probe for a GPU found).
+	fmt.Println(d.Device == "cpu" || d.Device == "cuda", d.Reason != "")
 	x := tensor.FromSlice([]float32{1, 2, 3, 4}, 2, 2)
 	y := tensor.Zeros(2, 2)
 	tensor.MatMul(y, x, x, false, false, 1, 0) // on the GPU, if there is one
 	fmt.Println(y.Data())                      // copied back from the GPU, if there is one
-	s := tensor.DeviceStats()
-	fmt.Println("copies up:", s.HostToDevice, "down:", s.DeviceToHost)
+	s := tensor.DeviceStats()                  // copies between host and GPU: none on the CPU
+	fmt.Println(d.Device == "cuda" || s.HostToDevice+s.DeviceToHost == 0)
+	// Output:
+	// true true
+	// [7 10 15 22]
+	// true
 }

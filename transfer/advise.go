@@ -66,7 +66,7 @@ type AdviseOptions struct {
 //	large, different   all, or scratch when the data are very large and the
 //	                   base's features help no more than raw pixels
 //
-// Measured on the pairs (5 seeds, graft demo and the experiment
+// Measured on two pairs of tasks (5 seeds, graft demo and the experiment
 // tests): MNIST → digits at 10 per class, top-k 0.979 ± 0.003, all 0.980
 // ± 0.004, features 0.974 ± 0.007, scratch 0.905 ± 0.019; MNIST →
 // Fashion-MNIST at 10 per class, all 0.70, features 0.60, scratch 0.71.

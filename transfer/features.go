@@ -162,14 +162,7 @@ type Cache struct {
 func Key(trunk nn.Layer, d nn.Dataset, cut string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "graft features v1\ncut %q\n", cut)
-	for _, p := range nn.Parameters(trunk) {
-		fmt.Fprintf(h, "param %s %v\n", p.Name, p.Value.Value.Shape())
-		hashFloats(h, p.Value.Value.Data())
-	}
-	for _, b := range nn.Buffers(trunk) {
-		fmt.Fprintf(h, "buffer %s %v\n", b.Name, b.Value.Value.Shape())
-		hashFloats(h, b.Value.Value.Data())
-	}
+	hashWeights(h, trunk)
 	fmt.Fprintf(h, "data %d %v %d\n", d.Len(), d.ExampleShape(), d.NumClasses())
 	e := prod(d.ExampleShape())
 	const chunk = 256
@@ -193,6 +186,19 @@ func Key(trunk nn.Layer, d nn.Dataset, cut string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashWeights writes a layer's parameters and buffers into h: each one's
+// name, shape and values.
+func hashWeights(h hash.Hash, l nn.Layer) {
+	for _, p := range nn.Parameters(l) {
+		fmt.Fprintf(h, "param %s %v\n", p.Name, p.Value.Value.Shape())
+		hashFloats(h, p.Value.Value.Data())
+	}
+	for _, b := range nn.Buffers(l) {
+		fmt.Fprintf(h, "buffer %s %v\n", b.Name, b.Value.Value.Shape())
+		hashFloats(h, b.Value.Value.Data())
+	}
 }
 
 func hashFloats(h hash.Hash, v []float32) {

@@ -4,7 +4,7 @@
 // fine-tuning recipe, a scenario advisor and the cost report that measures
 // what transfer saves over training from scratch.
 //
-// Freezing sets three separate switches (DESIGN.md): a parameter's
+// Freezing sets three separate switches: a parameter's
 // Trainable flag, a BatchNorm's FreezeStats, and the model's training mode.
 // Each stays set until changed; switching the mode never undoes a freeze.
 package transfer

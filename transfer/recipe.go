@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
+	"github.com/graftml/graft/nn/safetensors"
 )
 
 // Strategy is a way to use a base network for a target task.
@@ -182,6 +184,15 @@ type Result struct {
 	Scratch Cost
 	// Model is the trained model.
 	Model *models.Model
+	// BaseHash is WeightsHash of the base: a delta checkpoint records it.
+	BaseHash string
+	// Interrupted is set on the partial result of a run whose context
+	// ended (see Run).
+	Interrupted bool
+
+	// last is the model's state after the last complete epoch, for an
+	// interrupted run to return to.
+	last map[string]*safetensors.Tensor
 }
 
 // Copy returns an independent model of the same architecture and
@@ -200,6 +211,12 @@ func Copy(m *models.Model) (*models.Model, error) {
 // Run applies one strategy of o to a copy of base for the target task
 // (train, evaluated on test) and reports accuracy and cost. The base is
 // not modified.
+//
+// When ctx ends during training, Run returns ctx's error together with a
+// partial Result (Interrupted set, Accuracy and Loss NaN): Epochs holds
+// the epochs that completed and Model the weights after the last of them,
+// or Model is nil when no epoch completed. Any other error returns a nil
+// Result.
 func Run(ctx context.Context, base *models.Model, train, test nn.Dataset, o Options) (*Result, error) {
 	o.defaults()
 	if train == nil || train.Len() == 0 {
@@ -220,7 +237,7 @@ func Run(ctx context.Context, base *models.Model, train, test nn.Dataset, o Opti
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Strategy: o.Strategy, Model: m}
+	res := &Result{Strategy: o.Strategy, Model: m, BaseHash: WeightsHash(base)}
 	if note, err := ReplaceHead(m, train.NumClasses(), o.Seed^0x4ead); err != nil {
 		return nil, err
 	} else if note != "" {
@@ -234,9 +251,13 @@ func Run(ctx context.Context, base *models.Model, train, test nn.Dataset, o Opti
 	default:
 		err = fmt.Errorf("transfer: unknown strategy %q", o.Strategy)
 	}
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return res.interrupted(start, err)
+	}
 	if err != nil {
 		return nil, err
 	}
+	res.last = nil
 	res.Cost.Seconds = time.Since(start).Seconds()
 	slices.Sort(res.Trained)
 	res.Trained = slices.Compact(res.Trained)
@@ -248,6 +269,32 @@ func Run(ctx context.Context, base *models.Model, train, test nn.Dataset, o Opti
 	res.Scratch = Cost{FwdFLOPs: full.FwdFLOPs * float64(train.Len()*epochs),
 		BwdFLOPs: full.BwdFLOPs * float64(train.Len()*epochs), Images: train.Len() * epochs}
 	return res, nil
+}
+
+// interrupted returns the partial result of a run stopped by its context,
+// its model as after the last complete epoch, and the context's error.
+func (res *Result) interrupted(start time.Time, err error) (*Result, error) {
+	res.Interrupted = true
+	res.Accuracy, res.Loss = math.NaN(), math.NaN()
+	res.Cost.Seconds = time.Since(start).Seconds()
+	slices.Sort(res.Trained)
+	res.Trained = slices.Compact(res.Trained)
+	if res.last == nil {
+		res.Model = nil
+	} else if _, lerr := nn.LoadState(res.last, res.Model, nn.LoadOptions{}); lerr != nil {
+		return nil, fmt.Errorf("transfer: restoring the last complete epoch: %v (after %w)", lerr, err)
+	}
+	res.last = nil
+	return res, err
+}
+
+// keepEpoch is a Fit callback that keeps the whole model's state after
+// every epoch, for an interrupted run to return to.
+type keepEpoch struct{ res *Result }
+
+func (k keepEpoch) EpochEnd(nn.Layer, *nn.EpochStats) (bool, error) {
+	k.res.last = nn.StateDict(k.res.Model)
+	return false, nil
 }
 
 // phase trains model on data for epochs with AdamW over the groups, a
@@ -268,18 +315,17 @@ func phase(ctx context.Context, model nn.Layer, inShape []int, train nn.Dataset,
 	}
 	hist, err := nn.Fit(ctx, model, train, nil, nn.FitOptions{
 		Epochs: epochs, BatchSize: o.BatchSize, Optimizer: nn.NewAdamW(groups...), Schedule: sched,
-		Seed: o.Seed, Progress: o.Progress,
+		Seed: o.Seed, Progress: o.Progress, Callbacks: []nn.Callback{keepEpoch{res}},
 	})
-	if err != nil {
-		return err
+	if hist != nil {
+		for _, e := range hist.Epochs {
+			res.Epochs = append(res.Epochs, e)
+			res.Cost.Images += e.Images
+			res.Cost.FwdFLOPs += plan.FwdFLOPs * float64(e.Images)
+			res.Cost.BwdFLOPs += plan.BwdFLOPs * float64(e.Images)
+		}
 	}
-	for _, e := range hist.Epochs {
-		res.Epochs = append(res.Epochs, e)
-		res.Cost.Images += e.Images
-		res.Cost.FwdFLOPs += plan.FwdFLOPs * float64(e.Images)
-		res.Cost.BwdFLOPs += plan.BwdFLOPs * float64(e.Images)
-	}
-	return nil
+	return err
 }
 
 // evaluate sets the result's test loss and accuracy (NaN without test data).

@@ -2,13 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"os/signal"
 	"time"
 
 	"github.com/graftml/graft/data"
@@ -17,6 +13,13 @@ import (
 	"github.com/graftml/graft/nn/safetensors"
 	"github.com/graftml/graft/transfer"
 )
+
+func init() {
+	register(command{name: "demo", device: true,
+		summary: "transfer learning end to end on data embedded in the binary",
+		doc:     `Re-uses an MNIST CNN trained by graft (embedded) for scikit-learn's digits (embedded) at --per-class images per class: trains from scratch, a new head on cached features, the top layer groups, and everything, over --seeds seeds, and prints test accuracy (mean ± sd), wall time, FLOPs, the speed-up over scratch, and the advisor's pick with its reasons. --target fashion uses Fashion-MNIST (Debian's dataset-fashion-mnist), a task unlike MNIST.`,
+		run:     demo})
+}
 
 // demoResult is one strategy's row of the demo, also its JSON form.
 type demoResult struct {
@@ -62,19 +65,24 @@ func embeddedBase() (*models.Model, error) {
 // demo is `graft demo`: transfer from an MNIST CNN to scikit-learn's
 // digits at a few images per class, every strategy against scratch.
 func demo(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	seeds := fs.Int("seeds", 3, "seeds (each a new few-shot split and initialisation)")
-	perClass := fs.Int("per-class", 10, "training images per class (the rest are the test set)")
+	fs := newFlags("demo")
+	seeds := fs.Int("seeds", 3, "`N` seeds (each a new few-shot split and initialisation)")
+	perClass := fs.Int("per-class", 10, "training images per class, `K` (the rest are the test set)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	quiet := fs.Bool("quiet", false, "no progress lines")
-	target := fs.String("target", "digits", "target task: digits (embedded, similar to MNIST) or fashion (Fashion-MNIST from Debian's dataset-fashion-mnist, different)")
-	testLimit := fs.Int("test-limit", 2000, "test images for fashion (a seeded sample of its 10,000)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("demo: %v", err)
+	target := fs.String("target", "digits", "`target` task: digits (embedded, similar to MNIST) or fashion (Fashion-MNIST from Debian's dataset-fashion-mnist, different)")
+	testLimit := fs.Int("test-limit", 2000, "`N` test images for fashion (a seeded sample of its 10,000)")
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	if *seeds < 1 || *perClass < 1 {
-		return fmt.Errorf("demo: --seeds and --per-class must be ≥ 1")
+		return fmt.Errorf("demo: --seeds %d, --per-class %d: both must be at least 1", *seeds, *perClass)
+	}
+	if err := errorsOf(
+		fs.check(*testLimit >= 1, "test-limit", "must be at least 1"),
+		fs.check(*target == "digits" || *target == "fashion", "target", "not digits or fashion"),
+	); err != nil {
+		return err
 	}
 	start := time.Now()
 	base, err := embeddedBase()
@@ -99,7 +107,7 @@ func demo(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("demo: %v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := interruptContext()
 	defer stop()
 	progress := io.Discard
 	if !*quiet && !*asJSON {
@@ -123,6 +131,9 @@ func demo(args []string, out io.Writer) error {
 		}
 		if seed == 1 {
 			plan, err := transfer.Advise(ctx, base, train, transfer.AdviseOptions{Seed: 1})
+			if ctx.Err() != nil {
+				return &interrupted{"demo: interrupted; nothing saved (the demo writes no files)"}
+			}
 			if err != nil {
 				return fmt.Errorf("demo: %v", err)
 			}
@@ -130,6 +141,9 @@ func demo(args []string, out io.Writer) error {
 		}
 		for _, st := range transfer.Strategies {
 			r, err := transfer.Run(ctx, base, train, test, transfer.Options{Strategy: st, Seed: uint64(seed)})
+			if ctx.Err() != nil {
+				return &interrupted{"demo: interrupted; nothing saved (the demo writes no files)"}
+			}
 			if err != nil {
 				return fmt.Errorf("demo: %s, seed %d: %v", st, seed, err)
 			}

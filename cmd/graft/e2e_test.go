@@ -84,7 +84,7 @@ func TestEndToEnd(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"finetune", "--from", base, "--data", filepath.Join(dir, "nowhere")}, "nowhere"},
+		{[]string{"finetune", "--from", base, "--data", filepath.Join(dir, "nowhere"), "--out", filepath.Join(dir, "x.safetensors")}, "nowhere"},
 		{[]string{"predict", "--from", tuned, corrupt}, "corrupt.png"},
 		{[]string{"predict", "--from", other, query}, "wrong shape"},
 		{[]string{"train", "--bogus"}, "bogus"},

@@ -2,22 +2,38 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/graftml/graft/data"
 	"github.com/graftml/graft/internal/assets"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
-	"github.com/graftml/graft/nn/pth"
 	"github.com/graftml/graft/transfer"
 )
+
+func init() {
+	register(command{name: "finetune", device: true,
+		summary: "re-use a checkpoint for new data: features, top-k, all, or the advisor's pick",
+		doc: `Re-uses a trained model (the base) for a new task and writes the result. --from is a safetensors checkpoint written by graft, or a PyTorch state_dict saved as safetensors (then --arch names its architecture), or a format another command imports.
+
+--data is a folder with one sub-folder of images per class (images resized and centre-cropped to the base's input, grey or RGB as it takes, normalised with its mean and std), or digits (scikit-learn's, embedded), mnist or fashion. With --per-class K, K images of each class are trained on and the rest tested; otherwise a seeded, stratified 80/20 split.
+
+Strategies: features (a new head on the base's cached features, for --head-epochs), top-k (the head, then the top --top layer groups for --epochs), all (the head, then every group), scratch (the architecture trained from its initialisation for both counts of epochs, for comparison), auto (the advisor's plan, printed before training). The progress bar names the phase; the rate of a phase on cached features counts features, not images.
+
+--delta writes only what was trained; the delta records the base's hash and path, and predict loads it with --base FILE (or finds the base at the recorded path).
+
+Ctrl-C stops at once: --out is written with the model as after the last complete epoch (nothing is saved when none finished), --plot is drawn, and graft exits with status 130.`,
+		run: finetune})
+	register(command{name: "advise", device: true,
+		summary: "the advisor's plan for a base and new data, with its reasons",
+		doc:     `Measures the base on the new data (how well its features separate the classes, how far the data is from what the base saw, how much data there is) and prints the strategy, the layer groups to train and the learning rates it recommends, with the measurements behind them. --data and --per-class as for finetune; graft finetune --strategy auto runs this plan.`,
+		run:     advise})
+}
 
 // targetData loads a target dataset for a base model: "digits" (embedded),
 // "mnist", "fashion", or a folder of class sub-folders of images.
@@ -44,24 +60,14 @@ func loadBase(path, arch string) (*models.Model, nn.Meta, error) {
 		m, err := transfer.FromTorch(path, arch)
 		return m, nn.Meta{}, err
 	}
-	if isPth(path) {
-		return nil, nn.Meta{}, fmt.Errorf("%s is a PyTorch file (torch.save): add --arch with one of %s", path, strings.Join(models.Archs(), ", "))
+	if err := checkModelFile(path); err != nil {
+		return nil, nn.Meta{}, err
 	}
 	m, meta, err := transfer.FromCheckpoint(path)
 	if err != nil && strings.Contains(err.Error(), "names no architecture") {
 		err = fmt.Errorf("%v (a PyTorch state_dict? add --arch with one of %s)", err, strings.Join(models.Archs(), ", "))
 	}
 	return m, meta, err
-}
-
-// isPth reports whether path starts like a torch.save file.
-func isPth(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	return pth.Is(f)
 }
 
 // augmentation is the --augment policy: 2-pixel pad-crop, ±10° rotation,
@@ -80,59 +86,106 @@ func splitTarget(d *data.Set, perClass int, seed uint64) (train, test *data.Set,
 	if err != nil {
 		return nil, nil, err
 	}
+	if parts[1].Len() == 0 {
+		return nil, nil, errors.New("too few images to hold 20% of a class out for testing (3 per class at least; or --per-class K)")
+	}
 	return parts[0], parts[1], nil
 }
 
+// strategies is the --strategy help and error text.
+const strategies = "auto, features, top-k, all or scratch"
+
 // finetune is `graft finetune`.
 func finetune(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	from := fs.String("from", "", "base checkpoint: graft's safetensors, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
-	arch := fs.String("arch", "", "architecture of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
-	dataSpec := fs.String("data", "", "target data: a folder with one sub-folder of images per class, or digits, mnist, fashion")
-	strategy := fs.String("strategy", "auto", "auto (the advisor's plan), features, top-k, all or scratch")
-	top := fs.Int("top", 2, "layer groups (the head included) that train under top-k")
-	perClass := fs.Int("per-class", 0, "train on K images per class and test on the rest (0: an 80/20 split)")
-	seed := fs.Uint64("seed", 1, "seed")
-	outPath := fs.String("out", "", "fine-tuned checkpoint to write")
-	delta := fs.Bool("delta", false, "write only what was trained (load it over the base)")
-	asJSON := fs.Bool("json", false, "print JSON")
+	fs := newFlags("finetune")
+	from := fs.String("from", "", "base checkpoint `FILE`: graft's safetensors, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
+	arch := fs.String("arch", "", "`architecture` of a PyTorch state_dict given to --from (graft's checkpoints name theirs): "+strings.Join(models.Archs(), ", "))
+	dataSpec := fs.String("data", "", "target `data`: a folder with one sub-folder of images per class, or digits, mnist, fashion")
+	strategy := fs.String("strategy", "auto", "`strategy`: "+strategies)
+	top := fs.Int("top", 2, "layer `groups` (the head included) that train under top-k")
+	perClass := fs.Int("per-class", 0, "train on `K` images per class and test on the rest (0: a stratified 80/20 split)")
+	headEpochs := fs.Int("head-epochs", 30, "`epochs` of the head alone, on cached features (0: none)")
+	epochs := fs.Int("epochs", 10, "`epochs` of the unfrozen groups after the head (top-k, all), or added to --head-epochs (scratch)")
+	seed := fs.Uint64("seed", 1, "`seed` of the split, the new head and the shuffling")
+	outPath := fs.String("out", "", "fine-tuned checkpoint to write (`FILE`.safetensors; required)")
+	delta := fs.Bool("delta", false, "write only what was trained, with the base's hash and path (predict --base loads it)")
+	plotPath := fs.String("plot", "", "write the training loss and accuracy per epoch to this PNG `file`")
+	asJSON := fs.Bool("json", false, "print JSON (no progress lines)")
 	augment := fs.Bool("augment", false, "augment the images of the phases that train on images (pad-crop, small rotation, shift, scale); never cached features")
 	flip := fs.Bool("flip", false, "with --augment, also flip horizontally (not for digits or text)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("finetune: %v", err)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	var st transfer.Strategy
+	if *strategy != "auto" {
+		var err error
+		if st, err = transfer.ParseStrategy(*strategy); err != nil {
+			return fs.usageErr("--strategy %s: not one of %s", *strategy, strategies)
+		}
+	}
+	if err := errorsOf(
+		fs.check(*from != "", "from", "no base checkpoint given"),
+		fs.check(*dataSpec != "", "data", "no target data given (a folder of class sub-folders, or digits, mnist, fashion)"),
+		fs.check(*outPath != "", "out", "no file given: where should the fine-tuned model go? (--out FILE.safetensors)"),
+		fs.check(*perClass >= 0, "per-class", "must be ≥ 0 (0: an 80/20 split)"),
+		fs.check(*headEpochs >= 0, "head-epochs", "must be ≥ 0"),
+		fs.check(*epochs >= 0, "epochs", "must be ≥ 0"),
+		fs.check(st != transfer.StrategyFeatures || *headEpochs > 0, "head-epochs", "features trains only the head: it needs at least 1"),
+		fs.check(st != transfer.StrategyScratch || *headEpochs+*epochs > 0, "epochs", "scratch needs --epochs or --head-epochs above 0"),
+		fs.check(!*flip || *augment, "flip", "needs --augment"),
+		fs.check(*top >= 1, "top", "must be at least 1 (the head)"),
+		fs.writable("out", *outPath), fs.writable("plot", *plotPath),
+	); err != nil {
+		return err
 	}
 	base, meta, err := loadBase(*from, *arch)
 	if err != nil {
-		return fmt.Errorf("finetune: %v", err)
+		return fs.usageErr("%v", err)
+	}
+	if err := fs.check(*top <= len(base.Groups), "top", fmt.Sprintf("%s has %d layer groups (the head included)", base.Arch, len(base.Groups))); err != nil {
+		return err
 	}
 	d, err := targetData(*dataSpec, base, meta)
 	if err != nil {
-		return fmt.Errorf("finetune: %v", err)
+		return fs.usageErr("%v", err)
 	}
 	train, test, err := splitTarget(d, *perClass, *seed)
 	if err != nil {
-		return fmt.Errorf("finetune: %v", err)
+		return fs.usageErr("%v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := interruptContext()
 	defer stop()
+	final := out
+	if *asJSON {
+		out, *quiet = io.Discard, true
+	}
+	fmt.Fprintf(out, "%s from %s on %s: %d images (%d classes), tested on %d, %s\n",
+		base.Arch, *from, *dataSpec, train.Len(), train.NumClasses(), test.Len(), backendName())
 	var o transfer.Options
 	var plan *transfer.Plan
-	if *strategy == "auto" {
+	if st == "" {
 		if plan, err = transfer.Advise(ctx, base, train, transfer.AdviseOptions{Seed: *seed}); err != nil {
-			return fmt.Errorf("finetune: %v", err)
+			if ctx.Err() != nil {
+				return &interrupted{"finetune: interrupted while the advisor measured the data; nothing saved"}
+			}
+			return fs.usageErr("%v", err)
 		}
 		o = plan.Options(*seed)
+		fmt.Fprintf(out, "advisor: %s\n  - %s\n", describePlan(plan), strings.Join(plan.Reasons, "\n  - "))
 	} else {
-		st, err := transfer.ParseStrategy(*strategy)
-		if err != nil {
-			return fmt.Errorf("finetune: %v", err)
-		}
 		o = transfer.Options{Strategy: st, TopK: *top, Seed: *seed}
 	}
-	o.Progress = progressBar(out, 0, *quiet || *asJSON)
+	o.HeadEpochs, o.Epochs = *headEpochs, *epochs
+	if o.HeadEpochs == 0 {
+		o.HeadEpochs = -1
+	}
+	if o.Epochs == 0 {
+		o.Epochs = -1
+	}
+	bar := newProgress(out, *quiet)
+	o.Progress = bar.phases(phasesOf(o, base))
 	if *augment {
 		a := augmentation(*flip, *seed)
 		o.Augment = func(d nn.Dataset) nn.Dataset {
@@ -143,82 +196,176 @@ func finetune(args []string, out io.Writer) error {
 		}
 	}
 	res, err := transfer.Run(ctx, base, train, test, o)
-	if err != nil {
-		return fmt.Errorf("finetune: %v", err)
+	bar.clear()
+	if err != nil && (res == nil || !res.Interrupted) {
+		return fs.usageErr("%v", err)
 	}
-	rep := transfer.Compare(res, nil)
-	if *outPath != "" {
+	var plotted string
+	if *plotPath != "" && res != nil && len(res.Epochs) > 0 {
+		if err := plotHistory(*plotPath, fmt.Sprintf("%s fine-tuned (%s) on %s", base.Arch, res.Strategy, *dataSpec), renumber(res.Epochs)); err != nil {
+			return fs.usageErr("%v", err)
+		}
+		plotted = *plotPath
+	}
+	if res.Model != nil {
 		m := res.Model.Meta()
 		m.Classes, m.Mean, m.Std = d.Classes, d.Mean, d.Std
 		if *delta {
+			if abs, err := filepath.Abs(*from); err == nil {
+				m.Extra = map[string]string{transfer.MetaBase: abs}
+			}
 			err = transfer.SaveDelta(*outPath, res, m)
 		} else {
 			err = nn.Save(*outPath, res.Model, m)
 		}
 		if err != nil {
-			return fmt.Errorf("finetune: %v", err)
+			return fs.usageErr("%v", err)
 		}
 	}
+	if res.Interrupted {
+		msg := fmt.Sprintf("finetune: interrupted after %d complete epochs", len(res.Epochs))
+		if res.Model == nil {
+			msg += "; nothing saved (no epoch completed)"
+		} else {
+			msg += fmt.Sprintf("; %s holds the model as after epoch %d", *outPath, len(res.Epochs))
+		}
+		if plotted != "" {
+			msg += "; curves in " + plotted
+		}
+		return &interrupted{msg}
+	}
+	rep := transfer.Compare(res, nil)
 	if *asJSON {
-		v := map[string]any{"strategy": res.Strategy, "accuracy": res.Accuracy, "seconds": res.Cost.Seconds,
+		v := map[string]any{"model": base.Arch, "base": *from, "data": *dataSpec, "strategy": res.Strategy, "top_k": o.TopK,
+			"accuracy": finite(res.Accuracy), "loss": finite(res.Loss), "seconds": res.Cost.Seconds,
 			"flops": res.Cost.FLOPs(), "scratch_flops": res.Scratch.FLOPs(), "flops_saved": rep.FLOPsSaved,
-			"train": train.Len(), "test": test.Len(), "notices": res.Notices}
+			"train": train.Len(), "test": test.Len(), "classes": d.Classes, "notices": res.Notices,
+			"head_epochs": res.HeadEpochs, "epochs": toJSON(res.Epochs), "checkpoint": *outPath, "delta": *delta, "plot": plotted}
 		if plan != nil {
-			v["reasons"] = plan.Reasons
+			v["advice"] = planJSON(plan)
 		}
-		return printJSON(out, v)
-	}
-	fmt.Fprintf(out, "%s on %d images (%d classes), tested on %d\n", base.Arch, train.Len(), train.NumClasses(), test.Len())
-	if plan != nil {
-		fmt.Fprintf(out, "advisor: %s\n  - %s\n", plan.Strategy, strings.Join(plan.Reasons, "\n  - "))
+		return printJSON(final, v)
 	}
 	for _, n := range res.Notices {
 		fmt.Fprintf(out, "note: %s\n", n)
 	}
 	fmt.Fprintln(out, rep)
-	if *outPath != "" {
-		fmt.Fprintf(out, "wrote %s\n", *outPath)
+	fmt.Fprintf(out, "wrote %s", *outPath)
+	if *delta {
+		fmt.Fprintf(out, " (a delta over %s: graft predict --from %s --base %s)", *from, *outPath, *from)
+	}
+	fmt.Fprintln(out)
+	if plotted != "" {
+		fmt.Fprintf(out, "wrote %s\n", plotted)
 	}
 	return nil
 }
 
+// phasesOf lists the training phases transfer.Run goes through under o,
+// for the progress bar.
+func phasesOf(o transfer.Options, base *models.Model) []phase {
+	var ph []phase
+	if o.Strategy == transfer.StrategyScratch {
+		return []phase{{"from scratch", max(o.HeadEpochs, 0) + max(o.Epochs, 0), "images"}}
+	}
+	if o.HeadEpochs > 0 {
+		ph = append(ph, phase{"head on cached features", o.HeadEpochs, "features"})
+	}
+	if o.Strategy == transfer.StrategyFeatures || o.Epochs <= 0 {
+		return ph
+	}
+	k := len(base.Groups)
+	name := "all groups"
+	if o.Strategy == transfer.StrategyTopK {
+		k = min(max(o.TopK, 1), k)
+		name = fmt.Sprintf("top %d groups", k)
+	}
+	unit := "images"
+	if k < len(base.Groups) && o.Freeze.BN == transfer.BNFreezeStats && !o.Freeze.TrainBNAffine {
+		unit, name = "features", name+" on cached features"
+	}
+	return append(ph, phase{name, o.Epochs, unit})
+}
+
+// renumber numbers the epochs of successive phases on from each other.
+func renumber(es []nn.EpochStats) []nn.EpochStats {
+	out := slices.Clone(es)
+	for i := range out {
+		out[i].Epoch = i + 1
+	}
+	return out
+}
+
+// describePlan is the advisor's strategy in words.
+func describePlan(p *transfer.Plan) string {
+	s := string(p.Strategy)
+	if p.Strategy == transfer.StrategyTopK {
+		s += fmt.Sprintf(" (top %d groups)", p.TopK)
+	}
+	return s
+}
+
+// planJSON is the advisor's plan in snake_case JSON, the form of every
+// --json.
+func planJSON(p *transfer.Plan) map[string]any {
+	bn := "freeze_stats"
+	if p.Freeze.BN == transfer.BNUpdateStats {
+		bn = "update_stats"
+	}
+	return map[string]any{"strategy": p.Strategy, "top_k": p.TopK, "freeze_depth": p.FreezeDepth, "cut": p.Cut,
+		"frozen_batchnorm": bn, "train_batchnorm_affine": p.Freeze.TrainBNAffine,
+		"learning_rate": p.LR, "learning_rate_bottom": p.LRLo, "reasons": p.Reasons,
+		"per_class": p.PerClass, "feature_score": p.FeatureScore, "pixel_score": p.PixelScore,
+		"similar": p.Similar, "small": p.Small}
+}
+
 // advise is `graft advise`.
 func advise(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("advise", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	from := fs.String("from", "", "base checkpoint: graft's safetensors, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
-	arch := fs.String("arch", "", "architecture of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
-	dataSpec := fs.String("data", "", "target data: a folder of class sub-folders, or digits, mnist, fashion")
-	perClass := fs.Int("per-class", 0, "advise for K images per class (0: all the data)")
+	fs := newFlags("advise")
+	from := fs.String("from", "", "base checkpoint `FILE`: graft's safetensors, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
+	arch := fs.String("arch", "", "`architecture` of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
+	dataSpec := fs.String("data", "", "target `data`: a folder of class sub-folders, or digits, mnist, fashion")
+	perClass := fs.Int("per-class", 0, "advise for `K` images per class (0: all the data)")
+	seed := fs.Uint64("seed", 1, "`seed` of the per-class sample and the probe")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("advise: %v", err)
+	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := errorsOf(
+		fs.check(*from != "", "from", "no base checkpoint given"),
+		fs.check(*dataSpec != "", "data", "no target data given (a folder of class sub-folders, or digits, mnist, fashion)"),
+		fs.check(*perClass >= 0, "per-class", "must be ≥ 0 (0: all the data)"),
+	); err != nil {
+		return err
 	}
 	base, meta, err := loadBase(*from, *arch)
 	if err != nil {
-		return fmt.Errorf("advise: %v", err)
+		return fs.usageErr("%v", err)
 	}
 	d, err := targetData(*dataSpec, base, meta)
 	if err != nil {
-		return fmt.Errorf("advise: %v", err)
+		return fs.usageErr("%v", err)
 	}
 	if *perClass > 0 {
-		if d, err = d.FewShot(*perClass, 1); err != nil {
-			return fmt.Errorf("advise: %v", err)
+		if d, err = d.FewShot(*perClass, *seed); err != nil {
+			return fs.usageErr("%v", err)
 		}
 	}
-	plan, err := transfer.Advise(context.Background(), base, d, transfer.AdviseOptions{Seed: 1})
+	ctx, stop := interruptContext()
+	defer stop()
+	plan, err := transfer.Advise(ctx, base, d, transfer.AdviseOptions{Seed: *seed})
+	if ctx.Err() != nil {
+		return &interrupted{"advise: interrupted"}
+	}
 	if err != nil {
-		return fmt.Errorf("advise: %v", err)
+		return fs.usageErr("%v", err)
 	}
 	if *asJSON {
-		return printJSON(out, plan)
+		return printJSON(out, planJSON(plan))
 	}
-	fmt.Fprintf(out, "strategy: %s", plan.Strategy)
-	if plan.Strategy == transfer.StrategyTopK {
-		fmt.Fprintf(out, " (top %d groups)", plan.TopK)
-	}
-	fmt.Fprintf(out, "\nlearning rates: %g (head) .. %g (bottom)\n", plan.LR, plan.LRLo)
+	fmt.Fprintf(out, "strategy: %s\n", describePlan(plan))
+	fmt.Fprintf(out, "learning rates: %g (head) .. %g (bottom)\n", plan.LR, plan.LRLo)
 	for _, r := range plan.Reasons {
 		fmt.Fprintf(out, "  - %s\n", r)
 	}

@@ -1,139 +1,241 @@
-// Command graft is graft's command line:
+// Command graft is graft's command line: training, transfer learning,
+// prediction and diagnostics. `graft help` lists the commands and
+// `graft help CMD` (or `graft CMD -h`) shows a command's flags and their
+// defaults.
 //
-//	graft demo    transfer learning end to end on data embedded in the
-//	              binary: scratch, features, top-k and all, with accuracy,
-//	              time, FLOPs and the advisor's pick
-//	graft info    the device and CPU kernel tier chosen and why (GRAFT_DEVICE,
-//	              GRAFT_CPU), the CPU features, caches and threads
-//	graft train   a model trained from scratch on MNIST or Fashion-MNIST,
-//	              evaluated on the test set each epoch, saved as safetensors
+// Exit status: 0 on success (and for -h/--help), 2 when a command fails,
+// with one line on standard error saying why (a user's mistake: a bad
+// flag, a missing file, data that does not fit the model), 130 when it is
+// interrupted (Ctrl-C; the message says what was kept).
 //
-// The fine-tuning and demo commands arrive with the transfer package.
+// Each command lives in its own file and registers itself from an init
+// function: its name, a synopsis of its positional arguments, a one-line
+// summary, a paragraph of help, whether it computes (then GRAFT_DEVICE and
+// GRAFT_CPU are checked once its flags parse), and the function that runs
+// it. That function builds its flags with newFlags(name) and calls
+// flags.parse, which handles -h/--help, flags mixed with positional
+// arguments, and their count, the same way for every command.
 package main
 
 import (
-	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"sort"
 	"strings"
+)
 
-	"github.com/graftml/graft/kernels"
-	"github.com/graftml/graft/tensor"
+// command is one subcommand of graft.
+type command struct {
+	name    string // as typed: graft NAME
+	args    string // synopsis of the positional arguments ("IMAGE..."); "" for none
+	minArgs int    // fewest positional arguments
+	maxArgs int    // most positional arguments; -1 for any number
+	summary string // one line, for graft help
+	doc     string // paragraphs for graft help NAME, after the usage line
+	device  bool   // the command computes: check GRAFT_DEVICE and GRAFT_CPU first
+	run     func(args []string, out io.Writer) error
+}
+
+// commands holds every registered command by name.
+var commands = map[string]*command{}
+
+// register adds a command; each command's file calls it from init.
+func register(c command) {
+	if _, dup := commands[c.name]; dup {
+		panic("graft: command " + c.name + " registered twice")
+	}
+	commands[c.name] = &c
+}
+
+// order is how graft help lists the commands it knows; commands
+// registered but not named here follow, alphabetically.
+var order = []string{"demo", "train", "finetune", "advise", "predict", "import", "experiment", "text", "info", "bench", "version", "help"}
+
+func sortedCommands() []*command {
+	rank := map[string]int{}
+	for i, n := range order {
+		rank[n] = i + 1
+	}
+	var cs []*command
+	for _, c := range commands {
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		ri, rj := rank[cs[i].name], rank[cs[j].name]
+		if ri == 0 {
+			ri = len(order) + 1
+		}
+		if rj == 0 {
+			rj = len(order) + 1
+		}
+		if ri != rj {
+			return ri < rj
+		}
+		return cs[i].name < cs[j].name
+	})
+	return cs
+}
+
+// Exit statuses.
+const (
+	exitError       = 2   // a command failed; one line on stderr says why
+	exitInterrupted = 130 // interrupted (128 + SIGINT, as shells report it)
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "graft:", err)
-		os.Exit(2)
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage())
+		os.Exit(exitError)
 	}
+	err := run(os.Args[1:], os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "graft:", oneLine(err.Error()))
+	}
+	os.Exit(exitCode(err))
 }
 
-const usage = `usage: graft <command> [flags]
+// exitCode is the process status for run's error.
+func exitCode(err error) int {
+	var in *interrupted
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &in):
+		return exitInterrupted
+	}
+	return exitError
+}
 
-commands:
-  demo [--json]   transfer learning in one command: an MNIST CNN (embedded) re-used for
-                  scikit-learn's digits at 10 images per class, every strategy against
-                  training from scratch, and the advisor's pick [--seeds N --per-class K]
-  finetune        re-use a checkpoint for new data: --from FILE --data DIR|digits|fashion
-                  [--strategy auto|features|top-k|all|scratch] [--top K] [--per-class K] --out FILE
-  advise          the advisor's plan and its reasons: --from FILE --data DIR|digits|fashion
-  predict         top classes of images: --from FILE [--top K] IMAGE...
-  bench [--json]  the headline kernels' GFLOP/s and training steps' images/s on this machine
-  info [--json]   device, CPU kernel tier and why, CPU features, caches, threads
-  train           train a model from scratch: --model lenet5|mnistcnn|resnet18cifar|mobilenetv2
-                  --data mnist|fashion --epochs N --out FILE.safetensors [--batch --lr --wd --seed]`
+// oneLine folds a message onto one line (errors from below may hold
+// newlines; the command line prints one line per mistake).
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
 
+// interrupted is the error of a command stopped by Ctrl-C; its message
+// says what was kept.
+type interrupted struct{ msg string }
+
+func (e *interrupted) Error() string { return e.msg }
+
+// run runs the command args[0] with the rest of args, writing its output
+// to out. A -h/--help prints the command's help to out and returns nil.
 func run(args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("no command given\n%s", usage)
+		return errors.New("no command given (graft help lists them)")
 	}
-	switch args[0] {
-	case "train", "demo", "finetune", "advise", "bench", "predict":
-		// The commands that compute stop at once when GRAFT_DEVICE cannot be honoured.
-		if err := tensor.CheckDevice(); err != nil {
-			return err
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help":
+		name = "help"
+	case "-version", "--version":
+		name = "version"
+	}
+	c, ok := commands[name]
+	if !ok {
+		return fmt.Errorf("unknown command %q (graft help lists them)", args[0])
+	}
+	err := c.run(args[1:], out)
+	var h *helpRequest
+	if errors.As(err, &h) {
+		_, werr := io.WriteString(out, h.text)
+		return werr
+	}
+	return err
+}
+
+// usage is graft's help: the commands and a line on each.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: graft <command> [flags] [arguments]\n\ncommands:\n")
+	for _, c := range sortedCommands() {
+		fmt.Fprintf(&b, "  %-11s %s\n", c.name, c.summary)
+	}
+	b.WriteString(`
+"graft help <command>" or "graft <command> -h" shows a command's flags and
+their defaults. Flags take one or two dashes (-out, --out) and may follow
+positional arguments; "--" ends the flags.
+
+Exit status: 0 on success, 2 on an error (one line on stderr says why),
+130 when interrupted with Ctrl-C.
+
+Environment: GRAFT_DEVICE=auto|cpu|cuda picks the device (auto: a CUDA GPU
+when one answers), GRAFT_CPU=auto|generic|avx2|avx512 the CPU kernel tier;
+graft info shows the choice and why.
+`)
+	return b.String()
+}
+
+func init() {
+	register(command{name: "help", args: "[command]", maxArgs: 1,
+		summary: "this list, or a command's flags and their defaults",
+		doc:     "With no argument, the list of commands; with one, that command's usage, flags and defaults.",
+		run:     helpCmd})
+	register(command{name: "version", summary: "graft's version, commit and Go version",
+		doc: "Prints the module version (as go install records it), the commit the binary was built from when known, and the Go toolchain and platform.",
+		run: versionCmd})
+}
+
+func helpCmd(args []string, out io.Writer) error {
+	fs := newFlags("help")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		_, err := io.WriteString(out, usage())
+		return err
+	}
+	name := fs.Arg(0)
+	if _, ok := commands[name]; !ok {
+		return fmt.Errorf("help: unknown command %q (graft help lists them)", name)
+	}
+	// Every command answers -h before doing anything.
+	return run([]string{name, "-h"}, out)
+}
+
+func versionCmd(args []string, out io.Writer) error {
+	fs := newFlags("version")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(out, versionString())
+	return err
+}
+
+// versionString is "graft VERSION (commit REV[, modified], GO OS/ARCH)".
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "graft (no build information)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
 		}
 	}
-	switch args[0] {
-	case "info":
-		return info(args[1:], out)
-	case "train":
-		return train(args[1:], out)
-	case "demo":
-		return demo(args[1:], out)
-	case "finetune":
-		return finetune(args[1:], out)
-	case "advise":
-		return advise(args[1:], out)
-	case "bench":
-		return bench(args[1:], out)
-	case "predict":
-		return predict(args[1:], out)
-	case "help", "-h", "--help":
-		fmt.Fprintln(out, usage)
-		return nil
+	var parts []string
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if dirty {
+			rev += ", modified"
+		}
+		parts = append(parts, "commit "+rev)
 	}
-	return fmt.Errorf("unknown command %q (try: graft help)", args[0])
-}
-
-// infoReport is what graft info prints.
-type infoReport struct {
-	Device       string   `json:"device"`
-	DeviceReason string   `json:"device_reason"`
-	GPU          string   `json:"gpu,omitempty"`
-	Tier         string   `json:"tier"`
-	Reason       string   `json:"reason"`
-	Available    []string `json:"available_tiers"`
-	CPU          string   `json:"cpu"`
-	Features     []string `json:"features"`
-	L1D          int      `json:"l1d_bytes"`
-	L2           int      `json:"l2_bytes"`
-	L3           int      `json:"l3_bytes"`
-	Threads      int      `json:"threads"`
-	GOARCH       string   `json:"goarch"`
-}
-
-func info(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("info", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("info: %v", err)
-	}
-	cs := kernels.CacheSizes()
-	dev := tensor.DeviceReport()
-	r := infoReport{
-		Device: tensor.Default().Name(), DeviceReason: dev.Reason, GPU: dev.GPU, Tier: kernels.Current().String(), Reason: kernels.Reason(),
-		CPU: kernels.CPUName(), Features: kernels.Features(),
-		L1D: cs.L1D, L2: cs.L2, L3: cs.L3, Threads: runtime.GOMAXPROCS(0), GOARCH: runtime.GOARCH,
-	}
-	for _, t := range kernels.Available() {
-		r.Available = append(r.Available, t.String())
-	}
-	if *asJSON {
-		return printJSON(out, r)
-	}
-	fmt.Fprintf(out, "device:     %s (%s)\n", r.Device, r.DeviceReason)
-	if r.GPU != "" {
-		fmt.Fprintf(out, "gpu:        %s\n", r.GPU)
-	}
-	fmt.Fprintf(out, "tier:       %s (%s)\n", r.Tier, r.Reason)
-	fmt.Fprintf(out, "available:  %s\n", strings.Join(r.Available, ", "))
-	fmt.Fprintf(out, "cpu:        %s (%s)\n", r.CPU, r.GOARCH)
-	fmt.Fprintf(out, "features:   %s\n", strings.Join(r.Features, " "))
-	fmt.Fprintf(out, "caches:     L1d %d KiB, L2 %d KiB, L3 %d MiB per core or shared\n", r.L1D>>10, r.L2>>10, r.L3>>20)
-	fmt.Fprintf(out, "threads:    %d (GOMAXPROCS)\n", r.Threads)
-	return nil
-}
-
-func backendName() string { return tensor.Default().Name() }
-
-// printJSON writes v as indented JSON, the form of every --json.
-func printJSON(w io.Writer, v any) error {
-	e := json.NewEncoder(w)
-	e.SetIndent("", "  ")
-	return e.Encode(v)
+	parts = append(parts, bi.GoVersion+" "+runtime.GOOS+"/"+runtime.GOARCH)
+	return fmt.Sprintf("graft %s (%s)", v, strings.Join(parts, ", "))
 }

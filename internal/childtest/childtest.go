@@ -44,6 +44,16 @@ func ExecTests(t *testing.T, pattern string, env ...string) (stdout, stderr stri
 	return run(t, args, env)
 }
 
+// Command returns, unstarted, the command that runs top-level test t alone
+// in a child with env added (IsChild(t) is true there), for a test that
+// talks to the child while it runs: reads its output as it comes, sends
+// it signals.
+func Command(t *testing.T, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run="+alone(t), "-test.count=1")
+	cmd.Env = append(append(os.Environ(), env...), envKey+"="+t.Name())
+	return cmd
+}
+
 // alone is the -test.run expression that matches t alone.
 func alone(t *testing.T) string { return "^" + regexp.QuoteMeta(t.Name()) + "$" }
 

@@ -35,6 +35,9 @@ func bigFixture(t *testing.T, name string) string {
 // eval-mode logits against PyTorch's on the same input within 1e-4 of
 // their largest magnitude.
 func TestTorchvisionModels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("224×224 forward passes of full-size models")
+	}
 	for _, c := range []struct {
 		file string
 		arch string

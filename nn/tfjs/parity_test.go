@@ -78,6 +78,9 @@ func inputBytes(x *tensor.Tensor) []byte {
 // GRAFT_TFJS_UPDATE=1 to rerun bench/peers/tfjs_predict.js) within 1e-4
 // of the largest output.
 func TestNSFWJSParity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("224×224 forward passes of full-size models")
+	}
 	path := nsfwjsModel(t)
 	m, err := tfjs.Read(path)
 	if err != nil {

@@ -239,8 +239,12 @@ func (u *unpickler) global(module, name string) error {
 		switch key {
 		case fnOrderedDict, fnRebuildTensor, fnRebuildParam, fnRebuildParamSt:
 		default:
+			hint := ""
+			if strings.HasPrefix(module, "torch.nn.") || strings.HasPrefix(module, "torchvision.") {
+				hint = " (torch.save(model) pickles the module itself: save model.state_dict() instead)"
+			}
 			return fmt.Errorf("data.pkl: global %s is not allowed: a state_dict holds only tensors, "+
-				"OrderedDicts and plain values, and graft never runs code from a file", key)
+				"OrderedDicts and plain values, and graft never runs code from a file%s", key, hint)
 		}
 	}
 	u.stack = append(u.stack, g)

@@ -153,6 +153,14 @@ func TestEvilRefused(t *testing.T) {
 	}
 }
 
+func TestWholeModuleRefused(t *testing.T) {
+	_, err := ReadFile(fixture("module.pth"), Options{})
+	if err == nil || !strings.Contains(err.Error(), "global torch.nn.modules.container.Sequential is not allowed") ||
+		!strings.Contains(err.Error(), "save model.state_dict() instead") {
+		t.Errorf("torch.save(model): %v", err)
+	}
+}
+
 // pickle helpers for hand-made files.
 func binunicode(s string) []byte {
 	b := []byte{'X', 0, 0, 0, 0}

@@ -104,6 +104,9 @@ def small():
     le = LeNet5().half()
     save(HERE, "lenet5", {"epoch": 1, "model": collections.OrderedDict(
         ("module." + k, v) for k, v in le.state_dict().items())}, le.state_dict())
+    # A whole module, not its state_dict: refused, with a hint.
+    torch.manual_seed(4)
+    save(HERE, "module", torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)))
     # Hostile: a __reduce__ calling os.system beside a real tensor.
     save(HERE, "evil", {"weight": torch.ones(2), "payload": Evil()})
 

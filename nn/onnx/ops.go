@@ -327,17 +327,29 @@ func (b *builder) foldBinary(n *ionnx.Node, op nn.BinaryOp, x, y *constant) erro
 	if err != nil {
 		return err
 	}
-	if numel(shape) > 1<<24 {
-		return fmt.Errorf("folding constants %v and %v: too large", x.dims, y.dims)
+	if numel(shape) > foldLimit(x.len()+y.len()) {
+		return fmt.Errorf("folding constants %v and %v: the result is too large", x.dims, y.dims)
 	}
 	out := nn.NewBinary(op).InferN([]*tensor.Tensor{tensorOf(x), tensorOf(y)})
 	b.setConst(n, shape, out.Data())
 	return nil
 }
 
+// foldLimit bounds a folded constant made from n elements, so a small
+// file cannot make the importer allocate without limit.
+func foldLimit(n int) int { return 4*n + 1<<16 }
+
+// numel is the product of the dimensions, saturating at 1<<40 (and 0
+// for a negative one), so hostile dimensions cannot overflow it.
 func numel(s []int) int {
 	n := 1
 	for _, d := range s {
+		if d < 0 {
+			return 0
+		}
+		if d > 0 && n > (1<<40)/d {
+			return 1 << 40
+		}
 		n *= d
 	}
 	return n
@@ -1067,6 +1079,9 @@ func (b *builder) gather(n *ionnx.Node) error {
 		return fmt.Errorf("axis %d for rank %d", axis, r)
 	}
 	outer, size, inner := numel(data.dims[:axis]), data.dims[axis], numel(data.dims[axis+1:])
+	if outer*inner*idx.len() > foldLimit(data.len()+idx.len()) {
+		return errors.New("the gathered constant is too large")
+	}
 	var out []float32
 	for o := range outer {
 		for _, fi := range idx.f {
@@ -1133,8 +1148,8 @@ func (b *builder) constantOfShape(n *ionnx.Node) error {
 			return fmt.Errorf("shape %v", dims)
 		}
 	}
-	if numel(dims) > 1<<24 {
-		return fmt.Errorf("shape %v too large", dims)
+	if numel(dims) > foldLimit(0) {
+		return fmt.Errorf("shape %v too large for a folded constant", dims)
 	}
 	v := float32(0)
 	if a, ok := n.Attrs["value"]; ok && a.T != nil {

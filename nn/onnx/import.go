@@ -148,6 +148,7 @@ type builder struct {
 	uses   map[string]int
 	errs   []NodeError
 	paths  map[string]bool
+	failed map[string]bool
 	consts []string
 	node   *ionnx.Node
 	nodeI  int
@@ -163,7 +164,7 @@ func importModel(m *ionnx.Model, dir string) (*Imported, error) {
 	if m.Sparse > 0 {
 		return nil, fmt.Errorf("onnx: %d sparse initializers are not supported", m.Sparse)
 	}
-	b := &builder{m: m, dir: dir, vals: map[string]*value{}, uses: map[string]int{}, paths: map[string]bool{}}
+	b := &builder{m: m, dir: dir, vals: map[string]*value{}, uses: map[string]int{}, paths: map[string]bool{}, failed: map[string]bool{}}
 	for _, name := range m.InitOrder {
 		t := m.Initializers[name]
 		c, err := b.constOf(t)
@@ -206,7 +207,13 @@ func importModel(m *ionnx.Model, dir string) (*Imported, error) {
 		n := &m.Nodes[i]
 		b.node, b.nodeI = n, i
 		if err := b.convert(n); err != nil {
+			if errors.Is(err, errPoisoned) {
+				continue // an input's node failed: that one is reported
+			}
 			b.errs = append(b.errs, NodeError{Name: n.Name, Op: n.OpType, Opset: m.Opset, Reason: err.Error()})
+			for _, o := range n.Outputs {
+				b.failed[o] = true
+			}
 		}
 	}
 	if len(b.errs) > 0 {
@@ -322,6 +329,8 @@ func Supported() []string {
 
 type converter func(b *builder, n *ionnx.Node) error
 
+var errPoisoned = errors.New("an input failed")
+
 var converters map[string]converter
 
 func init() {
@@ -335,7 +344,7 @@ func init() {
 		"Gemm": (*builder).gemm, "MatMul": (*builder).matmul, "Concat": (*builder).concat, "Pad": (*builder).pad,
 		"Constant": (*builder).constantNode, "Identity": (*builder).identity, "Dropout": (*builder).dropout,
 		"Softmax": (*builder).softmax, "Transpose": (*builder).transpose, "Shape": (*builder).shapeOp,
-		"Gather": (*builder).gather, "Cast": (*builder).cast, "ConstantOfShape": (*builder).constantOfShape,
+		"Gather": (*builder).gather, "Slice": (*builder).slice, "Cast": (*builder).cast, "ConstantOfShape": (*builder).constantOfShape,
 	}
 }
 
@@ -348,6 +357,12 @@ func (b *builder) convert(n *ionnx.Node) error {
 		return errors.New("operator not supported")
 	}
 	for _, in := range n.Inputs {
+		if b.failed[in] {
+			for _, o := range n.Outputs {
+				b.failed[o] = true
+			}
+			return errPoisoned
+		}
 		if in != "" && b.vals[in] == nil {
 			return fmt.Errorf("input %q is not available (an earlier node failed, or the graph is not sorted)", in)
 		}

@@ -1166,3 +1166,101 @@ func (b *builder) constantOfShape(n *ionnx.Node) error {
 	b.setConst(n, dims, f)
 	return nil
 }
+
+// slice folds a Slice of a constant.
+func (b *builder) slice(n *ionnx.Node) error {
+	if err := known(n, "starts", "ends", "axes"); err != nil {
+		return err
+	}
+	c, err := b.constIn(n, 0)
+	if err != nil {
+		return errors.New("slice of an activation is not supported")
+	}
+	var starts, ends, axes, steps []int
+	if b.m.Opset < 10 {
+		var ok bool
+		if starts, ok = attrInts(n, "starts"); !ok {
+			return errors.New("no starts")
+		}
+		if ends, ok = attrInts(n, "ends"); !ok {
+			return errors.New("no ends")
+		}
+		axes, _ = attrInts(n, "axes")
+	} else {
+		get := func(i int) ([]int, error) {
+			if b.input(n, i) == nil {
+				return nil, nil
+			}
+			k, err := b.constIn(n, i)
+			if err != nil {
+				return nil, err
+			}
+			return ints(k), nil
+		}
+		for i, dst := range []*[]int{&starts, &ends, &axes, &steps} {
+			if *dst, err = get(i + 1); err != nil {
+				return err
+			}
+		}
+	}
+	r := len(c.dims)
+	if axes == nil {
+		for i := range starts {
+			axes = append(axes, i)
+		}
+	}
+	if len(starts) != len(ends) || len(axes) != len(starts) || (steps != nil && len(steps) != len(starts)) {
+		return errors.New("starts, ends, axes and steps of different lengths")
+	}
+	lo, hi := make([]int, r), slices.Clone(c.dims)
+	for i, a := range axes {
+		if a < 0 {
+			a += r
+		}
+		if a < 0 || a >= r {
+			return fmt.Errorf("axis %d for rank %d", axes[i], r)
+		}
+		if steps != nil && steps[i] != 1 {
+			return errors.New("steps other than 1 are not supported")
+		}
+		d := c.dims[a]
+		clamp := func(v int) int {
+			if v < 0 {
+				v += d
+			}
+			return min(max(v, 0), d)
+		}
+		lo[a], hi[a] = clamp(starts[i]), clamp(ends[i])
+		if hi[a] < lo[a] {
+			hi[a] = lo[a]
+		}
+	}
+	dims := make([]int, r)
+	for i := range dims {
+		dims[i] = hi[i] - lo[i]
+	}
+	out := make([]float32, 0, numel(dims))
+	idx := slices.Clone(lo)
+	st := make([]int, r)
+	acc := 1
+	for i := r - 1; i >= 0; i-- {
+		st[i] = acc
+		acc *= c.dims[i]
+	}
+	for range numel(dims) {
+		off := 0
+		for i, v := range idx {
+			off += v * st[i]
+		}
+		out = append(out, c.f[off])
+		for i := r - 1; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < hi[i] {
+				break
+			}
+			idx[i] = lo[i]
+		}
+	}
+	b.setConst(n, dims, out)
+	return nil
+}

@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -179,5 +180,74 @@ func TestBroadcastShape(t *testing.T) {
 		if err != nil || !slices.Equal(got, c.want) {
 			t.Errorf("%v, %v = %v, %v", c.a, c.b, got, err)
 		}
+	}
+}
+
+func TestTopologyRoundTrip(t *testing.T) {
+	g := testGraph(400)
+	s, err := nn.Structure(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []nn.Layer{g, s} {
+		b, err := nn.EncodeTopology(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := nn.DecodeTopology(b, nn.NumParams(l)+100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nn.LoadState(nn.StateDict(l), c, nn.LoadOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		x := randn(401, 2, 5, 4, 3)
+		closeSlices(t, "copy's output", c.Infer(x).Data(), g.Infer(x).Data(), 0)
+		if !slices.Equal(paramNames(c), paramNames(l)) {
+			t.Errorf("names %v, want %v", paramNames(c), paramNames(l))
+		}
+		if _, err := nn.DecodeTopology(b, 10); err == nil {
+			t.Error("a topology beyond the budget decoded")
+		}
+	}
+	for _, bad := range []string{``, `{"type":"Conv2D","in":3,"out":4,"kh":3,"kw":3}`, `{"type":"Conv2D","in":3,"out":4,"kh":3,"kw":3,"conv":{"Groups":2}}`,
+		`{"type":"Sequential","children":[{"name":"a","layer":{"type":"Flatten"}},{"name":"a","layer":{"type":"Flatten"}}]}`,
+		`{"type":"Graph","input":"x","output":"y","nodes":[{"name":"a","inputs":["z"],"output":"y","layer":{"type":"Flatten"}}]}`,
+		`{"type":"exec"}`, `{"type":"Dense","in":1000000,"out":1000000}`} {
+		if _, err := nn.DecodeTopology([]byte(bad), 1<<20); err == nil {
+			t.Errorf("topology %s decoded", bad)
+		}
+	}
+}
+
+func TestStructure(t *testing.T) {
+	g := testGraph(410)
+	s, err := nn.Structure(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, ok := s.(*nn.Sequential)
+	if !ok {
+		t.Fatalf("structure %T", s)
+	}
+	var names []string
+	for _, c := range seq.Children() {
+		names = append(names, fmt.Sprintf("%s:%T", c.Name, c.Value))
+	}
+	// the branching middle has no common name: it becomes block1
+	if want := []string{"stem:*nn.Conv2D", "block1:*nn.Graph", "flat:*nn.Flatten", "fc:*nn.Dense"}; !slices.Equal(names, want) {
+		t.Errorf("children %v, want %v", names, want)
+	}
+	x := randn(411, 2, 5, 4, 3)
+	closeSlices(t, "structured output", s.Infer(x).Data(), g.Infer(x).Data(), 0)
+	var want []string
+	for _, n := range paramNames(g) {
+		if strings.HasPrefix(n, "branch.") || strings.HasPrefix(n, "se.") {
+			n = "block1." + n
+		}
+		want = append(want, n)
+	}
+	if !slices.Equal(paramNames(s), want) {
+		t.Errorf("names %v, want %v", paramNames(s), want)
 	}
 }

@@ -149,9 +149,13 @@ type builder struct {
 	errs   []NodeError
 	paths  map[string]bool
 	failed map[string]bool
-	consts []string
-	node   *ionnx.Node
-	nodeI  int
+	scopes map[string]int
+	// parents holds the scopes that contain others (a node there is named
+	// scope.Op, beside the modules)
+	parents map[string]bool
+	consts  []string
+	node    *ionnx.Node
+	nodeI   int
 }
 
 func importModel(m *ionnx.Model, dir string) (*Imported, error) {
@@ -164,7 +168,7 @@ func importModel(m *ionnx.Model, dir string) (*Imported, error) {
 	if m.Sparse > 0 {
 		return nil, fmt.Errorf("onnx: %d sparse initializers are not supported", m.Sparse)
 	}
-	b := &builder{m: m, dir: dir, vals: map[string]*value{}, uses: map[string]int{}, paths: map[string]bool{}, failed: map[string]bool{}}
+	b := &builder{m: m, dir: dir, vals: map[string]*value{}, uses: map[string]int{}, paths: map[string]bool{}, failed: map[string]bool{}, scopes: map[string]int{}, parents: map[string]bool{}}
 	for _, name := range m.InitOrder {
 		t := m.Initializers[name]
 		c, err := b.constOf(t)
@@ -200,6 +204,15 @@ func importModel(m *ionnx.Model, dir string) (*Imported, error) {
 		}
 	}
 	b.uses[out]++
+	for i := range m.Nodes {
+		if scope, _, ok := torchScope(m.Nodes[i].Name); ok && live[i] && !foldOps[m.Nodes[i].OpType] {
+			b.scopes[scope]++
+			for p := scope; strings.Contains(p, "."); {
+				p = p[:strings.LastIndex(p, ".")]
+				b.parents[p] = true
+			}
+		}
+	}
 	for i := range m.Nodes {
 		if !live[i] {
 			continue
@@ -449,7 +462,20 @@ func (b *builder) path(n *ionnx.Node, params map[string]string, try int) string 
 		prefix = p
 	}
 	if !ok {
-		prefix = sanitize(n.Name)
+		prefix = ""
+		if scope, op, isTorch := torchScope(n.Name); isTorch {
+			switch {
+			case scope == "":
+				prefix = sanitize(op)
+			case b.scopes[scope] == 1 && !b.parents[scope]:
+				prefix = scope
+			default:
+				prefix = scope + "." + sanitize(op)
+			}
+		}
+		if prefix == "" {
+			prefix = sanitize(n.Name)
+		}
 		if prefix == "" {
 			prefix = sanitize(n.OpType + "_" + n.Outputs[0])
 		}
@@ -459,6 +485,43 @@ func (b *builder) path(n *ionnx.Node, params map[string]string, try int) string 
 	}
 	return prefix
 }
+
+// torchScope reads a node name of PyTorch's exporter (1.13 and later),
+// "/layer1/layer1.0/conv1/Conv", as the module's state_dict prefix
+// ("layer1.0.conv1") and the operator's name ("Conv"). Each part of the
+// path is a module's name relative to the last part it extends
+// ("block", "block.0"), so nested Sequentials read right.
+func torchScope(name string) (scope, op string, ok bool) {
+	if !strings.HasPrefix(name, "/") {
+		return "", "", false
+	}
+	comps := strings.Split(name[1:], "/")
+	op = comps[len(comps)-1]
+	prev := ""
+	for _, c := range comps[:len(comps)-1] {
+		if c == "" || strings.HasPrefix(c, ".") || strings.HasSuffix(c, ".") || strings.Contains(c, "..") ||
+			strings.ContainsFunc(c, func(r rune) bool {
+				return !(r == '.' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+			}) {
+			return "", "", false
+		}
+		switch {
+		case prev != "" && strings.HasPrefix(c, prev+"."):
+			scope += c[len(prev):]
+		case scope == "":
+			scope = c
+		default:
+			scope += "." + c
+		}
+		prev = c
+	}
+	return scope, op, true
+}
+
+// foldOps are operators that become no layer of their own in exports
+// (shape arithmetic), so they do not count as a scope's layers.
+var foldOps = map[string]bool{"Constant": true, "Shape": true, "Gather": true, "Cast": true, "Slice": true,
+	"ConstantOfShape": true, "Identity": true, "Unsqueeze": true, "Concat": false}
 
 func sanitize(s string) string {
 	var out []rune

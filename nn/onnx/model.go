@@ -1,0 +1,221 @@
+package onnx
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/graftml/graft/nn"
+	"github.com/graftml/graft/nn/models"
+)
+
+// Options say what the file may not: the input size when the model's is
+// dynamic, and the normalisation its pixels (scaled to [0, 1]) expect.
+type Options struct {
+	// Size is the input's height and width where the file leaves them
+	// dynamic (default 224).
+	Size int
+	// Mean and Std are per channel; when nil they come from the model's
+	// metadata_props ("mean", "std": comma-separated) when present.
+	Mean, Std []float32
+}
+
+// Load reads an ONNX classifier as a transferable model (see Model).
+func Load(path string, o Options) (*models.Model, error) {
+	imp, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := imp.Model(o)
+	if err != nil {
+		return nil, fmt.Errorf("onnx: %s: %w", path, err)
+	}
+	m.Extra[models.MetaSource] = filepath.Base(path)
+	return m, nil
+}
+
+// Model turns the imported graph into a models.Model, the base every
+// transfer function takes: the graph structured into Sequentials where
+// it is a chain (nn.Structure, names kept), a final Softmax dropped (the
+// losses take logits), the last top-level child holding the final dense
+// layer as the head, and layer groups from the input up by spatial
+// resolution (each group's layers end at one resolution; the flat layers
+// before the head join the last), the head last.
+func (imp *Imported) Model(o Options) (*models.Model, error) {
+	l, err := nn.Structure(imp.Graph)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := l.(*nn.Sequential)
+	if !ok || s.Len() == 0 {
+		return nil, fmt.Errorf("the graph does not structure into a Sequential (%T)", l)
+	}
+	dropSoftmax(s)
+	shape := slices.Clone(imp.InputShape)
+	if len(shape) != 3 {
+		return nil, fmt.Errorf("input shape %v: a transferable model takes images [H, W, C]", imp.InputShape)
+	}
+	for i := range 2 {
+		if shape[i] < 0 {
+			shape[i] = 224
+			if o.Size > 0 {
+				shape[i] = o.Size
+			}
+		}
+	}
+	last := s.Children()[s.Len()-1]
+	var head []string
+	if endsWithDense(last.Value) {
+		head = []string{last.Name}
+	}
+	groups, err := groupsOf(s, shape, head)
+	if err != nil {
+		return nil, err
+	}
+	m, err := models.NewImported(s, shape, head, groups, "onnx")
+	if err != nil {
+		return nil, err
+	}
+	m.Mean, m.Std = o.Mean, o.Std
+	if m.Mean == nil {
+		m.Mean, err = floats(imp.Metadata["mean"], shape[2])
+		if err != nil {
+			return nil, fmt.Errorf("metadata mean: %w", err)
+		}
+	}
+	if m.Std == nil {
+		m.Std, err = floats(imp.Metadata["std"], shape[2])
+		if err != nil {
+			return nil, fmt.Errorf("metadata std: %w", err)
+		}
+	}
+	if (m.Mean != nil && len(m.Mean) != shape[2]) || (m.Std != nil && len(m.Std) != shape[2]) {
+		return nil, fmt.Errorf("mean %v and std %v for %d channels", m.Mean, m.Std, shape[2])
+	}
+	for _, v := range m.Std {
+		if v <= 0 {
+			return nil, fmt.Errorf("std %v: must be positive", m.Std)
+		}
+	}
+	return m, nil
+}
+
+// floats parses "a,b,c" (nil for "").
+func floats(s string, n int) ([]float32, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []float32
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, float32(v))
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("%d values for %d channels", len(out), n)
+	}
+	return out, nil
+}
+
+// dropSoftmax removes a final Softmax (at the top or ending the last
+// child), so the model gives logits.
+func dropSoftmax(s *nn.Sequential) {
+	for {
+		n := s.Len()
+		if n == 0 {
+			return
+		}
+		switch l := s.Layer(n - 1).(type) {
+		case *nn.Softmax:
+			s.Truncate(n - 1)
+			continue
+		case *nn.Sequential:
+			if l.Len() > 1 {
+				if _, ok := l.Layer(l.Len() - 1).(*nn.Softmax); ok {
+					l.Truncate(l.Len() - 1)
+				}
+			}
+		}
+		return
+	}
+}
+
+func endsWithDense(l nn.Layer) bool {
+	for {
+		switch m := l.(type) {
+		case *nn.Dense:
+			return true
+		case *nn.Sequential:
+			if m.Len() == 0 {
+				return false
+			}
+			l = m.Layer(m.Len() - 1)
+		default:
+			return false
+		}
+	}
+}
+
+// groupsOf splits the trunk into groups by the spatial resolution its
+// units end at. Units are the top-level children, a Sequential of several
+// children counting as its children.
+func groupsOf(s *nn.Sequential, shape []int, head []string) ([][]string, error) {
+	sum, err := nn.Summarize(s, append([]int{1}, shape...))
+	if err != nil {
+		return nil, err
+	}
+	var units []string
+	for _, c := range s.Children() {
+		if slices.Contains(head, c.Name) {
+			continue
+		}
+		if q, ok := c.Value.(*nn.Sequential); ok && q.Len() > 1 {
+			for _, cc := range q.Children() {
+				units = append(units, c.Name+"."+cc.Name)
+			}
+			continue
+		}
+		units = append(units, c.Name)
+	}
+	if len(units) == 0 {
+		return nil, errors.New("no layers before the head")
+	}
+	res := func(u string) int { // the output height of a unit, −1 when flat
+		h := -2
+		for _, r := range sum.Layers {
+			if r.Name == u || strings.HasPrefix(r.Name, u+".") {
+				h = -1
+				if len(r.OutShape) == 4 && r.OutShape[1]*r.OutShape[2] > 1 {
+					h = r.OutShape[1] // pooled to 1×1 counts as flat
+				}
+			}
+		}
+		return h
+	}
+	var groups [][]string
+	prev := -3
+	for _, u := range units {
+		h := res(u)
+		if h == -2 { // runs nothing the summary saw: keep with the previous
+			h = prev
+		}
+		if h == -1 && len(groups) > 0 {
+			groups[len(groups)-1] = append(groups[len(groups)-1], u)
+			continue
+		}
+		if h != prev || len(groups) == 0 {
+			groups = append(groups, nil)
+			prev = h
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], u)
+	}
+	if len(head) > 0 {
+		groups = append(groups, head)
+	}
+	return groups, nil
+}

@@ -42,7 +42,11 @@ commands:
   advise          the advisor's plan and its reasons: --from FILE --data DIR|digits|fashion
   predict         top classes of images: --from FILE [--top K] IMAGE...
   bench [--json]  the headline kernels' GFLOP/s and training steps' images/s on this machine
-  info [--json]   device, CPU kernel tier and why, CPU features, caches, threads
+  info [--json]   device, CPU kernel tier and why, CPU features, caches, threads;
+                  with --model FILE (.safetensors or .onnx): layers, parameters, FLOPs, groups
+  import          an ONNX model as a graft checkpoint: MODEL.onnx --out FILE.safetensors
+                  [--size N --mean R,G,B --std R,G,B] (pixels in [0,1]); finetune, advise and
+                  predict also take --from MODEL.onnx directly
   train           train a model from scratch: --model lenet5|mnistcnn|resnet18cifar|mobilenetv2
                   --data mnist|fashion --epochs N --out FILE.safetensors [--batch --lr --wd --seed]`
 
@@ -60,6 +64,8 @@ func run(args []string, out io.Writer) error {
 	switch args[0] {
 	case "info":
 		return info(args[1:], out)
+	case "import":
+		return importCmd(args[1:], out)
 	case "train":
 		return train(args[1:], out)
 	case "demo":
@@ -100,8 +106,12 @@ func info(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print JSON")
+	model := fs.String("model", "", "summarise a model (graft checkpoint or ONNX file)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("info: %v", err)
+	}
+	if *model != "" {
+		return modelInfo(*model, out, *asJSON)
 	}
 	cs := kernels.CacheSizes()
 	dev := tensor.DeviceReport()

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/graftml/graft/nn"
+	"github.com/graftml/graft/nn/models"
+	"github.com/graftml/graft/nn/onnx"
+	"github.com/graftml/graft/transfer"
+)
+
+// importCmd converts an ONNX model into a graft checkpoint that carries
+// its topology, input size and normalisation.
+func importCmd(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dst := fs.String("out", "", "checkpoint to write (safetensors)")
+	size := fs.Int("size", 0, "input height and width where the model's are dynamic (default 224)")
+	mean := fs.String("mean", "", "per-channel mean of pixels in [0,1], comma-separated (default: the model's metadata)")
+	std := fs.String("std", "", "per-channel standard deviation, comma-separated")
+	// flags may follow the model's path
+	var pos []string
+	rest := args
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			return fmt.Errorf("import: %v", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(pos) != 1 {
+		return errors.New("import: give one ONNX file (graft import model.onnx --out model.safetensors)")
+	}
+	if *dst == "" {
+		return errors.New("import: no --out checkpoint given")
+	}
+	o, err := onnxOptions(*size, *mean, *std)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	m, err := onnx.Load(pos[0], o)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	if err := nn.Save(*dst, m, m.Meta()); err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	fmt.Fprintf(out, "imported %s: %d layers, %d parameters, input %v, head %v, %d groups → %s\n",
+		pos[0], countLeaves(m), nn.NumParams(m), m.InputShape, m.Head, len(m.Groups), *dst)
+	return nil
+}
+
+func onnxOptions(size int, mean, std string) (onnx.Options, error) {
+	o := onnx.Options{Size: size}
+	if size < 0 {
+		return o, fmt.Errorf("--size %d", size)
+	}
+	var err error
+	if o.Mean, err = floatList("--mean", mean); err != nil {
+		return o, err
+	}
+	if o.Std, err = floatList("--std", std); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+func floatList(flag, s string) ([]float32, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []float32
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %v", flag, s, err)
+		}
+		out = append(out, float32(v))
+	}
+	return out, nil
+}
+
+func countLeaves(l nn.Layer) int {
+	n := 0
+	nn.Walk(l, func(_ string, m nn.Layer) {
+		switch m.(type) {
+		case *nn.Sequential, *nn.Graph, *nn.Module, *models.Model:
+		default:
+			if len(m.Children()) == 0 {
+				n++
+			}
+		}
+	})
+	return n
+}
+
+// isONNX says whether a --from path is an ONNX model.
+func isONNX(path string) bool { return strings.HasSuffix(strings.ToLower(path), ".onnx") }
+
+// loadONNXBase imports an ONNX model as a base (default options: the
+// file's metadata gives the normalisation, if any).
+func loadONNXBase(path string) (*models.Model, nn.Meta, error) {
+	m, err := onnx.Load(path, onnx.Options{})
+	if err != nil {
+		return nil, nn.Meta{}, err
+	}
+	return m, m.Meta(), nil
+}
+
+// modelInfo prints a model's summary: layers, parameters, FLOPs, groups.
+func modelInfo(path string, out io.Writer, asJSON bool) error {
+	var m *models.Model
+	var err error
+	if isONNX(path) {
+		m, _, err = loadONNXBase(path)
+	} else {
+		m, _, err = transfer.FromCheckpoint(path)
+	}
+	if err != nil {
+		return fmt.Errorf("info: %w", err)
+	}
+	s, err := nn.Summarize(m, append([]int{1}, m.InputShape...))
+	if err != nil {
+		return fmt.Errorf("info: %w", err)
+	}
+	t := s.Totals()
+	r := struct {
+		Model      string     `json:"model"`
+		Arch       string     `json:"arch"`
+		InputShape []int      `json:"input_shape"`
+		Layers     int        `json:"layers"`
+		Params     int        `json:"params"`
+		FwdFLOPs   float64    `json:"fwd_flops_per_image"`
+		Head       []string   `json:"head"`
+		Groups     [][]string `json:"groups"`
+		Mean       []float32  `json:"mean,omitempty"`
+		Std        []float32  `json:"std,omitempty"`
+	}{path, m.Arch, m.InputShape, len(s.Layers), t.Params, t.FwdFLOPs, m.Head, m.Groups, m.Mean, m.Std}
+	if asJSON {
+		return printJSON(out, r)
+	}
+	fmt.Fprintf(out, "model:      %s (%s)\n", r.Model, r.Arch)
+	fmt.Fprintf(out, "input:      %v (H, W, C)\n", r.InputShape)
+	fmt.Fprintf(out, "layers:     %d\n", r.Layers)
+	fmt.Fprintf(out, "parameters: %d\n", r.Params)
+	fmt.Fprintf(out, "FLOPs:      %.3g per image (forward, convolutions and dense layers)\n", r.FwdFLOPs)
+	if r.Mean != nil {
+		fmt.Fprintf(out, "normalise:  mean %v, std %v\n", r.Mean, r.Std)
+	}
+	fmt.Fprintf(out, "head:       %v\n", r.Head)
+	for i, g := range r.Groups {
+		fmt.Fprintf(out, "group %d:    %s\n", i, strings.Join(g, " "))
+	}
+	return nil
+}

@@ -92,7 +92,7 @@ func Read(path string) (*Imported, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %s: %w", path, err)
 	}
-	imp, err := importModel(m, filepath.Dir(path))
+	imp, err := importModel(m, filepath.Dir(path), true)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -105,7 +105,7 @@ func Decode(b []byte) (*Imported, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}
-	return importModel(m, "")
+	return importModel(m, "", false)
 }
 
 // value is what the importer knows of a graph value: a constant (ONNX
@@ -149,6 +149,7 @@ type builder struct {
 	errs   []NodeError
 	paths  map[string]bool
 	failed map[string]bool
+	mapped bool // the tensors' raw bytes are a mapped file
 	scopes map[string]int
 	// parents holds the scopes that contain others (a node there is named
 	// scope.Op, beside the modules)
@@ -158,7 +159,7 @@ type builder struct {
 	nodeI   int
 }
 
-func importModel(m *ionnx.Model, dir string) (*Imported, error) {
+func importModel(m *ionnx.Model, dir string, mapped bool) (*Imported, error) {
 	if m.Opset < MinOpset || m.Opset > MaxOpset {
 		if m.Opset == 0 {
 			return nil, errors.New("onnx: the model imports no default operator set (is it an ONNX model?)")
@@ -168,7 +169,7 @@ func importModel(m *ionnx.Model, dir string) (*Imported, error) {
 	if m.Sparse > 0 {
 		return nil, fmt.Errorf("onnx: %d sparse initializers are not supported", m.Sparse)
 	}
-	b := &builder{m: m, dir: dir, vals: map[string]*value{}, uses: map[string]int{}, paths: map[string]bool{}, failed: map[string]bool{}, scopes: map[string]int{}, parents: map[string]bool{}}
+	b := &builder{m: m, dir: dir, mapped: mapped, vals: map[string]*value{}, uses: map[string]int{}, paths: map[string]bool{}, failed: map[string]bool{}, scopes: map[string]int{}, parents: map[string]bool{}}
 	for _, name := range m.InitOrder {
 		t := m.Initializers[name]
 		c, err := b.constOf(t)
@@ -280,7 +281,11 @@ func (b *builder) constOf(t *ionnx.Tensor) (*constant, error) {
 	default:
 		return nil, fmt.Errorf("onnx: tensor %q: data type %d is not supported", t.Name, t.DataType)
 	}
-	return &constant{name: t.Name, dims: slices.Clone(t.Dims), f: t.Float32s()}, nil
+	c := &constant{name: t.Name, dims: slices.Clone(t.Dims), f: t.Float32s()}
+	if b.mapped && t.External == nil {
+		dropPages(t.Raw)
+	}
+	return c, nil
 }
 
 // readExternal reads a tensor's data from its external file, which must

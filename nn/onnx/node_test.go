@@ -87,7 +87,7 @@ func TestNodeConformance(t *testing.T) {
 			if len(x.Dims) != 4 && len(x.Dims) != 2 {
 				t.Skipf("input of rank %d", len(x.Dims))
 			}
-			imp, err := importModel(m, dir)
+			imp, err := importModel(m, dir, false)
 			if err != nil {
 				t.Fatal(err)
 			}

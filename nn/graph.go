@@ -183,15 +183,54 @@ func (g *Graph) run(i int, n GraphNode, vals []*tensor.Tensor, infer bool) *tens
 	return n.Layer.Forward(x)
 }
 
-// Infer runs the nodes' inference paths; it keeps nothing.
+// inPlacer is an elementwise layer whose inference can overwrite its
+// input, when nothing else reads it: Graph and Sequential inference then
+// allocate no new tensor for it.
+type inPlacer interface {
+	inferInPlace(x *tensor.Tensor) *tensor.Tensor
+}
+
+// Infer runs the nodes' inference paths; it keeps nothing. An
+// elementwise node whose input only it reads, computed inside this call,
+// overwrites that input.
 func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	g.mustReady()
 	vals := make([]*tensor.Tensor, len(g.index))
 	vals[g.in] = x
+	readers := g.readers()
 	for i, n := range g.nodes {
+		if ip, ok := n.Layer.(inPlacer); ok && len(n.Inputs) == 1 {
+			v := g.nodeIn[i][0]
+			if in := vals[v]; v != g.in && readers[v] == 1 && v != g.out && !sharedElsewhere(vals, v) {
+				vals[g.nodeOut[i]] = ip.inferInPlace(in)
+				continue
+			}
+		}
 		vals[g.nodeOut[i]] = g.run(i, n, vals, true)
 	}
 	return vals[g.out]
+}
+
+// sharedElsewhere reports whether another value (the input included)
+// shares vals[v]'s storage: a pass-through layer (Dropout) made it.
+func sharedElsewhere(vals []*tensor.Tensor, v int) bool {
+	for i, o := range vals {
+		if i != v && o != nil && o.Shares(vals[v]) {
+			return true
+		}
+	}
+	return false
+}
+
+// readers counts the nodes reading each value.
+func (g *Graph) readers() []int {
+	r := make([]int, len(g.index))
+	for _, ins := range g.nodeIn {
+		for _, v := range ins {
+			r[v]++
+		}
+	}
+	return r
 }
 
 // Backward sends dy back through the nodes in reverse order, summing the

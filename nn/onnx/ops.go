@@ -239,9 +239,6 @@ func (b *builder) clip(n *ionnx.Node) error {
 			*dst = c.f[0]
 		}
 	}
-	if lo == 0 && hi == 6 {
-		return b.unary(n, nn.ReLU6())
-	}
 	if lo == 0 && math.IsInf(float64(hi), 1) {
 		return b.unary(n, nn.ReLU())
 	}

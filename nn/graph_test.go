@@ -251,3 +251,15 @@ func TestStructure(t *testing.T) {
 		t.Errorf("names %v, want %v", paramNames(s), want)
 	}
 }
+
+func FuzzDecodeTopology(f *testing.F) {
+	g := testGraph(500)
+	b, _ := nn.EncodeTopology(g)
+	f.Add(b)
+	s, _ := nn.Structure(g)
+	b, _ = nn.EncodeTopology(s)
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		nn.DecodeTopology(b, 1<<16)
+	})
+}

@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"os"
@@ -126,7 +127,7 @@ func TestUnsupportedListsEveryNode(t *testing.T) {
 		{name: "lstm", op: "LSTM", in: []string{"a"}, out: []string{"b"}},
 		{name: "mine", op: "Relu", domain: "com.example", in: []string{"b"}, out: []string{"c"}},
 		{name: "r", op: "Relu", in: []string{"c"}, out: []string{"y"}, attrs: []attr{ai("bogus", 1)}},
-	}, []initT{{"w", []int{4, 3, 3, 3}, w, false}}, nil)
+	}, []initT{{"w", []int{4, 3, 3, 3}, w, false, nil}}, nil)
 	_, err := Decode(b)
 	var ue *UnsupportedError
 	if !errors.As(err, &ue) {
@@ -176,10 +177,10 @@ func smallModelMeta(meta map[string]string) []byte {
 		{name: "fc", op: "Gemm", in: []string{"f", "fc.weight", "fc.bias"}, out: []string{"z"}, attrs: []attr{ai("transB", 1)}},
 		{name: "sm", op: "Softmax", in: []string{"z"}, out: []string{"y"}, attrs: []attr{ai("axis", 1)}},
 	}, []initT{
-		{"conv.weight", []int{4, 3, 3, 3}, f(108, -0.1), false}, {"conv.bias", []int{4}, f(4, 0), false},
-		{"bn.weight", []int{4}, f(4, 1), false}, {"bn.bias", []int{4}, f(4, 0.1), false},
-		{"bn.running_mean", []int{4}, f(4, 0), false}, {"bn.running_var", []int{4}, f(4, 1), false},
-		{"fc.weight", []int{2, 64}, f(128, -0.03), false}, {"fc.bias", []int{2}, f(2, 0), false},
+		{"conv.weight", []int{4, 3, 3, 3}, f(108, -0.1), false, nil}, {"conv.bias", []int{4}, f(4, 0), false, nil},
+		{"bn.weight", []int{4}, f(4, 1), false, nil}, {"bn.bias", []int{4}, f(4, 0.1), false, nil},
+		{"bn.running_mean", []int{4}, f(4, 0), false, nil}, {"bn.running_var", []int{4}, f(4, 1), false, nil},
+		{"fc.weight", []int{2, 64}, f(128, -0.03), false, nil}, {"fc.bias", []int{2}, f(2, 0), false, nil},
 	}, meta)
 }
 
@@ -219,14 +220,14 @@ func TestTruncatedModel(t *testing.T) {
 func FuzzImport(f *testing.F) {
 	f.Add(smallModel())
 	f.Add(modelPB(11, "x", []int{1, 2}, "y", []node{{name: "c", op: "Clip", in: []string{"x", "lo", "hi"}, out: []string{"y"}}},
-		[]initT{{"lo", nil, []float32{0}, false}, {"hi", nil, []float32{6}, false}}, nil))
+		[]initT{{"lo", nil, []float32{0}, false, nil}, {"hi", nil, []float32{6}, false, nil}}, nil))
 	f.Add(modelPB(13, "x", []int{1, 4, 2, 2}, "y", []node{
 		{name: "s", op: "Shape", in: []string{"x"}, out: []string{"s"}},
 		{name: "g", op: "Gather", in: []string{"s", "i"}, out: []string{"n"}},
 		{name: "u", op: "Unsqueeze", in: []string{"n", "ax"}, out: []string{"n1"}},
 		{name: "c", op: "Concat", in: []string{"n1", "m1"}, out: []string{"shape"}, attrs: []attr{ai("axis", 0)}},
 		{name: "r", op: "Reshape", in: []string{"x", "shape"}, out: []string{"y"}},
-	}, []initT{{"i", nil, []float32{0}, true}, {"ax", []int{1}, []float32{0}, true}, {"m1", []int{1}, []float32{-1}, true}}, nil))
+	}, []initT{{"i", nil, []float32{0}, true, nil}, {"ax", []int{1}, []float32{0}, true, nil}, {"m1", []int{1}, []float32{-1}, true, nil}}, nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		imp, err := Decode(b)
 		if err != nil {
@@ -242,4 +243,53 @@ func paramsOf(imp *Imported) []string {
 		out = append(out, p)
 	}
 	return out
+}
+
+// TestExternalData: a weight in an external file beside the model is
+// read; a location outside the model's folder, a short file, or bytes
+// (Decode) are errors.
+func TestExternalData(t *testing.T) {
+	dir := t.TempDir()
+	w := []float32{1, 2, 3, 4, 5, 6}
+	var raw []byte
+	raw = append(raw, 0, 0, 0, 0) // the tensor starts at offset 4
+	for _, v := range w {
+		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "weights.bin"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := func(loc string, off, n int) []byte {
+		return modelPB(13, "x", []int{-1, 2}, "y", []node{
+			{name: "fc", op: "Gemm", in: []string{"x", "w"}, out: []string{"y"}, attrs: []attr{ai("transB", 1)}},
+		}, []initT{{name: "w", ext: externalTensorPB("w", []int{3, 2}, loc, off, n)}}, nil)
+	}
+	write := func(b []byte) string {
+		p := filepath.Join(dir, "m.onnx")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	imp, err := Read(write(model("weights.bin", 4, 24)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := imp.Graph.Infer(tensor.FromSlice([]float32{1, 1}, 1, 2))
+	if !slices.Equal(y.Data(), []float32{3, 7, 11}) {
+		t.Errorf("output %v, want [3 7 11]", y.Data())
+	}
+	for _, c := range []struct {
+		loc      string
+		off, n   int
+		contains string
+	}{{"../weights.bin", 4, 24, "beside the model"}, {"/etc/passwd", 0, 24, "beside the model"},
+		{"weights.bin", 8, 24, "beyond"}, {"weights.bin", 4, 20, "length"}, {"nothere.bin", 0, 24, "no such file"}} {
+		if _, err := Read(write(model(c.loc, c.off, c.n))); err == nil || !strings.Contains(err.Error(), c.contains) {
+			t.Errorf("%s at %d+%d: error %v, want %q", c.loc, c.off, c.n, err, c.contains)
+		}
+	}
+	if _, err := Decode(model("weights.bin", 4, 24)); err == nil || !strings.Contains(err.Error(), "external") {
+		t.Errorf("Decode with external data: %v", err)
+	}
 }

@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 )
 
@@ -125,6 +126,7 @@ type initT struct {
 	dims []int
 	vals []float32
 	ints bool
+	ext  pb // an encoded TensorProto used as it is
 }
 
 // modelPB encodes a model of one input and one output.
@@ -135,6 +137,10 @@ func modelPB(opset int64, in string, inShape []int, out string, nodes []node, in
 	}
 	g = g.str(2, "test")
 	for _, t := range inits {
+		if t.ext != nil {
+			g = g.bytes(5, t.ext)
+			continue
+		}
 		g = g.bytes(5, tensorPB(t.name, t.dims, t.vals, t.ints))
 	}
 	g = g.bytes(11, valueInfoPB(in, inShape))
@@ -154,4 +160,17 @@ func paramList(imp *Imported) []string {
 		out = append(out, p)
 	}
 	return out
+}
+
+// externalTensorPB encodes a float TensorProto whose data lives in a file.
+func externalTensorPB(name string, dims []int, location string, offset, length int) pb {
+	var t pb
+	for _, d := range dims {
+		t = t.varint(1, int64(d))
+	}
+	t = t.varint(2, 1).str(8, name)
+	t = t.bytes(13, pb(nil).str(1, "location").str(2, location))
+	t = t.bytes(13, pb(nil).str(1, "offset").str(2, fmt.Sprint(offset)))
+	t = t.bytes(13, pb(nil).str(1, "length").str(2, fmt.Sprint(length)))
+	return t.varint(14, 1)
 }

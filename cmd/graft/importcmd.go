@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/graftml/graft/nn"
@@ -74,18 +73,11 @@ func onnxOptions(size int, mean, std string) (onnx.Options, error) {
 }
 
 func floatList(flag, s string) ([]float32, error) {
-	if s == "" {
-		return nil, nil
+	v, err := onnx.ParseFloats(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %v", flag, s, err)
 	}
-	var out []float32
-	for _, p := range strings.Split(s, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
-		if err != nil {
-			return nil, fmt.Errorf("%s %q: %v", flag, s, err)
-		}
-		out = append(out, float32(v))
-	}
-	return out, nil
+	return v, nil
 }
 
 func countLeaves(l nn.Layer) int {

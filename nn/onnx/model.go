@@ -81,14 +81,12 @@ func (imp *Imported) Model(o Options) (*models.Model, error) {
 	}
 	m.Mean, m.Std = o.Mean, o.Std
 	if m.Mean == nil {
-		m.Mean, err = floats(imp.Metadata["mean"], shape[2])
-		if err != nil {
+		if m.Mean, err = ParseFloats(imp.Metadata["mean"]); err != nil {
 			return nil, fmt.Errorf("metadata mean: %w", err)
 		}
 	}
 	if m.Std == nil {
-		m.Std, err = floats(imp.Metadata["std"], shape[2])
-		if err != nil {
+		if m.Std, err = ParseFloats(imp.Metadata["std"]); err != nil {
 			return nil, fmt.Errorf("metadata std: %w", err)
 		}
 	}
@@ -103,8 +101,9 @@ func (imp *Imported) Model(o Options) (*models.Model, error) {
 	return m, nil
 }
 
-// floats parses "a,b,c" (nil for "").
-func floats(s string, n int) ([]float32, error) {
+// ParseFloats parses per-channel values written "0.485,0.456,0.406"
+// (nil for "").
+func ParseFloats(s string) ([]float32, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -115,9 +114,6 @@ func floats(s string, n int) ([]float32, error) {
 			return nil, err
 		}
 		out = append(out, float32(v))
-	}
-	if len(out) != n {
-		return nil, fmt.Errorf("%d values for %d channels", len(out), n)
 	}
 	return out, nil
 }

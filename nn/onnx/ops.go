@@ -11,6 +11,23 @@ import (
 	"github.com/graftml/graft/tensor"
 )
 
+// intsArg reads integers given as an attribute before opset since and as
+// a constant input from it on (Reshape's shape, Pad's pads).
+func (b *builder) intsArg(n *ionnx.Node, since int64, attr string, input int) ([]int, error) {
+	if b.m.Opset < since {
+		v, ok := attrInts(n, attr)
+		if !ok {
+			return nil, fmt.Errorf("no %s", attr)
+		}
+		return v, nil
+	}
+	c, err := b.constIn(n, input)
+	if err != nil {
+		return nil, err
+	}
+	return ints(c), nil
+}
+
 // windows reads the attributes shared by Conv and the pools: kernel,
 // strides, pads and dilations, with auto_pad resolved. same is set for
 // SAME_UPPER (graft's "same" padding).
@@ -462,19 +479,9 @@ func (b *builder) reshape(n *ionnx.Node) error {
 	if x == nil {
 		return errors.New("no input")
 	}
-	var target []int
-	if b.m.Opset < 5 {
-		s, ok := attrInts(n, "shape")
-		if !ok {
-			return errors.New("no shape")
-		}
-		target = s
-	} else {
-		c, err := b.constIn(n, 1)
-		if err != nil {
-			return err
-		}
-		target = ints(c)
+	target, err := b.intsArg(n, 5, "shape", 1)
+	if err != nil {
+		return err
 	}
 	if attrInt(n, "allowzero", 0) != 0 && slices.Contains(target, 0) {
 		return errors.New("allowzero with a zero dimension is not supported")
@@ -817,20 +824,12 @@ func (b *builder) pad(n *ionnx.Node) error {
 	if err != nil {
 		return err
 	}
-	var pads []int
 	value := attrFloat(n, "value", 0)
-	if b.m.Opset < 11 {
-		p, ok := attrInts(n, "pads")
-		if !ok {
-			return errors.New("no pads")
-		}
-		pads = p
-	} else {
-		c, err := b.constIn(n, 1)
-		if err != nil {
-			return err
-		}
-		pads = ints(c)
+	pads, err := b.intsArg(n, 11, "pads", 1)
+	if err != nil {
+		return err
+	}
+	if b.m.Opset >= 11 {
 		if b.input(n, 2) != nil {
 			v, err := b.constIn(n, 2)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	ionnx "github.com/graftml/graft/internal/onnx"
+	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/tensor"
 )
 
@@ -233,7 +234,14 @@ func FuzzImport(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = imp.Graph.Nodes()
+		// what an import gives must structure and describe itself
+		s, err := nn.Structure(imp.Graph)
+		if err != nil {
+			t.Fatalf("Structure of an imported graph: %v", err)
+		}
+		if _, err := nn.EncodeTopology(s); err != nil {
+			t.Fatalf("topology of an imported graph: %v", err)
+		}
 	})
 }
 

@@ -378,6 +378,21 @@ func (b *Binary) InferN(xs []*tensor.Tensor) *tensor.Tensor {
 	return y
 }
 
+// inferInPlaceN computes into xs[0] when it has the result's shape (a
+// residual sum, a squeeze-excitation product), else returns nil.
+func (b *Binary) inferInPlaceN(xs []*tensor.Tensor) *tensor.Tensor {
+	if b.Const != nil || len(xs) != 2 {
+		return nil
+	}
+	x1, x2 := xs[0], xs[1]
+	var sh bshape
+	if sh.set(x1.Shape(), x2.Shape()) != nil || !slices.Equal(sh.out, x1.Shape()) || x1.Shares(x2) {
+		return nil
+	}
+	b.computeWith(&sh, x1, x1, x2)
+	return x1
+}
+
 // Forward is ForwardN of one input (with the constant).
 func (b *Binary) Forward(x *tensor.Tensor) *tensor.Tensor {
 	b.one[0] = x

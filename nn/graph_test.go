@@ -26,7 +26,7 @@ func testGraph(seed uint64) *nn.Graph {
 	must(g.Add("add", nn.NewBinary(nn.OpAdd), "c", "a", "b"))
 	must(g.Add("se.pool", nn.NewGlobalAvgPool(), "p", "c"))
 	must(g.Add("se.unflat", nn.NewReshape(0, -1, 1, 1), "p4", "p"))
-	must(g.Add("se.fc", conv(4, 4, 1, nn.ConvOpts{Bias: true}, seed+2), "f", "p4"))
+	must(g.Add("se.fc", conv(4, 4, 1, nn.ConvOpts{Bias: true, Groups: 2}, seed+2), "f", "p4"))
 	must(g.Add("se.gate", nn.Sigmoid(), "gate", "f"))
 	must(g.Add("se.mul", nn.NewBinary(nn.OpMul), "m", "c", "gate"))
 	must(g.Add("cat", nn.NewConcatN(-1), "k", "m", "s"))
@@ -194,7 +194,7 @@ func TestTopologyRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := nn.DecodeTopology(b, nn.NumParams(l)+100)
+		c, err := nn.DecodeTopology(b, nn.NumParams(l)+numBuffers(l))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,4 +262,12 @@ func FuzzDecodeTopology(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		nn.DecodeTopology(b, 1<<16)
 	})
+}
+
+func numBuffers(l nn.Layer) int {
+	n := 0
+	for _, b := range nn.Buffers(l) {
+		n += b.Value.Value.Len()
+	}
+	return n
 }

@@ -246,7 +246,11 @@ func build(s layerSpec, depth int, budget *int) (Layer, error) {
 		if s.Conv == nil || checkDims(s.Out, s.In, s.KH, s.KW) != nil || s.In < 1 || s.Out < 1 || s.KH < 1 || s.KW < 1 {
 			return nil, fmt.Errorf("nn: topology: Conv2D %d→%d %d×%d", s.In, s.Out, s.KH, s.KW)
 		}
-		if err := spend(budget, s.Out, s.In, s.KH, s.KW); err != nil {
+		g := max(s.Conv.Groups, 1)
+		if s.In%g != 0 || s.Out%g != 0 {
+			return nil, fmt.Errorf("nn: topology: Conv2D %d→%d in %d groups", s.In, s.Out, g)
+		}
+		if err := spend(budget, s.Out, s.In/g, s.KH, s.KW); err != nil {
 			return nil, err
 		}
 		return NewConv2DParams(s.In, s.Out, s.KH, s.KW, *s.Conv, s.Same, s.Bias, 0), nil

@@ -20,6 +20,9 @@ func importCmd(args []string, out io.Writer) error {
 	fs.SetOutput(io.Discard)
 	dst := fs.String("out", "", "checkpoint to write (safetensors)")
 	size := fs.Int("size", 0, "input height and width where the model's are dynamic (default 224)")
+	height := fs.Int("height", 0, "input height (overrides --size)")
+	width := fs.Int("width", 0, "input width (overrides --size)")
+	bgr := fs.Bool("bgr", false, "the model was trained on BGR images: reverse its first convolutions' input channels")
 	mean := fs.String("mean", "", "per-channel mean of pixels in [0,1], comma-separated (default: the model's metadata)")
 	std := fs.String("std", "", "per-channel standard deviation, comma-separated")
 	// flags may follow the model's path
@@ -45,6 +48,10 @@ func importCmd(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
+	if *height < 0 || *width < 0 {
+		return fmt.Errorf("import: --height %d --width %d", *height, *width)
+	}
+	o.Height, o.Width, o.BGR = *height, *width, *bgr
 	m, err := onnx.Load(pos[0], o)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)

@@ -45,7 +45,8 @@ commands:
   info [--json]   device, CPU kernel tier and why, CPU features, caches, threads;
                   with --model FILE (.safetensors or .onnx): layers, parameters, FLOPs, groups
   import          an ONNX model as a graft checkpoint: MODEL.onnx --out FILE.safetensors
-                  [--size N --mean R,G,B --std R,G,B] (pixels in [0,1]); finetune, advise and
+                  [--size N | --height H --width W] [--mean R,G,B --std R,G,B] (pixels in [0,1])
+                  [--bgr] (a BGR-trained model made to take RGB); finetune, advise and
                   predict also take --from MODEL.onnx directly
   train           train a model from scratch: --model lenet5|mnistcnn|resnet18cifar|mobilenetv2
                   --data mnist|fashion --epochs N --out FILE.safetensors [--batch --lr --wd --seed]`

@@ -71,11 +71,15 @@ type NodeError struct {
 	Reason   string
 }
 
+// Error lists the nodes on one line, separated by semicolons.
 func (e *UnsupportedError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "onnx: %d node(s) cannot be imported:", len(e.Nodes))
-	for _, n := range e.Nodes {
-		fmt.Fprintf(&b, "\n  node %q (%s, opset %d): %s", n.Name, n.Op, n.Opset, n.Reason)
+	fmt.Fprintf(&b, "onnx: %d node(s) cannot be imported: ", len(e.Nodes))
+	for i, n := range e.Nodes {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "node %q (%s, opset %d): %s", n.Name, n.Op, n.Opset, n.Reason)
 	}
 	return b.String()
 }

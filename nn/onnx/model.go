@@ -16,8 +16,13 @@ import (
 // dynamic, and the normalisation its pixels (scaled to [0, 1]) expect.
 type Options struct {
 	// Size is the input's height and width where the file leaves them
-	// dynamic (default 224).
-	Size int
+	// dynamic (default 224); Height and Width, when set, override it.
+	Size, Height, Width int
+	// BGR says the model was trained on BGR images (OpenCV, Caffe): the
+	// first convolutions' input channels are reversed at import, so the
+	// model takes RGB images as graft's loaders give them (Mean and Std
+	// are then given in RGB order too).
+	BGR bool
 	// Mean and Std are per channel; when nil they come from the model's
 	// metadata_props ("mean", "std": comma-separated) when present.
 	Mean, Std []float32
@@ -58,12 +63,22 @@ func (imp *Imported) Model(o Options) (*models.Model, error) {
 	if len(shape) != 3 {
 		return nil, fmt.Errorf("input shape %v: a transferable model takes images [H, W, C]", imp.InputShape)
 	}
-	for i := range 2 {
-		if shape[i] < 0 {
-			shape[i] = 224
-			if o.Size > 0 {
-				shape[i] = o.Size
+	for i, forced := range []int{o.Height, o.Width} {
+		switch {
+		case forced > 0:
+			if shape[i] > 0 && shape[i] != forced {
+				return nil, fmt.Errorf("the model takes %v inputs, not %d×%d", imp.InputShape[:2], o.Height, o.Width)
 			}
+			shape[i] = forced
+		case shape[i] < 0 && o.Size > 0:
+			shape[i] = o.Size
+		case shape[i] < 0:
+			shape[i] = 224
+		}
+	}
+	if o.BGR {
+		if err := rgbFirst(imp.Graph, shape[2]); err != nil {
+			return nil, err
 		}
 	}
 	last := s.Children()[s.Len()-1]
@@ -78,6 +93,10 @@ func (imp *Imported) Model(o Options) (*models.Model, error) {
 	m, err := models.NewImported(s, shape, head, groups, "onnx")
 	if err != nil {
 		return nil, err
+	}
+	m.Extra["channel_order"] = "RGB"
+	if o.BGR {
+		m.Extra["channel_order"] = "RGB (imported from BGR: first convolutions' input channels reversed)"
 	}
 	m.Mean, m.Std = o.Mean, o.Std
 	if m.Mean == nil {
@@ -99,6 +118,38 @@ func (imp *Imported) Model(o Options) (*models.Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// rgbFirst reverses the input channels of the convolutions that read the
+// graph's input, which must be all its readers.
+func rgbFirst(g *nn.Graph, c int) error {
+	n := 0
+	for _, node := range g.Nodes() {
+		if !slices.Contains(node.Inputs, g.Input()) {
+			continue
+		}
+		conv, ok := node.Layer.(*nn.Conv2D)
+		if !ok || conv.P.Groups != 1 || conv.In != c {
+			return fmt.Errorf("BGR: the input is read by %s (%T), not only by convolutions over all %d channels", node.Name, node.Layer, c)
+		}
+		w := conv.Weight.Value
+		d := w.Data()
+		k := conv.KH * conv.KW
+		for o := range conv.Out {
+			for i := range c / 2 {
+				a := d[(o*c+i)*k : (o*c+i+1)*k]
+				b := d[(o*c+c-1-i)*k : (o*c+c-i)*k]
+				for j := range a {
+					a[j], b[j] = b[j], a[j]
+				}
+			}
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("BGR: no convolution reads the input")
+	}
+	return nil
 }
 
 // ParseFloats parses per-channel values written "0.485,0.456,0.406"

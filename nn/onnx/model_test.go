@@ -10,6 +10,7 @@ import (
 	"github.com/graftml/graft/nn/models"
 	"github.com/graftml/graft/nn/onnx"
 	"github.com/graftml/graft/nn/safetensors"
+	"github.com/graftml/graft/tensor"
 	"github.com/graftml/graft/transfer"
 )
 
@@ -100,4 +101,26 @@ func paramNames(l nn.Layer) []string {
 		out = append(out, p.Name)
 	}
 	return out
+}
+
+// TestBGR: a model imported as BGR gives on an RGB image what the file
+// gives on the BGR image.
+func TestBGR(t *testing.T) {
+	dir := cacheDir(t)
+	p := filepath.Join(dir, "squeezenet1_0.onnx")
+	plain, err := onnx.Load(p, onnx.Options{Size: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bgr, err := onnx.Load(p, onnx.Options{Size: 32, BGR: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rgb := tensor.RandNormal(3, 0, 1, 1, 32, 32, 3)
+	swapped := rgb.Clone()
+	d, s := swapped.Data(), rgb.Data()
+	for i := 0; i < len(d); i += 3 {
+		d[i], d[i+2] = s[i+2], s[i]
+	}
+	closeEnough(t, "BGR import on RGB", bgr.Infer(rgb).Data(), plain.Infer(swapped).Data())
 }

@@ -301,3 +301,21 @@ func TestExternalData(t *testing.T) {
 		t.Errorf("Decode with external data: %v", err)
 	}
 }
+
+// TestFixture keeps testdata/onnx/small.onnx (the CLI's test model) equal
+// to smallModel; GRAFT_WRITE_FIXTURES=1 rewrites it.
+func TestFixture(t *testing.T) {
+	p := filepath.Join("..", "..", "testdata", "onnx", "small.onnx")
+	if os.Getenv("GRAFT_WRITE_FIXTURES") == "1" {
+		if err := os.WriteFile(p, smallModel(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(b, smallModel()) {
+		t.Error("testdata/onnx/small.onnx differs from smallModel (GRAFT_WRITE_FIXTURES=1 go test ./nn/onnx -run Fixture)")
+	}
+}

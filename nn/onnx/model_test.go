@@ -124,3 +124,31 @@ func TestBGR(t *testing.T) {
 	}
 	closeEnough(t, "BGR import on RGB", bgr.Infer(rgb).Data(), plain.Infer(swapped).Data())
 }
+
+// TestCheckpointRoundTrip: each imported torchvision model saves a
+// checkpoint that rebuilds it without the ONNX file (grouped and
+// depthwise convolutions, concatenations, squeeze-excitation included).
+func TestCheckpointRoundTrip(t *testing.T) {
+	dir := cacheDir(t)
+	for _, name := range torchModels {
+		t.Run(name, func(t *testing.T) {
+			m, err := onnx.Load(filepath.Join(dir, name+".onnx"), onnx.Options{Size: 32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "m.safetensors")
+			if err := nn.Save(path, m, m.Meta()); err != nil {
+				t.Fatal(err)
+			}
+			back, _, err := transfer.FromCheckpoint(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := tensor.RandNormal(5, 0, 1, 2, 32, 32, 3)
+			closeEnough(t, "reloaded", back.Infer(x).Data(), m.Infer(x).Data())
+			if fmt.Sprint(back.Groups) != fmt.Sprint(m.Groups) || !slices.Equal(paramNames(back), paramNames(m)) {
+				t.Errorf("groups %v / %v", back.Groups, m.Groups)
+			}
+		})
+	}
+}

@@ -38,7 +38,9 @@ var nodeCases = []string{
 	"test_gemm_default_vector_bias", "test_gemm_transposeB", "test_gemm_alpha", "test_gemm_beta",
 	"test_matmul_2d",
 	"test_softmax_axis_1", "test_softmax_default_axis", "test_softmax_negative_axis",
-	"test_identity", "test_unsqueeze_axis_0", "test_squeeze",
+	"test_identity", "test_unsqueeze_axis_0", "test_squeeze", "test_squeeze_negative_axes",
+	"test_constant_pad", "test_averagepool_2d_precomputed_pads", "test_maxpool_2d_precomputed_pads",
+	"test_dropout_default", "test_dropout_default_ratio", "test_dropout_default_old", "test_leakyrelu_example",
 }
 
 // readPB reads test_data_set_0's tensors with the prefix, in order.
@@ -317,5 +319,40 @@ func TestFixture(t *testing.T) {
 	}
 	if !slices.Equal(b, smallModel()) {
 		t.Error("testdata/onnx/small.onnx differs from smallModel (GRAFT_WRITE_FIXTURES=1 go test ./nn/onnx -run Fixture)")
+	}
+}
+
+// TestOldOpsets: the attribute forms of opset 7 (Clip's min and max,
+// Unsqueeze's and Squeeze's axes, Pad's pads, Softmax's axis 1 on a
+// matrix, Dropout's ratio) against values computed here.
+func TestOldOpsets(t *testing.T) {
+	b := modelPB(7, "x", []int{-1, 4}, "y", []node{
+		{name: "clip", op: "Clip", in: []string{"x"}, out: []string{"c"}, attrs: []attr{af("min", -1), af("max", 1)}},
+		{name: "drop", op: "Dropout", in: []string{"c"}, out: []string{"d"}, attrs: []attr{af("ratio", 0.3)}},
+		{name: "un", op: "Unsqueeze", in: []string{"d"}, out: []string{"u"}, attrs: []attr{ais("axes", 2, 3)}},
+		{name: "pad", op: "Pad", in: []string{"u"}, out: []string{"p"}, attrs: []attr{ais("pads", 0, 0, 1, 1, 0, 0, 1, 1)}},
+		{name: "gap", op: "GlobalAveragePool", in: []string{"p"}, out: []string{"g"}},
+		{name: "sq", op: "Squeeze", in: []string{"g"}, out: []string{"s"}, attrs: []attr{ais("axes", 2, 3)}},
+		{name: "sm", op: "Softmax", in: []string{"s"}, out: []string{"y"}},
+	}, nil, nil)
+	imp, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := []float32{-3, -0.5, 0.5, 3, 0.1, 0.2, 0.3, 0.4}
+	y := imp.Graph.Infer(tensor.FromSlice(x, 2, 4))
+	for r := range 2 {
+		var e [4]float64
+		var sum float64
+		for j := range 4 {
+			v := math.Min(math.Max(float64(x[r*4+j]), -1), 1) / 9 // the 1×1 value padded to 3×3 and averaged
+			e[j] = math.Exp(v)
+			sum += e[j]
+		}
+		for j := range 4 {
+			if got := float64(y.Data()[r*4+j]); math.Abs(got-e[j]/sum) > 1e-6 {
+				t.Fatalf("y[%d,%d] = %v, want %v", r, j, got, e[j]/sum)
+			}
+		}
 	}
 }

@@ -271,3 +271,37 @@ func numBuffers(l nn.Layer) int {
 	}
 	return n
 }
+
+// TestGraphInferRecycling: inference recycles dead values' tensors and
+// writes elementwise results in place; a pass-through (Dropout at
+// inference) aliasing a value that is still read must keep it alive.
+func TestGraphInferRecycling(t *testing.T) {
+	c1, c2, c3 := conv(3, 4, 3, nn.ConvOpts{Padding: 1}, 600), conv(4, 4, 3, nn.ConvOpts{Padding: 1}, 601), conv(4, 4, 1, nn.ConvOpts{}, 602)
+	c4 := conv(4, 4, 3, nn.ConvOpts{Padding: 1}, 603)
+	g := nn.NewGraph("x")
+	for _, e := range []error{
+		g.Add("c1", c1, "a", "x"),
+		g.Add("drop", nn.NewDropout(0.5, 1), "b", "a"),
+		g.Add("c2", c2, "c", "b"),
+		g.Add("act", nn.Tanh(), "c'", "c"),
+		g.Add("c3", c3, "d", "a"),
+		g.Add("add", nn.NewBinary(nn.OpAdd), "e", "c'", "d"),
+		g.Add("c4", c4, "f", "e"),
+		g.Add("relu", nn.ReLU(), "y", "f"),
+		g.SetOutput("y"),
+	} {
+		if e != nil {
+			t.Fatal(e)
+		}
+	}
+	x := randn(604, 2, 5, 5, 3)
+	xCopy := slices.Clone(x.Data())
+	a := c1.Infer(x)
+	e := tensor.Zeros(2, 5, 5, 4)
+	tensor.Default().Add(e, nn.Tanh().Infer(c2.Infer(a)), c3.Infer(a))
+	want := nn.ReLU().Infer(c4.Infer(e)).Data()
+	for range 2 {
+		closeSlices(t, "graph inference", g.Infer(x).Data(), want, 1e-6)
+	}
+	closeSlices(t, "the caller's input", x.Data(), xCopy, 0)
+}

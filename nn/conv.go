@@ -68,6 +68,31 @@ func NewConv2DParams(in, out, kh, kw int, p tensor.ConvParams, same, bias bool, 
 	return c
 }
 
+// NewConv2DWith returns a convolution over a given weight [Out,
+// In/Groups, KH, KW] and bias (nil for none), which it keeps as they are
+// (an importer's: no copy, no initialisation). In is In/Groups·Groups.
+func NewConv2DWith(w, b *tensor.Tensor, p tensor.ConvParams, same bool) (*Conv2D, error) {
+	g := max(p.Groups, 1)
+	if w.Rank() != 4 {
+		return nil, fmt.Errorf("nn.Conv2D: weight %v, want [Out, In/Groups, KH, KW]", w.Shape())
+	}
+	out := w.Dim(0)
+	if out%g != 0 {
+		return nil, fmt.Errorf("nn.Conv2D: %d output channels not divisible by %d groups", out, g)
+	}
+	if b != nil && (b.Rank() != 1 || b.Dim(0) != out) {
+		return nil, fmt.Errorf("nn.Conv2D: bias %v for %d outputs", b.Shape(), out)
+	}
+	p.Groups = g
+	c := &Conv2D{In: w.Dim(1) * g, Out: out, KH: w.Dim(2), KW: w.Dim(3), P: p, Same: same, Weight: NewParam(w)}
+	c.params = []Named[*Param]{{"weight", c.Weight}}
+	if b != nil {
+		c.Bias = NewParam(b)
+		c.params = append(c.params, Named[*Param]{"bias", c.Bias})
+	}
+	return c, nil
+}
+
 // Params returns weight and bias.
 func (c *Conv2D) Params() []Named[*Param] { return c.params }
 
@@ -103,10 +128,13 @@ func (c *Conv2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 }
 
 // Infer is Forward into a fresh tensor.
-func (c *Conv2D) Infer(x *tensor.Tensor) *tensor.Tensor {
+func (c *Conv2D) Infer(x *tensor.Tensor) *tensor.Tensor { return c.inferAlloc(x, tensor.Zeros) }
+
+// inferAlloc is Infer into a tensor from alloc, whose values it overwrites.
+func (c *Conv2D) inferAlloc(x *tensor.Tensor, alloc func(...int) *tensor.Tensor) *tensor.Tensor {
 	p := c.params2(x)
 	oh, ow := p.OutSize(x.Dim(1), x.Dim(2), c.KH, c.KW)
-	y := tensor.Zeros(x.Dim(0), oh, ow, c.Out)
+	y := alloc(x.Dim(0), oh, ow, c.Out)
 	tensor.Default().Conv2D(y, x, c.Weight.Value, biasValue(c.Bias), p)
 	return y
 }

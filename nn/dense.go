@@ -32,6 +32,29 @@ func NewDense(in, out int, bias bool, seed uint64) *Dense {
 	return d
 }
 
+// NewDenseWith returns a dense layer over a given weight [Out, In] and
+// bias [Out] (nil for none), which it keeps as they are.
+func NewDenseWith(w, b *tensor.Tensor) (*Dense, error) {
+	if w.Rank() != 2 {
+		return nil, fmt.Errorf("nn.Dense: weight %v, want [Out, In]", w.Shape())
+	}
+	if b != nil && (b.Rank() != 1 || b.Dim(0) != w.Dim(0)) {
+		return nil, fmt.Errorf("nn.Dense: bias %v for weight %v", b.Shape(), w.Shape())
+	}
+	d := &Dense{In: w.Dim(1), Out: w.Dim(0), Weight: NewParam(w)}
+	d.params = []Named[*Param]{{"weight", d.Weight}}
+	if b != nil {
+		d.SetBias(b)
+	}
+	return d, nil
+}
+
+// SetBias gives the layer a bias [Out] (replacing any), which it keeps.
+func (d *Dense) SetBias(b *tensor.Tensor) {
+	d.Bias = NewParam(b)
+	d.params = []Named[*Param]{{"weight", d.Weight}, {"bias", d.Bias}}
+}
+
 func biasValue(p *Param) *tensor.Tensor {
 	if p == nil {
 		return nil

@@ -222,7 +222,7 @@ func gradCases() []gradCase {
 			return nn.NewConcat(named("0", nn.NewDense(4, 2, true, 80)), named("1", nn.NewSequential(nn.NewDense(4, 3, false, 81), nn.Sigmoid())))
 		}, func() *tensor.Tensor { return randn(82, 3, 4) }),
 	}
-	return cases
+	return append(cases, graphGradCases()...)
 }
 
 // objective returns Σ r ⊙ l(x) in float64.

@@ -45,8 +45,11 @@ func (m *MaxPool2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 }
 
 // Infer pools x into a fresh tensor.
-func (m *MaxPool2D) Infer(x *tensor.Tensor) *tensor.Tensor {
-	y := tensor.Zeros(shape4(poolOut("MaxPool2D", m.P, x))...)
+func (m *MaxPool2D) Infer(x *tensor.Tensor) *tensor.Tensor { return m.inferAlloc(x, tensor.Zeros) }
+
+// inferAlloc is Infer into a tensor from alloc, whose values it overwrites.
+func (m *MaxPool2D) inferAlloc(x *tensor.Tensor, alloc func(...int) *tensor.Tensor) *tensor.Tensor {
+	y := alloc(shape4(poolOut("MaxPool2D", m.P, x))...)
 	tensor.Default().MaxPool2D(y, x, m.P)
 	return y
 }
@@ -104,11 +107,20 @@ func (m *AvgPool2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 }
 
 // GlobalAvgPool averages [N, H, W, C] over H and W into [N, C]
-// (torchvision's avgpool followed by flatten).
+// (torchvision's avgpool followed by flatten), or into [N, 1, 1, C] with
+// KeepDims (ONNX's GlobalAveragePool).
 type GlobalAvgPool struct {
 	Leaf
-	xshape []int
-	y, dx  *tensor.Tensor
+	KeepDims bool
+	xshape   []int
+	y, dx    *tensor.Tensor
+}
+
+func (m *GlobalAvgPool) out(x *tensor.Tensor) []int {
+	if m.KeepDims {
+		return []int{x.Dim(0), 1, 1, x.Dim(3)}
+	}
+	return []int{x.Dim(0), x.Dim(3)}
 }
 
 // NewGlobalAvgPool returns a global average pooling.
@@ -117,7 +129,12 @@ func NewGlobalAvgPool() *GlobalAvgPool { return &GlobalAvgPool{} }
 // Forward averages x.
 func (m *GlobalAvgPool) Forward(x *tensor.Tensor) *tensor.Tensor {
 	mustRank("GlobalAvgPool", x, 4)
-	y := ensure(&m.y, x.Dim(0), x.Dim(3))
+	var y *tensor.Tensor
+	if m.KeepDims {
+		y = ensure(&m.y, x.Dim(0), 1, 1, x.Dim(3))
+	} else {
+		y = ensure(&m.y, x.Dim(0), x.Dim(3))
+	}
 	tensor.Default().GlobalAvgPool(y, x)
 	m.xshape = x.Shape()
 	return y
@@ -126,7 +143,7 @@ func (m *GlobalAvgPool) Forward(x *tensor.Tensor) *tensor.Tensor {
 // Infer averages x into a fresh tensor.
 func (m *GlobalAvgPool) Infer(x *tensor.Tensor) *tensor.Tensor {
 	mustRank("GlobalAvgPool", x, 4)
-	y := tensor.Zeros(x.Dim(0), x.Dim(3))
+	y := tensor.Zeros(m.out(x)...)
 	tensor.Default().GlobalAvgPool(y, x)
 	return y
 }

@@ -1,8 +1,11 @@
-// Package onnx decodes the parts of ONNX files that graft's conformance
-// tests read: a model's graph nodes with their attributes, and TensorProto
-// files (float, integer and boolean tensors). It is a small reader of the
-// protobuf wire format, not a general protobuf library; malformed input
-// gives an error, never a panic.
+// Package onnx decodes the parts of ONNX files that graft reads: a
+// model's graph (nodes with their names and attributes, initializers,
+// inputs and outputs with their shapes), its operator sets and metadata,
+// and TensorProto files (float, integer and boolean tensors). It is a
+// small reader of the protobuf wire format, not a general protobuf
+// library; malformed input gives an error, never a panic, and nothing is
+// allocated beyond what the bytes hold: float tensors of a model keep
+// their raw bytes (a view of the input) until Float32s converts them.
 package onnx
 
 import (
@@ -11,20 +14,35 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 )
 
 // Model is the decoded subset of an ONNX ModelProto.
 type Model struct {
-	Opset int64 // version of the default ("" or "ai.onnx") operator set
-	Nodes []Node
-	// Initializers are the graph's constant tensors, by name.
+	IRVersion int64
+	Opset     int64 // version of the default ("" or "ai.onnx") operator set
+	// Opsets maps every imported operator set's domain to its version.
+	Opsets   map[string]int64
+	Producer string // producer_name and producer_version
+	Nodes    []Node
+	// Initializers are the graph's constant tensors, by name, and
+	// InitOrder their names in file order.
 	Initializers map[string]*Tensor
+	InitOrder    []string
 	Inputs       []string // graph input names, in order
 	Outputs      []string // graph output names, in order
+	// Shapes holds the declared shapes of the graph's inputs and outputs
+	// (−1 for a symbolic or unknown dimension), by name.
+	Shapes map[string][]int
+	// Metadata is the model's metadata_props.
+	Metadata map[string]string
+	// Sparse counts sparse initializers, which are not decoded.
+	Sparse int
 }
 
 // Node is one graph node.
 type Node struct {
+	Name           string
 	OpType, Domain string
 	Inputs         []string
 	Outputs        []string
@@ -41,6 +59,8 @@ type Attr struct {
 	Ints    []int64
 	Strings []string
 	Type    int64
+	// Graph is set for a graph-valued attribute (If, Loop), not decoded.
+	Graph bool
 }
 
 // Data types of TensorProto.
@@ -56,15 +76,32 @@ const (
 )
 
 // Tensor is a decoded TensorProto. Values are converted to float64 for
-// every numeric type (exact for all types but 64-bit integers beyond 2^53).
+// every numeric type (exact for all types but 64-bit integers beyond 2^53),
+// except in a model's float, float16 and double tensors with raw data,
+// which keep Raw (a view of the decoded bytes) and leave Values nil:
+// Float32s and Float64s read either.
 type Tensor struct {
 	Name     string
 	Dims     []int
 	DataType int32
 	Values   []float64
+	Raw      []byte
+	// External is set when the data lives in another file
+	// (data_location EXTERNAL): its location, offset and length entries.
+	External map[string]string
 }
 
-// ReadModel decodes the ONNX model file at path.
+// Len returns the number of elements the dimensions hold.
+func (t *Tensor) Len() int {
+	n := 1
+	for _, d := range t.Dims {
+		n *= d
+	}
+	return n
+}
+
+// ReadModel decodes the ONNX model file at path. The model's raw tensors
+// are views of the file's bytes, read whole into memory.
 func ReadModel(path string) (*Model, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -147,9 +184,20 @@ func DecodeModel(b []byte) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Initializers: map[string]*Tensor{}}
+	m := &Model{Initializers: map[string]*Tensor{}, Opsets: map[string]int64{},
+		Shapes: map[string][]int{}, Metadata: map[string]string{}}
 	for _, f := range fs {
 		switch {
+		case f.num == 1 && f.wire == 0:
+			m.IRVersion = int64(f.v)
+		case (f.num == 2 || f.num == 3) && f.wire == 2:
+			m.Producer = strings.TrimSpace(m.Producer + " " + string(f.b))
+		case f.num == 14 && f.wire == 2: // metadata_props
+			k, v, err := stringPair(f.b)
+			if err != nil {
+				return nil, err
+			}
+			m.Metadata[k] = v
 		case f.num == 7 && f.wire == 2: // graph
 			if err := decodeGraph(f.b, m); err != nil {
 				return nil, err
@@ -169,7 +217,11 @@ func DecodeModel(b []byte) (*Model, error) {
 					version = int64(of.v)
 				}
 			}
-			if domain == "" || domain == "ai.onnx" {
+			if domain == "ai.onnx" {
+				domain = ""
+			}
+			m.Opsets[domain] = version
+			if domain == "" {
 				m.Opset = version
 			}
 		}
@@ -194,28 +246,119 @@ func decodeGraph(b []byte, m *Model) error {
 			}
 			m.Nodes = append(m.Nodes, n)
 		case 5:
-			t, err := DecodeTensor(f.b)
+			t, err := decodeTensor(f.b, true)
 			if err != nil {
 				return err
+			}
+			if _, dup := m.Initializers[t.Name]; !dup {
+				m.InitOrder = append(m.InitOrder, t.Name)
 			}
 			m.Initializers[t.Name] = t
-		case 11, 12: // input, output ValueInfoProto: name is field 1
-			vfs, err := fields(f.b)
+		case 15:
+			m.Sparse++
+		case 11, 12: // input, output ValueInfoProto
+			name, shape, err := valueInfo(f.b)
 			if err != nil {
 				return err
 			}
-			for _, vf := range vfs {
-				if vf.num == 1 && vf.wire == 2 {
-					if f.num == 11 {
-						m.Inputs = append(m.Inputs, string(vf.b))
-					} else {
-						m.Outputs = append(m.Outputs, string(vf.b))
-					}
-				}
+			if f.num == 11 {
+				m.Inputs = append(m.Inputs, name)
+			} else {
+				m.Outputs = append(m.Outputs, name)
+			}
+			if shape != nil {
+				m.Shapes[name] = shape
 			}
 		}
 	}
 	return nil
+}
+
+// stringPair decodes a StringStringEntryProto.
+func stringPair(b []byte) (k, v string, err error) {
+	fs, err := fields(b)
+	if err != nil {
+		return "", "", err
+	}
+	for _, f := range fs {
+		switch {
+		case f.num == 1 && f.wire == 2:
+			k = string(f.b)
+		case f.num == 2 && f.wire == 2:
+			v = string(f.b)
+		}
+	}
+	return k, v, nil
+}
+
+// sub returns the payload of the last length-delimited field num of b.
+func sub(b []byte, num int) ([]byte, bool, error) {
+	fs, err := fields(b)
+	if err != nil {
+		return nil, false, err
+	}
+	var out []byte
+	found := false
+	for _, f := range fs {
+		if f.num == num && f.wire == 2 {
+			out, found = f.b, true
+		}
+	}
+	return out, found, nil
+}
+
+// valueInfo decodes a ValueInfoProto's name and, for a tensor type with a
+// shape, its dimensions (−1 for symbolic ones).
+func valueInfo(b []byte) (string, []int, error) {
+	fs, err := fields(b)
+	if err != nil {
+		return "", nil, err
+	}
+	var name string
+	var shape []int
+	for _, f := range fs {
+		switch {
+		case f.num == 1 && f.wire == 2:
+			name = string(f.b)
+		case f.num == 2 && f.wire == 2: // TypeProto
+			tt, ok, err := sub(f.b, 1) // tensor_type
+			if err != nil || !ok {
+				if err != nil {
+					return "", nil, err
+				}
+				continue
+			}
+			sh, ok, err := sub(tt, 2) // shape
+			if err != nil {
+				return "", nil, err
+			}
+			if !ok {
+				continue
+			}
+			dims, err := fields(sh)
+			if err != nil {
+				return "", nil, err
+			}
+			shape = []int{}
+			for _, d := range dims {
+				if d.num != 1 || d.wire != 2 {
+					continue
+				}
+				dfs, err := fields(d.b)
+				if err != nil {
+					return "", nil, err
+				}
+				v := -1
+				for _, df := range dfs {
+					if df.num == 1 && df.wire == 0 && int64(df.v) >= 0 && df.v < 1<<31 {
+						v = int(df.v)
+					}
+				}
+				shape = append(shape, v)
+			}
+		}
+	}
+	return name, shape, nil
 }
 
 func decodeNode(b []byte) (Node, error) {
@@ -230,6 +373,8 @@ func decodeNode(b []byte) (Node, error) {
 			n.Inputs = append(n.Inputs, string(f.b))
 		case 2:
 			n.Outputs = append(n.Outputs, string(f.b))
+		case 3:
+			n.Name = string(f.b)
 		case 4:
 			n.OpType = string(f.b)
 		case 7:
@@ -263,9 +408,11 @@ func decodeAttr(b []byte) (string, Attr, error) {
 		case 4:
 			a.S = string(f.b)
 		case 5:
-			if a.T, err = DecodeTensor(f.b); err != nil {
+			if a.T, err = decodeTensor(f.b, true); err != nil {
 				return "", a, err
 			}
+		case 6, 11:
+			a.Graph = true
 		case 7:
 			if f.wire == 2 {
 				fl, err := packedFixed32(f.b)
@@ -321,8 +468,15 @@ func packedVarints(b []byte) ([]uint64, error) {
 	return out, nil
 }
 
-// DecodeTensor decodes a TensorProto.
-func DecodeTensor(b []byte) (*Tensor, error) {
+// DecodeTensor decodes a TensorProto, its values into Values.
+func DecodeTensor(b []byte) (*Tensor, error) { return decodeTensor(b, false) }
+
+// floatRaw reports whether raw data of the type stays raw in a model.
+func floatRaw(dt int32) bool { return dt == Float || dt == Float16 || dt == Double }
+
+var rawSize = map[int32]int{Float: 4, Uint8: 1, Int8: 1, Int32: 4, Int64: 8, Bool: 1, Float16: 2, Double: 8}
+
+func decodeTensor(b []byte, keepRaw bool) (*Tensor, error) {
 	fs, err := fields(b)
 	if err != nil {
 		return nil, err
@@ -373,6 +527,19 @@ func DecodeTensor(b []byte) (*Tensor, error) {
 			t.Name = string(f.b)
 		case 9:
 			raw, hasRaw = f.b, true
+		case 13: // external_data
+			k, v, err := stringPair(f.b)
+			if err != nil {
+				return nil, err
+			}
+			if t.External == nil {
+				t.External = map[string]string{}
+			}
+			t.External[k] = v
+		case 14:
+			if f.v == 1 && t.External == nil {
+				t.External = map[string]string{}
+			}
 		case 10: // double_data
 			if f.wire == 2 {
 				if len(f.b)%8 != 0 {
@@ -393,14 +560,24 @@ func DecodeTensor(b []byte) (*Tensor, error) {
 		}
 		n *= d
 	}
+	if t.External != nil {
+		if _, ok := rawSize[t.DataType]; !ok {
+			return nil, fmt.Errorf("onnx: tensor %q: unsupported data type %d", t.Name, t.DataType)
+		}
+		return t, nil // the caller reads the data from its file
+	}
 	switch {
 	case hasRaw:
-		size := map[int32]int{Float: 4, Uint8: 1, Int8: 1, Int32: 4, Int64: 8, Bool: 1, Float16: 2, Double: 8}[t.DataType]
+		size := rawSize[t.DataType]
 		if size == 0 {
 			return nil, fmt.Errorf("onnx: tensor %q: unsupported data type %d", t.Name, t.DataType)
 		}
 		if len(raw) != n*size {
 			return nil, fmt.Errorf("onnx: tensor %q: %d bytes of raw data for %d elements of %d bytes", t.Name, len(raw), n, size)
+		}
+		if keepRaw && floatRaw(t.DataType) {
+			t.Raw = raw
+			return t, nil
 		}
 		t.Values = make([]float64, n)
 		for i := range t.Values {
@@ -461,11 +638,78 @@ func halfToFloat(h uint16) float32 {
 	return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
 }
 
+// SetRaw gives the tensor its data as raw little-endian bytes (read from
+// an external file), checking the length against the dimensions.
+func (t *Tensor) SetRaw(raw []byte) error {
+	size := rawSize[t.DataType]
+	if size == 0 {
+		return fmt.Errorf("onnx: tensor %q: unsupported data type %d", t.Name, t.DataType)
+	}
+	if len(raw) != t.Len()*size {
+		return fmt.Errorf("onnx: tensor %q: %d bytes of data for %d elements of %d bytes", t.Name, len(raw), t.Len(), size)
+	}
+	if floatRaw(t.DataType) {
+		t.Raw, t.Values = raw, nil
+		return nil
+	}
+	dec, err := decodeTensor(append(encodeHeader(t), raw...), false)
+	if err != nil {
+		return err
+	}
+	t.Values = dec.Values
+	return nil
+}
+
+// encodeHeader writes dims and data type and the raw_data key and length,
+// so SetRaw can decode integer data through decodeTensor.
+func encodeHeader(t *Tensor) []byte {
+	var b []byte
+	for _, d := range t.Dims {
+		b = binary.AppendUvarint(append(b, 0x08), uint64(d))
+	}
+	b = binary.AppendUvarint(append(b, 0x10), uint64(t.DataType))
+	size := rawSize[t.DataType]
+	return binary.AppendUvarint(append(b, 0x4a), uint64(t.Len()*size))
+}
+
 // Float32s returns the values as float32.
 func (t *Tensor) Float32s() []float32 {
+	if t.Raw != nil {
+		out := make([]float32, t.Len())
+		for i := range out {
+			switch t.DataType {
+			case Float:
+				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Raw[4*i:]))
+			case Float16:
+				out[i] = halfToFloat(binary.LittleEndian.Uint16(t.Raw[2*i:]))
+			case Double:
+				out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(t.Raw[8*i:])))
+			}
+		}
+		return out
+	}
 	out := make([]float32, len(t.Values))
 	for i, v := range t.Values {
 		out[i] = float32(v)
+	}
+	return out
+}
+
+// Float64s returns the values as float64.
+func (t *Tensor) Float64s() []float64 {
+	if t.Raw == nil {
+		return t.Values
+	}
+	f := t.Float32s()
+	out := make([]float64, len(f))
+	if t.DataType == Double {
+		for i := range out {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(t.Raw[8*i:]))
+		}
+		return out
+	}
+	for i, v := range f {
+		out[i] = float64(v)
 	}
 	return out
 }

@@ -1,0 +1,449 @@
+package nn
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/graftml/graft/tensor"
+)
+
+// MultiInput is a layer that takes several inputs in a Graph (Add, Mul,
+// Concat). Its Forward, Backward and Infer take the first input alone;
+// a Graph calls the N forms.
+type MultiInput interface {
+	Layer
+	// ForwardN computes the output from the inputs, keeping what
+	// BackwardN needs in training mode.
+	ForwardN(xs []*tensor.Tensor) *tensor.Tensor
+	// InferN is ForwardN in inference mode into fresh tensors, keeping
+	// nothing (goroutine-safe).
+	InferN(xs []*tensor.Tensor) *tensor.Tensor
+	// BackwardN returns the gradient of each input whose need flag is set
+	// (nil for the others) and writes the trainable parameters' gradients.
+	BackwardN(dy *tensor.Tensor, need []bool) []*tensor.Tensor
+}
+
+// GraphNode is one step of a Graph: a layer, the values it reads and the
+// value it writes.
+type GraphNode struct {
+	// Name is the layer's dotted path in the Graph's layer tree, the
+	// prefix of its parameter names ("layer1.0.conv1").
+	Name  string
+	Layer Layer
+	// Inputs name the values the layer reads: the Graph's input or other
+	// nodes' outputs. Only a MultiInput layer takes more than one.
+	Inputs []string
+	// Output names the value the layer writes.
+	Output string
+}
+
+// Graph is a directed acyclic graph of layers over named values: skip
+// connections, concatenations and layers of several inputs (MultiInput),
+// as imported models have. It has one input value and one output value.
+//
+// Its layers form a tree by their dotted names, so parameters keep their
+// source's names: a node named "layer1.0.conv1" is the child "conv1" of
+// the Module "0" of the Module "layer1", and its weight is
+// layer1.0.conv1.weight. Modules are namespaces only: the Graph runs the
+// layers, in the order they were added (a topological order).
+//
+// Backward accumulates the gradients of a value read by several nodes and,
+// like Sequential, skips every node whose inputs need no gradient and that
+// has no trainable parameter: a frozen trunk costs no backward work when
+// the input gradient is not needed.
+type Graph struct {
+	Leaf
+	input, output string
+	nodes         []GraphNode
+	root          *Module
+
+	// compiled: value indices
+	index   map[string]int
+	in, out int
+	nodeIn  [][]int
+	nodeOut []int
+	// run state, reused across calls
+	vals, grads, acc []*tensor.Tensor
+	owned            []bool
+	xshape           []int
+	need             []bool
+	xs               [][]*tensor.Tensor
+	needs            [][]bool
+}
+
+// NewGraph returns an empty Graph reading the value named input.
+func NewGraph(input string) *Graph {
+	g := &Graph{input: input, root: &Module{}, index: map[string]int{input: 0}}
+	return g
+}
+
+// Input returns the name of the Graph's input value.
+func (g *Graph) Input() string { return g.input }
+
+// Output returns the name of the Graph's output value ("" until set).
+func (g *Graph) Output() string { return g.output }
+
+// Nodes returns the nodes in the order they run. The slice is the Graph's
+// own: do not modify it.
+func (g *Graph) Nodes() []GraphNode { return g.nodes }
+
+// Children returns the top level of the layer tree.
+func (g *Graph) Children() []Named[Layer] { return g.root.children }
+
+// Add appends a node: the layer at the dotted path name reads the values
+// inputs and writes the value output. Inputs must be the Graph's input or
+// earlier nodes' outputs; an output is written once. It is an error to use
+// a name twice, or to give several inputs to a layer that is not a
+// MultiInput.
+func (g *Graph) Add(name string, l Layer, output string, inputs ...string) error {
+	if l == nil {
+		return fmt.Errorf("nn.Graph: node %q has no layer", name)
+	}
+	if len(inputs) == 0 {
+		return fmt.Errorf("nn.Graph: node %q has no input", name)
+	}
+	if _, ok := l.(MultiInput); !ok && len(inputs) > 1 {
+		return fmt.Errorf("nn.Graph: node %q: %T takes one input, not %d", name, l, len(inputs))
+	}
+	for _, in := range inputs {
+		if _, ok := g.index[in]; !ok {
+			return fmt.Errorf("nn.Graph: node %q reads %q, which no earlier node writes", name, in)
+		}
+	}
+	if _, ok := g.index[output]; ok {
+		return fmt.Errorf("nn.Graph: node %q writes %q, which is already written", name, output)
+	}
+	if err := g.root.place(name, l); err != nil {
+		return fmt.Errorf("nn.Graph: %w", err)
+	}
+	g.index[output] = len(g.index)
+	g.nodes = append(g.nodes, GraphNode{Name: name, Layer: l, Inputs: slices.Clone(inputs), Output: output})
+	g.nodeIn = append(g.nodeIn, nil)
+	for _, in := range inputs {
+		g.nodeIn[len(g.nodeIn)-1] = append(g.nodeIn[len(g.nodeIn)-1], g.index[in])
+	}
+	g.nodeOut = append(g.nodeOut, g.index[output])
+	g.xs = append(g.xs, make([]*tensor.Tensor, len(inputs)))
+	g.needs = append(g.needs, make([]bool, len(inputs)))
+	n := len(g.index)
+	g.vals, g.grads, g.acc = make([]*tensor.Tensor, n), make([]*tensor.Tensor, n), slices.Grow(g.acc, n-len(g.acc))[:n]
+	g.owned, g.need = make([]bool, n), make([]bool, n)
+	return nil
+}
+
+// SetOutput names the value the Graph returns.
+func (g *Graph) SetOutput(name string) error {
+	i, ok := g.index[name]
+	if !ok {
+		return fmt.Errorf("nn.Graph: output %q is written by no node", name)
+	}
+	g.output, g.out = name, i
+	return nil
+}
+
+func (g *Graph) mustReady() {
+	if g.output == "" {
+		panic("nn.Graph: no output set (SetOutput)")
+	}
+}
+
+// Forward runs the nodes in order and returns the output value.
+func (g *Graph) Forward(x *tensor.Tensor) *tensor.Tensor {
+	g.mustReady()
+	g.vals[g.in], g.xshape = x, x.Shape()
+	for i, n := range g.nodes {
+		g.vals[g.nodeOut[i]] = g.run(i, n, g.vals, false)
+	}
+	y := g.vals[g.out]
+	clear(g.vals) // keep no references beyond the layers' own
+	return y
+}
+
+func (g *Graph) run(i int, n GraphNode, vals []*tensor.Tensor, infer bool) *tensor.Tensor {
+	if m, ok := n.Layer.(MultiInput); ok && len(n.Inputs) > 1 {
+		xs := g.xs[i]
+		if infer {
+			xs = make([]*tensor.Tensor, len(n.Inputs))
+		}
+		for j, v := range g.nodeIn[i] {
+			xs[j] = vals[v]
+		}
+		if infer {
+			return m.InferN(xs)
+		}
+		y := m.ForwardN(xs)
+		clear(xs)
+		return y
+	}
+	x := vals[g.nodeIn[i][0]]
+	if infer {
+		return n.Layer.Infer(x)
+	}
+	return n.Layer.Forward(x)
+}
+
+// inPlacer is an elementwise layer whose inference can overwrite its
+// input, when nothing else reads it: Graph and Sequential inference then
+// allocate no new tensor for it.
+type inPlacer interface {
+	inferInPlace(x *tensor.Tensor) *tensor.Tensor
+}
+
+// inPlacerN is a MultiInput that can write its inference result over its
+// first input when that has the result's shape (nil when it cannot).
+type inPlacerN interface {
+	inferInPlaceN(xs []*tensor.Tensor) *tensor.Tensor
+}
+
+// Infer runs the nodes' inference paths; it keeps nothing. An
+// elementwise node whose input only it reads, computed inside this call,
+// overwrites that input.
+func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
+	g.mustReady()
+	vals := make([]*tensor.Tensor, len(g.index))
+	vals[g.in] = x
+	readers := g.readers()
+	left := slices.Clone(readers)
+	var pool recycler
+	for i, n := range g.nodes {
+		if i > 0 {
+			g.release(&pool, vals, left, i-1)
+		}
+		if ia, ok := n.Layer.(allocInferer); ok && len(n.Inputs) == 1 {
+			vals[g.nodeOut[i]] = ia.inferAlloc(vals[g.nodeIn[i][0]], pool.get)
+			continue
+		}
+		if ip, ok := n.Layer.(inPlacer); ok && len(n.Inputs) == 1 {
+			v := g.nodeIn[i][0]
+			if in := vals[v]; v != g.in && readers[v] == 1 && v != g.out && !sharedElsewhere(vals, v) {
+				vals[g.nodeOut[i]] = ip.inferInPlace(in)
+				continue
+			}
+		}
+		vals[g.nodeOut[i]] = g.run(i, n, vals, true)
+	}
+	return vals[g.out]
+}
+
+// sharedElsewhere reports whether another value (the input included)
+// shares vals[v]'s storage: a pass-through layer (Dropout) made it.
+func sharedElsewhere(vals []*tensor.Tensor, v int) bool {
+	for i, o := range vals {
+		if i != v && o != nil && o.Shares(vals[v]) {
+			return true
+		}
+	}
+	return false
+}
+
+// allocInferer is a layer whose inference writes every value of an
+// output it takes from alloc: Graph inference hands it tensors of values
+// nobody reads any more.
+type allocInferer interface {
+	inferAlloc(x *tensor.Tensor, alloc func(...int) *tensor.Tensor) *tensor.Tensor
+}
+
+// recycler holds tensors of dead values by length.
+type recycler struct {
+	free map[int][]*tensor.Tensor
+}
+
+// get returns a tensor of the shape: a recycled one (its values stale)
+// or a new one.
+func (r *recycler) get(shape ...int) *tensor.Tensor {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	if l := r.free[n]; len(l) > 0 {
+		t := l[len(l)-1]
+		r.free[n] = l[:len(l)-1]
+		return t.Reshape(shape...)
+	}
+	return tensor.Zeros(shape...)
+}
+
+// release recycles the tensors of node i's inputs that no node reads any
+// more, unless the input, the output or a live value shares them.
+func (g *Graph) release(r *recycler, vals []*tensor.Tensor, left []int, i int) {
+	for _, v := range g.nodeIn[i] {
+		left[v]--
+		if left[v] != 0 || v == g.in || v == g.out || vals[v] == nil {
+			continue
+		}
+		t := vals[v]
+		shared := false
+		for u, o := range vals {
+			if u != v && o != nil && (left[u] > 0 || u == g.out || u == g.in || u == g.nodeOut[i]) && o.Shares(t) {
+				shared = true
+				break
+			}
+		}
+		vals[v] = nil
+		if !shared {
+			if r.free == nil {
+				r.free = map[int][]*tensor.Tensor{}
+			}
+			r.free[t.Len()] = append(r.free[t.Len()], t)
+		}
+	}
+}
+
+// readers counts the nodes reading each value.
+func (g *Graph) readers() []int {
+	r := make([]int, len(g.index))
+	for _, ins := range g.nodeIn {
+		for _, v := range ins {
+			r[v]++
+		}
+	}
+	return r
+}
+
+// Backward sends dy back through the nodes in reverse order, summing the
+// gradients of values read by several nodes. A node runs only when one of
+// its inputs needs a gradient or it has a trainable parameter.
+func (g *Graph) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	g.mustReady()
+	clear(g.need)
+	g.need[g.in] = needInputGrad
+	for i, n := range g.nodes {
+		run := HasTrainable(n.Layer)
+		for _, v := range g.nodeIn[i] {
+			run = run || g.need[v]
+		}
+		g.need[g.nodeOut[i]] = run
+	}
+	clear(g.grads)
+	clear(g.owned)
+	if !g.need[g.out] {
+		return nil
+	}
+	g.grads[g.out] = dy
+	for i := len(g.nodes) - 1; i >= 0; i-- {
+		n := g.nodes[i]
+		d := g.grads[g.nodeOut[i]]
+		if !g.need[g.nodeOut[i]] || d == nil {
+			continue
+		}
+		ins := g.nodeIn[i]
+		if m, ok := n.Layer.(MultiInput); ok && len(ins) > 1 {
+			need := g.needs[i]
+			for j, v := range ins {
+				need[j] = g.need[v]
+			}
+			dxs := m.BackwardN(d, need)
+			for j, v := range ins {
+				if need[j] {
+					g.accumulate(n.Name, v, dxs[j])
+				}
+			}
+			continue
+		}
+		need := g.need[ins[0]]
+		dx := n.Layer.Backward(d, need)
+		if need {
+			g.accumulate(n.Name, ins[0], dx)
+		}
+	}
+	dx := g.grads[g.in]
+	clear(g.grads)
+	if !needInputGrad {
+		return nil
+	}
+	if dx == nil { // the output does not depend on the input
+		dx = ensure(&g.acc[g.in], g.xshape...)
+		clear(dx.Data())
+	}
+	return dx
+}
+
+// accumulate adds d to the gradient of value v: the first gradient is
+// kept as it is, a second one is summed into the Graph's own buffer.
+func (g *Graph) accumulate(node string, v int, d *tensor.Tensor) {
+	if d == nil {
+		panic(fmt.Sprintf("nn.Graph: node %q returned no input gradient", node))
+	}
+	cur := g.grads[v]
+	if cur == nil {
+		g.grads[v] = d
+		return
+	}
+	if !cur.SameShape(d) {
+		panic(fmt.Sprintf("nn.Graph: gradients %v and %v for one value (node %q)", cur.Shape(), d.Shape(), node))
+	}
+	be := tensor.Default()
+	if !g.owned[v] {
+		buf := ensure(&g.acc[v], cur.Shape()...)
+		be.Add(buf, cur, d)
+		g.grads[v], g.owned[v] = buf, true
+		return
+	}
+	be.Add(cur, cur, d)
+}
+
+// Module is a namespace in a Graph's layer tree: it holds named children
+// so that parameter names keep the source's dotted paths. It does not run
+// by itself (its Graph runs the layers): Forward, Backward and Infer
+// panic.
+type Module struct {
+	Leaf
+	children []Named[Layer]
+}
+
+// Children returns the namespace's entries.
+func (m *Module) Children() []Named[Layer] { return m.children }
+
+func (m *Module) child(name string) Layer {
+	for _, c := range m.children {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return nil
+}
+
+// place puts l at the dotted path under m, making namespaces on the way.
+func (m *Module) place(path string, l Layer) error {
+	parts := strings.Split(path, ".")
+	for _, p := range parts {
+		if p == "" {
+			return fmt.Errorf("layer name %q has an empty part", path)
+		}
+	}
+	cur := m
+	for i, p := range parts[:len(parts)-1] {
+		switch c := cur.child(p).(type) {
+		case nil:
+			next := &Module{}
+			cur.children = append(cur.children, Named[Layer]{p, next})
+			cur = next
+		case *Module:
+			cur = c
+		default:
+			return fmt.Errorf("layer name %q: %q is a %T, not a namespace", path, strings.Join(parts[:i+1], "."), c)
+		}
+	}
+	last := parts[len(parts)-1]
+	if cur.child(last) != nil {
+		return fmt.Errorf("two layers named %q", path)
+	}
+	cur.children = append(cur.children, Named[Layer]{last, l})
+	return nil
+}
+
+// Forward panics: a Module is run by its Graph.
+func (m *Module) Forward(*tensor.Tensor) *tensor.Tensor {
+	panic("nn.Module: a namespace of a Graph does not run by itself")
+}
+
+// Backward panics: a Module is run by its Graph.
+func (m *Module) Backward(*tensor.Tensor, bool) *tensor.Tensor {
+	panic("nn.Module: a namespace of a Graph does not run by itself")
+}
+
+// Infer panics: a Module is run by its Graph.
+func (m *Module) Infer(*tensor.Tensor) *tensor.Tensor {
+	panic("nn.Module: a namespace of a Graph does not run by itself")
+}

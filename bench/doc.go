@@ -16,4 +16,11 @@
 // bench/peers has the peers: openblas.sh times OpenBLAS on the SGEMM
 // shapes; torch_conv.py times PyTorch on the same convolution layers and
 // prints graft's ratio.
+//
+// BenchmarkONNXInfer times inference of imported ONNX models (MobileNetV2,
+// ResNet-18 from testdata/onnx/export.py) at 224², batch 32, 1 and 2
+// threads; its peers are ONNX Runtime's CPU execution provider
+// (node bench/peers/ort.js bench MODEL 32,3,224,224 THREADS SECONDS) and
+// PyTorch eager (bench/peers/torch_infer.py). BenchmarkONNXImport times
+// the import of ResNet-18 and reports its memory per byte of the file.
 package bench

@@ -55,6 +55,12 @@ func (a *Act) Infer(x *tensor.Tensor) *tensor.Tensor {
 	return y
 }
 
+// inferInPlace applies the activation over x (which the caller owns).
+func (a *Act) inferInPlace(x *tensor.Tensor) *tensor.Tensor {
+	a.compute(x, x)
+	return x
+}
+
 // Backward returns dy times the activation's derivative.
 func (a *Act) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
 	if !needInputGrad {

@@ -76,9 +76,16 @@ func (s *Sequential) Forward(x *tensor.Tensor) *tensor.Tensor {
 	return x
 }
 
-// Infer runs the layers' Infer in order.
+// Infer runs the layers' Infer in order. An elementwise layer overwrites
+// its input when an earlier layer of this call made it (never the caller's
+// tensor).
 func (s *Sequential) Infer(x *tensor.Tensor) *tensor.Tensor {
-	for _, l := range s.layers {
+	in := x
+	for i, l := range s.layers {
+		if ip, ok := l.Value.(inPlacer); ok && i > 0 && !x.Shares(in) {
+			x = ip.inferInPlace(x)
+			continue
+		}
 		x = l.Value.Infer(x)
 	}
 	return x

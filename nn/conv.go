@@ -128,10 +128,13 @@ func (c *Conv2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 }
 
 // Infer is Forward into a fresh tensor.
-func (c *Conv2D) Infer(x *tensor.Tensor) *tensor.Tensor {
+func (c *Conv2D) Infer(x *tensor.Tensor) *tensor.Tensor { return c.inferAlloc(x, tensor.Zeros) }
+
+// inferAlloc is Infer into a tensor from alloc, whose values it overwrites.
+func (c *Conv2D) inferAlloc(x *tensor.Tensor, alloc func(...int) *tensor.Tensor) *tensor.Tensor {
 	p := c.params2(x)
 	oh, ow := p.OutSize(x.Dim(1), x.Dim(2), c.KH, c.KW)
-	y := tensor.Zeros(x.Dim(0), oh, ow, c.Out)
+	y := alloc(x.Dim(0), oh, ow, c.Out)
 	tensor.Default().Conv2D(y, x, c.Weight.Value, biasValue(c.Bias), p)
 	return y
 }

@@ -7,21 +7,85 @@ import (
 	"github.com/graftml/graft/tensor"
 )
 
-// pointwise is an elementwise layer defined by a scalar function and its
-// derivative (from x): HardSigmoid, HardSwish, Clip.
+// pointwise is an elementwise layer of one of a few piecewise functions
+// (HardSigmoid, HardSwish, Clip), each a tight loop.
 type pointwise struct {
 	Leaf
-	f, df func(x float32) float32
-	name  string
+	kind pwKind
+	a, b float32 // HardSigmoid's slope and offset; Clip's bounds
+	name string
 
 	x, y, dx *tensor.Tensor
 }
 
+type pwKind int
+
+const (
+	pwHardSigmoid pwKind = iota
+	pwHardSwish
+	pwClip
+)
+
 func (p *pointwise) apply(y, x *tensor.Tensor) {
-	yd := y.Data()
-	for i, v := range x.Data() {
-		yd[i] = p.f(v)
+	xd := x.Data()
+	yd := y.Data()[:len(xd)]
+	a, b := p.a, p.b
+	switch p.kind {
+	case pwHardSigmoid:
+		for i, v := range xd {
+			yd[i] = min(max(a*v+b, 0), 1)
+		}
+	case pwHardSwish:
+		for i, v := range xd {
+			yd[i] = v * min(max(v*(1.0/6)+0.5, 0), 1)
+		}
+	case pwClip:
+		for i, v := range xd {
+			yd[i] = min(max(v, a), b)
+		}
 	}
+}
+
+// grad writes dx = dy·f'(x).
+func (p *pointwise) grad(dx, dy, x []float32) {
+	a, b := p.a, p.b
+	dx = dx[:len(dy)]
+	x = x[:len(dy)]
+	switch p.kind {
+	case pwHardSigmoid:
+		for i, g := range dy {
+			if v := a*x[i] + b; v > 0 && v < 1 {
+				dx[i] = g * a
+			} else {
+				dx[i] = 0
+			}
+		}
+	case pwHardSwish:
+		for i, g := range dy {
+			switch v := x[i]; {
+			case v <= -3:
+				dx[i] = 0
+			case v >= 3:
+				dx[i] = g
+			default:
+				dx[i] = g * (v/3 + 0.5)
+			}
+		}
+	case pwClip:
+		for i, g := range dy {
+			if v := x[i]; v > a && v < b {
+				dx[i] = g
+			} else {
+				dx[i] = 0
+			}
+		}
+	}
+}
+
+// inferInPlace applies the function over x (which the caller owns).
+func (p *pointwise) inferInPlace(x *tensor.Tensor) *tensor.Tensor {
+	p.apply(x, x)
+	return x
 }
 
 // Forward applies the function.
@@ -48,10 +112,7 @@ func (p *pointwise) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 		panic(fmt.Sprintf("nn.%s: gradient %v for input %v", p.name, dy.Shape(), p.x.Shape()))
 	}
 	dx := ensure(&p.dx, dy.Shape()...)
-	dd, xd := dx.Data(), p.x.Data()
-	for i, g := range dy.Data() {
-		dd[i] = g * p.df(xd[i])
-	}
+	p.grad(dx.Data(), dy.Data(), p.x.Data())
 	return dx
 }
 
@@ -65,14 +126,7 @@ type HardSigmoid struct {
 // NewHardSigmoid returns a HardSigmoid with the slope and offset.
 func NewHardSigmoid(alpha, beta float32) *HardSigmoid {
 	h := &HardSigmoid{Alpha: alpha, Beta: beta}
-	h.name = "HardSigmoid"
-	h.f = func(x float32) float32 { return min(max(alpha*x+beta, 0), 1) }
-	h.df = func(x float32) float32 {
-		if v := alpha*x + beta; v > 0 && v < 1 {
-			return alpha
-		}
-		return 0
-	}
+	h.name, h.kind, h.a, h.b = "HardSigmoid", pwHardSigmoid, alpha, beta
 	return h
 }
 
@@ -83,17 +137,7 @@ type HardSwish struct{ pointwise }
 // NewHardSwish returns a HardSwish.
 func NewHardSwish() *HardSwish {
 	h := &HardSwish{}
-	h.name = "HardSwish"
-	h.f = func(x float32) float32 { return x * min(max(x/6+0.5, 0), 1) }
-	h.df = func(x float32) float32 {
-		switch {
-		case x <= -3:
-			return 0
-		case x >= 3:
-			return 1
-		}
-		return x/3 + 0.5
-	}
+	h.name, h.kind = "HardSwish", pwHardSwish
 	return h
 }
 
@@ -106,14 +150,7 @@ type Clip struct {
 // NewClip returns a Clip to [lo, hi].
 func NewClip(lo, hi float32) *Clip {
 	c := &Clip{Min: lo, Max: hi}
-	c.name = "Clip"
-	c.f = func(x float32) float32 { return min(max(x, lo), hi) }
-	c.df = func(x float32) float32 {
-		if x > lo && x < hi {
-			return 1
-		}
-		return 0
-	}
+	c.name, c.kind, c.a, c.b = "Clip", pwClip, lo, hi
 	return c
 }
 
@@ -339,6 +376,21 @@ func (b *Binary) InferN(xs []*tensor.Tensor) *tensor.Tensor {
 	y := tensor.Zeros(b.outShape(&sh, x1, x2)...)
 	b.computeWith(&sh, y, x1, x2)
 	return y
+}
+
+// inferInPlaceN computes into xs[0] when it has the result's shape (a
+// residual sum, a squeeze-excitation product), else returns nil.
+func (b *Binary) inferInPlaceN(xs []*tensor.Tensor) *tensor.Tensor {
+	if b.Const != nil || len(xs) != 2 {
+		return nil
+	}
+	x1, x2 := xs[0], xs[1]
+	var sh bshape
+	if sh.set(x1.Shape(), x2.Shape()) != nil || !slices.Equal(sh.out, x1.Shape()) || x1.Shares(x2) {
+		return nil
+	}
+	b.computeWith(&sh, x1, x1, x2)
+	return x1
 }
 
 // Forward is ForwardN of one input (with the constant).

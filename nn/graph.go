@@ -183,15 +183,122 @@ func (g *Graph) run(i int, n GraphNode, vals []*tensor.Tensor, infer bool) *tens
 	return n.Layer.Forward(x)
 }
 
-// Infer runs the nodes' inference paths; it keeps nothing.
+// inPlacer is an elementwise layer whose inference can overwrite its
+// input, when nothing else reads it: Graph and Sequential inference then
+// allocate no new tensor for it.
+type inPlacer interface {
+	inferInPlace(x *tensor.Tensor) *tensor.Tensor
+}
+
+// inPlacerN is a MultiInput that can write its inference result over its
+// first input when that has the result's shape (nil when it cannot).
+type inPlacerN interface {
+	inferInPlaceN(xs []*tensor.Tensor) *tensor.Tensor
+}
+
+// Infer runs the nodes' inference paths; it keeps nothing. An
+// elementwise node whose input only it reads, computed inside this call,
+// overwrites that input.
 func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	g.mustReady()
 	vals := make([]*tensor.Tensor, len(g.index))
 	vals[g.in] = x
+	readers := g.readers()
+	left := slices.Clone(readers)
+	var pool recycler
 	for i, n := range g.nodes {
+		if i > 0 {
+			g.release(&pool, vals, left, i-1)
+		}
+		if ia, ok := n.Layer.(allocInferer); ok && len(n.Inputs) == 1 {
+			vals[g.nodeOut[i]] = ia.inferAlloc(vals[g.nodeIn[i][0]], pool.get)
+			continue
+		}
+		if ip, ok := n.Layer.(inPlacer); ok && len(n.Inputs) == 1 {
+			v := g.nodeIn[i][0]
+			if in := vals[v]; v != g.in && readers[v] == 1 && v != g.out && !sharedElsewhere(vals, v) {
+				vals[g.nodeOut[i]] = ip.inferInPlace(in)
+				continue
+			}
+		}
 		vals[g.nodeOut[i]] = g.run(i, n, vals, true)
 	}
 	return vals[g.out]
+}
+
+// sharedElsewhere reports whether another value (the input included)
+// shares vals[v]'s storage: a pass-through layer (Dropout) made it.
+func sharedElsewhere(vals []*tensor.Tensor, v int) bool {
+	for i, o := range vals {
+		if i != v && o != nil && o.Shares(vals[v]) {
+			return true
+		}
+	}
+	return false
+}
+
+// allocInferer is a layer whose inference writes every value of an
+// output it takes from alloc: Graph inference hands it tensors of values
+// nobody reads any more.
+type allocInferer interface {
+	inferAlloc(x *tensor.Tensor, alloc func(...int) *tensor.Tensor) *tensor.Tensor
+}
+
+// recycler holds tensors of dead values by length.
+type recycler struct {
+	free map[int][]*tensor.Tensor
+}
+
+// get returns a tensor of the shape: a recycled one (its values stale)
+// or a new one.
+func (r *recycler) get(shape ...int) *tensor.Tensor {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	if l := r.free[n]; len(l) > 0 {
+		t := l[len(l)-1]
+		r.free[n] = l[:len(l)-1]
+		return t.Reshape(shape...)
+	}
+	return tensor.Zeros(shape...)
+}
+
+// release recycles the tensors of node i's inputs that no node reads any
+// more, unless the input, the output or a live value shares them.
+func (g *Graph) release(r *recycler, vals []*tensor.Tensor, left []int, i int) {
+	for _, v := range g.nodeIn[i] {
+		left[v]--
+		if left[v] != 0 || v == g.in || v == g.out || vals[v] == nil {
+			continue
+		}
+		t := vals[v]
+		shared := false
+		for u, o := range vals {
+			if u != v && o != nil && (left[u] > 0 || u == g.out || u == g.in || u == g.nodeOut[i]) && o.Shares(t) {
+				shared = true
+				break
+			}
+		}
+		vals[v] = nil
+		if !shared {
+			if r.free == nil {
+				r.free = map[int][]*tensor.Tensor{}
+			}
+			r.free[t.Len()] = append(r.free[t.Len()], t)
+		}
+	}
+}
+
+// readers counts the nodes reading each value.
+func (g *Graph) readers() []int {
+	r := make([]int, len(g.index))
+	for _, ins := range g.nodeIn {
+		for _, v := range ins {
+			r[v]++
+		}
+	}
+	return r
 }
 
 // Backward sends dy back through the nodes in reverse order, summing the

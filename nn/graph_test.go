@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ func testGraph(seed uint64) *nn.Graph {
 	must(g.Add("add", nn.NewBinary(nn.OpAdd), "c", "a", "b"))
 	must(g.Add("se.pool", nn.NewGlobalAvgPool(), "p", "c"))
 	must(g.Add("se.unflat", nn.NewReshape(0, -1, 1, 1), "p4", "p"))
-	must(g.Add("se.fc", conv(4, 4, 1, nn.ConvOpts{Bias: true}, seed+2), "f", "p4"))
+	must(g.Add("se.fc", conv(4, 4, 1, nn.ConvOpts{Bias: true, Groups: 2}, seed+2), "f", "p4"))
 	must(g.Add("se.gate", nn.Sigmoid(), "gate", "f"))
 	must(g.Add("se.mul", nn.NewBinary(nn.OpMul), "m", "c", "gate"))
 	must(g.Add("cat", nn.NewConcatN(-1), "k", "m", "s"))
@@ -180,4 +181,127 @@ func TestBroadcastShape(t *testing.T) {
 			t.Errorf("%v, %v = %v, %v", c.a, c.b, got, err)
 		}
 	}
+}
+
+func TestTopologyRoundTrip(t *testing.T) {
+	g := testGraph(400)
+	s, err := nn.Structure(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []nn.Layer{g, s} {
+		b, err := nn.EncodeTopology(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := nn.DecodeTopology(b, nn.NumParams(l)+numBuffers(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nn.LoadState(nn.StateDict(l), c, nn.LoadOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		x := randn(401, 2, 5, 4, 3)
+		closeSlices(t, "copy's output", c.Infer(x).Data(), g.Infer(x).Data(), 0)
+		if !slices.Equal(paramNames(c), paramNames(l)) {
+			t.Errorf("names %v, want %v", paramNames(c), paramNames(l))
+		}
+		if _, err := nn.DecodeTopology(b, 10); err == nil {
+			t.Error("a topology beyond the budget decoded")
+		}
+	}
+	for _, bad := range []string{``, `{"type":"Conv2D","in":3,"out":4,"kh":3,"kw":3}`, `{"type":"Conv2D","in":3,"out":4,"kh":3,"kw":3,"conv":{"Groups":2}}`,
+		`{"type":"Sequential","children":[{"name":"a","layer":{"type":"Flatten"}},{"name":"a","layer":{"type":"Flatten"}}]}`,
+		`{"type":"Graph","input":"x","output":"y","nodes":[{"name":"a","inputs":["z"],"output":"y","layer":{"type":"Flatten"}}]}`,
+		`{"type":"exec"}`, `{"type":"Dense","in":1000000,"out":1000000}`} {
+		if _, err := nn.DecodeTopology([]byte(bad), 1<<20); err == nil {
+			t.Errorf("topology %s decoded", bad)
+		}
+	}
+}
+
+func TestStructure(t *testing.T) {
+	g := testGraph(410)
+	s, err := nn.Structure(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, ok := s.(*nn.Sequential)
+	if !ok {
+		t.Fatalf("structure %T", s)
+	}
+	var names []string
+	for _, c := range seq.Children() {
+		names = append(names, fmt.Sprintf("%s:%T", c.Name, c.Value))
+	}
+	// the branching middle has no common name: it becomes block1
+	if want := []string{"stem:*nn.Conv2D", "block1:*nn.Graph", "flat:*nn.Flatten", "fc:*nn.Dense"}; !slices.Equal(names, want) {
+		t.Errorf("children %v, want %v", names, want)
+	}
+	x := randn(411, 2, 5, 4, 3)
+	closeSlices(t, "structured output", s.Infer(x).Data(), g.Infer(x).Data(), 0)
+	var want []string
+	for _, n := range paramNames(g) {
+		if strings.HasPrefix(n, "branch.") || strings.HasPrefix(n, "se.") {
+			n = "block1." + n
+		}
+		want = append(want, n)
+	}
+	if !slices.Equal(paramNames(s), want) {
+		t.Errorf("names %v, want %v", paramNames(s), want)
+	}
+}
+
+func FuzzDecodeTopology(f *testing.F) {
+	g := testGraph(500)
+	b, _ := nn.EncodeTopology(g)
+	f.Add(b)
+	s, _ := nn.Structure(g)
+	b, _ = nn.EncodeTopology(s)
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		nn.DecodeTopology(b, 1<<16)
+	})
+}
+
+func numBuffers(l nn.Layer) int {
+	n := 0
+	for _, b := range nn.Buffers(l) {
+		n += b.Value.Value.Len()
+	}
+	return n
+}
+
+// TestGraphInferRecycling: inference recycles dead values' tensors and
+// writes elementwise results in place; a pass-through (Dropout at
+// inference) aliasing a value that is still read must keep it alive.
+func TestGraphInferRecycling(t *testing.T) {
+	c1, c2, c3 := conv(3, 4, 3, nn.ConvOpts{Padding: 1}, 600), conv(4, 4, 3, nn.ConvOpts{Padding: 1}, 601), conv(4, 4, 1, nn.ConvOpts{}, 602)
+	c4 := conv(4, 4, 3, nn.ConvOpts{Padding: 1}, 603)
+	g := nn.NewGraph("x")
+	for _, e := range []error{
+		g.Add("c1", c1, "a", "x"),
+		g.Add("drop", nn.NewDropout(0.5, 1), "b", "a"),
+		g.Add("c2", c2, "c", "b"),
+		g.Add("act", nn.Tanh(), "c'", "c"),
+		g.Add("c3", c3, "d", "a"),
+		g.Add("add", nn.NewBinary(nn.OpAdd), "e", "c'", "d"),
+		g.Add("c4", c4, "f", "e"),
+		g.Add("relu", nn.ReLU(), "y", "f"),
+		g.SetOutput("y"),
+	} {
+		if e != nil {
+			t.Fatal(e)
+		}
+	}
+	x := randn(604, 2, 5, 5, 3)
+	xCopy := slices.Clone(x.Data())
+	a := c1.Infer(x)
+	e := tensor.Zeros(2, 5, 5, 4)
+	tensor.Default().Add(e, nn.Tanh().Infer(c2.Infer(a)), c3.Infer(a))
+	want := nn.ReLU().Infer(c4.Infer(e)).Data()
+	for range 2 {
+		closeSlices(t, "graph inference", g.Infer(x).Data(), want, 1e-6)
+	}
+	closeSlices(t, "the caller's input", x.Data(), xCopy, 0)
 }

@@ -45,8 +45,11 @@ func (m *MaxPool2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 }
 
 // Infer pools x into a fresh tensor.
-func (m *MaxPool2D) Infer(x *tensor.Tensor) *tensor.Tensor {
-	y := tensor.Zeros(shape4(poolOut("MaxPool2D", m.P, x))...)
+func (m *MaxPool2D) Infer(x *tensor.Tensor) *tensor.Tensor { return m.inferAlloc(x, tensor.Zeros) }
+
+// inferAlloc is Infer into a tensor from alloc, whose values it overwrites.
+func (m *MaxPool2D) inferAlloc(x *tensor.Tensor, alloc func(...int) *tensor.Tensor) *tensor.Tensor {
+	y := alloc(shape4(poolOut("MaxPool2D", m.P, x))...)
 	tensor.Default().MaxPool2D(y, x, m.P)
 	return y
 }

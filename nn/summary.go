@@ -65,6 +65,22 @@ func (s *Summary) walk(name string, l Layer, x *tensor.Tensor) *tensor.Tensor {
 			y = s.walk(join(name, "post"), m.Post, y)
 		}
 		return y
+	case *Graph:
+		vals := map[string]*tensor.Tensor{m.input: x}
+		for _, n := range m.nodes {
+			if mi, ok := n.Layer.(MultiInput); ok && len(n.Inputs) > 1 {
+				xs := make([]*tensor.Tensor, len(n.Inputs))
+				for i, v := range n.Inputs {
+					xs[i] = vals[v]
+				}
+				y := mi.InferN(xs)
+				s.add(join(name, n.Name), n.Layer, xs[0], y)
+				vals[n.Output] = y
+				continue
+			}
+			vals[n.Output] = s.walk(join(name, n.Name), n.Layer, vals[n.Inputs[0]])
+		}
+		return vals[m.output]
 	case *Concat:
 		outs := make([]*tensor.Tensor, len(m.branches))
 		for i, b := range m.branches {

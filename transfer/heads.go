@@ -131,8 +131,17 @@ func AdaptInputChannels(m *models.Model, inChans int) error {
 
 // Scratch returns the same architecture as m (its options, head size and
 // input channels) with fresh random weights from seed: the from-scratch
-// baseline of every transfer comparison.
+// baseline of every transfer comparison. An imported model is cloned and
+// each layer re-initialised with its own initialiser.
 func Scratch(m *models.Model, seed uint64) (*models.Model, error) {
+	if m.Imported() {
+		c, err := m.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("transfer: %w", err)
+		}
+		c.Reinit(seed)
+		return c, nil
+	}
 	o := m.Options
 	o.Seed = seed
 	s, err := models.New(m.Arch, o)
@@ -165,6 +174,20 @@ func FromFile(f *safetensors.File) (*models.Model, nn.Meta, error) {
 	}
 	if meta.Arch == "" {
 		return nil, meta, fmt.Errorf("the checkpoint names no architecture (metadata \"arch\")")
+	}
+	if meta.Arch == models.ArchImported {
+		n := 0
+		for _, t := range f.Tensors {
+			n += len(t.F32) + len(t.I64)
+		}
+		m, err := models.FromMeta(meta, n)
+		if err != nil {
+			return nil, meta, err
+		}
+		if _, _, err := nn.LoadFile(f, m, nn.LoadOptions{}); err != nil {
+			return nil, meta, err
+		}
+		return m, meta, nil
 	}
 	o, err := models.ParseOptions(meta.Options)
 	if err != nil {

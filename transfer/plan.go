@@ -116,6 +116,29 @@ func traceBackward(name string, l nn.Layer, need bool, calls map[string]bool) {
 		for _, b := range m.Children() {
 			traceBackward(join(name, b.Name), b.Value, need, calls)
 		}
+	case *nn.Graph:
+		// as Graph.Backward: a node runs when it trains or an input needs
+		// a gradient
+		needV := map[string]bool{m.Input(): need}
+		nodes := m.Nodes()
+		for _, n := range nodes {
+			run := nn.HasTrainable(n.Layer)
+			for _, v := range n.Inputs {
+				run = run || needV[v]
+			}
+			needV[n.Output] = run
+		}
+		for i := len(nodes) - 1; i >= 0; i-- {
+			n := nodes[i]
+			if !needV[n.Output] {
+				continue
+			}
+			in := false
+			for _, v := range n.Inputs {
+				in = in || needV[v]
+			}
+			traceBackward(join(name, n.Name), n.Layer, in, calls)
+		}
 	default:
 		calls[name] = need
 	}

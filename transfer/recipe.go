@@ -196,8 +196,16 @@ type Result struct {
 }
 
 // Copy returns an independent model of the same architecture and
-// options holding the same weights and buffers.
+// options holding the same weights and buffers. An imported model is
+// cloned from its layer tree.
 func Copy(m *models.Model) (*models.Model, error) {
+	if m.Imported() {
+		c, err := m.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("transfer: %w", err)
+		}
+		return c, nil
+	}
 	c, err := models.New(m.Arch, m.Options)
 	if err != nil {
 		return nil, fmt.Errorf("transfer: %w", err)

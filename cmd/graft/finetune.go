@@ -56,6 +56,9 @@ func loadBase(path, arch string) (*models.Model, nn.Meta, error) {
 	if path == "" {
 		return nil, nn.Meta{}, errors.New("no --from checkpoint given")
 	}
+	if isONNX(path) {
+		return loadONNXBase(path)
+	}
 	if arch != "" {
 		m, err := transfer.FromTorch(path, arch)
 		return m, nn.Meta{}, err

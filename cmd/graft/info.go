@@ -37,8 +37,12 @@ type infoReport struct {
 func info(args []string, out io.Writer) error {
 	fs := newFlags("info")
 	asJSON := fs.Bool("json", false, "print JSON")
+	model := fs.String("model", "", "summarise a model instead: a graft checkpoint or an ONNX file (layers, parameters, FLOPs, groups)")
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if *model != "" {
+		return modelInfo(*model, out, *asJSON)
 	}
 	cs := kernels.CacheSizes()
 	dev := tensor.DeviceReport()

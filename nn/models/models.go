@@ -31,6 +31,12 @@ type Model struct {
 	// Groups are layer groups from the input up, each a list of layer
 	// names (dotted, as in parameter names); the last is the head.
 	Groups [][]string
+	// Mean and Std are the per-channel normalisation of pixels in [0, 1]
+	// the model expects, when known (an imported model's).
+	Mean, Std []float32
+	// Extra is more checkpoint metadata: an imported model's topology,
+	// head and groups (see NewImported).
+	Extra map[string]string
 }
 
 // Options are the knobs of an architecture; zero fields take the
@@ -115,7 +121,22 @@ func (m *Model) Trunk() []string {
 
 // Meta returns the checkpoint metadata of the model.
 func (m *Model) Meta() nn.Meta {
-	return nn.Meta{Arch: m.Arch, Options: m.Options.Map(), InputShape: slices.Clone(m.InputShape)}
+	meta := nn.Meta{Arch: m.Arch, Options: m.Options.Map(), InputShape: slices.Clone(m.InputShape)}
+	meta.Mean, meta.Std = slices.Clone(m.Mean), slices.Clone(m.Std)
+	if m.Imported() {
+		// the topology as the tree is now (a replaced head included)
+		meta.Extra = map[string]string{}
+		for k, v := range m.Extra {
+			meta.Extra[k] = v
+		}
+		if topo, err := nn.EncodeTopology(m.Sequential); err == nil {
+			meta.Extra[MetaTopology] = string(topo)
+		}
+		if err := m.putStructureInto(meta.Extra); err != nil {
+			delete(meta.Extra, MetaHead)
+		}
+	}
+	return meta
 }
 
 func defaults(o Options, classes, inChans, size int) Options {

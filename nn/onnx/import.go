@@ -71,11 +71,15 @@ type NodeError struct {
 	Reason   string
 }
 
+// Error lists the nodes on one line, separated by semicolons.
 func (e *UnsupportedError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "onnx: %d node(s) cannot be imported:", len(e.Nodes))
-	for _, n := range e.Nodes {
-		fmt.Fprintf(&b, "\n  node %q (%s, opset %d): %s", n.Name, n.Op, n.Opset, n.Reason)
+	fmt.Fprintf(&b, "onnx: %d node(s) cannot be imported: ", len(e.Nodes))
+	for i, n := range e.Nodes {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "node %q (%s, opset %d): %s", n.Name, n.Op, n.Opset, n.Reason)
 	}
 	return b.String()
 }
@@ -92,7 +96,7 @@ func Read(path string) (*Imported, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %s: %w", path, err)
 	}
-	imp, err := importModel(m, filepath.Dir(path))
+	imp, err := importModel(m, filepath.Dir(path), true)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -105,7 +109,7 @@ func Decode(b []byte) (*Imported, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}
-	return importModel(m, "")
+	return importModel(m, "", false)
 }
 
 // value is what the importer knows of a graph value: a constant (ONNX
@@ -148,12 +152,18 @@ type builder struct {
 	uses   map[string]int
 	errs   []NodeError
 	paths  map[string]bool
-	consts []string
-	node   *ionnx.Node
-	nodeI  int
+	failed map[string]bool
+	mapped bool // the tensors' raw bytes are a mapped file
+	scopes map[string]int
+	// parents holds the scopes that contain others (a node there is named
+	// scope.Op, beside the modules)
+	parents map[string]bool
+	consts  []string
+	node    *ionnx.Node
+	nodeI   int
 }
 
-func importModel(m *ionnx.Model, dir string) (*Imported, error) {
+func importModel(m *ionnx.Model, dir string, mapped bool) (*Imported, error) {
 	if m.Opset < MinOpset || m.Opset > MaxOpset {
 		if m.Opset == 0 {
 			return nil, errors.New("onnx: the model imports no default operator set (is it an ONNX model?)")
@@ -163,7 +173,7 @@ func importModel(m *ionnx.Model, dir string) (*Imported, error) {
 	if m.Sparse > 0 {
 		return nil, fmt.Errorf("onnx: %d sparse initializers are not supported", m.Sparse)
 	}
-	b := &builder{m: m, dir: dir, vals: map[string]*value{}, uses: map[string]int{}, paths: map[string]bool{}}
+	b := &builder{m: m, dir: dir, mapped: mapped, vals: map[string]*value{}, uses: map[string]int{}, paths: map[string]bool{}, failed: map[string]bool{}, scopes: map[string]int{}, parents: map[string]bool{}}
 	for _, name := range m.InitOrder {
 		t := m.Initializers[name]
 		c, err := b.constOf(t)
@@ -200,13 +210,28 @@ func importModel(m *ionnx.Model, dir string) (*Imported, error) {
 	}
 	b.uses[out]++
 	for i := range m.Nodes {
+		if scope, _, ok := torchScope(m.Nodes[i].Name); ok && live[i] && !foldOps[m.Nodes[i].OpType] {
+			b.scopes[scope]++
+			for p := scope; strings.Contains(p, "."); {
+				p = p[:strings.LastIndex(p, ".")]
+				b.parents[p] = true
+			}
+		}
+	}
+	for i := range m.Nodes {
 		if !live[i] {
 			continue
 		}
 		n := &m.Nodes[i]
 		b.node, b.nodeI = n, i
 		if err := b.convert(n); err != nil {
+			if errors.Is(err, errPoisoned) {
+				continue // an input's node failed: that one is reported
+			}
 			b.errs = append(b.errs, NodeError{Name: n.Name, Op: n.OpType, Opset: m.Opset, Reason: err.Error()})
+			for _, o := range n.Outputs {
+				b.failed[o] = true
+			}
 		}
 	}
 	if len(b.errs) > 0 {
@@ -260,7 +285,11 @@ func (b *builder) constOf(t *ionnx.Tensor) (*constant, error) {
 	default:
 		return nil, fmt.Errorf("onnx: tensor %q: data type %d is not supported", t.Name, t.DataType)
 	}
-	return &constant{name: t.Name, dims: slices.Clone(t.Dims), f: t.Float32s()}, nil
+	c := &constant{name: t.Name, dims: slices.Clone(t.Dims), f: t.Float32s()}
+	if b.mapped && t.External == nil {
+		dropPages(t.Raw)
+	}
+	return c, nil
 }
 
 // readExternal reads a tensor's data from its external file, which must
@@ -322,6 +351,8 @@ func Supported() []string {
 
 type converter func(b *builder, n *ionnx.Node) error
 
+var errPoisoned = errors.New("an input failed")
+
 var converters map[string]converter
 
 func init() {
@@ -335,7 +366,7 @@ func init() {
 		"Gemm": (*builder).gemm, "MatMul": (*builder).matmul, "Concat": (*builder).concat, "Pad": (*builder).pad,
 		"Constant": (*builder).constantNode, "Identity": (*builder).identity, "Dropout": (*builder).dropout,
 		"Softmax": (*builder).softmax, "Transpose": (*builder).transpose, "Shape": (*builder).shapeOp,
-		"Gather": (*builder).gather, "Cast": (*builder).cast, "ConstantOfShape": (*builder).constantOfShape,
+		"Gather": (*builder).gather, "Slice": (*builder).slice, "Cast": (*builder).cast, "ConstantOfShape": (*builder).constantOfShape,
 	}
 }
 
@@ -348,6 +379,12 @@ func (b *builder) convert(n *ionnx.Node) error {
 		return errors.New("operator not supported")
 	}
 	for _, in := range n.Inputs {
+		if b.failed[in] {
+			for _, o := range n.Outputs {
+				b.failed[o] = true
+			}
+			return errPoisoned
+		}
 		if in != "" && b.vals[in] == nil {
 			return fmt.Errorf("input %q is not available (an earlier node failed, or the graph is not sorted)", in)
 		}
@@ -434,7 +471,20 @@ func (b *builder) path(n *ionnx.Node, params map[string]string, try int) string 
 		prefix = p
 	}
 	if !ok {
-		prefix = sanitize(n.Name)
+		prefix = ""
+		if scope, op, isTorch := torchScope(n.Name); isTorch {
+			switch {
+			case scope == "":
+				prefix = sanitize(op)
+			case b.scopes[scope] == 1 && !b.parents[scope]:
+				prefix = scope
+			default:
+				prefix = scope + "." + sanitize(op)
+			}
+		}
+		if prefix == "" {
+			prefix = sanitize(n.Name)
+		}
 		if prefix == "" {
 			prefix = sanitize(n.OpType + "_" + n.Outputs[0])
 		}
@@ -444,6 +494,43 @@ func (b *builder) path(n *ionnx.Node, params map[string]string, try int) string 
 	}
 	return prefix
 }
+
+// torchScope reads a node name of PyTorch's exporter (1.13 and later),
+// "/layer1/layer1.0/conv1/Conv", as the module's state_dict prefix
+// ("layer1.0.conv1") and the operator's name ("Conv"). Each part of the
+// path is a module's name relative to the last part it extends
+// ("block", "block.0"), so nested Sequentials read right.
+func torchScope(name string) (scope, op string, ok bool) {
+	if !strings.HasPrefix(name, "/") {
+		return "", "", false
+	}
+	comps := strings.Split(name[1:], "/")
+	op = comps[len(comps)-1]
+	prev := ""
+	for _, c := range comps[:len(comps)-1] {
+		if c == "" || strings.HasPrefix(c, ".") || strings.HasSuffix(c, ".") || strings.Contains(c, "..") ||
+			strings.ContainsFunc(c, func(r rune) bool {
+				return !(r == '.' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+			}) {
+			return "", "", false
+		}
+		switch {
+		case prev != "" && strings.HasPrefix(c, prev+"."):
+			scope += c[len(prev):]
+		case scope == "":
+			scope = c
+		default:
+			scope += "." + c
+		}
+		prev = c
+	}
+	return scope, op, true
+}
+
+// foldOps are operators that become no layer of their own in exports
+// (shape arithmetic), so they do not count as a scope's layers.
+var foldOps = map[string]bool{"Constant": true, "Shape": true, "Gather": true, "Cast": true, "Slice": true,
+	"ConstantOfShape": true, "Identity": true, "Unsqueeze": true, "Concat": false}
 
 func sanitize(s string) string {
 	var out []rune

@@ -11,6 +11,23 @@ import (
 	"github.com/graftml/graft/tensor"
 )
 
+// intsArg reads integers given as an attribute before opset since and as
+// a constant input from it on (Reshape's shape, Pad's pads).
+func (b *builder) intsArg(n *ionnx.Node, since int64, attr string, input int) ([]int, error) {
+	if b.m.Opset < since {
+		v, ok := attrInts(n, attr)
+		if !ok {
+			return nil, fmt.Errorf("no %s", attr)
+		}
+		return v, nil
+	}
+	c, err := b.constIn(n, input)
+	if err != nil {
+		return nil, err
+	}
+	return ints(c), nil
+}
+
 // windows reads the attributes shared by Conv and the pools: kernel,
 // strides, pads and dilations, with auto_pad resolved. same is set for
 // SAME_UPPER (graft's "same" padding).
@@ -239,9 +256,6 @@ func (b *builder) clip(n *ionnx.Node) error {
 			*dst = c.f[0]
 		}
 	}
-	if lo == 0 && hi == 6 {
-		return b.unary(n, nn.ReLU6())
-	}
 	if lo == 0 && math.IsInf(float64(hi), 1) {
 		return b.unary(n, nn.ReLU())
 	}
@@ -327,17 +341,29 @@ func (b *builder) foldBinary(n *ionnx.Node, op nn.BinaryOp, x, y *constant) erro
 	if err != nil {
 		return err
 	}
-	if numel(shape) > 1<<24 {
-		return fmt.Errorf("folding constants %v and %v: too large", x.dims, y.dims)
+	if numel(shape) > foldLimit(x.len()+y.len()) {
+		return fmt.Errorf("folding constants %v and %v: the result is too large", x.dims, y.dims)
 	}
 	out := nn.NewBinary(op).InferN([]*tensor.Tensor{tensorOf(x), tensorOf(y)})
 	b.setConst(n, shape, out.Data())
 	return nil
 }
 
+// foldLimit bounds a folded constant made from n elements, so a small
+// file cannot make the importer allocate without limit.
+func foldLimit(n int) int { return 4*n + 1<<16 }
+
+// numel is the product of the dimensions, saturating at 1<<40 (and 0
+// for a negative one), so hostile dimensions cannot overflow it.
 func numel(s []int) int {
 	n := 1
 	for _, d := range s {
+		if d < 0 {
+			return 0
+		}
+		if d > 0 && n > (1<<40)/d {
+			return 1 << 40
+		}
 		n *= d
 	}
 	return n
@@ -453,19 +479,9 @@ func (b *builder) reshape(n *ionnx.Node) error {
 	if x == nil {
 		return errors.New("no input")
 	}
-	var target []int
-	if b.m.Opset < 5 {
-		s, ok := attrInts(n, "shape")
-		if !ok {
-			return errors.New("no shape")
-		}
-		target = s
-	} else {
-		c, err := b.constIn(n, 1)
-		if err != nil {
-			return err
-		}
-		target = ints(c)
+	target, err := b.intsArg(n, 5, "shape", 1)
+	if err != nil {
+		return err
 	}
 	if attrInt(n, "allowzero", 0) != 0 && slices.Contains(target, 0) {
 		return errors.New("allowzero with a zero dimension is not supported")
@@ -808,20 +824,12 @@ func (b *builder) pad(n *ionnx.Node) error {
 	if err != nil {
 		return err
 	}
-	var pads []int
 	value := attrFloat(n, "value", 0)
-	if b.m.Opset < 11 {
-		p, ok := attrInts(n, "pads")
-		if !ok {
-			return errors.New("no pads")
-		}
-		pads = p
-	} else {
-		c, err := b.constIn(n, 1)
-		if err != nil {
-			return err
-		}
-		pads = ints(c)
+	pads, err := b.intsArg(n, 11, "pads", 1)
+	if err != nil {
+		return err
+	}
+	if b.m.Opset >= 11 {
 		if b.input(n, 2) != nil {
 			v, err := b.constIn(n, 2)
 			if err != nil {
@@ -1067,6 +1075,9 @@ func (b *builder) gather(n *ionnx.Node) error {
 		return fmt.Errorf("axis %d for rank %d", axis, r)
 	}
 	outer, size, inner := numel(data.dims[:axis]), data.dims[axis], numel(data.dims[axis+1:])
+	if outer*inner*idx.len() > foldLimit(data.len()+idx.len()) {
+		return errors.New("the gathered constant is too large")
+	}
 	var out []float32
 	for o := range outer {
 		for _, fi := range idx.f {
@@ -1133,8 +1144,8 @@ func (b *builder) constantOfShape(n *ionnx.Node) error {
 			return fmt.Errorf("shape %v", dims)
 		}
 	}
-	if numel(dims) > 1<<24 {
-		return fmt.Errorf("shape %v too large", dims)
+	if numel(dims) > foldLimit(0) {
+		return fmt.Errorf("shape %v too large for a folded constant", dims)
 	}
 	v := float32(0)
 	if a, ok := n.Attrs["value"]; ok && a.T != nil {
@@ -1149,5 +1160,103 @@ func (b *builder) constantOfShape(n *ionnx.Node) error {
 		f[i] = v
 	}
 	b.setConst(n, dims, f)
+	return nil
+}
+
+// slice folds a Slice of a constant.
+func (b *builder) slice(n *ionnx.Node) error {
+	if err := known(n, "starts", "ends", "axes"); err != nil {
+		return err
+	}
+	c, err := b.constIn(n, 0)
+	if err != nil {
+		return errors.New("slice of an activation is not supported")
+	}
+	var starts, ends, axes, steps []int
+	if b.m.Opset < 10 {
+		var ok bool
+		if starts, ok = attrInts(n, "starts"); !ok {
+			return errors.New("no starts")
+		}
+		if ends, ok = attrInts(n, "ends"); !ok {
+			return errors.New("no ends")
+		}
+		axes, _ = attrInts(n, "axes")
+	} else {
+		get := func(i int) ([]int, error) {
+			if b.input(n, i) == nil {
+				return nil, nil
+			}
+			k, err := b.constIn(n, i)
+			if err != nil {
+				return nil, err
+			}
+			return ints(k), nil
+		}
+		for i, dst := range []*[]int{&starts, &ends, &axes, &steps} {
+			if *dst, err = get(i + 1); err != nil {
+				return err
+			}
+		}
+	}
+	r := len(c.dims)
+	if axes == nil {
+		for i := range starts {
+			axes = append(axes, i)
+		}
+	}
+	if len(starts) != len(ends) || len(axes) != len(starts) || (steps != nil && len(steps) != len(starts)) {
+		return errors.New("starts, ends, axes and steps of different lengths")
+	}
+	lo, hi := make([]int, r), slices.Clone(c.dims)
+	for i, a := range axes {
+		if a < 0 {
+			a += r
+		}
+		if a < 0 || a >= r {
+			return fmt.Errorf("axis %d for rank %d", axes[i], r)
+		}
+		if steps != nil && steps[i] != 1 {
+			return errors.New("steps other than 1 are not supported")
+		}
+		d := c.dims[a]
+		clamp := func(v int) int {
+			if v < 0 {
+				v += d
+			}
+			return min(max(v, 0), d)
+		}
+		lo[a], hi[a] = clamp(starts[i]), clamp(ends[i])
+		if hi[a] < lo[a] {
+			hi[a] = lo[a]
+		}
+	}
+	dims := make([]int, r)
+	for i := range dims {
+		dims[i] = hi[i] - lo[i]
+	}
+	out := make([]float32, 0, numel(dims))
+	idx := slices.Clone(lo)
+	st := make([]int, r)
+	acc := 1
+	for i := r - 1; i >= 0; i-- {
+		st[i] = acc
+		acc *= c.dims[i]
+	}
+	for range numel(dims) {
+		off := 0
+		for i, v := range idx {
+			off += v * st[i]
+		}
+		out = append(out, c.f[off])
+		for i := r - 1; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < hi[i] {
+				break
+			}
+			idx[i] = lo[i]
+		}
+	}
+	b.setConst(n, dims, out)
 	return nil
 }

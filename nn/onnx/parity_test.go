@@ -44,20 +44,27 @@ func relErr(got, want []float32) float64 {
 	return d / math.Max(m, 1e-30)
 }
 
+// readRef reads a model's PyTorch references and imports its export.
+func readRef(t *testing.T, dir, name, suffix string) (*safetensors.File, *onnx.Imported) {
+	t.Helper()
+	ref, err := safetensors.ReadFile(filepath.Join(dir, name+"_ref.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, err := onnx.Read(filepath.Join(dir, name+suffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref, imp
+}
+
 // TestTorchvisionParity: each exported model (BatchNorm folded, as
 // models are shipped) gives PyTorch's eval-mode logits within 1e-4.
 func TestTorchvisionParity(t *testing.T) {
 	dir := cacheDir(t)
 	for _, name := range torchModels {
 		t.Run(name, func(t *testing.T) {
-			ref, err := safetensors.ReadFile(filepath.Join(dir, name+"_ref.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			imp, err := onnx.Read(filepath.Join(dir, name+".onnx"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			ref, imp := readRef(t, dir, name, ".onnx")
 			x := nchwToNHWC(ref.Tensors["x"])
 			want := ref.Tensors["y_eval"].F32
 			y := imp.Graph.Infer(x)
@@ -78,14 +85,7 @@ func TestTorchvisionTrainingStep(t *testing.T) {
 	dir := cacheDir(t)
 	for _, name := range torchModels {
 		t.Run(name, func(t *testing.T) {
-			ref, err := safetensors.ReadFile(filepath.Join(dir, name+"_ref.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			imp, err := onnx.Read(filepath.Join(dir, name+"_train.onnx"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			ref, imp := readRef(t, dir, name, "_train.onnx")
 			g := imp.Graph
 			nn.SetTraining(g, true)
 			nn.Walk(g, func(_ string, l nn.Layer) {

@@ -1,0 +1,107 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/graftml/graft/nn/onnx"
+	"github.com/graftml/graft/tensor"
+)
+
+// onnxModels are the ONNX files of BenchmarkONNXInfer, exported by
+// testdata/onnx/export.py into ~/.cache/graft/onnx (BatchNorm folded, as
+// shipped); bench/peers/ort.js and bench/peers/torch_infer.py time the
+// same models in ONNX Runtime and PyTorch.
+var onnxModels = []string{"mobilenet_v2", "resnet18"}
+
+func onnxFile(b *testing.B, name string) string {
+	home, _ := os.UserHomeDir()
+	p := filepath.Join(home, ".cache", "graft", "onnx", name+".onnx")
+	if _, err := os.Stat(p); err != nil {
+		b.Skipf("%s absent: /usr/bin/python3 testdata/onnx/export.py", p)
+	}
+	return p
+}
+
+// BenchmarkONNXInfer times inference (Infer) of imported models at 224²,
+// batch 32, with 1 and 2 threads, reporting images/s.
+// GRAFT_BENCH_MODELS narrows the models.
+func BenchmarkONNXInfer(b *testing.B) {
+	for _, name := range onnxModels {
+		if !selected("GRAFT_BENCH_MODELS", name) {
+			continue
+		}
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("model=%s/batch=32/threads=%d", name, threads), func(b *testing.B) {
+				imp, err := onnx.Read(onnxFile(b, name))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
+				x := tensor.RandNormal(1, 0, 1, 32, 224, 224, 3)
+				imp.Graph.Infer(x)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					imp.Graph.Infer(x)
+				}
+				tensor.Synchronize()
+				b.ReportMetric(float64(32*b.N)/b.Elapsed().Seconds(), "images/s")
+			})
+		}
+	}
+}
+
+// BenchmarkONNXImport times reading an ONNX file into a graft graph and
+// reports the bytes allocated per byte of the file (the weights, and
+// their gradient buffers, zero pages untouched until training) and the
+// growth of the process's peak resident memory per byte of the file
+// (meaningful when the benchmark runs alone: -bench ONNXImport).
+func BenchmarkONNXImport(b *testing.B) {
+	for _, name := range []string{"resnet18"} {
+		b.Run("model="+name, func(b *testing.B) {
+			p := onnxFile(b, name)
+			st, err := os.Stat(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			hwm := peakRSS()
+			runtime.ReadMemStats(&before)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := onnx.Read(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/float64(st.Size()), "alloc/filebyte")
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1e3, "ms/import")
+			if hwm > 0 {
+				b.ReportMetric(float64(peakRSS()-hwm)/float64(st.Size()), "peakRSS/filebyte")
+			}
+		})
+	}
+}
+
+// peakRSS returns the process's peak resident memory in bytes (VmHWM), 0
+// where /proc does not say.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestImportInfo: graft import writes a checkpoint that graft info reads
+// without the ONNX file; user mistakes are errors.
+func TestImportInfo(t *testing.T) {
+	src := filepath.Join("..", "..", "testdata", "onnx", "small.onnx")
+	dst := filepath.Join(t.TempDir(), "small.safetensors")
+	var out bytes.Buffer
+	if err := run([]string{"import", src, "--out", dst, "--std", "0.25,0.25,0.25"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "250 parameters") {
+		t.Errorf("import said %q", out.String())
+	}
+	for _, model := range []string{dst, src} {
+		out.Reset()
+		if err := run([]string{"info", "--model", model, "--json"}, &out); err != nil {
+			t.Fatal(err)
+		}
+		var r struct {
+			Params int        `json:"params"`
+			Head   []string   `json:"head"`
+			Groups [][]string `json:"groups"`
+			Mean   []float32  `json:"mean"`
+			Std    []float32  `json:"std"`
+			FLOPs  float64    `json:"fwd_flops_per_image"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Params != 4*3*3*3+4+4+4+2*64+2 || len(r.Head) != 1 || len(r.Groups) < 2 || r.FLOPs <= 0 || len(r.Mean) != 3 {
+			t.Errorf("info --model %s: %s", model, out.String())
+		}
+		if model == dst && (len(r.Std) != 3 || r.Std[0] != 0.25) {
+			t.Errorf("std %v, want the --std given to import", r.Std)
+		}
+	}
+	for _, args := range [][]string{
+		{"import", src},
+		{"import", "--out", dst},
+		{"import", src, "--out", dst, "--mean", "a,b"},
+		{"import", src, "--out", dst, "--mean", "0.5,0.5"},
+		{"import", filepath.Join(t.TempDir(), "none.onnx"), "--out", dst},
+		{"info", "--model", filepath.Join(t.TempDir(), "none.safetensors")},
+		{"import", filepath.Join("..", "..", "testdata", "onnx", "export.py"), "--out", dst},
+	} {
+		if err := run(args, &out); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("graft %v: error %v, want one line", args, err)
+		}
+	}
+}

@@ -185,7 +185,7 @@ func LoadFolder(dir string) (*Corpus, error) {
 			if err != nil {
 				return nil, err
 			}
-			c.Docs = append(c.Docs, Doc{Text: string(b), Label: label, Group: e.Name(), ID: filepath.Base(f)})
+			c.Docs = append(c.Docs, Doc{Text: string(b), Label: label, Group: e.Name(), ID: e.Name() + "/" + filepath.Base(f)})
 		}
 	}
 	if len(c.Classes) < 2 {

@@ -72,6 +72,8 @@ func run(args []string, out io.Writer) error {
 		return bench(args[1:], out)
 	case "predict":
 		return predict(args[1:], out)
+	case "text":
+		return textCmd(args[1:], out)
 	case "help", "-h", "--help":
 		fmt.Fprintln(out, usage)
 		return nil

@@ -72,8 +72,15 @@ func (e *Embedding) FromVectors(rows []float32) error {
 // input [N, T] of ids gives [N, Dim]. A sequence of padding only gives
 // zeros. The table, its name ("weight"), initialisation and padding row are
 // Embedding's; its gradient is sparse the same way.
+//
+// With Weights set (one per id), the mean is weighted: y = Σ w_id·e_id /
+// Σ w_id over the sequence's non-padding tokens, as PyTorch's
+// per_sample_weights with the weights normalised; a smooth inverse
+// frequency (Arora et al. 2017) down-weights the words every text has.
 type EmbeddingBag struct {
 	*Embedding
+	Weights []float32 // per id; nil: every token counts 1
+
 	counts []float32
 	y      *tensor.Tensor
 }
@@ -86,13 +93,16 @@ func NewEmbeddingBag(num, dim, padIndex int, seed uint64) *EmbeddingBag {
 
 func (e *EmbeddingBag) bag(y, x *tensor.Tensor, ids []int, counts []float32) ([]int, []float32) {
 	e.check(x)
+	if e.Weights != nil && len(e.Weights) != e.Num {
+		panic(fmt.Sprintf("nn.EmbeddingBag: %d weights for %d ids", len(e.Weights), e.Num))
+	}
 	n, t, dim := x.Dim(0), x.Dim(1), e.Dim
 	w, yd, xd := e.Weight.Value.Data(), y.Data(), x.Data()
 	ids, counts = ids[:0], counts[:0]
 	for i := 0; i < n; i++ {
 		out := yd[i*dim : (i+1)*dim]
 		clear(out)
-		c := 0
+		c := float32(0)
 		for s := 0; s < t; s++ {
 			v := xd[i*t+s]
 			id := int(v)
@@ -103,9 +113,13 @@ func (e *EmbeddingBag) bag(y, x *tensor.Tensor, ids []int, counts []float32) ([]
 			if id == e.PadIndex {
 				continue
 			}
-			c++
+			wt := float32(1)
+			if e.Weights != nil {
+				wt = e.Weights[id]
+			}
+			c += wt
 			for j, a := range w[id*dim : (id+1)*dim] {
-				out[j] += a
+				out[j] += wt * a
 			}
 		}
 		inv := float32(0)
@@ -155,8 +169,12 @@ func (e *EmbeddingBag) Backward(dy *tensor.Tensor, _ bool) *tensor.Tensor {
 			}
 			e.sparse.touch(id)
 			row := g[id*dim : (id+1)*dim]
+			a := inv
+			if e.Weights != nil {
+				a *= e.Weights[id]
+			}
 			for j, v := range src {
-				row[j] += v * inv
+				row[j] += v * a
 			}
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/graftml/graft/nn"
+
 	"github.com/graftml/graft/text"
 )
 
@@ -143,6 +145,7 @@ type textFlags struct {
 	seqLen, dim, hidden, filts *int
 	batch, epochs, extra       *int
 	lr, embLR, testFrac        *float64
+	sif, norm                  *bool
 }
 
 func addTextFlags(fs *flag.FlagSet) textFlags {
@@ -151,7 +154,7 @@ func addTextFlags(fs *flag.FlagSet) textFlags {
 		data:     fs.String("data", "spamassassin", "spamassassin, a folder of class folders of .txt files, a .csv or .jsonl of text,label"),
 		seqLen:   fs.Int("seq-len", 400, "tokens kept per document"),
 		dim:      fs.Int("dim", 100, "embedding dimension without --embeddings"),
-		hidden:   fs.Int("hidden", 64, "bag: hidden units"),
+		hidden:   fs.Int("hidden", 64, "bag: hidden units (0: a linear head)"),
 		filts:    fs.Int("filters", 100, "cnn: filters per width"),
 		batch:    fs.Int("batch", 32, "batch size"),
 		epochs:   fs.Int("epochs", 0, "epochs (0: enough for 300 steps, 3 to 200)"),
@@ -159,16 +162,18 @@ func addTextFlags(fs *flag.FlagSet) textFlags {
 		lr:       fs.Float64("lr", 3e-3, "Adam rate of the layers above the embedding"),
 		embLR:    fs.Float64("emb-lr", 0, "Adam rate of the embedding (0: --lr from scratch, --lr/10 when fine-tuning)"),
 		testFrac: fs.Float64("test-frac", 0.2, "share of each class held out for testing"),
+		norm:     fs.Bool("norm", false, "bag: batch-normalise the mean before the MLP"),
+		sif:      fs.Bool("sif", true, "bag with word vectors: weight the mean by smooth inverse frequency (from the vectors' word ranks)"),
 	}
 }
 
 func (f textFlags) config(embed string, classes int, seed uint64) (textConfig, error) {
 	c := textConfig{Model: *f.model, SeqLen: *f.seqLen, Dim: *f.dim, Hidden: *f.hidden, Filters: *f.filts,
-		Classes: classes, Embed: embed, Batch: *f.batch, Epochs: *f.epochs, LR: *f.lr, EmbLR: *f.embLR, Seed: seed}
+		Classes: classes, Embed: embed, Batch: *f.batch, Epochs: *f.epochs, LR: *f.lr, EmbLR: *f.embLR, Seed: seed, SIF: *f.sif, Norm: *f.norm}
 	if c.Model != "bag" && c.Model != "cnn" {
 		return c, fmt.Errorf("unknown --model %q (bag or cnn)", c.Model)
 	}
-	if c.SeqLen < 1 || c.Dim < 1 || c.Hidden < 1 || c.Filters < 1 || c.Batch < 1 || c.Epochs < 0 || !(c.LR > 0) || c.EmbLR < 0 {
+	if c.SeqLen < 1 || c.Dim < 1 || c.Hidden < 0 || c.Filters < 1 || c.Batch < 1 || c.Epochs < 0 || !(c.LR > 0) || c.EmbLR < 0 {
 		return c, errors.New("--seq-len, --dim, --hidden, --filters, --batch and --lr must be positive")
 	}
 	if !(*f.testFrac > 0 && *f.testFrac < 1) {
@@ -296,6 +301,9 @@ func runText(ctx context.Context, d *textData, train *text.Corpus, vecs *text.Ve
 	if res.Coverage, err = initEmbedding(emb, vocab, vecs, cfg.Embed, cfg.Seed); err != nil {
 		return res, err
 	}
+	if bag, ok := m.(*nn.Sequential).Layer(0).(*nn.EmbeddingBag); ok && cfg.SIF && vecs != nil {
+		bag.Weights = sifWeights(vocab, vecs)
+	}
 	trainSet := text.Encode(train, trainToks, vocab, cfg.SeqLen)
 	testSet := text.Encode(d.test, d.tokens(d.test), vocab, cfg.SeqLen)
 	if err := fitText(ctx, m, emb, trainSet, cfg); err != nil {
@@ -352,4 +360,3 @@ func abbreviate(s string, n int) string {
 	}
 	return s
 }
-

@@ -30,6 +30,10 @@ type textConfig struct {
 	Batch     int
 	LR, EmbLR float64
 	Seed      uint64
+	// SIF weights the bag's mean by smooth inverse frequency.
+	SIF bool
+	// Norm puts a BatchNorm between the bag's mean and its MLP.
+	Norm bool
 }
 
 // buildTextModel returns the classifier and its embedding table.
@@ -37,8 +41,15 @@ func buildTextModel(c textConfig, vocab int) (nn.Layer, *nn.Embedding, error) {
 	switch c.Model {
 	case "bag":
 		bag := nn.NewEmbeddingBag(vocab, c.Dim, text.PadID, c.Seed)
-		m := nn.NewSequential().Add("embedding", bag).
-			Add("fc1", nn.NewDense(c.Dim, c.Hidden, true, c.Seed+1)).
+		m := nn.NewSequential().Add("embedding", bag)
+		if c.Norm {
+			m.Add("norm", nn.NewBatchNorm(c.Dim))
+		}
+		if c.Hidden == 0 {
+			m.Add("fc", nn.NewDense(c.Dim, c.Classes, true, c.Seed+1))
+			return m, bag.Embedding, nil
+		}
+		m.Add("fc1", nn.NewDense(c.Dim, c.Hidden, true, c.Seed+1)).
 			Add("relu", nn.ReLU()).
 			Add("fc2", nn.NewDense(c.Hidden, c.Classes, true, c.Seed+2))
 		return m, bag.Embedding, nil
@@ -78,6 +89,9 @@ func initEmbedding(e *nn.Embedding, vocab *text.Vocab, vecs *text.Vectors, embed
 		var v []float32
 		if vecs != nil && i >= 2 {
 			v = vecs.Lookup(w)
+			if v == nil && specialWords[w] != "" {
+				v = vecs.Lookup(specialWords[w])
+			}
 		}
 		if v != nil {
 			found++
@@ -101,6 +115,27 @@ func initEmbedding(e *nn.Embedding, vocab *text.Vocab, vecs *text.Vectors, embed
 		return 0, err
 	}
 	return float64(found) / float64(max(vocab.Len()-2, 1)), nil
+}
+
+// specialWords are the words whose vectors the tokenizer's placeholder
+// tokens take.
+var specialWords = map[string]string{text.URLTok: "url", text.EmailTok: "email", text.NumTok: "number", text.HTMLTok: "html"}
+
+// sifWeights returns a/(a + p(w)) per id, p(w) the Zipf frequency of the
+// word's rank in the vectors (which list words by frequency), 1 for words
+// they lack.
+func sifWeights(vocab *text.Vocab, vecs *text.Vectors) []float32 {
+	const a = 1e-3
+	h := math.Log(float64(vecs.Len())) + 0.5772
+	w := make([]float32, vocab.Len())
+	for i, word := range vocab.Words {
+		w[i] = 1
+		if r, ok := vecs.Index(word); ok {
+			p := 1 / (float64(r+1) * h)
+			w[i] = float32(a / (a + p))
+		}
+	}
+	return w
 }
 
 func stdOf(v []float32) float64 {
@@ -262,7 +297,7 @@ func loadTextModel(path string) (nn.Layer, *text.Vocab, textConfig, []string, er
 	if c.Classes < 2 {
 		return nil, nil, c, nil, fmt.Errorf("%s: %d classes named", path, c.Classes)
 	}
-	if (c.Model == "bag" && c.Hidden < 1) || (c.Model == "cnn" && c.Filters < 1) {
+	if c.Model == "cnn" && c.Filters < 1 {
 		return nil, nil, c, nil, fmt.Errorf("%s: a %s model with hidden %d, filters %d", path, c.Model, c.Hidden, c.Filters)
 	}
 	m, _, err := buildTextModel(c, vocab.Len())

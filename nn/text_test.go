@@ -96,8 +96,19 @@ func TestGradCheckConv1DMax(t *testing.T) {
 }
 
 func TestGradCheckEmbeddingBag(t *testing.T) {
+	for _, weighted := range []bool{false, true} {
+		checkEmbeddingBag(t, weighted)
+	}
+}
+
+func checkEmbeddingBag(t *testing.T, weighted bool) {
 	const num, dim, pad = 7, 3, 0
 	e := nn.NewEmbeddingBag(num, dim, pad, 81)
+	wt := func(id int) float32 { return 1 }
+	if weighted {
+		e.Weights = []float32{9, 1, 0.5, 2, 0.25, 3, 1.5} // the padding's 9 must not count
+		wt = func(id int) float32 { return e.Weights[id] }
+	}
 	copy(e.Weight.Value.Data()[pad*dim:], []float32{0.5, -0.5, 1}) // must not count
 	ids := tensor.FromSlice([]float32{2, 4, 4, 0, 0, 0, 0, 0, 1, 5, 0, 6}, 3, 4)
 	e.SetTraining(true)
@@ -107,8 +118,8 @@ func TestGradCheckEmbeddingBag(t *testing.T) {
 	}
 	w := e.Weight.Value.Data()
 	for j := 0; j < dim; j++ {
-		want := (w[2*dim+j] + 2*w[4*dim+j]) / 3 // padding left out of the mean
-		if d := y.Data()[j] - want; d > 1e-6 || d < -1e-6 {
+		want := (wt(2)*w[2*dim+j] + 2*wt(4)*w[4*dim+j]) / (wt(2) + 2*wt(4)) // padding left out of the mean
+		if d := y.Data()[j] - want; d > 1e-5 || d < -1e-5 {
 			t.Fatalf("mean[%d] = %v, want %v", j, y.Data()[j], want)
 		}
 		if y.Data()[dim+j] != 0 {

@@ -38,7 +38,7 @@ that GloVe file. Word vectors may be GloVe/word2vec/fastText text (.txt, .vec), 
 // textCmd runs graft text.
 func textCmd(args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("text: no command given\n%s", textUsage)
+		return errors.New("text: no command given (try: graft text help)")
 	}
 	switch args[0] {
 	case "demo":

@@ -187,6 +187,12 @@ func TestEmbeddingSparseGrad(t *testing.T) {
 
 // TestTextCNNAllocs: a training step of the text CNN allocates nothing.
 func TestTextCNNAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts")
+	}
+	if raceEnabled() {
+		t.Skip("the race detector allocates")
+	}
 	m := nn.NewSequential(
 		nn.NewEmbedding(50, 8, 0, 1),
 		nn.NewConcat(named("c3", nn.NewConv1DMax(8, 5, 3, true, 2)), named("c4", nn.NewConv1DMax(8, 5, 4, true, 3))),

@@ -7,8 +7,10 @@
 // ({"words", "vectors": {word: [v…, l2norm, index]}, …}). Every reader
 // streams: the file is never held in memory, only the vectors it keeps
 // (ReadOptions.Keep restricts them to a vocabulary), in chunks joined once
-// at the end, so peak memory stays within twice the vectors kept. A
-// malformed line, a wrong number of values, a duplicate word, a word that is
+// at the end, so peak memory stays within twice the vectors kept (plus one
+// 4 MB chunk, the words and their index); when a header announces a word
+// count the file's size can hold (word2vec, fastText, wink's "size"), the
+// table is allocated once and not joined. A malformed line, a wrong number of values, a duplicate word, a word that is
 // not UTF-8 or a value that is not a finite number is an error naming the
 // file and the line (the byte offset for JSON and binary files).
 // LoadCached keeps a compact copy (safetensors + a vocabulary file) so the

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -312,4 +313,55 @@ func TestGloVeReal(t *testing.T) {
 	}
 	// GloVe 6B 100d's published vector of "the" starts -0.038194 -0.24487 0.72812
 	wantVec(t, v, "the", -0.038194, -0.24487, 0.72812)
+}
+
+// TestLoadMemory: reading allocates at most twice the vectors kept (chunks,
+// then one join), plus the words and their index.
+func TestLoadMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	const words, dim = 40000, 50
+	var b strings.Builder
+	for i := 0; i < words; i++ {
+		b.WriteString("w" + strconv.Itoa(i))
+		for j := 0; j < dim; j++ {
+			b.WriteString(" 0.123456")
+		}
+		b.WriteByte('\n')
+	}
+	dir := t.TempDir()
+	for _, header := range []bool{false, true} {
+		src := b.String()
+		if header {
+			src = strconv.Itoa(words) + " " + strconv.Itoa(dim) + "\n" + src
+		}
+		path := filepath.Join(dir, "v.txt")
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, keepAll := range []bool{true, false} {
+			opts := ReadOptions{}
+			kept := words
+			if !keepAll {
+				opts.Keep = func(w string) bool { return strings.HasSuffix(w, "7") }
+				kept = words / 10
+			}
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			v, err := Load(path, opts)
+			runtime.ReadMemStats(&m1)
+			if err != nil || v.Len() != kept {
+				t.Fatalf("header %v: %d words, %v", header, v.Len(), err)
+			}
+			vecBytes := uint64(kept * dim * 4)
+			// + the unused part of the last 4 MB chunk, the words, their
+			// index and the reader's buffer
+			limit := 2*vecBytes + 4<<20 + uint64(words)*128 + 2<<20
+			if got := m1.TotalAlloc - m0.TotalAlloc; got > limit {
+				t.Errorf("header %v keep all %v: allocated %d bytes for %d bytes of vectors (limit %d)", header, keepAll, got, vecBytes, limit)
+			}
+		}
+	}
 }

@@ -207,7 +207,7 @@ func (e *Embedding) Backward(dy *tensor.Tensor, _ bool) *tensor.Tensor {
 	if !e.Weight.Trainable {
 		return nil
 	}
-	g, d := e.sparse.begin(e.Weight.Grad, e.Num, e.Dim), dy.Data()
+	g, d := e.sparse.begin(e.Weight.Grad, e.Num, e.Dim, len(e.ids)), dy.Data()
 	for i, id := range e.ids {
 		if id == e.PadIndex {
 			continue

@@ -23,8 +23,12 @@ type sparseRows struct {
 }
 
 // begin zeroes the rows of the previous pass (the whole table the first
-// time, or when the gradient tensor was replaced) and empties the list.
-func (s *sparseRows) begin(g *tensor.Tensor, num, dim int) []float32 {
+// time, or when the gradient tensor was replaced) and empties the list,
+// which then holds up to ids rows without growing.
+func (s *sparseRows) begin(g *tensor.Tensor, num, dim, ids int) []float32 {
+	if n := min(num, ids); cap(s.rows) < n {
+		s.rows = append(make([]int, 0, n), s.rows...)
+	}
 	gd := g.Data()
 	if s.grad != g || len(s.mark) != num {
 		clear(gd)
@@ -158,7 +162,7 @@ func (e *EmbeddingBag) Backward(dy *tensor.Tensor, _ bool) *tensor.Tensor {
 		return nil
 	}
 	dim := e.Dim
-	g := e.sparse.begin(e.Weight.Grad, e.Num, dim)
+	g := e.sparse.begin(e.Weight.Grad, e.Num, dim, len(e.ids))
 	d := dy.Data()
 	t := len(e.ids) / max(len(e.counts), 1)
 	for i, inv := range e.counts {

@@ -200,9 +200,10 @@ func (e *Embedding) Infer(x *tensor.Tensor) *tensor.Tensor {
 // Backward accumulates dy into the rows that were looked up (except the
 // padding row). Ids have no gradient: it returns nil. The gradient is
 // sparse: only the rows of this batch and the last are written (GradRows
-// lists this batch's), every other row stays zero, so the cost does not
-// grow with the vocabulary. Optimizers still update the whole table (see
-// SGD and Adam), as PyTorch does for a dense-gradient nn.Embedding.
+// and Weight.Rows list this batch's), every other row stays zero, so the
+// cost does not grow with the vocabulary. Optimizers update the whole
+// table, as PyTorch does for a dense-gradient nn.Embedding, unless the
+// table's Group is Lazy (see Group).
 func (e *Embedding) Backward(dy *tensor.Tensor, _ bool) *tensor.Tensor {
 	if !e.Weight.Trainable {
 		return nil
@@ -218,6 +219,7 @@ func (e *Embedding) Backward(dy *tensor.Tensor, _ bool) *tensor.Tensor {
 			row[j] += v
 		}
 	}
+	e.Weight.Rows = e.sparse.rows
 	return nil
 }
 

@@ -182,6 +182,7 @@ func (e *EmbeddingBag) Backward(dy *tensor.Tensor, _ bool) *tensor.Tensor {
 			}
 		}
 	}
+	e.Weight.Rows = e.sparse.rows
 	return nil
 }
 

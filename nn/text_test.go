@@ -217,3 +217,51 @@ func TestTextCNNAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per step, want 0", a)
 	}
 }
+
+// TestLazyOptimizers: a Lazy group updates only the rows of the batch;
+// for plain SGD that is exactly the dense update, and for a batch that
+// uses every row lazy Adam is dense Adam.
+func TestLazyOptimizers(t *testing.T) {
+	batches := []*tensor.Tensor{
+		tensor.FromSlice([]float32{1, 2, 3, 0}, 1, 4),
+		tensor.FromSlice([]float32{3, 4, 4, 0}, 1, 4),
+		tensor.FromSlice([]float32{5, 1, 0, 0}, 1, 4),
+	}
+	all := tensor.FromSlice([]float32{1, 2, 3, 4, 5, 0}, 1, 6)
+	train := func(lazy bool, mk func(*nn.Group) nn.Optimizer, bs []*tensor.Tensor) []float32 {
+		e := nn.NewEmbedding(6, 3, 0, 9)
+		g := nn.NewGroup(e.Params(), 0.1, 0)
+		g.Lazy = lazy
+		opt := mk(g)
+		e.SetTraining(true)
+		for _, x := range bs {
+			y := e.Forward(x)
+			e.Backward(randn(uint64(x.Len()), y.Shape()...), false)
+			opt.Step()
+		}
+		return slices.Clone(e.Weight.Value.Data())
+	}
+	sgd := func(g *nn.Group) nn.Optimizer { return nn.NewSGD(0, false, g) }
+	if a, b := train(true, sgd, batches), train(false, sgd, batches); !slices.Equal(a, b) {
+		t.Fatalf("lazy SGD without momentum differs from SGD:\n%v\n%v", a, b)
+	}
+	adam := func(g *nn.Group) nn.Optimizer { return nn.NewAdam(g) }
+	full := []*tensor.Tensor{all, all, all}
+	if a, b := train(true, adam, full), train(false, adam, full); !slices.Equal(a, b) {
+		t.Fatalf("lazy Adam on batches using every row differs from Adam")
+	}
+	mom := func(g *nn.Group) nn.Optimizer { return nn.NewSGD(0.9, false, g) }
+	for name, mk := range map[string]func(*nn.Group) nn.Optimizer{"adam": adam, "sgd-momentum": mom} {
+		lazy, dense := train(true, mk, batches), train(false, mk, batches)
+		// row 2 was in the first batch only: dense momentum moved it again,
+		// the lazy update left it where the first step put it
+		once := train(true, mk, batches[:1])
+		if !slices.Equal(lazy[6:9], once[6:9]) || slices.Equal(dense[6:9], once[6:9]) {
+			t.Fatalf("%s: row 2 lazy %v dense %v after its one step %v", name, lazy[6:9], dense[6:9], once[6:9])
+		}
+		// rows of the last batch (5 and 1) moved in both
+		if slices.Equal(lazy[15:18], once[15:18]) {
+			t.Fatalf("%s: lazy update left row 5 alone", name)
+		}
+	}
+}

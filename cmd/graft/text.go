@@ -145,7 +145,7 @@ type textFlags struct {
 	seqLen, dim, hidden, filts *int
 	batch, epochs, extra       *int
 	lr, embLR, testFrac        *float64
-	sif, norm                  *bool
+	sif, norm, lazy            *bool
 }
 
 func addTextFlags(fs *flag.FlagSet) textFlags {
@@ -162,6 +162,7 @@ func addTextFlags(fs *flag.FlagSet) textFlags {
 		lr:       fs.Float64("lr", 3e-3, "Adam rate of the layers above the embedding"),
 		embLR:    fs.Float64("emb-lr", 0, "Adam rate of the embedding (0: --lr from scratch, --lr/10 when fine-tuning)"),
 		testFrac: fs.Float64("test-frac", 0.2, "share of each class held out for testing"),
+		lazy:     fs.Bool("lazy", true, "update only the embedding rows of each batch (Adam as PyTorch's SparseAdam)"),
 		norm:     fs.Bool("norm", false, "bag: batch-normalise the mean before the MLP"),
 		sif:      fs.Bool("sif", true, "bag with word vectors: weight the mean by smooth inverse frequency (from the vectors' word ranks)"),
 	}
@@ -169,7 +170,7 @@ func addTextFlags(fs *flag.FlagSet) textFlags {
 
 func (f textFlags) config(embed string, classes int, seed uint64) (textConfig, error) {
 	c := textConfig{Model: *f.model, SeqLen: *f.seqLen, Dim: *f.dim, Hidden: *f.hidden, Filters: *f.filts,
-		Classes: classes, Embed: embed, Batch: *f.batch, Epochs: *f.epochs, LR: *f.lr, EmbLR: *f.embLR, Seed: seed, SIF: *f.sif, Norm: *f.norm}
+		Classes: classes, Embed: embed, Batch: *f.batch, Epochs: *f.epochs, LR: *f.lr, EmbLR: *f.embLR, Seed: seed, SIF: *f.sif, Norm: *f.norm, Lazy: *f.lazy}
 	if c.Model != "bag" && c.Model != "cnn" {
 		return c, fmt.Errorf("unknown --model %q (bag or cnn)", c.Model)
 	}

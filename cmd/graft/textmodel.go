@@ -34,6 +34,8 @@ type textConfig struct {
 	SIF bool
 	// Norm puts a BatchNorm between the bag's mean and its MLP.
 	Norm bool
+	// Lazy updates only the embedding rows of each batch.
+	Lazy bool
 }
 
 // buildTextModel returns the classifier and its embedding table.
@@ -149,7 +151,8 @@ func stdOf(v []float32) float64 {
 }
 
 // fitText trains m on train with Adam: the embedding at EmbLR (frozen when
-// Embed is "frozen"), the rest at LR.
+// Embed is "frozen"; with Lazy only the rows of each batch are updated),
+// the rest at LR.
 func fitText(ctx context.Context, m nn.Layer, emb *nn.Embedding, train nn.Dataset, c textConfig) error {
 	emb.Weight.Trainable = c.Embed != "frozen"
 	var embParams, rest []nn.Named[*nn.Param]
@@ -160,7 +163,9 @@ func fitText(ctx context.Context, m nn.Layer, emb *nn.Embedding, train nn.Datase
 			rest = append(rest, p)
 		}
 	}
-	opt := nn.NewAdam(nn.NewGroup(rest, c.LR, 0), nn.NewGroup(embParams, c.EmbLR, 0))
+	eg := nn.NewGroup(embParams, c.EmbLR, 0)
+	eg.Lazy = c.Lazy
+	opt := nn.NewAdam(nn.NewGroup(rest, c.LR, 0), eg)
 	_, err := nn.Fit(ctx, m, train, nil, nn.FitOptions{Epochs: c.Epochs, BatchSize: c.Batch, Optimizer: opt, Seed: c.Seed})
 	return err
 }

@@ -83,10 +83,28 @@ func (e *Embedding) FromVectors(rows []float32) error {
 // frequency (Arora et al. 2017) down-weights the words every text has.
 type EmbeddingBag struct {
 	*Embedding
-	Weights []float32 // per id; nil: every token counts 1
+	// Weights holds one weight per id (nil: every token counts 1). It is
+	// the buffer "token_weights", so checkpoints keep it.
+	Weights []float32
 
 	counts []float32
 	y      *tensor.Tensor
+	wbuf   []Named[*Buffer]
+}
+
+// Buffers returns the token weights when they are set.
+func (e *EmbeddingBag) Buffers() []Named[*Buffer] {
+	if e.Weights == nil {
+		return nil
+	}
+	if e.wbuf == nil || !sameSlice(e.wbuf[0].Value.Value.Data(), e.Weights) {
+		e.wbuf = []Named[*Buffer]{{"token_weights", &Buffer{Value: tensor.FromSlice(e.Weights, len(e.Weights))}}}
+	}
+	return e.wbuf
+}
+
+func sameSlice(a, b []float32) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // NewEmbeddingBag returns a mean-of-embeddings layer over a table with

@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -263,5 +264,23 @@ func TestLazyOptimizers(t *testing.T) {
 		if slices.Equal(lazy[15:18], once[15:18]) {
 			t.Fatalf("%s: lazy update left row 5 alone", name)
 		}
+	}
+}
+
+// TestEmbeddingBagWeightsSaved: the token weights travel in checkpoints.
+func TestEmbeddingBagWeightsSaved(t *testing.T) {
+	e := nn.NewEmbeddingBag(4, 2, 0, 3)
+	e.Weights = []float32{1, 0.5, 2, 0.25}
+	path := filepath.Join(t.TempDir(), "bag.safetensors")
+	if err := nn.Save(path, e, nn.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	f := nn.NewEmbeddingBag(4, 2, 0, 99)
+	f.Weights = make([]float32, 4)
+	if _, rep, err := nn.Load(path, f, nn.LoadOptions{}); err != nil || !rep.Clean() {
+		t.Fatalf("load: %v %v", rep, err)
+	}
+	if !slices.Equal(f.Weights, e.Weights) || !slices.Equal(f.Weight.Value.Data(), e.Weight.Value.Data()) {
+		t.Fatalf("weights %v, want %v", f.Weights, e.Weights)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/graftml/graft/nn"
 )
 
 // tinyTextData writes a CSV corpus of two classes whose words a model can
@@ -58,15 +60,25 @@ func TestTextTrainPredict(t *testing.T) {
 	}{
 		{[]string{"train", "--data", csvPath, "--model", "bag", "--epochs", "40"}, "random embeddings"},
 		{[]string{"finetune", "--embeddings", vecPath, "--freeze-embeddings", "--data", csvPath, "--model", "bag", "--epochs", "40"}, "frozen embeddings (coverage"},
+		{[]string{"finetune", "--embeddings", vecPath, "--data", csvPath, "--model", "bag", "--norm", "--hidden", "0", "--epochs", "40"}, "finetune embeddings (coverage"},
 		{[]string{"finetune", "--embeddings", vecPath, "--data", csvPath, "--model", "cnn", "--seq-len", "8", "--filters", "4", "--epochs", "40"}, "finetune embeddings"},
 	} {
-		out := filepath.Join(dir, c.args[0]+".safetensors")
+		out := filepath.Join(dir, fmt.Sprint(len(c.args))+c.args[0]+".safetensors")
 		var b bytes.Buffer
 		if err := run(append(append([]string{"text"}, c.args...), "--out", out), &b); err != nil {
 			t.Fatalf("%v: %v", c.args, err)
 		}
 		if !strings.Contains(b.String(), c.want) || !strings.Contains(b.String(), "test (12 documents): accuracy") {
 			t.Fatalf("%v printed:\n%s", c.args, b.String())
+		}
+		if c.args[0] == "finetune" && strings.Contains(strings.Join(c.args, " "), "bag") {
+			m, _, _, _, err := loadTextModel(out)
+			if err != nil || !hasTokenWeights(m) {
+				t.Fatalf("%v: reloaded without its token weights (%v)", c.args, err)
+			}
+			if w := m.(*nn.Sequential).Layer(0).(*nn.EmbeddingBag).Weights; w[2] == 0 || w[3] == 0 {
+				t.Fatalf("%v: token weights not read back: %v", c.args, w[:4])
+			}
 		}
 		b.Reset()
 		if err := run([]string{"text", "predict", "--from", out, "free cash prize now", "team meeting agenda notes"}, &b); err != nil {

@@ -258,9 +258,20 @@ func saveTextModel(path string, m nn.Layer, c textConfig, vocab *text.Vocab, cla
 	vocab.WriteTo(&b)
 	meta := nn.Meta{Arch: "text-" + c.Model, Classes: classes, InputShape: []int{c.SeqLen},
 		Options: map[string]string{"dim": strconv.Itoa(c.Dim), "hidden": strconv.Itoa(c.Hidden),
-			"filters": strconv.Itoa(c.Filters), "seq_len": strconv.Itoa(c.SeqLen), "vocab": strconv.Itoa(vocab.Len())},
+			"filters": strconv.Itoa(c.Filters), "seq_len": strconv.Itoa(c.SeqLen), "vocab": strconv.Itoa(vocab.Len()),
+			"norm": strconv.FormatBool(c.Norm), "token_weights": strconv.FormatBool(hasTokenWeights(m))},
 		Extra: map[string]string{metaVocab: b.String()}}
 	return nn.Save(path, m, meta)
+}
+
+// hasTokenWeights reports a bag model with token weights.
+func hasTokenWeights(m nn.Layer) bool {
+	s, ok := m.(*nn.Sequential)
+	if !ok || s.Len() == 0 {
+		return false
+	}
+	bag, ok := s.Layer(0).(*nn.EmbeddingBag)
+	return ok && bag.Weights != nil
 }
 
 // loadTextModel rebuilds a model saveTextModel wrote.
@@ -305,9 +316,15 @@ func loadTextModel(path string) (nn.Layer, *text.Vocab, textConfig, []string, er
 	if c.Model == "cnn" && c.Filters < 1 {
 		return nil, nil, c, nil, fmt.Errorf("%s: a %s model with hidden %d, filters %d", path, c.Model, c.Hidden, c.Filters)
 	}
+	c.Norm = meta.Options["norm"] == "true"
 	m, _, err := buildTextModel(c, vocab.Len())
 	if err != nil {
 		return nil, nil, c, nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if meta.Options["token_weights"] == "true" {
+		if bag, ok := m.(*nn.Sequential).Layer(0).(*nn.EmbeddingBag); ok {
+			bag.Weights = make([]float32, vocab.Len()) // read from the checkpoint below
+		}
 	}
 	if _, rep, err := nn.LoadFile(f, m, nn.LoadOptions{}); err != nil {
 		return nil, nil, c, nil, fmt.Errorf("%s: %v", path, err)

@@ -190,31 +190,38 @@ func (s *scanner) hex4() (rune, error) {
 	return rune(v), nil
 }
 
+// numChar marks the bytes a JSON number is made of.
+var numChar = func() (t [256]bool) {
+	for _, c := range []byte("0123456789+-.eE") {
+		t[c] = true
+	}
+	return t
+}()
+
 // number returns the bytes of the next number (valid until the next call).
 func (s *scanner) number() ([]byte, error) {
-	s.peek()
-	s.fill(64)
-	i := s.pos
-	for i < s.end {
-		c := s.buf[i]
-		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			i++
-			continue
-		}
-		break
+	if s.pos < s.end && !numChar[s.buf[s.pos]] {
+		s.peek() // white space before the number: rare in these files
 	}
-	if i == s.pos {
-		if s.pos >= s.end {
+	if s.end-s.pos < 64 {
+		s.fill(64)
+	}
+	buf := s.buf[s.pos:s.end]
+	i := 0
+	for i < len(buf) && numChar[buf[i]] {
+		i++
+	}
+	if i == 0 {
+		if len(buf) == 0 {
 			return nil, s.errorf("unexpected end of input, want a number")
 		}
-		return nil, fmt.Errorf("found %q, want a number", s.buf[s.pos])
+		return nil, fmt.Errorf("found %q, want a number", buf[0])
 	}
-	if i-s.pos >= 64 && i == s.end {
+	if i >= 64 && i == len(buf) {
 		return nil, errors.New("number longer than 64 bytes")
 	}
-	b := s.buf[s.pos:i]
-	s.pos = i
-	return b, nil
+	s.pos += i
+	return buf[:i], nil
 }
 
 // skip skips one value of any kind.

@@ -227,3 +227,36 @@ func TestSpamAssassinReal(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCorpusFiles: CSV, JSONL and vocabulary files of any content give a
+// corpus or an error, never a panic.
+func FuzzCorpusFiles(f *testing.F) {
+	f.Add([]byte("text,label\n\"a, b\",x\nc,y\n"))
+	f.Add([]byte(`{"text":"a","label":"x"}` + "\n" + `{"text":"b","label":2}` + "\n"))
+	f.Add([]byte("w1\nw2\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, name := range []string{"f.csv", "f.jsonl"} {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := LoadCorpus(p)
+			if err != nil {
+				continue
+			}
+			for _, d := range c.Docs {
+				if d.Label < 0 || d.Label >= len(c.Classes) {
+					t.Fatalf("%s: label %d of %d classes", name, d.Label, len(c.Classes))
+				}
+			}
+		}
+		if v, err := ReadVocab(bytes.NewReader(data)); err == nil {
+			for i, w := range v.Words {
+				if v.ID(w) != i {
+					t.Fatalf("vocabulary id of %q is %d, want %d", w, v.ID(w), i)
+				}
+			}
+		}
+	})
+}

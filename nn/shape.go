@@ -199,8 +199,8 @@ func (e *Embedding) Infer(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward accumulates dy into the rows that were looked up (except the
 // padding row). Ids have no gradient: it returns nil. The gradient is
-// sparse: only the rows of this batch and the last are written (GradRows
-// and Weight.Rows list this batch's), every other row stays zero, so the
+// sparse: only the rows of this batch and the last are written (Weight.Rows
+// lists this batch's), every other row stays zero, so the
 // cost does not grow with the vocabulary. Optimizers update the whole
 // table, as PyTorch does for a dense-gradient nn.Embedding, unless the
 // table's Group is Lazy (see Group).

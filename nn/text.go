@@ -53,10 +53,6 @@ func (s *sparseRows) touch(r int) {
 	}
 }
 
-// GradRows returns the rows of the table's gradient the last Backward
-// wrote; every other row of Weight.Grad is zero. The slice is reused.
-func (e *Embedding) GradRows() []int { return e.sparse.rows }
-
 // FromVectors copies rows into the table (len(rows) = Num·Dim) and zeroes
 // the padding row.
 func (e *Embedding) FromVectors(rows []float32) error {

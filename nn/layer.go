@@ -37,6 +37,11 @@ type Param struct {
 	// Trainable says whether Backward computes Grad and optimizers update
 	// Value. Optimizers read it at every step.
 	Trainable bool
+	// Rows, when not nil, lists the rows (indices along the first axis) the
+	// last Backward wrote into Grad; Grad is zero in every other row.
+	// Layers with row-sparse gradients (Embedding, EmbeddingBag) set it;
+	// optimizers of a Lazy group then update only these rows.
+	Rows []int
 }
 
 // NewParam returns a trainable parameter over v with a zero gradient.

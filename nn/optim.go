@@ -14,6 +14,14 @@ type Group struct {
 	// BaseLR is the rate schedules scale; LR is the rate of the next step.
 	BaseLR, LR  float64
 	WeightDecay float64
+	// Lazy updates a parameter with row-sparse gradients (Param.Rows set:
+	// an embedding table) only in the rows of the last batch, as PyTorch's
+	// SparseAdam: a step then costs O(rows in the batch), not
+	// O(vocabulary), and the other rows' momentum and weight decay wait
+	// until their next gradient. Without it the whole table is updated, as
+	// PyTorch does for an nn.Embedding with dense gradients (momentum keeps
+	// moving rows the batch did not use).
+	Lazy bool
 }
 
 // NewGroup returns a group with LR = BaseLR = lr.
@@ -63,17 +71,38 @@ func (o *SGD) Step() {
 			if !p.Trainable {
 				continue
 			}
-			if m == 0 {
+			lazy := g.Lazy && p.Rows != nil
+			if m == 0 && !lazy {
 				be.SGDStep(p.Value, p.Grad, nil, lr, 0, wd, false, false)
 				continue
 			}
 			b, ok := o.buf[p]
-			if !ok {
+			if !ok && m != 0 {
 				b = tensor.Zeros(p.Value.Shape()...)
 				o.buf[p] = b
 			}
+			if lazy {
+				// a zero buffer's first update, m·0 + g, is g: the same as
+				// a first step
+				eachRow(p, func(lo, hi int) {
+					var bd []float32
+					if m != 0 {
+						bd = b.Data()[lo:hi]
+					}
+					tensor.SGDUpdate(p.Value.Data()[lo:hi], p.Grad.Data()[lo:hi], bd, lr, m, wd, o.Nesterov, false)
+				})
+				continue
+			}
 			be.SGDStep(p.Value, p.Grad, b, lr, m, wd, o.Nesterov, !ok)
 		}
+	}
+}
+
+// eachRow calls fn with the element range of every row in p.Rows.
+func eachRow(p *Param, fn func(lo, hi int)) {
+	d := p.Value.Len() / max(p.Value.Dim(0), 1)
+	for _, r := range p.Rows {
+		fn(r*d, (r+1)*d)
 	}
 }
 
@@ -168,6 +197,13 @@ func (o *Adam) Step() {
 			stepSize := float32(g.LR / bc1)
 			sq2 := float32(math.Sqrt(bc2))
 			eps := float32(o.Eps)
+			if g.Lazy && p.Rows != nil {
+				eachRow(p, func(lo, hi int) {
+					tensor.AdamUpdate(p.Value.Data()[lo:hi], p.Grad.Data()[lo:hi], s.m.Data()[lo:hi], s.v.Data()[lo:hi],
+						float32(g.LR), b1, b2, eps, float32(g.WeightDecay), stepSize, sq2, o.Decoupled)
+				})
+				continue
+			}
 			tensor.Default().AdamStep(p.Value, p.Grad, s.m, s.v, tensor.AdamParams{LR: float32(g.LR), Beta1: b1, Beta2: b2,
 				Eps: eps, WeightDecay: float32(g.WeightDecay), StepSize: stepSize, SqrtBC2: sq2, Decoupled: o.Decoupled})
 		}

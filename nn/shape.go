@@ -141,6 +141,7 @@ type Embedding struct {
 	params []Named[*Param]
 	ids    []int
 	y      *tensor.Tensor
+	sparse sparseRows
 }
 
 // NewEmbedding returns an embedding table with N(0, 1) rows (PyTorch's
@@ -197,22 +198,28 @@ func (e *Embedding) Infer(x *tensor.Tensor) *tensor.Tensor {
 }
 
 // Backward accumulates dy into the rows that were looked up (except the
-// padding row). Ids have no gradient: it returns nil.
+// padding row). Ids have no gradient: it returns nil. The gradient is
+// sparse: only the rows of this batch and the last are written (Weight.Rows
+// lists this batch's), every other row stays zero, so the
+// cost does not grow with the vocabulary. Optimizers update the whole
+// table, as PyTorch does for a dense-gradient nn.Embedding, unless the
+// table's Group is Lazy (see Group).
 func (e *Embedding) Backward(dy *tensor.Tensor, _ bool) *tensor.Tensor {
 	if !e.Weight.Trainable {
 		return nil
 	}
-	g, d := e.Weight.Grad.Data(), dy.Data()
-	clear(g)
+	g, d := e.sparse.begin(e.Weight.Grad, e.Num, e.Dim, len(e.ids)), dy.Data()
 	for i, id := range e.ids {
 		if id == e.PadIndex {
 			continue
 		}
+		e.sparse.touch(id)
 		row := g[id*e.Dim : (id+1)*e.Dim]
 		for j, v := range d[i*e.Dim : (i+1)*e.Dim] {
 			row[j] += v
 		}
 	}
+	e.Weight.Rows = e.sparse.rows
 	return nil
 }
 

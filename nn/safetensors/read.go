@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"unsafe"
 )
 
 // DType names a tensor element type as safetensors spells it.
@@ -108,6 +109,12 @@ func readFull(r io.ReaderAt, buf []byte, off int64) error {
 	return err
 }
 
+// littleEndian reports whether the host stores a uint32 as the file does.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// direct reports whether e is read straight into its float32 slice.
+func direct(e *entry) bool { return e.dtype == F32 && littleEndian && e.n > 0 }
+
 // entry is one tensor's header entry once checked.
 type entry struct {
 	name       string
@@ -144,10 +151,14 @@ func read(r io.ReaderAt, size int64) (*File, error) {
 		return nil, err
 	}
 
-	// One read of the part of the data buffer the tensors use.
+	// F32 tensors are read straight into their float32 slices on a
+	// little-endian host (no second copy of a large checkpoint); the
+	// others are read into one buffer and converted.
 	var used int64
 	for i := range entries {
-		used = max(used, entries[i].end)
+		if !direct(&entries[i]) {
+			used = max(used, entries[i].end)
+		}
 	}
 	data := make([]byte, used)
 	if err := readFull(r, data, dataStart); err != nil {
@@ -157,6 +168,14 @@ func read(r io.ReaderAt, size int64) (*File, error) {
 	f := &File{Tensors: make(map[string]*Tensor, len(entries)), Metadata: meta}
 	for i := range entries {
 		e := &entries[i]
+		if direct(e) {
+			out := make([]float32, e.n)
+			if err := readFull(r, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(out))), 4*len(out)), dataStart+e.begin); err != nil {
+				return nil, fmt.Errorf("tensor %q: %w", e.name, err)
+			}
+			f.Tensors[e.name] = &Tensor{DType: F32, Shape: e.shape, F32: out}
+			continue
+		}
 		f.Tensors[e.name] = decode(e, data[e.begin:e.end])
 	}
 	return f, nil

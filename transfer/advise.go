@@ -106,6 +106,12 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	if err != nil {
 		return nil, err
 	}
+	if len(counts) < 2 {
+		return nil, fmt.Errorf("transfer: Advise: the data has %d class; a classifier needs at least 2", len(counts))
+	}
+	if i := slices.IndexFunc(counts, func(n int) bool { return n < 2 }); i >= 0 {
+		return nil, fmt.Errorf("transfer: Advise: class %d has %d example(s); the advisor needs at least 2 per class to measure anything", i, counts[i])
+	}
 	p := &Plan{PerClass: slices.Min(counts)}
 	trunk, _, err := Cut(base, "")
 	if err != nil {

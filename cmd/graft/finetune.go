@@ -31,7 +31,7 @@ Ctrl-C stops at once: --out is written with the model as after the last complete
 		run: finetune})
 	register(command{name: "advise", device: true,
 		summary: "the advisor's plan for a base and new data, with its reasons",
-		doc:     `Measures the base on the new data (how well its features separate the classes, how far the data is from what the base saw, how much data there is) and prints the strategy, the layer groups to train and the learning rates it recommends, with the measurements behind them. --data and --per-class as for finetune; graft finetune --strategy auto runs this plan.`,
+		doc:     `Measures the base on the new data (how well its features separate the classes, how far the data is from what the base saw, how much data there is) and prints the strategy, the layer groups to train and the learning rates it recommends, with the measurements behind them. --data, --per-class and --seed as for finetune: the advisor measures the part of the data finetune trains on, so graft finetune --strategy auto with the same flags runs this plan.`,
 		run:     advise})
 }
 
@@ -114,6 +114,7 @@ func finetune(args []string, out io.Writer) error {
 	augment := fs.Bool("augment", false, "augment the images of the phases that train on images (pad-crop, small rotation, shift, scale); never cached features")
 	flip := fs.Bool("flip", false, "with --augment, also flip horizontally (not for digits or text)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	keepHead := fs.Bool("keep-head", false, "keep the base's head when its class count fits the data but its class names differ (default: re-initialise it)")
 	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -177,6 +178,7 @@ func finetune(args []string, out io.Writer) error {
 	} else {
 		o = transfer.Options{Strategy: st, TopK: *top, Seed: *seed}
 	}
+	o.NewHead = !*keepHead && !transfer.SameClasses(meta.Classes, d.Classes)
 	o.HeadEpochs, o.Epochs = *headEpochs, *epochs
 	if o.HeadEpochs == 0 {
 		o.HeadEpochs = -1
@@ -235,8 +237,12 @@ func finetune(args []string, out io.Writer) error {
 		return &interrupted{msg}
 	}
 	rep := transfer.Compare(res, nil)
+	if plan != nil {
+		rep.Name = "auto → " + describePlan(plan)
+	}
 	if *asJSON {
 		v := map[string]any{"model": base.Arch, "base": *from, "data": *dataSpec, "strategy": res.Strategy, "top_k": o.TopK,
+			"name": rep.Name, "head_learning_rate": res.HeadLR, "learning_rate": res.LR, "learning_rate_bottom": res.LRLo,
 			"accuracy": finite(res.Accuracy), "loss": finite(res.Loss), "seconds": res.Cost.Seconds,
 			"flops": res.Cost.FLOPs(), "scratch_flops": res.Scratch.FLOPs(), "flops_saved": rep.FLOPsSaved,
 			"train": train.Len(), "test": test.Len(), "classes": d.Classes, "notices": res.Notices,
@@ -325,8 +331,8 @@ func advise(args []string, out io.Writer) error {
 	from := fs.String("from", "", "base checkpoint `FILE` (safetensors written by graft, or PyTorch's with --arch)")
 	arch := fs.String("arch", "", "`architecture` of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
 	dataSpec := fs.String("data", "", "target `data`: a folder of class sub-folders, or digits, mnist, fashion")
-	perClass := fs.Int("per-class", 0, "advise for `K` images per class (0: all the data)")
-	seed := fs.Uint64("seed", 1, "`seed` of the per-class sample and the probe")
+	perClass := fs.Int("per-class", 0, "advise for `K` images per class, as finetune --per-class trains on (0: the 80% finetune trains on)")
+	seed := fs.Uint64("seed", 1, "`seed` of the split (as finetune's) and the probe")
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
 	if err := fs.parse(args); err != nil {
@@ -335,7 +341,7 @@ func advise(args []string, out io.Writer) error {
 	if err := errorsOf(
 		fs.check(*from != "", "from", "no base checkpoint given"),
 		fs.check(*dataSpec != "", "data", "no target data given (a folder of class sub-folders, or digits, mnist, fashion)"),
-		fs.check(*perClass >= 0, "per-class", "must be ≥ 0 (0: all the data)"),
+		fs.check(*perClass >= 0, "per-class", "must be ≥ 0 (0: the 80% finetune trains on)"),
 	); err != nil {
 		return err
 	}
@@ -347,14 +353,14 @@ func advise(args []string, out io.Writer) error {
 	if err != nil {
 		return fs.usageErr("%v", err)
 	}
-	if *perClass > 0 {
-		if d, err = d.FewShot(*perClass, *seed); err != nil {
-			return fs.usageErr("%v", err)
-		}
+	// the training part of finetune's split, so both measure the same data
+	train, _, err := splitTarget(d, *perClass, *seed)
+	if err != nil {
+		return fs.usageErr("%v", err)
 	}
 	ctx, stop := interruptContext()
 	defer stop()
-	plan, err := transfer.Advise(ctx, base, d, transfer.AdviseOptions{Seed: *seed})
+	plan, err := transfer.Advise(ctx, base, train, transfer.AdviseOptions{Seed: *seed})
 	if ctx.Err() != nil {
 		return &interrupted{"advise: interrupted"}
 	}

@@ -25,6 +25,9 @@ type Plan struct {
 	PerClass                 int     // examples of the smallest class
 	FeatureScore, PixelScore float64 // leave-one-out nearest-centroid accuracy on features and on pixels
 	Similar, Small           bool
+	// Probe is the layer-wise curve: pixels, then the features below each
+	// group boundary, scored on the probe set (see Probe).
+	Probe []ProbePoint
 }
 
 // Options returns transfer Options that carry out the plan.
@@ -51,6 +54,8 @@ type AdviseOptions struct {
 	// reads; default 100.
 	ProbePerClass int
 	Seed          uint64
+	// Cache holds the probe's features; nil uses a private one.
+	Cache *Cache
 }
 
 // Advise picks a transfer strategy for base and the target data by the
@@ -127,6 +132,9 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	if err := probe.Load(pix.X, pix.Labels, seq(probe.Len())); err != nil {
 		return nil, err
 	}
+	if p.Probe, err = Probe(ctx, base, probe, o.Cache, o.Seed); err != nil {
+		return nil, err
+	}
 	p.FeatureScore = nearestCentroidLOO(feats)
 	p.PixelScore = nearestCentroidLOO(pix)
 	errF, errP := 1-p.FeatureScore, 1-p.PixelScore
@@ -145,7 +153,7 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	} else {
 		sim += fmt.Sprintf("different from the base's data (ratio > %.2f)", o.SimilarErrorRatio)
 	}
-	p.Reasons = []string{size, sim}
+	p.Reasons = []string{size, sim, curve(p.Probe)}
 	g := len(base.Groups)
 	k := min(2, g)
 	p.LR, p.LRLo = 1e-3, 1e-4
@@ -174,6 +182,23 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 		p.Reasons = append(p.Reasons, "large and different: fine-tune every group, starting from the base's weights")
 	}
 	return p, nil
+}
+
+// curve describes the layer-wise probe in a reason.
+func curve(pts []ProbePoint) string {
+	s := fmt.Sprintf("layer-wise probe (%d-fold linear probe / nearest centroid):", ProbeFolds)
+	best := 0
+	for i, pt := range pts {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		s += fmt.Sprintf("%s %s %.3f/%.3f", sep, pt.Name(), pt.Linear, pt.Centroid)
+		if pt.Linear > pts[best].Linear {
+			best = i
+		}
+	}
+	return s + fmt.Sprintf("; best linear probe below %s", pts[best].Name())
 }
 
 func seq(n int) []int {

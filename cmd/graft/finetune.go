@@ -322,7 +322,7 @@ func planJSON(p *transfer.Plan) map[string]any {
 		"frozen_batchnorm": bn, "train_batchnorm_affine": p.Freeze.TrainBNAffine,
 		"learning_rate": p.LR, "learning_rate_bottom": p.LRLo, "reasons": p.Reasons,
 		"per_class": p.PerClass, "feature_score": p.FeatureScore, "pixel_score": p.PixelScore,
-		"similar": p.Similar, "small": p.Small}
+		"similar": p.Similar, "small": p.Small, "probe": p.Probe}
 }
 
 // advise is `graft advise`.

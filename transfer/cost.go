@@ -33,9 +33,9 @@ type Report struct {
 	Name string
 	// HeadLR, LR and LRLo are the run's rates (see Result).
 	HeadLR, LR, LRLo float64
-	Accuracy float64
-	Run      Cost
-	Baseline Cost
+	Accuracy         float64
+	Run              Cost
+	Baseline         Cost
 	// BaselineMeasured says whether Baseline is a run's measurement (time
 	// included) or the FLOP estimate of Result.Scratch.
 	BaselineMeasured bool

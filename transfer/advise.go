@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
@@ -28,6 +30,15 @@ type Plan struct {
 	// Probe is the layer-wise curve: pixels, then the features below each
 	// group boundary, scored on the probe set (see Probe).
 	Probe []ProbePoint
+	// Rules is what the size × similarity rules alone pick (the race's
+	// prior); Race what the race measured (nil when it did not run).
+	Rules Candidate
+	Race  *RaceReport
+	// Cost is what the advice cost: the probe's forward passes and the
+	// race's runs (FLOPs), and the wall time of all of it; FullFineTune
+	// the FLOPs of one full fine-tune of the data, for scale.
+	Cost         Cost
+	FullFineTune float64
 }
 
 // Options returns transfer Options that carry out the plan.
@@ -56,6 +67,9 @@ type AdviseOptions struct {
 	Seed          uint64
 	// Cache holds the probe's features; nil uses a private one.
 	Cache *Cache
+	// Race tunes the race that measures the candidates; Race.Budget < 0
+	// leaves the decision to the rules.
+	Race RaceOptions
 }
 
 // Advise picks a transfer strategy for base and the target data by the
@@ -104,6 +118,8 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	if target == nil || target.Len() == 0 {
 		return nil, fmt.Errorf("transfer: Advise: no target examples")
 	}
+	start := time.Now()
+	o.Race.defaults()
 	if !slices.Equal(target.ExampleShape(), base.InputShape) {
 		return nil, fmt.Errorf("transfer: Advise: %s takes %v examples, the data has %v", base.Arch, base.InputShape, target.ExampleShape())
 	}
@@ -181,7 +197,102 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 		p.Strategy, p.FreezeDepth = StrategyAll, 0
 		p.Reasons = append(p.Reasons, "large and different: fine-tune every group, starting from the base's weights")
 	}
+	p.Rules = Candidate{Strategy: p.Strategy, TopK: p.TopK}
+	if p.Strategy == StrategyFeatures {
+		p.Rules.Keep = g - 1
+	}
+	seg, err := segmentFLOPs(base)
+	if err != nil {
+		return nil, err
+	}
+	est := estimator{seg}
+	p.FullFineTune = float64(target.Len()) * est.cost(Candidate{Strategy: StrategyAll}, o.Race.HeadEpochs, o.Race.Epochs)
+	// the probe: one forward pass of the trunk over the probe set
+	p.Cost.FwdFLOPs = float64(probe.Len()) * est.below(g-1)
+	p.Cost.Images = probe.Len()
+	switch {
+	case o.Race.Budget < 0:
+		p.Reasons = append(p.Reasons, "no race (budget < 0): the rules decide")
+	case p.PerClass < o.Race.MinPerClass:
+		p.Reasons = append(p.Reasons, fmt.Sprintf("no race: %d examples in the smallest class are too few to hold out a validation part (< %d): the rules decide", p.PerClass, o.Race.MinPerClass))
+	default:
+		if err := p.race(ctx, base, target, o, est); err != nil {
+			return nil, err
+		}
+	}
+	p.Cost.Seconds = time.Since(start).Seconds()
+	p.Reasons = append(p.Reasons, fmt.Sprintf("the advice cost %.3g GFLOP (%.2f× one full fine-tune's %.3g GFLOP: %d head + %d group epochs on %d examples) and %.1f s",
+		p.Cost.FLOPs()/1e9, p.Cost.FLOPs()/p.FullFineTune, p.FullFineTune/1e9, o.Race.HeadEpochs, o.Race.Epochs, target.Len(), p.Cost.Seconds))
 	return p, nil
+}
+
+// race measures the candidates, the rules' pick first in the prior, and
+// makes the winner the plan.
+func (p *Plan) race(ctx context.Context, base *models.Model, target nn.Dataset, o AdviseOptions, est estimator) error {
+	g := len(base.Groups)
+	prior := priorOrder(Candidates(base), p.Rules, g, p.Similar, p.Small)
+	rep, err := race(ctx, base, target, prior, p.LR, p.LRLo, p.Cost.FLOPs(), o.Race, Options{Seed: o.Seed, Freeze: p.Freeze, Cache: o.Cache})
+	if err != nil {
+		return err
+	}
+	p.Race = rep
+	p.Cost.FwdFLOPs += rep.Spent // the runs' FLOPs, forward and backward
+	var names []string
+	for _, c := range prior {
+		names = append(names, c.Name())
+	}
+	p.Reasons = append(p.Reasons, fmt.Sprintf("the rules rank the candidates %s", strings.Join(names, ", ")))
+	if len(rep.Dropped) > 0 {
+		p.Reasons = append(p.Reasons, fmt.Sprintf("not raced, the shortest run of each would break the budget of %.3g GFLOP: %s", rep.Budget/1e9, strings.Join(rep.Dropped, ", ")))
+	}
+	for r := 0; ; r++ {
+		var parts []string
+		var f float64
+		for _, e := range rep.Entries {
+			if e.Rung == r {
+				parts = append(parts, fmt.Sprintf("%s %.3f", e.Name, e.ValAccuracy))
+				f = e.Fraction
+			}
+		}
+		if len(parts) == 0 {
+			break
+		}
+		h, ep := schedule(f, o.Race.HeadEpochs, o.Race.Epochs)
+		p.Reasons = append(p.Reasons, fmt.Sprintf("race rung %d (%.3g of the schedule: %d head + %d group epochs, scratch and lower cuts %d; trained on %d, validated on %d): %s",
+			r, f, h, ep, max(1, int(math.Round(f*float64(o.Race.HeadEpochs+o.Race.Epochs)))), rep.Train, rep.Val, strings.Join(parts, ", ")))
+	}
+	var best Entry
+	for _, e := range rep.Entries {
+		if e.Candidate == rep.Winner && e.Rung >= best.Rung {
+			best = e
+		}
+	}
+	last := rep.Entries[len(rep.Entries)-1].Rung
+	top := 0.0
+	for _, e := range rep.Entries {
+		if e.Rung == last {
+			top = math.Max(top, e.ValAccuracy)
+		}
+	}
+	why := "the best validation accuracy"
+	if best.ValAccuracy < top {
+		why = fmt.Sprintf("within one standard error (%.3f) of the best %.3f, ranked higher by the rules", rep.Tolerance, top)
+	}
+	p.Reasons = append(p.Reasons, fmt.Sprintf("the race picks %s: validation accuracy %.3f, %s", rep.Winner.Name(), best.ValAccuracy, why))
+	c := rep.Winner
+	p.Strategy, p.TopK, p.Cut, p.FreezeDepth = c.Strategy, 0, "", 0
+	switch c.Strategy {
+	case StrategyTopK:
+		p.TopK, p.FreezeDepth = c.TopK, g-c.TopK
+	case StrategyFeatures:
+		p.FreezeDepth = c.Keep
+		if c.Keep < g-1 {
+			p.Cut = c.Cut
+		}
+	case StrategyScratch:
+		p.LR, p.LRLo = 3e-3, 3e-4
+	}
+	return nil
 }
 
 // curve describes the layer-wise probe in a reason.

@@ -67,7 +67,7 @@ func TestAutoNamedAndSameSplit(t *testing.T) {
 	if all["name"] != "all" || all["learning_rate"] == nil || auto["learning_rate"] == nil || all["head_learning_rate"] == nil {
 		t.Errorf("all: name %v, rates %v %v", all["name"], all["learning_rate"], all["learning_rate_bottom"])
 	}
-	adv := jsonRun(t, "advise", "--from", testBase, "--data", dir, "--json")
+	adv := jsonRun(t, "advise", "--from", testBase, "--data", dir, "--json", "--head-epochs", "1", "--epochs", "1")
 	fa := auto["advice"].(map[string]any)
 	for _, k := range []string{"per_class", "feature_score", "pixel_score", "strategy"} {
 		if adv[k] != fa[k] {

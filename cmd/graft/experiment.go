@@ -201,9 +201,11 @@ func experiment(args []string, out io.Writer) error {
 		return err
 	}
 	which := fs.Arg(0)
+	if which != "scenarios" && which != "transferability" {
+		return fs.usageErr("%q: not scenarios or transferability", which)
+	}
 	ks, kerr := parseInts(*perClass)
 	if err := errorsOf(
-		fs.check(which == "scenarios" || which == "transferability", "", "experiment: "+which+": not scenarios or transferability"),
 		fs.check(kerr == nil, "per-class", fmt.Sprint(kerr)),
 		fs.check(*seeds >= 1, "seeds", "must be at least 1"),
 		fs.check(*headEpochs >= 1 && *epochs >= 1, "epochs", "--head-epochs and --epochs must be at least 1"),

@@ -263,7 +263,14 @@ func (e *expRun) record(r transfer.Record, f func(*transfer.Record) error) error
 	if err := f(&r); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.progress, "  %s → %s, %d/class, seed %d: %-9s %s accuracy %.4f (%.1f s)\n", r.Base, r.Target, r.PerClass, r.Seed, r.Arm, r.Pick, r.Accuracy, r.Seconds)
+	arm := r.Arm
+	if r.Depth > 0 {
+		arm += fmt.Sprintf(" n=%d", r.Depth)
+	}
+	if r.Pick != "" {
+		arm += " → " + r.Pick
+	}
+	fmt.Fprintf(e.progress, "  %s → %s, %d/class, seed %d: %-12s accuracy %.4f (%.1f s)\n", r.Base, r.Target, r.PerClass, r.Seed, arm, r.Accuracy, r.Seconds)
 	return e.log.Append(r)
 }
 

@@ -72,9 +72,10 @@ type AdviseOptions struct {
 	Race RaceOptions
 }
 
-// Advise picks a transfer strategy for base and the target data by the
-// four classic scenarios (small or large target × similar or different to
-// the base's data; Yosinski et al. 2014, CS231n's transfer notes):
+// Advise picks a transfer strategy for base and the target data by
+// measuring, with the four classic scenarios (small or large target ×
+// similar or different to the base's data; Yosinski et al. 2014, CS231n's
+// transfer notes) as the prior:
 //
 //	small, similar     top-k: fine-tune the head and the top group on cached
 //	                   features of the frozen layers below (features alone,
@@ -85,20 +86,22 @@ type AdviseOptions struct {
 //	large, different   all, or scratch when the data are very large and the
 //	                   base's features help no more than raw pixels
 //
-// Measured on two pairs of tasks (5 seeds, graft demo and the experiment
-// tests): MNIST → digits at 10 per class, top-k 0.979 ± 0.003, all 0.980
-// ± 0.004, features 0.974 ± 0.007, scratch 0.905 ± 0.019; MNIST →
-// Fashion-MNIST at 10 per class, all 0.70, features 0.60, scratch 0.71.
-//
 // Size is counted per class (the smallest class). Similarity is measured,
 // not asked: the leave-one-out nearest-centroid accuracy of the frozen
 // trunk's features (the layer below the head), z-scored per dimension,
-// against the same on raw pixels. Nearest centroid is the cheapest
-// probe that needs no training and no hyperparameters, and comparing it
-// with pixels separates "these features organise this data" from "this
-// data is easy anyway": on digits an MNIST trunk cuts the error several
-// fold; on Fashion-MNIST it barely beats pixels. The data are similar
-// when the feature error is at most SimilarErrorRatio of the pixel error.
+// against the same on raw pixels; the data are similar when the feature
+// error is at most SimilarErrorRatio of the pixel error. A layer-wise
+// probe (Probe) scores the features below every group boundary the same
+// way and by a cross-validated linear probe, so the reasons show where
+// the base's features stop helping.
+//
+// Then the candidates (Candidates: a new head at each cut, top-k for each
+// k, all, scratch) race by successive halving on a validation split of
+// the target (see RaceOptions), the rules' ranking breaking ties within
+// one standard error; the winner is the plan, and RunPlan carries it out.
+// With Race.Budget < 0, or fewer than Race.MinPerClass examples in a
+// class, the rules decide alone. Every reason carries its numbers, and
+// the plan's Cost says what the advice cost against one full fine-tune.
 func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o AdviseOptions) (*Plan, error) {
 	if o.SmallPerClass == 0 {
 		o.SmallPerClass = 100

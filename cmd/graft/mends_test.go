@@ -74,6 +74,12 @@ func TestAutoNamedAndSameSplit(t *testing.T) {
 			t.Errorf("advise says %s = %v, finetune's advice %v", k, adv[k], fa[k])
 		}
 	}
+	if probe, _ := adv["probe"].([]any); len(probe) != 4 { // pixels and the three cuts of mnistcnn
+		t.Errorf("advise --json probe: %v", adv["probe"])
+	}
+	if c, f := adv["cost_flops"].(float64), adv["full_finetune_flops"].(float64); !(c > 0 && c <= f) || adv["race"] == nil {
+		t.Errorf("advise --json: cost %v of a full fine-tune's %v, race %v", c, f, adv["race"])
+	}
 	if adv["per_class"] != 8.0 {
 		t.Errorf("advise measured %v per class, want the 8 of finetune's 80%% split", adv["per_class"])
 	}

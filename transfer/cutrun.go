@@ -50,7 +50,7 @@ func RunCut(ctx context.Context, base *models.Model, train, test nn.Dataset, n, 
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Strategy: StrategyFeatures, Model: m, BaseHash: WeightsHash(base), LR: o.LR, LRLo: o.LR}
+	res := &Result{Strategy: StrategyFeatures, Model: m, BaseHash: WeightsHash(base), HeadLR: o.LR, LR: o.LR, LRLo: o.LR}
 	if fineTune {
 		res.Strategy = StrategyAll
 	}

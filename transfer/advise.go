@@ -200,9 +200,12 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 		p.Strategy, p.FreezeDepth = StrategyAll, 0
 		p.Reasons = append(p.Reasons, "large and different: fine-tune every group, starting from the base's weights")
 	}
+	if !p.Similar {
+		p.generalDepth(base, o.SimilarErrorRatio)
+	}
 	p.Rules = Candidate{Strategy: p.Strategy, TopK: p.TopK}
 	if p.Strategy == StrategyFeatures {
-		p.Rules.Keep = g - 1
+		p.Rules.Keep, p.Rules.Cut = p.FreezeDepth, p.Cut
 	}
 	seg, err := segmentFLOPs(base)
 	if err != nil {
@@ -227,6 +230,36 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	p.Reasons = append(p.Reasons, fmt.Sprintf("the advice cost %.3g GFLOP (%.2f× one full fine-tune's %.3g GFLOP: %d head + %d group epochs on %d examples) and %.1f s",
 		p.Cost.FLOPs()/1e9, p.Cost.FLOPs()/p.FullFineTune, p.FullFineTune/1e9, o.Race.HeadEpochs, o.Race.Epochs, target.Len(), p.Cost.Seconds))
 	return p, nil
+}
+
+// generalDepth applies the rule for data unlike the base's, "don't rely
+// on the higher layers' features", to the probe's curve: the deepest cut
+// whose linear-probe error is at most ratio × the pixels' is as deep as
+// the base's features stay useful. Below the top, the plan keeps the
+// groups below that cut and re-initialises the rest (when small); with no
+// such cut, the base's features help no more than pixels, and the plan is
+// scratch.
+func (p *Plan) generalDepth(base *models.Model, ratio float64) {
+	if len(p.Probe) == 0 {
+		return
+	}
+	g := len(base.Groups)
+	pix := p.Probe[0]
+	depth, at := 0, pix
+	for _, pt := range p.Probe[1:] {
+		if 1-pt.Linear <= ratio*(1-pix.Linear) {
+			depth, at = pt.Groups, pt
+		}
+	}
+	switch {
+	case depth == 0:
+		p.Strategy, p.TopK, p.FreezeDepth, p.Cut = StrategyScratch, 0, 0, ""
+		p.LR, p.LRLo = 3e-3, 3e-4
+		p.Reasons = append(p.Reasons, fmt.Sprintf("no layer's features beat pixels by the margin (linear-probe error at most %.2f of the pixels' %.3f): the base's features do not carry over; train from scratch", ratio, 1-pix.Linear))
+	case depth < g-1 && p.Small:
+		p.Strategy, p.TopK, p.FreezeDepth, p.Cut = StrategyFeatures, 0, depth, at.Cut
+		p.Reasons = append(p.Reasons, fmt.Sprintf("the features below %s are the deepest that beat pixels by the margin (linear-probe error %.3f vs the pixels' %.3f, at most %.2f of it): keep the %d groups below %s, re-initialise and train those above", at.Cut, 1-at.Linear, 1-pix.Linear, ratio, depth, at.Cut))
+	}
 }
 
 // race measures the candidates, the rules' pick first in the prior, and

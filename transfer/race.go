@@ -308,7 +308,8 @@ func RunCandidate(ctx context.Context, base *models.Model, train, test nn.Datase
 
 // race runs successive halving over the candidates on a validation split
 // of train: every candidate trains for a fraction f0 of the full
-// schedule, the better half goes on at twice the fraction, and so on
+// schedule, the better half (and the rules' pick, whatever its rank)
+// goes on at twice the fraction, and so on
 // until two are left or the full schedule is reached (rungs whose
 // schedule rounds to the previous one's are skipped). f0 is the largest
 // of 1/2, 1/4, … 1/64 whose worst case (the costliest candidates
@@ -426,6 +427,13 @@ func race(ctx context.Context, base *models.Model, train nn.Dataset, prior []Can
 		})
 		rep.Entries = append(rep.Entries, rung...)
 		next := rung[:(len(rung)+1)/2]
+		// the rules' pick stays in the race to the end: the prior's
+		// champion, beaten only by a candidate measured better than it
+		for _, e := range rung[len(next):] {
+			if e.Prior == 0 {
+				next = append(slices.Clone(next), e)
+			}
+		}
 		nextCost := 0.0
 		if r+1 < len(fs) {
 			for _, e := range next {

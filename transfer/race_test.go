@@ -42,6 +42,16 @@ func TestAdviseRace(t *testing.T) {
 			t.Errorf("candidate %s neither raced nor dropped", c.Name())
 		}
 	}
+	// the rules' pick runs in every rung
+	rungs := map[int]bool{}
+	for _, e := range r.Entries {
+		rungs[e.Rung] = rungs[e.Rung] || e.Prior == 0 && e.Candidate == p.Rules
+	}
+	for rung, ok := range rungs {
+		if !ok {
+			t.Errorf("rung %d lacks the rules' pick %s", rung, p.Rules.Name())
+		}
+	}
 	if len(names) < 5 {
 		t.Errorf("rung 0 raced %d candidates: %v", len(names), names)
 	}

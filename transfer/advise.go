@@ -192,7 +192,11 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	case p.Small:
 		p.Strategy, p.FreezeDepth = StrategyAll, 0
 		p.Freeze.BN = BNFreezeStats
-		p.Reasons = append(p.Reasons, "small and different: the top features are specific to the base task, so frozen features underperform; fine-tune every group (the bottom ones slowly), BatchNorm statistics frozen against small batches")
+		why := "small and different: the top features are specific to the base task, so frozen features underperform; fine-tune every group (the bottom ones slowly)"
+		if hasBatchNorm(base) {
+			why += ", BatchNorm statistics frozen against small batches"
+		}
+		p.Reasons = append(p.Reasons, why)
 	case p.PerClass >= o.LargePerClass && p.FeatureScore <= p.PixelScore:
 		p.Strategy, p.FreezeDepth = StrategyScratch, 0
 		p.Reasons = append(p.Reasons, "very large and the base's features help no more than pixels: train from scratch")
@@ -467,4 +471,15 @@ func nearestCentroidLOO(f *Features) float64 {
 		}
 	}
 	return float64(correct) / float64(n)
+}
+
+// hasBatchNorm reports whether m holds a BatchNorm layer.
+func hasBatchNorm(m nn.Layer) bool {
+	found := false
+	nn.Walk(m, func(_ string, l nn.Layer) {
+		if _, ok := l.(*nn.BatchNorm); ok {
+			found = true
+		}
+	})
+	return found
 }

@@ -120,3 +120,9 @@ func equalFloats(a, b []float32) bool {
 	}
 	return true
 }
+
+func TestHasBatchNorm(t *testing.T) {
+	if hasBatchNorm(models.MNISTCNN(models.Options{})) || !hasBatchNorm(models.ResNet18CIFAR(models.Options{Width: 0.125})) {
+		t.Error("hasBatchNorm")
+	}
+}

@@ -33,7 +33,7 @@ func init() {
 		summary: "the four transfer scenarios as a table, or Yosinski's transferability curves",
 		doc: `scenarios: every strategy (scratch, features, top-k, all) and the advisor's pick (probe, race, then its plan) for each base (--bases: mnist, the embedded full-MNIST CNN; mnist04, a CNN trained here on MNIST digits 0–4) × target (--targets: digits, scikit-learn's; mnist59, MNIST digits 5–9; fashion, Fashion-MNIST) × --per-class sizes, over --seeds seeds; a table of mean ± sd per strategy, the best, the advisor's pick and whether it is within 1 sd of the best and not more than 1 sd below scratch.
 
-transferability: Yosinski et al. 2014 on MNIST split into A = 0–4 and B = 5–9: a base trained on A and one on B; for each depth n over the layer groups, BnB and AnB (the first n groups copied and frozen, the rest re-initialised and trained on B) and BnB+ and AnB+ (all fine-tuned), over --seeds seeds, tested on B's test digits.
+transferability: Yosinski et al. 2014 on MNIST split into A = 0–4 and B = 5–9: a base trained on A and one on B; for each depth n over the layer groups, BnB and AnB (the first n groups copied and frozen, the rest re-initialised and trained on B) and BnB+ and AnB+ (all fine-tuned), over --seeds seeds, tested on B's test digits. Each arm trains --epochs epochs on --per-class of B's training images per class (drawn by seed); the bases learn from --base-per-class per class (seed 1) for --base-epochs, so with equal counts base B and the first seed's arms see the same images, as in the paper.
 
 Results go to --dir: results.jsonl (a line per run, appended as each ends, so a rerun skips what is done and a killed run resumes), bases trained here (checkpoints), and NAME.md, NAME.json and NAME.png.`,
 		run: experiment})

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
@@ -25,6 +27,18 @@ type Plan struct {
 	PerClass                 int     // examples of the smallest class
 	FeatureScore, PixelScore float64 // leave-one-out nearest-centroid accuracy on features and on pixels
 	Similar, Small           bool
+	// Probe is the layer-wise curve: pixels, then the features below each
+	// group boundary, scored on the probe set (see Probe).
+	Probe []ProbePoint
+	// Rules is what the size × similarity rules alone pick (the race's
+	// prior); Race what the race measured (nil when it did not run).
+	Rules Candidate
+	Race  *RaceReport
+	// Cost is what the advice cost: the probe's forward passes and the
+	// race's runs (FLOPs), and the wall time of all of it; FullFineTune
+	// the FLOPs of one full fine-tune of the data, for scale.
+	Cost         Cost
+	FullFineTune float64
 }
 
 // Options returns transfer Options that carry out the plan.
@@ -51,11 +65,17 @@ type AdviseOptions struct {
 	// reads; default 100.
 	ProbePerClass int
 	Seed          uint64
+	// Cache holds the probe's features; nil uses a private one.
+	Cache *Cache
+	// Race tunes the race that measures the candidates; Race.Budget < 0
+	// leaves the decision to the rules.
+	Race RaceOptions
 }
 
-// Advise picks a transfer strategy for base and the target data by the
-// four classic scenarios (small or large target × similar or different to
-// the base's data; Yosinski et al. 2014, CS231n's transfer notes):
+// Advise picks a transfer strategy for base and the target data by
+// measuring, with the four classic scenarios (small or large target ×
+// similar or different to the base's data; Yosinski et al. 2014, CS231n's
+// transfer notes) as the prior:
 //
 //	small, similar     top-k: fine-tune the head and the top group on cached
 //	                   features of the frozen layers below (features alone,
@@ -66,20 +86,22 @@ type AdviseOptions struct {
 //	large, different   all, or scratch when the data are very large and the
 //	                   base's features help no more than raw pixels
 //
-// Measured on two pairs of tasks (5 seeds, graft demo and the experiment
-// tests): MNIST → digits at 10 per class, top-k 0.979 ± 0.003, all 0.980
-// ± 0.004, features 0.974 ± 0.007, scratch 0.905 ± 0.019; MNIST →
-// Fashion-MNIST at 10 per class, all 0.70, features 0.60, scratch 0.71.
-//
 // Size is counted per class (the smallest class). Similarity is measured,
 // not asked: the leave-one-out nearest-centroid accuracy of the frozen
 // trunk's features (the layer below the head), z-scored per dimension,
-// against the same on raw pixels. Nearest centroid is the cheapest
-// probe that needs no training and no hyperparameters, and comparing it
-// with pixels separates "these features organise this data" from "this
-// data is easy anyway": on digits an MNIST trunk cuts the error several
-// fold; on Fashion-MNIST it barely beats pixels. The data are similar
-// when the feature error is at most SimilarErrorRatio of the pixel error.
+// against the same on raw pixels; the data are similar when the feature
+// error is at most SimilarErrorRatio of the pixel error. A layer-wise
+// probe (Probe) scores the features below every group boundary the same
+// way and by a cross-validated linear probe, so the reasons show where
+// the base's features stop helping.
+//
+// Then the candidates (Candidates: a new head at each cut, top-k for each
+// k, all, scratch) race by successive halving on a validation split of
+// the target (see RaceOptions), the rules' ranking breaking ties within
+// one standard error; the winner is the plan, and RunPlan carries it out.
+// With Race.Budget < 0, or fewer than Race.MinPerClass examples in a
+// class, the rules decide alone. Every reason carries its numbers, and
+// the plan's Cost says what the advice cost against one full fine-tune.
 func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o AdviseOptions) (*Plan, error) {
 	if o.SmallPerClass == 0 {
 		o.SmallPerClass = 100
@@ -99,12 +121,20 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	if target == nil || target.Len() == 0 {
 		return nil, fmt.Errorf("transfer: Advise: no target examples")
 	}
+	start := time.Now()
+	o.Race.defaults()
 	if !slices.Equal(target.ExampleShape(), base.InputShape) {
 		return nil, fmt.Errorf("transfer: Advise: %s takes %v examples, the data has %v", base.Arch, base.InputShape, target.ExampleShape())
 	}
 	counts, probe, err := probeSet(target, o.ProbePerClass, o.Seed)
 	if err != nil {
 		return nil, err
+	}
+	if len(counts) < 2 {
+		return nil, fmt.Errorf("transfer: Advise: the data has %d class; a classifier needs at least 2", len(counts))
+	}
+	if i := slices.IndexFunc(counts, func(n int) bool { return n < 2 }); i >= 0 {
+		return nil, fmt.Errorf("transfer: Advise: class %d has %d example(s); the advisor needs at least 2 per class to measure anything", i, counts[i])
 	}
 	p := &Plan{PerClass: slices.Min(counts)}
 	trunk, _, err := Cut(base, "")
@@ -119,6 +149,9 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	pix.X = make([]float32, probe.Len()*prod(pix.Shape))
 	pix.Labels = make([]int, probe.Len())
 	if err := probe.Load(pix.X, pix.Labels, seq(probe.Len())); err != nil {
+		return nil, err
+	}
+	if p.Probe, err = Probe(ctx, base, probe, o.Cache, o.Seed); err != nil {
 		return nil, err
 	}
 	p.FeatureScore = nearestCentroidLOO(feats)
@@ -139,7 +172,7 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	} else {
 		sim += fmt.Sprintf("different from the base's data (ratio > %.2f)", o.SimilarErrorRatio)
 	}
-	p.Reasons = []string{size, sim}
+	p.Reasons = []string{size, sim, curve(p.Probe)}
 	g := len(base.Groups)
 	k := min(2, g)
 	p.LR, p.LRLo = 1e-3, 1e-4
@@ -159,7 +192,11 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	case p.Small:
 		p.Strategy, p.FreezeDepth = StrategyAll, 0
 		p.Freeze.BN = BNFreezeStats
-		p.Reasons = append(p.Reasons, "small and different: the top features are specific to the base task, so frozen features underperform; fine-tune every group (the bottom ones slowly), BatchNorm statistics frozen against small batches")
+		why := "small and different: the top features are specific to the base task, so frozen features underperform; fine-tune every group (the bottom ones slowly)"
+		if hasBatchNorm(base) {
+			why += ", BatchNorm statistics frozen against small batches"
+		}
+		p.Reasons = append(p.Reasons, why)
 	case p.PerClass >= o.LargePerClass && p.FeatureScore <= p.PixelScore:
 		p.Strategy, p.FreezeDepth = StrategyScratch, 0
 		p.Reasons = append(p.Reasons, "very large and the base's features help no more than pixels: train from scratch")
@@ -167,7 +204,152 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 		p.Strategy, p.FreezeDepth = StrategyAll, 0
 		p.Reasons = append(p.Reasons, "large and different: fine-tune every group, starting from the base's weights")
 	}
+	if !p.Similar {
+		p.generalDepth(base, o.SimilarErrorRatio)
+	}
+	p.Rules = Candidate{Strategy: p.Strategy, TopK: p.TopK}
+	if p.Strategy == StrategyFeatures {
+		p.Rules.Keep, p.Rules.Cut = p.FreezeDepth, p.Cut
+	}
+	seg, err := segmentFLOPs(base)
+	if err != nil {
+		return nil, err
+	}
+	est := estimator{seg}
+	p.FullFineTune = float64(target.Len()) * est.cost(Candidate{Strategy: StrategyAll}, o.Race.HeadEpochs, o.Race.Epochs)
+	// the probe: one forward pass of the trunk over the probe set
+	p.Cost.FwdFLOPs = float64(probe.Len()) * est.below(g-1)
+	p.Cost.Images = probe.Len()
+	switch {
+	case o.Race.Budget < 0:
+		p.Reasons = append(p.Reasons, "no race (budget < 0): the rules decide")
+	case p.PerClass < o.Race.MinPerClass:
+		p.Reasons = append(p.Reasons, fmt.Sprintf("no race: %d examples in the smallest class are too few to hold out a validation part (< %d): the rules decide", p.PerClass, o.Race.MinPerClass))
+	default:
+		if err := p.race(ctx, base, target, o, est); err != nil {
+			return nil, err
+		}
+	}
+	p.Cost.Seconds = time.Since(start).Seconds()
+	p.Reasons = append(p.Reasons, fmt.Sprintf("the advice cost %.3g GFLOP (%.2f× one full fine-tune's %.3g GFLOP: %d head + %d group epochs on %d examples) and %.1f s",
+		p.Cost.FLOPs()/1e9, p.Cost.FLOPs()/p.FullFineTune, p.FullFineTune/1e9, o.Race.HeadEpochs, o.Race.Epochs, target.Len(), p.Cost.Seconds))
 	return p, nil
+}
+
+// generalDepth applies the rule for data unlike the base's, "don't rely
+// on the higher layers' features", to the probe's curve: the deepest cut
+// whose linear-probe error is at most ratio × the pixels' is as deep as
+// the base's features stay useful. Below the top, the plan keeps the
+// groups below that cut and re-initialises the rest (when small); with no
+// such cut, the base's features help no more than pixels, and the plan is
+// scratch.
+func (p *Plan) generalDepth(base *models.Model, ratio float64) {
+	if len(p.Probe) == 0 {
+		return
+	}
+	g := len(base.Groups)
+	pix := p.Probe[0]
+	depth, at := 0, pix
+	for _, pt := range p.Probe[1:] {
+		if 1-pt.Linear <= ratio*(1-pix.Linear) {
+			depth, at = pt.Groups, pt
+		}
+	}
+	switch {
+	case depth == 0:
+		p.Strategy, p.TopK, p.FreezeDepth, p.Cut = StrategyScratch, 0, 0, ""
+		p.LR, p.LRLo = 3e-3, 3e-4
+		p.Reasons = append(p.Reasons, fmt.Sprintf("no layer's features beat pixels by the margin (linear-probe error at most %.2f of the pixels' %.3f): the base's features do not carry over; train from scratch", ratio, 1-pix.Linear))
+	case depth < g-1 && p.Small:
+		p.Strategy, p.TopK, p.FreezeDepth, p.Cut = StrategyFeatures, 0, depth, at.Cut
+		p.Reasons = append(p.Reasons, fmt.Sprintf("the features below %s are the deepest that beat pixels by the margin (linear-probe error %.3f vs the pixels' %.3f, at most %.2f of it): keep the %d groups below %s, re-initialise and train those above", at.Cut, 1-at.Linear, 1-pix.Linear, ratio, depth, at.Cut))
+	}
+}
+
+// race measures the candidates, the rules' pick first in the prior, and
+// makes the winner the plan.
+func (p *Plan) race(ctx context.Context, base *models.Model, target nn.Dataset, o AdviseOptions, est estimator) error {
+	g := len(base.Groups)
+	prior := priorOrder(Candidates(base), p.Rules, g, p.Similar, p.Small)
+	rep, err := race(ctx, base, target, prior, p.LR, p.LRLo, p.Cost.FLOPs(), o.Race, Options{Seed: o.Seed, Freeze: p.Freeze, Cache: o.Cache})
+	if err != nil {
+		return err
+	}
+	p.Race = rep
+	p.Cost.FwdFLOPs += rep.Spent // the runs' FLOPs, forward and backward
+	var names []string
+	for _, c := range prior {
+		names = append(names, c.Name())
+	}
+	p.Reasons = append(p.Reasons, fmt.Sprintf("the rules rank the candidates %s", strings.Join(names, ", ")))
+	if len(rep.Dropped) > 0 {
+		p.Reasons = append(p.Reasons, fmt.Sprintf("not raced, the shortest run of each would break the budget of %.3g GFLOP: %s", rep.Budget/1e9, strings.Join(rep.Dropped, ", ")))
+	}
+	for r := 0; ; r++ {
+		var parts []string
+		var f float64
+		for _, e := range rep.Entries {
+			if e.Rung == r {
+				parts = append(parts, fmt.Sprintf("%s %.3f", e.Name, e.ValAccuracy))
+				f = e.Fraction
+			}
+		}
+		if len(parts) == 0 {
+			break
+		}
+		h, ep := schedule(f, o.Race.HeadEpochs, o.Race.Epochs)
+		p.Reasons = append(p.Reasons, fmt.Sprintf("race rung %d (%.3g of the schedule: %d head + %d group epochs, scratch and lower cuts %d; trained on %d, validated on %d): %s",
+			r, f, h, ep, max(1, int(math.Round(f*float64(o.Race.HeadEpochs+o.Race.Epochs)))), rep.Train, rep.Val, strings.Join(parts, ", ")))
+	}
+	var best Entry
+	for _, e := range rep.Entries {
+		if e.Candidate == rep.Winner && e.Rung >= best.Rung {
+			best = e
+		}
+	}
+	last := rep.Entries[len(rep.Entries)-1].Rung
+	top := 0.0
+	for _, e := range rep.Entries {
+		if e.Rung == last {
+			top = math.Max(top, e.ValAccuracy)
+		}
+	}
+	why := "the best validation accuracy"
+	if best.ValAccuracy < top {
+		why = fmt.Sprintf("within one standard error (%.3f) of the best %.3f, ranked higher by the rules", rep.Tolerance, top)
+	}
+	p.Reasons = append(p.Reasons, fmt.Sprintf("the race picks %s: validation accuracy %.3f, %s", rep.Winner.Name(), best.ValAccuracy, why))
+	c := rep.Winner
+	p.Strategy, p.TopK, p.Cut, p.FreezeDepth = c.Strategy, 0, "", 0
+	switch c.Strategy {
+	case StrategyTopK:
+		p.TopK, p.FreezeDepth = c.TopK, g-c.TopK
+	case StrategyFeatures:
+		p.FreezeDepth = c.Keep
+		if c.Keep < g-1 {
+			p.Cut = c.Cut
+		}
+	case StrategyScratch:
+		p.LR, p.LRLo = 3e-3, 3e-4
+	}
+	return nil
+}
+
+// curve describes the layer-wise probe in a reason.
+func curve(pts []ProbePoint) string {
+	s := fmt.Sprintf("layer-wise probe (%d-fold linear probe / nearest centroid):", ProbeFolds)
+	best := 0
+	for i, pt := range pts {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		s += fmt.Sprintf("%s %s %.3f/%.3f", sep, pt.Name(), pt.Linear, pt.Centroid)
+		if pt.Linear > pts[best].Linear {
+			best = i
+		}
+	}
+	return s + fmt.Sprintf("; best linear probe below %s", pts[best].Name())
 }
 
 func seq(n int) []int {
@@ -289,4 +471,15 @@ func nearestCentroidLOO(f *Features) float64 {
 		}
 	}
 	return float64(correct) / float64(n)
+}
+
+// hasBatchNorm reports whether m holds a BatchNorm layer.
+func hasBatchNorm(m nn.Layer) bool {
+	found := false
+	nn.Walk(m, func(_ string, l nn.Layer) {
+		if _, ok := l.(*nn.BatchNorm); ok {
+			found = true
+		}
+	})
+	return found
 }

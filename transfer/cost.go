@@ -28,9 +28,14 @@ func fullPlan(m *models.Model) (*BackpropPlan, error) {
 // measured on each run.
 type Report struct {
 	Strategy Strategy
-	Accuracy float64
-	Run      Cost
-	Baseline Cost
+	// Name is what the report calls the run: the strategy's name unless
+	// the caller names it otherwise (the advisor's pick: "auto → all").
+	Name string
+	// HeadLR, LR and LRLo are the run's rates (see Result).
+	HeadLR, LR, LRLo float64
+	Accuracy         float64
+	Run              Cost
+	Baseline         Cost
 	// BaselineMeasured says whether Baseline is a run's measurement (time
 	// included) or the FLOP estimate of Result.Scratch.
 	BaselineMeasured bool
@@ -43,7 +48,8 @@ type Report struct {
 // Compare reports res against scratch, a measured from-scratch run of the
 // same task (nil to use res's FLOP estimate).
 func Compare(res, scratch *Result) Report {
-	r := Report{Strategy: res.Strategy, Accuracy: res.Accuracy, Run: res.Cost, Baseline: res.Scratch}
+	r := Report{Strategy: res.Strategy, Name: string(res.Strategy), HeadLR: res.HeadLR, LR: res.LR, LRLo: res.LRLo,
+		Accuracy: res.Accuracy, Run: res.Cost, Baseline: res.Scratch}
 	if scratch != nil {
 		r.Baseline, r.BaselineMeasured = scratch.Cost, true
 	}
@@ -56,10 +62,25 @@ func Compare(res, scratch *Result) Report {
 	return r
 }
 
+// Rates describes the learning rates of a run of strategy st.
+func Rates(st Strategy, headLR, lr, lrLo float64) string {
+	switch st {
+	case StrategyScratch:
+		return fmt.Sprintf("LR %g", lr)
+	case StrategyFeatures:
+		return fmt.Sprintf("head LR %g", headLR)
+	}
+	return fmt.Sprintf("head LR %g, then LR %g (top) .. %g (bottom)", headLR, lr, lrLo)
+}
+
 // String formats the report on one line.
 func (r Report) String() string {
-	s := fmt.Sprintf("%s: accuracy %.4f, %.3g GFLOP (%.0f%% less than scratch's %.3g)",
-		r.Strategy, r.Accuracy, r.Run.FLOPs()/1e9, 100*r.FLOPsSaved, r.Baseline.FLOPs()/1e9)
+	name := r.Name
+	if name == "" {
+		name = string(r.Strategy)
+	}
+	s := fmt.Sprintf("%s (%s): accuracy %.4f, %.3g GFLOP (%.0f%% less than scratch's %.3g)",
+		name, Rates(r.Strategy, r.HeadLR, r.LR, r.LRLo), r.Accuracy, r.Run.FLOPs()/1e9, 100*r.FLOPsSaved, r.Baseline.FLOPs()/1e9)
 	if r.BaselineMeasured {
 		s += fmt.Sprintf(", %.2f s (%.1f× faster than scratch's %.2f s)", r.Run.Seconds, r.Speedup, r.Baseline.Seconds)
 	} else {

@@ -255,6 +255,9 @@ func (c *Cache) Extract(ctx context.Context, trunk nn.Layer, d nn.Dataset, cut s
 
 func (c *Cache) put(key string, f *Features) {
 	c.mu.Lock()
+	if c.mem == nil {
+		c.mem = map[string]*Features{}
+	}
 	c.mem[key] = f
 	c.mu.Unlock()
 }

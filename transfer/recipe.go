@@ -60,7 +60,9 @@ type Options struct {
 	HeadEpochs int
 	HeadLR     float64
 	// Epochs train the unfrozen groups (top-k, all) or the whole
-	// re-initialised model (scratch); default 10.
+	// re-initialised model (scratch); default 10. StrategyFeatures trains
+	// no groups: its Epochs count only in the scratch baseline (Result.
+	// Scratch), which is the same for every strategy under one Options.
 	Epochs int
 	// BatchSize defaults to 32.
 	BatchSize int
@@ -89,6 +91,10 @@ type Options struct {
 	Augment func(nn.Dataset) nn.Dataset
 	// Progress, when set, is called after every training step.
 	Progress func(nn.StepInfo)
+	// NewHead re-initialises the head's last layer even when its class
+	// count fits the target (its classes are other classes; see
+	// SameClasses); the run's notices say so.
+	NewHead bool
 }
 
 func (o *Options) defaults() {
@@ -106,9 +112,6 @@ func (o *Options) defaults() {
 	}
 	if o.Epochs == 0 {
 		o.Epochs = 10
-	}
-	if o.Strategy == StrategyFeatures {
-		o.Epochs = -1
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = 32
@@ -166,6 +169,9 @@ func (c Cost) FLOPs() float64 { return c.FwdFLOPs + c.BwdFLOPs }
 // Result is the outcome of a transfer run.
 type Result struct {
 	Strategy Strategy
+	// HeadLR is the rate of the head phase; LR and LRLo the rates of the
+	// top and bottom groups after it (scratch: LR for every layer).
+	HeadLR, LR, LRLo float64
 	// Accuracy and Loss are the test set's (or the last validation's).
 	Accuracy, Loss float64
 	Cost           Cost
@@ -245,8 +251,11 @@ func Run(ctx context.Context, base *models.Model, train, test nn.Dataset, o Opti
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Strategy: o.Strategy, Model: m, BaseHash: WeightsHash(base)}
-	if note, err := ReplaceHead(m, train.NumClasses(), o.Seed^0x4ead); err != nil {
+	res := &Result{Strategy: o.Strategy, Model: m, BaseHash: WeightsHash(base), HeadLR: o.HeadLR, LR: o.LR, LRLo: o.LRLo}
+	if err := checkClasses(train); err != nil {
+		return nil, err
+	}
+	if note, err := newHead(m, train.NumClasses(), o.NewHead && o.Strategy != StrategyScratch, o.Seed^0x4ead); err != nil {
 		return nil, err
 	} else if note != "" {
 		res.Notices = append(res.Notices, note)

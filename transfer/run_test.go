@@ -133,6 +133,18 @@ func TestRunDigits(t *testing.T) {
 			t.Errorf("%s: the returned model scores %.3f, the result says %.3f", s, acc, res.Accuracy)
 		}
 	}
+	// The scratch baseline is one number for the data and the options,
+	// whatever the strategy (features' once counted its head epochs only),
+	// and it is what the scratch run spent on its epochs.
+	want := r.results[transfer.StrategyScratch].Scratch
+	for _, s := range transfer.Strategies {
+		if got := r.results[s].Scratch; got != want {
+			t.Errorf("%s: scratch baseline %+v, scratch's %+v", s, got, want)
+		}
+	}
+	if sc := r.results[transfer.StrategyScratch].Cost; math.Abs(sc.FLOPs()-want.FLOPs()) > 1e-6*want.FLOPs() {
+		t.Errorf("scratch spent %.4g FLOPs, its baseline says %.4g", sc.FLOPs(), want.FLOPs())
+	}
 	if acc := r.results[transfer.StrategyFeatures].Accuracy; acc < 0.85 {
 		t.Errorf("features: accuracy %.3f, want ≥ 0.85", acc)
 	}
@@ -354,5 +366,73 @@ func TestParseStrategy(t *testing.T) {
 		if _, err := transfer.ParseStrategy(bad); err == nil {
 			t.Errorf("ParseStrategy(%q): no error", bad)
 		}
+	}
+}
+
+// Data a classifier cannot learn from is refused before any training:
+// one class, or a class without an example.
+func TestRunRefusesUnlearnableData(t *testing.T) {
+	base := loadBase(t)
+	one := randomSet(1, 8, 1, 28, 28, 1)
+	empty := randomSet(2, 8, 3, 28, 28, 1)
+	for i := range empty.Labels {
+		empty.Labels[i] = i % 2 // class 2 gets none
+	}
+	for _, c := range []struct {
+		name string
+		d    *data.Set
+		want string
+	}{{"one class", one, "at least 2"}, {"an empty class", empty, "class 2 of 3 has no training example"}} {
+		res, err := transfer.Run(context.Background(), base, c.d, nil, transfer.Options{Strategy: transfer.StrategyFeatures, HeadEpochs: 1})
+		if err == nil || res != nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Run = %v, %v; want an error saying %q", c.name, res, err, c.want)
+		}
+		if _, err := transfer.Advise(context.Background(), base, c.d, transfer.AdviseOptions{}); err == nil {
+			t.Errorf("%s: Advise accepted it", c.name)
+		}
+	}
+	// one example per class: the advisor cannot measure anything
+	two := randomSet(3, 2, 2, 28, 28, 1)
+	two.Labels[0], two.Labels[1] = 0, 1
+	if _, err := transfer.Advise(context.Background(), base, two, transfer.AdviseOptions{}); err == nil || !strings.Contains(err.Error(), "at least 2 per class") {
+		t.Errorf("Advise on one example per class: %v", err)
+	}
+}
+
+// NewHead re-initialises a head whose size fits (its classes are other
+// classes) and says so; without it the head is kept.
+func TestRunNewHead(t *testing.T) {
+	base := loadBase(t)
+	train, _ := digitsShot(t, 3, 1)
+	for _, reset := range []bool{false, true} {
+		res, err := transfer.Run(context.Background(), base, train, nil, transfer.Options{Strategy: transfer.StrategyFeatures, HeadEpochs: -1, NewHead: reset})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bw, rw := state(base)["fc2.weight"], state(res.Model)["fc2.weight"]
+		if reset == bitsEqual(bw, rw) {
+			t.Errorf("NewHead %v: head weights kept %v", reset, bitsEqual(bw, rw))
+		}
+		said := strings.Contains(strings.Join(res.Notices, "\n"), "re-initialised head fc2")
+		if said != reset {
+			t.Errorf("NewHead %v: notices %q", reset, res.Notices)
+		}
+	}
+	if !transfer.SameClasses([]string{"0", "1"}, []string{"0", "1"}) || transfer.SameClasses([]string{"0", "1"}, []string{"cat", "dog"}) || !transfer.SameClasses(nil, []string{"a"}) {
+		t.Error("SameClasses")
+	}
+}
+
+// A report names its run and its rates: the advisor's pick and an
+// explicit strategy of the same name read differently.
+func TestReportNamesRates(t *testing.T) {
+	res := &transfer.Result{Strategy: transfer.StrategyAll, HeadLR: 0.01, LR: 3e-3, LRLo: 3e-4, Accuracy: 0.5}
+	r := transfer.Compare(res, nil)
+	if s := r.String(); !strings.HasPrefix(s, "all (head LR 0.01, then LR 0.003 (top) .. 0.0003 (bottom)): accuracy 0.5000") {
+		t.Errorf("report %q", s)
+	}
+	r.Name = "auto → all"
+	if s := r.String(); !strings.HasPrefix(s, "auto → all (head LR 0.01") {
+		t.Errorf("named report %q", s)
 	}
 }

@@ -362,7 +362,7 @@ func TestOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The header and the advice come before training's results.
-	if !regexp.MustCompile(`^mnistcnn from \S+ on digits: 50 images \(10 classes\), tested on \d+, cpu/\S+\nadvisor: top-k \(top 2 groups\)\n(  - .*\n)+top-k: accuracy .*\nwrote `).MatchString(out.String()) {
+	if !regexp.MustCompile(`^mnistcnn from \S+ on digits: 50 images \(10 classes\), tested on \d+, cpu/\S+\nadvisor: (\S+).*\n(  - .*\n)+auto → \S+.* \(head LR 0\.01.*\): accuracy .*\nwrote `).MatchString(out.String()) {
 		t.Errorf("finetune printed:\n%s", out.String())
 	}
 	f := jsonOf("finetune", "--json", "--from", testBase, "--data", "digits", "--per-class", "5", "--strategy", "auto",

@@ -58,7 +58,7 @@ func TestEndToEnd(t *testing.T) {
 	}{
 		{[]string{"train", "--model", "lenet5", "--data", images, "--epochs", "3", "--out", base, "--quiet"}, "wrote " + base},
 		{[]string{"advise", "--from", base, "--data", images}, "strategy:"},
-		{[]string{"finetune", "--from", base, "--data", images, "--strategy", "top-k", "--per-class", "6", "--out", tuned}, "top-k: accuracy"},
+		{[]string{"finetune", "--from", base, "--data", images, "--strategy", "top-k", "--per-class", "6", "--out", tuned}, "top-k (head LR 0.01, then LR 0.001 (top) .. 0.0001 (bottom)): accuracy"},
 		{[]string{"predict", "--from", tuned, query}, query + ":  "},
 		{[]string{"demo", "--seeds", "1", "--json", "--per-class", "3"}, `"advice"`},
 	}

@@ -31,7 +31,7 @@ Ctrl-C stops at once: --out is written with the model as after the last complete
 		run: finetune})
 	register(command{name: "advise", device: true,
 		summary: "the advisor's plan for a base and new data, with its reasons",
-		doc:     `Measures the base on the new data (how well its features separate the classes, how far the data is from what the base saw, how much data there is) and prints the strategy, the layer groups to train and the learning rates it recommends, with the measurements behind them. --data and --per-class as for finetune; graft finetune --strategy auto runs this plan.`,
+		doc:     `Measures the base on the new data (how well its features separate the classes, how far the data is from what the base saw, how much data there is) and prints the strategy, the layer groups to train and the learning rates it recommends, with the measurements behind them. --data, --per-class and --seed as for finetune: the advisor measures the part of the data finetune trains on, so graft finetune --strategy auto with the same flags runs this plan.`,
 		run:     advise})
 }
 
@@ -117,6 +117,8 @@ func finetune(args []string, out io.Writer) error {
 	augment := fs.Bool("augment", false, "augment the images of the phases that train on images (pad-crop, small rotation, shift, scale); never cached features")
 	flip := fs.Bool("flip", false, "with --augment, also flip horizontally (not for digits or text)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	budget := fs.Float64("budget", 1, "with --strategy auto, what the advisor's race may spend, in `multiples` of one full fine-tune's FLOPs (0: no race, the rules decide)")
+	keepHead := fs.Bool("keep-head", false, "keep the base's head when its class count fits the data but its class names differ (default: re-initialise it)")
 	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -139,6 +141,7 @@ func finetune(args []string, out io.Writer) error {
 		fs.check(st != transfer.StrategyScratch || *headEpochs+*epochs > 0, "epochs", "scratch needs --epochs or --head-epochs above 0"),
 		fs.check(!*flip || *augment, "flip", "needs --augment"),
 		fs.check(*top >= 1, "top", "must be at least 1 (the head)"),
+		fs.check(*budget >= 0, "budget", "must be ≥ 0 (0: no race)"),
 		fs.writable("out", *outPath), fs.writable("plot", *plotPath),
 	); err != nil {
 		return err
@@ -169,7 +172,7 @@ func finetune(args []string, out io.Writer) error {
 	var o transfer.Options
 	var plan *transfer.Plan
 	if st == "" {
-		if plan, err = transfer.Advise(ctx, base, train, transfer.AdviseOptions{Seed: *seed}); err != nil {
+		if plan, err = transfer.Advise(ctx, base, train, adviseOptions(*seed, *budget, *headEpochs, *epochs)); err != nil {
 			if ctx.Err() != nil {
 				return &interrupted{"finetune: interrupted while the advisor measured the data; nothing saved"}
 			}
@@ -180,6 +183,7 @@ func finetune(args []string, out io.Writer) error {
 	} else {
 		o = transfer.Options{Strategy: st, TopK: *top, Seed: *seed}
 	}
+	o.NewHead = !*keepHead && !transfer.SameClasses(meta.Classes, d.Classes)
 	o.HeadEpochs, o.Epochs = *headEpochs, *epochs
 	if o.HeadEpochs == 0 {
 		o.HeadEpochs = -1
@@ -188,7 +192,11 @@ func finetune(args []string, out io.Writer) error {
 		o.Epochs = -1
 	}
 	bar := newProgress(out, *quiet)
-	o.Progress = bar.phases(phasesOf(o, base))
+	if plan != nil && plan.Cut != "" {
+		o.Progress = bar.phases([]phase{{"groups above " + plan.Cut + " on cached features", max(o.HeadEpochs, 0) + max(o.Epochs, 0), "features"}})
+	} else {
+		o.Progress = bar.phases(phasesOf(o, base))
+	}
 	if *augment {
 		a := augmentation(*flip, *seed)
 		o.Augment = func(d nn.Dataset) nn.Dataset {
@@ -198,7 +206,12 @@ func finetune(args []string, out io.Writer) error {
 			return d
 		}
 	}
-	res, err := transfer.Run(ctx, base, train, test, o)
+	var res *transfer.Result
+	if plan != nil {
+		res, err = transfer.RunPlan(ctx, base, train, test, plan, o)
+	} else {
+		res, err = transfer.Run(ctx, base, train, test, o)
+	}
 	bar.clear()
 	if err != nil && (res == nil || !res.Interrupted) {
 		return fs.usageErr("%v", err)
@@ -238,8 +251,12 @@ func finetune(args []string, out io.Writer) error {
 		return &interrupted{msg}
 	}
 	rep := transfer.Compare(res, nil)
+	if plan != nil {
+		rep.Name = "auto → " + describePlan(plan)
+	}
 	if *asJSON {
 		v := map[string]any{"model": base.Arch, "base": *from, "data": *dataSpec, "strategy": res.Strategy, "top_k": o.TopK,
+			"name": rep.Name, "head_learning_rate": res.HeadLR, "learning_rate": res.LR, "learning_rate_bottom": res.LRLo,
 			"accuracy": finite(res.Accuracy), "loss": finite(res.Loss), "seconds": res.Cost.Seconds,
 			"flops": res.Cost.FLOPs(), "scratch_flops": res.Scratch.FLOPs(), "flops_saved": rep.FLOPsSaved,
 			"train": train.Len(), "test": test.Len(), "classes": d.Classes, "notices": res.Notices,
@@ -302,6 +319,9 @@ func renumber(es []nn.EpochStats) []nn.EpochStats {
 // describePlan is the advisor's strategy in words.
 func describePlan(p *transfer.Plan) string {
 	s := string(p.Strategy)
+	if p.Strategy == transfer.StrategyFeatures && p.Cut != "" {
+		s = fmt.Sprintf("features@%s (%d groups kept below %s, those above re-initialised)", p.Cut, p.FreezeDepth, p.Cut)
+	}
 	if p.Strategy == transfer.StrategyTopK {
 		s += fmt.Sprintf(" (top %d groups)", p.TopK)
 	}
@@ -319,7 +339,18 @@ func planJSON(p *transfer.Plan) map[string]any {
 		"frozen_batchnorm": bn, "train_batchnorm_affine": p.Freeze.TrainBNAffine,
 		"learning_rate": p.LR, "learning_rate_bottom": p.LRLo, "reasons": p.Reasons,
 		"per_class": p.PerClass, "feature_score": p.FeatureScore, "pixel_score": p.PixelScore,
-		"similar": p.Similar, "small": p.Small}
+		"similar": p.Similar, "small": p.Small, "probe": p.Probe, "rules": p.Rules.Name(), "race": p.Race,
+		"cost_flops": p.Cost.FLOPs(), "cost_seconds": p.Cost.Seconds, "full_finetune_flops": p.FullFineTune}
+}
+
+// adviseOptions are the advisor's options for a seed, a race budget (0:
+// none) and the schedule the budget is counted in (0: the defaults).
+func adviseOptions(seed uint64, budget float64, headEpochs, epochs int) transfer.AdviseOptions {
+	if budget == 0 {
+		budget = -1
+	}
+	headEpochs, epochs = max(headEpochs, 1), max(epochs, 1)
+	return transfer.AdviseOptions{Seed: seed, Race: transfer.RaceOptions{Budget: budget, HeadEpochs: headEpochs, Epochs: epochs}}
 }
 
 // advise is `graft advise`.
@@ -328,8 +359,11 @@ func advise(args []string, out io.Writer) error {
 	from := fs.String("from", "", "base checkpoint `FILE`: graft's safetensors, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
 	arch := fs.String("arch", "", "`architecture` of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
 	dataSpec := fs.String("data", "", "target `data`: a folder of class sub-folders, or digits, mnist, fashion")
-	perClass := fs.Int("per-class", 0, "advise for `K` images per class (0: all the data)")
-	seed := fs.Uint64("seed", 1, "`seed` of the per-class sample and the probe")
+	perClass := fs.Int("per-class", 0, "advise for `K` images per class, as finetune --per-class trains on (0: the 80% finetune trains on)")
+	seed := fs.Uint64("seed", 1, "`seed` of the split (as finetune's) and the probe")
+	budget := fs.Float64("budget", 1, "what the race of the candidates may spend, in `multiples` of one full fine-tune's FLOPs (0: no race, the rules decide)")
+	headEpochs := fs.Int("head-epochs", 30, "`epochs` of the head in the fine-tune the race's budget and schedules count in (as finetune's)")
+	epochs := fs.Int("epochs", 10, "`epochs` of the unfrozen groups in that fine-tune (as finetune's)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
 	if err := fs.parse(args); err != nil {
@@ -338,7 +372,8 @@ func advise(args []string, out io.Writer) error {
 	if err := errorsOf(
 		fs.check(*from != "", "from", "no base checkpoint given"),
 		fs.check(*dataSpec != "", "data", "no target data given (a folder of class sub-folders, or digits, mnist, fashion)"),
-		fs.check(*perClass >= 0, "per-class", "must be ≥ 0 (0: all the data)"),
+		fs.check(*perClass >= 0, "per-class", "must be ≥ 0 (0: the 80% finetune trains on)"),
+		fs.check(*budget >= 0, "budget", "must be ≥ 0 (0: no race)"),
 	); err != nil {
 		return err
 	}
@@ -350,14 +385,14 @@ func advise(args []string, out io.Writer) error {
 	if err != nil {
 		return fs.usageErr("%v", err)
 	}
-	if *perClass > 0 {
-		if d, err = d.FewShot(*perClass, *seed); err != nil {
-			return fs.usageErr("%v", err)
-		}
+	// the training part of finetune's split, so both measure the same data
+	train, _, err := splitTarget(d, *perClass, *seed)
+	if err != nil {
+		return fs.usageErr("%v", err)
 	}
 	ctx, stop := interruptContext()
 	defer stop()
-	plan, err := transfer.Advise(ctx, base, d, transfer.AdviseOptions{Seed: *seed})
+	plan, err := transfer.Advise(ctx, base, train, adviseOptions(*seed, *budget, *headEpochs, *epochs))
 	if ctx.Err() != nil {
 		return &interrupted{"advise: interrupted"}
 	}

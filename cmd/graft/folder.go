@@ -42,7 +42,28 @@ func loadFolder(dir string, base *models.Model, meta nn.Meta) (*data.Set, error)
 	for _, w := range warnings {
 		fmt.Fprintln(os.Stderr, "graft: warning:", w)
 	}
-	return s, err
+	if err != nil {
+		return nil, err
+	}
+	if err := learnable(dir, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// learnable refuses a folder no classifier can learn from and be tested
+// on: fewer than two classes, or a class of fewer than two images (one to
+// train on, one to test).
+func learnable(dir string, s *data.Set) error {
+	if len(s.Classes) < 2 {
+		return fmt.Errorf("%s holds %d class folder(s) (%v); a classifier needs at least 2 classes, one sub-folder of images each", dir, len(s.Classes), s.Classes)
+	}
+	for c, n := range s.Counts() {
+		if n < 2 {
+			return fmt.Errorf("%s: class %q has %d image(s); each class needs at least 2 (one to train on, one to test)", dir, s.Classes[c], n)
+		}
+	}
+	return nil
 }
 
 // sizeWarning returns a warning when the images of a folder (a sample of

@@ -270,14 +270,19 @@ func (c *winoCall) transformWeights(o0, o1 int) {
 		for j0 := 0; j0 < unr; j0 += winoWL {
 			ob := jp*unr + j0         // the block's first output channel
 			nw := min(winoWL, unr-j0) // lanes written (a panel row's part)
-			nl := min(nw, O-ob)       // lanes with weights; the others are zeros
+			// lanes with weights; the others are zeros (all of them
+			// when the block lies past O, as the second half of a
+			// 32-lane panel does for O ≤ 16)
+			nl := max(0, min(nw, O-ob))
 			if nl < winoWL {
 				clear(k[:])
 			}
 			for c0 := 0; c0 < C; c0 += winoWC {
 				nc := min(winoWC, C-c0)
 				n := nc * winoWL
-				if c.flip {
+				switch {
+				case nl == 0: // nothing to gather: k stays zero
+				case c.flip:
 					// w[ch][o][8−t]: the block's lanes are 9·nl contiguous
 					// floats per channel.
 					for ch := 0; ch < nc; ch++ {
@@ -290,7 +295,7 @@ func (c *winoCall) transformWeights(o0, o1 int) {
 							k[6][i], k[7][i], k[8][i] = s[2], s[1], s[0]
 						}
 					}
-				} else {
+				default:
 					// w[o][ch][t]: 9·nc contiguous floats per lane.
 					for j := 0; j < nl; j++ {
 						src := c.w[((ob+j)*C+c0)*9:][:9*nc]

@@ -536,6 +536,8 @@ func TestWinogradWeightsBitExact(t *testing.T) {
 	for _, l := range []struct{ c, o, unr int }{
 		{16, 16, 16}, {17, 33, 16}, {37, 45, 16}, {64, 64, 16}, {300, 20, 16}, {5, 3, 16},
 		{40, 64, 32}, {33, 17, 32}, {24, 45, 45}, {19, 16, 16}, {31, 7, 7},
+		// a 32-lane panel whose second block of 16 lies wholly past O
+		{20, 12, 32}, {5, 3, 32}, {16, 16, 32}, {17, 40, 32},
 	} {
 		for _, flip := range []bool{false, true} {
 			c := winoWeightCall(r, l.c, l.o, l.unr, flip)

@@ -16,18 +16,42 @@ package tensor
 
 // rowTapOK reports whether the row-tap path can run g with kernel kn.
 func rowTapOK(kn *gemmKernel, g convGeom) bool {
-	return kn.id != kidGeneric && g.p.Groups == 1 && g.p.DilationW == 1 && g.o%kn.nr == 0 && !g.pointwiseInPlc
+	_, nr := rowTapMode(kn, g)
+	return kn.id != kidGeneric && g.p.Groups == 1 && g.p.DilationW == 1 && g.o%nr == 0 && !g.pointwiseInPlc
+}
+
+// How the row-tap path computes its tiles.
+const (
+	rtTiles  = iota // MR×NR microkernel tiles (run)
+	rtRows          // ConvRowAVX2x6x16 along output rows (runRows)
+	rtGather        // ConvGatherAVX2x6x16 tiles of 6 pixels (runGather)
+)
+
+// rowTapMode returns how the row-tap path runs g on kn and the width of
+// its weight panels: with the tier's 16-filter kernels (conv16) for few
+// channels (runRows) and for up to gatherMaxK taps (runGather), else as
+// microkernel tiles of NR filters.
+func rowTapMode(kn *gemmKernel, g convGeom) (mode, nr int) {
+	KWC := g.kw * g.c
+	switch {
+	case kn.conv16 && KWC < gatherBelow:
+		return rtRows, 16
+	case kn.conv16 && g.kh*KWC <= gatherMaxK:
+		return rtGather, 16
+	}
+	return rtTiles, kn.nr
 }
 
 // rowTapConv is one row-tap convolution call, shared by its parts.
 type rowTapConv struct {
 	kn     *gemmKernel
 	g      convGeom
+	nr     int       // weight panel width (rowTapMode)
 	hp, wp int       // padded input size
 	xp     []float32 // padded input (+ slack for tail tiles)
-	toff   []int     // few channels on AVX2: byte offset of tap (kh, kw, c) from a pixel's window
-	roff   []int     // else on AVX2: byte offset of kernel row kh in a pixel's window
-	bp     []float32 // packed weights [O/NR][KH][KW·C][NR]
+	toff   []int     // runRows: byte offset of tap (kh, kw, c) from a pixel's window
+	roff   []int     // runGather: byte offset of kernel row kh in a pixel's window
+	bp     []float32 // packed weights [O/NR][KH][KW·C][NR], NR = nr
 	y      []float32
 	bias   []float32
 }
@@ -44,14 +68,15 @@ var (
 func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) {
 	s := convScratches.Get()
 	rt := rowTapCalls.Get()
-	*rt = rowTapConv{kn: kn, g: g, y: y, bias: bias}
+	mode, NR := rowTapMode(kn, g)
+	*rt = rowTapConv{kn: kn, g: g, nr: NR, y: y, bias: bias}
 	rt.hp, rt.wp = g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
 	C := g.c
 	slack := (kn.mr*g.p.StrideW + g.kw + 1) * C * (1 + g.p.DilationH*(g.kh-1)) // virtual tiles may run past the last row
 	s.cols = grow(s.cols, g.n*rt.hp*rt.wp*C+slack)
 	rt.xp = s.cols
 	clear(rt.xp[g.n*rt.hp*rt.wp*C:])
-	NR, KWC := kn.nr, g.kw*C
+	KWC := g.kw * C
 	s.wp = grow(s.wp, g.kh*g.o*KWC)
 	rt.bp = s.wp
 	// Pad the input and pack the weights on the pool: in a training step
@@ -66,7 +91,7 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) 
 	parallel(max(parts, 1), prep)
 	*prep = rowTapPrep{}
 	rowTapPreps.Put(prep)
-	if KWC < gatherBelow && kn.id == kidAVX2 {
+	if mode == rtRows {
 		tp := tapOffsets.Get()
 		defer tapOffsets.Put(tp)
 		if cap(*tp) < g.kh*KWC {
@@ -79,7 +104,7 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) 
 			}
 		}
 	}
-	if rt.toff == nil && kn.id == kidAVX2 && g.kh*KWC <= gatherMaxK {
+	if mode == rtGather {
 		tp := tapOffsets.Get()
 		defer tapOffsets.Put(tp)
 		if cap(*tp) < g.kh {
@@ -113,7 +138,7 @@ var rowTapPreps = freeList[rowTapPrep]{}
 func (p *rowTapPrep) run(part, parts int) {
 	rt := p.rt
 	g := rt.g
-	C, NR, KWC := g.c, rt.kn.nr, g.kw*g.c
+	C, NR, KWC := g.c, rt.nr, g.kw*g.c
 	n0, n1 := part*g.n/parts, (part+1)*g.n/parts
 	hwc := rt.hp * rt.wp * C
 	padNHWC(rt.xp[n0*hwc:], p.x[n0*g.h*g.w*C:], n1-n0, g.h, g.w, C, g.p.PadTop, g.p.PadLeft, rt.hp, rt.wp)
@@ -156,9 +181,8 @@ func padNHWC(xp, x []float32, n, h, w, c, top, left, hp, wp int) {
 	}
 }
 
-// run computes part `part` of the output tiles: on AVX2 through runRows
-// or runGather; otherwise (the AVX-512 tier, and AVX2 kernels of more
-// than gatherMaxK taps) as MR×NR microkernel tiles. A tile is MR
+// run computes part `part` of the output tiles: through runRows or
+// runGather (rowTapMode), or as MR×NR microkernel tiles. A tile is MR
 // consecutive output pixels of one image: of one output row in general,
 // or, at stride 1, of the image's virtual rows of Wp pixels (whose last
 // Wp−OW pixels are junk: computing them costs less than tiles cut short
@@ -246,7 +270,7 @@ func (rt *rowTapConv) run(part, parts int) {
 			K := g.kh * KWC
 			for q0 := 0; q0 < K; q0 += kn.kc {
 				kc := min(kn.kc, K-q0)
-				callAsmKernel(kn.id, kc, panelBuf[q0:], aRowsInPlace, K, rt.bp[(jp*K+q0)*NR:], true, 0, c, ldc, 1, beta)
+				kn.call(kc, panelBuf[q0:], aRowsInPlace, K, rt.bp[(jp*K+q0)*NR:], true, 0, c, ldc, 1, beta)
 				beta = 1
 			}
 		} else {
@@ -255,7 +279,7 @@ func (rt *rowTapConv) run(part, parts int) {
 				panel := rt.bp[(jp*g.kh+kh)*KWC*NR:]
 				for q0 := 0; q0 < KWC; q0 += kn.kc {
 					kc := min(kn.kc, KWC-q0)
-					callAsmKernel(kn.id, kc, arow[q0:], aRowsInPlace, lda, panel[q0*NR:], true, 0, c, ldc, 1, beta)
+					kn.call(kc, arow[q0:], aRowsInPlace, lda, panel[q0*NR:], true, 0, c, ldc, 1, beta)
 					beta = 1
 				}
 			}
@@ -296,7 +320,7 @@ func (rt *rowTapConv) run(part, parts int) {
 	}
 }
 
-// runRows is run for few channels on AVX2: one ConvRowAVX2x6x16 call per
+// runRows is run for few channels: one ConvRowAVX2x6x16 call per
 // output row and 16-filter panel reads every tap through the offset
 // table, starts from the bias and writes the row in place (its last tile
 // may be short), so no tile goes through scratch and y is written once.
@@ -323,7 +347,7 @@ func (rt *rowTapConv) runRows(part, parts int) {
 // panel (64 bytes a tap) stays in L2 while the tiles stream past.
 const gatherMaxK = 4096
 
-// runGather is run on AVX2 for the rest: tiles of 6 consecutive output
+// runGather is run for up to gatherMaxK taps: tiles of 6 consecutive output
 // pixels, which may cross output rows (no pixel is computed twice or
 // wasted: at 14-pixel rows, tiles within rows would compute 18), each
 // accumulating every tap in registers (ConvGatherAVX2x6x16) from the
@@ -413,14 +437,14 @@ func rowTapBackwardData(kn *gemmKernel, g convGeom, dx, dy, w []float32) {
 }
 
 // tapWGradOK reports whether the weight gradient of g runs on the tap
-// kernels (tapWGrad): AVX2, one group, dilationW 1, O a multiple of 16 and
+// kernels (tapWGrad): a tier with them (conv16), one group, dilationW 1, O a multiple of 16 and
 // a kernel row (KW·C floats) shorter than maxKWC. Below gatherBelow the
 // row is too short for the GEMM formulations; up to 4·gatherBelow the tap
 // kernels still beat im2col (mnist_c2: 54 → 63 GFLOP/s). They replaced a
 // GEMM over the padded image grid, which lost to them or to im2col on
 // every ResNet layer (r18_l2 49 → 67, r18_l3 46 → 60 GFLOP/s).
 func tapWGradOK(kn *gemmKernel, g convGeom, maxKWC int) bool {
-	return kn.id == kidAVX2 && g.p.Groups == 1 && g.p.DilationW == 1 && g.o%16 == 0 &&
+	return kn.conv16 && g.p.Groups == 1 && g.p.DilationW == 1 && g.o%16 == 0 &&
 		g.kw*g.c < maxKWC && !g.pointwiseInPlc
 }
 
@@ -521,12 +545,12 @@ func (c *tapWGradCall) run(part, parts int) {
 const dotBackwardMaxC = 4
 
 // dotBackwardDataOK reports whether the backward-data pass of g runs on
-// DotRowsAVX2x6 (dotBackwardData): AVX2, stride 1, one group, dilationW
+// DotRowsAVX2x6 (dotBackwardData): a tier with it (conv16), stride 1, one group, dilationW
 // 1, few input channels and O a multiple of 16. There the flipped
 // convolution has few filters, too few for a tile of filters, while
 // each of its kernel rows is KW·O contiguous floats of the padded dy.
 func dotBackwardDataOK(kn *gemmKernel, g convGeom) bool {
-	if kn.id != kidAVX2 || g.p.StrideH != 1 || g.p.StrideW != 1 || g.p.Groups != 1 || g.p.DilationW != 1 ||
+	if !kn.conv16 || g.p.StrideH != 1 || g.p.StrideW != 1 || g.p.Groups != 1 || g.p.DilationW != 1 ||
 		g.c > dotBackwardMaxC || g.o%16 != 0 || g.pointwiseInPlc {
 		return false
 	}

@@ -103,14 +103,14 @@ func winogradOK(kn *gemmKernel, g convGeom) bool {
 var winoForce = 0
 
 // winoWorthIt reports whether the Winograd path beats the one g takes
-// otherwise, from measurements on Zen 3 (see the top of the file): on the
-// AVX2 and generic tiers, with at least 16 input and 16 output channels.
-// The AVX-512 tier keeps the row-tap path until it is measured there.
+// otherwise, from measurements on Zen 3 (see the top of the file) and on
+// Zen 5 (the AVX-512 tier: its 12×32 microkernel for the 16 products, the
+// AVX2 transforms): with at least 16 input and 16 output channels.
 func winoWorthIt(kn *gemmKernel, g convGeom) bool {
 	if winoForce != 0 {
 		return winoForce > 0
 	}
-	return (kn.id == kidAVX2 || kn.id == kidGeneric) && g.c >= 16 && g.o >= 16
+	return g.c >= 16 && g.o >= 16
 }
 
 // winogradBackwardDataOK reports whether the backward-data pass of g runs
@@ -436,7 +436,7 @@ func (c *winoCall) inputTransform(s *winoScratch, t0, nt int) {
 		}
 		v := s.v[tt*C:]
 		i := 0
-		if c.kn.id != kidGeneric && C >= 8 {
+		if c.kn.conv16 && C >= 8 {
 			i = C &^ 7
 			callWinogradInput(i, src, xs, rs, v, vs)
 		}
@@ -502,7 +502,7 @@ func (c *winoCall) multiply(s *winoScratch, gs *gemmScratch, nt int) {
 			for jp := 0; jp < np; jp++ {
 				bp := u[(jp*C+pc)*NR:]
 				for ir := 0; ir < rows; ir += MR {
-					callAsmKernel(kn.id, kc, v[ir*C+pc:], aRowsInPlace, C, bp, true, 0, m[ir*Op+jp*NR:], Op, 1, beta)
+					kn.call(kc, v[ir*C+pc:], aRowsInPlace, C, bp, true, 0, m[ir*Op+jp*NR:], Op, 1, beta)
 				}
 			}
 		}
@@ -537,7 +537,7 @@ func (c *winoCall) outputTransform(s *winoScratch, t0, nt int) {
 		}
 		m := s.m[tt*c.op:]
 		i := 0
-		if c.kn.id != kidGeneric && O >= 8 {
+		if c.kn.conv16 && O >= 8 {
 			i = O &^ 7
 			callWinogradOutput(i, m, ms, dst, ys, rs, b)
 		}

@@ -25,7 +25,7 @@ func TestWinogradMatchesReference(t *testing.T) {
 		cases = 60
 	}
 	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		kn := gemmKernelFor(tier)
+		kn := cpuKernel()
 		r := rand.New(rand.NewPCG(21, uint64(tier)))
 		worst := 0.0 // largest error / bound seen
 		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
@@ -120,7 +120,7 @@ func fill(s []float32, v float32) {
 // number of threads nor on the chunk size (bit for bit).
 func TestWinogradDeterministic(t *testing.T) {
 	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		kn := gemmKernelFor(tier)
+		kn := cpuKernel()
 		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 		r := rand.New(rand.NewPCG(22, 0))
@@ -198,7 +198,7 @@ func TestWinogradNoAllocs(t *testing.T) {
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		kn := gemmKernelFor(tier)
+		kn := cpuKernel()
 		cc := convCase{n: 2, h: 12, w: 12, c: 32, o: 32, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}}
 		x, w, bias, y := cc.tensors(rand.New(rand.NewPCG(24, 0)))
 		g := convDims("Conv2D", x, w, y, bias, cc.p)
@@ -423,9 +423,9 @@ func FuzzWinograd(f *testing.F) {
 			return
 		}
 		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
-		for _, tier := range kernels.Available() {
-			restore, _ := kernels.Use(tier)
-			kn := gemmKernelFor(tier)
+		for _, tier := range kernels.TestTiers() {
+			restore, _ := tier.Use()
+			kn := cpuKernel()
 			winoChunkTiles = int(seed%4) * kn.mr // 0: the default
 			r := rand.New(rand.NewPCG(seed, 1))
 			x, wt, bias, y := cc.tensors(r)
@@ -456,7 +456,7 @@ func TestWinogradDispatch(t *testing.T) {
 	for _, c := range []struct {
 		n, h, w, c, o, k int
 		p                ConvParams
-		fwd, bwd         bool // on the AVX2 and generic tiers
+		fwd, bwd         bool // on every tier
 	}{
 		{32, 56, 56, 64, 64, 3, pad1, true, true},
 		{1, 5, 7, 16, 16, 3, ConvParams{PadTop: 2, PadRight: 2}, true, true},
@@ -476,9 +476,6 @@ func TestWinogradDispatch(t *testing.T) {
 			}
 			kn := gemmKernelFor(tier)
 			fwd, bwd := c.fwd, c.bwd
-			if tier == kernels.AVX512 {
-				fwd, bwd = false, false
-			}
 			if got := winogradOK(kn, g); got != fwd {
 				t.Errorf("%s %+v: forward on the Winograd path %v, want %v", tier, c, got, fwd)
 			}

@@ -41,7 +41,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	kn := gemmKernelFor(kernels.Current())
+	kn := cpuKernel()
 	g := gemmCalls.Get()
 	*g = gemmCall{kn: kn, transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
@@ -101,9 +101,13 @@ const (
 	kidGeneric kernelID = iota
 	kidAVX2
 	kidAVX512
+	kidStandIn // sgemmStandIn at the kernel's mr×nr (a tier's stand-ins)
 )
 
-// gemmKernel is a microkernel with the cache blocking used around it.
+// gemmKernel is a tier's kernel set: its SGEMM microkernel with the cache
+// blocking used around it, and what other kernels the tier has. Paths
+// choose by these capabilities, never by the tier: a tier uses a lower
+// tier's kernel where it has none of its own.
 type gemmKernel struct {
 	id         kernelID
 	mr, nr     int // tile shape
@@ -111,6 +115,21 @@ type gemmKernel struct {
 	// Packing thresholds: A is packed when n > packAMinN, B when
 	// m > packBMinM (operands stored transposed are always packed).
 	packAMinN, packBMinM int
+	// conv16: the tier has the AVX2 kernels for convolutions and pooling
+	// (16-filter row, gather, weight-gradient and dot-row kernels, the
+	// 8-channel Winograd transforms, max-pool backward), its own or
+	// borrowed: the AVX2 tier and every tier above it.
+	conv16 bool
+}
+
+// cpuKernel returns the kernel set of the current tier, or of its
+// stand-ins under kernels.UseStandIns.
+func cpuKernel() *gemmKernel {
+	t := kernels.Current()
+	if kernels.StandIns() {
+		return standInKernelFor(t)
+	}
+	return gemmKernelFor(t)
 }
 
 // blockFor sizes the cache blocks for an mr×nr microkernel from the data
@@ -512,11 +531,14 @@ const (
 // A is read as aMode says; B is an NR-column packed panel or, unless
 // bPacked, rows read in place with row stride ldb.
 func (kn *gemmKernel) call(kc int, a []float32, aMode int, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
-	if kn.id == kidGeneric {
+	switch kn.id {
+	case kidGeneric:
 		sgemmGeneric(kc, a, b, c, ldc, alpha, beta)
-		return
+	case kidStandIn:
+		sgemmStandIn(kn.mr, kn.nr, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
+	default:
+		callAsmKernel(kn.id, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
 	}
-	callAsmKernel(kn.id, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
 }
 
 var (

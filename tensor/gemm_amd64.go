@@ -11,17 +11,26 @@ import (
 )
 
 var (
-	avx2Kernel, avx512Kernel *gemmKernel
-	asmKernelsOnce           sync.Once
+	avx2Kernel, avx512Kernel, avx512StandIns *gemmKernel
+	asmKernelsOnce                           sync.Once
 )
 
-// gemmKernelFor returns the microkernel and blocking of tier t.
+func makeAsmKernels() {
+	cs := kernels.CacheSizes()
+	avx2Kernel = blockFor(kidAVX2, amd64.SgemmAVX2x6x16MR, amd64.SgemmAVX2x6x16NR, cs)
+	avx2Kernel.conv16 = true
+	// The AVX-512 tier: its own 12×32 SGEMM; the AVX2 convolution
+	// kernels, borrowed.
+	avx512Kernel = blockFor(kidAVX512, amd64.SgemmAVX512x12x32MR, amd64.SgemmAVX512x12x32NR, cs)
+	avx512Kernel.conv16 = true
+	s := *avx512Kernel
+	s.id = kidStandIn
+	avx512StandIns = &s
+}
+
+// gemmKernelFor returns the kernel set of tier t.
 func gemmKernelFor(t kernels.Tier) *gemmKernel {
-	asmKernelsOnce.Do(func() {
-		cs := kernels.CacheSizes()
-		avx2Kernel = blockFor(kidAVX2, amd64.SgemmAVX2x6x16MR, amd64.SgemmAVX2x6x16NR, cs)
-		avx512Kernel = blockFor(kidAVX512, amd64.SgemmAVX512x12x32MR, amd64.SgemmAVX512x12x32NR, cs)
-	})
+	asmKernelsOnce.Do(makeAsmKernels)
 	switch t {
 	case kernels.AVX512:
 		return avx512Kernel
@@ -29,6 +38,16 @@ func gemmKernelFor(t kernels.Tier) *gemmKernel {
 		return avx2Kernel
 	}
 	return genericGemmKernel()
+}
+
+// standInKernelFor returns tier t's kernel set with its own kernels
+// replaced by their pure-Go stand-ins (the same geometry and blocking).
+func standInKernelFor(t kernels.Tier) *gemmKernel {
+	asmKernelsOnce.Do(makeAsmKernels)
+	if t == kernels.AVX512 {
+		return avx512StandIns
+	}
+	return gemmKernelFor(t)
 }
 
 // callAsmKernel calls the assembly microkernel id, in the variant for the

@@ -8,6 +8,10 @@ import "github.com/graftml/graft/kernels"
 // without assembly have only the generic one.
 func gemmKernelFor(kernels.Tier) *gemmKernel { return genericGemmKernel() }
 
+// standInKernelFor is gemmKernelFor: kernels.UseStandIns refuses every
+// tier in builds without assembly.
+func standInKernelFor(kernels.Tier) *gemmKernel { return genericGemmKernel() }
+
 func callAsmKernel(kernelID, int, []float32, int, int, []float32, bool, int, []float32, int, float32, float32) {
 	panic("tensor: no assembly SGEMM kernels in this build")
 }

@@ -1,0 +1,91 @@
+package tensor
+
+import "math"
+
+// Pure-Go stand-ins for the kernels of a tier the CPU may lack (see
+// kernels.UseStandIns): the same contract, geometry and roundings as the
+// assembly they replace, so that every test that walks the tiers runs the
+// AVX-512 tier's tiling, panel widths and edge handling on an AVX2-only
+// machine. They are slow (a fused multiply-add costs a few float64
+// operations) and exist for tests.
+
+// fma32 returns x·y + z rounded once to float32, as VFMADD231PS computes
+// it. The product is exact in float64, so the float64 sum differs from
+// the exact one only below float32's last bit; rounding it to float32 is
+// then right unless it landed exactly halfway between two float32s (or in
+// float32's subnormal range, where fewer bits remain): fma32Slow decides
+// those.
+func fma32(x, y, z float32) float32 {
+	r := float64(x)*float64(y) + float64(z)
+	if b := math.Float64bits(r); b&(1<<29-1) != 1<<28 && (b>>52)&0x7ff >= 1023-126 {
+		return float32(r)
+	}
+	return fma32Slow(x, y, z)
+}
+
+// fma32Slow is fma32 for any operands: the float64 sum is rounded to odd
+// (its last bit set when it is inexact), so that rounding it to float32
+// gives the correctly rounded result, not a double rounding.
+func fma32Slow(x, y, z float32) float32 {
+	p, zz := float64(x)*float64(y), float64(z)
+	r := p + zz
+	bb := r - p
+	e := (p - (r - bb)) + (zz - bb) // p + zz − r exactly (TwoSum)
+	if e != 0 && e == e && !math.IsInf(r, 0) {
+		if bits := math.Float64bits(r); bits&1 == 0 {
+			if (e > 0) == (r > 0) {
+				bits++
+			} else {
+				bits--
+			}
+			r = math.Float64frombits(bits)
+		}
+	}
+	return float32(r)
+}
+
+// sgemmStandIn is the stand-in of an mr×nr assembly SGEMM microkernel
+// (mr·nr ≤ 12·32), any variant of kernels/amd64's Sgemm<tier>x<mr>x<nr>:
+// A read as aMode says (packed k-major, rows in place lda apart, or
+// transposed in place), B packed k-major (bPacked) or rows ldb apart, and
+//
+//	s := Σ_{p<kc} A[i,p]·B[p,j]          (fused multiply-adds in p order)
+//	c[i·ldc+j] = alpha·s                  if beta == 0 (C not read)
+//	c[i·ldc+j] = alpha·s + beta·c[i·ldc+j] otherwise (two products, one sum)
+func sgemmStandIn(mr, nr, kc int, a []float32, aMode, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
+	var acc [12 * 32]float32
+	s := acc[:mr*nr]
+	for p := 0; p < kc; p++ {
+		var brow []float32
+		if bPacked {
+			brow = b[p*nr : p*nr+nr]
+		} else {
+			brow = b[p*ldb : p*ldb+nr]
+		}
+		for i := 0; i < mr; i++ {
+			var av float32
+			switch aMode {
+			case aPackedPanel:
+				av = a[p*mr+i]
+			case aRowsInPlace:
+				av = a[i*lda+p]
+			default:
+				av = a[p*lda+i]
+			}
+			row := s[i*nr : i*nr+nr]
+			for j, bv := range brow[:len(row)] {
+				row[j] = fma32(av, bv, row[j])
+			}
+		}
+	}
+	for i := 0; i < mr; i++ {
+		dst := c[i*ldc : i*ldc+nr]
+		for j, v := range s[i*nr : i*nr+nr] {
+			t := float32(alpha * v)
+			if beta != 0 {
+				t += float32(beta * dst[j])
+			}
+			dst[j] = t
+		}
+	}
+}

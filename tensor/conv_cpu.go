@@ -334,7 +334,7 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 		dbv = nil
 	case planeBackwardOK(g):
 		planeBackwardWeights(g, dw.data, x.data, dy.data)
-	case tapWGradOK(kn, g, 4*gatherBelow):
+	case tapWGradOK(kn, g, kn.tapWGradMaxKWC):
 		tapWGrad(g, dw.data, dbv, x.data, dy.data)
 		dbv = nil
 	case g.depthwise:

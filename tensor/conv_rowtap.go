@@ -29,13 +29,16 @@ const (
 
 // rowTapMode returns how the row-tap path runs g on kn and the width of
 // its weight panels: with the tier's 16-filter kernels (conv16) for few
-// channels (runRows) and for up to gatherMaxK taps (runGather), else as
-// microkernel tiles of NR filters.
+// channels (runRows) and for up to gatherMaxK taps (runGather), unless
+// the tier's microkernel tiles of NR filters beat the gather kernel; else
+// as tiles.
 func rowTapMode(kn *gemmKernel, g convGeom) (mode, nr int) {
 	KWC := g.kw * g.c
 	switch {
 	case kn.conv16 && KWC < gatherBelow:
 		return rtRows, 16
+	case kn.tilesOverGather && g.o%kn.nr == 0:
+		return rtTiles, kn.nr
 	case kn.conv16 && g.kh*KWC <= gatherMaxK:
 		return rtGather, 16
 	}
@@ -437,10 +440,11 @@ func rowTapBackwardData(kn *gemmKernel, g convGeom, dx, dy, w []float32) {
 }
 
 // tapWGradOK reports whether the weight gradient of g runs on the tap
-// kernels (tapWGrad): a tier with them (conv16), one group, dilationW 1, O a multiple of 16 and
-// a kernel row (KW·C floats) shorter than maxKWC. Below gatherBelow the
-// row is too short for the GEMM formulations; up to 4·gatherBelow the tap
-// kernels still beat im2col (mnist_c2: 54 → 63 GFLOP/s). They replaced a
+// kernels (tapWGrad): a tier with them (conv16), one group, dilationW 1,
+// O a multiple of 16 and a kernel row (KW·C floats) shorter than maxKWC.
+// Below gatherBelow the row is too short for the GEMM formulations; on
+// AVX2, up to 4·gatherBelow the tap kernels still beat im2col (mnist_c2:
+// 54 → 63 GFLOP/s), and the tier says how far (tapWGradMaxKWC). They replaced a
 // GEMM over the padded image grid, which lost to them or to im2col on
 // every ResNet layer (r18_l2 49 → 67, r18_l3 46 → 60 GFLOP/s).
 func tapWGradOK(kn *gemmKernel, g convGeom, maxKWC int) bool {

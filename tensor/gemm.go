@@ -120,6 +120,13 @@ type gemmKernel struct {
 	// 8-channel Winograd transforms, max-pool backward), its own or
 	// borrowed: the AVX2 tier and every tier above it.
 	conv16 bool
+	// tapWGradMaxKWC: the tap weight-gradient kernels (tapWGrad) take
+	// kernel rows (KW·C floats) shorter than this, im2col and the SGEMM
+	// the rest (where the tier's SGEMM is the faster of the two).
+	tapWGradMaxKWC int
+	// tilesOverGather: the row-tap path's microkernel tiles beat the
+	// 16-filter gather kernel (where O is a multiple of NR).
+	tilesOverGather bool
 }
 
 // cpuKernel returns the kernel set of the current tier, or of its

@@ -42,53 +42,98 @@ func near(got, want, mag float64) bool {
 	return math.Abs(got-want) <= 1e-6*(mag+1)*8
 }
 
-// TestConvRowKernel runs ConvRowAVX2x6x16 against plain loops: pixel
+// rowKernels are the row kernels TestConvRowKernel runs where it can:
+// the AVX2 one, the AVX-512 one and its stand-in.
+func rowKernels() []struct {
+	name string
+	kn   *gemmKernel
+	nr   int
+	ok   bool
+} {
+	a2, _ := kernels.Supported(kernels.AVX2)
+	a512, _ := kernels.Supported(kernels.AVX512)
+	si, _ := kernels.StandInsSupported(kernels.AVX512)
+	return []struct {
+		name string
+		kn   *gemmKernel
+		nr   int
+		ok   bool
+	}{
+		{"ConvRowAVX2x6x16", gemmKernelFor(kernels.AVX2), 16, a2},
+		{"ConvRowAVX512x12x32", gemmKernelFor(kernels.AVX512), 32, a512},
+		{"stand-in of ConvRowAVX512x12x32", standInKernelFor(kernels.AVX512), 32, si},
+	}
+}
+
+// TestConvRowKernel runs the row kernels against plain loops: pixel
 // counts 1..40 (partial last tiles), 1..30 taps, pixel strides below and
 // above the tap span, with and without bias; rows of y past np and the
-// 16 floats beyond each written row hold guard values that must survive.
+// floats beyond each written row's nr hold guard values that must
+// survive. The stand-in of the AVX-512 kernel also runs beside it, where
+// the hardware has it, and must match it bit for bit.
 func TestConvRowKernel(t *testing.T) {
-	if ok, why := kernels.Supported(kernels.AVX2); !ok {
-		t.Skip(why)
-	}
-	r := rand.New(rand.NewPCG(31, 32))
-	for np := 1; np <= 40; np++ {
-		for iter := 0; iter < 6; iter++ {
-			nt := 1 + r.IntN(30)
-			toff := randTaps(r, nt)
-			xs := 1 + r.IntN(5)
-			ldy := 16 + r.IntN(3)*16 + r.IntN(2)*5
-			x := randFloats(r, ((np+5)/6*6-1)*xs+toff[nt-1]+1)
-			b := randFloats(r, nt*16)
-			var bias []float32
-			if iter%2 == 0 {
-				bias = randFloats(r, 16)
-			}
-			ybuf := make([]float32, (np+1)*ldy+guardLen)
-			for i := range ybuf {
-				ybuf[i] = guard
-			}
-			callConvRow(np, nt, x, 4*xs, bytesOf(toff), b, bias, ybuf, ldy)
-			name := fmt.Sprintf("np=%d nt=%d xs=%d ldy=%d bias=%v", np, nt, xs, ldy, bias != nil)
-			for p := 0; p <= np; p++ {
-				for j := 0; j < ldy; j++ {
-					got := ybuf[p*ldy+j]
-					if p == np || j >= 16 {
-						if math.Float32bits(got) != math.Float32bits(guard) {
-							t.Fatalf("%s: y[%d][%d] = %v written, want the guard", name, p, j, got)
+	for _, k := range rowKernels() {
+		if !k.ok {
+			t.Logf("%s: not on this machine or build", k.name)
+			continue
+		}
+		nr, P := k.nr, convRowPixels(k.nr)
+		var twin *gemmKernel // the stand-in, beside the assembly
+		if nr == 32 && k.kn.id != kidStandIn {
+			twin = standInKernelFor(kernels.AVX512)
+		}
+		r := rand.New(rand.NewPCG(31, 32))
+		for np := 1; np <= 40; np++ {
+			for iter := 0; iter < 6; iter++ {
+				nt := 1 + r.IntN(30)
+				toff := randTaps(r, nt)
+				xs := 1 + r.IntN(5)
+				ldy := nr + r.IntN(3)*16 + r.IntN(2)*5
+				x := randFloats(r, ((np+P-1)/P*P-1)*xs+toff[nt-1]+1)
+				b := randFloats(r, nt*nr)
+				var bias []float32
+				if iter%2 == 0 {
+					bias = randFloats(r, nr)
+				}
+				ybuf := make([]float32, (np+1)*ldy+guardLen)
+				for i := range ybuf {
+					ybuf[i] = guard
+				}
+				callConvRow(k.kn, nr, np, nt, x, 4*xs, bytesOf(toff), b, bias, ybuf, ldy)
+				name := fmt.Sprintf("%s: np=%d nt=%d xs=%d ldy=%d bias=%v", k.name, np, nt, xs, ldy, bias != nil)
+				if twin != nil {
+					y2 := make([]float32, len(ybuf))
+					for i := range y2 {
+						y2[i] = guard
+					}
+					callConvRow(twin, nr, np, nt, x, 4*xs, bytesOf(toff), b, bias, y2, ldy)
+					for i := range y2 {
+						if math.Float32bits(y2[i]) != math.Float32bits(ybuf[i]) {
+							t.Fatalf("%s: y[%d] = %v, stand-in %v", name, i, ybuf[i], y2[i])
 						}
-						continue
 					}
-					var want, mag float64
-					if bias != nil {
-						want, mag = float64(bias[j]), math.Abs(float64(bias[j]))
-					}
-					for k, o := range toff {
-						v := float64(x[o+p*xs]) * float64(b[k*16+j])
-						want += v
-						mag += math.Abs(v)
-					}
-					if !near(float64(got), want, mag) {
-						t.Fatalf("%s: y[%d][%d] = %v, want %v", name, p, j, got, want)
+				}
+				for p := 0; p <= np; p++ {
+					for j := 0; j < ldy; j++ {
+						got := ybuf[p*ldy+j]
+						if p == np || j >= nr {
+							if math.Float32bits(got) != math.Float32bits(guard) {
+								t.Fatalf("%s: y[%d][%d] = %v written, want the guard", name, p, j, got)
+							}
+							continue
+						}
+						var want, mag float64
+						if bias != nil {
+							want, mag = float64(bias[j]), math.Abs(float64(bias[j]))
+						}
+						for k, o := range toff {
+							v := float64(x[o+p*xs]) * float64(b[k*nr+j])
+							want += v
+							mag += math.Abs(v)
+						}
+						if !near(float64(got), want, mag) {
+							t.Fatalf("%s: y[%d][%d] = %v, want %v", name, p, j, got, want)
+						}
 					}
 				}
 			}

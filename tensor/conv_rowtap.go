@@ -36,6 +36,9 @@ func rowTapMode(kn *gemmKernel, g convGeom) (mode, nr int) {
 	KWC := g.kw * g.c
 	switch {
 	case kn.conv16 && KWC < gatherBelow:
+		if kn.rowNR == 32 && g.o%32 == 0 {
+			return rtRows, 32
+		}
 		return rtRows, 16
 	case kn.tilesOverGather && g.o%kn.nr == 0:
 		return rtTiles, kn.nr
@@ -323,8 +326,8 @@ func (rt *rowTapConv) run(part, parts int) {
 	}
 }
 
-// runRows is run for few channels: one ConvRowAVX2x6x16 call per
-// output row and 16-filter panel reads every tap through the offset
+// runRows is run for few channels: one row-kernel call (callConvRow) per
+// output row and panel of rt.nr filters reads every tap through the offset
 // table, starts from the bias and writes the row in place (its last tile
 // may be short), so no tile goes through scratch and y is written once.
 func (rt *rowTapConv) runRows(part, parts int) {
@@ -336,12 +339,13 @@ func (rt *rowTapConv) runRows(part, parts int) {
 		n, oh := row/g.oh, row%g.oh
 		aBase := ((n * rt.hp) + oh*g.p.StrideH) * rt.wp * C
 		yrow := rt.y[row*g.ow*O:]
-		for jp := 0; jp < O/16; jp++ {
+		NR := rt.nr
+		for jp := 0; jp < O/NR; jp++ {
 			var bias []float32
 			if rt.bias != nil {
-				bias = rt.bias[jp*16:]
+				bias = rt.bias[jp*NR:]
 			}
-			callConvRow(g.ow, K, rt.xp[aBase:], g.p.StrideW*C*4, rt.toff, rt.bp[jp*K*16:(jp+1)*K*16], bias, yrow[jp*16:], O)
+			callConvRow(rt.kn, NR, g.ow, K, rt.xp[aBase:], g.p.StrideW*C*4, rt.toff, rt.bp[jp*K*NR:(jp+1)*K*NR], bias, yrow[jp*NR:], O)
 		}
 	}
 }

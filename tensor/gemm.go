@@ -127,6 +127,19 @@ type gemmKernel struct {
 	// tilesOverGather: the row-tap path's microkernel tiles beat the
 	// 16-filter gather kernel (where O is a multiple of NR).
 	tilesOverGather bool
+	// rowNR: the filters of the tier's widest row kernel (runRows): 16
+	// (ConvRowAVX2x6x16, and 0 meaning the same) or 32
+	// (ConvRowAVX512x12x32).
+	rowNR int
+}
+
+// convRowPixels returns the pixels per tile of the row kernel of nr
+// filters: 6 (AVX2) or 12 (AVX-512); it reads x up to a whole tile.
+func convRowPixels(nr int) int {
+	if nr == 32 {
+		return 12
+	}
+	return 6
 }
 
 // cpuKernel returns the kernel set of the current tier, or of its

@@ -30,6 +30,7 @@ func makeAsmKernels() {
 	// and forward (mnist_c2, KW·C = 160): 107 GFLOP/s on the AVX2 gather
 	// kernel, 162 as 12×32 tiles.
 	avx512Kernel.tilesOverGather = true
+	avx512Kernel.rowNR = 32
 	s := *avx512Kernel
 	s.id = kidStandIn
 	avx512StandIns = &s
@@ -151,20 +152,29 @@ func callWinogradOutput(n int, m []float32, ms int, y []float32, ys, rs int, b [
 	amd64.WinogradOutputAVX2(n, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0])
 }
 
-// callConvRow runs ConvRowAVX2x6x16: np output pixels (ldy floats apart)
-// × 16 filters from the taps at byte offsets toff of pixels xs bytes apart
-// in x, the weight panel b (tap-major) and bias (or nil).
-func callConvRow(np, nt int, x []float32, xs int, toff []int, b, bias, y []float32, ldy int) {
-	_ = b[nt*16-1]
+// callConvRow runs kn's row kernel of nr filters (ConvRowAVX2x6x16, or
+// ConvRowAVX512x12x32 or its stand-in): np output pixels (ldy floats
+// apart) × nr filters from the taps at byte offsets toff of pixels xs
+// bytes apart in x, the weight panel b (tap-major) and bias (or nil).
+func callConvRow(kn *gemmKernel, nr, np, nt int, x []float32, xs int, toff []int, b, bias, y []float32, ldy int) {
+	p := convRowPixels(nr)
+	_ = b[nt*nr-1]
 	_ = toff[nt-1]
-	_ = x[((np+5)/6*6-1)*xs/4+toff[nt-1]/4] // toff ascends
-	_ = y[(np-1)*ldy+15]
+	_ = x[((np+p-1)/p*p-1)*xs/4+toff[nt-1]/4] // toff ascends
+	_ = y[(np-1)*ldy+nr-1]
 	var bp *float32
 	if bias != nil {
-		_ = bias[15]
+		_ = bias[nr-1]
 		bp = &bias[0]
 	}
-	amd64.ConvRowAVX2x6x16(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
+	switch {
+	case nr == 16:
+		amd64.ConvRowAVX2x6x16(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
+	case kn.id == kidStandIn:
+		convRowStandIn(nr, np, nt, x, xs, toff, b, bias, y, ldy)
+	default:
+		amd64.ConvRowAVX512x12x32(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
+	}
 }
 
 // convWGradKernels are ConvWGradAVX2x<r>x16 by r − 1.

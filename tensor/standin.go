@@ -89,3 +89,28 @@ func sgemmStandIn(mr, nr, kc int, a []float32, aMode, lda int, b []float32, bPac
 		}
 	}
 }
+
+// convRowStandIn is the stand-in of the row kernel of nr filters
+// (ConvRowAVX512x12x32 for nr = 32): with xs and toff in bytes, for
+// p < np and j < nr,
+//
+//	y[p·ldy + j] = s + Σ_{t<nt} x[(toff[t] + p·xs)/4] · b[t·nr + j]
+//
+// with s = bias[j], or 0 when bias is nil (fused multiply-adds in t
+// order).
+func convRowStandIn(nr, np, nt int, x []float32, xs int, toff []int, b, bias, y []float32, ldy int) {
+	for p := 0; p < np; p++ {
+		row := y[p*ldy : p*ldy+nr]
+		if bias != nil {
+			copy(row, bias[:nr])
+		} else {
+			clear(row)
+		}
+		for t, o := range toff[:nt] {
+			v := x[(o+p*xs)/4]
+			for j, w := range b[t*nr : t*nr+nr] {
+				row[j] = fma32(v, w, row[j])
+			}
+		}
+	}
+}

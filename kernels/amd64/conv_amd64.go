@@ -17,6 +17,18 @@ package amd64
 //go:noescape
 func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
 
+// ConvRowAVX512x12x32 is ConvRowAVX2x6x16 at 12 pixels × 32 filters (ZMM
+// registers): for p < np and j < 32, with xs and toff in bytes,
+//
+//	y[p·ldy + j] = s + Σ_{t<nt} x[toff[t] + p·xs] · b[t·32 + j]
+//
+// with s = bias[j], or 0 when bias is nil (fused multiply-adds in t
+// order). It reads x for up to 12·⌈np/12⌉ pixels but writes only np rows
+// of y; b is a 32-filter panel packed tap-major.
+//
+//go:noescape
+func ConvRowAVX512x12x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+
 // DotRowsAVX2x6 computes np dot products over nk kernel rows of n floats
 // (n a multiple of 16), 6 at a time in registers. With lda, aoff and ys in
 // bytes, for p < np:

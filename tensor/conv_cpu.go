@@ -330,12 +330,12 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	}
 	switch kn := cpuKernel(); {
 	case tapWGradOK(kn, g, gatherBelow):
-		tapWGrad(g, dw.data, dbv, x.data, dy.data)
+		tapWGrad(kn, g, dw.data, dbv, x.data, dy.data)
 		dbv = nil
 	case planeBackwardOK(g):
 		planeBackwardWeights(g, dw.data, x.data, dy.data)
 	case tapWGradOK(kn, g, kn.tapWGradMaxKWC):
-		tapWGrad(g, dw.data, dbv, x.data, dy.data)
+		tapWGrad(kn, g, dw.data, dbv, x.data, dy.data)
 		dbv = nil
 	case g.depthwise:
 		depthwiseBackwardWeights(g, dw.data, x.data, dy.data)

@@ -141,58 +141,77 @@ func TestConvRowKernel(t *testing.T) {
 	}
 }
 
-// TestConvWGradKernels runs ConvWGradAVX2x<r>x16 for r = 1..6 against
-// plain loops over 1..4 rows of 1..37 pixels, adding into a c that holds
-// values already; the floats after each row's 16 hold guards.
+// TestConvWGradKernels runs the tap weight-gradient kernels
+// (ConvWGradAVX2x<r>x16, ConvWGradAVX512x<r>x32 and its stand-in, where
+// the machine has them) for r = 1..6 against plain loops over 1..4 rows
+// of 1..37 pixels, adding into a c that holds values already; the floats
+// after each row's filters hold guards. The AVX-512 kernels must match
+// their stand-in bit for bit.
 func TestConvWGradKernels(t *testing.T) {
-	if ok, why := kernels.Supported(kernels.AVX2); !ok {
-		t.Skip(why)
-	}
-	r := rand.New(rand.NewPCG(33, 34))
-	for taps := 1; taps <= 6; taps++ {
-		for _, np := range []int{1, 2, 5, 7, 16, 17, 33, 37} {
-			for nr := 1; nr <= 4; nr++ {
-				toff := randTaps(r, taps)
-				r.Shuffle(taps, func(i, j int) { toff[i], toff[j] = toff[j], toff[i] })
-				xs := 1 + r.IntN(4)
-				span := 0
-				for _, o := range toff {
-					span = max(span, o)
-				}
-				xrs := (np-1)*xs + 1 + r.IntN(9)
-				x := randFloats(r, (nr-1)*xrs+(np-1)*xs+span+1)
-				dys := 16 + r.IntN(3)
-				dy := randFloats(r, (nr*np-1)*dys+16)
-				ldc := 16 + r.IntN(4)
-				c := randFloats(r, taps*ldc)
-				for i := 0; i < taps; i++ {
-					for j := 16; j < ldc; j++ {
-						c[i*ldc+j] = guard
+	for _, k := range rowKernels() {
+		if !k.ok {
+			continue
+		}
+		F := k.nr
+		var twin *gemmKernel
+		if F == 32 && k.kn.id != kidStandIn {
+			twin = standInKernelFor(kernels.AVX512)
+		}
+		r := rand.New(rand.NewPCG(33, 34))
+		for taps := 1; taps <= 6; taps++ {
+			for _, np := range []int{1, 2, 5, 7, 16, 17, 33, 37} {
+				for nr := 1; nr <= 4; nr++ {
+					toff := randTaps(r, taps)
+					r.Shuffle(taps, func(i, j int) { toff[i], toff[j] = toff[j], toff[i] })
+					xs := 1 + r.IntN(4)
+					span := 0
+					for _, o := range toff {
+						span = max(span, o)
 					}
-				}
-				c0 := append([]float32(nil), c...)
-				callConvWGrad(np, nr, x, 4*xs, 4*xrs, bytesOf(toff), dy, dys, c, ldc)
-				name := fmt.Sprintf("taps=%d np=%d nr=%d xs=%d xrs=%d dys=%d ldc=%d", taps, np, nr, xs, xrs, dys, ldc)
-				for i := 0; i < taps; i++ {
-					for j := 0; j < ldc; j++ {
-						got := c[i*ldc+j]
-						if j >= 16 {
-							if math.Float32bits(got) != math.Float32bits(guard) {
-								t.Fatalf("%s: c[%d][%d] = %v written, want the guard", name, i, j, got)
-							}
-							continue
+					xrs := (np-1)*xs + 1 + r.IntN(9)
+					x := randFloats(r, (nr-1)*xrs+(np-1)*xs+span+1)
+					dys := F + r.IntN(3)
+					dy := randFloats(r, (nr*np-1)*dys+F)
+					ldc := F + r.IntN(4)
+					c := randFloats(r, taps*ldc)
+					for i := 0; i < taps; i++ {
+						for j := F; j < ldc; j++ {
+							c[i*ldc+j] = guard
 						}
-						var s, mag float64
-						for q := 0; q < nr; q++ {
-							for p := 0; p < np; p++ {
-								v := float64(x[toff[i]+q*xrs+p*xs]) * float64(dy[(q*np+p)*dys+j])
-								s += v
-								mag += math.Abs(v)
+					}
+					c0 := append([]float32(nil), c...)
+					callConvWGrad(k.kn, F, np, nr, x, 4*xs, 4*xrs, bytesOf(toff), dy, dys, c, ldc)
+					name := fmt.Sprintf("%d filters, %s: taps=%d np=%d nr=%d xs=%d xrs=%d dys=%d ldc=%d", F, k.name, taps, np, nr, xs, xrs, dys, ldc)
+					if twin != nil {
+						c2 := append([]float32(nil), c0...)
+						callConvWGrad(twin, F, np, nr, x, 4*xs, 4*xrs, bytesOf(toff), dy, dys, c2, ldc)
+						for i := range c2 {
+							if math.Float32bits(c2[i]) != math.Float32bits(c[i]) {
+								t.Fatalf("%s: c[%d] = %v, stand-in %v", name, i, c[i], c2[i])
 							}
 						}
-						want := float64(c0[i*ldc+j]) + s
-						if !near(float64(got), want, mag+math.Abs(float64(c0[i*ldc+j]))) {
-							t.Fatalf("%s: c[%d][%d] = %v, want %v", name, i, j, got, want)
+					}
+					for i := 0; i < taps; i++ {
+						for j := 0; j < ldc; j++ {
+							got := c[i*ldc+j]
+							if j >= F {
+								if math.Float32bits(got) != math.Float32bits(guard) {
+									t.Fatalf("%s: c[%d][%d] = %v written, want the guard", name, i, j, got)
+								}
+								continue
+							}
+							var s, mag float64
+							for q := 0; q < nr; q++ {
+								for p := 0; p < np; p++ {
+									v := float64(x[toff[i]+q*xrs+p*xs]) * float64(dy[(q*np+p)*dys+j])
+									s += v
+									mag += math.Abs(v)
+								}
+							}
+							want := float64(c0[i*ldc+j]) + s
+							if !near(float64(got), want, mag+math.Abs(float64(c0[i*ldc+j]))) {
+								t.Fatalf("%s: c[%d][%d] = %v, want %v", name, i, j, got, want)
+							}
 						}
 					}
 				}

@@ -458,6 +458,8 @@ func tapWGradOK(kn *gemmKernel, g convGeom, maxKWC int) bool {
 
 // tapWGradCall is one tapWGrad, shared by its parts.
 type tapWGradCall struct {
+	kn      *gemmKernel
+	nr      int // filters per kernel call: 16, or 32 (kn.wgradNR)
 	g       convGeom
 	hp, wp  int
 	xp, dy  []float32
@@ -478,7 +480,7 @@ var tapWGradCalls = freeList[tapWGradCall]{}
 // does not depend on the thread count. The bias gradient db (or nil) is
 // summed from the same blocks while they are in cache, each part taking
 // a range of its columns.
-func tapWGrad(g convGeom, dw, db, x, dy []float32) {
+func tapWGrad(kn *gemmKernel, g convGeom, dw, db, x, dy []float32) {
 	s := convScratches.Get()
 	c := tapWGradCalls.Get()
 	hp, wp := g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
@@ -500,10 +502,14 @@ func tapWGrad(g convGeom, dw, db, x, dy []float32) {
 			toff[kh*g.kw*C+q] = (kh*g.p.DilationH*wp*C + q) * 4
 		}
 	}
-	*c = tapWGradCall{g: g, hp: hp, wp: wp, xp: s.cols, dy: dy, toff: toff, dwt: s.dwp, db: db,
+	nr := 16
+	if kn.wgradNR == 32 && O%32 == 0 {
+		nr = 32
+	}
+	*c = tapWGradCall{kn: kn, nr: nr, g: g, hp: hp, wp: wp, xp: s.cols, dy: dy, toff: toff, dwt: s.dwp, db: db,
 		groups: ceilDiv(T, 6)}
 	clear(db)
-	units := c.groups * O / 16
+	units := c.groups * O / nr
 	c.rowsBlk = max(1, min(g.oh, (1<<15)/max(g.ow*O, 1))) // a block of dy rows stays in L2 for every unit
 	parts := 1
 	if workers := goMaxProcs(); workers > 1 && g.flops >= gemmParallelFlops {
@@ -526,7 +532,8 @@ func (c *tapWGradCall) run(part, parts int) {
 	g := c.g
 	C, O := g.c, g.o
 	T := g.kh * g.kw * C
-	units := c.groups * O / 16
+	NR := c.nr
+	units := c.groups * O / NR
 	u0, u1 := part*units/parts, (part+1)*units/parts
 	xs, xrs := g.p.StrideW*C*4, g.p.StrideH*c.wp*C*4
 	// this part's columns of db: panels of 16 (O is a multiple of 16)
@@ -537,9 +544,9 @@ func (c *tapWGradCall) run(part, parts int) {
 			xb := c.xp[((n*c.hp)+oh0*g.p.StrideH)*c.wp*C:]
 			dyb := c.dy[(n*g.oh+oh0)*g.ow*O:]
 			for u := u0; u < u1; u++ {
-				grp, jp := u/(O/16), u%(O/16)
+				grp, jp := u/(O/NR), u%(O/NR)
 				t0, t1 := grp*T/c.groups, (grp+1)*T/c.groups
-				callConvWGrad(g.ow, nr, xb, xs, xrs, c.toff[t0:t1], dyb[jp*16:], O, c.dwt[t0*O+jp*16:], O)
+				callConvWGrad(c.kn, NR, g.ow, nr, xb, xs, xrs, c.toff[t0:t1], dyb[jp*NR:], O, c.dwt[t0*O+jp*NR:], O)
 			}
 			if c.db != nil && j1 > j0 {
 				colSum(c.db[j0:j1], dyb[j0:], nr*g.ow, O)

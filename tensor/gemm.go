@@ -131,6 +131,10 @@ type gemmKernel struct {
 	// (ConvRowAVX2x6x16, and 0 meaning the same) or 32
 	// (ConvRowAVX512x12x32).
 	rowNR int
+	// wgradNR: the filters of the tier's widest tap weight-gradient
+	// kernels (tapWGrad): 16 (ConvWGradAVX2x<r>x16; 0 means the same) or
+	// 32 (ConvWGradAVX512x<r>x32).
+	wgradNR int
 }
 
 // convRowPixels returns the pixels per tile of the row kernel of nr

@@ -31,6 +31,7 @@ func makeAsmKernels() {
 	// kernel, 162 as 12×32 tiles.
 	avx512Kernel.tilesOverGather = true
 	avx512Kernel.rowNR = 32
+	avx512Kernel.wgradNR = 32
 	s := *avx512Kernel
 	s.id = kidStandIn
 	avx512StandIns = &s
@@ -177,25 +178,41 @@ func callConvRow(kn *gemmKernel, nr, np, nt int, x []float32, xs int, toff []int
 	}
 }
 
-// convWGradKernels are ConvWGradAVX2x<r>x16 by r − 1.
-var convWGradKernels = [...]func(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int){
-	amd64.ConvWGradAVX2x1x16, amd64.ConvWGradAVX2x2x16, amd64.ConvWGradAVX2x3x16,
-	amd64.ConvWGradAVX2x4x16, amd64.ConvWGradAVX2x5x16, amd64.ConvWGradAVX2x6x16,
-}
+// convWGradKernels are ConvWGradAVX2x<r>x16 by r − 1, and
+// convWGradKernels512 ConvWGradAVX512x<r>x32.
+var (
+	convWGradKernels = [...]func(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int){
+		amd64.ConvWGradAVX2x1x16, amd64.ConvWGradAVX2x2x16, amd64.ConvWGradAVX2x3x16,
+		amd64.ConvWGradAVX2x4x16, amd64.ConvWGradAVX2x5x16, amd64.ConvWGradAVX2x6x16,
+	}
+	convWGradKernels512 = [...]func(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int){
+		amd64.ConvWGradAVX512x1x32, amd64.ConvWGradAVX512x2x32, amd64.ConvWGradAVX512x3x32,
+		amd64.ConvWGradAVX512x4x32, amd64.ConvWGradAVX512x5x32, amd64.ConvWGradAVX512x6x32,
+	}
+)
 
-// callConvWGrad runs ConvWGradAVX2x<len(toff)>x16: it adds to c (rows ldc
-// floats apart) the products of len(toff) ≤ 6 taps (byte offsets toff)
-// over nr rows (xrs bytes apart) of np pixels (xs bytes apart) in x with
-// 16 filters of dy (pixels dys floats apart, rows contiguous).
-func callConvWGrad(np, nr int, x []float32, xs, xrs int, toff []int, dy []float32, dys int, c []float32, ldc int) {
+// callConvWGrad runs kn's tap weight-gradient kernel of f filters
+// (ConvWGradAVX2x<len(toff)>x16, or ConvWGradAVX512x<len(toff)>x32 or its
+// stand-in): it adds to c (rows ldc floats apart) the products of
+// len(toff) ≤ 6 taps (byte offsets toff) over nr rows (xrs bytes apart)
+// of np pixels (xs bytes apart) in x with f filters of dy (pixels dys
+// floats apart, rows contiguous).
+func callConvWGrad(kn *gemmKernel, f, np, nr int, x []float32, xs, xrs int, toff []int, dy []float32, dys int, c []float32, ldc int) {
 	r := len(toff)
 	if np <= 0 || nr <= 0 {
 		return
 	}
 	_ = x[((nr-1)*xrs+(np-1)*xs+slices.Max(toff))/4]
-	_ = dy[(nr*np-1)*dys+15]
-	_ = c[(r-1)*ldc+15]
-	convWGradKernels[r-1](np, nr, &x[0], xs, xrs, &toff[0], &dy[0], dys*4, &c[0], ldc)
+	_ = dy[(nr*np-1)*dys+f-1]
+	_ = c[(r-1)*ldc+f-1]
+	switch {
+	case f == 16:
+		convWGradKernels[r-1](np, nr, &x[0], xs, xrs, &toff[0], &dy[0], dys*4, &c[0], ldc)
+	case kn.id == kidStandIn:
+		convWGradStandIn(f, np, nr, x, xs, xrs, toff, dy, dys, c, ldc)
+	default:
+		convWGradKernels512[r-1](np, nr, &x[0], xs, xrs, &toff[0], &dy[0], dys*4, &c[0], ldc)
+	}
 }
 
 // callDotRows runs DotRowsAVX2x6: y[p·ys] = Σ_k Σ_{v<n} a[aoff[k]/4 +

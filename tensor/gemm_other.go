@@ -40,7 +40,7 @@ func callConvRow(*gemmKernel, int, int, int, []float32, int, []int, []float32, [
 	panic("tensor: no assembly kernels in this build")
 }
 
-func callConvWGrad(int, int, []float32, int, int, []int, []float32, int, []float32, int) {
+func callConvWGrad(*gemmKernel, int, int, int, []float32, int, int, []int, []float32, int, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }
 

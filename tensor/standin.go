@@ -114,3 +114,31 @@ func convRowStandIn(nr, np, nt int, x []float32, xs int, toff []int, b, bias, y 
 		}
 	}
 }
+
+// convWGradStandIn is the stand-in of the tap weight-gradient kernels of
+// f filters (ConvWGradAVX512x<r>x32 for f = 32, r = len(toff)): with x
+// strides and toff in bytes, dys in floats, for i < r and j < f,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[(toff[i] + q·xrs + p·xs)/4] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order from 0, then one addition to c).
+func convWGradStandIn(f, np, nr int, x []float32, xs, xrs int, toff []int, dy []float32, dys int, c []float32, ldc int) {
+	var acc [32]float32
+	for i, o := range toff {
+		s := acc[:f]
+		clear(s)
+		for q := 0; q < nr; q++ {
+			for p := 0; p < np; p++ {
+				v := x[(o+q*xrs+p*xs)/4]
+				d := dy[(q*np+p)*dys : (q*np+p)*dys+f]
+				for j := range s {
+					s[j] = fma32(v, d[j], s[j])
+				}
+			}
+		}
+		row := c[i*ldc : i*ldc+f]
+		for j, v := range s {
+			row[j] += v
+		}
+	}
+}

@@ -136,3 +136,63 @@ func ConvWGradAVX2x5x16(np, nr int, x *float32, xs, xrs int, toff *int, dy *floa
 //
 //go:noescape
 func ConvWGradAVX2x6x16(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x1x32 is ConvWGradAVX2x1x16 for 32 filters (ZMM
+// registers): for i < 1 and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x1x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x2x32 is ConvWGradAVX2x2x16 for 32 filters (ZMM
+// registers): for i < 2 and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x2x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x3x32 is ConvWGradAVX2x3x16 for 32 filters (ZMM
+// registers): for i < 3 and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x3x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x4x32 is ConvWGradAVX2x4x16 for 32 filters (ZMM
+// registers): for i < 4 and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x4x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x5x32 is ConvWGradAVX2x5x16 for 32 filters (ZMM
+// registers): for i < 5 and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x5x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x6x32 is ConvWGradAVX2x6x16 for 32 filters (ZMM
+// registers): for i < 6 and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x6x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)

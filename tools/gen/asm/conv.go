@@ -21,8 +21,10 @@ func genConvAsm() []byte {
 	for _, k := range convRowKernels {
 		genConvRow(&a, k)
 	}
-	for r := 1; r <= convRowMaxTaps; r++ {
-		genConvWGrad(&a, r)
+	for _, k := range convWGradKernels {
+		for r := 1; r <= convRowMaxTaps; r++ {
+			genConvWGrad(&a, k, r)
+		}
 	}
 	genColSum(&a, 4)
 	genColSum(&a, 1)
@@ -395,18 +397,40 @@ func bcastFMA(a *asm, reg string, lanes, nv, nacc int, vec string, addrs []strin
 	}
 }
 
+// convWGradKernel is one width of the weight-gradient kernels: 16·nv
+// filters in reg registers of lanes floats.
+type convWGradKernel struct {
+	prefix string // name without the shape
+	lbl    string // label prefix
+	reg    string
+	lanes  int
+	nv     int
+	zero   string
+}
+
+var convWGradKernels = []convWGradKernel{
+	{prefix: "ConvWGradAVX2", lbl: "cwg", reg: "Y", lanes: 8, nv: 2, zero: "VXORPS"},
+	{prefix: "ConvWGradAVX512", lbl: "cwgz", reg: "Z", lanes: 16, nv: 2, zero: "VPXORD"},
+}
+
+func (k convWGradKernel) name(r int) string {
+	return fmt.Sprintf("%sx%dx%d", k.prefix, r, k.lanes*k.nv)
+}
+
 // genConvWGrad writes, for r taps,
 //
-//	func ConvWGradAVX2x<r>x16(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+//	func <prefix>x<r>x<filters>(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
 //
 // Registers: SI, R9, R10, R11, R12, R13 the taps' first pixel in x; AX the
 // pixel's byte offset from them; R8 xs; BX the step from a row's end to
 // the next row's start (xrs − np·xs); DX dy and R14 dys; CX pixels left in
-// the row; the row count is decremented in its argument slot. Y0..Y(2r−1)
-// accumulate r taps × 16 filters.
-func genConvWGrad(a *asm, r int) {
-	name := fmt.Sprintf("ConvWGradAVX2x%dx16", r)
-	lbl := fmt.Sprintf("cwg%d", r)
+// the row; the row count is decremented in its argument slot. Registers
+// 0..nv·r−1 accumulate r taps × the filters; 12, 13 hold dy.
+func genConvWGrad(a *asm, k convWGradKernel, r int) {
+	name := k.name(r)
+	lbl := fmt.Sprintf("%s%d", k.lbl, r)
+	nv, vb := k.nv, k.lanes*4
+	reg := func(i int) string { return fmt.Sprintf("%s%d", k.reg, i) }
 	a.raw(fmt.Sprintf("\n// func %s(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)\n", name))
 	a.raw(fmt.Sprintf("TEXT ·%s(SB), NOSPLIT, $0-80\n", name))
 	taps := []string{"SI", "R9", "R10", "R11", "R12", "R13"}[:r]
@@ -424,8 +448,8 @@ func genConvWGrad(a *asm, r int) {
 	a.f("MOVQ dy+48(FP), DX")
 	a.f("MOVQ dys+56(FP), R14")
 	a.f("XORQ AX, AX")
-	for i := 0; i < 2*r; i++ {
-		a.f("VXORPS Y%d, Y%d, Y%d", i, i, i)
+	for i := 0; i < nv*r; i++ {
+		a.f("%s %s, %s, %s", k.zero, reg(i), reg(i), reg(i))
 	}
 	a.f("CMPQ nr+8(FP), $0")
 	a.f("JLE %s_store", lbl)
@@ -438,7 +462,7 @@ func genConvWGrad(a *asm, r int) {
 	for i, t := range taps {
 		addrs[i] = fmt.Sprintf("(%s)(AX*1)", t)
 	}
-	bcastFMA16(a, "DX", addrs)
+	bcastFMA(a, k.reg, k.lanes, nv, 12, "DX", addrs)
 	a.f("ADDQ R8, AX")
 	a.f("ADDQ R14, DX")
 	a.f("DECQ CX")
@@ -451,10 +475,12 @@ func genConvWGrad(a *asm, r int) {
 	a.f("MOVQ ldc+72(FP), R8")
 	a.f("SHLQ $2, R8")
 	for i := 0; i < r; i++ {
-		a.f("VADDPS (DI), Y%d, Y%d", 2*i, 2*i)
-		a.f("VADDPS 32(DI), Y%d, Y%d", 2*i+1, 2*i+1)
-		a.f("VMOVUPS Y%d, (DI)", 2*i)
-		a.f("VMOVUPS Y%d, 32(DI)", 2*i+1)
+		for v := 0; v < nv; v++ {
+			a.f("VADDPS %s, %s, %s", off(v*vb, "DI"), reg(nv*i+v), reg(nv*i+v))
+		}
+		for v := 0; v < nv; v++ {
+			a.f("VMOVUPS %s, %s", reg(nv*i+v), off(v*vb, "DI"))
+		}
 		if i < r-1 {
 			a.f("ADDQ R8, DI")
 		}
@@ -547,6 +573,19 @@ func ColSumAVX2x%[1]d(rows int, x *float32, ldx int, acc *float32)
 //
 //go:noescape
 func ConvWGradAVX2x%[1]dx16(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+`, r)
+	}
+	for r := 1; r <= convRowMaxTaps; r++ {
+		fmt.Fprintf(&b, `
+// ConvWGradAVX512x%[1]dx32 is ConvWGradAVX2x%[1]dx16 for 32 filters (ZMM
+// registers): for i < %[1]d and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x%[1]dx32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
 `, r)
 	}
 	return b.Bytes()

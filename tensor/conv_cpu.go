@@ -272,7 +272,7 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 	case rowTapBackwardDataOK(kn, g):
 		rowTapBackwardData(kn, g, dx.data, dy.data, w.data)
 	case dotBackwardDataOK(kn, g):
-		dotBackwardData(g, dx.data, dy.data, w.data)
+		dotBackwardData(kn, g, dx.data, dy.data, w.data)
 	case g.depthwise:
 		depthwiseBackwardData(g, dx.data, dy.data, w.data)
 	case g.pointwiseInPlc:

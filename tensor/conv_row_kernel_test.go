@@ -220,50 +220,71 @@ func TestConvWGradKernels(t *testing.T) {
 	}
 }
 
-// TestDotRowsKernel runs DotRowsAVX2x6 against plain loops: 1..40 pixels
-// (partial last tiles), 1..6 kernel rows of 16..96 floats, pixel strides
-// shorter and longer than a row; y values between and after the written
-// ones hold guards.
+// TestDotRowsKernel runs the dot-row kernels (DotRowsAVX2x6,
+// DotRowsAVX512x12 and its stand-in, where the machine has them) against
+// plain loops: 1..40 pixels (partial last tiles), 1..6 kernel rows of
+// 16..96 floats (odd and even counts of 16), pixel strides shorter and
+// longer than a row; y values between and after the written ones hold
+// guards. DotRowsAVX512x12 must match its stand-in bit for bit.
 func TestDotRowsKernel(t *testing.T) {
-	if ok, why := kernels.Supported(kernels.AVX2); !ok {
-		t.Skip(why)
-	}
-	r := rand.New(rand.NewPCG(35, 36))
-	for np := 1; np <= 40; np++ {
-		for iter := 0; iter < 4; iter++ {
-			nk, n := 1+r.IntN(6), 16*(1+r.IntN(6))
-			lda := 1 + r.IntN(2*n)
-			aoff := make([]int, nk)
-			for k := 1; k < nk; k++ {
-				aoff[k] = aoff[k-1] + r.IntN(3*n)
-			}
-			ys := 1 + r.IntN(3)
-			a := randFloats(r, ((np+5)/6*6-1)*lda+aoff[nk-1]+n)
-			w := randFloats(r, nk*n)
-			y := make([]float32, np*ys+guardLen)
-			for i := range y {
-				y[i] = guard
-			}
-			callDotRows(np, nk, n, a, lda, bytesOf(aoff), w, y, ys)
-			name := fmt.Sprintf("np=%d nk=%d n=%d lda=%d ys=%d", np, nk, n, lda, ys)
-			for i, got := range y {
-				if i%ys != 0 || i/ys >= np {
-					if math.Float32bits(got) != math.Float32bits(guard) {
-						t.Fatalf("%s: y[%d] = %v written, want the guard", name, i, got)
-					}
-					continue
+	for _, k := range rowKernels() {
+		if !k.ok {
+			continue
+		}
+		P := k.kn.dotPixels()
+		var twin *gemmKernel
+		if P == 12 && k.kn.id != kidStandIn {
+			twin = standInKernelFor(kernels.AVX512)
+		}
+		r := rand.New(rand.NewPCG(35, 36))
+		for np := 1; np <= 40; np++ {
+			for iter := 0; iter < 4; iter++ {
+				nk, n := 1+r.IntN(6), 16*(1+r.IntN(6))
+				lda := 1 + r.IntN(2*n)
+				aoff := make([]int, nk)
+				for k := 1; k < nk; k++ {
+					aoff[k] = aoff[k-1] + r.IntN(3*n)
 				}
-				p := i / ys
-				var want, mag float64
-				for k := 0; k < nk; k++ {
-					for v := 0; v < n; v++ {
-						s := float64(a[aoff[k]+p*lda+v]) * float64(w[k*n+v])
-						want += s
-						mag += math.Abs(s)
+				ys := 1 + r.IntN(3)
+				a := randFloats(r, ((np+P-1)/P*P-1)*lda+aoff[nk-1]+n)
+				w := randFloats(r, nk*n)
+				y := make([]float32, np*ys+guardLen)
+				for i := range y {
+					y[i] = guard
+				}
+				callDotRows(k.kn, np, nk, n, a, lda, bytesOf(aoff), w, y, ys)
+				name := fmt.Sprintf("%s: np=%d nk=%d n=%d lda=%d ys=%d", k.name, np, nk, n, lda, ys)
+				if twin != nil {
+					y2 := make([]float32, len(y))
+					for i := range y2 {
+						y2[i] = guard
+					}
+					callDotRows(twin, np, nk, n, a, lda, bytesOf(aoff), w, y2, ys)
+					for i := range y2 {
+						if math.Float32bits(y2[i]) != math.Float32bits(y[i]) {
+							t.Fatalf("%s: y[%d] = %v, stand-in %v", name, i, y[i], y2[i])
+						}
 					}
 				}
-				if !near(float64(got), want, mag) {
-					t.Fatalf("%s: y[%d] = %v, want %v", name, p, got, want)
+				for i, got := range y {
+					if i%ys != 0 || i/ys >= np {
+						if math.Float32bits(got) != math.Float32bits(guard) {
+							t.Fatalf("%s: y[%d] = %v written, want the guard", name, i, got)
+						}
+						continue
+					}
+					p := i / ys
+					var want, mag float64
+					for k := 0; k < nk; k++ {
+						for v := 0; v < n; v++ {
+							s := float64(a[aoff[k]+p*lda+v]) * float64(w[k*n+v])
+							want += s
+							mag += math.Abs(s)
+						}
+					}
+					if !near(float64(got), want, mag) {
+						t.Fatalf("%s: y[%d] = %v, want %v", name, p, got, want)
+					}
 				}
 			}
 		}

@@ -575,6 +575,7 @@ func dotBackwardDataOK(kn *gemmKernel, g convGeom) bool {
 
 // dotBackward is one dotBackwardData call, shared by its parts.
 type dotBackward struct {
+	kn   *gemmKernel
 	g, f convGeom  // the convolution and its flipped one
 	wp   int       // padded dy row length (pixels)
 	dy   []float32 // read in place
@@ -589,7 +590,7 @@ var dotBackwards = freeList[dotBackward]{}
 // of a row at a time. Each part pads the dy rows it needs into a small
 // ring (KH rows of the padded dy and one row of zeros, in L1) instead of
 // padding all of dy: that copy would cost more than the products.
-func dotBackwardData(g convGeom, dx, dy, w []float32) {
+func dotBackwardData(kn *gemmKernel, g convGeom, dx, dy, w []float32) {
 	f, _ := flippedGeom(g)
 	s := convScratches.Get()
 	d := dotBackwards.Get()
@@ -604,7 +605,7 @@ func dotBackwardData(g convGeom, dx, dy, w []float32) {
 			}
 		}
 	}
-	*d = dotBackward{g: g, f: f, wp: f.w + f.p.PadLeft + f.p.PadRight, dy: dy, wf: s.wp, dx: dx}
+	*d = dotBackward{kn: kn, g: g, f: f, wp: f.w + f.p.PadLeft + f.p.PadRight, dy: dy, wf: s.wp, dx: dx}
 	parts := 1
 	if workers := goMaxProcs(); workers > 1 && g.flops >= gemmParallelFlops {
 		parts = min(workers, g.n*g.h)
@@ -624,7 +625,7 @@ func (d *dotBackward) run(part, parts int) {
 	// Ring slots 0..span−1 hold padded dy rows, slot span zeros; after
 	// them, slack for the last tile's reads past the row end.
 	rb := floatBufs.Get()
-	*rb = grow(*rb, (span+1)*rowLen+6*O+n)
+	*rb = grow(*rb, (span+1)*rowLen+d.kn.dotPixels()*O+n)
 	ring := *rb
 	clear(ring)
 	tb := tapOffsets.Get()
@@ -653,7 +654,7 @@ func (d *dotBackward) run(part, parts int) {
 			aoff[kh] = slot * rowLen * 4
 		}
 		for c := 0; c < C; c++ {
-			callDotRows(g.w, g.kh, n, ring, O, aoff, d.wf[c*g.kh*n:(c+1)*g.kh*n], d.dx[row*g.w*C+c:], C)
+			callDotRows(d.kn, g.w, g.kh, n, ring, O, aoff, d.wf[c*g.kh*n:(c+1)*g.kh*n], d.dx[row*g.w*C+c:], C)
 		}
 	}
 	tapOffsets.Put(tb)

@@ -435,11 +435,7 @@ func (c *winoCall) inputTransform(s *winoScratch, t0, nt int) {
 			}
 		}
 		v := s.v[tt*C:]
-		i := 0
-		if c.kn.conv16 && C >= 8 {
-			i = C &^ 7
-			callWinogradInput(i, src, xs, rs, v, vs)
-		}
+		i := winogradInputKernels(c.kn, C, src, xs, rs, v, vs)
 		winogradInputGo(i, C, src, xs, rs, v, vs)
 	}
 }
@@ -536,11 +532,7 @@ func (c *winoCall) outputTransform(s *winoScratch, t0, nt int) {
 			dst, rs = c.y[((n*g.oh+2*ty)*g.ow+2*tx)*O:], g.ow*O
 		}
 		m := s.m[tt*c.op:]
-		i := 0
-		if c.kn.conv16 && O >= 8 {
-			i = O &^ 7
-			callWinogradOutput(i, m, ms, dst, ys, rs, b)
-		}
+		i := winogradOutputKernels(c.kn, O, m, ms, dst, ys, rs, b)
 		winogradOutputGo(i, O, m, ms, dst, ys, rs, b)
 		if full {
 			continue

@@ -145,48 +145,52 @@ func TestWinogradDeterministic(t *testing.T) {
 	})
 }
 
-// TestWinogradKernels checks the assembly transforms against their Go
-// twins bit for bit, with NaN guards around every output row.
+// TestWinogradKernels checks the assembly transforms of every tier the
+// machine has (AVX2; AVX-512 and its stand-ins), with the Go twin on the
+// channels they leave, against the Go twin alone, bit for bit, with NaN
+// guards around every output row.
 func TestWinogradKernels(t *testing.T) {
-	restore, err := kernels.Use(kernels.AVX2)
-	if err != nil {
-		t.Skip(err)
-	}
-	defer restore()
-	r := rand.New(rand.NewPCG(23, 0))
-	rnd := func(n int) []float32 {
-		s := make([]float32, n)
-		for i := range s {
-			s[i] = float32(r.NormFloat64())
+	for _, k := range rowKernels() {
+		if !k.ok {
+			continue
 		}
-		return s
-	}
-	same := func(what string, got, want []float32) {
-		t.Helper()
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%s: [%d] = %v, Go %v", what, i, got[i], want[i])
+		r := rand.New(rand.NewPCG(23, 0))
+		rnd := func(n int) []float32 {
+			s := make([]float32, n)
+			for i := range s {
+				s[i] = float32(r.NormFloat64())
+			}
+			return s
+		}
+		same := func(what string, got, want []float32) {
+			t.Helper()
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s, %s: [%d] = %v, Go %v", k.name, what, i, got[i], want[i])
+				}
 			}
 		}
-	}
-	for _, n := range []int{8, 16, 24, 40, 64, 136} {
-		xs, rs, vs := n+3, 4*n+19, n+5 // strides in floats, wider than the data
-		x := rnd(3*rs + 3*xs + n)
-		v, vGo := make([]float32, 16*vs), make([]float32, 16*vs)
-		fill(v, float32(math.NaN()))
-		fill(vGo, float32(math.NaN()))
-		callWinogradInput(n, x, xs, rs, v, vs)
-		winogradInputGo(0, n, x, xs, rs, vGo, vs)
-		same(fmt.Sprintf("input n=%d", n), v, vGo) // the guards too: NaN where nothing was written
+		for _, n := range []int{5, 8, 13, 16, 24, 31, 40, 64, 136} {
+			xs, rs, vs := n+3, 4*n+19, n+5 // strides in floats, wider than the data
+			x := rnd(3*rs + 3*xs + n)
+			v, vGo := make([]float32, 16*vs), make([]float32, 16*vs)
+			fill(v, float32(math.NaN()))
+			fill(vGo, float32(math.NaN()))
+			i := winogradInputKernels(k.kn, n, x, xs, rs, v, vs)
+			winogradInputGo(i, n, x, xs, rs, v, vs)
+			winogradInputGo(0, n, x, xs, rs, vGo, vs)
+			same(fmt.Sprintf("input n=%d", n), v, vGo) // the guards too: NaN where nothing was written
 
-		ms, ys, yr := n+7, n+2, 2*n+11
-		m, b := rnd(15*ms+n), rnd(n)
-		y, yGo := make([]float32, yr+ys+n+5), make([]float32, yr+ys+n+5)
-		fill(y, float32(math.NaN()))
-		fill(yGo, float32(math.NaN()))
-		callWinogradOutput(n, m, ms, y, ys, yr, b)
-		winogradOutputGo(0, n, m, ms, yGo, ys, yr, b)
-		same(fmt.Sprintf("output n=%d", n), y, yGo)
+			ms, ys, yr := n+7, n+2, 2*n+11
+			m, b := rnd(15*ms+n), rnd(n)
+			y, yGo := make([]float32, yr+ys+n+5), make([]float32, yr+ys+n+5)
+			fill(y, float32(math.NaN()))
+			fill(yGo, float32(math.NaN()))
+			i = winogradOutputKernels(k.kn, n, m, ms, y, ys, yr, b)
+			winogradOutputGo(i, n, m, ms, y, ys, yr, b)
+			winogradOutputGo(0, n, m, ms, yGo, ys, yr, b)
+			same(fmt.Sprintf("output n=%d", n), y, yGo)
+		}
 	}
 }
 

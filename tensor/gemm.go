@@ -135,6 +135,20 @@ type gemmKernel struct {
 	// kernels (tapWGrad): 16 (ConvWGradAVX2x<r>x16; 0 means the same) or
 	// 32 (ConvWGradAVX512x<r>x32).
 	wgradNR int
+	// dotRows12: the tier's dot-row kernel (dotBackwardData) is
+	// DotRowsAVX512x12, not DotRowsAVX2x6.
+	dotRows12 bool
+	// wino16: the tier has Winograd transforms of 16 channels a step
+	// (WinogradInputAVX512, WinogradOutputAVX512) beside the AVX2 ones.
+	wino16 bool
+}
+
+// dotPixels returns the pixels per tile of kn's dot-row kernel.
+func (kn *gemmKernel) dotPixels() int {
+	if kn.dotRows12 {
+		return 12
+	}
+	return 6
 }
 
 // convRowPixels returns the pixels per tile of the row kernel of nr

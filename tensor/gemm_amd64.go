@@ -32,6 +32,8 @@ func makeAsmKernels() {
 	avx512Kernel.tilesOverGather = true
 	avx512Kernel.rowNR = 32
 	avx512Kernel.wgradNR = 32
+	avx512Kernel.dotRows12 = true
+	avx512Kernel.wino16 = true
 	s := *avx512Kernel
 	s.id = kidStandIn
 	avx512StandIns = &s
@@ -134,6 +136,56 @@ func callMaxPoolBack(store bool, nw, nt, n int, x, dx []float32, xs int, toff []
 	amd64.MaxPoolBackAVX2(nw, nt, n, &x[0], &dx[0], xs, &toff[0], &dy[0])
 }
 
+// winogradInputKernels runs kn's input-transform kernels on the leading
+// channels of c they take (WinogradInputAVX512 or its stand-in on
+// multiples of 16, then WinogradInputAVX2 on 8 more) and returns how many
+// (the arguments as for winogradInputGo).
+func winogradInputKernels(kn *gemmKernel, c int, x []float32, xs, rs int, v []float32, vs int) int {
+	if !kn.conv16 {
+		return 0
+	}
+	i := 0
+	if kn.wino16 && c >= 16 {
+		i = c &^ 15
+		if kn.id == kidStandIn {
+			winogradInputGo(0, i, x, xs, rs, v, vs) // the same operations in the same order
+		} else {
+			_ = x[3*rs+3*xs+i-1]
+			_ = v[15*vs+i-1]
+			amd64.WinogradInputAVX512(i, &x[0], xs*4, rs*4, &v[0], vs*4)
+		}
+	}
+	if c-i >= 8 {
+		callWinogradInput(8, x[i:], xs, rs, v[i:], vs)
+		i += 8
+	}
+	return i
+}
+
+// winogradOutputKernels is winogradInputKernels for the output transform.
+func winogradOutputKernels(kn *gemmKernel, o int, m []float32, ms int, y []float32, ys, rs int, b []float32) int {
+	if !kn.conv16 {
+		return 0
+	}
+	i := 0
+	if kn.wino16 && o >= 16 {
+		i = o &^ 15
+		if kn.id == kidStandIn {
+			winogradOutputGo(0, i, m, ms, y, ys, rs, b)
+		} else {
+			_ = m[15*ms+i-1]
+			_ = y[rs+ys+i-1]
+			_ = b[i-1]
+			amd64.WinogradOutputAVX512(i, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0])
+		}
+	}
+	if o-i >= 8 {
+		callWinogradOutput(8, m[i:], ms, y[i:], ys, rs, b[i:])
+		i += 8
+	}
+	return i
+}
+
 // callWinogradInput runs WinogradInputAVX2 on channels i < n (n ≥ 8, a
 // multiple of 8): the 4×4 patch d[a][b] = x[a·rs + b·xs + i] to V element
 // e at v[e·vs + i] (strides in floats).
@@ -215,14 +267,23 @@ func callConvWGrad(kn *gemmKernel, f, np, nr int, x []float32, xs, xrs int, toff
 	}
 }
 
-// callDotRows runs DotRowsAVX2x6: y[p·ys] = Σ_k Σ_{v<n} a[aoff[k]/4 +
+// callDotRows runs kn's dot-row kernel (DotRowsAVX2x6, or
+// DotRowsAVX512x12 or its stand-in): y[p·ys] = Σ_k Σ_{v<n} a[aoff[k]/4 +
 // p·lda + v]·w[k·n + v] for p < np (lda, ys in floats, aoff in bytes, n
-// a multiple of 16).
-func callDotRows(np, nk, n int, a []float32, lda int, aoff []int, w, y []float32, ys int) {
+// a multiple of 16), reading a for whole tiles of kn.dotPixels() pixels.
+func callDotRows(kn *gemmKernel, np, nk, n int, a []float32, lda int, aoff []int, w, y []float32, ys int) {
+	P := kn.dotPixels()
 	_ = w[nk*n-1]
-	_ = a[((np+5)/6*6-1)*lda+slices.Max(aoff[:nk])/4+n-1]
+	_ = a[((np+P-1)/P*P-1)*lda+slices.Max(aoff[:nk])/4+n-1]
 	_ = y[(np-1)*ys]
-	amd64.DotRowsAVX2x6(np, nk, n, &a[0], lda*4, &aoff[0], &w[0], &y[0], ys*4)
+	switch {
+	case P == 6:
+		amd64.DotRowsAVX2x6(np, nk, n, &a[0], lda*4, &aoff[0], &w[0], &y[0], ys*4)
+	case kn.id == kidStandIn:
+		dotRowsStandIn(np, nk, n, a, lda, aoff, w, y, ys)
+	default:
+		amd64.DotRowsAVX512x12(np, nk, n, &a[0], lda*4, &aoff[0], &w[0], &y[0], ys*4)
+	}
 }
 
 // callConvGather runs ConvGatherAVX2x6x16: min(np, 6) pixels (ldy floats

@@ -28,6 +28,12 @@ func callMaxPoolBack(bool, int, int, int, []float32, []float32, int, []int, []fl
 	panic("tensor: no assembly kernels in this build")
 }
 
+func winogradInputKernels(*gemmKernel, int, []float32, int, int, []float32, int) int { return 0 }
+
+func winogradOutputKernels(*gemmKernel, int, []float32, int, []float32, int, int, []float32) int {
+	return 0
+}
+
 func callWinogradInput(int, []float32, int, int, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }
@@ -44,7 +50,7 @@ func callConvWGrad(*gemmKernel, int, int, int, []float32, int, int, []int, []flo
 	panic("tensor: no assembly kernels in this build")
 }
 
-func callDotRows(int, int, int, []float32, int, []int, []float32, []float32, int) {
+func callDotRows(*gemmKernel, int, int, int, []float32, int, []int, []float32, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }
 

@@ -142,3 +142,40 @@ func convWGradStandIn(f, np, nr int, x []float32, xs, xrs int, toff []int, dy []
 		}
 	}
 }
+
+// dotRowsStandIn is the stand-in of DotRowsAVX512x12: for p < np (lda, ys
+// in floats, aoff in bytes, n a multiple of 16),
+//
+//	y[p·ys] = Σ_{k<nk} Σ_{v<n} a[aoff[k]/4 + p·lda + v] · w[k·n + v]
+//
+// with lane l of even and odd 16-float steps summed apart by fused
+// multiply-adds (a last step of 16 into the even sums), then reduced as
+// s_l = even_l + odd_l, t_l = s_l + s_(l+8), u_l = t_l + t_(l+4),
+// y = (u_0 + u_2) + (u_1 + u_3).
+func dotRowsStandIn(np, nk, n int, a []float32, lda int, aoff []int, w, y []float32, ys int) {
+	for p := 0; p < np; p++ {
+		var even, odd [16]float32
+		for k := 0; k < nk; k++ {
+			row := a[aoff[k]/4+p*lda:][:n]
+			wk := w[k*n : (k+1)*n]
+			for v := 0; v < n; v += 16 {
+				acc := &even
+				if v%32 == 16 {
+					acc = &odd
+				}
+				for l := range acc {
+					acc[l] = fma32(row[v+l], wk[v+l], acc[l])
+				}
+			}
+		}
+		var s [16]float32
+		for l := range s {
+			s[l] = even[l] + odd[l]
+		}
+		var u [4]float32
+		for l := range u {
+			u[l] = (s[l] + s[l+8]) + (s[l+4] + s[l+12])
+		}
+		y[p*ys] = (u[0] + u[2]) + (u[1] + u[3])
+	}
+}

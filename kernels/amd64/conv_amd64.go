@@ -43,6 +43,21 @@ func ConvRowAVX512x12x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *
 //go:noescape
 func DotRowsAVX2x6(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
 
+// DotRowsAVX512x12 is DotRowsAVX2x6 at 12 pixels and 16 lanes (ZMM
+// registers; n a multiple of 16): for p < np, with lda, aoff and ys in
+// bytes,
+//
+//	y[p·ys] = Σ_{k<nk} Σ_{v<n} a[aoff[k] + p·lda + v] · w[k·n + v]
+//
+// with the products of lane l of even and odd 16-float steps summed
+// apart by fused multiply-adds (a last step of 16 into the even sums),
+// then, s_l = even_l + odd_l, t_l = s_l + s_(l+8), u_l = t_l + t_(l+4),
+// y = (u_0 + u_2) + (u_1 + u_3). It reads a for up to 12·⌈np/12⌉ pixels
+// but writes only np values of y.
+//
+//go:noescape
+func DotRowsAVX512x12(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
+
 // ConvGatherAVX2x6x16 computes a convolution tile of 6 pixels × 16
 // filters in registers over every tap: the pixels' windows start at byte
 // offsets poff[i] from x (any 6 pixels: a tile may cross output rows), and

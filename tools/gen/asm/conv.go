@@ -29,6 +29,7 @@ func genConvAsm() []byte {
 	genColSum(&a, 4)
 	genColSum(&a, 1)
 	genDotRows(&a)
+	genDotRows512(&a)
 	genConvGather(&a)
 	return a.Bytes()
 }
@@ -186,6 +187,110 @@ func genDotRows(a *asm) {
 	a.f("LEAQ (DI)(R14*2), DI")
 	a.f("JMP drow_tile")
 	a.label("drow_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// genDotRows512 writes DotRowsAVX2x6 at 16 lanes and 12 pixels:
+//
+//	func DotRowsAVX512x12(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
+//
+// Registers as in genDotRows, with R15 the kernel row's address 6 pixels
+// on. Pixel i sums into Z(2i) and Z(2i+1) (even and odd 16-float steps; a
+// last odd step of 16 goes to the even one), reduced at the end by a
+// fixed tree of EVEX instructions (VHADDPS has no EVEX form for Z16 and
+// up): halves of 512, 256 and 128 bits, then lanes 2 apart, then 1.
+func genDotRows512(a *asm) {
+	a.raw("\n// func DotRowsAVX512x12(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)\n")
+	a.raw("TEXT ·DotRowsAVX512x12(SB), NOSPLIT, $0-72\n")
+	a.f("MOVQ np+0(FP), BX")
+	a.f("MOVQ a+24(FP), SI")
+	a.f("MOVQ lda+32(FP), R9")
+	a.f("MOVQ y+56(FP), DI")
+	a.f("MOVQ ys+64(FP), R8")
+	a.f("LEAQ (R9)(R9*2), R11")
+	a.f("LEAQ (R9)(R9*4), R13")
+	a.f("TESTQ BX, BX")
+	a.f("JLE drz_done")
+	a.label("drz_tile")
+	for r := 0; r < 24; r++ {
+		a.f("VPXORD Z%d, Z%d, Z%d", r, r, r)
+	}
+	a.f("MOVQ nk+8(FP), CX")
+	a.f("MOVQ aoff+40(FP), R10")
+	a.f("MOVQ w+48(FP), DX")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ drz_reduce")
+	a.label("drz_krow")
+	a.f("MOVQ (R10), R12")
+	a.f("ADDQ SI, R12")
+	a.f("LEAQ (R12)(R11*2), R15")
+	a.f("MOVQ n+16(FP), AX")
+	six := []string{"(R12)", "(R12)(R9*1)", "(R12)(R9*2)", "(R12)(R11*1)", "(R12)(R9*4)", "(R12)(R13*1)"}
+	var rows []string
+	for i := 0; i < 12; i++ {
+		r := six[i%6]
+		if i >= 6 {
+			r = strings.ReplaceAll(r, "(R12)", "(R15)")
+		}
+		rows = append(rows, r)
+	}
+	a.label("drz_v")
+	a.f("CMPQ AX, $32")
+	a.f("JLT drz_half")
+	a.f("VMOVUPS (DX), Z24")
+	a.f("VMOVUPS 64(DX), Z25")
+	for i, addr := range rows {
+		a.f("VFMADD231PS %s, Z24, Z%d", addr, 2*i)
+		a.f("VFMADD231PS 64%s, Z25, Z%d", addr, 2*i+1)
+	}
+	a.f("ADDQ $128, R12")
+	a.f("ADDQ $128, R15")
+	a.f("ADDQ $128, DX")
+	a.f("SUBQ $32, AX")
+	a.f("JMP drz_v")
+	a.label("drz_half")
+	a.f("TESTQ AX, AX")
+	a.f("JEQ drz_knext")
+	a.f("VMOVUPS (DX), Z24")
+	for i, addr := range rows {
+		a.f("VFMADD231PS %s, Z24, Z%d", addr, 2*i)
+	}
+	a.f("ADDQ $64, DX")
+	a.label("drz_knext")
+	a.f("ADDQ $8, R10")
+	a.f("DECQ CX")
+	a.f("JNE drz_krow")
+	a.label("drz_reduce")
+	for i := 0; i < 12; i++ {
+		e, o := 2*i, 2*i+1
+		a.f("VADDPS Z%d, Z%d, Z%d", o, e, e)
+		a.f("VEXTRACTF64X4 $1, Z%d, Y%d", e, o)
+		a.f("VADDPS Y%d, Y%d, Y%d", o, e, e)
+		a.f("VEXTRACTF32X4 $1, Y%d, X%d", e, o)
+		a.f("VADDPS X%d, X%d, X%d", o, e, e)
+		a.f("VPERMILPS $0x4e, X%d, X%d", e, o)
+		a.f("VADDPS X%d, X%d, X%d", o, e, e)
+		a.f("VPERMILPS $0xb1, X%d, X%d", e, o)
+		a.f("VADDPS X%d, X%d, X%d", o, e, e)
+	}
+	a.f("MOVQ DI, R14")
+	for i := 0; i < 12; i++ {
+		a.f("VMOVSS X%d, (R14)", 2*i)
+		if i < 11 {
+			a.f("CMPQ BX, $%d", i+1)
+			a.f("JLE drz_next")
+			a.f("ADDQ R8, R14")
+		}
+	}
+	a.label("drz_next")
+	a.f("SUBQ $12, BX")
+	a.f("JLE drz_done")
+	a.f("LEAQ (SI)(R11*4), SI") // a += 12·lda
+	a.f("LEAQ (R8)(R8*2), R14") // y += 12·ys
+	a.f("LEAQ (DI)(R14*4), DI")
+	a.f("JMP drz_tile")
+	a.label("drz_done")
 	a.f("VZEROUPPER")
 	a.f("RET")
 }
@@ -535,6 +640,21 @@ func ConvRowAVX512x12x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *
 //
 //go:noescape
 func DotRowsAVX2x6(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
+
+// DotRowsAVX512x12 is DotRowsAVX2x6 at 12 pixels and 16 lanes (ZMM
+// registers; n a multiple of 16): for p < np, with lda, aoff and ys in
+// bytes,
+//
+//	y[p·ys] = Σ_{k<nk} Σ_{v<n} a[aoff[k] + p·lda + v] · w[k·n + v]
+//
+// with the products of lane l of even and odd 16-float steps summed
+// apart by fused multiply-adds (a last step of 16 into the even sums),
+// then, s_l = even_l + odd_l, t_l = s_l + s_(l+8), u_l = t_l + t_(l+4),
+// y = (u_0 + u_2) + (u_1 + u_3). It reads a for up to 12·⌈np/12⌉ pixels
+// but writes only np values of y.
+//
+//go:noescape
+func DotRowsAVX512x12(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
 `)
 	b.WriteString(`
 // ConvGatherAVX2x6x16 computes a convolution tile of 6 pixels × 16

@@ -507,14 +507,15 @@ func winoWeightCall(r *rand.Rand, C, O, unr int, flip bool) *winoCall {
 }
 
 // BenchmarkWinogradWeights times the weight transform alone, one thread,
-// forward and flipped (backward data), on the AVX2 panel width (16).
+// forward and flipped (backward data), on the AVX2 and AVX-512 panel
+// widths (16, 32).
 //
 //	go test -run '^$' -bench WinogradWeights -cpu 1 ./tensor
 func BenchmarkWinogradWeights(b *testing.B) {
-	for _, l := range [][2]int{{64, 64}, {512, 512}} {
+	for _, l := range [][3]int{{64, 64, 16}, {512, 512, 16}, {64, 64, 32}, {512, 512, 32}} {
 		for _, flip := range []bool{false, true} {
-			b.Run(fmt.Sprintf("c=%d/o=%d/flip=%v", l[0], l[1], flip), func(b *testing.B) {
-				c := winoWeightCall(rand.New(rand.NewPCG(25, 0)), l[0], l[1], 16, flip)
+			b.Run(fmt.Sprintf("c=%d/o=%d/unr=%d/flip=%v", l[0], l[1], l[2], flip), func(b *testing.B) {
+				c := winoWeightCall(rand.New(rand.NewPCG(25, 0)), l[0], l[1], l[2], flip)
 				c.transformWeights(0, c.op)
 				b.SetBytes(int64(4 * 16 * l[0] * c.op))
 				for b.Loop() {

@@ -275,7 +275,7 @@ func (c *winoCall) transformWeights(o0, o1 int) {
 	}
 	for jp := o0 / unr; jp < o1/unr; jp++ {
 		for j0 := 0; j0 < unr; j0 += wl {
-			ob := jp*unr + j0         // the block's first output channel
+			ob := jp*unr + j0     // the block's first output channel
 			nw := min(wl, unr-j0) // lanes written (a panel row's part)
 			// lanes with weights; the others are zeros (all of them
 			// when the block lies past O, as the second half of a

@@ -177,6 +177,9 @@ func TestWinogradKernels(t *testing.T) {
 			fill(v, float32(math.NaN()))
 			fill(vGo, float32(math.NaN()))
 			i := winogradInputKernels(k.kn, n, x, xs, rs, v, vs)
+			if i != n&^7 { // the Go twin is for the last n mod 8 only
+				t.Fatalf("%s: the input kernels took %d of %d channels, want %d", k.name, i, n, n&^7)
+			}
 			winogradInputGo(i, n, x, xs, rs, v, vs)
 			winogradInputGo(0, n, x, xs, rs, vGo, vs)
 			same(fmt.Sprintf("input n=%d", n), v, vGo) // the guards too: NaN where nothing was written
@@ -187,6 +190,9 @@ func TestWinogradKernels(t *testing.T) {
 			fill(y, float32(math.NaN()))
 			fill(yGo, float32(math.NaN()))
 			i = winogradOutputKernels(k.kn, n, m, ms, y, ys, yr, b)
+			if i != n&^7 {
+				t.Fatalf("%s: the output kernels took %d of %d channels, want %d", k.name, i, n, n&^7)
+			}
 			winogradOutputGo(i, n, m, ms, y, ys, yr, b)
 			winogradOutputGo(0, n, m, ms, yGo, ys, yr, b)
 			same(fmt.Sprintf("output n=%d", n), y, yGo)

@@ -138,7 +138,8 @@ func callMaxPoolBack(store bool, nw, nt, n int, x, dx []float32, xs int, toff []
 
 // winogradInputKernels runs kn's input-transform kernels on the leading
 // channels of c they take (WinogradInputAVX512 or its stand-in on
-// multiples of 16, then WinogradInputAVX2 on 8 more) and returns how many
+// multiples of 16, then WinogradInputAVX2 on multiples of 8) and returns
+// how many
 // (the arguments as for winogradInputGo).
 func winogradInputKernels(kn *gemmKernel, c int, x []float32, xs, rs int, v []float32, vs int) int {
 	if !kn.conv16 {
@@ -155,9 +156,9 @@ func winogradInputKernels(kn *gemmKernel, c int, x []float32, xs, rs int, v []fl
 			amd64.WinogradInputAVX512(i, &x[0], xs*4, rs*4, &v[0], vs*4)
 		}
 	}
-	if c-i >= 8 {
-		callWinogradInput(8, x[i:], xs, rs, v[i:], vs)
-		i += 8
+	if n := (c - i) &^ 7; n > 0 {
+		callWinogradInput(n, x[i:], xs, rs, v[i:], vs)
+		i += n
 	}
 	return i
 }
@@ -179,9 +180,9 @@ func winogradOutputKernels(kn *gemmKernel, o int, m []float32, ms int, y []float
 			amd64.WinogradOutputAVX512(i, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0])
 		}
 	}
-	if o-i >= 8 {
-		callWinogradOutput(8, m[i:], ms, y[i:], ys, rs, b[i:])
-		i += 8
+	if n := (o - i) &^ 7; n > 0 {
+		callWinogradOutput(n, m[i:], ms, y[i:], ys, rs, b[i:])
+		i += n
 	}
 	return i
 }

@@ -24,9 +24,12 @@ func makeAsmKernels() {
 	// kernels, borrowed.
 	avx512Kernel = blockFor(kidAVX512, amd64.SgemmAVX512x12x32MR, amd64.SgemmAVX512x12x32NR, cs)
 	avx512Kernel.conv16 = true
-	// Zen 5, r18_l1 (KW·C = 192) weight gradient: 93 GFLOP/s on the AVX2
-	// tap kernels, 132 through im2col and the 12×32 SGEMM.
-	avx512Kernel.tapWGradMaxKWC = gatherBelow
+	// Zen 5, weight gradients through im2col and the 12×32 SGEMM against
+	// the tap kernels (GFLOP/s, medians of 3): r18_l1 (KW·C = 192) 132
+	// against 93 on the AVX2 ones, 120 against 143 on ConvWGradAVX512;
+	// mnist_c2 (160) 125 against 156, r18_l2 (384) 162 against 177,
+	// r18_l3 (768) 176 against 157, r18_l4 (1536) 155 against 102.
+	avx512Kernel.tapWGradMaxKWC = 8 * gatherBelow
 	// and forward (mnist_c2, KW·C = 160): 107 GFLOP/s on the AVX2 gather
 	// kernel, 162 as 12×32 tiles.
 	avx512Kernel.tilesOverGather = true

@@ -146,7 +146,7 @@ func TestWinogradDeterministic(t *testing.T) {
 }
 
 // TestWinogradKernels checks the assembly transforms of every tier the
-// machine has (AVX2; AVX-512 and its stand-ins), with the Go twin on the
+// machine has (the AVX2 ones, which the AVX-512 tier borrows), with the Go twin on the
 // channels they leave, against the Go twin alone, bit for bit, with NaN
 // guards around every output row.
 func TestWinogradKernels(t *testing.T) {

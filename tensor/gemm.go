@@ -138,9 +138,6 @@ type gemmKernel struct {
 	// dotRows12: the tier's dot-row kernel (dotBackwardData) is
 	// DotRowsAVX512x12, not DotRowsAVX2x6.
 	dotRows12 bool
-	// wino16: the tier has Winograd transforms of 16 channels a step
-	// (WinogradInputAVX512, WinogradOutputAVX512) beside the AVX2 ones.
-	wino16 bool
 }
 
 // dotPixels returns the pixels per tile of kn's dot-row kernel.

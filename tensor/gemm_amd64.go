@@ -36,7 +36,6 @@ func makeAsmKernels() {
 	avx512Kernel.rowNR = 32
 	avx512Kernel.wgradNR = 32
 	avx512Kernel.dotRows12 = true
-	avx512Kernel.wino16 = true
 	s := *avx512Kernel
 	s.id = kidStandIn
 	avx512StandIns = &s
@@ -139,55 +138,29 @@ func callMaxPoolBack(store bool, nw, nt, n int, x, dx []float32, xs int, toff []
 	amd64.MaxPoolBackAVX2(nw, nt, n, &x[0], &dx[0], xs, &toff[0], &dy[0])
 }
 
-// winogradInputKernels runs kn's input-transform kernels on the leading
-// channels of c they take (WinogradInputAVX512 or its stand-in on
-// multiples of 16, then WinogradInputAVX2 on multiples of 8) and returns
-// how many
-// (the arguments as for winogradInputGo).
+// winogradInputKernels runs WinogradInputAVX2 on the leading channels of
+// c it takes (multiples of 8), when kn has it, and returns how many (the
+// arguments as for winogradInputGo). WinogradInputAVX512 (the same
+// kernel widened to 16 lanes) did not pay on Zen 5: r18_l1 and r18_l2
+// forward and backward data within ±4%.
 func winogradInputKernels(kn *gemmKernel, c int, x []float32, xs, rs int, v []float32, vs int) int {
-	if !kn.conv16 {
+	n := c &^ 7
+	if !kn.conv16 || n == 0 {
 		return 0
 	}
-	i := 0
-	if kn.wino16 && c >= 16 {
-		i = c &^ 15
-		if kn.id == kidStandIn {
-			winogradInputGo(0, i, x, xs, rs, v, vs) // the same operations in the same order
-		} else {
-			_ = x[3*rs+3*xs+i-1]
-			_ = v[15*vs+i-1]
-			amd64.WinogradInputAVX512(i, &x[0], xs*4, rs*4, &v[0], vs*4)
-		}
-	}
-	if n := (c - i) &^ 7; n > 0 {
-		callWinogradInput(n, x[i:], xs, rs, v[i:], vs)
-		i += n
-	}
-	return i
+	callWinogradInput(n, x, xs, rs, v, vs)
+	return n
 }
 
-// winogradOutputKernels is winogradInputKernels for the output transform.
+// winogradOutputKernels is winogradInputKernels for the output transform
+// (WinogradOutputAVX2).
 func winogradOutputKernels(kn *gemmKernel, o int, m []float32, ms int, y []float32, ys, rs int, b []float32) int {
-	if !kn.conv16 {
+	n := o &^ 7
+	if !kn.conv16 || n == 0 {
 		return 0
 	}
-	i := 0
-	if kn.wino16 && o >= 16 {
-		i = o &^ 15
-		if kn.id == kidStandIn {
-			winogradOutputGo(0, i, m, ms, y, ys, rs, b)
-		} else {
-			_ = m[15*ms+i-1]
-			_ = y[rs+ys+i-1]
-			_ = b[i-1]
-			amd64.WinogradOutputAVX512(i, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0])
-		}
-	}
-	if n := (o - i) &^ 7; n > 0 {
-		callWinogradOutput(n, m[i:], ms, y[i:], ys, rs, b[i:])
-		i += n
-	}
-	return i
+	callWinogradOutput(n, m, ms, y, ys, rs, b)
+	return n
 }
 
 // callWinogradInput runs WinogradInputAVX2 on channels i < n (n ≥ 8, a

@@ -33,15 +33,3 @@ func WinogradInputAVX2(n int, x *float32, xs, rs int, v *float32, vs int)
 //
 //go:noescape
 func WinogradOutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32)
-
-// WinogradInputAVX512 is WinogradInputAVX2 16 channels at a time (ZMM
-// registers; n a multiple of 16): the same operations in the same order.
-//
-//go:noescape
-func WinogradInputAVX512(n int, x *float32, xs, rs int, v *float32, vs int)
-
-// WinogradOutputAVX512 is WinogradOutputAVX2 16 channels at a time (ZMM
-// registers; n a multiple of 16): the same operations in the same order.
-//
-//go:noescape
-func WinogradOutputAVX512(n int, m *float32, ms int, y *float32, ys, rs int, b *float32)

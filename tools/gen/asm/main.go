@@ -22,7 +22,6 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -1110,34 +1109,7 @@ func genWinogradAsm() []byte {
 	a.raw("//go:build !purego\n\n#include \"textflag.h\"\n")
 	genWinogradInput(&a)
 	genWinogradOutput(&a)
-	// The same kernels at 16 lanes.
-	var w asm
-	genWinogradInput(&w)
-	genWinogradOutput(&w)
-	a.raw(widen(w.String(), map[string]string{"wi_": "wiz_", "wo_": "woz_"}))
 	return a.Bytes()
-}
-
-var (
-	ymmReg   = regexp.MustCompile(`\bY(\d+)\b`)
-	avx2Name = regexp.MustCompile(`(\w)AVX2\b`)
-)
-
-// widen turns the text of AVX2 channel kernels, which step through
-// channels 8 at a time in YMM registers, into AVX-512 ones that step 16
-// at a time in the ZMM registers of the same numbers: the kernels' names
-// end in AVX512 instead of AVX2, labels are renamed as labels says, and
-// the channel steps (ADDQ $32 to the pointers, SUBQ $8 from the count)
-// double. It is meant for kernels whose lanes are independent.
-func widen(text string, labels map[string]string) string {
-	text = ymmReg.ReplaceAllString(text, "Z$1")
-	text = avx2Name.ReplaceAllString(text, "${1}AVX512")
-	text = strings.ReplaceAll(text, "ADDQ $32, ", "ADDQ $64, ")
-	text = strings.ReplaceAll(text, "SUBQ $8, CX", "SUBQ $16, CX")
-	for from, to := range labels {
-		text = strings.ReplaceAll(text, from, to)
-	}
-	return text
 }
 
 // genWinogradInput writes WinogradInputAVX2.
@@ -1322,18 +1294,6 @@ func WinogradInputAVX2(n int, x *float32, xs, rs int, v *float32, vs int)
 //
 //go:noescape
 func WinogradOutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32)
-
-// WinogradInputAVX512 is WinogradInputAVX2 16 channels at a time (ZMM
-// registers; n a multiple of 16): the same operations in the same order.
-//
-//go:noescape
-func WinogradInputAVX512(n int, x *float32, xs, rs int, v *float32, vs int)
-
-// WinogradOutputAVX512 is WinogradOutputAVX2 16 channels at a time (ZMM
-// registers; n a multiple of 16): the same operations in the same order.
-//
-//go:noescape
-func WinogradOutputAVX512(n int, m *float32, ms int, y *float32, ys, rs int, b *float32)
 `)
 	return b.Bytes()
 }

@@ -64,12 +64,14 @@ func BenchmarkConv2D(b *testing.B) {
 					run()
 					tensor.Synchronize()
 					b.ReportAllocs()
+					cpu := startThreadCPU(b)
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
 						run()
 					}
 					tensor.Synchronize()
 					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					b.ReportMetric(flops*float64(b.N)/cpu.seconds(b)/1e9, "cpuGFLOP/s")
 					b.ReportMetric(float64(l.N)*float64(b.N)/b.Elapsed().Seconds(), "images/s")
 				})
 			}

@@ -47,11 +47,13 @@ func BenchmarkPartialStep(b *testing.B) {
 				step := trainStep(m, tm.batch)
 				step()
 				b.ReportAllocs()
+				cpu := startThreadCPU(b)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					step()
 				}
 				b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/step")
+				b.ReportMetric(cpu.seconds(b)*1e3/float64(b.N), "cpu_ms/step")
 				b.ReportMetric(float64(plan.KeptBytes), "bytes_kept")
 				b.ReportMetric((plan.FwdFLOPs+plan.BwdFLOPs)/1e9, "GFLOP/step")
 				b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "threads")

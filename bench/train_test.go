@@ -44,12 +44,14 @@ func BenchmarkTrainStep(b *testing.B) {
 			step()
 			step()
 			b.ReportAllocs()
+			cpu := startThreadCPU(b)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				step()
 			}
 			tensor.Synchronize() // on a GPU, the last step's update may still be queued
 			b.ReportMetric(float64(tm.batch*b.N)/b.Elapsed().Seconds(), "images/s")
+			b.ReportMetric(float64(tm.batch*b.N)/cpu.seconds(b), "cpu_images/s")
 			b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "threads")
 		})
 	}

@@ -8,6 +8,12 @@
 // GRAFT_CPU=generic|avx2|avx512 overrides the choice, and tests switch tiers
 // with Use. Asking for a tier the machine cannot run is an error, never an
 // illegal-instruction crash.
+//
+// A tier's geometry (tile shapes, panel widths) also runs where its
+// instructions do not: UseStandIns switches to a tier whose own kernels are
+// replaced by pure-Go stand-ins with the same contract and geometry, and
+// TestTiers lists what tests walk, so that an AVX2-only machine still
+// tests every path of the AVX-512 tier but the assembly itself.
 package kernels
 
 import (
@@ -101,9 +107,12 @@ func Available() []Tier {
 }
 
 var (
-	current atomic.Int32
-	reason  string // why the start-up tier was chosen
+	current atomic.Int32 // the tier, | standInFlag when its own kernels are stand-ins
+	reason  string       // why the start-up tier was chosen
 )
+
+// standInFlag marks, in current, a tier whose own kernels run as stand-ins.
+const standInFlag = 1 << 8
 
 func init() {
 	t, why := choose(os.Getenv("GRAFT_CPU"))
@@ -128,7 +137,11 @@ func choose(env string) (Tier, string) {
 }
 
 // Current returns the tier kernels dispatch to now.
-func Current() Tier { return Tier(current.Load()) }
+func Current() Tier { return Tier(current.Load() &^ standInFlag) }
+
+// StandIns reports whether the current tier's own kernels (those it does
+// not share with a lower tier) run as pure-Go stand-ins: see UseStandIns.
+func StandIns() bool { return current.Load()&standInFlag != 0 }
 
 // Reason says why the start-up tier was chosen.
 func Reason() string { return reason }
@@ -143,6 +156,74 @@ func Use(t Tier) (restore func(), err error) {
 	}
 	prev := current.Swap(int32(t))
 	return func() { current.Store(prev) }, nil
+}
+
+// StandInsSupported reports whether tier t can run with its own kernels
+// replaced by pure-Go stand-ins, and if not, why: the AVX-512 tier can
+// wherever the AVX2 tier runs (it borrows the AVX2 kernels it has none of
+// its own for, which stay assembly).
+func StandInsSupported(t Tier) (bool, string) {
+	if t != AVX512 {
+		return false, "only the avx512 tier has stand-ins"
+	}
+	if ok, why := Supported(AVX2); !ok {
+		return false, "its stand-ins borrow the avx2 kernels: " + why
+	}
+	return true, ""
+}
+
+// UseStandIns switches dispatch to tier t with each of its own kernels
+// replaced by a pure-Go stand-in of the same contract and geometry (the
+// AVX-512 tier's 12×32 SGEMM tiles, 32-lane panels, ...), and returns a
+// function that restores the previous tier. Like Use, it is for tests and
+// benchmarks, and changes nothing when it returns an error.
+func UseStandIns(t Tier) (restore func(), err error) {
+	if ok, why := StandInsSupported(t); !ok {
+		return func() {}, fmt.Errorf("kernels: no stand-ins for tier %s: %s", t, why)
+	}
+	prev := current.Swap(int32(t) | standInFlag)
+	return func() { current.Store(prev) }, nil
+}
+
+// A TestTier is a tier as tests walk it: its assembly, or its stand-ins.
+type TestTier struct {
+	Tier     Tier
+	StandIns bool
+}
+
+// String returns the tier's name, with "-standins" for stand-ins.
+func (t TestTier) String() string {
+	if t.StandIns {
+		return t.Tier.String() + "-standins"
+	}
+	return t.Tier.String()
+}
+
+// Use switches dispatch to t (Use or UseStandIns).
+func (t TestTier) Use() (restore func(), err error) {
+	if t.StandIns {
+		return UseStandIns(t.Tier)
+	}
+	return Use(t.Tier)
+}
+
+// TestTiers lists the tiers tests walk, slowest first: every available
+// tier, and the stand-ins of every tier this CPU lacks but can emulate
+// (or of every tier that has them, when GRAFT_TEST_STANDINS=all, which
+// checks the stand-ins on a machine with the real thing).
+func TestTiers() []TestTier {
+	all := os.Getenv("GRAFT_TEST_STANDINS") == "all"
+	var ts []TestTier
+	for _, t := range Tiers {
+		ok, _ := Supported(t)
+		if ok {
+			ts = append(ts, TestTier{Tier: t})
+		}
+		if emu, _ := StandInsSupported(t); emu && (!ok || all) {
+			ts = append(ts, TestTier{Tier: t, StandIns: true})
+		}
+	}
+	return ts
 }
 
 // Caches holds per-core data-cache sizes in bytes.

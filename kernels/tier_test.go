@@ -75,3 +75,42 @@ func TestCacheSizesPositive(t *testing.T) {
 		t.Fatalf("CacheSizes() = %+v", c)
 	}
 }
+
+func TestUseStandIns(t *testing.T) {
+	before, beforeSI := Current(), StandIns()
+	ok, why := StandInsSupported(AVX512)
+	restore, err := UseStandIns(AVX512)
+	if ok != (err == nil) {
+		t.Fatalf("UseStandIns(avx512) error %v but StandInsSupported says %v (%s)", err, ok, why)
+	}
+	if err == nil {
+		if Current() != AVX512 || !StandIns() {
+			t.Fatalf("after UseStandIns(avx512): %s, stand-ins %v", Current(), StandIns())
+		}
+		r2, err := Use(Generic)
+		if err != nil || StandIns() || Current() != Generic {
+			t.Fatalf("Use(generic) under stand-ins: %v, %s, stand-ins %v", err, Current(), StandIns())
+		}
+		r2()
+		if !StandIns() {
+			t.Fatal("restore of Use lost the stand-ins")
+		}
+		restore()
+	}
+	if Current() != before || StandIns() != beforeSI {
+		t.Fatalf("restore left %s (stand-ins %v)", Current(), StandIns())
+	}
+	if _, err := UseStandIns(AVX2); err == nil {
+		t.Fatal("UseStandIns(avx2) succeeded; avx2 has no stand-ins")
+	}
+	names := map[string]bool{}
+	for _, tt := range TestTiers() {
+		names[tt.String()] = true
+		if real, _ := Supported(tt.Tier); !tt.StandIns && !real {
+			t.Errorf("TestTiers lists %s, which this CPU cannot run", tt)
+		}
+	}
+	if sup, _ := Supported(AVX512); !sup && ok && !names["avx512-standins"] {
+		t.Errorf("TestTiers = %v: no avx512 stand-ins on a machine without AVX-512", names)
+	}
+}

@@ -1,8 +1,6 @@
 package tensor
 
-import (
-	"github.com/graftml/graft/kernels"
-)
+import ()
 
 // CPU convolutions. The paths, in the order Conv2D tries them:
 //   - depthwise (groups = C = O): register tiles of 4 pixels × 16 channels
@@ -218,19 +216,19 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 		return
 	case g.pointwiseInPlc:
 		Sgemm(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, y.data, g.o)
-	case winogradOK(gemmKernelFor(kernels.Current()), g):
+	case winogradOK(cpuKernel(), g):
 		var b []float32
 		if bias != nil {
 			b = bias.data
 		}
-		convWinograd(gemmKernelFor(kernels.Current()), g, y.data, x.data, w.data, b, false)
+		convWinograd(cpuKernel(), g, y.data, x.data, w.data, b, false)
 		return
-	case rowTapOK(gemmKernelFor(kernels.Current()), g):
+	case rowTapOK(cpuKernel(), g):
 		var b []float32
 		if bias != nil {
 			b = bias.data
 		}
-		convRowTap(gemmKernelFor(kernels.Current()), g, y.data, x.data, w.data, b, false)
+		convRowTap(cpuKernel(), g, y.data, x.data, w.data, b, false)
 		return
 	case planeOK(g):
 		var b []float32
@@ -267,14 +265,14 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 // from dy and w; Reference.Conv2DBackwardData states the result.
 func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 	g := convDims("Conv2DBackwardData", dx, w, dy, nil, p)
-	kn := gemmKernelFor(kernels.Current())
+	kn := cpuKernel()
 	switch {
 	case winogradBackwardDataOK(kn, g):
 		winogradBackwardData(kn, g, dx.data, dy.data, w.data)
 	case rowTapBackwardDataOK(kn, g):
 		rowTapBackwardData(kn, g, dx.data, dy.data, w.data)
 	case dotBackwardDataOK(kn, g):
-		dotBackwardData(g, dx.data, dy.data, w.data)
+		dotBackwardData(kn, g, dx.data, dy.data, w.data)
 	case g.depthwise:
 		depthwiseBackwardData(g, dx.data, dy.data, w.data)
 	case g.pointwiseInPlc:
@@ -330,14 +328,14 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 		clear(dbv)
 		return
 	}
-	switch kn := gemmKernelFor(kernels.Current()); {
+	switch kn := cpuKernel(); {
 	case tapWGradOK(kn, g, gatherBelow):
-		tapWGrad(g, dw.data, dbv, x.data, dy.data)
+		tapWGrad(kn, g, dw.data, dbv, x.data, dy.data)
 		dbv = nil
 	case planeBackwardOK(g):
 		planeBackwardWeights(g, dw.data, x.data, dy.data)
-	case tapWGradOK(kn, g, 4*gatherBelow):
-		tapWGrad(g, dw.data, dbv, x.data, dy.data)
+	case tapWGradOK(kn, g, kn.tapWGradMaxKWC):
+		tapWGrad(kn, g, dw.data, dbv, x.data, dy.data)
 		dbv = nil
 	case g.depthwise:
 		depthwiseBackwardWeights(g, dw.data, x.data, dy.data)
@@ -353,7 +351,7 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 		rows := min(max(4*convChunkFloats/max(g.kcols, 1), 16), g.pixels)
 		// Compute dWᵀ (taps × filters) when that puts the round number of
 		// columns in the GEMM's N: edge panels waste up to NR−1 columns.
-		nr := gemmKernelFor(kernels.Current()).nr
+		nr := cpuKernel().nr
 		swapped := g.og%nr == 0 && g.kcols%nr != 0
 		s.cols = grow(s.cols, rows*g.kcols)
 		for p0 := 0; p0 < g.pixels; p0 += rows {

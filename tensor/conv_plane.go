@@ -1,8 +1,6 @@
 package tensor
 
-import (
-	"github.com/graftml/graft/kernels"
-)
+import ()
 
 // The planar path: convolutions with few input channels (1 to 4: the first
 // layer of an image model), one group and stride 1. A GEMM over NHWC
@@ -218,7 +216,7 @@ func (c *planeGemm) run(part, parts int) {
 func planeGemmPass(g convGeom, pg planeGeom, w, dw, xp, yt []float32, backward bool) {
 	c := planeGemms.Get()
 	blk := planeBlock(g)
-	*c = planeGemm{kn: gemmKernelFor(kernels.Current()), g: g, pg: pg, w: w, dw: dw, xp: xp, yt: yt,
+	*c = planeGemm{kn: cpuKernel(), g: g, pg: pg, w: w, dw: dw, xp: xp, yt: yt,
 		blk: blk, nb: ceilDiv(pg.v, blk), backward: backward}
 	parallel(min(goMaxProcs(), c.nb), c)
 	*c = planeGemm{}
@@ -291,7 +289,7 @@ func planeForward(g convGeom, y, x, w, bias []float32) {
 	s := planeScratches.Get()
 	s.xp = grow(s.xp, g.c*pg.vs)
 	planePass(planePad, g, pg, x, nil, s.xp, nil, nil)
-	if gemmKernelFor(kernels.Current()).id != kidGeneric {
+	if cpuKernel().conv16 {
 		s.yt = grow(s.yt, ceilDiv(g.o, 6)*6*pg.ld)
 		planeForwardTiles(g, pg, s, w)
 	} else {
@@ -381,7 +379,7 @@ func planeBackwardWeights(g convGeom, dw, x, dy []float32) {
 	s.xp = grow(s.xp, g.c*pg.vs)
 	s.yt = grow(s.yt, (pg.vs)*g.o)
 	planePass(planePad, g, pg, x, nil, s.xp, nil, nil)
-	if gemmKernelFor(kernels.Current()).id != kidGeneric && g.o < 16 { // few filters: a GEMM's N would be mostly padding
+	if cpuKernel().conv16 && g.o < 16 { // few filters: a GEMM's N would be mostly padding
 		planeBackwardWeightsDots(g, pg, s, dw, dy)
 		planeScratches.Put(s)
 		return

@@ -42,112 +42,97 @@ func near(got, want, mag float64) bool {
 	return math.Abs(got-want) <= 1e-6*(mag+1)*8
 }
 
-// TestConvRowKernel runs ConvRowAVX2x6x16 against plain loops: pixel
-// counts 1..40 (partial last tiles), 1..30 taps, pixel strides below and
-// above the tap span, with and without bias; rows of y past np and the
-// 16 floats beyond each written row hold guard values that must survive.
-func TestConvRowKernel(t *testing.T) {
-	if ok, why := kernels.Supported(kernels.AVX2); !ok {
-		t.Skip(why)
-	}
-	r := rand.New(rand.NewPCG(31, 32))
-	for np := 1; np <= 40; np++ {
-		for iter := 0; iter < 6; iter++ {
-			nt := 1 + r.IntN(30)
-			toff := randTaps(r, nt)
-			xs := 1 + r.IntN(5)
-			ldy := 16 + r.IntN(3)*16 + r.IntN(2)*5
-			x := randFloats(r, ((np+5)/6*6-1)*xs+toff[nt-1]+1)
-			b := randFloats(r, nt*16)
-			var bias []float32
-			if iter%2 == 0 {
-				bias = randFloats(r, 16)
-			}
-			ybuf := make([]float32, (np+1)*ldy+guardLen)
-			for i := range ybuf {
-				ybuf[i] = guard
-			}
-			callConvRow(np, nt, x, 4*xs, bytesOf(toff), b, bias, ybuf, ldy)
-			name := fmt.Sprintf("np=%d nt=%d xs=%d ldy=%d bias=%v", np, nt, xs, ldy, bias != nil)
-			for p := 0; p <= np; p++ {
-				for j := 0; j < ldy; j++ {
-					got := ybuf[p*ldy+j]
-					if p == np || j >= 16 {
-						if math.Float32bits(got) != math.Float32bits(guard) {
-							t.Fatalf("%s: y[%d][%d] = %v written, want the guard", name, p, j, got)
-						}
-						continue
-					}
-					var want, mag float64
-					if bias != nil {
-						want, mag = float64(bias[j]), math.Abs(float64(bias[j]))
-					}
-					for k, o := range toff {
-						v := float64(x[o+p*xs]) * float64(b[k*16+j])
-						want += v
-						mag += math.Abs(v)
-					}
-					if !near(float64(got), want, mag) {
-						t.Fatalf("%s: y[%d][%d] = %v, want %v", name, p, j, got, want)
-					}
-				}
-			}
-		}
+// rowKernels are the row kernels TestConvRowKernel runs where it can:
+// the AVX2 one, the AVX-512 one and its stand-in.
+func rowKernels() []struct {
+	name string
+	kn   *gemmKernel
+	nr   int
+	ok   bool
+} {
+	a2, _ := kernels.Supported(kernels.AVX2)
+	a512, _ := kernels.Supported(kernels.AVX512)
+	si, _ := kernels.StandInsSupported(kernels.AVX512)
+	return []struct {
+		name string
+		kn   *gemmKernel
+		nr   int
+		ok   bool
+	}{
+		{"ConvRowAVX2x6x16", gemmKernelFor(kernels.AVX2), 16, a2},
+		{"ConvRowAVX512x12x32", gemmKernelFor(kernels.AVX512), 32, a512},
+		{"stand-in of ConvRowAVX512x12x32", standInKernelFor(kernels.AVX512), 32, si},
 	}
 }
 
-// TestConvWGradKernels runs ConvWGradAVX2x<r>x16 for r = 1..6 against
-// plain loops over 1..4 rows of 1..37 pixels, adding into a c that holds
-// values already; the floats after each row's 16 hold guards.
-func TestConvWGradKernels(t *testing.T) {
-	if ok, why := kernels.Supported(kernels.AVX2); !ok {
-		t.Skip(why)
-	}
-	r := rand.New(rand.NewPCG(33, 34))
-	for taps := 1; taps <= 6; taps++ {
-		for _, np := range []int{1, 2, 5, 7, 16, 17, 33, 37} {
-			for nr := 1; nr <= 4; nr++ {
-				toff := randTaps(r, taps)
-				r.Shuffle(taps, func(i, j int) { toff[i], toff[j] = toff[j], toff[i] })
-				xs := 1 + r.IntN(4)
-				span := 0
-				for _, o := range toff {
-					span = max(span, o)
+// TestConvRowKernel runs the row kernels against plain loops: pixel
+// counts 1..40 (partial last tiles), 1..30 taps, pixel strides below and
+// above the tap span, with and without bias; rows of y past np and the
+// floats beyond each written row's nr hold guard values that must
+// survive. The stand-in of the AVX-512 kernel also runs beside it, where
+// the hardware has it, and must match it bit for bit.
+func TestConvRowKernel(t *testing.T) {
+	for _, k := range rowKernels() {
+		if !k.ok {
+			t.Logf("%s: not on this machine or build", k.name)
+			continue
+		}
+		nr, P := k.nr, convRowPixels(k.nr)
+		var twin *gemmKernel // the stand-in, beside the assembly
+		if nr == 32 && k.kn.id != kidStandIn {
+			twin = standInKernelFor(kernels.AVX512)
+		}
+		r := rand.New(rand.NewPCG(31, 32))
+		for np := 1; np <= 40; np++ {
+			for iter := 0; iter < 6; iter++ {
+				nt := 1 + r.IntN(30)
+				toff := randTaps(r, nt)
+				xs := 1 + r.IntN(5)
+				ldy := nr + r.IntN(3)*16 + r.IntN(2)*5
+				x := randFloats(r, ((np+P-1)/P*P-1)*xs+toff[nt-1]+1)
+				b := randFloats(r, nt*nr)
+				var bias []float32
+				if iter%2 == 0 {
+					bias = randFloats(r, nr)
 				}
-				xrs := (np-1)*xs + 1 + r.IntN(9)
-				x := randFloats(r, (nr-1)*xrs+(np-1)*xs+span+1)
-				dys := 16 + r.IntN(3)
-				dy := randFloats(r, (nr*np-1)*dys+16)
-				ldc := 16 + r.IntN(4)
-				c := randFloats(r, taps*ldc)
-				for i := 0; i < taps; i++ {
-					for j := 16; j < ldc; j++ {
-						c[i*ldc+j] = guard
+				ybuf := make([]float32, (np+1)*ldy+guardLen)
+				for i := range ybuf {
+					ybuf[i] = guard
+				}
+				callConvRow(k.kn, nr, np, nt, x, 4*xs, bytesOf(toff), b, bias, ybuf, ldy)
+				name := fmt.Sprintf("%s: np=%d nt=%d xs=%d ldy=%d bias=%v", k.name, np, nt, xs, ldy, bias != nil)
+				if twin != nil {
+					y2 := make([]float32, len(ybuf))
+					for i := range y2 {
+						y2[i] = guard
+					}
+					callConvRow(twin, nr, np, nt, x, 4*xs, bytesOf(toff), b, bias, y2, ldy)
+					for i := range y2 {
+						if math.Float32bits(y2[i]) != math.Float32bits(ybuf[i]) {
+							t.Fatalf("%s: y[%d] = %v, stand-in %v", name, i, ybuf[i], y2[i])
+						}
 					}
 				}
-				c0 := append([]float32(nil), c...)
-				callConvWGrad(np, nr, x, 4*xs, 4*xrs, bytesOf(toff), dy, dys, c, ldc)
-				name := fmt.Sprintf("taps=%d np=%d nr=%d xs=%d xrs=%d dys=%d ldc=%d", taps, np, nr, xs, xrs, dys, ldc)
-				for i := 0; i < taps; i++ {
-					for j := 0; j < ldc; j++ {
-						got := c[i*ldc+j]
-						if j >= 16 {
+				for p := 0; p <= np; p++ {
+					for j := 0; j < ldy; j++ {
+						got := ybuf[p*ldy+j]
+						if p == np || j >= nr {
 							if math.Float32bits(got) != math.Float32bits(guard) {
-								t.Fatalf("%s: c[%d][%d] = %v written, want the guard", name, i, j, got)
+								t.Fatalf("%s: y[%d][%d] = %v written, want the guard", name, p, j, got)
 							}
 							continue
 						}
-						var s, mag float64
-						for q := 0; q < nr; q++ {
-							for p := 0; p < np; p++ {
-								v := float64(x[toff[i]+q*xrs+p*xs]) * float64(dy[(q*np+p)*dys+j])
-								s += v
-								mag += math.Abs(v)
-							}
+						var want, mag float64
+						if bias != nil {
+							want, mag = float64(bias[j]), math.Abs(float64(bias[j]))
 						}
-						want := float64(c0[i*ldc+j]) + s
-						if !near(float64(got), want, mag+math.Abs(float64(c0[i*ldc+j]))) {
-							t.Fatalf("%s: c[%d][%d] = %v, want %v", name, i, j, got, want)
+						for k, o := range toff {
+							v := float64(x[o+p*xs]) * float64(b[k*nr+j])
+							want += v
+							mag += math.Abs(v)
+						}
+						if !near(float64(got), want, mag) {
+							t.Fatalf("%s: y[%d][%d] = %v, want %v", name, p, j, got, want)
 						}
 					}
 				}
@@ -156,50 +141,150 @@ func TestConvWGradKernels(t *testing.T) {
 	}
 }
 
-// TestDotRowsKernel runs DotRowsAVX2x6 against plain loops: 1..40 pixels
-// (partial last tiles), 1..6 kernel rows of 16..96 floats, pixel strides
-// shorter and longer than a row; y values between and after the written
-// ones hold guards.
-func TestDotRowsKernel(t *testing.T) {
-	if ok, why := kernels.Supported(kernels.AVX2); !ok {
-		t.Skip(why)
+// TestConvWGradKernels runs the tap weight-gradient kernels
+// (ConvWGradAVX2x<r>x16, ConvWGradAVX512x<r>x32 and its stand-in, where
+// the machine has them) for r = 1..6 against plain loops over 1..4 rows
+// of 1..37 pixels, adding into a c that holds values already; the floats
+// after each row's filters hold guards. The AVX-512 kernels must match
+// their stand-in bit for bit.
+func TestConvWGradKernels(t *testing.T) {
+	for _, k := range rowKernels() {
+		if !k.ok {
+			continue
+		}
+		F := k.nr
+		var twin *gemmKernel
+		if F == 32 && k.kn.id != kidStandIn {
+			twin = standInKernelFor(kernels.AVX512)
+		}
+		r := rand.New(rand.NewPCG(33, 34))
+		for taps := 1; taps <= 6; taps++ {
+			for _, np := range []int{1, 2, 5, 7, 16, 17, 33, 37} {
+				for nr := 1; nr <= 4; nr++ {
+					toff := randTaps(r, taps)
+					r.Shuffle(taps, func(i, j int) { toff[i], toff[j] = toff[j], toff[i] })
+					xs := 1 + r.IntN(4)
+					span := 0
+					for _, o := range toff {
+						span = max(span, o)
+					}
+					xrs := (np-1)*xs + 1 + r.IntN(9)
+					x := randFloats(r, (nr-1)*xrs+(np-1)*xs+span+1)
+					dys := F + r.IntN(3)
+					dy := randFloats(r, (nr*np-1)*dys+F)
+					ldc := F + r.IntN(4)
+					c := randFloats(r, taps*ldc)
+					for i := 0; i < taps; i++ {
+						for j := F; j < ldc; j++ {
+							c[i*ldc+j] = guard
+						}
+					}
+					c0 := append([]float32(nil), c...)
+					callConvWGrad(k.kn, F, np, nr, x, 4*xs, 4*xrs, bytesOf(toff), dy, dys, c, ldc)
+					name := fmt.Sprintf("%d filters, %s: taps=%d np=%d nr=%d xs=%d xrs=%d dys=%d ldc=%d", F, k.name, taps, np, nr, xs, xrs, dys, ldc)
+					if twin != nil {
+						c2 := append([]float32(nil), c0...)
+						callConvWGrad(twin, F, np, nr, x, 4*xs, 4*xrs, bytesOf(toff), dy, dys, c2, ldc)
+						for i := range c2 {
+							if math.Float32bits(c2[i]) != math.Float32bits(c[i]) {
+								t.Fatalf("%s: c[%d] = %v, stand-in %v", name, i, c[i], c2[i])
+							}
+						}
+					}
+					for i := 0; i < taps; i++ {
+						for j := 0; j < ldc; j++ {
+							got := c[i*ldc+j]
+							if j >= F {
+								if math.Float32bits(got) != math.Float32bits(guard) {
+									t.Fatalf("%s: c[%d][%d] = %v written, want the guard", name, i, j, got)
+								}
+								continue
+							}
+							var s, mag float64
+							for q := 0; q < nr; q++ {
+								for p := 0; p < np; p++ {
+									v := float64(x[toff[i]+q*xrs+p*xs]) * float64(dy[(q*np+p)*dys+j])
+									s += v
+									mag += math.Abs(v)
+								}
+							}
+							want := float64(c0[i*ldc+j]) + s
+							if !near(float64(got), want, mag+math.Abs(float64(c0[i*ldc+j]))) {
+								t.Fatalf("%s: c[%d][%d] = %v, want %v", name, i, j, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
 	}
-	r := rand.New(rand.NewPCG(35, 36))
-	for np := 1; np <= 40; np++ {
-		for iter := 0; iter < 4; iter++ {
-			nk, n := 1+r.IntN(6), 16*(1+r.IntN(6))
-			lda := 1 + r.IntN(2*n)
-			aoff := make([]int, nk)
-			for k := 1; k < nk; k++ {
-				aoff[k] = aoff[k-1] + r.IntN(3*n)
-			}
-			ys := 1 + r.IntN(3)
-			a := randFloats(r, ((np+5)/6*6-1)*lda+aoff[nk-1]+n)
-			w := randFloats(r, nk*n)
-			y := make([]float32, np*ys+guardLen)
-			for i := range y {
-				y[i] = guard
-			}
-			callDotRows(np, nk, n, a, lda, bytesOf(aoff), w, y, ys)
-			name := fmt.Sprintf("np=%d nk=%d n=%d lda=%d ys=%d", np, nk, n, lda, ys)
-			for i, got := range y {
-				if i%ys != 0 || i/ys >= np {
-					if math.Float32bits(got) != math.Float32bits(guard) {
-						t.Fatalf("%s: y[%d] = %v written, want the guard", name, i, got)
-					}
-					continue
+}
+
+// TestDotRowsKernel runs the dot-row kernels (DotRowsAVX2x6,
+// DotRowsAVX512x12 and its stand-in, where the machine has them) against
+// plain loops: 1..40 pixels (partial last tiles), 1..6 kernel rows of
+// 16..96 floats (odd and even counts of 16), pixel strides shorter and
+// longer than a row; y values between and after the written ones hold
+// guards. DotRowsAVX512x12 must match its stand-in bit for bit.
+func TestDotRowsKernel(t *testing.T) {
+	for _, k := range rowKernels() {
+		if !k.ok {
+			continue
+		}
+		P := k.kn.dotPixels()
+		var twin *gemmKernel
+		if P == 12 && k.kn.id != kidStandIn {
+			twin = standInKernelFor(kernels.AVX512)
+		}
+		r := rand.New(rand.NewPCG(35, 36))
+		for np := 1; np <= 40; np++ {
+			for iter := 0; iter < 4; iter++ {
+				nk, n := 1+r.IntN(6), 16*(1+r.IntN(6))
+				lda := 1 + r.IntN(2*n)
+				aoff := make([]int, nk)
+				for k := 1; k < nk; k++ {
+					aoff[k] = aoff[k-1] + r.IntN(3*n)
 				}
-				p := i / ys
-				var want, mag float64
-				for k := 0; k < nk; k++ {
-					for v := 0; v < n; v++ {
-						s := float64(a[aoff[k]+p*lda+v]) * float64(w[k*n+v])
-						want += s
-						mag += math.Abs(s)
+				ys := 1 + r.IntN(3)
+				a := randFloats(r, ((np+P-1)/P*P-1)*lda+aoff[nk-1]+n)
+				w := randFloats(r, nk*n)
+				y := make([]float32, np*ys+guardLen)
+				for i := range y {
+					y[i] = guard
+				}
+				callDotRows(k.kn, np, nk, n, a, lda, bytesOf(aoff), w, y, ys)
+				name := fmt.Sprintf("%s: np=%d nk=%d n=%d lda=%d ys=%d", k.name, np, nk, n, lda, ys)
+				if twin != nil {
+					y2 := make([]float32, len(y))
+					for i := range y2 {
+						y2[i] = guard
+					}
+					callDotRows(twin, np, nk, n, a, lda, bytesOf(aoff), w, y2, ys)
+					for i := range y2 {
+						if math.Float32bits(y2[i]) != math.Float32bits(y[i]) {
+							t.Fatalf("%s: y[%d] = %v, stand-in %v", name, i, y[i], y2[i])
+						}
 					}
 				}
-				if !near(float64(got), want, mag) {
-					t.Fatalf("%s: y[%d] = %v, want %v", name, p, got, want)
+				for i, got := range y {
+					if i%ys != 0 || i/ys >= np {
+						if math.Float32bits(got) != math.Float32bits(guard) {
+							t.Fatalf("%s: y[%d] = %v written, want the guard", name, i, got)
+						}
+						continue
+					}
+					p := i / ys
+					var want, mag float64
+					for k := 0; k < nk; k++ {
+						for v := 0; v < n; v++ {
+							s := float64(a[aoff[k]+p*lda+v]) * float64(w[k*n+v])
+							want += s
+							mag += math.Abs(s)
+						}
+					}
+					if !near(float64(got), want, mag) {
+						t.Fatalf("%s: y[%d] = %v, want %v", name, p, got, want)
+					}
 				}
 			}
 		}

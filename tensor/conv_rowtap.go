@@ -16,18 +16,48 @@ package tensor
 
 // rowTapOK reports whether the row-tap path can run g with kernel kn.
 func rowTapOK(kn *gemmKernel, g convGeom) bool {
-	return kn.id != kidGeneric && g.p.Groups == 1 && g.p.DilationW == 1 && g.o%kn.nr == 0 && !g.pointwiseInPlc
+	_, nr := rowTapMode(kn, g)
+	return kn.id != kidGeneric && g.p.Groups == 1 && g.p.DilationW == 1 && g.o%nr == 0 && !g.pointwiseInPlc
+}
+
+// How the row-tap path computes its tiles.
+const (
+	rtTiles  = iota // MR×NR microkernel tiles (run)
+	rtRows          // ConvRowAVX2x6x16 along output rows (runRows)
+	rtGather        // ConvGatherAVX2x6x16 tiles of 6 pixels (runGather)
+)
+
+// rowTapMode returns how the row-tap path runs g on kn and the width of
+// its weight panels: with the tier's 16-filter kernels (conv16) for few
+// channels (runRows) and for up to gatherMaxK taps (runGather), unless
+// the tier's microkernel tiles of NR filters beat the gather kernel; else
+// as tiles.
+func rowTapMode(kn *gemmKernel, g convGeom) (mode, nr int) {
+	KWC := g.kw * g.c
+	switch {
+	case kn.conv16 && KWC < gatherBelow:
+		if kn.rowNR == 32 && g.o%32 == 0 {
+			return rtRows, 32
+		}
+		return rtRows, 16
+	case kn.tilesOverGather && g.o%kn.nr == 0:
+		return rtTiles, kn.nr
+	case kn.conv16 && g.kh*KWC <= gatherMaxK:
+		return rtGather, 16
+	}
+	return rtTiles, kn.nr
 }
 
 // rowTapConv is one row-tap convolution call, shared by its parts.
 type rowTapConv struct {
 	kn     *gemmKernel
 	g      convGeom
+	nr     int       // weight panel width (rowTapMode)
 	hp, wp int       // padded input size
 	xp     []float32 // padded input (+ slack for tail tiles)
-	toff   []int     // few channels on AVX2: byte offset of tap (kh, kw, c) from a pixel's window
-	roff   []int     // else on AVX2: byte offset of kernel row kh in a pixel's window
-	bp     []float32 // packed weights [O/NR][KH][KW·C][NR]
+	toff   []int     // runRows: byte offset of tap (kh, kw, c) from a pixel's window
+	roff   []int     // runGather: byte offset of kernel row kh in a pixel's window
+	bp     []float32 // packed weights [O/NR][KH][KW·C][NR], NR = nr
 	y      []float32
 	bias   []float32
 }
@@ -44,14 +74,15 @@ var (
 func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) {
 	s := convScratches.Get()
 	rt := rowTapCalls.Get()
-	*rt = rowTapConv{kn: kn, g: g, y: y, bias: bias}
+	mode, NR := rowTapMode(kn, g)
+	*rt = rowTapConv{kn: kn, g: g, nr: NR, y: y, bias: bias}
 	rt.hp, rt.wp = g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
 	C := g.c
 	slack := (kn.mr*g.p.StrideW + g.kw + 1) * C * (1 + g.p.DilationH*(g.kh-1)) // virtual tiles may run past the last row
 	s.cols = grow(s.cols, g.n*rt.hp*rt.wp*C+slack)
 	rt.xp = s.cols
 	clear(rt.xp[g.n*rt.hp*rt.wp*C:])
-	NR, KWC := kn.nr, g.kw*C
+	KWC := g.kw * C
 	s.wp = grow(s.wp, g.kh*g.o*KWC)
 	rt.bp = s.wp
 	// Pad the input and pack the weights on the pool: in a training step
@@ -66,7 +97,7 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) 
 	parallel(max(parts, 1), prep)
 	*prep = rowTapPrep{}
 	rowTapPreps.Put(prep)
-	if KWC < gatherBelow && kn.id == kidAVX2 {
+	if mode == rtRows {
 		tp := tapOffsets.Get()
 		defer tapOffsets.Put(tp)
 		if cap(*tp) < g.kh*KWC {
@@ -79,7 +110,7 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) 
 			}
 		}
 	}
-	if rt.toff == nil && kn.id == kidAVX2 && g.kh*KWC <= gatherMaxK {
+	if mode == rtGather {
 		tp := tapOffsets.Get()
 		defer tapOffsets.Put(tp)
 		if cap(*tp) < g.kh {
@@ -113,7 +144,7 @@ var rowTapPreps = freeList[rowTapPrep]{}
 func (p *rowTapPrep) run(part, parts int) {
 	rt := p.rt
 	g := rt.g
-	C, NR, KWC := g.c, rt.kn.nr, g.kw*g.c
+	C, NR, KWC := g.c, rt.nr, g.kw*g.c
 	n0, n1 := part*g.n/parts, (part+1)*g.n/parts
 	hwc := rt.hp * rt.wp * C
 	padNHWC(rt.xp[n0*hwc:], p.x[n0*g.h*g.w*C:], n1-n0, g.h, g.w, C, g.p.PadTop, g.p.PadLeft, rt.hp, rt.wp)
@@ -156,9 +187,8 @@ func padNHWC(xp, x []float32, n, h, w, c, top, left, hp, wp int) {
 	}
 }
 
-// run computes part `part` of the output tiles: on AVX2 through runRows
-// or runGather; otherwise (the AVX-512 tier, and AVX2 kernels of more
-// than gatherMaxK taps) as MR×NR microkernel tiles. A tile is MR
+// run computes part `part` of the output tiles: through runRows or
+// runGather (rowTapMode), or as MR×NR microkernel tiles. A tile is MR
 // consecutive output pixels of one image: of one output row in general,
 // or, at stride 1, of the image's virtual rows of Wp pixels (whose last
 // Wp−OW pixels are junk: computing them costs less than tiles cut short
@@ -246,7 +276,7 @@ func (rt *rowTapConv) run(part, parts int) {
 			K := g.kh * KWC
 			for q0 := 0; q0 < K; q0 += kn.kc {
 				kc := min(kn.kc, K-q0)
-				callAsmKernel(kn.id, kc, panelBuf[q0:], aRowsInPlace, K, rt.bp[(jp*K+q0)*NR:], true, 0, c, ldc, 1, beta)
+				kn.call(kc, panelBuf[q0:], aRowsInPlace, K, rt.bp[(jp*K+q0)*NR:], true, 0, c, ldc, 1, beta)
 				beta = 1
 			}
 		} else {
@@ -255,7 +285,7 @@ func (rt *rowTapConv) run(part, parts int) {
 				panel := rt.bp[(jp*g.kh+kh)*KWC*NR:]
 				for q0 := 0; q0 < KWC; q0 += kn.kc {
 					kc := min(kn.kc, KWC-q0)
-					callAsmKernel(kn.id, kc, arow[q0:], aRowsInPlace, lda, panel[q0*NR:], true, 0, c, ldc, 1, beta)
+					kn.call(kc, arow[q0:], aRowsInPlace, lda, panel[q0*NR:], true, 0, c, ldc, 1, beta)
 					beta = 1
 				}
 			}
@@ -296,8 +326,8 @@ func (rt *rowTapConv) run(part, parts int) {
 	}
 }
 
-// runRows is run for few channels on AVX2: one ConvRowAVX2x6x16 call per
-// output row and 16-filter panel reads every tap through the offset
+// runRows is run for few channels: one row-kernel call (callConvRow) per
+// output row and panel of rt.nr filters reads every tap through the offset
 // table, starts from the bias and writes the row in place (its last tile
 // may be short), so no tile goes through scratch and y is written once.
 func (rt *rowTapConv) runRows(part, parts int) {
@@ -309,12 +339,13 @@ func (rt *rowTapConv) runRows(part, parts int) {
 		n, oh := row/g.oh, row%g.oh
 		aBase := ((n * rt.hp) + oh*g.p.StrideH) * rt.wp * C
 		yrow := rt.y[row*g.ow*O:]
-		for jp := 0; jp < O/16; jp++ {
+		NR := rt.nr
+		for jp := 0; jp < O/NR; jp++ {
 			var bias []float32
 			if rt.bias != nil {
-				bias = rt.bias[jp*16:]
+				bias = rt.bias[jp*NR:]
 			}
-			callConvRow(g.ow, K, rt.xp[aBase:], g.p.StrideW*C*4, rt.toff, rt.bp[jp*K*16:(jp+1)*K*16], bias, yrow[jp*16:], O)
+			callConvRow(rt.kn, NR, g.ow, K, rt.xp[aBase:], g.p.StrideW*C*4, rt.toff, rt.bp[jp*K*NR:(jp+1)*K*NR], bias, yrow[jp*NR:], O)
 		}
 	}
 }
@@ -323,7 +354,7 @@ func (rt *rowTapConv) runRows(part, parts int) {
 // panel (64 bytes a tap) stays in L2 while the tiles stream past.
 const gatherMaxK = 4096
 
-// runGather is run on AVX2 for the rest: tiles of 6 consecutive output
+// runGather is run for up to gatherMaxK taps: tiles of 6 consecutive output
 // pixels, which may cross output rows (no pixel is computed twice or
 // wasted: at 14-pixel rows, tiles within rows would compute 18), each
 // accumulating every tap in registers (ConvGatherAVX2x6x16) from the
@@ -413,19 +444,22 @@ func rowTapBackwardData(kn *gemmKernel, g convGeom, dx, dy, w []float32) {
 }
 
 // tapWGradOK reports whether the weight gradient of g runs on the tap
-// kernels (tapWGrad): AVX2, one group, dilationW 1, O a multiple of 16 and
-// a kernel row (KW·C floats) shorter than maxKWC. Below gatherBelow the
-// row is too short for the GEMM formulations; up to 4·gatherBelow the tap
-// kernels still beat im2col (mnist_c2: 54 → 63 GFLOP/s). They replaced a
+// kernels (tapWGrad): a tier with them (conv16), one group, dilationW 1,
+// O a multiple of 16 and a kernel row (KW·C floats) shorter than maxKWC.
+// Below gatherBelow the row is too short for the GEMM formulations; on
+// AVX2, up to 4·gatherBelow the tap kernels still beat im2col (mnist_c2:
+// 54 → 63 GFLOP/s), and the tier says how far (tapWGradMaxKWC). They replaced a
 // GEMM over the padded image grid, which lost to them or to im2col on
 // every ResNet layer (r18_l2 49 → 67, r18_l3 46 → 60 GFLOP/s).
 func tapWGradOK(kn *gemmKernel, g convGeom, maxKWC int) bool {
-	return kn.id == kidAVX2 && g.p.Groups == 1 && g.p.DilationW == 1 && g.o%16 == 0 &&
+	return kn.conv16 && g.p.Groups == 1 && g.p.DilationW == 1 && g.o%16 == 0 &&
 		g.kw*g.c < maxKWC && !g.pointwiseInPlc
 }
 
 // tapWGradCall is one tapWGrad, shared by its parts.
 type tapWGradCall struct {
+	kn      *gemmKernel
+	nr      int // filters per kernel call: 16, or 32 (kn.wgradNR)
 	g       convGeom
 	hp, wp  int
 	xp, dy  []float32
@@ -446,7 +480,7 @@ var tapWGradCalls = freeList[tapWGradCall]{}
 // does not depend on the thread count. The bias gradient db (or nil) is
 // summed from the same blocks while they are in cache, each part taking
 // a range of its columns.
-func tapWGrad(g convGeom, dw, db, x, dy []float32) {
+func tapWGrad(kn *gemmKernel, g convGeom, dw, db, x, dy []float32) {
 	s := convScratches.Get()
 	c := tapWGradCalls.Get()
 	hp, wp := g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
@@ -468,10 +502,14 @@ func tapWGrad(g convGeom, dw, db, x, dy []float32) {
 			toff[kh*g.kw*C+q] = (kh*g.p.DilationH*wp*C + q) * 4
 		}
 	}
-	*c = tapWGradCall{g: g, hp: hp, wp: wp, xp: s.cols, dy: dy, toff: toff, dwt: s.dwp, db: db,
+	nr := 16
+	if kn.wgradNR == 32 && O%32 == 0 {
+		nr = 32
+	}
+	*c = tapWGradCall{kn: kn, nr: nr, g: g, hp: hp, wp: wp, xp: s.cols, dy: dy, toff: toff, dwt: s.dwp, db: db,
 		groups: ceilDiv(T, 6)}
 	clear(db)
-	units := c.groups * O / 16
+	units := c.groups * O / nr
 	c.rowsBlk = max(1, min(g.oh, (1<<15)/max(g.ow*O, 1))) // a block of dy rows stays in L2 for every unit
 	parts := 1
 	if workers := goMaxProcs(); workers > 1 && g.flops >= gemmParallelFlops {
@@ -494,7 +532,8 @@ func (c *tapWGradCall) run(part, parts int) {
 	g := c.g
 	C, O := g.c, g.o
 	T := g.kh * g.kw * C
-	units := c.groups * O / 16
+	NR := c.nr
+	units := c.groups * O / NR
 	u0, u1 := part*units/parts, (part+1)*units/parts
 	xs, xrs := g.p.StrideW*C*4, g.p.StrideH*c.wp*C*4
 	// this part's columns of db: panels of 16 (O is a multiple of 16)
@@ -505,9 +544,9 @@ func (c *tapWGradCall) run(part, parts int) {
 			xb := c.xp[((n*c.hp)+oh0*g.p.StrideH)*c.wp*C:]
 			dyb := c.dy[(n*g.oh+oh0)*g.ow*O:]
 			for u := u0; u < u1; u++ {
-				grp, jp := u/(O/16), u%(O/16)
+				grp, jp := u/(O/NR), u%(O/NR)
 				t0, t1 := grp*T/c.groups, (grp+1)*T/c.groups
-				callConvWGrad(g.ow, nr, xb, xs, xrs, c.toff[t0:t1], dyb[jp*16:], O, c.dwt[t0*O+jp*16:], O)
+				callConvWGrad(c.kn, NR, g.ow, nr, xb, xs, xrs, c.toff[t0:t1], dyb[jp*NR:], O, c.dwt[t0*O+jp*NR:], O)
 			}
 			if c.db != nil && j1 > j0 {
 				colSum(c.db[j0:j1], dyb[j0:], nr*g.ow, O)
@@ -521,12 +560,12 @@ func (c *tapWGradCall) run(part, parts int) {
 const dotBackwardMaxC = 4
 
 // dotBackwardDataOK reports whether the backward-data pass of g runs on
-// DotRowsAVX2x6 (dotBackwardData): AVX2, stride 1, one group, dilationW
+// DotRowsAVX2x6 (dotBackwardData): a tier with it (conv16), stride 1, one group, dilationW
 // 1, few input channels and O a multiple of 16. There the flipped
 // convolution has few filters, too few for a tile of filters, while
 // each of its kernel rows is KW·O contiguous floats of the padded dy.
 func dotBackwardDataOK(kn *gemmKernel, g convGeom) bool {
-	if kn.id != kidAVX2 || g.p.StrideH != 1 || g.p.StrideW != 1 || g.p.Groups != 1 || g.p.DilationW != 1 ||
+	if !kn.conv16 || g.p.StrideH != 1 || g.p.StrideW != 1 || g.p.Groups != 1 || g.p.DilationW != 1 ||
 		g.c > dotBackwardMaxC || g.o%16 != 0 || g.pointwiseInPlc {
 		return false
 	}
@@ -536,6 +575,7 @@ func dotBackwardDataOK(kn *gemmKernel, g convGeom) bool {
 
 // dotBackward is one dotBackwardData call, shared by its parts.
 type dotBackward struct {
+	kn   *gemmKernel
 	g, f convGeom  // the convolution and its flipped one
 	wp   int       // padded dy row length (pixels)
 	dy   []float32 // read in place
@@ -550,7 +590,7 @@ var dotBackwards = freeList[dotBackward]{}
 // of a row at a time. Each part pads the dy rows it needs into a small
 // ring (KH rows of the padded dy and one row of zeros, in L1) instead of
 // padding all of dy: that copy would cost more than the products.
-func dotBackwardData(g convGeom, dx, dy, w []float32) {
+func dotBackwardData(kn *gemmKernel, g convGeom, dx, dy, w []float32) {
 	f, _ := flippedGeom(g)
 	s := convScratches.Get()
 	d := dotBackwards.Get()
@@ -565,7 +605,7 @@ func dotBackwardData(g convGeom, dx, dy, w []float32) {
 			}
 		}
 	}
-	*d = dotBackward{g: g, f: f, wp: f.w + f.p.PadLeft + f.p.PadRight, dy: dy, wf: s.wp, dx: dx}
+	*d = dotBackward{kn: kn, g: g, f: f, wp: f.w + f.p.PadLeft + f.p.PadRight, dy: dy, wf: s.wp, dx: dx}
 	parts := 1
 	if workers := goMaxProcs(); workers > 1 && g.flops >= gemmParallelFlops {
 		parts = min(workers, g.n*g.h)
@@ -585,7 +625,7 @@ func (d *dotBackward) run(part, parts int) {
 	// Ring slots 0..span−1 hold padded dy rows, slot span zeros; after
 	// them, slack for the last tile's reads past the row end.
 	rb := floatBufs.Get()
-	*rb = grow(*rb, (span+1)*rowLen+6*O+n)
+	*rb = grow(*rb, (span+1)*rowLen+d.kn.dotPixels()*O+n)
 	ring := *rb
 	clear(ring)
 	tb := tapOffsets.Get()
@@ -614,7 +654,7 @@ func (d *dotBackward) run(part, parts int) {
 			aoff[kh] = slot * rowLen * 4
 		}
 		for c := 0; c < C; c++ {
-			callDotRows(g.w, g.kh, n, ring, O, aoff, d.wf[c*g.kh*n:(c+1)*g.kh*n], d.dx[row*g.w*C+c:], C)
+			callDotRows(d.kn, g.w, g.kh, n, ring, O, aoff, d.wf[c*g.kh*n:(c+1)*g.kh*n], d.dx[row*g.w*C+c:], C)
 		}
 	}
 	tapOffsets.Put(tb)

@@ -103,14 +103,14 @@ func winogradOK(kn *gemmKernel, g convGeom) bool {
 var winoForce = 0
 
 // winoWorthIt reports whether the Winograd path beats the one g takes
-// otherwise, from measurements on Zen 3 (see the top of the file): on the
-// AVX2 and generic tiers, with at least 16 input and 16 output channels.
-// The AVX-512 tier keeps the row-tap path until it is measured there.
+// otherwise, from measurements on Zen 3 (see the top of the file) and on
+// Zen 5 (the AVX-512 tier: its 12×32 microkernel for the 16 products, the
+// AVX2 transforms): with at least 16 input and 16 output channels.
 func winoWorthIt(kn *gemmKernel, g convGeom) bool {
 	if winoForce != 0 {
 		return winoForce > 0
 	}
-	return (kn.id == kidAVX2 || kn.id == kidGeneric) && g.c >= 16 && g.o >= 16
+	return g.c >= 16 && g.o >= 16
 }
 
 // winogradBackwardDataOK reports whether the backward-data pass of g runs
@@ -254,56 +254,68 @@ func (c *winoCall) run(part, parts int) {
 // ·½ are exact, so every U element is rounded at most four times.
 //
 // It works on blocks of winoWL output channels (lanes: one AVX2 panel) by
-// winoWC input channels: the block's taps are gathered, in the order the
+// winoWC input channels, or of 2·winoWL by winoWC/2 for panels of 32: the block's taps are gathered, in the order the
 // weights lie in memory, into k[tap][c][lane], so that each tap, and each
 // element of U computed from them by winoWeightBlock, is one vector of
-// winoWC·winoWL floats in the order of the panel rows. With unr = winoWL
-// (AVX2) the elements are written straight into the panels; otherwise
-// through a scratch block, row by row.
+// winoWC·winoWL floats in the order of the panel rows. With unr the block
+// width (16 or 32) the elements are written straight into the panels;
+// otherwise (the generic tier's unr = O) through a scratch block, row by
+// row.
 func (c *winoCall) transformWeights(o0, o1 int) {
 	g := c.g
 	C, O, unr := g.c, g.o, c.unr
 	var k [9][winoWC * winoWL]float32
 	var tmp [16][winoWC * winoWL]float32
 	var out [16][]float32
+	// Blocks of wl lanes by wc channels: a whole panel row where the panels
+	// are 32 wide (the AVX-512 tier), so that U is written in place.
+	wl, wc := winoWL, winoWC
+	if unr == 2*winoWL {
+		wl, wc = 2*winoWL, winoWC/2
+	}
 	for jp := o0 / unr; jp < o1/unr; jp++ {
-		for j0 := 0; j0 < unr; j0 += winoWL {
-			ob := jp*unr + j0         // the block's first output channel
-			nw := min(winoWL, unr-j0) // lanes written (a panel row's part)
-			nl := min(nw, O-ob)       // lanes with weights; the others are zeros
-			if nl < winoWL {
+		for j0 := 0; j0 < unr; j0 += wl {
+			ob := jp*unr + j0     // the block's first output channel
+			nw := min(wl, unr-j0) // lanes written (a panel row's part)
+			// lanes with weights; the others are zeros (all of them
+			// when the block lies past O, as the second half of a
+			// 32-lane panel does for O ≤ 16)
+			nl := max(0, min(nw, O-ob))
+			if nl < wl {
 				clear(k[:])
 			}
-			for c0 := 0; c0 < C; c0 += winoWC {
-				nc := min(winoWC, C-c0)
-				n := nc * winoWL
-				if c.flip {
+			for c0 := 0; c0 < C; c0 += wc {
+				nc := min(wc, C-c0)
+				n := nc * wl
+				switch {
+				case nl == 0: // nothing to gather: k stays zero
+				case c.flip:
 					// w[ch][o][8−t]: the block's lanes are 9·nl contiguous
 					// floats per channel.
 					for ch := 0; ch < nc; ch++ {
 						src := c.w[((c0+ch)*O+ob)*9:][:9*nl]
 						for j := 0; j < nl; j++ {
 							s := (*[9]float32)(src[9*j:])
-							i := ch*winoWL + j
+							i := ch*wl + j
 							k[0][i], k[1][i], k[2][i] = s[8], s[7], s[6]
 							k[3][i], k[4][i], k[5][i] = s[5], s[4], s[3]
 							k[6][i], k[7][i], k[8][i] = s[2], s[1], s[0]
 						}
 					}
-				} else {
+				default:
 					// w[o][ch][t]: 9·nc contiguous floats per lane.
 					for j := 0; j < nl; j++ {
 						src := c.w[((ob+j)*C+c0)*9:][:9*nc]
 						for ch := 0; ch < nc; ch++ {
 							s := (*[9]float32)(src[9*ch:])
-							i := ch*winoWL + j
+							i := ch*wl + j
 							k[0][i], k[1][i], k[2][i] = s[0], s[1], s[2]
 							k[3][i], k[4][i], k[5][i] = s[3], s[4], s[5]
 							k[6][i], k[7][i], k[8][i] = s[6], s[7], s[8]
 						}
 					}
 				}
-				direct := unr == winoWL
+				direct := unr == wl
 				for e := range out {
 					if direct {
 						b := e*c.us + (jp*C+c0)*unr
@@ -319,7 +331,7 @@ func (c *winoCall) transformWeights(o0, o1 int) {
 				for e := range out {
 					for ch := 0; ch < nc; ch++ {
 						b := e*c.us + (jp*C+c0+ch)*unr + j0
-						copy(c.u[b:b+nw], tmp[e][ch*winoWL:])
+						copy(c.u[b:b+nw], tmp[e][ch*wl:])
 					}
 				}
 			}
@@ -430,11 +442,7 @@ func (c *winoCall) inputTransform(s *winoScratch, t0, nt int) {
 			}
 		}
 		v := s.v[tt*C:]
-		i := 0
-		if c.kn.id != kidGeneric && C >= 8 {
-			i = C &^ 7
-			callWinogradInput(i, src, xs, rs, v, vs)
-		}
+		i := winogradInputKernels(c.kn, C, src, xs, rs, v, vs)
 		winogradInputGo(i, C, src, xs, rs, v, vs)
 	}
 }
@@ -497,7 +505,7 @@ func (c *winoCall) multiply(s *winoScratch, gs *gemmScratch, nt int) {
 			for jp := 0; jp < np; jp++ {
 				bp := u[(jp*C+pc)*NR:]
 				for ir := 0; ir < rows; ir += MR {
-					callAsmKernel(kn.id, kc, v[ir*C+pc:], aRowsInPlace, C, bp, true, 0, m[ir*Op+jp*NR:], Op, 1, beta)
+					kn.call(kc, v[ir*C+pc:], aRowsInPlace, C, bp, true, 0, m[ir*Op+jp*NR:], Op, 1, beta)
 				}
 			}
 		}
@@ -531,11 +539,7 @@ func (c *winoCall) outputTransform(s *winoScratch, t0, nt int) {
 			dst, rs = c.y[((n*g.oh+2*ty)*g.ow+2*tx)*O:], g.ow*O
 		}
 		m := s.m[tt*c.op:]
-		i := 0
-		if c.kn.id != kidGeneric && O >= 8 {
-			i = O &^ 7
-			callWinogradOutput(i, m, ms, dst, ys, rs, b)
-		}
+		i := winogradOutputKernels(c.kn, O, m, ms, dst, ys, rs, b)
 		winogradOutputGo(i, O, m, ms, dst, ys, rs, b)
 		if full {
 			continue

@@ -25,7 +25,7 @@ func TestWinogradMatchesReference(t *testing.T) {
 		cases = 60
 	}
 	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		kn := gemmKernelFor(tier)
+		kn := cpuKernel()
 		r := rand.New(rand.NewPCG(21, uint64(tier)))
 		worst := 0.0 // largest error / bound seen
 		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
@@ -120,7 +120,7 @@ func fill(s []float32, v float32) {
 // number of threads nor on the chunk size (bit for bit).
 func TestWinogradDeterministic(t *testing.T) {
 	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		kn := gemmKernelFor(tier)
+		kn := cpuKernel()
 		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 		r := rand.New(rand.NewPCG(22, 0))
@@ -145,48 +145,58 @@ func TestWinogradDeterministic(t *testing.T) {
 	})
 }
 
-// TestWinogradKernels checks the assembly transforms against their Go
-// twins bit for bit, with NaN guards around every output row.
+// TestWinogradKernels checks the assembly transforms of every tier the
+// machine has (the AVX2 ones, which the AVX-512 tier borrows), with the Go twin on the
+// channels they leave, against the Go twin alone, bit for bit, with NaN
+// guards around every output row.
 func TestWinogradKernels(t *testing.T) {
-	restore, err := kernels.Use(kernels.AVX2)
-	if err != nil {
-		t.Skip(err)
-	}
-	defer restore()
-	r := rand.New(rand.NewPCG(23, 0))
-	rnd := func(n int) []float32 {
-		s := make([]float32, n)
-		for i := range s {
-			s[i] = float32(r.NormFloat64())
+	for _, k := range rowKernels() {
+		if !k.ok {
+			continue
 		}
-		return s
-	}
-	same := func(what string, got, want []float32) {
-		t.Helper()
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%s: [%d] = %v, Go %v", what, i, got[i], want[i])
+		r := rand.New(rand.NewPCG(23, 0))
+		rnd := func(n int) []float32 {
+			s := make([]float32, n)
+			for i := range s {
+				s[i] = float32(r.NormFloat64())
+			}
+			return s
+		}
+		same := func(what string, got, want []float32) {
+			t.Helper()
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s, %s: [%d] = %v, Go %v", k.name, what, i, got[i], want[i])
+				}
 			}
 		}
-	}
-	for _, n := range []int{8, 16, 24, 40, 64, 136} {
-		xs, rs, vs := n+3, 4*n+19, n+5 // strides in floats, wider than the data
-		x := rnd(3*rs + 3*xs + n)
-		v, vGo := make([]float32, 16*vs), make([]float32, 16*vs)
-		fill(v, float32(math.NaN()))
-		fill(vGo, float32(math.NaN()))
-		callWinogradInput(n, x, xs, rs, v, vs)
-		winogradInputGo(0, n, x, xs, rs, vGo, vs)
-		same(fmt.Sprintf("input n=%d", n), v, vGo) // the guards too: NaN where nothing was written
+		for _, n := range []int{5, 8, 13, 16, 24, 31, 40, 64, 136} {
+			xs, rs, vs := n+3, 4*n+19, n+5 // strides in floats, wider than the data
+			x := rnd(3*rs + 3*xs + n)
+			v, vGo := make([]float32, 16*vs), make([]float32, 16*vs)
+			fill(v, float32(math.NaN()))
+			fill(vGo, float32(math.NaN()))
+			i := winogradInputKernels(k.kn, n, x, xs, rs, v, vs)
+			if i != n&^7 { // the Go twin is for the last n mod 8 only
+				t.Fatalf("%s: the input kernels took %d of %d channels, want %d", k.name, i, n, n&^7)
+			}
+			winogradInputGo(i, n, x, xs, rs, v, vs)
+			winogradInputGo(0, n, x, xs, rs, vGo, vs)
+			same(fmt.Sprintf("input n=%d", n), v, vGo) // the guards too: NaN where nothing was written
 
-		ms, ys, yr := n+7, n+2, 2*n+11
-		m, b := rnd(15*ms+n), rnd(n)
-		y, yGo := make([]float32, yr+ys+n+5), make([]float32, yr+ys+n+5)
-		fill(y, float32(math.NaN()))
-		fill(yGo, float32(math.NaN()))
-		callWinogradOutput(n, m, ms, y, ys, yr, b)
-		winogradOutputGo(0, n, m, ms, yGo, ys, yr, b)
-		same(fmt.Sprintf("output n=%d", n), y, yGo)
+			ms, ys, yr := n+7, n+2, 2*n+11
+			m, b := rnd(15*ms+n), rnd(n)
+			y, yGo := make([]float32, yr+ys+n+5), make([]float32, yr+ys+n+5)
+			fill(y, float32(math.NaN()))
+			fill(yGo, float32(math.NaN()))
+			i = winogradOutputKernels(k.kn, n, m, ms, y, ys, yr, b)
+			if i != n&^7 {
+				t.Fatalf("%s: the output kernels took %d of %d channels, want %d", k.name, i, n, n&^7)
+			}
+			winogradOutputGo(i, n, m, ms, y, ys, yr, b)
+			winogradOutputGo(0, n, m, ms, yGo, ys, yr, b)
+			same(fmt.Sprintf("output n=%d", n), y, yGo)
+		}
 	}
 }
 
@@ -198,7 +208,7 @@ func TestWinogradNoAllocs(t *testing.T) {
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		kn := gemmKernelFor(tier)
+		kn := cpuKernel()
 		cc := convCase{n: 2, h: 12, w: 12, c: 32, o: 32, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}}
 		x, w, bias, y := cc.tensors(rand.New(rand.NewPCG(24, 0)))
 		g := convDims("Conv2D", x, w, y, bias, cc.p)
@@ -423,9 +433,9 @@ func FuzzWinograd(f *testing.F) {
 			return
 		}
 		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
-		for _, tier := range kernels.Available() {
-			restore, _ := kernels.Use(tier)
-			kn := gemmKernelFor(tier)
+		for _, tier := range kernels.TestTiers() {
+			restore, _ := tier.Use()
+			kn := cpuKernel()
 			winoChunkTiles = int(seed%4) * kn.mr // 0: the default
 			r := rand.New(rand.NewPCG(seed, 1))
 			x, wt, bias, y := cc.tensors(r)
@@ -456,7 +466,7 @@ func TestWinogradDispatch(t *testing.T) {
 	for _, c := range []struct {
 		n, h, w, c, o, k int
 		p                ConvParams
-		fwd, bwd         bool // on the AVX2 and generic tiers
+		fwd, bwd         bool // on every tier
 	}{
 		{32, 56, 56, 64, 64, 3, pad1, true, true},
 		{1, 5, 7, 16, 16, 3, ConvParams{PadTop: 2, PadRight: 2}, true, true},
@@ -476,9 +486,6 @@ func TestWinogradDispatch(t *testing.T) {
 			}
 			kn := gemmKernelFor(tier)
 			fwd, bwd := c.fwd, c.bwd
-			if tier == kernels.AVX512 {
-				fwd, bwd = false, false
-			}
 			if got := winogradOK(kn, g); got != fwd {
 				t.Errorf("%s %+v: forward on the Winograd path %v, want %v", tier, c, got, fwd)
 			}
@@ -506,14 +513,15 @@ func winoWeightCall(r *rand.Rand, C, O, unr int, flip bool) *winoCall {
 }
 
 // BenchmarkWinogradWeights times the weight transform alone, one thread,
-// forward and flipped (backward data), on the AVX2 panel width (16).
+// forward and flipped (backward data), on the AVX2 and AVX-512 panel
+// widths (16, 32).
 //
 //	go test -run '^$' -bench WinogradWeights -cpu 1 ./tensor
 func BenchmarkWinogradWeights(b *testing.B) {
-	for _, l := range [][2]int{{64, 64}, {512, 512}} {
+	for _, l := range [][3]int{{64, 64, 16}, {512, 512, 16}, {64, 64, 32}, {512, 512, 32}} {
 		for _, flip := range []bool{false, true} {
-			b.Run(fmt.Sprintf("c=%d/o=%d/flip=%v", l[0], l[1], flip), func(b *testing.B) {
-				c := winoWeightCall(rand.New(rand.NewPCG(25, 0)), l[0], l[1], 16, flip)
+			b.Run(fmt.Sprintf("c=%d/o=%d/unr=%d/flip=%v", l[0], l[1], l[2], flip), func(b *testing.B) {
+				c := winoWeightCall(rand.New(rand.NewPCG(25, 0)), l[0], l[1], l[2], flip)
 				c.transformWeights(0, c.op)
 				b.SetBytes(int64(4 * 16 * l[0] * c.op))
 				for b.Loop() {
@@ -536,6 +544,8 @@ func TestWinogradWeightsBitExact(t *testing.T) {
 	for _, l := range []struct{ c, o, unr int }{
 		{16, 16, 16}, {17, 33, 16}, {37, 45, 16}, {64, 64, 16}, {300, 20, 16}, {5, 3, 16},
 		{40, 64, 32}, {33, 17, 32}, {24, 45, 45}, {19, 16, 16}, {31, 7, 7},
+		// a 32-lane panel whose second block of 16 lies wholly past O
+		{20, 12, 32}, {5, 3, 32}, {16, 16, 32}, {17, 40, 32},
 	} {
 		for _, flip := range []bool{false, true} {
 			c := winoWeightCall(r, l.c, l.o, l.unr, flip)

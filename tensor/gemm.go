@@ -41,7 +41,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	kn := gemmKernelFor(kernels.Current())
+	kn := cpuKernel()
 	g := gemmCalls.Get()
 	*g = gemmCall{kn: kn, transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
@@ -101,9 +101,13 @@ const (
 	kidGeneric kernelID = iota
 	kidAVX2
 	kidAVX512
+	kidStandIn // sgemmStandIn at the kernel's mr×nr (a tier's stand-ins)
 )
 
-// gemmKernel is a microkernel with the cache blocking used around it.
+// gemmKernel is a tier's kernel set: its SGEMM microkernel with the cache
+// blocking used around it, and what other kernels the tier has. Paths
+// choose by these capabilities, never by the tier: a tier uses a lower
+// tier's kernel where it has none of its own.
 type gemmKernel struct {
 	id         kernelID
 	mr, nr     int // tile shape
@@ -111,6 +115,56 @@ type gemmKernel struct {
 	// Packing thresholds: A is packed when n > packAMinN, B when
 	// m > packBMinM (operands stored transposed are always packed).
 	packAMinN, packBMinM int
+	// conv16: the tier has the AVX2 kernels for convolutions and pooling
+	// (16-filter row, gather, weight-gradient and dot-row kernels, the
+	// 8-channel Winograd transforms, max-pool backward), its own or
+	// borrowed: the AVX2 tier and every tier above it.
+	conv16 bool
+	// tapWGradMaxKWC: the tap weight-gradient kernels (tapWGrad) take
+	// kernel rows (KW·C floats) shorter than this, im2col and the SGEMM
+	// the rest (where the tier's SGEMM is the faster of the two).
+	tapWGradMaxKWC int
+	// tilesOverGather: the row-tap path's microkernel tiles beat the
+	// 16-filter gather kernel (where O is a multiple of NR).
+	tilesOverGather bool
+	// rowNR: the filters of the tier's widest row kernel (runRows): 16
+	// (ConvRowAVX2x6x16, and 0 meaning the same) or 32
+	// (ConvRowAVX512x12x32).
+	rowNR int
+	// wgradNR: the filters of the tier's widest tap weight-gradient
+	// kernels (tapWGrad): 16 (ConvWGradAVX2x<r>x16; 0 means the same) or
+	// 32 (ConvWGradAVX512x<r>x32).
+	wgradNR int
+	// dotRows12: the tier's dot-row kernel (dotBackwardData) is
+	// DotRowsAVX512x12, not DotRowsAVX2x6.
+	dotRows12 bool
+}
+
+// dotPixels returns the pixels per tile of kn's dot-row kernel.
+func (kn *gemmKernel) dotPixels() int {
+	if kn.dotRows12 {
+		return 12
+	}
+	return 6
+}
+
+// convRowPixels returns the pixels per tile of the row kernel of nr
+// filters: 6 (AVX2) or 12 (AVX-512); it reads x up to a whole tile.
+func convRowPixels(nr int) int {
+	if nr == 32 {
+		return 12
+	}
+	return 6
+}
+
+// cpuKernel returns the kernel set of the current tier, or of its
+// stand-ins under kernels.UseStandIns.
+func cpuKernel() *gemmKernel {
+	t := kernels.Current()
+	if kernels.StandIns() {
+		return standInKernelFor(t)
+	}
+	return gemmKernelFor(t)
 }
 
 // blockFor sizes the cache blocks for an mr×nr microkernel from the data
@@ -512,11 +566,14 @@ const (
 // A is read as aMode says; B is an NR-column packed panel or, unless
 // bPacked, rows read in place with row stride ldb.
 func (kn *gemmKernel) call(kc int, a []float32, aMode int, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
-	if kn.id == kidGeneric {
+	switch kn.id {
+	case kidGeneric:
 		sgemmGeneric(kc, a, b, c, ldc, alpha, beta)
-		return
+	case kidStandIn:
+		sgemmStandIn(kn.mr, kn.nr, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
+	default:
+		callAsmKernel(kn.id, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
 	}
-	callAsmKernel(kn.id, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
 }
 
 var (

@@ -11,17 +11,39 @@ import (
 )
 
 var (
-	avx2Kernel, avx512Kernel *gemmKernel
-	asmKernelsOnce           sync.Once
+	avx2Kernel, avx512Kernel, avx512StandIns *gemmKernel
+	asmKernelsOnce                           sync.Once
 )
 
-// gemmKernelFor returns the microkernel and blocking of tier t.
+func makeAsmKernels() {
+	cs := kernels.CacheSizes()
+	avx2Kernel = blockFor(kidAVX2, amd64.SgemmAVX2x6x16MR, amd64.SgemmAVX2x6x16NR, cs)
+	avx2Kernel.conv16 = true
+	avx2Kernel.tapWGradMaxKWC = 4 * gatherBelow
+	// The AVX-512 tier: its own 12×32 SGEMM; the AVX2 convolution
+	// kernels, borrowed.
+	avx512Kernel = blockFor(kidAVX512, amd64.SgemmAVX512x12x32MR, amd64.SgemmAVX512x12x32NR, cs)
+	avx512Kernel.conv16 = true
+	// Zen 5, weight gradients through im2col and the 12×32 SGEMM against
+	// the tap kernels (GFLOP/s, medians of 3): r18_l1 (KW·C = 192) 132
+	// against 93 on the AVX2 ones, 120 against 143 on ConvWGradAVX512;
+	// mnist_c2 (160) 125 against 156, r18_l2 (384) 162 against 177,
+	// r18_l3 (768) 176 against 157, r18_l4 (1536) 155 against 102.
+	avx512Kernel.tapWGradMaxKWC = 8 * gatherBelow
+	// and forward (mnist_c2, KW·C = 160): 107 GFLOP/s on the AVX2 gather
+	// kernel, 162 as 12×32 tiles.
+	avx512Kernel.tilesOverGather = true
+	avx512Kernel.rowNR = 32
+	avx512Kernel.wgradNR = 32
+	avx512Kernel.dotRows12 = true
+	s := *avx512Kernel
+	s.id = kidStandIn
+	avx512StandIns = &s
+}
+
+// gemmKernelFor returns the kernel set of tier t.
 func gemmKernelFor(t kernels.Tier) *gemmKernel {
-	asmKernelsOnce.Do(func() {
-		cs := kernels.CacheSizes()
-		avx2Kernel = blockFor(kidAVX2, amd64.SgemmAVX2x6x16MR, amd64.SgemmAVX2x6x16NR, cs)
-		avx512Kernel = blockFor(kidAVX512, amd64.SgemmAVX512x12x32MR, amd64.SgemmAVX512x12x32NR, cs)
-	})
+	asmKernelsOnce.Do(makeAsmKernels)
 	switch t {
 	case kernels.AVX512:
 		return avx512Kernel
@@ -29,6 +51,16 @@ func gemmKernelFor(t kernels.Tier) *gemmKernel {
 		return avx2Kernel
 	}
 	return genericGemmKernel()
+}
+
+// standInKernelFor returns tier t's kernel set with its own kernels
+// replaced by their pure-Go stand-ins (the same geometry and blocking).
+func standInKernelFor(t kernels.Tier) *gemmKernel {
+	asmKernelsOnce.Do(makeAsmKernels)
+	if t == kernels.AVX512 {
+		return avx512StandIns
+	}
+	return gemmKernelFor(t)
 }
 
 // callAsmKernel calls the assembly microkernel id, in the variant for the
@@ -106,6 +138,31 @@ func callMaxPoolBack(store bool, nw, nt, n int, x, dx []float32, xs int, toff []
 	amd64.MaxPoolBackAVX2(nw, nt, n, &x[0], &dx[0], xs, &toff[0], &dy[0])
 }
 
+// winogradInputKernels runs WinogradInputAVX2 on the leading channels of
+// c it takes (multiples of 8), when kn has it, and returns how many (the
+// arguments as for winogradInputGo). WinogradInputAVX512 (the same
+// kernel widened to 16 lanes) did not pay on Zen 5: r18_l1 and r18_l2
+// forward and backward data within ±4%.
+func winogradInputKernels(kn *gemmKernel, c int, x []float32, xs, rs int, v []float32, vs int) int {
+	n := c &^ 7
+	if !kn.conv16 || n == 0 {
+		return 0
+	}
+	callWinogradInput(n, x, xs, rs, v, vs)
+	return n
+}
+
+// winogradOutputKernels is winogradInputKernels for the output transform
+// (WinogradOutputAVX2).
+func winogradOutputKernels(kn *gemmKernel, o int, m []float32, ms int, y []float32, ys, rs int, b []float32) int {
+	n := o &^ 7
+	if !kn.conv16 || n == 0 {
+		return 0
+	}
+	callWinogradOutput(n, m, ms, y, ys, rs, b)
+	return n
+}
+
 // callWinogradInput runs WinogradInputAVX2 on channels i < n (n ≥ 8, a
 // multiple of 8): the 4×4 patch d[a][b] = x[a·rs + b·xs + i] to V element
 // e at v[e·vs + i] (strides in floats).
@@ -125,51 +182,85 @@ func callWinogradOutput(n int, m []float32, ms int, y []float32, ys, rs int, b [
 	amd64.WinogradOutputAVX2(n, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0])
 }
 
-// callConvRow runs ConvRowAVX2x6x16: np output pixels (ldy floats apart)
-// × 16 filters from the taps at byte offsets toff of pixels xs bytes apart
-// in x, the weight panel b (tap-major) and bias (or nil).
-func callConvRow(np, nt int, x []float32, xs int, toff []int, b, bias, y []float32, ldy int) {
-	_ = b[nt*16-1]
+// callConvRow runs kn's row kernel of nr filters (ConvRowAVX2x6x16, or
+// ConvRowAVX512x12x32 or its stand-in): np output pixels (ldy floats
+// apart) × nr filters from the taps at byte offsets toff of pixels xs
+// bytes apart in x, the weight panel b (tap-major) and bias (or nil).
+func callConvRow(kn *gemmKernel, nr, np, nt int, x []float32, xs int, toff []int, b, bias, y []float32, ldy int) {
+	p := convRowPixels(nr)
+	_ = b[nt*nr-1]
 	_ = toff[nt-1]
-	_ = x[((np+5)/6*6-1)*xs/4+toff[nt-1]/4] // toff ascends
-	_ = y[(np-1)*ldy+15]
+	_ = x[((np+p-1)/p*p-1)*xs/4+toff[nt-1]/4] // toff ascends
+	_ = y[(np-1)*ldy+nr-1]
 	var bp *float32
 	if bias != nil {
-		_ = bias[15]
+		_ = bias[nr-1]
 		bp = &bias[0]
 	}
-	amd64.ConvRowAVX2x6x16(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
+	switch {
+	case nr == 16:
+		amd64.ConvRowAVX2x6x16(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
+	case kn.id == kidStandIn:
+		convRowStandIn(nr, np, nt, x, xs, toff, b, bias, y, ldy)
+	default:
+		amd64.ConvRowAVX512x12x32(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
+	}
 }
 
-// convWGradKernels are ConvWGradAVX2x<r>x16 by r − 1.
-var convWGradKernels = [...]func(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int){
-	amd64.ConvWGradAVX2x1x16, amd64.ConvWGradAVX2x2x16, amd64.ConvWGradAVX2x3x16,
-	amd64.ConvWGradAVX2x4x16, amd64.ConvWGradAVX2x5x16, amd64.ConvWGradAVX2x6x16,
-}
+// convWGradKernels are ConvWGradAVX2x<r>x16 by r − 1, and
+// convWGradKernels512 ConvWGradAVX512x<r>x32.
+var (
+	convWGradKernels = [...]func(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int){
+		amd64.ConvWGradAVX2x1x16, amd64.ConvWGradAVX2x2x16, amd64.ConvWGradAVX2x3x16,
+		amd64.ConvWGradAVX2x4x16, amd64.ConvWGradAVX2x5x16, amd64.ConvWGradAVX2x6x16,
+	}
+	convWGradKernels512 = [...]func(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int){
+		amd64.ConvWGradAVX512x1x32, amd64.ConvWGradAVX512x2x32, amd64.ConvWGradAVX512x3x32,
+		amd64.ConvWGradAVX512x4x32, amd64.ConvWGradAVX512x5x32, amd64.ConvWGradAVX512x6x32,
+	}
+)
 
-// callConvWGrad runs ConvWGradAVX2x<len(toff)>x16: it adds to c (rows ldc
-// floats apart) the products of len(toff) ≤ 6 taps (byte offsets toff)
-// over nr rows (xrs bytes apart) of np pixels (xs bytes apart) in x with
-// 16 filters of dy (pixels dys floats apart, rows contiguous).
-func callConvWGrad(np, nr int, x []float32, xs, xrs int, toff []int, dy []float32, dys int, c []float32, ldc int) {
+// callConvWGrad runs kn's tap weight-gradient kernel of f filters
+// (ConvWGradAVX2x<len(toff)>x16, or ConvWGradAVX512x<len(toff)>x32 or its
+// stand-in): it adds to c (rows ldc floats apart) the products of
+// len(toff) ≤ 6 taps (byte offsets toff) over nr rows (xrs bytes apart)
+// of np pixels (xs bytes apart) in x with f filters of dy (pixels dys
+// floats apart, rows contiguous).
+func callConvWGrad(kn *gemmKernel, f, np, nr int, x []float32, xs, xrs int, toff []int, dy []float32, dys int, c []float32, ldc int) {
 	r := len(toff)
 	if np <= 0 || nr <= 0 {
 		return
 	}
 	_ = x[((nr-1)*xrs+(np-1)*xs+slices.Max(toff))/4]
-	_ = dy[(nr*np-1)*dys+15]
-	_ = c[(r-1)*ldc+15]
-	convWGradKernels[r-1](np, nr, &x[0], xs, xrs, &toff[0], &dy[0], dys*4, &c[0], ldc)
+	_ = dy[(nr*np-1)*dys+f-1]
+	_ = c[(r-1)*ldc+f-1]
+	switch {
+	case f == 16:
+		convWGradKernels[r-1](np, nr, &x[0], xs, xrs, &toff[0], &dy[0], dys*4, &c[0], ldc)
+	case kn.id == kidStandIn:
+		convWGradStandIn(f, np, nr, x, xs, xrs, toff, dy, dys, c, ldc)
+	default:
+		convWGradKernels512[r-1](np, nr, &x[0], xs, xrs, &toff[0], &dy[0], dys*4, &c[0], ldc)
+	}
 }
 
-// callDotRows runs DotRowsAVX2x6: y[p·ys] = Σ_k Σ_{v<n} a[aoff[k]/4 +
+// callDotRows runs kn's dot-row kernel (DotRowsAVX2x6, or
+// DotRowsAVX512x12 or its stand-in): y[p·ys] = Σ_k Σ_{v<n} a[aoff[k]/4 +
 // p·lda + v]·w[k·n + v] for p < np (lda, ys in floats, aoff in bytes, n
-// a multiple of 16).
-func callDotRows(np, nk, n int, a []float32, lda int, aoff []int, w, y []float32, ys int) {
+// a multiple of 16), reading a for whole tiles of kn.dotPixels() pixels.
+func callDotRows(kn *gemmKernel, np, nk, n int, a []float32, lda int, aoff []int, w, y []float32, ys int) {
+	P := kn.dotPixels()
 	_ = w[nk*n-1]
-	_ = a[((np+5)/6*6-1)*lda+slices.Max(aoff[:nk])/4+n-1]
+	_ = a[((np+P-1)/P*P-1)*lda+slices.Max(aoff[:nk])/4+n-1]
 	_ = y[(np-1)*ys]
-	amd64.DotRowsAVX2x6(np, nk, n, &a[0], lda*4, &aoff[0], &w[0], &y[0], ys*4)
+	switch {
+	case P == 6:
+		amd64.DotRowsAVX2x6(np, nk, n, &a[0], lda*4, &aoff[0], &w[0], &y[0], ys*4)
+	case kn.id == kidStandIn:
+		dotRowsStandIn(np, nk, n, a, lda, aoff, w, y, ys)
+	default:
+		amd64.DotRowsAVX512x12(np, nk, n, &a[0], lda*4, &aoff[0], &w[0], &y[0], ys*4)
+	}
 }
 
 // callConvGather runs ConvGatherAVX2x6x16: min(np, 6) pixels (ldy floats

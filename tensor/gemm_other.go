@@ -8,6 +8,10 @@ import "github.com/graftml/graft/kernels"
 // without assembly have only the generic one.
 func gemmKernelFor(kernels.Tier) *gemmKernel { return genericGemmKernel() }
 
+// standInKernelFor is gemmKernelFor: kernels.UseStandIns refuses every
+// tier in builds without assembly.
+func standInKernelFor(kernels.Tier) *gemmKernel { return genericGemmKernel() }
+
 func callAsmKernel(kernelID, int, []float32, int, int, []float32, bool, int, []float32, int, float32, float32) {
 	panic("tensor: no assembly SGEMM kernels in this build")
 }
@@ -24,6 +28,12 @@ func callMaxPoolBack(bool, int, int, int, []float32, []float32, int, []int, []fl
 	panic("tensor: no assembly kernels in this build")
 }
 
+func winogradInputKernels(*gemmKernel, int, []float32, int, int, []float32, int) int { return 0 }
+
+func winogradOutputKernels(*gemmKernel, int, []float32, int, []float32, int, int, []float32) int {
+	return 0
+}
+
 func callWinogradInput(int, []float32, int, int, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }
@@ -32,15 +42,15 @@ func callWinogradOutput(int, []float32, int, []float32, int, int, []float32) {
 	panic("tensor: no assembly kernels in this build")
 }
 
-func callConvRow(int, int, []float32, int, []int, []float32, []float32, []float32, int) {
+func callConvRow(*gemmKernel, int, int, int, []float32, int, []int, []float32, []float32, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }
 
-func callConvWGrad(int, int, []float32, int, int, []int, []float32, int, []float32, int) {
+func callConvWGrad(*gemmKernel, int, int, int, []float32, int, int, []int, []float32, int, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }
 
-func callDotRows(int, int, int, []float32, int, []int, []float32, []float32, int) {
+func callDotRows(*gemmKernel, int, int, int, []float32, int, []int, []float32, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }
 

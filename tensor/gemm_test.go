@@ -17,14 +17,14 @@ var guard = math.Float32frombits(0x7fc0dead)
 // forEachTier runs f once with every tier this machine supports.
 func forEachTier(t *testing.T, f func(t *testing.T, tier kernels.Tier)) {
 	t.Helper()
-	for _, tier := range kernels.Tiers {
+	for _, tier := range kernels.TestTiers() {
 		t.Run(tier.String(), func(t *testing.T) {
-			restore, err := kernels.Use(tier)
+			restore, err := tier.Use()
 			if err != nil {
 				t.Skip(err)
 			}
 			defer restore()
-			f(t, tier)
+			f(t, tier.Tier)
 		})
 	}
 }
@@ -199,7 +199,7 @@ func TestSgemmLarge(t *testing.T) {
 		t.Skip("large shapes in -short mode")
 	}
 	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		kn := gemmKernelFor(tier)
+		kn := cpuKernel()
 		r := rand.New(rand.NewPCG(3, 0))
 		for _, tr := range [][2]bool{{false, false}, {true, true}} {
 			m, n, k := kn.mc+kn.mr+1, kn.nr*3+5, kn.kc*2+3

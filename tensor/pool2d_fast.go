@@ -2,8 +2,6 @@ package tensor
 
 import (
 	"math"
-
-	"github.com/graftml/graft/kernels"
 )
 
 // The CPU backend's pooling loops: the taps of a window come from index
@@ -76,7 +74,7 @@ func (g poolGeom) maxRowsFast(y, x *Tensor, r0, r1 int) {
 // kernels (the AVX2 and AVX-512 tiers) maxBackKernel does it 8 channels
 // at a time.
 func (g poolGeom) maxBackFast(dx, x, dy *Tensor, n0, n1 int) {
-	if gemmKernelFor(kernels.Current()).id != kidGeneric && g.p.KH*g.p.KW <= math.MaxInt32 {
+	if cpuKernel().conv16 && g.p.KH*g.p.KW <= math.MaxInt32 {
 		g.maxBackKernel(dx, x, dy, n0, n1)
 		return
 	}

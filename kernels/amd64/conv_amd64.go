@@ -17,6 +17,18 @@ package amd64
 //go:noescape
 func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
 
+// ConvRowAVX512x12x32 is ConvRowAVX2x6x16 at 12 pixels × 32 filters (ZMM
+// registers): for p < np and j < 32, with xs and toff in bytes,
+//
+//	y[p·ldy + j] = s + Σ_{t<nt} x[toff[t] + p·xs] · b[t·32 + j]
+//
+// with s = bias[j], or 0 when bias is nil (fused multiply-adds in t
+// order). It reads x for up to 12·⌈np/12⌉ pixels but writes only np rows
+// of y; b is a 32-filter panel packed tap-major.
+//
+//go:noescape
+func ConvRowAVX512x12x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+
 // DotRowsAVX2x6 computes np dot products over nk kernel rows of n floats
 // (n a multiple of 16), 6 at a time in registers. With lda, aoff and ys in
 // bytes, for p < np:
@@ -30,6 +42,21 @@ func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *flo
 //
 //go:noescape
 func DotRowsAVX2x6(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
+
+// DotRowsAVX512x12 is DotRowsAVX2x6 at 12 pixels and 16 lanes (ZMM
+// registers; n a multiple of 16): for p < np, with lda, aoff and ys in
+// bytes,
+//
+//	y[p·ys] = Σ_{k<nk} Σ_{v<n} a[aoff[k] + p·lda + v] · w[k·n + v]
+//
+// with the products of lane l of even and odd 16-float steps summed
+// apart by fused multiply-adds (a last step of 16 into the even sums),
+// then, s_l = even_l + odd_l, t_l = s_l + s_(l+8), u_l = t_l + t_(l+4),
+// y = (u_0 + u_2) + (u_1 + u_3). It reads a for up to 12·⌈np/12⌉ pixels
+// but writes only np values of y.
+//
+//go:noescape
+func DotRowsAVX512x12(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
 
 // ConvGatherAVX2x6x16 computes a convolution tile of 6 pixels × 16
 // filters in registers over every tap: the pixels' windows start at byte
@@ -124,3 +151,63 @@ func ConvWGradAVX2x5x16(np, nr int, x *float32, xs, xrs int, toff *int, dy *floa
 //
 //go:noescape
 func ConvWGradAVX2x6x16(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x1x32 is ConvWGradAVX2x1x16 for 32 filters (ZMM
+// registers): for i < 1 and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x1x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x2x32 is ConvWGradAVX2x2x16 for 32 filters (ZMM
+// registers): for i < 2 and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x2x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x3x32 is ConvWGradAVX2x3x16 for 32 filters (ZMM
+// registers): for i < 3 and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x3x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x4x32 is ConvWGradAVX2x4x16 for 32 filters (ZMM
+// registers): for i < 4 and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x4x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x5x32 is ConvWGradAVX2x5x16 for 32 filters (ZMM
+// registers): for i < 5 and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x5x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x6x32 is ConvWGradAVX2x6x16 for 32 filters (ZMM
+// registers): for i < 6 and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x6x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)

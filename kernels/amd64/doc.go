@@ -1,6 +1,9 @@
 // Package amd64 holds graft's Go-assembly kernels for x86-64: SGEMM
-// microkernels (AVX2+FMA 6×16, AVX-512 12×32) and AVX2 streaming
-// elementwise kernels. It is a leaf: no policy, no dispatch. Callers check
+// microkernels (AVX2+FMA 6×16, AVX-512 12×32), AVX2 convolution, Winograd,
+// pooling, optimizer and streaming elementwise kernels, and AVX-512 ones
+// for the convolution paths where they pay (row, tap weight-gradient and
+// dot-row kernels), generated from the same templates
+// at 16 lanes. It is a leaf: no policy, no dispatch. Callers check
 // the CPU tier (package kernels) before calling a kernel, since a kernel
 // run on a CPU without its instruction set dies with SIGILL.
 //

@@ -88,8 +88,8 @@ func buildLoaded(t *testing.T, c parityCase, f *safetensors.File) *Model {
 // BatchNorm running statistics and two optimizer steps against PyTorch
 // 1.13 on every kernel tier.
 func TestTorchParity(t *testing.T) {
-	for _, tier := range kernels.Available() {
-		restore, err := kernels.Use(tier)
+	for _, tier := range kernels.TestTiers() {
+		restore, err := tier.Use()
 		if err != nil {
 			t.Fatal(err)
 		}

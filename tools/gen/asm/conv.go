@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"strings"
 )
 
 // Convolution kernels for layers with few input channels (conv_amd64.s):
@@ -17,13 +18,18 @@ func genConvAsm() []byte {
 	var a asm
 	a.raw(header)
 	a.raw("//go:build !purego\n\n#include \"textflag.h\"\n")
-	genConvRow(&a)
-	for r := 1; r <= convRowMaxTaps; r++ {
-		genConvWGrad(&a, r)
+	for _, k := range convRowKernels {
+		genConvRow(&a, k)
+	}
+	for _, k := range convWGradKernels {
+		for r := 1; r <= convRowMaxTaps; r++ {
+			genConvWGrad(&a, k, r)
+		}
 	}
 	genColSum(&a, 4)
 	genColSum(&a, 1)
 	genDotRows(&a)
+	genDotRows512(&a)
 	genConvGather(&a)
 	return a.Bytes()
 }
@@ -185,6 +191,110 @@ func genDotRows(a *asm) {
 	a.f("RET")
 }
 
+// genDotRows512 writes DotRowsAVX2x6 at 16 lanes and 12 pixels:
+//
+//	func DotRowsAVX512x12(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
+//
+// Registers as in genDotRows, with R15 the kernel row's address 6 pixels
+// on. Pixel i sums into Z(2i) and Z(2i+1) (even and odd 16-float steps; a
+// last odd step of 16 goes to the even one), reduced at the end by a
+// fixed tree of EVEX instructions (VHADDPS has no EVEX form for Z16 and
+// up): halves of 512, 256 and 128 bits, then lanes 2 apart, then 1.
+func genDotRows512(a *asm) {
+	a.raw("\n// func DotRowsAVX512x12(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)\n")
+	a.raw("TEXT ·DotRowsAVX512x12(SB), NOSPLIT, $0-72\n")
+	a.f("MOVQ np+0(FP), BX")
+	a.f("MOVQ a+24(FP), SI")
+	a.f("MOVQ lda+32(FP), R9")
+	a.f("MOVQ y+56(FP), DI")
+	a.f("MOVQ ys+64(FP), R8")
+	a.f("LEAQ (R9)(R9*2), R11")
+	a.f("LEAQ (R9)(R9*4), R13")
+	a.f("TESTQ BX, BX")
+	a.f("JLE drz_done")
+	a.label("drz_tile")
+	for r := 0; r < 24; r++ {
+		a.f("VPXORD Z%d, Z%d, Z%d", r, r, r)
+	}
+	a.f("MOVQ nk+8(FP), CX")
+	a.f("MOVQ aoff+40(FP), R10")
+	a.f("MOVQ w+48(FP), DX")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ drz_reduce")
+	a.label("drz_krow")
+	a.f("MOVQ (R10), R12")
+	a.f("ADDQ SI, R12")
+	a.f("LEAQ (R12)(R11*2), R15")
+	a.f("MOVQ n+16(FP), AX")
+	six := []string{"(R12)", "(R12)(R9*1)", "(R12)(R9*2)", "(R12)(R11*1)", "(R12)(R9*4)", "(R12)(R13*1)"}
+	var rows []string
+	for i := 0; i < 12; i++ {
+		r := six[i%6]
+		if i >= 6 {
+			r = strings.ReplaceAll(r, "(R12)", "(R15)")
+		}
+		rows = append(rows, r)
+	}
+	a.label("drz_v")
+	a.f("CMPQ AX, $32")
+	a.f("JLT drz_half")
+	a.f("VMOVUPS (DX), Z24")
+	a.f("VMOVUPS 64(DX), Z25")
+	for i, addr := range rows {
+		a.f("VFMADD231PS %s, Z24, Z%d", addr, 2*i)
+		a.f("VFMADD231PS 64%s, Z25, Z%d", addr, 2*i+1)
+	}
+	a.f("ADDQ $128, R12")
+	a.f("ADDQ $128, R15")
+	a.f("ADDQ $128, DX")
+	a.f("SUBQ $32, AX")
+	a.f("JMP drz_v")
+	a.label("drz_half")
+	a.f("TESTQ AX, AX")
+	a.f("JEQ drz_knext")
+	a.f("VMOVUPS (DX), Z24")
+	for i, addr := range rows {
+		a.f("VFMADD231PS %s, Z24, Z%d", addr, 2*i)
+	}
+	a.f("ADDQ $64, DX")
+	a.label("drz_knext")
+	a.f("ADDQ $8, R10")
+	a.f("DECQ CX")
+	a.f("JNE drz_krow")
+	a.label("drz_reduce")
+	for i := 0; i < 12; i++ {
+		e, o := 2*i, 2*i+1
+		a.f("VADDPS Z%d, Z%d, Z%d", o, e, e)
+		a.f("VEXTRACTF64X4 $1, Z%d, Y%d", e, o)
+		a.f("VADDPS Y%d, Y%d, Y%d", o, e, e)
+		a.f("VEXTRACTF32X4 $1, Y%d, X%d", e, o)
+		a.f("VADDPS X%d, X%d, X%d", o, e, e)
+		a.f("VPERMILPS $0x4e, X%d, X%d", e, o)
+		a.f("VADDPS X%d, X%d, X%d", o, e, e)
+		a.f("VPERMILPS $0xb1, X%d, X%d", e, o)
+		a.f("VADDPS X%d, X%d, X%d", o, e, e)
+	}
+	a.f("MOVQ DI, R14")
+	for i := 0; i < 12; i++ {
+		a.f("VMOVSS X%d, (R14)", 2*i)
+		if i < 11 {
+			a.f("CMPQ BX, $%d", i+1)
+			a.f("JLE drz_next")
+			a.f("ADDQ R8, R14")
+		}
+	}
+	a.label("drz_next")
+	a.f("SUBQ $12, BX")
+	a.f("JLE drz_done")
+	a.f("LEAQ (SI)(R11*4), SI") // a += 12·lda
+	a.f("LEAQ (R8)(R8*2), R14") // y += 12·ys
+	a.f("LEAQ (DI)(R14*4), DI")
+	a.f("JMP drz_tile")
+	a.label("drz_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
 // genColSum writes, for v vectors (8·v columns),
 //
 //	func ColSumAVX2x<8v>(rows int, x *float32, ldx int, acc *float32)
@@ -236,28 +346,46 @@ func genColSum(a *asm, v int) {
 // bcastFMA16 writes the step shared by the 6×16-style kernels: load 16
 // floats at (vec) into Y12, Y13, then for each i broadcast the float at
 // addrs[i] and accumulate its products with them into Y(2i), Y(2i+1).
-func bcastFMA16(a *asm, vec string, addrs []string) {
-	a.f("VMOVUPS (%s), Y12", vec)
-	a.f("VMOVUPS 32(%s), Y13", vec)
-	for i, addr := range addrs {
-		bc := fmt.Sprintf("Y%d", 14+i%2)
-		a.f("VBROADCASTSS %s, %s", addr, bc)
-		a.f("VFMADD231PS Y12, %s, Y%d", bc, 2*i)
-		a.f("VFMADD231PS Y13, %s, Y%d", bc, 2*i+1)
-	}
+func bcastFMA16(a *asm, vec string, addrs []string) { bcastFMA(a, "Y", 8, 2, 12, vec, addrs) }
+
+// convRowKernel is one shape of the row kernel: pix pixels × 16·nv
+// filters in reg registers of lanes floats (nv vectors per pixel).
+type convRowKernel struct {
+	name  string
+	reg   string // "Y" or "Z"
+	lanes int
+	pix   int // 6 or 12
+	nv    int
+	zero  string
 }
+
+var convRowKernels = []convRowKernel{
+	{name: "ConvRowAVX2x6x16", reg: "Y", lanes: 8, pix: 6, nv: 2, zero: "VXORPS"},
+	{name: "ConvRowAVX512x12x32", reg: "Z", lanes: 16, pix: 12, nv: 2, zero: "VPXORD"},
+}
+
+func (k convRowKernel) filters() int { return k.lanes * k.nv }
 
 // genConvRow writes
 //
-//	func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+//	func <name>(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
 //
 // Registers: BX pixels left; SI the tile's first pixel in x; R9 xs, R11
 // 3·xs, R13 5·xs; CX taps left; R10 the tap offset; DX the weight panel;
-// R12 the tap address; R14 bias; DI the tile's first row of y, AX a row
-// of it; R8 ldy in bytes. Y0–Y11 accumulate 6 pixels × 16 filters.
-func genConvRow(a *asm) {
-	a.raw("\n// func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)\n")
-	a.raw("TEXT ·ConvRowAVX2x6x16(SB), NOSPLIT, $0-72\n")
+// R12 the tap address (R15 the same 6 pixels on, for 12-pixel tiles);
+// R14 bias; DI the tile's first row of y, AX a row of it; R8 ldy in
+// bytes. Registers 0..pix·nv−1 accumulate pixel i in i·nv.., the next nv
+// hold the weights, the rest take broadcasts in turn.
+func genConvRow(a *asm, k convRowKernel) {
+	nv, vb := k.nv, k.lanes*4
+	nacc := k.pix * nv
+	l := strings.ToLower(strings.TrimPrefix(k.name, "Conv"))
+	if k.name == "ConvRowAVX2x6x16" {
+		l = "crow" // the labels of the first generator
+	}
+	reg := func(i int) string { return fmt.Sprintf("%s%d", k.reg, i) }
+	fmt.Fprintf(&a.Buffer, "\n// func %s(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)\n", k.name)
+	fmt.Fprintf(&a.Buffer, "TEXT ·%s(SB), NOSPLIT, $0-72\n", k.name)
 	a.f("MOVQ np+0(FP), BX")
 	a.f("MOVQ x+16(FP), SI")
 	a.f("MOVQ xs+24(FP), R9")
@@ -268,73 +396,146 @@ func genConvRow(a *asm) {
 	a.f("LEAQ (R9)(R9*2), R11") // 3·xs
 	a.f("LEAQ (R9)(R9*4), R13") // 5·xs
 	a.f("TESTQ BX, BX")
-	a.f("JLE crow_done")
-	a.label("crow_tile")
+	a.f("JLE %s_done", l)
+	a.label(l + "_tile")
 	a.f("MOVQ nt+8(FP), CX")
 	a.f("MOVQ toff+32(FP), R10")
 	a.f("MOVQ b+40(FP), DX")
 	a.f("TESTQ R14, R14")
-	a.f("JEQ crow_zero")
-	a.f("VMOVUPS (R14), Y0")
-	a.f("VMOVUPS 32(R14), Y1")
-	for i := 1; i < 6; i++ {
-		a.f("VMOVAPS Y0, Y%d", 2*i)
-		a.f("VMOVAPS Y1, Y%d", 2*i+1)
+	a.f("JEQ %s_zero", l)
+	for v := 0; v < nv; v++ {
+		a.f("VMOVUPS %s, %s", off(v*vb, "R14"), reg(v))
 	}
-	a.f("JMP crow_taps")
-	a.label("crow_zero")
-	for r := 0; r < 12; r++ {
-		a.f("VXORPS Y%d, Y%d, Y%d", r, r, r)
+	for i := 1; i < k.pix; i++ {
+		for v := 0; v < nv; v++ {
+			a.f("VMOVAPS %s, %s", reg(v), reg(i*nv+v))
+		}
 	}
-	a.label("crow_taps")
+	a.f("JMP %s_taps", l)
+	a.label(l + "_zero")
+	for r := 0; r < nacc; r++ {
+		a.f("%s %s, %s, %s", k.zero, reg(r), reg(r), reg(r))
+	}
+	a.label(l + "_taps")
 	a.f("TESTQ CX, CX")
-	a.f("JEQ crow_store")
-	rows := []string{"(R12)", "(R12)(R9*1)", "(R12)(R9*2)", "(R12)(R11*1)", "(R12)(R9*4)", "(R12)(R13*1)"}
-	a.label("crow_tap")
+	a.f("JEQ %s_store", l)
+	six := []string{"(R12)", "(R12)(R9*1)", "(R12)(R9*2)", "(R12)(R11*1)", "(R12)(R9*4)", "(R12)(R13*1)"}
+	var rows []string
+	for i := 0; i < k.pix; i++ {
+		r := six[i%6]
+		if i >= 6 {
+			r = strings.ReplaceAll(r, "(R12)", "(R15)")
+		}
+		rows = append(rows, r)
+	}
+	a.label(l + "_tap")
 	a.f("MOVQ (R10), R12")
 	a.f("ADDQ SI, R12")
-	bcastFMA16(a, "DX", rows)
+	if k.pix > 6 {
+		a.f("LEAQ (R12)(R11*2), R15") // 6 pixels on
+	}
+	bcastFMA(a, k.reg, k.lanes, nv, nacc, "DX", rows)
 	a.f("ADDQ $8, R10")
-	a.f("ADDQ $64, DX")
+	a.f("ADDQ $%d, DX", nv*vb)
 	a.f("DECQ CX")
-	a.f("JNE crow_tap")
-	// Store the tile's rows that exist (BX of them, at most 6).
-	a.label("crow_store")
+	a.f("JNE %s_tap", l)
+	// Store the tile's rows that exist (BX of them, at most pix).
+	a.label(l + "_store")
 	a.f("MOVQ DI, AX")
-	for i := 0; i < 6; i++ {
-		a.f("VMOVUPS Y%d, (AX)", 2*i)
-		a.f("VMOVUPS Y%d, 32(AX)", 2*i+1)
-		if i < 5 {
+	for i := 0; i < k.pix; i++ {
+		for v := 0; v < nv; v++ {
+			a.f("VMOVUPS %s, %s", reg(i*nv+v), off(v*vb, "AX"))
+		}
+		if i < k.pix-1 {
 			a.f("CMPQ BX, $%d", i+1)
-			a.f("JLE crow_next")
+			a.f("JLE %s_next", l)
 			a.f("ADDQ R8, AX")
 		}
 	}
-	a.label("crow_next")
-	a.f("SUBQ $6, BX")
-	a.f("JLE crow_done")
-	a.f("ADDQ R13, SI") // x += 6·xs
-	a.f("ADDQ R9, SI")
-	a.f("LEAQ (R8)(R8*2), AX") // y += 6·ldy
-	a.f("LEAQ (DI)(AX*2), DI")
-	a.f("JMP crow_tile")
-	a.label("crow_done")
+	a.label(l + "_next")
+	a.f("SUBQ $%d, BX", k.pix)
+	a.f("JLE %s_done", l)
+	if k.pix == 6 {
+		a.f("ADDQ R13, SI") // x += 6·xs
+		a.f("ADDQ R9, SI")
+		a.f("LEAQ (R8)(R8*2), AX") // y += 6·ldy
+		a.f("LEAQ (DI)(AX*2), DI")
+	} else {
+		a.f("LEAQ (SI)(R11*4), SI") // x += 12·xs
+		a.f("LEAQ (R8)(R8*2), AX")  // y += 12·ldy
+		a.f("LEAQ (DI)(AX*4), DI")
+	}
+	a.f("JMP %s_tile", l)
+	a.label(l + "_done")
 	a.f("VZEROUPPER")
 	a.f("RET")
 }
 
+// off writes the address n(r), or (r) for n = 0.
+func off(n int, r string) string {
+	if n == 0 {
+		return "(" + r + ")"
+	}
+	return fmt.Sprintf("%d(%s)", n, r)
+}
+
+// bcastFMA writes one step of a broadcast kernel: load nv vectors of
+// weights at (vec) into the registers after the nacc accumulators, then
+// for each i broadcast the float at addrs[i] and accumulate its products
+// with them into i·nv... Broadcasts take the registers after those in
+// turn (two for YMM, all that are left for ZMM).
+func bcastFMA(a *asm, reg string, lanes, nv, nacc int, vec string, addrs []string) {
+	vb := lanes * 4
+	nb := 2
+	if reg == "Z" {
+		nb = 32 - nacc - nv
+	}
+	for v := 0; v < nv; v++ {
+		a.f("VMOVUPS %s, %s%d", off(v*vb, vec), reg, nacc+v)
+	}
+	for i, addr := range addrs {
+		bc := fmt.Sprintf("%s%d", reg, nacc+nv+i%nb)
+		a.f("VBROADCASTSS %s, %s", addr, bc)
+		for v := 0; v < nv; v++ {
+			a.f("VFMADD231PS %s%d, %s, %s%d", reg, nacc+v, bc, reg, i*nv+v)
+		}
+	}
+}
+
+// convWGradKernel is one width of the weight-gradient kernels: 16·nv
+// filters in reg registers of lanes floats.
+type convWGradKernel struct {
+	prefix string // name without the shape
+	lbl    string // label prefix
+	reg    string
+	lanes  int
+	nv     int
+	zero   string
+}
+
+var convWGradKernels = []convWGradKernel{
+	{prefix: "ConvWGradAVX2", lbl: "cwg", reg: "Y", lanes: 8, nv: 2, zero: "VXORPS"},
+	{prefix: "ConvWGradAVX512", lbl: "cwgz", reg: "Z", lanes: 16, nv: 2, zero: "VPXORD"},
+}
+
+func (k convWGradKernel) name(r int) string {
+	return fmt.Sprintf("%sx%dx%d", k.prefix, r, k.lanes*k.nv)
+}
+
 // genConvWGrad writes, for r taps,
 //
-//	func ConvWGradAVX2x<r>x16(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+//	func <prefix>x<r>x<filters>(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
 //
 // Registers: SI, R9, R10, R11, R12, R13 the taps' first pixel in x; AX the
 // pixel's byte offset from them; R8 xs; BX the step from a row's end to
 // the next row's start (xrs − np·xs); DX dy and R14 dys; CX pixels left in
-// the row; the row count is decremented in its argument slot. Y0..Y(2r−1)
-// accumulate r taps × 16 filters.
-func genConvWGrad(a *asm, r int) {
-	name := fmt.Sprintf("ConvWGradAVX2x%dx16", r)
-	lbl := fmt.Sprintf("cwg%d", r)
+// the row; the row count is decremented in its argument slot. Registers
+// 0..nv·r−1 accumulate r taps × the filters; 12, 13 hold dy.
+func genConvWGrad(a *asm, k convWGradKernel, r int) {
+	name := k.name(r)
+	lbl := fmt.Sprintf("%s%d", k.lbl, r)
+	nv, vb := k.nv, k.lanes*4
+	reg := func(i int) string { return fmt.Sprintf("%s%d", k.reg, i) }
 	a.raw(fmt.Sprintf("\n// func %s(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)\n", name))
 	a.raw(fmt.Sprintf("TEXT ·%s(SB), NOSPLIT, $0-80\n", name))
 	taps := []string{"SI", "R9", "R10", "R11", "R12", "R13"}[:r]
@@ -352,8 +553,8 @@ func genConvWGrad(a *asm, r int) {
 	a.f("MOVQ dy+48(FP), DX")
 	a.f("MOVQ dys+56(FP), R14")
 	a.f("XORQ AX, AX")
-	for i := 0; i < 2*r; i++ {
-		a.f("VXORPS Y%d, Y%d, Y%d", i, i, i)
+	for i := 0; i < nv*r; i++ {
+		a.f("%s %s, %s, %s", k.zero, reg(i), reg(i), reg(i))
 	}
 	a.f("CMPQ nr+8(FP), $0")
 	a.f("JLE %s_store", lbl)
@@ -366,7 +567,7 @@ func genConvWGrad(a *asm, r int) {
 	for i, t := range taps {
 		addrs[i] = fmt.Sprintf("(%s)(AX*1)", t)
 	}
-	bcastFMA16(a, "DX", addrs)
+	bcastFMA(a, k.reg, k.lanes, nv, 12, "DX", addrs)
 	a.f("ADDQ R8, AX")
 	a.f("ADDQ R14, DX")
 	a.f("DECQ CX")
@@ -379,10 +580,12 @@ func genConvWGrad(a *asm, r int) {
 	a.f("MOVQ ldc+72(FP), R8")
 	a.f("SHLQ $2, R8")
 	for i := 0; i < r; i++ {
-		a.f("VADDPS (DI), Y%d, Y%d", 2*i, 2*i)
-		a.f("VADDPS 32(DI), Y%d, Y%d", 2*i+1, 2*i+1)
-		a.f("VMOVUPS Y%d, (DI)", 2*i)
-		a.f("VMOVUPS Y%d, 32(DI)", 2*i+1)
+		for v := 0; v < nv; v++ {
+			a.f("VADDPS %s, %s, %s", off(v*vb, "DI"), reg(nv*i+v), reg(nv*i+v))
+		}
+		for v := 0; v < nv; v++ {
+			a.f("VMOVUPS %s, %s", reg(nv*i+v), off(v*vb, "DI"))
+		}
 		if i < r-1 {
 			a.f("ADDQ R8, DI")
 		}
@@ -410,6 +613,18 @@ package amd64
 //
 //go:noescape
 func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+
+// ConvRowAVX512x12x32 is ConvRowAVX2x6x16 at 12 pixels × 32 filters (ZMM
+// registers): for p < np and j < 32, with xs and toff in bytes,
+//
+//	y[p·ldy + j] = s + Σ_{t<nt} x[toff[t] + p·xs] · b[t·32 + j]
+//
+// with s = bias[j], or 0 when bias is nil (fused multiply-adds in t
+// order). It reads x for up to 12·⌈np/12⌉ pixels but writes only np rows
+// of y; b is a 32-filter panel packed tap-major.
+//
+//go:noescape
+func ConvRowAVX512x12x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
 `)
 	b.WriteString(`
 // DotRowsAVX2x6 computes np dot products over nk kernel rows of n floats
@@ -425,6 +640,21 @@ func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *flo
 //
 //go:noescape
 func DotRowsAVX2x6(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
+
+// DotRowsAVX512x12 is DotRowsAVX2x6 at 12 pixels and 16 lanes (ZMM
+// registers; n a multiple of 16): for p < np, with lda, aoff and ys in
+// bytes,
+//
+//	y[p·ys] = Σ_{k<nk} Σ_{v<n} a[aoff[k] + p·lda + v] · w[k·n + v]
+//
+// with the products of lane l of even and odd 16-float steps summed
+// apart by fused multiply-adds (a last step of 16 into the even sums),
+// then, s_l = even_l + odd_l, t_l = s_l + s_(l+8), u_l = t_l + t_(l+4),
+// y = (u_0 + u_2) + (u_1 + u_3). It reads a for up to 12·⌈np/12⌉ pixels
+// but writes only np values of y.
+//
+//go:noescape
+func DotRowsAVX512x12(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
 `)
 	b.WriteString(`
 // ConvGatherAVX2x6x16 computes a convolution tile of 6 pixels × 16
@@ -463,6 +693,19 @@ func ColSumAVX2x%[1]d(rows int, x *float32, ldx int, acc *float32)
 //
 //go:noescape
 func ConvWGradAVX2x%[1]dx16(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+`, r)
+	}
+	for r := 1; r <= convRowMaxTaps; r++ {
+		fmt.Fprintf(&b, `
+// ConvWGradAVX512x%[1]dx32 is ConvWGradAVX2x%[1]dx16 for 32 filters (ZMM
+// registers): for i < %[1]d and j < 32,
+//
+//	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[toff[i] + q·xrs + p·xs] · dy[(q·np + p)·dys + j]
+//
+// (fused multiply-adds in q, p order, then one addition to c).
+//
+//go:noescape
+func ConvWGradAVX512x%[1]dx32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
 `, r)
 	}
 	return b.Bytes()

@@ -325,3 +325,34 @@ func TestBatchNormThreadsBitIdentical(t *testing.T) {
 		}
 	}
 }
+
+// TestReLU6Exact checks the CPU's branch-free ReLU6 against the reference
+// bit for bit, on ragged lengths with ±0, ±Inf, NaNs with payloads and the
+// values either side of 0 and 6.
+func TestReLU6Exact(t *testing.T) {
+	specials := []float32{0, float32(math.Copysign(0, -1)), 6, -6, 5.9999995, 6.0000005, -1e-45, 1e-45,
+		float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0x7fc01234), math.Float32frombits(0xffc05678)}
+	r := rand.New(rand.NewPCG(1, 2))
+	sizes := []int{2*relu6Grain + 5, 5*relu6Grain + 17} // cut into parts on several threads
+	for n := range 70 {
+		sizes = append(sizes, n)
+	}
+	for _, n := range sizes {
+		x := Zeros(n)
+		for i := range x.data {
+			if r.IntN(3) == 0 {
+				x.data[i] = specials[r.IntN(len(specials))]
+			} else {
+				x.data[i] = float32(r.NormFloat64() * 5)
+			}
+		}
+		got, want := Full(7, n), Full(7, n)
+		CPU{}.Activate(got, x, ActReLU6, 0)
+		Reference{}.Activate(want, x, ActReLU6, 0)
+		for i := range want.data {
+			if math.Float32bits(got.data[i]) != math.Float32bits(want.data[i]) {
+				t.Fatalf("n=%d: relu6(%v) = %#x, reference %#x", n, x.data[i], math.Float32bits(got.data[i]), math.Float32bits(want.data[i]))
+			}
+		}
+	}
+}

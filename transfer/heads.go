@@ -2,10 +2,12 @@ package transfer
 
 import (
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
+	"github.com/graftml/graft/nn/pth"
 	"github.com/graftml/graft/nn/safetensors"
 	"github.com/graftml/graft/tensor"
 )
@@ -204,13 +206,16 @@ func FromFile(f *safetensors.File) (*models.Model, nn.Meta, error) {
 	return m, meta, nil
 }
 
-// FromTorch builds architecture arch and loads a state_dict saved from
-// PyTorch (safetensors.torch.save_file(model.state_dict(), path)), which
-// carries no graft metadata: the class count comes from the head's weight
+// FromTorch builds architecture arch and loads a PyTorch state_dict into
+// it: a .pth/.pt file as torch.save writes it (read by nn/pth without
+// running pickle; nested {"state_dict": …} checkpoints and DataParallel's
+// "module." prefix accepted), or safetensors
+// (safetensors.torch.save_file(model.state_dict(), path)). Neither
+// carries graft metadata: the class count comes from the head's weight
 // in the file, and loading is strict, so names and shapes must match
 // graft's (torchvision's) exactly.
 func FromTorch(path, arch string) (*models.Model, error) {
-	f, err := safetensors.ReadFile(path)
+	tensors, err := readTorch(path)
 	if err != nil {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
@@ -219,14 +224,37 @@ func FromTorch(path, arch string) (*models.Model, error) {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
 	if _, _, full, d := lastDense(m); d != nil {
-		if w, ok := f.Tensors[full+".weight"]; ok && len(w.Shape) == 2 && w.Shape[0] != d.Out {
+		if w, ok := tensors[full+".weight"]; ok && len(w.Shape) == 2 && w.Shape[0] != d.Out {
 			if m, err = models.New(arch, models.Options{Classes: w.Shape[0]}); err != nil {
 				return nil, fmt.Errorf("transfer: %w", err)
 			}
 		}
 	}
-	if _, _, err := nn.LoadFile(f, m, nn.LoadOptions{}); err != nil {
+	if _, err := nn.LoadState(tensors, m, nn.LoadOptions{}); err != nil {
 		return nil, fmt.Errorf("transfer: %s as %s: %w", path, arch, err)
 	}
 	return m, nil
+}
+
+// readTorch reads a state_dict from a torch.save file or a safetensors
+// file, told apart by their first bytes.
+func readTorch(path string) (map[string]*safetensors.Tensor, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	isPth := pth.Is(f)
+	f.Close()
+	if isPth {
+		sd, err := pth.ReadFile(path, pth.Options{StripModule: true})
+		if err != nil {
+			return nil, err
+		}
+		return sd.Tensors, nil
+	}
+	sf, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return sf.Tensors, nil
 }

@@ -101,7 +101,7 @@ const strategies = "auto, features, top-k, all or scratch"
 // finetune is `graft finetune`.
 func finetune(args []string, out io.Writer) error {
 	fs := newFlags("finetune")
-	from := fs.String("from", "", "base checkpoint `FILE` (safetensors written by graft, or PyTorch's with --arch)")
+	from := fs.String("from", "", "base checkpoint `FILE`: graft's safetensors, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
 	arch := fs.String("arch", "", "`architecture` of a PyTorch state_dict given to --from (graft's checkpoints name theirs): "+strings.Join(models.Archs(), ", "))
 	dataSpec := fs.String("data", "", "target `data`: a folder with one sub-folder of images per class, or digits, mnist, fashion")
 	strategy := fs.String("strategy", "auto", "`strategy`: "+strategies)
@@ -325,7 +325,7 @@ func planJSON(p *transfer.Plan) map[string]any {
 // advise is `graft advise`.
 func advise(args []string, out io.Writer) error {
 	fs := newFlags("advise")
-	from := fs.String("from", "", "base checkpoint `FILE` (safetensors written by graft, or PyTorch's with --arch)")
+	from := fs.String("from", "", "base checkpoint `FILE`: graft's safetensors, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
 	arch := fs.String("arch", "", "`architecture` of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
 	dataSpec := fs.String("data", "", "target `data`: a folder of class sub-folders, or digits, mnist, fashion")
 	perClass := fs.Int("per-class", 0, "advise for `K` images per class (0: all the data)")

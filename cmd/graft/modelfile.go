@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
+	"github.com/graftml/graft/nn/pth"
 	"github.com/graftml/graft/transfer"
 )
 
@@ -43,6 +45,9 @@ func checkModelFile(path string) error {
 		if hl >= 2 && hl <= uint64(st.Size())-8 && head[8] == '{' {
 			return nil // a safetensors header: its parser says the rest
 		}
+	}
+	if pth.Is(f) {
+		return fmt.Errorf("%s is a PyTorch file (torch.save): add --arch with one of %s", path, strings.Join(models.Archs(), ", "))
 	}
 	return fmt.Errorf("%s is not a safetensors checkpoint (%s); graft reads safetensors model files%s",
 		path, looksLike(head, st.Size()), otherFormats())

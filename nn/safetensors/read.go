@@ -372,7 +372,7 @@ func decode(e *entry, b []byte) *Tensor {
 	case F16:
 		out := make([]float32, e.n)
 		for i := range out {
-			out[i] = f16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+			out[i] = HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
 		}
 		t.F32 = out
 	case BF16:
@@ -391,9 +391,9 @@ func decode(e *entry, b []byte) *Tensor {
 	return t
 }
 
-// f16ToF32 converts an IEEE 754 binary16 value exactly to float32,
+// HalfToFloat32 converts an IEEE 754 binary16 value exactly to float32,
 // subnormals, infinities and NaN payloads included.
-func f16ToF32(h uint16) float32 {
+func HalfToFloat32(h uint16) float32 {
 	sign := uint32(h>>15) << 31
 	exp := uint32(h>>10) & 0x1f
 	mant := uint32(h) & 0x3ff

@@ -262,15 +262,15 @@ func TestF16Exhaustive(t *testing.T) {
 		default:
 			want = sign * math.Ldexp(1+mant/1024, exp-15)
 		}
-		got := f16ToF32(uint16(h))
+		got := HalfToFloat32(uint16(h))
 		if math.IsNaN(want) {
 			if !math.IsNaN(float64(got)) || math.Float32bits(got)&0x7fffff != uint32(h&0x3ff)<<13 {
-				t.Fatalf("f16ToF32(%#04x) = %#x, want NaN with payload", h, math.Float32bits(got))
+				t.Fatalf("HalfToFloat32(%#04x) = %#x, want NaN with payload", h, math.Float32bits(got))
 			}
 			continue
 		}
 		if float64(got) != want || math.Signbit(float64(got)) != math.Signbit(want) {
-			t.Fatalf("f16ToF32(%#04x) = %v, want %v", h, got, want)
+			t.Fatalf("HalfToFloat32(%#04x) = %v, want %v", h, got, want)
 		}
 	}
 }

@@ -122,6 +122,7 @@ func demo(args []string, out io.Writer) error {
 	testLimit := fs.Int("test-limit", 2000, "`N` test images (a seeded sample of fashion's 10,000, or of the digits left after the training split)")
 	baseName := fs.String("base", "mnistcnn", "`base`: mnistcnn (embedded, trained on MNIST) or mobilenetv2 (ImageNet features: a TF.js Keras MobileNetV2 given by --model, compared with mnistcnn on the same splits)")
 	modelPath := fs.String("model", "", "`model.json` of the TF.js MobileNetV2 for --base mobilenetv2 (npm nsfwjs@4.4.0's, converted by tools/jsmodel)")
+	cut := fs.String("cut", "", "top-level `layer` that ends the MobileNetV2 backbone (default its last spatial layer, out_relu; graft info --model lists them)")
 	size := fs.Int("size", 96, "image side `S` the 28×28 targets are resized to for --base mobilenetv2")
 	epochs := fs.Int("epochs", 0, "`N` epochs of fine-tuning (top-k, all) and of scratch (0: transfer's default, 10)")
 	headEpochs := fs.Int("head-epochs", 0, "`N` epochs of the head alone on cached features (0: transfer's default, 30)")
@@ -138,6 +139,7 @@ func demo(args []string, out io.Writer) error {
 		fs.check(*baseName == "mnistcnn" || *baseName == "mobilenetv2", "base", "not mnistcnn or mobilenetv2"),
 		fs.check(*baseName != "mobilenetv2" || *modelPath != "", "model", "needed by --base mobilenetv2 (its TF.js model.json)"),
 		fs.check(*baseName == "mobilenetv2" || *modelPath == "", "model", "only with --base mobilenetv2"),
+		fs.check(*baseName == "mobilenetv2" || *cut == "", "cut", "only with --base mobilenetv2"),
 		fs.check(*size >= 32 && *size <= 512, "size", "must be 32 to 512"),
 		fs.check(*epochs >= 0, "epochs", "must not be negative"),
 		fs.check(*headEpochs >= 0, "head-epochs", "must not be negative"),
@@ -165,7 +167,7 @@ func demo(args []string, out io.Writer) error {
 	same := func(s *data.Set) (*data.Set, error) { return s, nil }
 	bases := []*demoBase{{name: "mnistcnn (MNIST)", model: mnist, prep: same}}
 	if *baseName == "mobilenetv2" {
-		m, err := imagenetBase(*modelPath, *size)
+		m, err := imagenetBase(*modelPath, *size, *cut)
 		if err != nil {
 			return fmt.Errorf("demo: --model: %v", err)
 		}

@@ -22,9 +22,11 @@ import (
 // dense layers above it were trained for its 5 NSFW classes, not ImageNet.
 // The first convolution's RGB weights are summed (transfer.
 // AdaptInputChannels), which is exactly the network seeing the grey image
-// copied into three channels, at a third of the input memory. Layer
+// copied into three channels, at a third of the input memory. A cut
+// names the top-level layer that ends the backbone instead (an earlier,
+// less task-specific one). Layer
 // groups follow the spatial resolution (models.GroupsByResolution).
-func imagenetBase(path string, size int) (*models.Model, error) {
+func imagenetBase(path string, size int, cut string) (*models.Model, error) {
 	imp, err := tfjs.Read(path)
 	if err != nil {
 		return nil, err
@@ -49,14 +51,17 @@ func imagenetBase(path string, size int) (*models.Model, error) {
 		classes = imp.OutputShape[0]
 	}
 	// The last top-level child with a spatial (H, W > 1) output ends the
-	// backbone.
+	// backbone, or the one named cut.
 	last, channels := -1, 0
 	for i, c := range s.Children() {
 		for _, r := range sum.Layers {
-			if r.Name == c.Name && len(r.OutShape) == 4 && r.OutShape[1]*r.OutShape[2] > 1 {
+			if r.Name == c.Name && len(r.OutShape) == 4 && (cut == "" && r.OutShape[1]*r.OutShape[2] > 1 || cut == c.Name) {
 				last, channels = i, r.OutShape[3]
 			}
 		}
+	}
+	if last < 0 && cut != "" {
+		return nil, fmt.Errorf("%s: no top-level layer %q with a spatial output to cut at", path, cut)
 	}
 	if last < 0 || classes < 2 {
 		return nil, fmt.Errorf("%s: no spatial backbone under a classifier (output %v)", path, imp.OutputShape)

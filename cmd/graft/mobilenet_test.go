@@ -36,7 +36,7 @@ func nsfwjsModel(t *testing.T) string {
 func TestImagenetBaseIsTheBackbone(t *testing.T) {
 	path := nsfwjsModel(t)
 	const size = 224 // the graph runs its 7×7 pooling too, after the output
-	m, err := imagenetBase(path, size)
+	m, err := imagenetBase(path, size, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +79,16 @@ func TestImagenetBaseIsTheBackbone(t *testing.T) {
 	}
 	if diff > 1e-4*ref || ref == 0 {
 		t.Errorf("features differ by %g (largest %g)", diff, ref)
+	}
+	if _, err := imagenetBase(path, size, "dense_1"); err == nil || !strings.Contains(err.Error(), `no top-level layer "dense_1" with a spatial output`) {
+		t.Errorf("cut at a dense layer: %v", err)
+	}
+	e, err := imagenetBase(path, size, "block_16_project_BN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := lastDenseIn(e); d == nil || d.In != 320 {
+		t.Errorf("cut at block_16_project_BN: head %+v, want 320 inputs", d)
 	}
 	// A clone (what every transfer run starts from) keeps the grey input.
 	c, err := transfer.Copy(m)
@@ -158,4 +168,14 @@ func TestDemoMobileNetV2(t *testing.T) {
 			t.Errorf("text output lacks %q:\n%s", s, out.String())
 		}
 	}
+}
+
+func lastDenseIn(l nn.Layer) *nn.Dense {
+	var d *nn.Dense
+	nn.Walk(l, func(_ string, m nn.Layer) {
+		if x, ok := m.(*nn.Dense); ok {
+			d = x
+		}
+	})
+	return d
 }

@@ -216,6 +216,7 @@ func TestMistakes(t *testing.T) {
 		{nil, []string{"demo", "--base", "resnet"}, "demo: --base resnet: not mnistcnn or mobilenetv2"},
 		{nil, []string{"demo", "--base", "mobilenetv2"}, "demo: --model: needed by --base mobilenetv2"},
 		{nil, []string{"demo", "--model", notes}, "only with --base mobilenetv2"},
+		{nil, []string{"demo", "--cut", "block_16_project"}, "demo: --cut block_16_project: only with --base mobilenetv2"},
 		{nil, []string{"demo", "--base", "mobilenetv2", "--model", notes, "--size", "8"}, "demo: --size 8: must be 32 to 512"},
 		{nil, []string{"demo", "--base", "mobilenetv2", "--model", notes}, "demo: --model: tfjs: model.json"},
 		{nil, []string{"demo", "--base", "mobilenetv2", "--model", filepath.Join(missing, "model.json")}, "no such file"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/graftml/graft/data"
 	"github.com/graftml/graft/nn"
@@ -55,7 +56,9 @@ func imagenetBase(path string, size int, cut string) (*models.Model, error) {
 	last, channels := -1, 0
 	for i, c := range s.Children() {
 		for _, r := range sum.Layers {
-			if r.Name == c.Name && len(r.OutShape) == 4 && (cut == "" && r.OutShape[1]*r.OutShape[2] > 1 || cut == c.Name) {
+			// A child's rows: its own, or its nodes' when it is a graph.
+			own := r.Name == c.Name || strings.HasPrefix(r.Name, c.Name+".")
+			if own && len(r.OutShape) == 4 && (cut == "" && r.OutShape[1]*r.OutShape[2] > 1 || cut == c.Name) {
 				last, channels = i, r.OutShape[3]
 			}
 		}

@@ -90,6 +90,13 @@ func TestImagenetBaseIsTheBackbone(t *testing.T) {
 	if d := lastDenseIn(e); d == nil || d.In != 320 {
 		t.Errorf("cut at block_16_project_BN: head %+v, want 320 inputs", d)
 	}
+	// block51 is a residual block, a graph child: block_12's 96 channels.
+	if e, err = imagenetBase(path, size, "block51"); err != nil {
+		t.Fatal(err)
+	}
+	if d := lastDenseIn(e); d == nil || d.In != 96 {
+		t.Errorf("cut at block51: head %+v, want 96 inputs", d)
+	}
 	// A clone (what every transfer run starts from) keeps the grey input.
 	c, err := transfer.Copy(m)
 	if err != nil {

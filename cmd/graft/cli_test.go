@@ -213,6 +213,14 @@ func TestMistakes(t *testing.T) {
 		{nil, []string{"demo", "--seeds", "0"}, "demo: --seeds 0, --per-class 10: both must be at least 1"},
 		{nil, []string{"demo", "--test-limit", "-5"}, "demo: --test-limit -5: must be at least 1"},
 		{nil, []string{"demo", "--target", "cifar"}, "demo: --target cifar: not digits or fashion"},
+		{nil, []string{"demo", "--base", "resnet"}, "demo: --base resnet: not mnistcnn or mobilenetv2"},
+		{nil, []string{"demo", "--base", "mobilenetv2"}, "demo: --model: needed by --base mobilenetv2"},
+		{nil, []string{"demo", "--model", notes}, "only with --base mobilenetv2"},
+		{nil, []string{"demo", "--cut", "block_16_project"}, "demo: --cut block_16_project: only with --base mobilenetv2"},
+		{nil, []string{"demo", "--base", "mobilenetv2", "--model", notes, "--size", "8"}, "demo: --size 8: must be 32 to 512"},
+		{nil, []string{"demo", "--base", "mobilenetv2", "--model", notes}, "demo: --model: tfjs: model.json"},
+		{nil, []string{"demo", "--base", "mobilenetv2", "--model", filepath.Join(missing, "model.json")}, "no such file"},
+		{nil, []string{"demo", "--strategies", "features,bogus"}, "demo: --strategies: transfer: unknown strategy \"bogus\""},
 	}
 	for _, c := range cases {
 		stdout, stderr, code := graftExec(t, c.env, c.args...)

@@ -62,8 +62,11 @@ func TestTerminalSession(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	tm("send-keys", "-t", "graft", fmt.Sprintf("cd %s && GRAFT_DEVICE=cpu %s train --model lenet5 --data %s --epochs 300 --batch 2 --out %s --plot %s; echo status=$?",
+	tm("send-keys", "-t", "graft", fmt.Sprintf("cd %s && GRAFT_DEVICE=cpu %s train --model mnistcnn --data %s --epochs 300 --batch 2 --out %s --plot %s; echo status=$?",
 		dir, bin, images, ckpt, filepath.Join(dir, "m.png")), "Enter")
+	// mnistcnn: slow enough (~0.3 s an epoch here) that the bar, redrawn
+	// every 100 ms, is on screen when polled; lenet5 at ~7,000 images/s
+	// finished its epochs between polls on an idle machine.
 	// The bar: epoch, a bar of # and ., the step, loss, rate and time left.
 	bar := `epoch \d+/300 \[#*\.*\] \d+/\d+ loss \d+\.\d+ \d+k? images/s ETA \d+s`
 	waitFor(`(?m)^epoch 2/300: loss`, 2*time.Minute)

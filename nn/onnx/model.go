@@ -86,7 +86,7 @@ func (imp *Imported) Model(o Options) (*models.Model, error) {
 	if endsWithDense(last.Value) {
 		head = []string{last.Name}
 	}
-	groups, err := groupsOf(s, shape, head)
+	groups, err := models.GroupsByResolution(s, shape, head)
 	if err != nil {
 		return nil, err
 	}
@@ -206,63 +206,4 @@ func endsWithDense(l nn.Layer) bool {
 			return false
 		}
 	}
-}
-
-// groupsOf splits the trunk into groups by the spatial resolution its
-// units end at. Units are the top-level children, a Sequential of several
-// children counting as its children.
-func groupsOf(s *nn.Sequential, shape []int, head []string) ([][]string, error) {
-	sum, err := nn.Summarize(s, append([]int{1}, shape...))
-	if err != nil {
-		return nil, err
-	}
-	var units []string
-	for _, c := range s.Children() {
-		if slices.Contains(head, c.Name) {
-			continue
-		}
-		if q, ok := c.Value.(*nn.Sequential); ok && q.Len() > 1 {
-			for _, cc := range q.Children() {
-				units = append(units, c.Name+"."+cc.Name)
-			}
-			continue
-		}
-		units = append(units, c.Name)
-	}
-	if len(units) == 0 {
-		return nil, errors.New("no layers before the head")
-	}
-	res := func(u string) int { // the output height of a unit, −1 when flat
-		h := -2
-		for _, r := range sum.Layers {
-			if r.Name == u || strings.HasPrefix(r.Name, u+".") {
-				h = -1
-				if len(r.OutShape) == 4 && r.OutShape[1]*r.OutShape[2] > 1 {
-					h = r.OutShape[1] // pooled to 1×1 counts as flat
-				}
-			}
-		}
-		return h
-	}
-	var groups [][]string
-	prev := -3
-	for _, u := range units {
-		h := res(u)
-		if h == -2 { // runs nothing the summary saw: keep with the previous
-			h = prev
-		}
-		if h == -1 && len(groups) > 0 {
-			groups[len(groups)-1] = append(groups[len(groups)-1], u)
-			continue
-		}
-		if h != prev || len(groups) == 0 {
-			groups = append(groups, nil)
-			prev = h
-		}
-		groups[len(groups)-1] = append(groups[len(groups)-1], u)
-	}
-	if len(head) > 0 {
-		groups = append(groups, head)
-	}
-	return groups, nil
 }

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/graftml/graft/data"
+	"github.com/graftml/graft/nn"
+	"github.com/graftml/graft/nn/tfjs"
+	"github.com/graftml/graft/tensor"
+	"github.com/graftml/graft/transfer"
+)
+
+// nsfwjsModel is where .ci/run converts npm nsfwjs@4.4.0's MobileNetV2
+// (tools/jsmodel); tests that need it skip without it.
+func nsfwjsModel(t *testing.T) string {
+	t.Helper()
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	p := filepath.Join(home, ".cache", "graft", "tfjs", "nsfwjs_mobilenet_v2", "model.json")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("%s absent: see .ci/run (npm pack nsfwjs@4.4.0, go run ./tools/jsmodel)", p)
+	}
+	return p
+}
+
+// The base's trunk on a grey image is the imported network's pooled
+// out_relu on that image copied into three channels.
+func TestImagenetBaseIsTheBackbone(t *testing.T) {
+	path := nsfwjsModel(t)
+	const size = 224 // the graph runs its 7×7 pooling too, after the output
+	m, err := imagenetBase(path, size, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.InputShape; len(got) != 3 || got[0] != size || got[1] != size || got[2] != 1 {
+		t.Fatalf("input shape %v", got)
+	}
+	if len(m.Groups) < 3 || m.Groups[len(m.Groups)-1][0] != "predictions" {
+		t.Errorf("groups %v", m.Groups)
+	}
+	imp, err := tfjs.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := imp.Graph.SetOutput("out_relu"); err != nil {
+		t.Fatal(err)
+	}
+	grey := tensor.Zeros(2, size, size, 1)
+	rgb := tensor.Zeros(2, size, size, 3)
+	for i := range grey.Len() {
+		v := float32(math.Sin(float64(i)*0.37))*0.5 + 0.5
+		grey.Data()[i] = v
+		for c := range 3 {
+			rgb.Data()[3*i+c] = v
+		}
+	}
+	trunk, _, err := transfer.Cut(m, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := trunk.Infer(grey).Data()
+	spatial := imp.Graph.Infer(rgb)
+	want := nn.NewGlobalAvgPool().Infer(spatial).Data()
+	if len(got) != len(want) || len(got) != 2*1280 {
+		t.Fatalf("%d features, want %d (2×1280)", len(got), len(want))
+	}
+	var diff, ref float64
+	for i := range got {
+		diff = max(diff, math.Abs(float64(got[i]-want[i])))
+		ref = max(ref, math.Abs(float64(want[i])))
+	}
+	if diff > 1e-4*ref || ref == 0 {
+		t.Errorf("features differ by %g (largest %g)", diff, ref)
+	}
+	if _, err := imagenetBase(path, size, "dense_1"); err == nil || !strings.Contains(err.Error(), `no top-level layer "dense_1" with a spatial output`) {
+		t.Errorf("cut at a dense layer: %v", err)
+	}
+	e, err := imagenetBase(path, size, "block_16_project_BN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := lastDenseIn(e); d == nil || d.In != 320 {
+		t.Errorf("cut at block_16_project_BN: head %+v, want 320 inputs", d)
+	}
+	// block51 is a residual block, a graph child: block_12's 96 channels.
+	if e, err = imagenetBase(path, size, "block51"); err != nil {
+		t.Fatal(err)
+	}
+	if d := lastDenseIn(e); d == nil || d.In != 96 {
+		t.Errorf("cut at block51: head %+v, want 96 inputs", d)
+	}
+	// A clone (what every transfer run starts from) keeps the grey input.
+	c, err := transfer.Copy(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y := c.Infer(grey); y.Dim(1) != 5 {
+		t.Errorf("clone's output %v", y.Shape())
+	}
+}
+
+func TestResized(t *testing.T) {
+	s := &data.Set{X: []float32{-1, 1, 3, 5}, Labels: []int{0}, Shape: []int{2, 2, 1}, Classes: []string{"a"}, Mean: []float32{0.5}, Std: []float32{0.25}}
+	r, err := resized(s, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pixels 0.25, 0.75, 1 (1.25 clipped), 1 (1.75 clipped), upsampled.
+	if r.Shape[0] != 4 || r.X[0] != 0.25 || r.X[3] != 0.75 || r.X[15] != 1 || r.Mean[0] != 0 || r.Std[0] != 1 {
+		t.Errorf("resized: %+v", r)
+	}
+	if _, err := resized(&data.Set{Shape: []int{2, 2, 3}, Mean: []float32{0, 0, 0}, Std: []float32{1, 1, 1}}, 4); err == nil {
+		t.Error("RGB images resized as grey")
+	}
+}
+
+// graft demo --base mobilenetv2 at tiny sizes: both bases on the same
+// splits, every strategy, the cache measured.
+func TestDemoMobileNetV2(t *testing.T) {
+	path := nsfwjsModel(t)
+	var out bytes.Buffer
+	args := []string{"demo", "--base", "mobilenetv2", "--model", path, "--target", "digits", "--per-class", "2",
+		"--seeds", "2", "--size", "32", "--test-limit", "20", "--epochs", "1", "--head-epochs", "2", "--json"}
+	if err := run(args, &out); err != nil {
+		t.Fatal(err)
+	}
+	var rep demoReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.HasPrefix(rep.Base, "mobilenetv2") || rep.Size != 32 || rep.TestImages != 20 || rep.Compare == nil ||
+		!strings.HasPrefix(rep.Compare.Base, "mnistcnn") || rep.Margin == nil {
+		t.Fatalf("report %s", out.String())
+	}
+	for _, r := range [][]demoResult{rep.Results, rep.Compare.Results} {
+		if len(r) != len(transfer.Strategies) {
+			t.Fatalf("%d results", len(r))
+		}
+		for _, x := range r {
+			if len(x.PerSeed) != 2 || !(x.Accuracy >= 0 && x.Accuracy <= 1) || !(x.Seconds > 0) {
+				t.Errorf("%+v", x)
+			}
+		}
+	}
+	c := rep.Cache
+	if c == nil || c.ColdAccuracy != c.WarmAccuracy || !(c.ColdSeconds > 0) || !(c.WarmSeconds > 0) {
+		t.Errorf("cache report %+v: a warm cache must give the same accuracy", c)
+	}
+	acc := func(rs []demoResult, st string) float64 {
+		for _, r := range rs {
+			if r.Strategy == st {
+				return r.Accuracy
+			}
+		}
+		return math.NaN()
+	}
+	if m := rep.Margin; math.Abs(m.Diff-(acc(rep.Results, m.Best)-acc(rep.Compare.Results, m.CompareBest))) > 1e-12 {
+		t.Errorf("margin %+v", m)
+	}
+	out.Reset()
+	if err := run([]string{"demo", "--base", "mobilenetv2", "--model", path, "--per-class", "2", "--seeds", "1", "--size", "32",
+		"--test-limit", "10", "--strategies", "features", "--quiet"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"mobilenetv2", "mnistcnn", "feature cache:", "best of"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("text output lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+func lastDenseIn(l nn.Layer) *nn.Dense {
+	var d *nn.Dense
+	nn.Walk(l, func(_ string, m nn.Layer) {
+		if x, ok := m.(*nn.Dense); ok {
+			d = x
+		}
+	})
+	return d
+}

@@ -63,6 +63,8 @@ type Graph struct {
 	in, out int
 	nodeIn  [][]int
 	nodeOut []int
+	// live[i] says the output depends on node i: only those run
+	live []bool
 	// run state, reused across calls
 	vals, grads, acc []*tensor.Tensor
 	owned            []bool
@@ -124,6 +126,7 @@ func (g *Graph) Add(name string, l Layer, output string, inputs ...string) error
 		g.nodeIn[len(g.nodeIn)-1] = append(g.nodeIn[len(g.nodeIn)-1], g.index[in])
 	}
 	g.nodeOut = append(g.nodeOut, g.index[output])
+	g.live = append(g.live, false) // written after the output: not read by it
 	g.xs = append(g.xs, make([]*tensor.Tensor, len(inputs)))
 	g.needs = append(g.needs, make([]bool, len(inputs)))
 	n := len(g.index)
@@ -132,14 +135,32 @@ func (g *Graph) Add(name string, l Layer, output string, inputs ...string) error
 	return nil
 }
 
-// SetOutput names the value the Graph returns.
+// SetOutput names the value the Graph returns. Forward, Backward and
+// Infer then run only the nodes the output depends on: the others (a
+// classifier above a cut, say) stay in the graph, parameters included,
+// but do not run.
 func (g *Graph) SetOutput(name string) error {
 	i, ok := g.index[name]
 	if !ok {
 		return fmt.Errorf("nn.Graph: output %q is written by no node", name)
 	}
 	g.output, g.out = name, i
+	g.markLive()
 	return nil
+}
+
+// markLive marks the nodes the output depends on, walking back from it.
+func (g *Graph) markLive() {
+	want := make([]bool, len(g.index))
+	want[g.out] = true
+	for i := len(g.nodes) - 1; i >= 0; i-- {
+		g.live[i] = want[g.nodeOut[i]]
+		if g.live[i] {
+			for _, v := range g.nodeIn[i] {
+				want[v] = true
+			}
+		}
+	}
 }
 
 func (g *Graph) mustReady() {
@@ -153,7 +174,9 @@ func (g *Graph) Forward(x *tensor.Tensor) *tensor.Tensor {
 	g.mustReady()
 	g.vals[g.in], g.xshape = x, x.Shape()
 	for i, n := range g.nodes {
-		g.vals[g.nodeOut[i]] = g.run(i, n, g.vals, false)
+		if g.live[i] {
+			g.vals[g.nodeOut[i]] = g.run(i, n, g.vals, false)
+		}
 	}
 	y := g.vals[g.out]
 	clear(g.vals) // keep no references beyond the layers' own
@@ -206,10 +229,15 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	readers := g.readers()
 	left := slices.Clone(readers)
 	var pool recycler
+	prev := -1 // the last node run
 	for i, n := range g.nodes {
-		if i > 0 {
-			g.release(&pool, vals, left, i-1)
+		if !g.live[i] {
+			continue
 		}
+		if prev >= 0 {
+			g.release(&pool, vals, left, prev)
+		}
+		prev = i
 		if ia, ok := n.Layer.(allocInferer); ok && len(n.Inputs) == 1 {
 			vals[g.nodeOut[i]] = ia.inferAlloc(vals[g.nodeIn[i][0]], pool.get)
 			continue
@@ -290,10 +318,13 @@ func (g *Graph) release(r *recycler, vals []*tensor.Tensor, left []int, i int) {
 	}
 }
 
-// readers counts the nodes reading each value.
+// readers counts the nodes that run reading each value.
 func (g *Graph) readers() []int {
 	r := make([]int, len(g.index))
-	for _, ins := range g.nodeIn {
+	for i, ins := range g.nodeIn {
+		if !g.live[i] {
+			continue
+		}
 		for _, v := range ins {
 			r[v]++
 		}
@@ -309,6 +340,10 @@ func (g *Graph) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
 	clear(g.need)
 	g.need[g.in] = needInputGrad
 	for i, n := range g.nodes {
+		if !g.live[i] {
+			g.need[g.nodeOut[i]] = false
+			continue
+		}
 		run := HasTrainable(n.Layer)
 		for _, v := range g.nodeIn[i] {
 			run = run || g.need[v]

@@ -18,14 +18,17 @@ import (
 // Sequentials, and the parameter names stay as they are. Where names do
 // not give such a chain, the nodes are split where a single value is
 // live; a run of nodes with no common name then becomes a Graph child
-// named block<i>, whose parameters take that prefix.
+// named block<i>, whose parameters take that prefix. Nodes the output
+// does not depend on are left out.
 func Structure(g *Graph) (Layer, error) {
 	if g.output == "" {
 		return nil, fmt.Errorf("nn.Structure: the graph has no output")
 	}
-	nodes := make([]snode, len(g.nodes))
+	var nodes []snode // the nodes that run: those the output depends on
 	for i, n := range g.nodes {
-		nodes[i] = snode{GraphNode: n, parts: strings.Split(n.Name, ".")}
+		if g.live[i] {
+			nodes = append(nodes, snode{GraphNode: n, parts: strings.Split(n.Name, ".")})
+		}
 	}
 	return structure(nodes, g.input, g.output, 0, true)
 }

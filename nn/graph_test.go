@@ -305,3 +305,55 @@ func TestGraphInferRecycling(t *testing.T) {
 	}
 	closeSlices(t, "the caller's input", x.Data(), xCopy, 0)
 }
+
+// TestGraphPrunesDeadNodes: nodes the output does not depend on (a 7×7
+// pooling that would panic on a 5×4 input, and a layer above it) do not
+// run in Forward, Infer or Backward, and leave the output and gradients
+// as the graph without them gives; Structure leaves them out.
+func TestGraphPrunesDeadNodes(t *testing.T) {
+	x := randn(230, 2, 5, 4, 3)
+	ref := testGraph(231)
+	g := testGraph(231)
+	spy := &spyLayer{Layer: nn.NewDense(3, 2, true, 232)}
+	for _, e := range []error{
+		g.Add("after.pool", nn.NewMaxPool2D(7, 1, 0), "big", "k"),
+		g.Add("after.flat", nn.NewFlatten(), "bf", "big"),
+		g.Add("after.fc", spy, "z", "y"),
+		g.SetOutput("y"),
+	} {
+		if e != nil {
+			t.Fatal(e)
+		}
+	}
+	nn.SetTraining(ref, true)
+	nn.SetTraining(g, true)
+	r := randn(233, 2, 3)
+	want, _ := backwardOnce(ref, x, r, true)
+	got, _ := backwardOnce(g, x, r, true)
+	closeSlices(t, "output", got.y, want.y, 0)
+	closeSlices(t, "input gradient", got.dx, want.dx, 0)
+	for j := range want.grads {
+		closeSlices(t, nn.Parameters(ref)[j].Name, got.grads[j], want.grads[j], 0)
+	}
+	if spy.backwards != 0 {
+		t.Errorf("the node after the output ran backward %d times", spy.backwards)
+	}
+	closeSlices(t, "Infer", g.Infer(x).Data(), ref.Infer(x).Data(), 0)
+
+	// Cut below the head: the classifier no longer runs.
+	if err := g.SetOutput("m"); err != nil {
+		t.Fatal(err)
+	}
+	if s := g.Infer(x).Shape(); !slices.Equal(s, []int{2, 5, 4, 4}) {
+		t.Errorf("cut at m: output %v", s)
+	}
+	l, err := nn.Structure(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range nn.Parameters(l) {
+		if strings.HasPrefix(p.Name, "after.") || strings.HasPrefix(p.Name, "fc.") {
+			t.Errorf("Structure keeps %s, which the output does not read", p.Name)
+		}
+	}
+}

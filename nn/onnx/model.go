@@ -50,15 +50,6 @@ func Load(path string, o Options) (*models.Model, error) {
 // resolution (each group's layers end at one resolution; the flat layers
 // before the head join the last), the head last.
 func (imp *Imported) Model(o Options) (*models.Model, error) {
-	l, err := nn.Structure(imp.Graph)
-	if err != nil {
-		return nil, err
-	}
-	s, ok := l.(*nn.Sequential)
-	if !ok || s.Len() == 0 {
-		return nil, fmt.Errorf("the graph does not structure into a Sequential (%T)", l)
-	}
-	dropSoftmax(s)
 	shape := slices.Clone(imp.InputShape)
 	if len(shape) != 3 {
 		return nil, fmt.Errorf("input shape %v: a transferable model takes images [H, W, C]", imp.InputShape)
@@ -81,16 +72,7 @@ func (imp *Imported) Model(o Options) (*models.Model, error) {
 			return nil, err
 		}
 	}
-	last := s.Children()[s.Len()-1]
-	var head []string
-	if endsWithDense(last.Value) {
-		head = []string{last.Name}
-	}
-	groups, err := models.GroupsByResolution(s, shape, head)
-	if err != nil {
-		return nil, err
-	}
-	m, err := models.NewImported(s, shape, head, groups, "onnx")
+	m, err := models.FromGraph(imp.Graph, shape, "onnx")
 	if err != nil {
 		return nil, err
 	}
@@ -98,24 +80,19 @@ func (imp *Imported) Model(o Options) (*models.Model, error) {
 	if o.BGR {
 		m.Extra["channel_order"] = "RGB (imported from BGR: first convolutions' input channels reversed)"
 	}
-	m.Mean, m.Std = o.Mean, o.Std
-	if m.Mean == nil {
-		if m.Mean, err = ParseFloats(imp.Metadata["mean"]); err != nil {
+	mean, std := o.Mean, o.Std
+	if mean == nil {
+		if mean, err = ParseFloats(imp.Metadata["mean"]); err != nil {
 			return nil, fmt.Errorf("metadata mean: %w", err)
 		}
 	}
-	if m.Std == nil {
-		if m.Std, err = ParseFloats(imp.Metadata["std"]); err != nil {
+	if std == nil {
+		if std, err = ParseFloats(imp.Metadata["std"]); err != nil {
 			return nil, fmt.Errorf("metadata std: %w", err)
 		}
 	}
-	if (m.Mean != nil && len(m.Mean) != shape[2]) || (m.Std != nil && len(m.Std) != shape[2]) {
-		return nil, fmt.Errorf("mean %v and std %v for %d channels", m.Mean, m.Std, shape[2])
-	}
-	for _, v := range m.Std {
-		if v <= 0 {
-			return nil, fmt.Errorf("std %v: must be positive", m.Std)
-		}
+	if err := m.SetNormalisation(mean, std); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -167,43 +144,4 @@ func ParseFloats(s string) ([]float32, error) {
 		out = append(out, float32(v))
 	}
 	return out, nil
-}
-
-// dropSoftmax removes a final Softmax (at the top or ending the last
-// child), so the model gives logits.
-func dropSoftmax(s *nn.Sequential) {
-	for {
-		n := s.Len()
-		if n == 0 {
-			return
-		}
-		switch l := s.Layer(n - 1).(type) {
-		case *nn.Softmax:
-			s.Truncate(n - 1)
-			continue
-		case *nn.Sequential:
-			if l.Len() > 1 {
-				if _, ok := l.Layer(l.Len() - 1).(*nn.Softmax); ok {
-					l.Truncate(l.Len() - 1)
-				}
-			}
-		}
-		return
-	}
-}
-
-func endsWithDense(l nn.Layer) bool {
-	for {
-		switch m := l.(type) {
-		case *nn.Dense:
-			return true
-		case *nn.Sequential:
-			if m.Len() == 0 {
-				return false
-			}
-			l = m.Layer(m.Len() - 1)
-		default:
-			return false
-		}
-	}
 }

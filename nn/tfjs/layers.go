@@ -389,6 +389,8 @@ func (b *builder) batchNorm() error {
 		return fmt.Errorf("epsilon %v, momentum %v", eps, momentum)
 	}
 	bn := nn.NewBatchNorm(c)
+	// Keras: running = momentum·running + (1−momentum)·batch; graft's
+	// (PyTorch's) momentum weighs the batch: Keras's 0.99 is graft's 0.01.
 	bn.Eps, bn.Momentum = float32(eps), float32(1-momentum)
 	name := b.layer.Name
 	for _, v := range []struct {

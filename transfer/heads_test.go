@@ -267,6 +267,31 @@ func TestAdaptInputChannels(t *testing.T) {
 		y := m.Forward(grey)
 		m.Backward(randn(4, y.Shape()...), false)
 	})
+	t.Run("imported", func(t *testing.T) {
+		// An imported model's checkpoint carries its topology: adapted, it
+		// must describe the one-channel convolution and reload.
+		s := nn.NewSequential()
+		s.Add("conv", nn.NewConv2D(3, 4, 3, nn.ConvOpts{Padding: 1, Bias: true}, 7))
+		s.Add("pool", nn.NewGlobalAvgPool())
+		s.Add("fc", nn.NewDense(4, 2, true, 8))
+		m, err := models.NewImported(s, []int{8, 8, 3}, []string{"fc"}, [][]string{{"conv", "pool"}, {"fc"}}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := transfer.AdaptInputChannels(m, 1); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "m.safetensors")
+		if err := nn.Save(path, m, m.Meta()); err != nil {
+			t.Fatal(err)
+		}
+		r, _, err := transfer.FromCheckpoint(path)
+		if err != nil {
+			t.Fatalf("reloading an adapted imported model: %v", err)
+		}
+		grey := randn(6, 2, 8, 8, 1)
+		closeTo(t, "reloaded", r.Infer(grey), m.Infer(grey), 1e-6)
+	})
 	t.Run("3to6", func(t *testing.T) {
 		orig, m := smallResNet(1), smallResNet(1)
 		if err := transfer.AdaptInputChannels(m, 6); err != nil {

@@ -35,21 +35,15 @@ func imagenetBase(path string, size int, cut string) (*models.Model, error) {
 	if len(imp.InputShape) != 3 || imp.InputShape[2] != 3 {
 		return nil, fmt.Errorf("%s: input shape %v, want an RGB image (H, W, 3)", path, imp.InputShape)
 	}
-	l, err := nn.Structure(imp.Graph)
+	// The file's model (softmax dropped, structured), at its own size.
+	full, err := imp.Model(tfjs.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
-	s, ok := l.(*nn.Sequential)
-	if !ok {
-		return nil, fmt.Errorf("%s: the graph does not structure into a chain (%T)", path, l)
-	}
+	s, classes := full.Sequential, full.Options.Classes
 	sum, err := nn.Summarize(s, append([]int{1}, imp.InputShape...))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	classes := 0
-	if len(imp.OutputShape) == 1 {
-		classes = imp.OutputShape[0]
 	}
 	// The last top-level child with a spatial (H, W > 1) output ends the
 	// backbone, or the one named cut.
@@ -77,24 +71,20 @@ func imagenetBase(path string, size int, cut string) (*models.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
-	m, err := models.NewImported(s, shape, []string{"predictions"}, groups, "tfjs:"+imp.Name)
+	m, err := models.NewImported(s, shape, []string{"predictions"}, groups, full.Extra[models.MetaSource])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	if err := transfer.AdaptInputChannels(m, 1); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
-	topo, err := nn.EncodeTopology(s)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	m.Extra[models.MetaTopology] = string(topo)
-	// Keras's BatchNorm momentum (0.99, 0.999 here) lets the running
-	// statistics follow the batches' by a tenth of a percent a step: fine-
-	// tuned or retrained for a few hundred steps, the network would be
-	// evaluated with statistics it no longer matches (scratch measured
-	// 0.13 on Fashion-MNIST at 10 per class). PyTorch's 0.1 takes them
-	// along; frozen layers keep theirs either way.
+	// The import keeps Keras's BatchNorm momentum (0.99, 0.999 here, as
+	// graft's 0.01, 0.001): the running statistics follow the batches' by
+	// a tenth of a percent a step, so fine-tuned or retrained for a few
+	// hundred steps the network would be evaluated with statistics it no
+	// longer matches (scratch measured 0.13 on Fashion-MNIST at 10 per
+	// class). The demo's short runs take PyTorch's 0.1; frozen layers keep
+	// theirs either way.
 	nn.Walk(m, func(_ string, l nn.Layer) {
 		if bn, ok := l.(*nn.BatchNorm); ok {
 			bn.Momentum = 0.1

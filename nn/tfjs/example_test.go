@@ -31,3 +31,17 @@ func Example() {
 	// d.bias [3]
 	// batch of 4 → [4 3]
 }
+
+// ExampleLoad imports a TF.js model as a transfer base: the trunk, the
+// last Dense as the head, layer groups by resolution.
+func ExampleLoad() {
+	m, err := tfjs.Load(fixture("seq", "model.json"), tfjs.Options{Mean: []float32{0, 0}, Std: []float32{1, 1}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("input", m.InputShape, "head", m.Head, "classes", m.Options.Classes)
+	fmt.Println("groups", m.Groups)
+	// Output:
+	// input [9 9 2] head [d] classes 3
+	// groups [[c1 c1/relu] [p1 f] [d]]
+}

@@ -56,8 +56,8 @@ func loadBase(path, arch string) (*models.Model, nn.Meta, error) {
 	if path == "" {
 		return nil, nn.Meta{}, errors.New("no --from checkpoint given")
 	}
-	if isONNX(path) {
-		return loadONNXBase(path)
+	if importKind(path) != "" {
+		return loadImportedBase(path)
 	}
 	if arch != "" {
 		m, err := transfer.FromTorch(path, arch)
@@ -101,7 +101,7 @@ const strategies = "auto, features, top-k, all or scratch"
 // finetune is `graft finetune`.
 func finetune(args []string, out io.Writer) error {
 	fs := newFlags("finetune")
-	from := fs.String("from", "", "base checkpoint `FILE`: graft's safetensors, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
+	from := fs.String("from", "", "base checkpoint `FILE`: graft's safetensors, an ONNX model (.onnx) or TF.js model.json, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
 	arch := fs.String("arch", "", "`architecture` of a PyTorch state_dict given to --from (graft's checkpoints name theirs): "+strings.Join(models.Archs(), ", "))
 	dataSpec := fs.String("data", "", "target `data`: a folder with one sub-folder of images per class, or digits, mnist, fashion")
 	strategy := fs.String("strategy", "auto", "`strategy`: "+strategies)
@@ -356,7 +356,7 @@ func adviseOptions(seed uint64, budget float64, headEpochs, epochs int) transfer
 // advise is `graft advise`.
 func advise(args []string, out io.Writer) error {
 	fs := newFlags("advise")
-	from := fs.String("from", "", "base checkpoint `FILE`: graft's safetensors, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
+	from := fs.String("from", "", "base checkpoint `FILE`: graft's safetensors, an ONNX model (.onnx) or TF.js model.json, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
 	arch := fs.String("arch", "", "`architecture` of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
 	dataSpec := fs.String("data", "", "target `data`: a folder of class sub-folders, or digits, mnist, fashion")
 	perClass := fs.Int("per-class", 0, "advise for `K` images per class, as finetune --per-class trains on (0: the 80% finetune trains on)")

@@ -112,7 +112,7 @@ func sizeWarning(dir string, base *models.Model) string {
 // predict is `graft predict`: the top classes of each image.
 func predict(args []string, out io.Writer) error {
 	fs := newFlags("predict")
-	from := fs.String("from", "", "checkpoint `FILE` (safetensors written by graft, a delta with its base, or PyTorch's with --arch)")
+	from := fs.String("from", "", "checkpoint `FILE` (safetensors written by graft, a delta with its base, an ONNX model or TF.js model.json, or PyTorch's with --arch)")
 	arch := fs.String("arch", "", "`architecture` of a PyTorch state_dict given to --from")
 	base := fs.String("base", "", "the base `FILE` a delta checkpoint was trained over (default: the path the delta records)")
 	top := fs.Int("top", 3, "`classes` to show per image")

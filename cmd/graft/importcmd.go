@@ -8,25 +8,26 @@ import (
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
 	"github.com/graftml/graft/nn/onnx"
+	"github.com/graftml/graft/nn/tfjs"
 	"github.com/graftml/graft/transfer"
 )
 
 func init() {
-	register(command{name: "import", args: "MODEL.onnx", minArgs: 1, maxArgs: 1,
-		summary: "an ONNX model as a graft checkpoint that carries its topology",
-		doc:     `Reads an ONNX model (exported from PyTorch, Keras, Paddle, ...) and writes a graft checkpoint that holds its weights and its topology, so it reloads without the ONNX file. Parameter names are the initializers' (a PyTorch export keeps its state_dict names). The last Gemm/MatMul (with a following Softmax dropped) becomes the head; layer groups are cut where the spatial resolution changes. --mean and --std are per channel, comma-separated, applied to pixels scaled to [0,1]; without them the model's metadata_props are used when present. finetune, advise, predict and info --model also take MODEL.onnx directly.`,
+	register(command{name: "import", args: "MODEL.onnx|model.json", minArgs: 1, maxArgs: 1,
+		summary: "an ONNX or TF.js model as a graft checkpoint that carries its topology",
+		doc:     `Reads an ONNX model (exported from PyTorch, Keras, Paddle, ...) or a TF.js layers model (model.json with its weight shards beside it, as tfjs-converter writes a Keras model) and writes a graft checkpoint that holds its weights and its topology, so it reloads without the original files. Parameter names are the initializers' (a PyTorch export keeps its state_dict names) or the Keras layers'. The last dense layer (with a following Softmax dropped) becomes the head; layer groups are cut where the spatial resolution changes. --mean and --std are per channel, comma-separated, applied to pixels scaled to [0,1]; without them an ONNX model's metadata_props are used when present, else 0.5 and 0.5 (pixels in [-1,1]; a TF.js model fed pixels in [0,1] wants --mean 0,0,0 --std 1,1,1). finetune, advise, predict and info --model also take MODEL.onnx and model.json directly.`,
 		run:     importCmd})
 }
 
-// importCmd converts an ONNX model into a graft checkpoint that carries
-// its topology, input size and normalisation.
+// importCmd converts an ONNX or TF.js model into a graft checkpoint that
+// carries its topology, input size and normalisation.
 func importCmd(args []string, out io.Writer) error {
 	fs := newFlags("import")
 	dst := fs.String("out", "", "checkpoint to write (safetensors)")
-	size := fs.Int("size", 0, "input height and width where the model's are dynamic (0: the model's, else 224)")
+	size := fs.Int("size", 0, "input height and width where the model's are dynamic (0: the model's, else 224; a TF.js model: replaces its size)")
 	height := fs.Int("height", 0, "input height (overrides --size)")
 	width := fs.Int("width", 0, "input width (overrides --size)")
-	bgr := fs.Bool("bgr", false, "the model was trained on BGR images: reverse its first convolutions' input channels")
+	bgr := fs.Bool("bgr", false, "the ONNX model was trained on BGR images: reverse its first convolutions' input channels")
 	mean := fs.String("mean", "", "per-channel mean of pixels in [0,1], comma-separated (default: the model's metadata)")
 	std := fs.String("std", "", "per-channel standard deviation, comma-separated")
 	if err := fs.parse(args); err != nil {
@@ -42,12 +43,31 @@ func importCmd(args []string, out io.Writer) error {
 		return err
 	}
 	pos := fs.Args()
+	kind := importKind(pos[0])
+	if kind == "" {
+		return fs.usageErr("%s: not a model to import (MODEL.onnx, or a TF.js model.json)", pos[0])
+	}
+	if err := fs.check(!*bgr || kind == "onnx", "bgr", "only for an ONNX model"); err != nil {
+		return err
+	}
 	o, err := onnxOptions(*size, *mean, *std)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
 	o.Height, o.Width, o.BGR = *height, *width, *bgr
-	m, err := onnx.Load(pos[0], o)
+	var m *models.Model
+	if kind == "onnx" {
+		m, err = onnx.Load(pos[0], o)
+	} else {
+		h, w := o.Height, o.Width
+		if h == 0 {
+			h = *size
+		}
+		if w == 0 {
+			w = *size
+		}
+		m, err = tfjs.Load(pos[0], tfjs.Options{Height: h, Width: w, Mean: o.Mean, Std: o.Std})
+	}
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -96,13 +116,29 @@ func countLeaves(l nn.Layer) int {
 	return n
 }
 
-// isONNX says whether a --from path is an ONNX model.
-func isONNX(path string) bool { return strings.HasSuffix(strings.ToLower(path), ".onnx") }
+// importKind says which importer reads a --from path, by its extension:
+// "onnx" (.onnx), "tfjs" (a TF.js model.json, any .json) or "" (a graft
+// or PyTorch checkpoint).
+func importKind(path string) string {
+	switch p := strings.ToLower(path); {
+	case strings.HasSuffix(p, ".onnx"):
+		return "onnx"
+	case strings.HasSuffix(p, ".json"):
+		return "tfjs"
+	}
+	return ""
+}
 
-// loadONNXBase imports an ONNX model as a base (default options: the
-// file's metadata gives the normalisation, if any).
-func loadONNXBase(path string) (*models.Model, nn.Meta, error) {
-	m, err := onnx.Load(path, onnx.Options{})
+// loadImportedBase imports an ONNX or TF.js model as a base (default
+// options: an ONNX file's metadata gives the normalisation, if any).
+func loadImportedBase(path string) (*models.Model, nn.Meta, error) {
+	var m *models.Model
+	var err error
+	if importKind(path) == "onnx" {
+		m, err = onnx.Load(path, onnx.Options{})
+	} else {
+		m, err = tfjs.Load(path, tfjs.Options{})
+	}
 	if err != nil {
 		return nil, nn.Meta{}, err
 	}
@@ -113,8 +149,8 @@ func loadONNXBase(path string) (*models.Model, nn.Meta, error) {
 func modelInfo(path string, out io.Writer, asJSON bool) error {
 	var m *models.Model
 	var err error
-	if isONNX(path) {
-		m, _, err = loadONNXBase(path)
+	if importKind(path) != "" {
+		m, _, err = loadImportedBase(path)
 	} else {
 		m, _, err = transfer.FromCheckpoint(path)
 	}

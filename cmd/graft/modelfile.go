@@ -101,7 +101,7 @@ func loadModel(path, arch, base string) (*models.Model, nn.Meta, error) {
 	if path == "" {
 		return nil, nn.Meta{}, errors.New("no --from checkpoint given")
 	}
-	if arch == "" {
+	if arch == "" && importKind(path) == "" {
 		if err := checkModelFile(path); err != nil {
 			return nil, nn.Meta{}, err
 		}

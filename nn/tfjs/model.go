@@ -14,9 +14,10 @@ type Options struct {
 	// (a fully convolutional trunk, or one under a global pooling, takes
 	// other sizes; anything else is an error).
 	Height, Width int
-	// Mean and Std are per channel (none: pixels in [0, 1] as they are,
-	// as Keras applications' TF.js exports usually take them rescaled
-	// inside or outside the model).
+	// Mean and Std are per channel. model.json does not record them:
+	// left nil, graft's loaders use 0.5 and 0.5 (pixels in [−1, 1], as
+	// Keras's MobileNet preprocess_input gives); a model fed raw pixels
+	// in [0, 1] (nsfwjs's) takes Mean 0 and Std 1.
 	Mean, Std []float32
 	// Output, when set, names the layer the model ends at instead of the
 	// file's output (a cut below the classifier: the model then has no

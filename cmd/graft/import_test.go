@@ -5,8 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
-	"testing"
-)
+	"testing")
 
 // TestImportInfo: graft import writes a checkpoint that graft info reads
 // without the ONNX file; user mistakes are errors.
@@ -126,5 +125,31 @@ func TestImportTFJS(t *testing.T) {
 	}
 	if pa := preds(a.Bytes()); pa != preds(b.Bytes()) || !strings.Contains(pa, "gopher.png") {
 		t.Errorf("predict from model.json:\n%s\nfrom its import:\n%s", a.String(), b.String())
+	}
+}
+
+// TestFinetuneFromTFJS: advise and finetune take --from model.json, and
+// the fine-tuned checkpoint predicts.
+func TestFinetuneFromTFJS(t *testing.T) {
+	src := filepath.Join("..", "..", "testdata", "tfjs", "grey", "model.json")
+	var out bytes.Buffer
+	if err := run([]string{"advise", "--from", src, "--data", "digits", "--per-class", "5", "--json"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "strategy") {
+		t.Errorf("advise: %s", out.String())
+	}
+	dst := filepath.Join(t.TempDir(), "ft.safetensors")
+	out.Reset()
+	if err := run([]string{"finetune", "--from", src, "--data", "digits", "--per-class", "5", "--strategy", "all",
+		"--head-epochs", "1", "--epochs", "1", "--out", dst, "--quiet", "--json"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run([]string{"info", "--model", dst, "--json"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"d"`) {
+		t.Errorf("info of the fine-tuned model: %s", out.String())
 	}
 }

@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
-	"testing")
+	"testing"
+)
 
 // TestImportInfo: graft import writes a checkpoint that graft info reads
 // without the ONNX file; user mistakes are errors.

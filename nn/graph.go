@@ -90,6 +90,10 @@ func (g *Graph) Output() string { return g.output }
 // own: do not modify it.
 func (g *Graph) Nodes() []GraphNode { return g.nodes }
 
+// Runs reports whether Nodes()[i] runs: whether the output depends on
+// it (see SetOutput).
+func (g *Graph) Runs(i int) bool { return i >= 0 && i < len(g.live) && g.live[i] }
+
 // Children returns the top level of the layer tree.
 func (g *Graph) Children() []Named[Layer] { return g.root.children }
 

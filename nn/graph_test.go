@@ -308,7 +308,7 @@ func TestGraphInferRecycling(t *testing.T) {
 
 // TestGraphPrunesDeadNodes: nodes the output does not depend on (a 7×7
 // pooling that would panic on a 5×4 input, and a layer above it) do not
-// run in Forward, Infer or Backward, and leave the output and gradients
+// run in Forward, Infer, Backward or Summarize, and leave the output and gradients
 // as the graph without them gives; Structure leaves them out.
 func TestGraphPrunesDeadNodes(t *testing.T) {
 	x := randn(230, 2, 5, 4, 3)
@@ -339,6 +339,18 @@ func TestGraphPrunesDeadNodes(t *testing.T) {
 		t.Errorf("the node after the output ran backward %d times", spy.backwards)
 	}
 	closeSlices(t, "Infer", g.Infer(x).Data(), ref.Infer(x).Data(), 0)
+	sum, err := nn.Summarize(g, x.Shape())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range sum.Layers {
+		if strings.HasPrefix(r.Name, "after.") {
+			t.Errorf("Summarize ran %s, after the output", r.Name)
+		}
+	}
+	if n := len(g.Nodes()); !g.Runs(n-4) || g.Runs(n-3) || g.Runs(n-1) {
+		t.Errorf("Runs: fc %v, after.pool %v, after.fc %v", g.Runs(n-4), g.Runs(n-3), g.Runs(n-1))
+	}
 
 	// Cut below the head: the classifier no longer runs.
 	if err := g.SetOutput("m"); err != nil {

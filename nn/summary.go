@@ -67,7 +67,10 @@ func (s *Summary) walk(name string, l Layer, x *tensor.Tensor) *tensor.Tensor {
 		return y
 	case *Graph:
 		vals := map[string]*tensor.Tensor{m.input: x}
-		for _, n := range m.nodes {
+		for i, n := range m.nodes {
+			if !m.live[i] { // does not run: the output does not read it
+				continue
+			}
 			if mi, ok := n.Layer.(MultiInput); ok && len(n.Inputs) > 1 {
 				xs := make([]*tensor.Tensor, len(n.Inputs))
 				for i, v := range n.Inputs {

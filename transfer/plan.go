@@ -121,7 +121,10 @@ func traceBackward(name string, l nn.Layer, need bool, calls map[string]bool) {
 		// a gradient
 		needV := map[string]bool{m.Input(): need}
 		nodes := m.Nodes()
-		for _, n := range nodes {
+		for i, n := range nodes {
+			if !m.Runs(i) {
+				continue
+			}
 			run := nn.HasTrainable(n.Layer)
 			for _, v := range n.Inputs {
 				run = run || needV[v]
@@ -130,7 +133,7 @@ func traceBackward(name string, l nn.Layer, need bool, calls map[string]bool) {
 		}
 		for i := len(nodes) - 1; i >= 0; i-- {
 			n := nodes[i]
-			if !needV[n.Output] {
+			if !m.Runs(i) || !needV[n.Output] {
 				continue
 			}
 			in := false

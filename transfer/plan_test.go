@@ -354,3 +354,32 @@ func TestPlanBackpropShortcutInputGrad(t *testing.T) {
 		t.Errorf("BwdFLOPs = %g, want %g (no input gradient for layer2.0's first convolutions)", p.BwdFLOPs, want)
 	}
 }
+
+// A graph's nodes after its output (a 7×7 pooling that would not fit a
+// 5×5 input, a dense layer) do not run, so they are not in the plan.
+func TestPlanBackpropGraphAfterOutput(t *testing.T) {
+	g := nn.NewGraph("x")
+	for _, err := range []error{
+		g.Add("conv", nn.NewConv2D(1, 2, 3, nn.ConvOpts{Padding: 1}, 1), "c", "x"),
+		g.Add("pool", nn.NewGlobalAvgPool(), "p", "c"),
+		g.Add("fc", nn.NewDense(2, 3, true, 2), "y", "p"),
+		g.Add("old.pool", nn.NewMaxPool2D(7, 1, 0), "o", "c"),
+		g.Add("old.fc", nn.NewDense(2, 3, true, 3), "z", "p"),
+		g.SetOutput("y"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := transfer.PlanBackprop(g, []int{1, 5, 5, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range p.Layers {
+		names = append(names, l.Name)
+	}
+	if fmt.Sprint(names) != "[conv pool fc]" || !p.Layers[0].WeightGrad || p.Layers[0].InputGrad {
+		t.Errorf("plan %v: %+v", names, p.Layers)
+	}
+}

@@ -45,7 +45,8 @@ func Load(path string, o Options) (*models.Model, error) {
 // the last top-level child as the head when it ends in the last Dense
 // layer, and layer groups from the input up by spatial resolution, the
 // head last. The model's input shape is the file's, unless o resizes it.
-// The model shares the imported graph's layers.
+// The model shares the imported graph's layers (and a cut sets the
+// graph's output).
 func (imp *Imported) Model(o Options) (*models.Model, error) {
 	shape := slices.Clone(imp.InputShape)
 	if len(shape) != 3 {

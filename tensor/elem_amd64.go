@@ -58,6 +58,14 @@ func reluFast(y, x []float32) int {
 	return n
 }
 
+func clampFast(y, x []float32, lo, hi float32) int {
+	n := vecLen(len(y))
+	if n > 0 {
+		amd64.ClampAVX2(n, lo, hi, &x[0], &y[0])
+	}
+	return n
+}
+
 func reluGradFast(dx, x, dy []float32) int {
 	n := vecLen(len(dx))
 	if n > 0 {

@@ -9,6 +9,7 @@ func mulFast(z, x, y []float32) int                         { return 0 }
 func scaleFast(y []float32, alpha float32, x []float32) int { return 0 }
 func axpyFast(y []float32, alpha float32, x []float32) int  { return 0 }
 func reluFast(y, x []float32) int                           { return 0 }
+func clampFast(y, x []float32, lo, hi float32) int          { return 0 }
 func reluGradFast(dx, x, dy []float32) int                  { return 0 }
 func sumFast(x []float32) (float32, int)                    { return 0, 0 }
 func fmaFast(z, x, y []float32) int                         { return 0 }

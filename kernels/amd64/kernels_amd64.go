@@ -188,6 +188,11 @@ func ScaleAVX2(n int, alpha float32, x, y *float32)
 //go:noescape
 func ReluAVX2(n int, x, y *float32)
 
+// ClampAVX2 computes y[i] = min(max(x[i], lo), hi) with Go's min and max (NaN passes through; of two equal zeros max gives +0, min −0) for i < n; lo and hi must not be NaN; n must be a multiple of 8.
+//
+//go:noescape
+func ClampAVX2(n int, lo, hi float32, x, y *float32)
+
 // ReluGradAVX2 computes dx[i] = dy[i] if x[i] > 0, else 0, for i < n; n must be a multiple of 8.
 //
 //go:noescape

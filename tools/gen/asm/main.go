@@ -402,6 +402,30 @@ var elementwiseKernels = []elementwise{
 		},
 	},
 	{
+		name: "ClampAVX2", sig: "n int, lo, hi float32, x, y *float32", frame: "$0-32",
+		doc:   "ClampAVX2 computes y[i] = min(max(x[i], lo), hi) with Go's min and max (NaN passes through; of two equal zeros max gives +0, min −0) for i < n; lo and hi must not be NaN; n must be a multiple of 8.",
+		load:  []string{"MOVQ x+16(FP), SI", "MOVQ y+24(FP), DI"},
+		setup: []string{"VBROADCASTSS lo+8(FP), Y14", "VBROADCASTSS hi+12(FP), Y13"},
+		body: func(a *asm, off int, r string) {
+			var u int
+			fmt.Sscanf(r, "Y%d", &u)
+			t, m := fmt.Sprintf("Y%d", u+4), fmt.Sprintf("Y%d", u+8)
+			// MAXPS and MINPS return their second source when either is
+			// NaN or the two are equal; equal zeros then take the AND
+			// (max) or OR (min) of the two, as Go's max and min do.
+			a.f("VMOVUPS %d(SI), %s", off, r)
+			a.f("VMAXPS %s, Y14, %s", r, t)     // t = lo > x ? lo : x
+			a.f("VCMPPS $0, Y14, %s, %s", r, m) // x == lo, ordered
+			a.f("VANDPS Y14, %s, %s", r, r)
+			a.f("VBLENDVPS %s, %s, %s, %s", m, r, t, t)
+			a.f("VMINPS %s, Y13, %s", t, r)     // r = hi < t ? hi : t
+			a.f("VCMPPS $0, Y13, %s, %s", t, m) // t == hi, ordered
+			a.f("VORPS Y13, %s, %s", t, t)
+			a.f("VBLENDVPS %s, %s, %s, %s", m, t, r, r)
+			a.f("VMOVUPS %s, %d(DI)", r, off)
+		},
+	},
+	{
 		name: "ReluGradAVX2", sig: "n int, x, dy, dx *float32", frame: "$0-32",
 		doc:  "ReluGradAVX2 computes dx[i] = dy[i] if x[i] > 0, else 0, for i < n; n must be a multiple of 8.",
 		load: []string{"MOVQ x+8(FP), SI", "MOVQ dy+16(FP), DX", "MOVQ dx+24(FP), DI"},

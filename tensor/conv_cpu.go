@@ -215,7 +215,17 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 		depthwiseForward(g, y.data, x.data, w.data, bias)
 		return
 	case g.pointwiseInPlc:
-		Sgemm(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, y.data, g.o)
+		checkSgemm(false, true, g.pixels, g.o, g.c, x.data, g.c, w.data, g.c, y.data, g.o)
+		var b []float32
+		if bias != nil {
+			b = bias.data
+		}
+		if g.c == 0 { // no channels: y is the bias
+			scaleC(g.pixels, g.o, 0, y.data, g.o)
+			break
+		}
+		sgemmBias(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, b, y.data, g.o)
+		return
 	case winogradOK(cpuKernel(), g):
 		var b []float32
 		if bias != nil {

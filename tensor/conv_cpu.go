@@ -592,7 +592,8 @@ func (g convGeom) interiorCols() (owA, owB int) {
 // forwardChannels accumulates the depthwise forward pass for channels
 // [c0, c1) into y (already holding the bias): 4-pixel × 16-channel tiles
 // of each output row whose taps all lie inside the input row in registers
-// (DepthwiseTileAVX2), the rest pixel by pixel with vector FMAs.
+// (DepthwiseTileAVX2, a row's tiles of 16 channels a call), the rest pixel
+// by pixel with vector FMAs.
 func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 	g := d.g
 	C := g.c
@@ -607,18 +608,20 @@ func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 			rowDone := 0 // output columns [owA, rowDone) done by tiles
 			if useTiles {
 				nt := g.rowTaps(oh, &xoff, &woff)
-				ow := owA
-				for ; nt > 0 && ow+4 <= owB; ow += 4 {
+				ng := (owB - owA) / 4 // tiles of 4 pixels, one call a channel block
+				if nt > 0 && ng > 0 {
 					for cb := c0; cb < cTiles; cb += 16 {
 						b := d.zeros[:16]
 						if d.bias != nil {
 							b = d.bias.data[cb : cb+16]
 						}
-						depthwiseTile(nt, d.x[(n*g.h*g.w+ow*sw-g.p.PadLeft)*C+cb:], sw*C*4, xoff[:nt], d.wk[cb:], woff[:nt],
-							d.y[((n*g.oh+oh)*g.ow+ow)*C+cb:], C*4, b)
+						depthwiseTile(ng, nt, d.x[(n*g.h*g.w+owA*sw-g.p.PadLeft)*C+cb:], sw*C*4, xoff[:nt], d.wk[cb:], woff[:nt],
+							d.y[((n*g.oh+oh)*g.ow+owA)*C+cb:], C*4, b)
 					}
+					rowDone = owA + 4*ng
+				} else {
+					rowDone = owA
 				}
-				rowDone = ow
 			}
 			for ow := 0; ow < g.ow; ow++ {
 				ca := c0

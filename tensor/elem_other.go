@@ -20,7 +20,7 @@ func sgdFast(w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool
 	return 0
 }
 func adamFast(w, g, m, v []float32, c *adamConsts, decoupled bool) int { return 0 }
-func depthwiseTile(nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+func depthwiseTile(ng, nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
 	panic("tensor: no assembly kernels in this build")
 }
 

@@ -527,17 +527,19 @@ sum_reduce:
 	VZEROUPPER
 	RET
 
-// func DepthwiseTileAVX2(nt int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
-TEXT ·DepthwiseTileAVX2(SB), NOSPLIT, $0-72
-	MOVQ nt+0(FP), CX
-	MOVQ x+8(FP), SI
-	MOVQ xs+16(FP), R8
-	MOVQ xoff+24(FP), R10
-	MOVQ w+32(FP), DX
-	MOVQ woff+40(FP), R13
-	MOVQ y+48(FP), DI
-	MOVQ ys+56(FP), R9
-	MOVQ b+64(FP), AX
+// func DepthwiseTileAVX2(ng, nt int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
+TEXT ·DepthwiseTileAVX2(SB), NOSPLIT, $0-80
+	MOVQ ng+0(FP), BX
+	MOVQ x+16(FP), SI
+	MOVQ xs+24(FP), R8
+	MOVQ w+40(FP), DX
+	MOVQ y+56(FP), DI
+	MOVQ ys+64(FP), R9
+dwt_group:
+	MOVQ nt+8(FP), CX
+	MOVQ xoff+32(FP), R10
+	MOVQ woff+48(FP), R13
+	MOVQ b+72(FP), AX
 	TESTQ AX, AX
 	JEQ dwt_fromy
 	VMOVUPS (AX), Y0
@@ -607,6 +609,10 @@ dwt_store:
 	BYTE $0x42; BYTE $0x0F; BYTE $0x0D; BYTE $0x0C; BYTE $0x88 // PREFETCHW (AX)(R9*4)
 	VMOVUPS Y6, (AX)
 	VMOVUPS Y7, 32(AX)
+	LEAQ (SI)(R8*4), SI
+	LEAQ (DI)(R9*4), DI
+	DECQ BX
+	JNE dwt_group
 	VZEROUPPER
 	RET
 

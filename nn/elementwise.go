@@ -27,6 +27,10 @@ const (
 )
 
 func (p *pointwise) apply(y, x *tensor.Tensor) {
+	if p.kind == pwClip {
+		tensor.Clamp(y, x, p.a, p.b) // vector kernel, threads: Clip(0, 6) follows most MobileNet convolutions
+		return
+	}
 	xd := x.Data()
 	yd := y.Data()[:len(xd)]
 	a, b := p.a, p.b
@@ -38,10 +42,6 @@ func (p *pointwise) apply(y, x *tensor.Tensor) {
 	case pwHardSwish:
 		for i, v := range xd {
 			yd[i] = v * min(max(v*(1.0/6)+0.5, 0), 1)
-		}
-	case pwClip:
-		for i, v := range xd {
-			yd[i] = min(max(v, a), b)
 		}
 	}
 }

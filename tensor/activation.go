@@ -143,13 +143,20 @@ type relu6Call struct{ y, x []float32 }
 var relu6Calls = freeList[relu6Call]{}
 
 func (c *relu6Call) run(part, parts int) {
-	n := len(c.y)
-	lo := n * part / parts &^ 15
-	hi := n * (part + 1) / parts &^ 15
+	lo, hi := lineParts(len(c.y), part, parts)
+	relu6F32(c.y[lo:hi], c.x[lo:hi])
+}
+
+// lineParts returns part's share [lo, hi) of n floats cut into parts
+// that start on 64-byte boundaries (of a slice that does), the last
+// taking the rest.
+func lineParts(n, part, parts int) (lo, hi int) {
+	lo = n * part / parts &^ 15
+	hi = n * (part + 1) / parts &^ 15
 	if part == parts-1 {
 		hi = n
 	}
-	relu6F32(c.y[lo:hi], c.x[lo:hi])
+	return lo, hi
 }
 
 // relu6F32 computes y = activate(ActReLU6, x) bit for bit: min(max(x, 0),

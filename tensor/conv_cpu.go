@@ -215,7 +215,17 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 		depthwiseForward(g, y.data, x.data, w.data, bias)
 		return
 	case g.pointwiseInPlc:
-		Sgemm(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, y.data, g.o)
+		checkSgemm(false, true, g.pixels, g.o, g.c, x.data, g.c, w.data, g.c, y.data, g.o)
+		var b []float32
+		if bias != nil {
+			b = bias.data
+		}
+		if g.c == 0 { // no channels: y is the bias
+			scaleC(g.pixels, g.o, 0, y.data, g.o)
+			break
+		}
+		sgemmBias(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, b, y.data, g.o)
+		return
 	case winogradOK(cpuKernel(), g):
 		var b []float32
 		if bias != nil {
@@ -582,7 +592,8 @@ func (g convGeom) interiorCols() (owA, owB int) {
 // forwardChannels accumulates the depthwise forward pass for channels
 // [c0, c1) into y (already holding the bias): 4-pixel × 16-channel tiles
 // of each output row whose taps all lie inside the input row in registers
-// (DepthwiseTileAVX2), the rest pixel by pixel with vector FMAs.
+// (DepthwiseTileAVX2, a row's tiles of 16 channels a call), the rest pixel
+// by pixel with vector FMAs.
 func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 	g := d.g
 	C := g.c
@@ -597,18 +608,20 @@ func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 			rowDone := 0 // output columns [owA, rowDone) done by tiles
 			if useTiles {
 				nt := g.rowTaps(oh, &xoff, &woff)
-				ow := owA
-				for ; nt > 0 && ow+4 <= owB; ow += 4 {
+				ng := (owB - owA) / 4 // tiles of 4 pixels, one call a channel block
+				if nt > 0 && ng > 0 {
 					for cb := c0; cb < cTiles; cb += 16 {
 						b := d.zeros[:16]
 						if d.bias != nil {
 							b = d.bias.data[cb : cb+16]
 						}
-						depthwiseTile(nt, d.x[(n*g.h*g.w+ow*sw-g.p.PadLeft)*C+cb:], sw*C*4, xoff[:nt], d.wk[cb:], woff[:nt],
-							d.y[((n*g.oh+oh)*g.ow+ow)*C+cb:], C*4, b)
+						depthwiseTile(ng, nt, d.x[(n*g.h*g.w+owA*sw-g.p.PadLeft)*C+cb:], sw*C*4, xoff[:nt], d.wk[cb:], woff[:nt],
+							d.y[((n*g.oh+oh)*g.ow+owA)*C+cb:], C*4, b)
 					}
+					rowDone = owA + 4*ng
+				} else {
+					rowDone = owA
 				}
-				rowDone = ow
 			}
 			for ow := 0; ow < g.ow; ow++ {
 				ca := c0

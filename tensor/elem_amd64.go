@@ -58,6 +58,14 @@ func reluFast(y, x []float32) int {
 	return n
 }
 
+func clampFast(y, x []float32, lo, hi float32) int {
+	n := vecLen(len(y))
+	if n > 0 {
+		amd64.ClampAVX2(n, lo, hi, &x[0], &y[0])
+	}
+	return n
+}
+
 func reluGradFast(dx, x, dy []float32) int {
 	n := vecLen(len(dx))
 	if n > 0 {
@@ -101,19 +109,20 @@ func maxFast(z, x, y []float32) int {
 // depthwiseTilesOK reports whether DepthwiseTileAVX2 may run.
 func depthwiseTilesOK() bool { return kernels.Current() >= kernels.AVX2 }
 
-// depthwiseTile runs DepthwiseTileAVX2; x and y start at the tile's first
-// pixel's window and channel (offsets, ascending, and strides in bytes); b
-// (16 floats) starts the sums, or y itself when b is nil.
-func depthwiseTile(nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
-	_ = x[3*xs/4+xoff[nt-1]/4+15]
-	_ = y[3*ys/4+15]
+// depthwiseTile runs DepthwiseTileAVX2 on ng ≥ 1 tiles of 4 pixels in a
+// row; x and y start at the first tile's first pixel's window and channel
+// (offsets, ascending, and strides in bytes); b (16 floats) starts the
+// sums, or y itself when b is nil.
+func depthwiseTile(ng, nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+	_ = x[(4*ng-1)*xs/4+xoff[nt-1]/4+15]
+	_ = y[(4*ng-1)*ys/4+15]
 	_ = w[woff[nt-1]/4+15]
 	var bp *float32
 	if b != nil {
 		_ = b[15]
 		bp = &b[0]
 	}
-	amd64.DepthwiseTileAVX2(nt, &x[0], xs, &xoff[0], &w[0], &woff[0], &y[0], ys, bp)
+	amd64.DepthwiseTileAVX2(ng, nt, &x[0], xs, &xoff[0], &w[0], &woff[0], &y[0], ys, bp)
 }
 
 // depthwiseWGrad runs DepthwiseWGradAVX2 (nt ≤ 9 taps, np ≥ 1 pixels, 8

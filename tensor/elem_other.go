@@ -9,6 +9,7 @@ func mulFast(z, x, y []float32) int                         { return 0 }
 func scaleFast(y []float32, alpha float32, x []float32) int { return 0 }
 func axpyFast(y []float32, alpha float32, x []float32) int  { return 0 }
 func reluFast(y, x []float32) int                           { return 0 }
+func clampFast(y, x []float32, lo, hi float32) int          { return 0 }
 func reluGradFast(dx, x, dy []float32) int                  { return 0 }
 func sumFast(x []float32) (float32, int)                    { return 0, 0 }
 func fmaFast(z, x, y []float32) int                         { return 0 }
@@ -19,7 +20,7 @@ func sgdFast(w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool
 	return 0
 }
 func adamFast(w, g, m, v []float32, c *adamConsts, decoupled bool) int { return 0 }
-func depthwiseTile(nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+func depthwiseTile(ng, nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
 	panic("tensor: no assembly kernels in this build")
 }
 

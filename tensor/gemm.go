@@ -41,10 +41,19 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
+	sgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
+}
+
+// sgemmBias is sgemm (k > 0, alpha ≠ 0) that then adds bias[j] (when
+// bias is not nil) to every row of C, block by block while each block of
+// C is still in cache: c[i·ldc+j] = (alpha·op(A)·op(B) + beta·C)[i,j] +
+// bias[j], bit for bit the product followed by a separate pass adding
+// bias.
+func sgemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
 	kn := cpuKernel()
 	g := gemmCalls.Get()
 	*g = gemmCall{kn: kn, transA: transA, transB: transB, m: m, n: n, k: k,
-		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias}
 	g.parts, g.byRows = kn.split(m, n, k, runtime.GOMAXPROCS(0))
 	parallel(g.parts, g)
 	*g = gemmCall{}
@@ -227,6 +236,7 @@ type gemmCall struct {
 	m, n, k        int
 	alpha, beta    float32
 	a, b, c        []float32
+	bias           []float32 // added to each row of C at the end, or nil
 	lda, ldb, ldc  int
 	parts          int
 	byRows         bool
@@ -238,7 +248,7 @@ var gemmCalls = freeList[gemmCall]{}
 func (g *gemmCall) run(part, parts int) {
 	kn := g.kn
 	m, n := g.m, g.n
-	a, b, c := g.a, g.b, g.c
+	a, b, c, bias := g.a, g.b, g.c, g.bias
 	if parts > 1 {
 		if g.byRows {
 			t := ceilDiv(m, kn.mr)
@@ -260,13 +270,18 @@ func (g *gemmCall) run(part, parts int) {
 				b = b[c0:]
 			}
 			c = c[c0:]
+			if bias != nil {
+				bias = bias[c0:]
+			}
 		}
 	}
 	if m <= 0 || n <= 0 {
 		return
 	}
 	s := getGemmScratch(kn)
+	s.bias = bias
 	gemmSerial(kn, s, g.transA, g.transB, m, n, g.k, g.alpha, a, g.lda, b, g.ldb, g.beta, c, g.ldc)
+	s.bias = nil
 	gemmScratches.Put(s)
 }
 
@@ -274,6 +289,9 @@ func (g *gemmCall) run(part, parts int) {
 type gemmScratch struct {
 	a, b, tmp    []float32
 	aEdge, bEdge []float32 // one partial panel of A or B, when the rest is read in place
+	// bias, when not nil, is added to each row of every MC×NC block of C
+	// once its last KC block is done (sgemmBias).
+	bias []float32
 }
 
 var gemmScratches = freeList[gemmScratch]{}
@@ -409,6 +427,13 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 								dst[j] = t + float32(bet*dst[j])
 							}
 						}
+					}
+				}
+				if s.bias != nil && pc+kc == k {
+					bb := s.bias[jc : jc+nc]
+					for i := ic; i < ic+mc; i++ {
+						row := c[i*ldc+jc : i*ldc+jc+nc]
+						addF32(row, row, bb)
 					}
 				}
 			}

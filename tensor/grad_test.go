@@ -326,6 +326,20 @@ func TestBatchNormThreadsBitIdentical(t *testing.T) {
 	}
 }
 
+// withSpecials returns n values, a third of them drawn from specials,
+// the rest normal with deviation 5.
+func withSpecials(r *rand.Rand, n int, specials []float32) *Tensor {
+	x := Zeros(n)
+	for i := range x.data {
+		if r.IntN(3) == 0 {
+			x.data[i] = specials[r.IntN(len(specials))]
+		} else {
+			x.data[i] = float32(r.NormFloat64() * 5)
+		}
+	}
+	return x
+}
+
 // TestReLU6Exact checks the CPU's branch-free ReLU6 against the reference
 // bit for bit, on ragged lengths with ±0, ±Inf, NaNs with payloads and the
 // values either side of 0 and 6.
@@ -338,14 +352,7 @@ func TestReLU6Exact(t *testing.T) {
 		sizes = append(sizes, n)
 	}
 	for _, n := range sizes {
-		x := Zeros(n)
-		for i := range x.data {
-			if r.IntN(3) == 0 {
-				x.data[i] = specials[r.IntN(len(specials))]
-			} else {
-				x.data[i] = float32(r.NormFloat64() * 5)
-			}
-		}
+		x := withSpecials(r, n, specials)
 		got, want := Full(7, n), Full(7, n)
 		CPU{}.Activate(got, x, ActReLU6, 0)
 		Reference{}.Activate(want, x, ActReLU6, 0)

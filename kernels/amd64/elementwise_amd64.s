@@ -359,6 +359,84 @@ ReluAVX2_done:
 	VZEROUPPER
 	RET
 
+// func ClampAVX2(n int, lo, hi float32, x, y *float32)
+TEXT ·ClampAVX2(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ x+16(FP), SI
+	MOVQ y+24(FP), DI
+	VBROADCASTSS lo+8(FP), Y14
+	VBROADCASTSS hi+12(FP), Y13
+	VXORPS Y15, Y15, Y15
+	CMPQ CX, $32
+	JLT ClampAVX2_tail
+ClampAVX2_loop:
+	VMOVUPS 0(SI), Y0
+	VMAXPS Y0, Y14, Y4
+	VCMPPS $0, Y14, Y0, Y8
+	VANDPS Y14, Y0, Y0
+	VBLENDVPS Y8, Y0, Y4, Y4
+	VMINPS Y4, Y13, Y0
+	VCMPPS $0, Y13, Y4, Y8
+	VORPS Y13, Y4, Y4
+	VBLENDVPS Y8, Y4, Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS 32(SI), Y1
+	VMAXPS Y1, Y14, Y5
+	VCMPPS $0, Y14, Y1, Y9
+	VANDPS Y14, Y1, Y1
+	VBLENDVPS Y9, Y1, Y5, Y5
+	VMINPS Y5, Y13, Y1
+	VCMPPS $0, Y13, Y5, Y9
+	VORPS Y13, Y5, Y5
+	VBLENDVPS Y9, Y5, Y1, Y1
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS 64(SI), Y2
+	VMAXPS Y2, Y14, Y6
+	VCMPPS $0, Y14, Y2, Y10
+	VANDPS Y14, Y2, Y2
+	VBLENDVPS Y10, Y2, Y6, Y6
+	VMINPS Y6, Y13, Y2
+	VCMPPS $0, Y13, Y6, Y10
+	VORPS Y13, Y6, Y6
+	VBLENDVPS Y10, Y6, Y2, Y2
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS 96(SI), Y3
+	VMAXPS Y3, Y14, Y7
+	VCMPPS $0, Y14, Y3, Y11
+	VANDPS Y14, Y3, Y3
+	VBLENDVPS Y11, Y3, Y7, Y7
+	VMINPS Y7, Y13, Y3
+	VCMPPS $0, Y13, Y7, Y11
+	VORPS Y13, Y7, Y7
+	VBLENDVPS Y11, Y7, Y3, Y3
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE ClampAVX2_loop
+ClampAVX2_tail:
+	TESTQ CX, CX
+	JEQ ClampAVX2_done
+ClampAVX2_one:
+	VMOVUPS 0(SI), Y0
+	VMAXPS Y0, Y14, Y4
+	VCMPPS $0, Y14, Y0, Y8
+	VANDPS Y14, Y0, Y0
+	VBLENDVPS Y8, Y0, Y4, Y4
+	VMINPS Y4, Y13, Y0
+	VCMPPS $0, Y13, Y4, Y8
+	VORPS Y13, Y4, Y4
+	VBLENDVPS Y8, Y4, Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNE ClampAVX2_one
+ClampAVX2_done:
+	VZEROUPPER
+	RET
+
 // func ReluGradAVX2(n int, x, dy, dx *float32)
 TEXT ·ReluGradAVX2(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
@@ -449,17 +527,19 @@ sum_reduce:
 	VZEROUPPER
 	RET
 
-// func DepthwiseTileAVX2(nt int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
-TEXT ·DepthwiseTileAVX2(SB), NOSPLIT, $0-72
-	MOVQ nt+0(FP), CX
-	MOVQ x+8(FP), SI
-	MOVQ xs+16(FP), R8
-	MOVQ xoff+24(FP), R10
-	MOVQ w+32(FP), DX
-	MOVQ woff+40(FP), R13
-	MOVQ y+48(FP), DI
-	MOVQ ys+56(FP), R9
-	MOVQ b+64(FP), AX
+// func DepthwiseTileAVX2(ng, nt int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
+TEXT ·DepthwiseTileAVX2(SB), NOSPLIT, $0-80
+	MOVQ ng+0(FP), BX
+	MOVQ x+16(FP), SI
+	MOVQ xs+24(FP), R8
+	MOVQ w+40(FP), DX
+	MOVQ y+56(FP), DI
+	MOVQ ys+64(FP), R9
+dwt_group:
+	MOVQ nt+8(FP), CX
+	MOVQ xoff+32(FP), R10
+	MOVQ woff+48(FP), R13
+	MOVQ b+72(FP), AX
 	TESTQ AX, AX
 	JEQ dwt_fromy
 	VMOVUPS (AX), Y0
@@ -529,6 +609,10 @@ dwt_store:
 	BYTE $0x42; BYTE $0x0F; BYTE $0x0D; BYTE $0x0C; BYTE $0x88 // PREFETCHW (AX)(R9*4)
 	VMOVUPS Y6, (AX)
 	VMOVUPS Y7, 32(AX)
+	LEAQ (SI)(R8*4), SI
+	LEAQ (DI)(R9*4), DI
+	DECQ BX
+	JNE dwt_group
 	VZEROUPPER
 	RET
 

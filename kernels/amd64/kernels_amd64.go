@@ -188,6 +188,11 @@ func ScaleAVX2(n int, alpha float32, x, y *float32)
 //go:noescape
 func ReluAVX2(n int, x, y *float32)
 
+// ClampAVX2 computes y[i] = min(max(x[i], lo), hi) with Go's min and max (NaN passes through; of two equal zeros max gives +0, min −0) for i < n; lo and hi must not be NaN; n must be a multiple of 8.
+//
+//go:noescape
+func ClampAVX2(n int, lo, hi float32, x, y *float32)
+
 // ReluGradAVX2 computes dx[i] = dy[i] if x[i] > 0, else 0, for i < n; n must be a multiple of 8.
 //
 //go:noescape
@@ -199,17 +204,18 @@ func ReluGradAVX2(n int, x, dy, dx *float32)
 //go:noescape
 func SumAVX2(n int, x *float32) float32
 
-// DepthwiseTileAVX2 computes a depthwise convolution tile of 4 output
-// pixels × 16 channels in registers over nt taps. With all offsets and
-// strides in bytes, for p < 4 and j < 16:
+// DepthwiseTileAVX2 computes ng ≥ 1 depthwise convolution tiles of 4
+// output pixels × 16 channels, each in registers over nt taps, the tiles
+// 4 pixels apart. With all offsets and strides in bytes, for q < 4·ng and
+// j < 16:
 //
-//	y[p·ys + j] = s + Σ_{t<nt} x[xoff[t] + p·xs + j] · w[woff[t] + j]
+//	y[q·ys + j] = s + Σ_{t<nt} x[xoff[t] + q·xs + j] · w[woff[t] + j]
 //
-// with s = b[j], or the old y[p·ys + j] when b is nil (fused
+// with s = b[j], or the old y[q·ys + j] when b is nil (fused
 // multiply-adds in t order).
 //
 //go:noescape
-func DepthwiseTileAVX2(nt int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
+func DepthwiseTileAVX2(ng, nt int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
 
 // DepthwiseWGradAVX2 accumulates the depthwise weight gradient of np
 // pixels for nt ≤ 9 taps × 8 channels in registers. With all offsets and

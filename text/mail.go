@@ -56,7 +56,7 @@ func Clean(s string) string {
 			var had bool
 			full, had = stripHTML(full)
 			html = html || had
-			for _, l := range strings.Split(full, "\n") {
+			for l := range strings.SplitSeq(full, "\n") {
 				if !isBase64Line(l) {
 					b.WriteString(l)
 					b.WriteByte('\n')
@@ -198,7 +198,7 @@ func stripHTML(s string) (string, bool) {
 				b.WriteString(s[i:])
 				return b.String(), had
 			}
-			tag := strings.ToLower(s[i+1 : i+end])
+			tag := s[i+1 : i+end] // s is lower-case
 			had = true
 			i += end + 1
 			for _, skip := range []string{"script", "style"} {
@@ -215,7 +215,7 @@ func stripHTML(s string) (string, bool) {
 			end := strings.IndexByte(s[i:min(len(s), i+10)], ';')
 			if end > 1 {
 				name := s[i+1 : i+end]
-				if r, ok := entities[strings.ToLower(name)]; ok {
+				if r, ok := entities[name]; ok {
 					b.WriteString(r)
 					i += end + 1
 					continue

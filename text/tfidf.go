@@ -24,8 +24,9 @@ type SparseVec struct {
 // NewTFIDF learns the terms seen in at least minDF training documents.
 func NewTFIDF(docs [][]string, minDF int) *TFIDF {
 	df := map[string]int{}
+	seen := map[string]bool{}
 	for _, d := range docs {
-		seen := map[string]bool{}
+		clear(seen)
 		for _, t := range d {
 			if !seen[t] {
 				seen[t] = true

@@ -189,20 +189,19 @@ func (b *builder) setDim(d int) error {
 
 // add registers word and returns where its dim values go (a scratch row
 // when Keep rejects it), or an error for a duplicate or non-UTF-8 word.
-func (b *builder) add(word []byte) ([]float32, error) {
-	if len(word) == 0 {
+func (b *builder) add(w string) ([]float32, error) {
+	if len(w) == 0 {
 		return nil, errors.New("empty word")
 	}
-	if !utf8.Valid(word) {
-		return nil, fmt.Errorf("word %q is not valid UTF-8", word)
+	if !utf8.ValidString(w) {
+		return nil, fmt.Errorf("word %q is not valid UTF-8", w)
 	}
-	if _, dup := b.index[string(word)]; dup {
-		return nil, fmt.Errorf("duplicate word %q", word)
+	if _, dup := b.index[w]; dup {
+		return nil, fmt.Errorf("duplicate word %q", w)
 	}
 	if b.opts.Limit > 0 && len(b.words) >= b.opts.Limit {
 		return nil, errStop
 	}
-	w := string(word)
 	if b.opts.Keep != nil && !b.opts.Keep(w) {
 		return b.skip, nil
 	}
@@ -260,7 +259,7 @@ func (v *Vectors) Restrict(keep func(string) bool, limit int) *Vectors {
 	b := newBuilder(ReadOptions{Keep: keep, Limit: limit})
 	b.setDim(v.Dim)
 	for i, w := range v.Words {
-		row, err := b.add([]byte(w))
+		row, err := b.add(w)
 		if err != nil {
 			break
 		}

@@ -115,7 +115,7 @@ func readText(r *bufio.Reader, name string, b *builder) error {
 		if len(fs)-1 != b.dim {
 			return fail(fmt.Errorf("word %q has %d values, want %d", fs[0], len(fs)-1, b.dim))
 		}
-		row, err := b.add(fs[0])
+		row, err := b.add(string(fs[0]))
 		if err == errStop {
 			return errStop
 		}
@@ -177,7 +177,7 @@ func readBinary(r *bufio.Reader, name string, b *builder) error {
 			}
 			word = append(word, c)
 		}
-		row, err := b.add(word)
+		row, err := b.add(string(word))
 		if err == errStop {
 			return errStop
 		}

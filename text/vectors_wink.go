@@ -424,11 +424,8 @@ func readWinkVectors(s *scanner, b *builder, at *int64) error {
 		if len(vals) != b.dim+2 {
 			return fmt.Errorf("word %q has %d values, want %d (the vector, its norm and the word's index)", w, len(vals), b.dim+2)
 		}
-		row, err := b.add(w)
+		row, err := b.add(string(w))
 		if err != nil {
-			if err == errStop {
-				return err
-			}
 			return err
 		}
 		copy(row, vals[:b.dim])

@@ -43,7 +43,8 @@ func Clean(s string) string {
 	body = decodeQP(body)
 	html := false
 	for len(body) > 0 {
-		line, rest, _ := strings.Cut(body, "\n")
+		whole := body
+		line, rest, found := strings.Cut(body, "\n")
 		body = rest
 		if isBase64Line(line) {
 			continue
@@ -51,7 +52,11 @@ func Clean(s string) string {
 		if strings.IndexByte(line, '<') >= 0 || strings.IndexByte(line, '&') >= 0 {
 			// HTML is handled on the rest of the text as a whole, since
 			// tags span lines
-			full := strings.ToLower(line + "\n" + body)
+			full := whole // line + "\n" + body
+			if !found {
+				full += "\n"
+			}
+			full = strings.ToLower(full)
 			body = ""
 			var had bool
 			full, had = stripHTML(full)

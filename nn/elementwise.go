@@ -314,8 +314,8 @@ func bcastRuns(out []int, sa, sb, idx []int, fn func(o, a, b, n, stepA, stepB in
 	}
 }
 
-func (b *Binary) compute(y, x1, x2 *tensor.Tensor) { b.computeWith(&b.sh, y, x1, x2) }
-
+// computeWith writes x1 op x2 into y; sh holds their broadcast (outShape
+// set it).
 func (b *Binary) computeWith(sh *bshape, y, x1, x2 *tensor.Tensor) {
 	if x1.SameShape(x2) && (b.Op == OpAdd || b.Op == OpMul) {
 		if b.Op == OpAdd {
@@ -324,9 +324,6 @@ func (b *Binary) computeWith(sh *bshape, y, x1, x2 *tensor.Tensor) {
 			tensor.Default().Mul(y, x1, x2)
 		}
 		return
-	}
-	if err := sh.set(x1.Shape(), x2.Shape()); err != nil {
-		panic("nn.Binary: " + err.Error())
 	}
 	yd, ad, bd := y.Data(), x1.Data(), x2.Data()
 	op := b.Op
@@ -364,7 +361,7 @@ func (b *Binary) outShape(sh *bshape, x1, x2 *tensor.Tensor) []int {
 func (b *Binary) ForwardN(xs []*tensor.Tensor) *tensor.Tensor {
 	x1, x2 := b.operands(xs)
 	y := ensure(&b.y, b.outShape(&b.sh, x1, x2)...)
-	b.compute(y, x1, x2)
+	b.computeWith(&b.sh, y, x1, x2)
 	b.a, b.b = x1, x2
 	return y
 }
@@ -376,21 +373,6 @@ func (b *Binary) InferN(xs []*tensor.Tensor) *tensor.Tensor {
 	y := tensor.Zeros(b.outShape(&sh, x1, x2)...)
 	b.computeWith(&sh, y, x1, x2)
 	return y
-}
-
-// inferInPlaceN computes into xs[0] when it has the result's shape (a
-// residual sum, a squeeze-excitation product), else returns nil.
-func (b *Binary) inferInPlaceN(xs []*tensor.Tensor) *tensor.Tensor {
-	if b.Const != nil || len(xs) != 2 {
-		return nil
-	}
-	x1, x2 := xs[0], xs[1]
-	var sh bshape
-	if sh.set(x1.Shape(), x2.Shape()) != nil || !slices.Equal(sh.out, x1.Shape()) || x1.Shares(x2) {
-		return nil
-	}
-	b.computeWith(&sh, x1, x1, x2)
-	return x1
 }
 
 // Forward is ForwardN of one input (with the constant).

@@ -217,12 +217,6 @@ type inPlacer interface {
 	inferInPlace(x *tensor.Tensor) *tensor.Tensor
 }
 
-// inPlacerN is a MultiInput that can write its inference result over its
-// first input when that has the result's shape (nil when it cannot).
-type inPlacerN interface {
-	inferInPlaceN(xs []*tensor.Tensor) *tensor.Tensor
-}
-
 // Infer runs the nodes' inference paths; it keeps nothing. An
 // elementwise node whose input only it reads, computed inside this call,
 // overwrites that input.

@@ -106,11 +106,7 @@ func (r *reshaper) to(x *tensor.Tensor, target []int, fresh bool) *tensor.Tensor
 	if len(target) == 4 {
 		t := target
 		ys := append(r.ys[:0], t[0], t[2], t[3], t[1])
-		if fresh {
-			ys = []int{t[0], t[2], t[3], t[1]}
-		} else {
-			r.ys = ys
-		}
+		r.ys = ys // a fresh reshaper is the caller's own, dropped after
 		if !trivial(ys) {
 			var y *tensor.Tensor
 			if fresh {

@@ -3,6 +3,7 @@ package models
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/graftml/graft/nn"
@@ -38,13 +39,11 @@ func NewImported(s *nn.Sequential, inputShape []int, head []string, groups [][]s
 		m.Options.Classes = d.Out
 	}
 	m.Extra = map[string]string{MetaTopology: string(topo), MetaSource: source}
-	if err := m.putStructure(); err != nil {
+	if err := m.putStructureInto(m.Extra); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
-
-func (m *Model) putStructure() error { return m.putStructureInto(m.Extra) }
 
 func (m *Model) putStructureInto(extra map[string]string) error {
 	h, err := json.Marshal(m.Head)
@@ -108,9 +107,7 @@ func (m *Model) Clone() (*Model, error) {
 	c.Groups = slices.Clone(m.Groups)
 	c.Mean, c.Std = slices.Clone(m.Mean), slices.Clone(m.Std)
 	c.Extra = map[string]string{}
-	for k, v := range m.Extra {
-		c.Extra[k] = v
-	}
+	maps.Copy(c.Extra, m.Extra)
 	c.Extra[MetaTopology] = string(topo)
 	return &c, nil
 }
@@ -141,9 +138,7 @@ func FromMeta(meta nn.Meta, maxElems int) (*Model, error) {
 	}
 	m := &Model{Sequential: s, Arch: ArchImported, InputShape: slices.Clone(meta.InputShape), Extra: map[string]string{},
 		Mean: slices.Clone(meta.Mean), Std: slices.Clone(meta.Std)}
-	for k, v := range meta.Extra {
-		m.Extra[k] = v
-	}
+	maps.Copy(m.Extra, meta.Extra)
 	if err := json.Unmarshal([]byte(meta.Extra[MetaHead]), &m.Head); err != nil {
 		return nil, fmt.Errorf("models: metadata %s: %w", MetaHead, err)
 	}

@@ -6,6 +6,7 @@ package models
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -126,9 +127,7 @@ func (m *Model) Meta() nn.Meta {
 	if m.Imported() {
 		// the topology as the tree is now (a replaced head included)
 		meta.Extra = map[string]string{}
-		for k, v := range m.Extra {
-			meta.Extra[k] = v
-		}
+		maps.Copy(meta.Extra, m.Extra)
 		if topo, err := nn.EncodeTopology(m.Sequential); err == nil {
 			meta.Extra[MetaTopology] = string(topo)
 		}

@@ -1,7 +1,5 @@
 package tensor
 
-import ()
-
 // CPU convolutions. The paths, in the order Conv2D tries them:
 //   - depthwise (groups = C = O): register tiles of 4 pixels × 16 channels
 //     (assembly) inside the image, vector FMAs at its borders;
@@ -210,41 +208,30 @@ func (c *col2imCall) run(part, parts int) {
 // nil) into y (NHWC); Reference.Conv2D states the result.
 func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 	g := convDims("Conv2D", x, w, y, bias, p)
+	kn := cpuKernel()
+	var b []float32
+	if bias != nil {
+		b = bias.data
+	}
 	switch {
 	case g.depthwise:
 		depthwiseForward(g, y.data, x.data, w.data, bias)
 		return
 	case g.pointwiseInPlc:
 		checkSgemm(false, true, g.pixels, g.o, g.c, x.data, g.c, w.data, g.c, y.data, g.o)
-		var b []float32
-		if bias != nil {
-			b = bias.data
-		}
 		if g.c == 0 { // no channels: y is the bias
 			scaleC(g.pixels, g.o, 0, y.data, g.o)
 			break
 		}
 		sgemmBias(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, b, y.data, g.o)
 		return
-	case winogradOK(cpuKernel(), g):
-		var b []float32
-		if bias != nil {
-			b = bias.data
-		}
-		convWinograd(cpuKernel(), g, y.data, x.data, w.data, b, false)
+	case winogradOK(kn, g):
+		convWinograd(kn, g, y.data, x.data, w.data, b, false)
 		return
-	case rowTapOK(cpuKernel(), g):
-		var b []float32
-		if bias != nil {
-			b = bias.data
-		}
-		convRowTap(cpuKernel(), g, y.data, x.data, w.data, b, false)
+	case rowTapOK(kn, g):
+		convRowTap(kn, g, y.data, x.data, w.data, b, false)
 		return
 	case planeOK(g):
-		var b []float32
-		if bias != nil {
-			b = bias.data
-		}
 		planeForward(g, y.data, x.data, w.data, b)
 		return
 	default:

@@ -1,7 +1,5 @@
 package tensor
 
-import ()
-
 // The planar path: convolutions with few input channels (1 to 4: the first
 // layer of an image model), one group and stride 1. A GEMM over NHWC
 // pixels would put the C·KH·KW taps (25 for a 5×5 kernel on one channel)

@@ -225,16 +225,6 @@ func (rt *rowTapConv) run(part, parts int) {
 	t0, t1 := part*total/parts, (part+1)*total/parts
 	var tmpBuf [12 * 32]float32 // one scratch tile (MR ≤ 12, NR ≤ 32)
 	tmp := tmpBuf[:MR*NR]
-	// Few channels (KW·C short): gather each tile's taps into a packed
-	// panel, so that one call covers all KH·KW·C of them.
-	gather := KWC < gatherBelow
-	var panelBuf []float32
-	if gather {
-		pb := floatBufs.Get()
-		defer floatBufs.Put(pb)
-		*pb = grow(*pb, g.kh*KWC*MR)
-		panelBuf = *pb
-	}
 	// tile returns where tile t's first pixel reads (at kh = 0) and
 	// writes, how many of its pixels exist, and whether they are MR valid
 	// pixels of one output row (written in place; others go through tmp).
@@ -272,50 +262,27 @@ func (rt *rowTapConv) run(part, parts int) {
 			c, ldc = rt.y[(oh0*g.ow+ow0)*O+jp*NR:], O
 		}
 		var beta float32
-		if gather {
-			K := g.kh * KWC
-			for q0 := 0; q0 < K; q0 += kn.kc {
-				kc := min(kn.kc, K-q0)
-				kn.call(kc, panelBuf[q0:], aRowsInPlace, K, rt.bp[(jp*K+q0)*NR:], true, 0, c, ldc, 1, beta)
+		for kh := 0; kh < g.kh; kh++ {
+			arow := rt.xp[aBase+kh*g.p.DilationH*rt.wp*C:]
+			panel := rt.bp[(jp*g.kh+kh)*KWC*NR:]
+			for q0 := 0; q0 < KWC; q0 += kn.kc {
+				kc := min(kn.kc, KWC-q0)
+				kn.call(kc, arow[q0:], aRowsInPlace, lda, panel[q0*NR:], true, 0, c, ldc, 1, beta)
 				beta = 1
-			}
-		} else {
-			for kh := 0; kh < g.kh; kh++ {
-				arow := rt.xp[aBase+kh*g.p.DilationH*rt.wp*C:]
-				panel := rt.bp[(jp*g.kh+kh)*KWC*NR:]
-				for q0 := 0; q0 < KWC; q0 += kn.kc {
-					kc := min(kn.kc, KWC-q0)
-					kn.call(kc, arow[q0:], aRowsInPlace, lda, panel[q0*NR:], true, 0, c, ldc, 1, beta)
-					beta = 1
-				}
 			}
 		}
 		if !direct {
 			each(oh0, ow0, cnt, func(i, yo int) { copy(rt.y[yo+jp*NR:yo+jp*NR+NR], tmp[i*NR:(i+1)*NR]) })
 		}
 	}
-	if gather {
-		// Tiles outer: the gathered panel serves every output panel.
+	// Output panels outer: one panel's weights (KH·KW·C·NR floats) stay
+	// in L2 while the tiles stream past. (Kernel rows shorter than
+	// gatherBelow never get here: every tier with tiles runs them on
+	// runRows, rowTapMode.)
+	for jp := 0; jp < O/NR; jp++ {
 		for t := t0; t < t1; t++ {
 			aBase, oh0, ow0, cnt, direct := tile(t)
-			K := g.kh * KWC
-			for i := 0; i < MR; i++ { // pixel i's taps, row-major: panel[i·K + kh·KW·C + q]
-				for kh := 0; kh < g.kh; kh++ {
-					copySmall(panelBuf[i*K+kh*KWC:i*K+(kh+1)*KWC], rt.xp[aBase+kh*g.p.DilationH*rt.wp*C+i*lda:])
-				}
-			}
-			for jp := 0; jp < O/NR; jp++ {
-				compute(jp, aBase, oh0, ow0, cnt, direct)
-			}
-		}
-	} else {
-		// Output panels outer: one panel's weights (KH·KW·C·NR floats)
-		// stay in L2 while the tiles stream past.
-		for jp := 0; jp < O/NR; jp++ {
-			for t := t0; t < t1; t++ {
-				aBase, oh0, ow0, cnt, direct := tile(t)
-				compute(jp, aBase, oh0, ow0, cnt, direct)
-			}
+			compute(jp, aBase, oh0, ow0, cnt, direct)
 		}
 	}
 	if rt.bias != nil {
@@ -397,8 +364,9 @@ func (rt *rowTapConv) runGather(part, parts int) {
 	}
 }
 
-// gatherBelow is the kernel-row length (KW·C floats) below which tiles
-// gather their taps instead of calling the kernel once per kernel row.
+// gatherBelow is the kernel-row length (KW·C floats) below which the
+// row-tap path reads every tap through an offset table (runRows) instead
+// of calling the kernel once per kernel row.
 const gatherBelow = 64
 
 var (

@@ -95,7 +95,7 @@ func winogradOK(kn *gemmKernel, g convGeom) bool {
 	if p.PadTop > 2 || p.PadBottom > 2 || p.PadLeft > 2 || p.PadRight > 2 {
 		return false
 	}
-	return winoWorthIt(kn, g)
+	return winoWorthIt(g)
 }
 
 // winoForce, set by tests and benchmarks, overrides winoWorthIt: +1 takes
@@ -106,7 +106,7 @@ var winoForce = 0
 // otherwise, from measurements on Zen 3 (see the top of the file) and on
 // Zen 5 (the AVX-512 tier: its 12×32 microkernel for the 16 products, the
 // AVX2 transforms): with at least 16 input and 16 output channels.
-func winoWorthIt(kn *gemmKernel, g convGeom) bool {
+func winoWorthIt(g convGeom) bool {
 	if winoForce != 0 {
 		return winoForce > 0
 	}

@@ -119,29 +119,7 @@ func genConvGather(a *asm) {
 // R14 one of them; R8 ys. Pixel i sums into Y(2i) and Y(2i+1) (even and
 // odd 8-float steps), reduced at the end.
 func genDotRows(a *asm) {
-	a.raw("\n// func DotRowsAVX2x6(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)\n")
-	a.raw("TEXT ·DotRowsAVX2x6(SB), NOSPLIT, $0-72\n")
-	a.f("MOVQ np+0(FP), BX")
-	a.f("MOVQ a+24(FP), SI")
-	a.f("MOVQ lda+32(FP), R9")
-	a.f("MOVQ y+56(FP), DI")
-	a.f("MOVQ ys+64(FP), R8")
-	a.f("LEAQ (R9)(R9*2), R11")
-	a.f("LEAQ (R9)(R9*4), R13")
-	a.f("TESTQ BX, BX")
-	a.f("JLE drow_done")
-	a.label("drow_tile")
-	for r := 0; r < 12; r++ {
-		a.f("VXORPS Y%d, Y%d, Y%d", r, r, r)
-	}
-	a.f("MOVQ nk+8(FP), CX")
-	a.f("MOVQ aoff+40(FP), R10")
-	a.f("MOVQ w+48(FP), DX")
-	a.f("TESTQ CX, CX")
-	a.f("JEQ drow_reduce")
-	a.label("drow_krow")
-	a.f("MOVQ (R10), R12")
-	a.f("ADDQ SI, R12")
+	dotRowsHead(a, "DotRowsAVX2x6", "drow", "VXORPS Y%d, Y%d, Y%d", 12)
 	a.f("MOVQ n+16(FP), AX")
 	a.f("TESTQ AX, AX")
 	a.f("JEQ drow_knext")
@@ -191,6 +169,36 @@ func genDotRows(a *asm) {
 	a.f("RET")
 }
 
+// dotRowsHead writes the start of dot-row kernel name, shared by its
+// widths: the arguments loaded, label prefix p's tile loop zeroing nacc
+// accumulators with instruction zero, and its kernel-row loop up to R12
+// holding the kernel row's address.
+func dotRowsHead(a *asm, name, p, zero string, nacc int) {
+	a.raw("\n// func " + name + "(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)\n")
+	a.raw("TEXT ·" + name + "(SB), NOSPLIT, $0-72\n")
+	a.f("MOVQ np+0(FP), BX")
+	a.f("MOVQ a+24(FP), SI")
+	a.f("MOVQ lda+32(FP), R9")
+	a.f("MOVQ y+56(FP), DI")
+	a.f("MOVQ ys+64(FP), R8")
+	a.f("LEAQ (R9)(R9*2), R11")
+	a.f("LEAQ (R9)(R9*4), R13")
+	a.f("TESTQ BX, BX")
+	a.f("JLE " + p + "_done")
+	a.label(p + "_tile")
+	for r := 0; r < nacc; r++ {
+		a.f(zero, r, r, r)
+	}
+	a.f("MOVQ nk+8(FP), CX")
+	a.f("MOVQ aoff+40(FP), R10")
+	a.f("MOVQ w+48(FP), DX")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ " + p + "_reduce")
+	a.label(p + "_krow")
+	a.f("MOVQ (R10), R12")
+	a.f("ADDQ SI, R12")
+}
+
 // genDotRows512 writes DotRowsAVX2x6 at 16 lanes and 12 pixels:
 //
 //	func DotRowsAVX512x12(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)
@@ -201,29 +209,7 @@ func genDotRows(a *asm) {
 // fixed tree of EVEX instructions (VHADDPS has no EVEX form for Z16 and
 // up): halves of 512, 256 and 128 bits, then lanes 2 apart, then 1.
 func genDotRows512(a *asm) {
-	a.raw("\n// func DotRowsAVX512x12(np, nk, n int, a *float32, lda int, aoff *int, w *float32, y *float32, ys int)\n")
-	a.raw("TEXT ·DotRowsAVX512x12(SB), NOSPLIT, $0-72\n")
-	a.f("MOVQ np+0(FP), BX")
-	a.f("MOVQ a+24(FP), SI")
-	a.f("MOVQ lda+32(FP), R9")
-	a.f("MOVQ y+56(FP), DI")
-	a.f("MOVQ ys+64(FP), R8")
-	a.f("LEAQ (R9)(R9*2), R11")
-	a.f("LEAQ (R9)(R9*4), R13")
-	a.f("TESTQ BX, BX")
-	a.f("JLE drz_done")
-	a.label("drz_tile")
-	for r := 0; r < 24; r++ {
-		a.f("VPXORD Z%d, Z%d, Z%d", r, r, r)
-	}
-	a.f("MOVQ nk+8(FP), CX")
-	a.f("MOVQ aoff+40(FP), R10")
-	a.f("MOVQ w+48(FP), DX")
-	a.f("TESTQ CX, CX")
-	a.f("JEQ drz_reduce")
-	a.label("drz_krow")
-	a.f("MOVQ (R10), R12")
-	a.f("ADDQ SI, R12")
+	dotRowsHead(a, "DotRowsAVX512x12", "drz", "VPXORD Z%d, Z%d, Z%d", 24)
 	a.f("LEAQ (R12)(R11*2), R15")
 	a.f("MOVQ n+16(FP), AX")
 	six := []string{"(R12)", "(R12)(R9*1)", "(R12)(R9*2)", "(R12)(R11*1)", "(R12)(R9*4)", "(R12)(R13*1)"}

@@ -168,13 +168,16 @@ func (b *builder) batchNorm(n *ionnx.Node) error {
 	return b.add(n, bn, params, slices.Clone(x.shape), x)
 }
 
+// actAttrs lists the attributes each activation op understands.
+var actAttrs = map[string][]string{"LeakyRelu": {"alpha"}, "HardSigmoid": {"alpha", "beta"}}
+
 func (b *builder) act(n *ionnx.Node) error {
+	if err := known(n, actAttrs[n.OpType]...); err != nil {
+		return err
+	}
 	var l nn.Layer
 	switch n.OpType {
 	case "Relu":
-		if err := known(n); err != nil {
-			return err
-		}
 		x, err := b.actIn(n, 0)
 		if err != nil {
 			return err
@@ -187,29 +190,14 @@ func (b *builder) act(n *ionnx.Node) error {
 		}
 		l = nn.ReLU()
 	case "LeakyRelu":
-		if err := known(n, "alpha"); err != nil {
-			return err
-		}
 		l = nn.LeakyReLU(attrFloat(n, "alpha", 0.01))
 	case "Sigmoid":
-		if err := known(n); err != nil {
-			return err
-		}
 		l = nn.Sigmoid()
 	case "Tanh":
-		if err := known(n); err != nil {
-			return err
-		}
 		l = nn.Tanh()
 	case "HardSigmoid":
-		if err := known(n, "alpha", "beta"); err != nil {
-			return err
-		}
 		l = nn.NewHardSigmoid(attrFloat(n, "alpha", 0.2), attrFloat(n, "beta", 0.5))
 	case "HardSwish":
-		if err := known(n); err != nil {
-			return err
-		}
 		l = nn.NewHardSwish()
 	}
 	return b.unary(n, l)

@@ -310,18 +310,9 @@ func toNHWC(c *constant) *tensor.Tensor {
 	for i := range 4 - len(c.dims) {
 		d[i] = 1
 	}
-	n, ch, h, w := d[0], d[1], d[2], d[3]
-	out := make([]float32, len(c.f))
-	for i := range n {
-		for j := range ch {
-			for y := range h {
-				for x := range w {
-					out[((i*h+y)*w+x)*ch+j] = c.f[((i*ch+j)*h+y)*w+x]
-				}
-			}
-		}
-	}
-	return tensor.FromSlice(out, n, h, w, ch)
+	out := tensor.Zeros(d[0], d[2], d[3], d[1])
+	tensor.Reference{}.NCHWToNHWC(out, tensor.FromSlice(c.f, d...))
+	return out
 }
 
 func (b *builder) foldBinary(n *ionnx.Node, op nn.BinaryOp, x, y *constant) error {

@@ -403,12 +403,9 @@ func (b *builder) pool(n *ionnx.Node) error {
 }
 
 func (b *builder) flatten(n *ionnx.Node) error {
-	if err := known(n, "axis"); err != nil {
+	x, err := b.anyIn(n, "axis")
+	if err != nil {
 		return err
-	}
-	x := b.input(n, 0)
-	if x == nil {
-		return errors.New("no input")
 	}
 	axis := int(attrInt(n, "axis", 1))
 	if x.c != nil {
@@ -451,12 +448,9 @@ func prodKnown(dims []int) int {
 }
 
 func (b *builder) reshape(n *ionnx.Node) error {
-	if err := known(n, "allowzero", "shape"); err != nil {
+	x, err := b.anyIn(n, "allowzero", "shape")
+	if err != nil {
 		return err
-	}
-	x := b.input(n, 0)
-	if x == nil {
-		return errors.New("no input")
 	}
 	target, err := b.intsArg(n, 5, "shape", 1)
 	if err != nil {
@@ -509,12 +503,9 @@ func (b *builder) reshapeAct(n *ionnx.Node, x *value, target []int) error {
 }
 
 func (b *builder) squeeze(n *ionnx.Node) error {
-	if err := known(n, "axes"); err != nil {
+	x, err := b.anyIn(n, "axes")
+	if err != nil {
 		return err
-	}
-	x := b.input(n, 0)
-	if x == nil {
-		return errors.New("no input")
 	}
 	axes, ok := attrInts(n, "axes")
 	if b.m.Opset >= 13 && b.input(n, 1) != nil {
@@ -998,12 +989,9 @@ func (b *builder) transpose(n *ionnx.Node) error {
 }
 
 func (b *builder) shapeOp(n *ionnx.Node) error {
-	if err := known(n, "start", "end"); err != nil {
+	x, err := b.anyIn(n, "start", "end")
+	if err != nil {
 		return err
-	}
-	x := b.input(n, 0)
-	if x == nil {
-		return errors.New("no input")
 	}
 	s := x.shape
 	if x.c != nil {
@@ -1077,12 +1065,9 @@ func (b *builder) gather(n *ionnx.Node) error {
 }
 
 func (b *builder) cast(n *ionnx.Node) error {
-	if err := known(n, "to", "saturate"); err != nil {
+	v, err := b.anyIn(n, "to", "saturate")
+	if err != nil {
 		return err
-	}
-	v := b.input(n, 0)
-	if v == nil {
-		return errors.New("no input")
 	}
 	to := attrInt(n, "to", 1)
 	if v.c == nil {

@@ -328,6 +328,17 @@ func (b *builder) foldBinary(n *ionnx.Node, op nn.BinaryOp, x, y *constant) erro
 	return nil
 }
 
+// axisOf resolves a negative axis against rank r and checks it.
+func axisOf(axis, r int) (int, error) {
+	if axis < 0 {
+		axis += r
+	}
+	if axis < 0 || axis >= r {
+		return 0, fmt.Errorf("axis %d for rank %d", axis, r)
+	}
+	return axis, nil
+}
+
 // foldLimit bounds a folded constant made from n elements, so a small
 // file cannot make the importer allocate without limit.
 func foldLimit(n int) int { return 4*n + 1<<16 }
@@ -727,11 +738,9 @@ func (b *builder) concat(n *ionnx.Node) error {
 		return errors.New("concatenation of activations with constants is not supported")
 	}
 	r := acts[0].rank()
-	if axis < 0 {
-		axis += r
-	}
-	if axis < 0 || axis >= r {
-		return fmt.Errorf("axis %d for rank %d", axis, r)
+	axis, err := axisOf(axis, r)
+	if err != nil {
+		return err
 	}
 	shape := slices.Clone(acts[0].shape)
 	shape[axis] = 0
@@ -757,11 +766,9 @@ func (b *builder) foldConcat(n *ionnx.Node, axis int, cs []*constant) error {
 		return errors.New("no inputs")
 	}
 	r := len(cs[0].dims)
-	if axis < 0 {
-		axis += r
-	}
-	if axis < 0 || axis >= r {
-		return fmt.Errorf("axis %d for rank %d", axis, r)
+	axis, err := axisOf(axis, r)
+	if err != nil {
+		return err
 	}
 	dims := slices.Clone(cs[0].dims)
 	dims[axis] = 0
@@ -1034,12 +1041,9 @@ func (b *builder) gather(n *ionnx.Node) error {
 		return err
 	}
 	r := len(data.dims)
-	axis := int(attrInt(n, "axis", 0))
-	if axis < 0 {
-		axis += r
-	}
-	if axis < 0 || axis >= r {
-		return fmt.Errorf("axis %d for rank %d", axis, r)
+	axis, err := axisOf(int(attrInt(n, "axis", 0)), r)
+	if err != nil {
+		return err
 	}
 	outer, size, inner := numel(data.dims[:axis]), data.dims[axis], numel(data.dims[axis+1:])
 	if outer*inner*idx.len() > foldLimit(data.len()+idx.len()) {

@@ -676,13 +676,17 @@ func encodeHeader(t *Tensor) []byte {
 func (t *Tensor) Float32s() []float32 {
 	if t.Raw != nil {
 		out := make([]float32, t.Len())
-		for i := range out {
-			switch t.DataType {
-			case Float:
+		switch t.DataType {
+		case Float:
+			for i := range out {
 				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Raw[4*i:]))
-			case Float16:
+			}
+		case Float16:
+			for i := range out {
 				out[i] = halfToFloat(binary.LittleEndian.Uint16(t.Raw[2*i:]))
-			case Double:
+			}
+		case Double:
+			for i := range out {
 				out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(t.Raw[8*i:])))
 			}
 		}
@@ -700,14 +704,15 @@ func (t *Tensor) Float64s() []float64 {
 	if t.Raw == nil {
 		return t.Values
 	}
-	f := t.Float32s()
-	out := make([]float64, len(f))
 	if t.DataType == Double {
+		out := make([]float64, t.Len())
 		for i := range out {
 			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(t.Raw[8*i:]))
 		}
 		return out
 	}
+	f := t.Float32s()
+	out := make([]float64, len(f))
 	for i, v := range f {
 		out[i] = float64(v)
 	}

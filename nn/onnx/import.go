@@ -403,6 +403,19 @@ func (b *builder) input(n *ionnx.Node, i int) *value {
 	return b.vals[n.Inputs[i]]
 }
 
+// anyIn checks the node's attributes against the names it understands and
+// returns its input 0, activation or constant.
+func (b *builder) anyIn(n *ionnx.Node, attrs ...string) (*value, error) {
+	if err := known(n, attrs...); err != nil {
+		return nil, err
+	}
+	v := b.input(n, 0)
+	if v == nil {
+		return nil, errors.New("no input")
+	}
+	return v, nil
+}
+
 func (b *builder) actIn(n *ionnx.Node, i int) (*value, error) {
 	v := b.input(n, i)
 	if v == nil {

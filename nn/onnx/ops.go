@@ -168,13 +168,16 @@ func (b *builder) batchNorm(n *ionnx.Node) error {
 	return b.add(n, bn, params, slices.Clone(x.shape), x)
 }
 
+// actAttrs lists the attributes each activation op understands.
+var actAttrs = map[string][]string{"LeakyRelu": {"alpha"}, "HardSigmoid": {"alpha", "beta"}}
+
 func (b *builder) act(n *ionnx.Node) error {
+	if err := known(n, actAttrs[n.OpType]...); err != nil {
+		return err
+	}
 	var l nn.Layer
 	switch n.OpType {
 	case "Relu":
-		if err := known(n); err != nil {
-			return err
-		}
 		x, err := b.actIn(n, 0)
 		if err != nil {
 			return err
@@ -187,29 +190,14 @@ func (b *builder) act(n *ionnx.Node) error {
 		}
 		l = nn.ReLU()
 	case "LeakyRelu":
-		if err := known(n, "alpha"); err != nil {
-			return err
-		}
 		l = nn.LeakyReLU(attrFloat(n, "alpha", 0.01))
 	case "Sigmoid":
-		if err := known(n); err != nil {
-			return err
-		}
 		l = nn.Sigmoid()
 	case "Tanh":
-		if err := known(n); err != nil {
-			return err
-		}
 		l = nn.Tanh()
 	case "HardSigmoid":
-		if err := known(n, "alpha", "beta"); err != nil {
-			return err
-		}
 		l = nn.NewHardSigmoid(attrFloat(n, "alpha", 0.2), attrFloat(n, "beta", 0.5))
 	case "HardSwish":
-		if err := known(n); err != nil {
-			return err
-		}
 		l = nn.NewHardSwish()
 	}
 	return b.unary(n, l)
@@ -322,18 +310,9 @@ func toNHWC(c *constant) *tensor.Tensor {
 	for i := range 4 - len(c.dims) {
 		d[i] = 1
 	}
-	n, ch, h, w := d[0], d[1], d[2], d[3]
-	out := make([]float32, len(c.f))
-	for i := range n {
-		for j := range ch {
-			for y := range h {
-				for x := range w {
-					out[((i*h+y)*w+x)*ch+j] = c.f[((i*ch+j)*h+y)*w+x]
-				}
-			}
-		}
-	}
-	return tensor.FromSlice(out, n, h, w, ch)
+	out := tensor.Zeros(d[0], d[2], d[3], d[1])
+	tensor.Reference{}.NCHWToNHWC(out, tensor.FromSlice(c.f, d...))
+	return out
 }
 
 func (b *builder) foldBinary(n *ionnx.Node, op nn.BinaryOp, x, y *constant) error {
@@ -347,6 +326,17 @@ func (b *builder) foldBinary(n *ionnx.Node, op nn.BinaryOp, x, y *constant) erro
 	out := nn.NewBinary(op).InferN([]*tensor.Tensor{tensorOf(x), tensorOf(y)})
 	b.setConst(n, shape, out.Data())
 	return nil
+}
+
+// axisOf resolves a negative axis against rank r and checks it.
+func axisOf(axis, r int) (int, error) {
+	if axis < 0 {
+		axis += r
+	}
+	if axis < 0 || axis >= r {
+		return 0, fmt.Errorf("axis %d for rank %d", axis, r)
+	}
+	return axis, nil
 }
 
 // foldLimit bounds a folded constant made from n elements, so a small
@@ -424,12 +414,9 @@ func (b *builder) pool(n *ionnx.Node) error {
 }
 
 func (b *builder) flatten(n *ionnx.Node) error {
-	if err := known(n, "axis"); err != nil {
+	x, err := b.anyIn(n, "axis")
+	if err != nil {
 		return err
-	}
-	x := b.input(n, 0)
-	if x == nil {
-		return errors.New("no input")
 	}
 	axis := int(attrInt(n, "axis", 1))
 	if x.c != nil {
@@ -472,12 +459,9 @@ func prodKnown(dims []int) int {
 }
 
 func (b *builder) reshape(n *ionnx.Node) error {
-	if err := known(n, "allowzero", "shape"); err != nil {
+	x, err := b.anyIn(n, "allowzero", "shape")
+	if err != nil {
 		return err
-	}
-	x := b.input(n, 0)
-	if x == nil {
-		return errors.New("no input")
 	}
 	target, err := b.intsArg(n, 5, "shape", 1)
 	if err != nil {
@@ -530,12 +514,9 @@ func (b *builder) reshapeAct(n *ionnx.Node, x *value, target []int) error {
 }
 
 func (b *builder) squeeze(n *ionnx.Node) error {
-	if err := known(n, "axes"); err != nil {
+	x, err := b.anyIn(n, "axes")
+	if err != nil {
 		return err
-	}
-	x := b.input(n, 0)
-	if x == nil {
-		return errors.New("no input")
 	}
 	axes, ok := attrInts(n, "axes")
 	if b.m.Opset >= 13 && b.input(n, 1) != nil {
@@ -757,11 +738,9 @@ func (b *builder) concat(n *ionnx.Node) error {
 		return errors.New("concatenation of activations with constants is not supported")
 	}
 	r := acts[0].rank()
-	if axis < 0 {
-		axis += r
-	}
-	if axis < 0 || axis >= r {
-		return fmt.Errorf("axis %d for rank %d", axis, r)
+	axis, err := axisOf(axis, r)
+	if err != nil {
+		return err
 	}
 	shape := slices.Clone(acts[0].shape)
 	shape[axis] = 0
@@ -787,11 +766,9 @@ func (b *builder) foldConcat(n *ionnx.Node, axis int, cs []*constant) error {
 		return errors.New("no inputs")
 	}
 	r := len(cs[0].dims)
-	if axis < 0 {
-		axis += r
-	}
-	if axis < 0 || axis >= r {
-		return fmt.Errorf("axis %d for rank %d", axis, r)
+	axis, err := axisOf(axis, r)
+	if err != nil {
+		return err
 	}
 	dims := slices.Clone(cs[0].dims)
 	dims[axis] = 0
@@ -1019,12 +996,9 @@ func (b *builder) transpose(n *ionnx.Node) error {
 }
 
 func (b *builder) shapeOp(n *ionnx.Node) error {
-	if err := known(n, "start", "end"); err != nil {
+	x, err := b.anyIn(n, "start", "end")
+	if err != nil {
 		return err
-	}
-	x := b.input(n, 0)
-	if x == nil {
-		return errors.New("no input")
 	}
 	s := x.shape
 	if x.c != nil {
@@ -1067,12 +1041,9 @@ func (b *builder) gather(n *ionnx.Node) error {
 		return err
 	}
 	r := len(data.dims)
-	axis := int(attrInt(n, "axis", 0))
-	if axis < 0 {
-		axis += r
-	}
-	if axis < 0 || axis >= r {
-		return fmt.Errorf("axis %d for rank %d", axis, r)
+	axis, err := axisOf(int(attrInt(n, "axis", 0)), r)
+	if err != nil {
+		return err
 	}
 	outer, size, inner := numel(data.dims[:axis]), data.dims[axis], numel(data.dims[axis+1:])
 	if outer*inner*idx.len() > foldLimit(data.len()+idx.len()) {
@@ -1098,12 +1069,9 @@ func (b *builder) gather(n *ionnx.Node) error {
 }
 
 func (b *builder) cast(n *ionnx.Node) error {
-	if err := known(n, "to", "saturate"); err != nil {
+	v, err := b.anyIn(n, "to", "saturate")
+	if err != nil {
 		return err
-	}
-	v := b.input(n, 0)
-	if v == nil {
-		return errors.New("no input")
 	}
 	to := attrInt(n, "to", 1)
 	if v.c == nil {

@@ -193,7 +193,9 @@ func (b *builder) useBias() (bool, error) {
 	return bias, b.cfg("use_bias", &bias)
 }
 
-// hwioToOIHW converts a Keras kernel [KH, KW, I, O] to [O, I, KH, KW].
+// hwioToOIHW converts a Keras kernel [KH, KW, I, O] to [O, I, KH, KW]. A
+// depthwise kernel [KH, KW, C, M] is the case I = 1, O = C·M: output
+// channel c·M + m as TF orders them.
 func hwioToOIHW(k []float32, kh, kw, in, out int) *tensor.Tensor {
 	w := tensor.Zeros(out, in, kh, kw)
 	d := w.Data()
@@ -202,23 +204,6 @@ func hwioToOIHW(k []float32, kh, kw, in, out int) *tensor.Tensor {
 			for i := range in {
 				for o := range out {
 					d[((o*in+i)*kh+y)*kw+x] = k[((y*kw+x)*in+i)*out+o]
-				}
-			}
-		}
-	}
-	return w
-}
-
-// depthwiseToOIHW converts a Keras depthwise kernel [KH, KW, C, M] to
-// [C·M, 1, KH, KW], output channel c·M + m as TF orders them.
-func depthwiseToOIHW(k []float32, kh, kw, c, m int) *tensor.Tensor {
-	w := tensor.Zeros(c*m, 1, kh, kw)
-	d := w.Data()
-	for y := range kh {
-		for x := range kw {
-			for i := range c {
-				for j := range m {
-					d[((i*m+j)*kh+y)*kw+x] = k[((y*kw+x)*c+i)*m+j]
 				}
 			}
 		}
@@ -308,7 +293,7 @@ func (b *builder) conv(kind string) error {
 		if err != nil {
 			return err
 		}
-		w, out, p.Groups = depthwiseToOIHW(kw.data, k[0], k[1], in, mult), in*mult, in
+		w, out, p.Groups = hwioToOIHW(kw.data, k[0], k[1], 1, in*mult), in*mult, in
 	}
 	shape := []int{oh, ow, out}
 	if kind == "SeparableConv2D" {

@@ -352,13 +352,7 @@ func curve(pts []ProbePoint) string {
 	return s + fmt.Sprintf("; best linear probe below %s", pts[best].Name())
 }
 
-func seq(n int) []int {
-	s := make([]int, n)
-	for i := range s {
-		s[i] = i
-	}
-	return s
-}
+func seq(n int) []int { return seqFrom(0, n) }
 
 // probeSet returns the per-class counts of d and a stratified sample of
 // at most perClass examples per class (all of them when fewer), as

@@ -18,36 +18,16 @@ func classCounts(d nn.Dataset) ([]int, error) {
 	if c, ok := d.(counter); ok {
 		return c.Counts(), nil
 	}
-	if f, ok := d.(*Features); ok {
-		counts := make([]int, f.Classes)
-		for _, l := range f.Labels {
-			if l < 0 || l >= len(counts) {
-				return nil, fmt.Errorf("transfer: label %d outside %d classes", l, len(counts))
-			}
-			counts[l]++
-		}
-		return counts, nil
+	labels, err := labelsOf(d)
+	if err != nil {
+		return nil, err
 	}
 	counts := make([]int, d.NumClasses())
-	e := prod(d.ExampleShape())
-	const chunk = 256
-	x := make([]float32, chunk*e)
-	labels := make([]int, chunk)
-	for s := 0; s < d.Len(); s += chunk {
-		n := min(chunk, d.Len()-s)
-		idx := make([]int, n)
-		for i := range idx {
-			idx[i] = s + i
+	for _, l := range labels {
+		if l < 0 || l >= len(counts) {
+			return nil, fmt.Errorf("transfer: label %d outside %d classes", l, len(counts))
 		}
-		if err := d.Load(x[:n*e], labels[:n], idx); err != nil {
-			return nil, fmt.Errorf("transfer: %w", err)
-		}
-		for _, l := range labels[:n] {
-			if l < 0 || l >= len(counts) {
-				return nil, fmt.Errorf("transfer: label %d outside %d classes", l, len(counts))
-			}
-			counts[l]++
-		}
+		counts[l]++
 	}
 	return counts, nil
 }

@@ -2,7 +2,6 @@ package transfer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -79,24 +78,7 @@ func RunCut(ctx context.Context, base *models.Model, train, test nn.Dataset, n, 
 	if n > 0 {
 		res.Notices = append(res.Notices, fmt.Sprintf("kept %d layer groups of the base (below %s), re-initialised the %d above", n, m.Groups[n][0], g-n))
 	}
-	err = runCut(ctx, m, train, test, n, epochs, fineTune, o, res)
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return res.interrupted(start, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	res.last = nil
-	res.Cost.Seconds = time.Since(start).Seconds()
-	slices.Sort(res.Trained)
-	res.Trained = slices.Compact(res.Trained)
-	full, err := fullPlan(m)
-	if err != nil {
-		return nil, err
-	}
-	res.Scratch = Cost{FwdFLOPs: full.FwdFLOPs * float64(train.Len()*epochs),
-		BwdFLOPs: full.BwdFLOPs * float64(train.Len()*epochs), Images: train.Len() * epochs}
-	return res, nil
+	return res.finish(ctx, m, train, epochs, start, runCut(ctx, m, train, test, n, epochs, fineTune, o, res))
 }
 
 func runCut(ctx context.Context, m *models.Model, train, test nn.Dataset, n, epochs int, fineTune bool, o Options, res *Result) error {

@@ -147,8 +147,12 @@ func (s *subset) Load(x []float32, labels []int, idx []int) error {
 	return s.d.Load(x, labels, m)
 }
 
-// labelsOf reads every label of d.
+// labelsOf reads every label of d (a Features' own Labels, not to be
+// modified).
 func labelsOf(d nn.Dataset) ([]int, error) {
+	if f, ok := d.(*Features); ok {
+		return f.Labels, nil
+	}
 	e := prod(d.ExampleShape())
 	const chunk = 256
 	x := make([]float32, chunk*e)

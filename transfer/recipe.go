@@ -268,6 +268,14 @@ func Run(ctx context.Context, base *models.Model, train, test nn.Dataset, o Opti
 	default:
 		err = fmt.Errorf("transfer: unknown strategy %q", o.Strategy)
 	}
+	return res.finish(ctx, m, train, max(o.HeadEpochs, 0)+max(o.Epochs, 0), start, err)
+}
+
+// finish ends a run that trained m for epochs epochs from start with
+// error err: ctx's end gives the partial Result (see Run), another error
+// none; otherwise it settles the cost, the trained names and the cost of
+// the same epochs from scratch.
+func (res *Result) finish(ctx context.Context, m *models.Model, train nn.Dataset, epochs int, start time.Time, err error) (*Result, error) {
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return res.interrupted(start, err)
 	}
@@ -282,7 +290,6 @@ func Run(ctx context.Context, base *models.Model, train, test nn.Dataset, o Opti
 	if err != nil {
 		return nil, err
 	}
-	epochs := max(o.HeadEpochs, 0) + max(o.Epochs, 0)
 	res.Scratch = Cost{FwdFLOPs: full.FwdFLOPs * float64(train.Len()*epochs),
 		BwdFLOPs: full.BwdFLOPs * float64(train.Len()*epochs), Images: train.Len() * epochs}
 	return res, nil

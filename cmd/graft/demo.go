@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -331,14 +330,14 @@ func demoSeed(ctx context.Context, b *demoBase, train, test *data.Set, seed int,
 func (b *demoBase) summarize(strategies []transfer.Strategy) {
 	var ss, sf float64
 	if scratch, ok := b.runs[transfer.StrategyScratch]; ok {
-		ss, _ = meanSD(scratch.secs)
-		sf, _ = meanSD(scratch.flops)
+		ss, _ = transfer.MeanSD(scratch.secs)
+		sf, _ = transfer.MeanSD(scratch.flops)
 	}
 	for _, st := range strategies {
 		a := b.runs[st]
-		m, sd := meanSD(a.acc)
-		secs, _ := meanSD(a.secs)
-		flops, _ := meanSD(a.flops)
+		m, sd := transfer.MeanSD(a.acc)
+		secs, _ := transfer.MeanSD(a.secs)
+		flops, _ := transfer.MeanSD(a.flops)
 		r := demoResult{Strategy: string(st), Accuracy: m, AccuracySD: sd, Seconds: secs, FLOPs: flops, PerSeed: a.acc}
 		if ss > 0 {
 			r.Speedup, r.FLOPsSaved = ss/secs, 1-flops/sf
@@ -348,8 +347,8 @@ func (b *demoBase) summarize(strategies []transfer.Strategy) {
 	f, okf := b.runs[transfer.StrategyFeatures]
 	a, oka := b.runs[transfer.StrategyAll]
 	if okf && oka {
-		fe, _ := meanSD(f.epochSecs)
-		ae, _ := meanSD(a.epochSecs)
+		fe, _ := transfer.MeanSD(f.epochSecs)
+		ae, _ := transfer.MeanSD(a.epochSecs)
 		b.rep.EpochSpeedup = ae / fe
 	}
 }
@@ -373,7 +372,7 @@ func margin(a, b *demoBase, strategies []transfer.Strategy) *marginReport {
 	for i := range diffs {
 		diffs[i] = ra.PerSeed[i] - rb.PerSeed[i]
 	}
-	_, psd := meanSD(diffs)
+	_, psd := transfer.MeanSD(diffs)
 	return &marginReport{Best: string(sa), CompareBest: string(sb), Diff: ra.Accuracy - rb.Accuracy, PairedSD: psd,
 		MaxSD: max(ra.AccuracySD, rb.AccuracySD), Beats: ra.Accuracy-rb.Accuracy > 2*max(ra.AccuracySD, rb.AccuracySD)}
 }
@@ -398,19 +397,4 @@ func printDemo(out io.Writer, rep *demoReport) {
 			fmt.Fprintf(out, "  - %s\n", why)
 		}
 	}
-}
-
-// meanSD returns the mean and the sample standard deviation.
-func meanSD(v []float64) (mean, sd float64) {
-	for _, x := range v {
-		mean += x
-	}
-	mean /= float64(len(v))
-	if len(v) < 2 {
-		return mean, 0
-	}
-	for _, x := range v {
-		sd += (x - mean) * (x - mean)
-	}
-	return mean, math.Sqrt(sd / float64(len(v)-1))
 }

@@ -499,24 +499,9 @@ func plotScenarios(path string, cells []cell) error {
 			if len(xy) == 0 {
 				continue
 			}
-			l, pts, err := plotter.NewLinePoints(xy)
-			if err != nil {
+			if err := addArm(p, arm, xy, errs, armColors[i], arm == "advisor"); err != nil {
 				return err
 			}
-			l.Color, pts.Color = armColors[i], armColors[i]
-			if arm == "advisor" {
-				l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
-			}
-			eb, err := plotter.NewYErrorBars(struct {
-				plotter.XYer
-				plotter.YErrorer
-			}{xy, errs})
-			if err != nil {
-				return err
-			}
-			eb.Color = armColors[i]
-			p.Add(l, pts, eb)
-			p.Legend.Add(arm, l, pts)
 		}
 		plots = append(plots, p)
 	}
@@ -686,24 +671,9 @@ func (e *expRun) writeTransferability(stats []transfer.Stat, g, k int, took time
 		if len(xy) == 0 {
 			continue
 		}
-		l, pts, err := plotter.NewLinePoints(xy)
-		if err != nil {
+		if err := addArm(p, arm, xy, errs, armColors[i+1], strings.HasSuffix(arm, "+")); err != nil {
 			return err
 		}
-		l.Color, pts.Color = armColors[i+1], armColors[i+1]
-		if strings.HasSuffix(arm, "+") {
-			l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
-		}
-		eb, err := plotter.NewYErrorBars(struct {
-			plotter.XYer
-			plotter.YErrorer
-		}{xy, errs})
-		if err != nil {
-			return err
-		}
-		eb.Color = armColors[i+1]
-		p.Add(l, pts, eb)
-		p.Legend.Add(arm, l, pts)
 	}
 	if !math.IsNaN(baseB.Mean) {
 		l, err := plotter.NewLine(plotter.XYs{{X: 0.8, Y: baseB.Mean}, {X: float64(g-1) + 0.2, Y: baseB.Mean}})
@@ -732,4 +702,28 @@ func holds(ok bool) string {
 		return "holds"
 	}
 	return "does not hold here"
+}
+
+// addArm draws one arm on p: its means as a line with points, dashed if
+// dashed, and its standard deviations as error bars, all in c.
+func addArm(p *plot.Plot, arm string, xy plotter.XYs, errs plotter.YErrors, c color.Color, dashed bool) error {
+	l, pts, err := plotter.NewLinePoints(xy)
+	if err != nil {
+		return err
+	}
+	l.Color, pts.Color = c, c
+	if dashed {
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+	}
+	eb, err := plotter.NewYErrorBars(struct {
+		plotter.XYer
+		plotter.YErrorer
+	}{xy, errs})
+	if err != nil {
+		return err
+	}
+	eb.Color = c
+	p.Add(l, pts, eb)
+	p.Legend.Add(arm, l, pts)
+	return nil
 }

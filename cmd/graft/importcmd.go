@@ -55,19 +55,7 @@ func importCmd(args []string, out io.Writer) error {
 		return fmt.Errorf("import: %w", err)
 	}
 	o.Height, o.Width, o.BGR = *height, *width, *bgr
-	var m *models.Model
-	if kind == "onnx" {
-		m, err = onnx.Load(pos[0], o)
-	} else {
-		h, w := o.Height, o.Width
-		if h == 0 {
-			h = *size
-		}
-		if w == 0 {
-			w = *size
-		}
-		m, err = tfjs.Load(pos[0], tfjs.Options{Height: h, Width: w, Mean: o.Mean, Std: o.Std})
-	}
+	m, err := importModel(pos[0], o)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -129,16 +117,27 @@ func importKind(path string) string {
 	return ""
 }
 
+// importModel imports the ONNX or TF.js model at path (by importKind)
+// with o; a TF.js model takes o's Height and Width, else its Size, and
+// its Mean and Std.
+func importModel(path string, o onnx.Options) (*models.Model, error) {
+	if importKind(path) == "onnx" {
+		return onnx.Load(path, o)
+	}
+	h, w := o.Height, o.Width
+	if h == 0 {
+		h = o.Size
+	}
+	if w == 0 {
+		w = o.Size
+	}
+	return tfjs.Load(path, tfjs.Options{Height: h, Width: w, Mean: o.Mean, Std: o.Std})
+}
+
 // loadImportedBase imports an ONNX or TF.js model as a base (default
 // options: an ONNX file's metadata gives the normalisation, if any).
 func loadImportedBase(path string) (*models.Model, nn.Meta, error) {
-	var m *models.Model
-	var err error
-	if importKind(path) == "onnx" {
-		m, err = onnx.Load(path, onnx.Options{})
-	} else {
-		m, err = tfjs.Load(path, tfjs.Options{})
-	}
+	m, err := importModel(path, onnx.Options{})
 	if err != nil {
 		return nil, nn.Meta{}, err
 	}

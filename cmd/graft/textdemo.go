@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/graftml/graft/text"
+	"github.com/graftml/graft/transfer"
 )
 
 // textDemoRow is one (training size, method) cell of the experiment.
@@ -147,10 +148,10 @@ func textDemo(args []string, out io.Writer) error {
 		}
 		for _, m := range textMethods {
 			r := rows[m]
-			r.AccMean, r.AccSD = meanSD(r.Accuracies)
-			r.F1Mean, r.F1SD = meanSD(f1s[m])
+			r.AccMean, r.AccSD = transfer.MeanSD(r.Accuracies)
+			r.F1Mean, r.F1SD = transfer.MeanSD(f1s[m])
 			if m != "random" && m != "tfidf-logreg" {
-				r.Coverage, _ = meanSD(covs)
+				r.Coverage, _ = transfer.MeanSD(covs)
 			}
 			rep.Rows = append(rep.Rows, *r)
 		}
@@ -200,7 +201,7 @@ func runTFIDF(trainToks [][]string, train *text.Corpus, testToks [][]string, tes
 // per class and the vectors' coverage of the training words, set against
 // the best method measured.
 func textAdvice(label string, k int, rows map[string]*textDemoRow, covs []float64) string {
-	cov, _ := meanSD(covs)
+	cov, _ := transfer.MeanSD(covs)
 	var rule, why string
 	switch {
 	case cov < 0.5:

@@ -42,11 +42,6 @@ func sgdDims(w, g, buf *Tensor, momentum float32) {
 }
 
 // SGDStep applies SGDUpdate to tensors.
-func (Reference) SGDStep(w, g, buf *Tensor, lr, momentum, weightDecay float32, nesterov, first bool) {
-	CPU{}.SGDStep(w, g, buf, lr, momentum, weightDecay, nesterov, first)
-}
-
-// SGDStep applies SGDUpdate to tensors.
 func (CPU) SGDStep(w, g, buf *Tensor, lr, momentum, weightDecay float32, nesterov, first bool) {
 	sgdDims(w, g, buf, momentum)
 	var b []float32
@@ -55,9 +50,6 @@ func (CPU) SGDStep(w, g, buf *Tensor, lr, momentum, weightDecay float32, nestero
 	}
 	SGDUpdate(w.data, g.data, b, lr, momentum, weightDecay, nesterov, first)
 }
-
-// AdamStep applies AdamUpdate to tensors.
-func (Reference) AdamStep(w, g, m, v *Tensor, p AdamParams) { CPU{}.AdamStep(w, g, m, v, p) }
 
 // AdamStep applies AdamUpdate to tensors.
 func (CPU) AdamStep(w, g, m, v *Tensor, p AdamParams) {

@@ -106,3 +106,52 @@ func (Reference) Max(dst, src *Tensor, axis int) {
 		}
 	}
 }
+
+// SGDStep is SGDUpdate as its doc comment spells it, one element after
+// another: for every i, d = g[i] + weightDecay·w[i]; with momentum,
+// buf[i] = d on the first step and momentum·buf[i] + d after, and d is
+// d + momentum·buf[i] with nesterov, buf[i] without; then
+// w[i] = w[i] − lr·d; each operation rounded to float32 (the conversions
+// keep Go from fusing a multiply and an add).
+func (Reference) SGDStep(w, g, buf *Tensor, lr, momentum, weightDecay float32, nesterov, first bool) {
+	sgdDims(w, g, buf, momentum)
+	for i, wi := range w.data {
+		d := g.data[i] + float32(weightDecay*wi)
+		if momentum != 0 {
+			if first {
+				buf.data[i] = d
+			} else {
+				buf.data[i] = float32(momentum*buf.data[i]) + d
+			}
+			if nesterov {
+				d = d + float32(momentum*buf.data[i])
+			} else {
+				d = buf.data[i]
+			}
+		}
+		w.data[i] = wi - float32(lr*d)
+	}
+}
+
+// AdamStep is AdamUpdate as its doc comment spells it, one element after
+// another, each operation rounded to float32: the decoupled decay factor
+// 1 − lr·weightDecay computed in float64 and rounded once, the square root
+// correctly rounded.
+func (Reference) AdamStep(w, g, m, v *Tensor, p AdamParams) {
+	mustSameShape("AdamStep", w, g, m, v)
+	decay := float32(1 - float64(p.LR)*float64(p.WeightDecay))
+	oneMinusB1, oneMinusB2 := 1-p.Beta1, 1-p.Beta2
+	for i, wi := range w.data {
+		d := g.data[i]
+		if p.Decoupled {
+			wi = wi * decay
+		} else {
+			d = d + float32(p.WeightDecay*wi)
+		}
+		mi := float32(p.Beta1*m.data[i]) + float32(oneMinusB1*d)
+		vi := float32(p.Beta2*v.data[i]) + float32(float32(oneMinusB2*d)*d)
+		m.data[i], v.data[i] = mi, vi
+		den := float32(float32(math.Sqrt(float64(vi)))/p.SqrtBC2) + p.Eps
+		w.data[i] = wi - float32(float32(p.StepSize*mi)/den)
+	}
+}

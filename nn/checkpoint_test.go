@@ -3,6 +3,8 @@ package nn_test
 import (
 	"encoding/binary"
 	"encoding/json"
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"os"
 	"path/filepath"
@@ -38,47 +40,10 @@ func trainedCNN(seed uint64) *nn.Sequential {
 	copy(bnl.Weight.Value.Data(), tensor.RandUniform(seed+2, 0.5, 1.5, 4).Data())
 	copy(bnl.Bias.Value.Data(), tensor.RandUniform(seed+3, -0.5, 0.5, 4).Data())
 	nn.SetTraining(m, true)
-	m.Forward(randn(seed+4, 2, 4, 4, 3))
-	m.Forward(randn(seed+5, 2, 4, 4, 3))
+	m.Forward(modelcheck.Randn(seed+4, 2, 4, 4, 3))
+	m.Forward(modelcheck.Randn(seed+5, 2, 4, 4, 3))
 	nn.SetTraining(m, false)
 	return m
-}
-
-// state copies every parameter and buffer of a model by name.
-func state(m nn.Layer) map[string][]float32 {
-	out := map[string][]float32{}
-	for _, p := range nn.Parameters(m) {
-		out[p.Name] = slices.Clone(p.Value.Value.Data())
-	}
-	for _, b := range nn.Buffers(m) {
-		out[b.Name] = slices.Clone(b.Value.Value.Data())
-	}
-	return out
-}
-
-// sameState checks two states are bit-identical.
-func sameState(t *testing.T, what string, got, want map[string][]float32) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s: %d tensors, want %d", what, len(got), len(want))
-	}
-	for name, w := range want {
-		g, ok := got[name]
-		if !ok {
-			t.Errorf("%s: no %s", what, name)
-			continue
-		}
-		if len(g) != len(w) {
-			t.Errorf("%s: %s has %d values, want %d", what, name, len(g), len(w))
-			continue
-		}
-		for i := range w {
-			if math.Float32bits(g[i]) != math.Float32bits(w[i]) {
-				t.Errorf("%s: %s[%d] = %v, want %v", what, name, i, g[i], w[i])
-				break
-			}
-		}
-	}
 }
 
 func tempPath(t *testing.T, name string) string {
@@ -138,13 +103,13 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if !rep.Clean() || rep.Loaded != len(want) {
 		t.Errorf("report %v (loaded %d), want clean with %d", rep, rep.Loaded, len(want))
 	}
-	sameState(t, "loaded", state(dst), state(src))
+	tensorcheck.SameState(t, "loaded", modelcheck.State(dst), modelcheck.State(src))
 	if !reflect.DeepEqual(gotMeta, meta) {
 		t.Errorf("meta\n got %#v\nwant %#v", gotMeta, meta)
 	}
 
 	// The loaded model computes what the saved one does.
-	x := randn(7, 2, 4, 4, 3)
+	x := modelcheck.Randn(7, 2, 4, 4, 3)
 	closeSlices(t, "inference after load", dst.Infer(x).Data(), src.Infer(x).Data(), 0)
 }
 
@@ -199,7 +164,7 @@ func TestLoadStrictErrors(t *testing.T) {
 			path := tempPath(t, "bad.safetensors")
 			writeState(t, path, sd)
 			dst := tinyCNN(50)
-			before := state(dst)
+			before := modelcheck.State(dst)
 			_, rep, err := nn.Load(path, dst, nn.LoadOptions{})
 			if err == nil {
 				t.Fatal("strict Load accepted the file")
@@ -214,13 +179,13 @@ func TestLoadStrictErrors(t *testing.T) {
 			if rep.Clean() {
 				t.Error("report is clean")
 			}
-			sameState(t, "after a failed load", state(dst), before)
+			tensorcheck.SameState(t, "after a failed load", modelcheck.State(dst), before)
 			// Partial does not excuse unexpected or wrong-shape tensors.
 			if c.name != "missing" && c.name != "missing_buffer" {
 				if _, _, err := nn.Load(path, dst, nn.LoadOptions{Partial: true}); err == nil {
 					t.Error("Partial Load accepted the file")
 				}
-				sameState(t, "after a failed partial load", state(dst), before)
+				tensorcheck.SameState(t, "after a failed partial load", modelcheck.State(dst), before)
 			}
 		})
 	}
@@ -236,7 +201,7 @@ func TestLoadLenient(t *testing.T) {
 	writeState(t, path, sd)
 
 	dst := tinyCNN(50)
-	before := state(dst)
+	before := modelcheck.State(dst)
 	_, rep, err := nn.Load(path, dst, nn.LoadOptions{Lenient: true})
 	if err != nil {
 		t.Fatal(err)
@@ -251,13 +216,13 @@ func TestLoadLenient(t *testing.T) {
 	if !strings.Contains(rep.String(), "1 missing (0.bias)") {
 		t.Errorf("report string %q", rep.String())
 	}
-	got, want := state(dst), state(src)
+	got, want := modelcheck.State(dst), modelcheck.State(src)
 	for name := range want {
 		switch name {
 		case "0.bias", "4.weight":
-			sameState(t, "kept", map[string][]float32{name: got[name]}, map[string][]float32{name: before[name]})
+			tensorcheck.SameState(t, "kept", map[string][]float32{name: got[name]}, map[string][]float32{name: before[name]})
 		default:
-			sameState(t, "loaded", map[string][]float32{name: got[name]}, map[string][]float32{name: want[name]})
+			tensorcheck.SameState(t, "loaded", map[string][]float32{name: got[name]}, map[string][]float32{name: want[name]})
 		}
 	}
 }
@@ -265,7 +230,7 @@ func TestLoadLenient(t *testing.T) {
 func TestLoadPartialDelta(t *testing.T) {
 	base := trainedCNN(1)
 	tuned := trainedCNN(1)
-	copy(tuned.Layer(4).(*nn.Dense).Weight.Value.Data(), randn(9, 3, 64).Data())
+	copy(tuned.Layer(4).(*nn.Dense).Weight.Value.Data(), modelcheck.Randn(9, 3, 64).Data())
 	copy(tuned.Layer(4).(*nn.Dense).Bias.Value.Data(), []float32{1, 2, 3})
 	path := tempPath(t, "delta.safetensors")
 	if err := nn.SaveSelected(path, tuned, nn.Meta{Arch: "delta"}, func(name string) bool { return strings.HasPrefix(name, "4.") }); err != nil {
@@ -279,11 +244,11 @@ func TestLoadPartialDelta(t *testing.T) {
 		t.Fatalf("delta holds %d tensors, want 4.weight and 4.bias", len(f.Tensors))
 	}
 
-	before := state(base)
+	before := modelcheck.State(base)
 	if _, _, err := nn.Load(path, base, nn.LoadOptions{}); err == nil {
 		t.Error("strict Load accepted a delta checkpoint")
 	}
-	sameState(t, "after a failed load", state(base), before)
+	tensorcheck.SameState(t, "after a failed load", modelcheck.State(base), before)
 	meta, rep, err := nn.Load(path, base, nn.LoadOptions{Partial: true})
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +256,7 @@ func TestLoadPartialDelta(t *testing.T) {
 	if meta.Arch != "delta" || rep.Loaded != 2 || len(rep.Missing) != 7 {
 		t.Errorf("meta %q, report %+v", meta.Arch, rep)
 	}
-	sameState(t, "base over delta", state(base), state(tuned))
+	tensorcheck.SameState(t, "base over delta", modelcheck.State(base), modelcheck.State(tuned))
 }
 
 func TestLoadI64ForFloatParam(t *testing.T) {
@@ -301,11 +266,11 @@ func TestLoadI64ForFloatParam(t *testing.T) {
 	writeState(t, path, sd)
 	for _, o := range []nn.LoadOptions{{}, {Lenient: true}, {Partial: true}} {
 		dst := tinyCNN(50)
-		before := state(dst)
+		before := modelcheck.State(dst)
 		if _, _, err := nn.Load(path, dst, o); err == nil || !strings.Contains(err.Error(), "4.bias") {
 			t.Errorf("%+v: Load of an I64 parameter: error %v, want one naming 4.bias", o, err)
 		}
-		sameState(t, "after a failed load", state(dst), before)
+		tensorcheck.SameState(t, "after a failed load", modelcheck.State(dst), before)
 	}
 }
 
@@ -411,9 +376,9 @@ func TestLoadHalfPrecision(t *testing.T) {
 	if _, rep, err := nn.Load(path, dst, nn.LoadOptions{}); err != nil || rep.Loaded != 9 {
 		t.Fatalf("Load: %v (report %v)", err, rep)
 	}
-	want := state(src)
+	want := modelcheck.State(src)
 	want["4.weight"], want["4.bias"] = w, bias
-	sameState(t, "half-precision load", state(dst), want)
+	tensorcheck.SameState(t, "half-precision load", modelcheck.State(dst), want)
 }
 
 func TestLoadCorruptFile(t *testing.T) {
@@ -434,7 +399,7 @@ func TestLoadCorruptFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		dst := tinyCNN(50)
-		before := state(dst)
+		before := modelcheck.State(dst)
 		func() {
 			defer func() {
 				if r := recover(); r != nil {
@@ -449,7 +414,7 @@ func TestLoadCorruptFile(t *testing.T) {
 				t.Errorf("LoadTraining of %d of %d bytes: no error", n, len(full))
 			}
 		}()
-		sameState(t, "after a corrupt file", state(dst), before)
+		tensorcheck.SameState(t, "after a corrupt file", modelcheck.State(dst), before)
 	}
 	// A header that is not JSON, and a metadata entry that does not parse.
 	bad := filepath.Join(t.TempDir(), "garbage.safetensors")
@@ -492,7 +457,7 @@ func trainStep(m nn.Layer, opt nn.Optimizer, x *tensor.Tensor, labels []int) flo
 }
 
 func batchAt(i int) (*tensor.Tensor, []int) {
-	x := randn(uint64(200+i), 8, 4)
+	x := modelcheck.Randn(uint64(200+i), 8, 4)
 	labels := make([]int, 8)
 	for j := range labels {
 		labels[j] = (i + j) % 3
@@ -546,7 +511,7 @@ func TestTrainingCheckpointResume(t *testing.T) {
 				x, l := batchAt(i)
 				trainStep(b, optB, x, l)
 			}
-			sameState(t, "resumed", state(b), state(a))
+			tensorcheck.SameState(t, "resumed", modelcheck.State(b), modelcheck.State(a))
 
 			// Without the optimizer state, the same steps give other
 			// weights: the test can tell.
@@ -560,7 +525,7 @@ func TestTrainingCheckpointResume(t *testing.T) {
 				x, l := batchAt(i)
 				trainStep(c, optC, x, l)
 			}
-			if reflect.DeepEqual(state(c), state(a)) {
+			if reflect.DeepEqual(modelcheck.State(c), modelcheck.State(a)) {
 				t.Error("a fresh optimizer resumes identically: the optimizer state is not exercised")
 			}
 		})
@@ -596,7 +561,7 @@ func TestTrainingCheckpointResumeDropout(t *testing.T) {
 		x, l := batchAt(i)
 		trainStep(b, optB, x, l)
 	}
-	sameState(t, "resumed with dropout", state(b), state(a))
+	tensorcheck.SameState(t, "resumed with dropout", modelcheck.State(b), modelcheck.State(a))
 }
 
 func TestTrainingCheckpointLoadsAsModel(t *testing.T) {
@@ -631,7 +596,7 @@ func TestTrainingCheckpointLoadsAsModel(t *testing.T) {
 	if !rep.Clean() || meta.Arch != "mlp" || len(meta.Extra) != 0 {
 		t.Errorf("report %v, meta %#v: the training entries leak", rep, meta)
 	}
-	sameState(t, "model of a training checkpoint", state(b), state(a))
+	tensorcheck.SameState(t, "model of a training checkpoint", modelcheck.State(b), modelcheck.State(a))
 
 	// A plain checkpoint is no training checkpoint.
 	plain := tempPath(t, "plain.safetensors")
@@ -671,8 +636,8 @@ func TestSaveFailureKeepsOldFile(t *testing.T) {
 	}
 
 	sd := nn.StateDict(m)
-	before := state(m)
+	before := modelcheck.State(m)
 	sd["0.weight"].F32[0] += 1
 	sd["1.num_batches_tracked"].I64[0] = 99
-	sameState(t, "model after editing its state dict", state(m), before)
+	tensorcheck.SameState(t, "model after editing its state dict", modelcheck.State(m), before)
 }

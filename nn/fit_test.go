@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"math/rand/v2"
 	"runtime/debug"
@@ -111,11 +113,11 @@ func TestFitDeterministic(t *testing.T) {
 		for _, e := range hist.Epochs {
 			losses = append(losses, e.TrainLoss)
 		}
-		return state(m), losses
+		return modelcheck.State(m), losses
 	}
 	a, la := run(7)
 	b, lb := run(7)
-	sameState(t, "same seed", b, a)
+	tensorcheck.SameState(t, "same seed", b, a)
 	if !slices.Equal(la, lb) {
 		t.Errorf("losses %v and %v", la, lb)
 	}
@@ -361,7 +363,7 @@ func TestTrainStepAllocs(t *testing.T) {
 	m := allocCNN()
 	nn.SetTraining(m, true)
 	opt := nn.NewSGD(0.9, false, nn.NewGroup(nn.Parameters(m), 0.01, 1e-4))
-	x := randn(3, 8, 8, 8, 2)
+	x := modelcheck.Randn(3, 8, 8, 8, 2)
 	labels := []int{0, 1, 2, 0, 1, 2, 0, 1}
 	grad := tensor.Zeros(8, 3)
 	loss := nn.CrossEntropy{}
@@ -483,7 +485,7 @@ func TestFitResume(t *testing.T) {
 	if len(hist.Epochs) != 2 || hist.Epochs[0].Epoch != 3 || hist.Last().Steps != 28 {
 		t.Errorf("resumed history %+v, want epochs 3 and 4 ending at step 28", hist.Epochs)
 	}
-	sameState(t, "resumed run", state(resumed), state(full))
+	tensorcheck.SameState(t, "resumed run", modelcheck.State(resumed), modelcheck.State(full))
 }
 
 // TestLayerStepAllocs checks every layer of the gradient checks, and
@@ -509,12 +511,12 @@ func TestLayerStepAllocs(t *testing.T) {
 	}
 	cases = append(cases,
 		layerCase{"Embedding", nn.NewEmbedding(6, 3, 2, 1), tensor.FromSlice([]float32{0, 1, 2, 3, 4, 5}, 2, 3), false},
-		layerCase{"Dropout", nn.NewDropout(0.3, 1), randn(2, 4, 5), true},
+		layerCase{"Dropout", nn.NewDropout(0.3, 1), modelcheck.Randn(2, 4, 5), true},
 	)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			nn.SetTraining(c.l, true)
-			r := randn(3, c.l.Forward(c.x).Shape()...)
+			r := modelcheck.Randn(3, c.l.Forward(c.x).Shape()...)
 			opt := nn.NewAdam(nn.NewGroup(nn.Parameters(c.l), 1e-3, 0.01))
 			fwd := func() { c.l.Forward(c.x) }
 			bwd := func() { c.l.Backward(r, c.need) }

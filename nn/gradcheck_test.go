@@ -2,6 +2,8 @@ package nn_test
 
 import (
 	"fmt"
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -33,10 +35,6 @@ type gradCase struct {
 	kinks bool
 	// hx overrides the input's finite-difference step.
 	hx float64
-}
-
-func randn(seed uint64, shape ...int) *tensor.Tensor {
-	return tensor.RandNormal(seed, 0, 1, shape...)
 }
 
 // awayFromZero returns values of random sign with magnitudes uniform in
@@ -123,38 +121,38 @@ func gradCases() []gradCase {
 	asym := tensor.ConvParams{StrideH: 2, StrideW: 1, DilationH: 1, DilationW: 2,
 		PadTop: 1, PadBottom: 0, PadLeft: 2, PadRight: 1, Groups: 1}
 	cases := []gradCase{
-		leaf("Dense/bias", func() nn.Layer { return nn.NewDense(5, 4, true, 1) }, func() *tensor.Tensor { return randn(2, 3, 5) }),
-		leaf("Dense/nobias", func() nn.Layer { return nn.NewDense(5, 4, false, 3) }, func() *tensor.Tensor { return randn(4, 3, 5) }),
-		leaf("Conv2D/plain", func() nn.Layer { return conv(3, 4, 3, nn.ConvOpts{}, 5) }, func() *tensor.Tensor { return randn(6, 2, 5, 5, 3) }),
+		leaf("Dense/bias", func() nn.Layer { return nn.NewDense(5, 4, true, 1) }, func() *tensor.Tensor { return modelcheck.Randn(2, 3, 5) }),
+		leaf("Dense/nobias", func() nn.Layer { return nn.NewDense(5, 4, false, 3) }, func() *tensor.Tensor { return modelcheck.Randn(4, 3, 5) }),
+		leaf("Conv2D/plain", func() nn.Layer { return conv(3, 4, 3, nn.ConvOpts{}, 5) }, func() *tensor.Tensor { return modelcheck.Randn(6, 2, 5, 5, 3) }),
 		leaf("Conv2D/stride2_pad1_bias", func() nn.Layer { return conv(3, 4, 3, nn.ConvOpts{Stride: 2, Padding: 1, Bias: true}, 7) },
-			func() *tensor.Tensor { return randn(8, 2, 6, 5, 3) }),
+			func() *tensor.Tensor { return modelcheck.Randn(8, 2, 6, 5, 3) }),
 		leaf("Conv2D/asymmetric", func() nn.Layer { return nn.NewConv2DParams(3, 4, 3, 2, asym, false, true, 9) },
-			func() *tensor.Tensor { return randn(10, 2, 6, 6, 3) }),
+			func() *tensor.Tensor { return modelcheck.Randn(10, 2, 6, 6, 3) }),
 		leaf("Conv2D/dilation2", func() nn.Layer { return conv(2, 3, 3, nn.ConvOpts{Dilation: 2, Padding: 1}, 11) },
-			func() *tensor.Tensor { return randn(12, 2, 7, 6, 2) }),
+			func() *tensor.Tensor { return modelcheck.Randn(12, 2, 7, 6, 2) }),
 		leaf("Conv2D/groups2", func() nn.Layer { return conv(4, 6, 3, nn.ConvOpts{Groups: 2, Padding: 1, Bias: true}, 13) },
-			func() *tensor.Tensor { return randn(14, 2, 4, 5, 4) }),
+			func() *tensor.Tensor { return modelcheck.Randn(14, 2, 4, 5, 4) }),
 		leaf("Conv2D/depthwise", func() nn.Layer { return conv(4, 4, 3, nn.ConvOpts{Groups: 4, Padding: 1, Stride: 2}, 15) },
-			func() *tensor.Tensor { return randn(16, 2, 5, 6, 4) }),
+			func() *tensor.Tensor { return modelcheck.Randn(16, 2, 5, 6, 4) }),
 		leaf("Conv2D/depthwise_x2", func() nn.Layer { return conv(3, 6, 3, nn.ConvOpts{Groups: 3, Padding: 1, Bias: true}, 17) },
-			func() *tensor.Tensor { return randn(18, 2, 4, 4, 3) }),
+			func() *tensor.Tensor { return modelcheck.Randn(18, 2, 4, 4, 3) }),
 		leaf("Conv2D/same_stride2", func() nn.Layer { return conv(3, 4, 3, nn.ConvOpts{Stride: 2, Same: true, Bias: true}, 19) },
-			func() *tensor.Tensor { return randn(20, 2, 6, 7, 3) }),
+			func() *tensor.Tensor { return modelcheck.Randn(20, 2, 6, 7, 3) }),
 		leaf("Conv2D/same_k2", func() nn.Layer { return conv(2, 3, 2, nn.ConvOpts{Same: true}, 21) },
-			func() *tensor.Tensor { return randn(22, 2, 5, 4, 2) }),
+			func() *tensor.Tensor { return modelcheck.Randn(22, 2, 5, 4, 2) }),
 		leaf("Conv2D/1x1", func() nn.Layer { return conv(5, 3, 1, nn.ConvOpts{Bias: true}, 23) },
-			func() *tensor.Tensor { return randn(24, 2, 3, 3, 5) }),
+			func() *tensor.Tensor { return modelcheck.Randn(24, 2, 3, 3, 5) }),
 		leaf("BatchNorm2D", func() nn.Layer { return bn(4, false, false, 25) }, func() *tensor.Tensor { return bnInput(26, 2, 3, 3, 4) }),
 		leaf("BatchNorm2D/relu", func() nn.Layer { return bn(4, true, false, 27) }, func() *tensor.Tensor { return bnInput(28, 2, 3, 3, 4) }),
 		leaf("BatchNorm1D", func() nn.Layer { return bn(3, false, false, 29) }, func() *tensor.Tensor { return bnInput(30, 8, 3) }),
 		leaf("BatchNorm1D/relu", func() nn.Layer { return bn(3, true, false, 31) }, func() *tensor.Tensor { return bnInput(32, 8, 3) }),
-		leaf("BatchNorm2D/freeze", func() nn.Layer { return bn(4, false, true, 33) }, func() *tensor.Tensor { return randn(34, 2, 3, 3, 4) }),
+		leaf("BatchNorm2D/freeze", func() nn.Layer { return bn(4, false, true, 33) }, func() *tensor.Tensor { return modelcheck.Randn(34, 2, 3, 3, 4) }),
 		leaf("BatchNorm2D/freeze_relu", func() nn.Layer { return bn(4, true, true, 35) },
 			func() *tensor.Tensor {
 				// running mean ∈ ±0.5, β ∈ ±0.1: inputs 1.5 away from 0 stay clear of the kink
 				return awayFromZero(36, 1.5, 3, 2, 3, 3, 4)
 			}),
-		leaf("BatchNorm1D/freeze", func() nn.Layer { return bn(3, false, true, 37) }, func() *tensor.Tensor { return randn(38, 5, 3) }),
+		leaf("BatchNorm1D/freeze", func() nn.Layer { return bn(3, false, true, 37) }, func() *tensor.Tensor { return modelcheck.Randn(38, 5, 3) }),
 		leaf("Act/ReLU", func() nn.Layer { return nn.ReLU() }, func() *tensor.Tensor { return awayFromZero(40, 0.2, 3, 3, 7) }),
 		leaf("Act/ReLU6", func() nn.Layer { return nn.ReLU6() }, func() *tensor.Tensor {
 			x := awayFromZero(41, 0.2, 3, 4, 8)
@@ -163,20 +161,20 @@ func gradCases() []gradCase {
 			return x
 		}),
 		leaf("Act/LeakyReLU", func() nn.Layer { return nn.LeakyReLU(0.1) }, func() *tensor.Tensor { return awayFromZero(42, 0.2, 3, 3, 7) }),
-		leaf("Act/GELU", func() nn.Layer { return nn.GELU() }, func() *tensor.Tensor { return randn(43, 3, 7) }),
-		leaf("Act/Sigmoid", func() nn.Layer { return nn.Sigmoid() }, func() *tensor.Tensor { return randn(44, 3, 7) }),
-		leaf("Act/Tanh", func() nn.Layer { return nn.Tanh() }, func() *tensor.Tensor { return randn(45, 3, 7) }),
-		leaf("Act/GELU4D", func() nn.Layer { return nn.GELU() }, func() *tensor.Tensor { return randn(46, 2, 2, 3, 2) }),
+		leaf("Act/GELU", func() nn.Layer { return nn.GELU() }, func() *tensor.Tensor { return modelcheck.Randn(43, 3, 7) }),
+		leaf("Act/Sigmoid", func() nn.Layer { return nn.Sigmoid() }, func() *tensor.Tensor { return modelcheck.Randn(44, 3, 7) }),
+		leaf("Act/Tanh", func() nn.Layer { return nn.Tanh() }, func() *tensor.Tensor { return modelcheck.Randn(45, 3, 7) }),
+		leaf("Act/GELU4D", func() nn.Layer { return nn.GELU() }, func() *tensor.Tensor { return modelcheck.Randn(46, 2, 2, 3, 2) }),
 		kinky(leaf("MaxPool2D/k2", func() nn.Layer { return nn.NewMaxPool2D(2, 0, 0) }, func() *tensor.Tensor { return spaced(47, 0.1, 2, 4, 6, 3) }), 0.01),
 		kinky(leaf("MaxPool2D/k3s2p1", func() nn.Layer { return nn.NewMaxPool2D(3, 2, 1) }, func() *tensor.Tensor { return spaced(48, 0.1, 2, 5, 6, 3) }), 0.01),
-		leaf("AvgPool2D/k2", func() nn.Layer { return nn.NewAvgPool2D(2, 0, 0) }, func() *tensor.Tensor { return randn(49, 2, 4, 6, 3) }),
-		leaf("AvgPool2D/k3s2p1", func() nn.Layer { return nn.NewAvgPool2D(3, 2, 1) }, func() *tensor.Tensor { return randn(50, 2, 5, 6, 3) }),
-		leaf("GlobalAvgPool", func() nn.Layer { return nn.NewGlobalAvgPool() }, func() *tensor.Tensor { return randn(51, 2, 3, 4, 5) }),
-		leaf("Flatten/transpose", func() nn.Layer { return nn.NewFlatten() }, func() *tensor.Tensor { return randn(52, 2, 3, 2, 4) }),
-		leaf("Flatten/1x1xC", func() nn.Layer { return nn.NewFlatten() }, func() *tensor.Tensor { return randn(53, 2, 1, 1, 4) }),
-		leaf("Flatten/HxWx1", func() nn.Layer { return nn.NewFlatten() }, func() *tensor.Tensor { return randn(54, 2, 3, 2, 1) }),
-		leaf("Flatten/rank2", func() nn.Layer { return nn.NewFlatten() }, func() *tensor.Tensor { return randn(55, 3, 4) }),
-		leaf("SeqMean", func() nn.Layer { return nn.NewSeqMean() }, func() *tensor.Tensor { return randn(56, 2, 5, 3) }),
+		leaf("AvgPool2D/k2", func() nn.Layer { return nn.NewAvgPool2D(2, 0, 0) }, func() *tensor.Tensor { return modelcheck.Randn(49, 2, 4, 6, 3) }),
+		leaf("AvgPool2D/k3s2p1", func() nn.Layer { return nn.NewAvgPool2D(3, 2, 1) }, func() *tensor.Tensor { return modelcheck.Randn(50, 2, 5, 6, 3) }),
+		leaf("GlobalAvgPool", func() nn.Layer { return nn.NewGlobalAvgPool() }, func() *tensor.Tensor { return modelcheck.Randn(51, 2, 3, 4, 5) }),
+		leaf("Flatten/transpose", func() nn.Layer { return nn.NewFlatten() }, func() *tensor.Tensor { return modelcheck.Randn(52, 2, 3, 2, 4) }),
+		leaf("Flatten/1x1xC", func() nn.Layer { return nn.NewFlatten() }, func() *tensor.Tensor { return modelcheck.Randn(53, 2, 1, 1, 4) }),
+		leaf("Flatten/HxWx1", func() nn.Layer { return nn.NewFlatten() }, func() *tensor.Tensor { return modelcheck.Randn(54, 2, 3, 2, 1) }),
+		leaf("Flatten/rank2", func() nn.Layer { return nn.NewFlatten() }, func() *tensor.Tensor { return modelcheck.Randn(55, 3, 4) }),
+		leaf("SeqMean", func() nn.Layer { return nn.NewSeqMean() }, func() *tensor.Tensor { return modelcheck.Randn(56, 2, 5, 3) }),
 		leaf("Sequential", func() nn.Layer {
 			return nn.NewSequential(
 				conv(3, 4, 3, nn.ConvOpts{Padding: 1}, 57), // a bias before BatchNorm has no gradient
@@ -187,7 +185,7 @@ func gradCases() []gradCase {
 				nn.NewDense(2*2*2, 3, true, 60),
 				nn.GELU(),
 			)
-		}, func() *tensor.Tensor { return randn(61, 2, 5, 5, 3) }),
+		}, func() *tensor.Tensor { return modelcheck.Randn(61, 2, 5, 5, 3) }),
 		leaf("Residual/identity", func() nn.Layer {
 			return nn.NewResidual([]nn.Named[nn.Layer]{
 				named("conv1", conv(4, 4, 3, nn.ConvOpts{Padding: 1}, 62)),
@@ -195,7 +193,7 @@ func gradCases() []gradCase {
 				named("act", nn.Tanh()),
 				named("conv2", conv(4, 4, 3, nn.ConvOpts{Padding: 1, Bias: true}, 64)),
 			}, nil, nil)
-		}, func() *tensor.Tensor { return randn(65, 2, 4, 4, 4) }),
+		}, func() *tensor.Tensor { return modelcheck.Randn(65, 2, 4, 4, 4) }),
 		kinky(leaf("Residual/identity_post_relu", func() nn.Layer {
 			return nn.NewResidual([]nn.Named[nn.Layer]{
 				named("conv1", conv(4, 4, 3, nn.ConvOpts{Padding: 1}, 66)),
@@ -210,17 +208,17 @@ func gradCases() []gradCase {
 				named("conv2", conv(4, 4, 3, nn.ConvOpts{Padding: 1}, 71)),
 				named("bn2", bn(4, false, false, 72)),
 			}, nn.NewSequential(conv(3, 4, 1, nn.ConvOpts{Stride: 2}, 73), bn(4, false, false, 74)), nn.ReLU())
-		}, func() *tensor.Tensor { return randn(75, 2, 6, 6, 3) }), 0.005),
+		}, func() *tensor.Tensor { return modelcheck.Randn(75, 2, 6, 6, 3) }), 0.005),
 		leaf("Concat", func() nn.Layer {
 			return nn.NewConcat(
 				named("a", conv(3, 2, 1, nn.ConvOpts{}, 76)),
 				named("b", conv(3, 3, 3, nn.ConvOpts{Padding: 1, Bias: true}, 77)),
 				named("c", nn.NewSequential(nn.NewAvgPool2D(3, 1, 1), conv(3, 1, 1, nn.ConvOpts{Bias: true}, 78))),
 			)
-		}, func() *tensor.Tensor { return randn(79, 2, 4, 3, 3) }),
+		}, func() *tensor.Tensor { return modelcheck.Randn(79, 2, 4, 3, 3) }),
 		leaf("Concat/dense", func() nn.Layer {
 			return nn.NewConcat(named("0", nn.NewDense(4, 2, true, 80)), named("1", nn.NewSequential(nn.NewDense(4, 3, false, 81), nn.Sigmoid())))
-		}, func() *tensor.Tensor { return randn(82, 3, 4) }),
+		}, func() *tensor.Tensor { return modelcheck.Randn(82, 3, 4) }),
 	}
 	return append(cases, graphGradCases()...)
 }
@@ -377,27 +375,14 @@ func backwardOnce(l nn.Layer, x, r *tensor.Tensor, need bool) (snapshot, *tensor
 	return s, dx
 }
 
-func forEachTier(t *testing.T, fn func(t *testing.T)) {
-	for _, tier := range kernels.TestTiers() {
-		t.Run("tier="+tier.String(), func(t *testing.T) {
-			restore, err := tier.Use()
-			if err != nil {
-				t.Skip(err)
-			}
-			defer restore()
-			fn(t)
-		})
-	}
-}
-
 func TestGradCheckLayers(t *testing.T) {
-	forEachTier(t, func(t *testing.T) {
+	tensorcheck.ForEachTier(t, func(t *testing.T, _ kernels.Tier) {
 		for i, c := range gradCases() {
 			t.Run(c.name, func(t *testing.T) {
 				l, x := c.build()
 				nn.SetTraining(l, true)
 				y := l.Forward(x)
-				r := randn(uint64(1000+i), y.Shape()...)
+				r := modelcheck.Randn(uint64(1000+i), y.Shape()...)
 				an, dx := backwardOnce(l, x, r, true)
 				if dx == nil {
 					t.Fatal("Backward(dy, true) returned nil")
@@ -428,7 +413,7 @@ func TestBackwardNoInputGrad(t *testing.T) {
 			l, x := c.build()
 			nn.SetTraining(l, true)
 			y := l.Forward(x)
-			r := randn(uint64(1000+i), y.Shape()...)
+			r := modelcheck.Randn(uint64(1000+i), y.Shape()...)
 			full, _ := backwardOnce(l, x, r, true)
 			part, dx := backwardOnce(l, x, r, false)
 			if dx != nil {
@@ -454,7 +439,7 @@ func TestFrozenParamGradUntouched(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			nn.SetTraining(l, true)
 			y := l.Forward(x)
-			r := randn(uint64(1000+i), y.Shape()...)
+			r := modelcheck.Randn(uint64(1000+i), y.Shape()...)
 			full, _ := backwardOnce(l, x, r, true)
 			for k, fp := range params {
 				for _, need := range []bool{true, false} {
@@ -506,7 +491,7 @@ func closeSlices(t *testing.T, what string, got, want []float32, tol float64) {
 func TestGradCheckDropout(t *testing.T) {
 	const p = 0.3
 	x := awayFromZero(90, 0.5, 2, 4, 50)
-	r := randn(91, 4, 50)
+	r := modelcheck.Randn(91, 4, 50)
 	fresh := func() *nn.Dropout {
 		d := nn.NewDropout(p, 92)
 		d.SetTraining(true)
@@ -570,7 +555,7 @@ func TestGradCheckEmbedding(t *testing.T) {
 	// layer must ignore.
 	copy(e.Weight.Value.Data()[pad*dim:], []float32{0.5, -0.5, 1})
 	ids := tensor.FromSlice([]float32{0, 2, 4, 4, 1, 2, 5, 0}, 2, 4) // repeats, and the padding id twice
-	r := randn(94, 2, 4, dim)
+	r := modelcheck.Randn(94, 2, 4, dim)
 	e.SetTraining(true)
 	fillGrads(e.Params(), gcSentinel)
 	y := e.Forward(ids)
@@ -614,10 +599,10 @@ func TestGradCheckLosses(t *testing.T) {
 		out  *tensor.Tensor
 		ref  func(out []float32) float64
 	}{
-		{"CrossEntropy", nn.CrossEntropy{}, randn(96, 4, 5), func(o []float32) float64 { return refCE(o, labels, 5, 0) }},
-		{"CrossEntropy/smoothing0.1", nn.CrossEntropy{Smoothing: 0.1}, randn(97, 4, 5), func(o []float32) float64 { return refCE(o, labels, 5, 0.1) }},
+		{"CrossEntropy", nn.CrossEntropy{}, modelcheck.Randn(96, 4, 5), func(o []float32) float64 { return refCE(o, labels, 5, 0) }},
+		{"CrossEntropy/smoothing0.1", nn.CrossEntropy{Smoothing: 0.1}, modelcheck.Randn(97, 4, 5), func(o []float32) float64 { return refCE(o, labels, 5, 0.1) }},
 		{"CrossEntropy/large_logits", nn.CrossEntropy{Smoothing: 0.1}, tensor.RandNormal(98, 0, 30, 4, 5), func(o []float32) float64 { return refCE(o, labels, 5, 0.1) }},
-		{"MSE", nn.MSE{}, randn(99, 4, 5), func(o []float32) float64 {
+		{"MSE", nn.MSE{}, modelcheck.Randn(99, 4, 5), func(o []float32) float64 {
 			s := 0.0
 			for i, v := range o {
 				d := float64(v) - float64(target.Data()[i])
@@ -712,9 +697,9 @@ func TestPartialBackprop(t *testing.T) {
 		nn.NewDense(4*3*3, 5, true, 112),
 	)
 	nn.SetTraining(m, true)
-	x := randn(113, 2, 6, 6, 2)
+	x := modelcheck.Randn(113, 2, 6, 6, 2)
 	y := m.Forward(x)
-	r := randn(114, y.Shape()...)
+	r := modelcheck.Randn(114, y.Shape()...)
 	full, _ := backwardOnce(m, x, r, true)
 	if conv1.backwards != 1 || relu1.backwards != 1 {
 		t.Fatalf("full backward called conv1 %d and relu1 %d times, want 1", conv1.backwards, relu1.backwards)
@@ -770,12 +755,12 @@ func TestPartialBackpropResidual(t *testing.T) {
 		named("act", nn.Tanh()),
 		named("conv2", conv(4, 4, 3, nn.ConvOpts{Padding: 1}, 132)),
 	}, short, nn.ReLU())
-	if names := paramNames(block); !slices.Equal(names, []string{"conv1.weight", "conv2.weight", "downsample.weight"}) {
+	if names := modelcheck.ParamNames(block); !slices.Equal(names, []string{"conv1.weight", "conv2.weight", "downsample.weight"}) {
 		t.Errorf("parameters %v", names)
 	}
 	nn.SetTraining(block, true)
-	x := randn(133, 2, 6, 6, 3)
-	r := randn(134, block.Forward(x).Shape()...)
+	x := modelcheck.Randn(133, 2, 6, 6, 3)
+	r := modelcheck.Randn(134, block.Forward(x).Shape()...)
 	if block.Backward(r, false) != nil {
 		t.Error("Backward(dy, false) returned an input gradient")
 	}
@@ -788,19 +773,11 @@ func TestPartialBackpropResidual(t *testing.T) {
 	nn.SetTrainable(block, false)
 	m := nn.NewSequential(block, nn.NewGlobalAvgPool(), nn.NewDense(4, 2, true, 135))
 	nn.SetTraining(m, true)
-	r = randn(136, m.Forward(x).Shape()...)
+	r = modelcheck.Randn(136, m.Forward(x).Shape()...)
 	m.Backward(r, false)
 	if len(first.needs) != 0 || len(short.needs) != 0 {
 		t.Errorf("a frozen block below the head ran Backward: conv1 %v, shortcut %v", first.needs, short.needs)
 	}
-}
-
-func paramNames(l nn.Layer) []string {
-	var out []string
-	for _, p := range nn.Parameters(l) {
-		out = append(out, p.Name)
-	}
-	return out
 }
 
 // TestInferMatchesForward checks, for every layer of the gradient checks,
@@ -811,18 +788,18 @@ func TestInferMatchesForward(t *testing.T) {
 	for i, c := range gradCases() {
 		t.Run(c.name, func(t *testing.T) {
 			l, x := c.build()
-			x2 := randn(uint64(2000+i), x.Shape()...)
+			x2 := modelcheck.Randn(uint64(2000+i), x.Shape()...)
 			if c.kinks {
 				x2 = x.Clone() // keep clear of kinks
 			}
 			nn.SetTraining(l, true)
 			y := l.Forward(x)
-			r := randn(uint64(1000+i), y.Shape()...)
+			r := modelcheck.Randn(uint64(1000+i), y.Shape()...)
 			want, _ := backwardOnce(l, x, r, true)
 			l.Forward(x)
-			before := state(l)
+			before := modelcheck.State(l)
 			l.Infer(x2)
-			sameState(t, "state after Infer", state(l), before)
+			tensorcheck.SameState(t, "state after Infer", modelcheck.State(l), before)
 			got, _ := backwardOnce(l, x, r, true)
 			closeSlices(t, "input gradient with an Infer before Forward", got.dx, want.dx, 0)
 			l.Forward(x)
@@ -834,10 +811,10 @@ func TestInferMatchesForward(t *testing.T) {
 			}
 
 			nn.SetTraining(l, false)
-			before = state(l)
+			before = modelcheck.State(l)
 			inf := l.Infer(x2)
 			fwd := slices.Clone(l.Forward(x2).Data())
-			sameState(t, "state after an inference Forward", state(l), before)
+			tensorcheck.SameState(t, "state after an inference Forward", modelcheck.State(l), before)
 			closeSlices(t, "Infer vs inference Forward", inf.Data(), fwd, 0)
 			if !slices.Equal(inf.Shape(), l.Forward(x2).Shape()) {
 				t.Errorf("Infer gives %v, Forward %v", inf.Shape(), l.Forward(x2).Shape())
@@ -883,7 +860,7 @@ func TestInferConcurrent(t *testing.T) {
 // that FreezeStats keeps them, in training mode and across mode switches.
 func TestBatchNormRunningStats(t *testing.T) {
 	b := randomiseBN(nn.NewBatchNorm(3), 120)
-	x := randn(121, 5, 3)
+	x := modelcheck.Randn(121, 5, 3)
 	rm := to64(b.RunningMean.Value.Data())
 	rv := to64(b.RunningVar.Value.Data())
 	b.SetTraining(true)
@@ -909,9 +886,9 @@ func TestBatchNormRunningStats(t *testing.T) {
 	b.FreezeStats = true
 	nn.SetTraining(b, false)
 	nn.SetTraining(b, true)
-	before := state(b)
+	before := modelcheck.State(b)
 	y := slices.Clone(b.Forward(x).Data())
-	sameState(t, "frozen statistics after a training Forward", state(b), before)
+	tensorcheck.SameState(t, "frozen statistics after a training Forward", modelcheck.State(b), before)
 	if !b.FreezeStats {
 		t.Error("a mode switch undid FreezeStats")
 	}

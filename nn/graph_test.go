@@ -2,6 +2,7 @@ package nn_test
 
 import (
 	"fmt"
+	"github.com/graftml/graft/internal/modelcheck"
 	"slices"
 	"strings"
 	"testing"
@@ -52,19 +53,19 @@ func graphGradCases() []gradCase {
 		kinky(leaf("Clip", func() nn.Layer { return nn.NewClip(-1, 2) }, func() *tensor.Tensor { return spaced(202, 0.3, 3, 8) }), 0.01),
 		leaf("Binary/div_const_bcast", func() nn.Layer {
 			return nn.NewBinaryConst(nn.OpDiv, tensor.RandUniform(203, 1, 2, 1, 1, 3), false)
-		}, func() *tensor.Tensor { return randn(204, 2, 2, 2, 3) }),
+		}, func() *tensor.Tensor { return modelcheck.Randn(204, 2, 2, 2, 3) }),
 		leaf("Binary/const_sub", func() nn.Layer {
-			return nn.NewBinaryConst(nn.OpSub, randn(205, 2, 1), true)
-		}, func() *tensor.Tensor { return randn(206, 3, 2, 4) }),
+			return nn.NewBinaryConst(nn.OpSub, modelcheck.Randn(205, 2, 1), true)
+		}, func() *tensor.Tensor { return modelcheck.Randn(206, 3, 2, 4) }),
 		leaf("Binary/const_div_x", func() nn.Layer {
-			return nn.NewBinaryConst(nn.OpDiv, randn(207, 4), true)
+			return nn.NewBinaryConst(nn.OpDiv, modelcheck.Randn(207, 4), true)
 		}, func() *tensor.Tensor { return tensor.RandUniform(208, 1, 2, 3, 4) }),
-		leaf("Softmax", func() nn.Layer { return nn.NewSoftmax() }, func() *tensor.Tensor { return randn(209, 3, 5) }),
-		leaf("Pad2D", func() nn.Layer { return nn.NewPad2D(1, 0, 2, 1, 0.5) }, func() *tensor.Tensor { return randn(210, 2, 3, 2, 3) }),
-		leaf("Reshape/nhwc_to_rank3", func() nn.Layer { return nn.NewReshape(0, 3, -1) }, func() *tensor.Tensor { return randn(211, 2, 2, 3, 3) }),
-		leaf("Reshape/rank2_to_nchw", func() nn.Layer { return nn.NewReshape(-1, 3, 2, 2) }, func() *tensor.Tensor { return randn(212, 2, 12) }),
-		leaf("GlobalAvgPool/keepdims", func() nn.Layer { return &nn.GlobalAvgPool{KeepDims: true} }, func() *tensor.Tensor { return randn(219, 2, 3, 2, 4) }),
-		leaf("Graph", func() nn.Layer { return testGraph(220) }, func() *tensor.Tensor { return randn(221, 2, 5, 4, 3) }),
+		leaf("Softmax", func() nn.Layer { return nn.NewSoftmax() }, func() *tensor.Tensor { return modelcheck.Randn(209, 3, 5) }),
+		leaf("Pad2D", func() nn.Layer { return nn.NewPad2D(1, 0, 2, 1, 0.5) }, func() *tensor.Tensor { return modelcheck.Randn(210, 2, 3, 2, 3) }),
+		leaf("Reshape/nhwc_to_rank3", func() nn.Layer { return nn.NewReshape(0, 3, -1) }, func() *tensor.Tensor { return modelcheck.Randn(211, 2, 2, 3, 3) }),
+		leaf("Reshape/rank2_to_nchw", func() nn.Layer { return nn.NewReshape(-1, 3, 2, 2) }, func() *tensor.Tensor { return modelcheck.Randn(212, 2, 12) }),
+		leaf("GlobalAvgPool/keepdims", func() nn.Layer { return &nn.GlobalAvgPool{KeepDims: true} }, func() *tensor.Tensor { return modelcheck.Randn(219, 2, 3, 2, 4) }),
+		leaf("Graph", func() nn.Layer { return testGraph(220) }, func() *tensor.Tensor { return modelcheck.Randn(221, 2, 5, 4, 3) }),
 		leaf("Graph/binary_bcast", func() nn.Layer {
 			g := nn.NewGraph("x")
 			for _, e := range []error{
@@ -80,14 +81,14 @@ func graphGradCases() []gradCase {
 				}
 			}
 			return g
-		}, func() *tensor.Tensor { return randn(222, 2, 3, 2, 4) }),
+		}, func() *tensor.Tensor { return modelcheck.Randn(222, 2, 3, 2, 4) }),
 	}
 }
 
 func TestGraphNames(t *testing.T) {
 	g := testGraph(1)
 	want := []string{"stem.weight", "stem.bias", "branch.a.weight", "se.fc.weight", "se.fc.bias", "fc.weight", "fc.bias"}
-	if got := paramNames(g); !slices.Equal(got, want) {
+	if got := modelcheck.ParamNames(g); !slices.Equal(got, want) {
 		t.Errorf("parameters %v, want %v", got, want)
 	}
 	if l, err := nn.Find(g, "se.fc"); err != nil || l != g.Nodes()[6].Layer {
@@ -139,8 +140,8 @@ func TestGraphPartialBackward(t *testing.T) {
 		}
 	}
 	nn.SetTraining(g, true)
-	x := randn(303, 2, 5, 5, 3)
-	r := randn(304, g.Forward(x).Shape()...)
+	x := modelcheck.Randn(303, 2, 5, 5, 3)
+	r := modelcheck.Randn(304, g.Forward(x).Shape()...)
 	full, _ := backwardOnce(g, x, r, true)
 	nn.SetTrainable(stem, false)
 	got, dx := backwardOnce(g, x, r, false)
@@ -201,10 +202,10 @@ func TestTopologyRoundTrip(t *testing.T) {
 		if _, err := nn.LoadState(nn.StateDict(l), c, nn.LoadOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		x := randn(401, 2, 5, 4, 3)
+		x := modelcheck.Randn(401, 2, 5, 4, 3)
 		closeSlices(t, "copy's output", c.Infer(x).Data(), g.Infer(x).Data(), 0)
-		if !slices.Equal(paramNames(c), paramNames(l)) {
-			t.Errorf("names %v, want %v", paramNames(c), paramNames(l))
+		if !slices.Equal(modelcheck.ParamNames(c), modelcheck.ParamNames(l)) {
+			t.Errorf("names %v, want %v", modelcheck.ParamNames(c), modelcheck.ParamNames(l))
 		}
 		if _, err := nn.DecodeTopology(b, 10); err == nil {
 			t.Error("a topology beyond the budget decoded")
@@ -238,17 +239,17 @@ func TestStructure(t *testing.T) {
 	if want := []string{"stem:*nn.Conv2D", "block1:*nn.Graph", "flat:*nn.Flatten", "fc:*nn.Dense"}; !slices.Equal(names, want) {
 		t.Errorf("children %v, want %v", names, want)
 	}
-	x := randn(411, 2, 5, 4, 3)
+	x := modelcheck.Randn(411, 2, 5, 4, 3)
 	closeSlices(t, "structured output", s.Infer(x).Data(), g.Infer(x).Data(), 0)
 	var want []string
-	for _, n := range paramNames(g) {
+	for _, n := range modelcheck.ParamNames(g) {
 		if strings.HasPrefix(n, "branch.") || strings.HasPrefix(n, "se.") {
 			n = "block1." + n
 		}
 		want = append(want, n)
 	}
-	if !slices.Equal(paramNames(s), want) {
-		t.Errorf("names %v, want %v", paramNames(s), want)
+	if !slices.Equal(modelcheck.ParamNames(s), want) {
+		t.Errorf("names %v, want %v", modelcheck.ParamNames(s), want)
 	}
 }
 
@@ -294,7 +295,7 @@ func TestGraphInferRecycling(t *testing.T) {
 			t.Fatal(e)
 		}
 	}
-	x := randn(604, 2, 5, 5, 3)
+	x := modelcheck.Randn(604, 2, 5, 5, 3)
 	xCopy := slices.Clone(x.Data())
 	a := c1.Infer(x)
 	e := tensor.Zeros(2, 5, 5, 4)
@@ -311,7 +312,7 @@ func TestGraphInferRecycling(t *testing.T) {
 // run in Forward, Infer, Backward or Summarize, and leave the output and gradients
 // as the graph without them gives; Structure leaves them out.
 func TestGraphPrunesDeadNodes(t *testing.T) {
-	x := randn(230, 2, 5, 4, 3)
+	x := modelcheck.Randn(230, 2, 5, 4, 3)
 	ref := testGraph(231)
 	g := testGraph(231)
 	spy := &spyLayer{Layer: nn.NewDense(3, 2, true, 232)}
@@ -327,7 +328,7 @@ func TestGraphPrunesDeadNodes(t *testing.T) {
 	}
 	nn.SetTraining(ref, true)
 	nn.SetTraining(g, true)
-	r := randn(233, 2, 3)
+	r := modelcheck.Randn(233, 2, 3)
 	want, _ := backwardOnce(ref, x, r, true)
 	got, _ := backwardOnce(g, x, r, true)
 	closeSlices(t, "output", got.y, want.y, 0)

@@ -2,6 +2,7 @@ package nn_test
 
 import (
 	"fmt"
+	"github.com/graftml/graft/internal/modelcheck"
 	"math"
 	"slices"
 	"testing"
@@ -104,7 +105,7 @@ type optRun struct {
 func newOptRun(t *testing.T, shapes [][]int, seed uint64) *optRun {
 	r := &optRun{t: t}
 	for i, s := range shapes {
-		p := nn.NewParam(randn(seed+uint64(i), s...))
+		p := nn.NewParam(modelcheck.Randn(seed+uint64(i), s...))
 		r.params = append(r.params, p)
 		r.refs = append(r.refs, &refParam{w: to64(p.Value.Data())})
 	}
@@ -115,7 +116,7 @@ func newOptRun(t *testing.T, shapes [][]int, seed uint64) *optRun {
 // the trainable parameters) and compares.
 func (r *optRun) step(o nn.Optimizer, ref refUpdate, k int) {
 	for i, p := range r.params {
-		g := randn(uint64(500+10*k+i), p.Value.Shape()...)
+		g := modelcheck.Randn(uint64(500+10*k+i), p.Value.Shape()...)
 		copy(p.Grad.Data(), g.Data())
 		if p.Trainable {
 			ref(r.refs[i], to64(g.Data()), r.lr[i], r.wd[i])
@@ -214,8 +215,8 @@ func TestOptimizerGroups(t *testing.T) {
 }
 
 func TestOptimizerState(t *testing.T) {
-	p := nn.NewParam(randn(1, 2, 2))
-	q := nn.NewParam(randn(2, 3))
+	p := nn.NewParam(modelcheck.Randn(1, 2, 2))
+	q := nn.NewParam(modelcheck.Randn(2, 3))
 	named := []nn.Named[*nn.Param]{{Name: "l.weight", Value: p}, {Name: "l.bias", Value: q}}
 	copy(p.Grad.Data(), []float32{1, 2, 3, 4})
 	copy(q.Grad.Data(), []float32{1, 1, 1})
@@ -397,7 +398,7 @@ func TestOneCycleShortRun(t *testing.T) {
 // TestSGDLoadStateWrongShape: a LoadState that fails must leave the
 // optimizer as it was, able to step.
 func TestSGDLoadStateWrongShape(t *testing.T) {
-	p := nn.NewParam(randn(1, 2, 2))
+	p := nn.NewParam(modelcheck.Randn(1, 2, 2))
 	copy(p.Grad.Data(), []float32{1, 2, 3, 4})
 	o := nn.NewSGD(0.9, false, nn.NewGroup([]nn.Named[*nn.Param]{{Name: "w", Value: p}}, 0.1, 0))
 	o.Step()

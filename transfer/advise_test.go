@@ -3,6 +3,8 @@ package transfer_test
 import (
 	"context"
 	"fmt"
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"reflect"
 	"strings"
 	"testing"
@@ -19,12 +21,12 @@ func advise(t *testing.T, d *data.Set, o transfer.AdviseOptions) *transfer.Plan 
 		o.Race.Budget = -1
 	}
 	base := loadBase(t)
-	before := state(base)
+	before := modelcheck.State(base)
 	p, err := transfer.Advise(context.Background(), base, d, o)
 	if err != nil {
 		t.Fatalf("Advise: %v", err)
 	}
-	sameState(t, "base after Advise", state(base), before)
+	tensorcheck.SameState(t, "base after Advise", modelcheck.State(base), before)
 	t.Logf("plan %s: per class %d, features %.3f, pixels %.3f, similar %v, small %v", p.Strategy, p.PerClass, p.FeatureScore, p.PixelScore, p.Similar, p.Small)
 	return p
 }

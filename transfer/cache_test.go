@@ -2,6 +2,7 @@ package transfer_test
 
 import (
 	"context"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"os"
 	"path/filepath"
@@ -135,7 +136,7 @@ func digitsTrunk(t *testing.T) (nn.Layer, *data.Set) {
 func sameFeatures(t *testing.T, what string, got, want *transfer.Features) {
 	t.Helper()
 	if got.Len() != want.Len() || !slices.Equal(got.Shape, want.Shape) || got.Classes != want.Classes ||
-		!slices.Equal(got.Labels, want.Labels) || !bitsEqual(got.X, want.X) || got.Key != want.Key {
+		!slices.Equal(got.Labels, want.Labels) || !tensorcheck.BitsEqual(got.X, want.X) || got.Key != want.Key {
 		t.Errorf("%s: features %d of %v (%d classes, key %.8s) differ from %d of %v (%d classes, key %.8s)", what,
 			got.Len(), got.Shape, got.Classes, got.Key, want.Len(), want.Shape, want.Classes, want.Key)
 	}

@@ -3,6 +3,8 @@ package transfer_test
 import (
 	"context"
 	"errors"
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +17,7 @@ import (
 // what it trained and, loaded over the base, gives the fine-tuned model.
 func TestFineTuneDelta(t *testing.T) {
 	base := loadBase(t)
-	before := state(base)
+	before := modelcheck.State(base)
 	shot, rest := digitsShot(t, 5, 3)
 	res, err := transfer.FineTune(context.Background(), base, shot, rest, 2, 1, transfer.Options{Seed: 3})
 	if err != nil {
@@ -24,7 +26,7 @@ func TestFineTuneDelta(t *testing.T) {
 	if res.Strategy != transfer.StrategyAll || res.HeadEpochs != 2 || len(res.Epochs) != 3 || !(res.Accuracy > 0.5) {
 		t.Fatalf("FineTune: strategy %s, %d head epochs of %d, accuracy %v", res.Strategy, res.HeadEpochs, len(res.Epochs), res.Accuracy)
 	}
-	sameState(t, "base after FineTune", state(base), before)
+	tensorcheck.SameState(t, "base after FineTune", modelcheck.State(base), before)
 	path := filepath.Join(t.TempDir(), "delta.safetensors")
 	if err := transfer.SaveDelta(path, res, nn.Meta{}); err != nil {
 		t.Fatal(err)
@@ -33,7 +35,7 @@ func TestFineTuneDelta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameState(t, "base + delta", state(m), state(res.Model))
+	tensorcheck.SameState(t, "base + delta", modelcheck.State(m), modelcheck.State(res.Model))
 	if meta, err := nn.ReadMeta(path); err != nil || meta.Extra["delta"] != "all" {
 		t.Errorf("delta metadata %+v (%v)", meta, err)
 	}
@@ -104,7 +106,7 @@ func TestRunInterrupted(t *testing.T) {
 	if len(a.Epochs) != 1 || len(b.Epochs) != 1 || a.Model == nil || b.Model == nil {
 		t.Fatalf("stopped in the second epoch: %d and %d epochs", len(a.Epochs), len(b.Epochs))
 	}
-	sameState(t, "stopped at step 1 vs step 4 of epoch 2", state(a.Model), state(b.Model))
+	tensorcheck.SameState(t, "stopped at step 1 vs step 4 of epoch 2", modelcheck.State(a.Model), modelcheck.State(b.Model))
 	c := stopAt(16) // the first epoch of the second phase
 	if len(c.Epochs) != 2 || c.HeadEpochs != 2 {
 		t.Errorf("stopped in the second phase: %d epochs, %d head epochs", len(c.Epochs), c.HeadEpochs)

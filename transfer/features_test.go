@@ -3,6 +3,8 @@ package transfer_test
 import (
 	"context"
 	"errors"
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"maps"
 	"slices"
 	"testing"
@@ -42,8 +44,8 @@ func checkCut(t *testing.T, m *models.Model, at string, x *tensor.Tensor) (trunk
 	}
 	want := m.Infer(x)
 	got := head.Infer(trunk.Infer(x))
-	if !slices.Equal(got.Shape(), want.Shape()) || !bitsEqual(got.Data(), want.Data()) {
-		t.Errorf("Cut(%q): head(trunk(x)) %v differs from the model's %v by %g", at, got.Shape(), want.Shape(), maxAbsDiff(got.Data(), want.Data()))
+	if !slices.Equal(got.Shape(), want.Shape()) || !tensorcheck.BitsEqual(got.Data(), want.Data()) {
+		t.Errorf("Cut(%q): head(trunk(x)) %v differs from the model's %v by %g", at, got.Shape(), want.Shape(), tensorcheck.MaxAbsDiff(got.Data(), want.Data()))
 	}
 	return trunk, head
 }
@@ -74,8 +76,8 @@ func TestCutBelowHead(t *testing.T) {
 func TestCutNested(t *testing.T) {
 	r := smallResNet(1)
 	nn.SetTraining(r, true)
-	r.Forward(randn(9, 4, 32, 32, 3)) // running statistics other than 0 and 1
-	xr := randn(1, 2, 32, 32, 3)
+	r.Forward(modelcheck.Randn(9, 4, 32, 32, 3)) // running statistics other than 0 and 1
+	xr := modelcheck.Randn(1, 2, 32, 32, 3)
 	for _, at := range []string{"", "layer3", "layer3.1", "layer3.0", "layer1", "conv1", "fc"} {
 		checkCut(t, r, at, xr)
 	}
@@ -92,7 +94,7 @@ func TestCutNested(t *testing.T) {
 	}
 
 	mb := models.MobileNetV2(models.Options{Width: 0.25, Size: 32, Classes: 10, Seed: 1})
-	xm := randn(2, 2, 32, 32, 3)
+	xm := modelcheck.Randn(2, 2, 32, 32, 3)
 	for _, at := range []string{"", "features.14", "features.14.conv", "features.3", "classifier.1"} {
 		checkCut(t, mb, at, xm)
 	}
@@ -140,7 +142,7 @@ func TestExtract(t *testing.T) {
 		t.Errorf("labels %v, want %v", f.Labels, d.Labels)
 	}
 	want := trunk.Infer(tensor.FromSlice(slices.Clone(d.X), 20, 28, 28, 1)).Data()
-	if diff := maxAbsDiff(f.X, want); diff > 1e-5*maxAbs(want) {
+	if diff := tensorcheck.MaxAbsDiff(f.X, want); diff > 1e-5*tensorcheck.MaxAbs(want) {
 		t.Errorf("features differ from trunk.Infer by %g", diff)
 	}
 
@@ -150,7 +152,7 @@ func TestExtract(t *testing.T) {
 	if err := f.Load(x, labels, []int{19, 3}); err != nil {
 		t.Fatal(err)
 	}
-	if !bitsEqual(x[:128], f.X[19*128:20*128]) || !bitsEqual(x[128:], f.X[3*128:4*128]) || labels[0] != d.Labels[19] || labels[1] != d.Labels[3] {
+	if !tensorcheck.BitsEqual(x[:128], f.X[19*128:20*128]) || !tensorcheck.BitsEqual(x[128:], f.X[3*128:4*128]) || labels[0] != d.Labels[19] || labels[1] != d.Labels[3] {
 		t.Error("Load(19, 3) copied the wrong examples")
 	}
 	if err := f.Load(x[:128], nil, []int{5}); err != nil {
@@ -188,20 +190,20 @@ func TestExtract(t *testing.T) {
 func TestExtractInferenceMode(t *testing.T) {
 	m := smallResNet(1)
 	nn.SetTraining(m, true)
-	m.Forward(randn(3, 4, 32, 32, 3))
+	m.Forward(modelcheck.Randn(3, 4, 32, 32, 3))
 	trunk, _, err := transfer.Cut(m, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := randomSet(5, 6, 3, 32, 32, 3)
-	before := state(m)
+	before := modelcheck.State(m)
 	f, err := transfer.Extract(context.Background(), trunk, d, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameState(t, "after Extract", state(m), before)
+	tensorcheck.SameState(t, "after Extract", modelcheck.State(m), before)
 	want := trunk.Infer(tensor.FromSlice(slices.Clone(d.X), 6, 32, 32, 3)).Data()
-	if diff := maxAbsDiff(f.X, want); diff > 1e-5*maxAbs(want) {
+	if diff := tensorcheck.MaxAbsDiff(f.X, want); diff > 1e-5*tensorcheck.MaxAbs(want) {
 		t.Errorf("features differ from trunk.Infer by %g", diff)
 	}
 }
@@ -228,7 +230,7 @@ func TestHeadOnFeaturesEqualsOnTheFly(t *testing.T) {
 		batch  = 16
 		lr, wd = 0.05, 1e-4
 	)
-	head0 := state(m)
+	head0 := modelcheck.State(m)
 
 	// Cached: the trunk runs once, the head trains on its features.
 	trunk, head, err := transfer.Cut(m, "")
@@ -261,19 +263,19 @@ func TestHeadOnFeaturesEqualsOnTheFly(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cached, fly := state(m), state(c)
+	cached, fly := modelcheck.State(m), modelcheck.State(c)
 	for _, name := range slices.Sorted(maps.Keys(cached)) {
 		isHead := under(name, m.Head...)
 		if !isHead {
-			if !bitsEqual(fly[name], head0[name]) || !bitsEqual(cached[name], head0[name]) {
+			if !tensorcheck.BitsEqual(fly[name], head0[name]) || !tensorcheck.BitsEqual(cached[name], head0[name]) {
 				t.Errorf("trunk tensor %s changed", name)
 			}
 			continue
 		}
-		if bitsEqual(cached[name], head0[name]) {
+		if tensorcheck.BitsEqual(cached[name], head0[name]) {
 			t.Errorf("%s did not train", name)
 		}
-		if d := maxAbsDiff(cached[name], fly[name]); d > 1e-5 {
+		if d := tensorcheck.MaxAbsDiff(cached[name], fly[name]); d > 1e-5 {
 			t.Errorf("%s: cached-features head and on-the-fly head differ by %g", name, d)
 		}
 	}

@@ -1,6 +1,8 @@
 package transfer_test
 
 import (
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"maps"
 	"slices"
 	"testing"
@@ -21,7 +23,7 @@ func sgdSteps(t *testing.T, m *models.Model, steps int, seed uint64) {
 	in := append([]int{8}, m.InputShape...)
 	labels := make([]int, in[0])
 	for s := 0; s < steps; s++ {
-		x := randn(seed+uint64(s), in...)
+		x := modelcheck.Randn(seed+uint64(s), in...)
 		for i := range labels {
 			labels[i] = (i + s) % m.Options.Classes
 		}
@@ -38,7 +40,7 @@ func sgdSteps(t *testing.T, m *models.Model, steps int, seed uint64) {
 func checkChanges(t *testing.T, what string, before, after map[string][]float32, frozen func(name string) bool) {
 	t.Helper()
 	for _, name := range slices.Sorted(maps.Keys(before)) {
-		same := bitsEqual(before[name], after[name])
+		same := tensorcheck.BitsEqual(before[name], after[name])
 		switch {
 		case frozen(name) && !same:
 			t.Errorf("%s: frozen %s changed", what, name)
@@ -102,9 +104,9 @@ func TestFreezeToRoundTrip(t *testing.T) {
 		t.Error("SetTraining(false) then (true) changed BatchNorm FreezeStats")
 	}
 
-	before := state(m)
+	before := modelcheck.State(m)
 	sgdSteps(t, m, 3, 10)
-	checkChanges(t, "frozen below group 3", before, state(m), func(name string) bool { return under(name, frozen...) })
+	checkChanges(t, "frozen below group 3", before, modelcheck.State(m), func(name string) bool { return under(name, frozen...) })
 
 	if err := transfer.Unfreeze(m); err != nil {
 		t.Fatal(err)
@@ -117,9 +119,9 @@ func TestFreezeToRoundTrip(t *testing.T) {
 			t.Errorf("after Unfreeze: %s still has FreezeStats", name)
 		}
 	}
-	before = state(m)
+	before = modelcheck.State(m)
 	sgdSteps(t, m, 3, 20)
-	checkChanges(t, "after Unfreeze", before, state(m), func(string) bool { return false })
+	checkChanges(t, "after Unfreeze", before, modelcheck.State(m), func(string) bool { return false })
 }
 
 // BNUpdateStats: a frozen BatchNorm keeps its weight and bias but its
@@ -137,9 +139,9 @@ func TestFreezeToBNUpdateStats(t *testing.T) {
 	}
 	frozen := groupsBelow(m, n)
 	bns := batchNorms(m)
-	before := state(m)
+	before := modelcheck.State(m)
 	sgdSteps(t, m, 2, 30)
-	checkChanges(t, "BNUpdateStats", before, state(m), func(name string) bool {
+	checkChanges(t, "BNUpdateStats", before, modelcheck.State(m), func(name string) bool {
 		return under(name, frozen...) && !isBNBuffer(name, bns)
 	})
 }
@@ -166,9 +168,9 @@ func TestFreezeToTrainBNAffine(t *testing.T) {
 			t.Errorf("TrainBNAffine: %s FreezeStats = %v", name, fs)
 		}
 	}
-	before := state(m)
+	before := modelcheck.State(m)
 	sgdSteps(t, m, 2, 40)
-	checkChanges(t, "TrainBNAffine", before, state(m), func(name string) bool {
+	checkChanges(t, "TrainBNAffine", before, modelcheck.State(m), func(name string) bool {
 		return under(name, frozen...) && !isBNParam(name, bns)
 	})
 }

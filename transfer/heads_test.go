@@ -1,6 +1,8 @@
 package transfer_test
 
 import (
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -28,7 +30,7 @@ func dense(t *testing.T, m nn.Layer, name string) *nn.Dense {
 
 func TestReplaceHead(t *testing.T) {
 	m := loadBase(t)
-	before := state(m)
+	before := modelcheck.State(m)
 	x := tensor.FromSlice(slices.Clone(first(digits(t), 3).X), 3, 28, 28, 1)
 
 	// The same class count keeps the head.
@@ -36,7 +38,7 @@ func TestReplaceHead(t *testing.T) {
 	if err != nil || note != "" {
 		t.Fatalf("ReplaceHead(10) on a 10-class model: %q, %v", note, err)
 	}
-	sameState(t, "ReplaceHead(10)", state(m), before)
+	tensorcheck.SameState(t, "ReplaceHead(10)", modelcheck.State(m), before)
 
 	note, err = transfer.ReplaceHead(m, 5, 1)
 	if err != nil {
@@ -56,9 +58,9 @@ func TestReplaceHead(t *testing.T) {
 	if m.Options.Classes != 5 {
 		t.Errorf("Options.Classes = %d, want 5", m.Options.Classes)
 	}
-	after := state(m)
+	after := modelcheck.State(m)
 	for name := range before {
-		if !under(name, "fc2") && !bitsEqual(before[name], after[name]) {
+		if !under(name, "fc2") && !tensorcheck.BitsEqual(before[name], after[name]) {
 			t.Errorf("ReplaceHead changed the trunk's %s", name)
 		}
 	}
@@ -67,7 +69,7 @@ func TestReplaceHead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Copy after ReplaceHead: %v", err)
 	}
-	sameState(t, "Copy after ReplaceHead", state(c), after)
+	tensorcheck.SameState(t, "Copy after ReplaceHead", modelcheck.State(c), after)
 	s, err := transfer.Scratch(m, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +82,7 @@ func TestReplaceHead(t *testing.T) {
 	if _, err := transfer.ReplaceHead(m2, 5, 1); err != nil {
 		t.Fatal(err)
 	}
-	if !bitsEqual(dense(t, m2, "fc2").Weight.Value.Data(), dense(t, m, "fc2").Weight.Value.Data()) {
+	if !tensorcheck.BitsEqual(dense(t, m2, "fc2").Weight.Value.Data(), dense(t, m, "fc2").Weight.Value.Data()) {
 		t.Error("ReplaceHead with the same seed gave another head")
 	}
 
@@ -108,7 +110,7 @@ func TestReplaceHeadOtherArchs(t *testing.T) {
 	} else if _, ok := l.(*nn.Dropout); !ok {
 		t.Error("ReplaceHead lost the classifier's dropout")
 	}
-	if y := mb.Infer(randn(1, 2, 32, 32, 3)); !slices.Equal(y.Shape(), []int{2, 7}) {
+	if y := mb.Infer(modelcheck.Randn(1, 2, 32, 32, 3)); !slices.Equal(y.Shape(), []int{2, 7}) {
 		t.Errorf("MobileNetV2 output %v, want [2 7]", y.Shape())
 	}
 
@@ -117,7 +119,7 @@ func TestReplaceHeadOtherArchs(t *testing.T) {
 	if err != nil || !strings.Contains(note, "fc") {
 		t.Errorf("ResNet: %q, %v", note, err)
 	}
-	if y := r.Infer(randn(1, 2, 32, 32, 3)); !slices.Equal(y.Shape(), []int{2, 4}) {
+	if y := r.Infer(modelcheck.Randn(1, 2, 32, 32, 3)); !slices.Equal(y.Shape(), []int{2, 4}) {
 		t.Errorf("ResNet output %v, want [2 4]", y.Shape())
 	}
 
@@ -166,27 +168,27 @@ func TestReplaceHeadIgnoresTrunkDense(t *testing.T) {
 	if err := transfer.ResetHead(m, 9); err != nil {
 		t.Fatal(err)
 	}
-	if !bitsEqual(dense(t, m, "body.0").Weight.Value.Data(), body) {
+	if !tensorcheck.BitsEqual(dense(t, m, "body.0").Weight.Value.Data(), body) {
 		t.Error("ResetHead re-initialised the trunk's body.0")
 	}
-	if bitsEqual(dense(t, m, "fc").Weight.Value.Data(), fc) {
+	if tensorcheck.BitsEqual(dense(t, m, "fc").Weight.Value.Data(), fc) {
 		t.Error("ResetHead left the head fc as it was")
 	}
 }
 
 func TestResetHead(t *testing.T) {
 	a, b := loadBase(t), loadBase(t)
-	before := state(a)
+	before := modelcheck.State(a)
 	if err := transfer.ResetHead(a, 4); err != nil {
 		t.Fatal(err)
 	}
 	if err := transfer.ResetHead(b, 4); err != nil {
 		t.Fatal(err)
 	}
-	sa := state(a)
-	sameState(t, "ResetHead, same seed", state(b), sa)
+	sa := modelcheck.State(a)
+	tensorcheck.SameState(t, "ResetHead, same seed", modelcheck.State(b), sa)
 	for _, name := range slices.Sorted(maps.Keys(before)) {
-		same := bitsEqual(before[name], sa[name])
+		same := tensorcheck.BitsEqual(before[name], sa[name])
 		if under(name, "fc2") == same {
 			t.Errorf("ResetHead: %s changed = %v", name, !same)
 		}
@@ -197,7 +199,7 @@ func TestResetHead(t *testing.T) {
 	if err := transfer.ResetHead(b, 5); err != nil {
 		t.Fatal(err)
 	}
-	if bitsEqual(dense(t, a, "fc2").Weight.Value.Data(), dense(t, b, "fc2").Weight.Value.Data()) {
+	if tensorcheck.BitsEqual(dense(t, a, "fc2").Weight.Value.Data(), dense(t, b, "fc2").Weight.Value.Data()) {
 		t.Error("ResetHead with another seed gave the same head")
 	}
 }
@@ -226,17 +228,6 @@ func tile(x *tensor.Tensor, c int) *tensor.Tensor {
 	return out
 }
 
-func closeTo(t *testing.T, what string, got, want *tensor.Tensor, rel float64) {
-	t.Helper()
-	if !got.SameShape(want) {
-		t.Errorf("%s: shape %v, want %v", what, got.Shape(), want.Shape())
-		return
-	}
-	if d, s := maxAbsDiff(got.Data(), want.Data()), maxAbs(want.Data()); d > rel*s || s == 0 {
-		t.Errorf("%s: differs by %g (max |want| %g)", what, d, s)
-	}
-}
-
 func TestAdaptInputChannels(t *testing.T) {
 	t.Run("3to1", func(t *testing.T) {
 		orig, m := smallResNet(1), smallResNet(1)
@@ -246,15 +237,15 @@ func TestAdaptInputChannels(t *testing.T) {
 		if !slices.Equal(m.InputShape, []int{32, 32, 1}) || m.Options.InChans != 1 {
 			t.Errorf("input shape %v, InChans %d", m.InputShape, m.Options.InChans)
 		}
-		grey := randn(3, 2, 32, 32, 1)
-		closeTo(t, "conv1(grey) vs conv1(grey as RGB)", firstConvOut(t, m, "conv1", grey), firstConvOut(t, orig, "conv1", tile(grey, 3)), 1e-5)
-		closeTo(t, "model(grey) vs model(grey as RGB)", m.Infer(grey), orig.Infer(tile(grey, 3)), 1e-4)
+		grey := modelcheck.Randn(3, 2, 32, 32, 1)
+		tensorcheck.CloseTo(t, "conv1(grey) vs conv1(grey as RGB)", firstConvOut(t, m, "conv1", grey).Data(), firstConvOut(t, orig, "conv1", tile(grey, 3)).Data(), 1e-5)
+		tensorcheck.CloseTo(t, "model(grey) vs model(grey as RGB)", m.Infer(grey).Data(), orig.Infer(tile(grey, 3)).Data(), 1e-4)
 		// Copy and Scratch rebuild the adapted architecture.
 		c, err := transfer.Copy(m)
 		if err != nil {
 			t.Fatalf("Copy of an adapted model: %v", err)
 		}
-		sameState(t, "Copy of an adapted model", state(c), state(m))
+		tensorcheck.SameState(t, "Copy of an adapted model", modelcheck.State(c), modelcheck.State(m))
 		s, err := transfer.Scratch(m, 2)
 		if err != nil {
 			t.Fatal(err)
@@ -265,7 +256,7 @@ func TestAdaptInputChannels(t *testing.T) {
 		// The weight's gradient follows the new shape: it trains.
 		nn.SetTraining(m, true)
 		y := m.Forward(grey)
-		m.Backward(randn(4, y.Shape()...), false)
+		m.Backward(modelcheck.Randn(4, y.Shape()...), false)
 	})
 	t.Run("imported", func(t *testing.T) {
 		// An imported model's checkpoint carries its topology: adapted, it
@@ -289,17 +280,17 @@ func TestAdaptInputChannels(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reloading an adapted imported model: %v", err)
 		}
-		grey := randn(6, 2, 8, 8, 1)
-		closeTo(t, "reloaded", r.Infer(grey), m.Infer(grey), 1e-6)
+		grey := modelcheck.Randn(6, 2, 8, 8, 1)
+		tensorcheck.CloseTo(t, "reloaded", r.Infer(grey).Data(), m.Infer(grey).Data(), 1e-6)
 	})
 	t.Run("3to6", func(t *testing.T) {
 		orig, m := smallResNet(1), smallResNet(1)
 		if err := transfer.AdaptInputChannels(m, 6); err != nil {
 			t.Fatal(err)
 		}
-		x3 := randn(5, 2, 32, 32, 3)
-		closeTo(t, "conv1(6 tiled channels) vs conv1(3)", firstConvOut(t, m, "conv1", tile(x3, 6)), firstConvOut(t, orig, "conv1", x3), 1e-5)
-		closeTo(t, "model(6 tiled channels) vs model(3)", m.Infer(tile(x3, 6)), orig.Infer(x3), 1e-4)
+		x3 := modelcheck.Randn(5, 2, 32, 32, 3)
+		tensorcheck.CloseTo(t, "conv1(6 tiled channels) vs conv1(3)", firstConvOut(t, m, "conv1", tile(x3, 6)).Data(), firstConvOut(t, orig, "conv1", x3).Data(), 1e-5)
+		tensorcheck.CloseTo(t, "model(6 tiled channels) vs model(3)", m.Infer(tile(x3, 6)).Data(), orig.Infer(x3).Data(), 1e-4)
 		if m.InputShape[2] != 6 {
 			t.Errorf("input shape %v", m.InputShape)
 		}
@@ -310,19 +301,19 @@ func TestAdaptInputChannels(t *testing.T) {
 			t.Fatal(err)
 		}
 		grey := tensor.FromSlice(slices.Clone(first(digits(t), 4).X), 4, 28, 28, 1)
-		closeTo(t, "conv1(grey as RGB) vs conv1(grey)", firstConvOut(t, m, "conv1", tile(grey, 3)), firstConvOut(t, orig, "conv1", grey), 1e-5)
-		closeTo(t, "model(grey as RGB) vs model(grey)", m.Infer(tile(grey, 3)), orig.Infer(grey), 1e-4)
+		tensorcheck.CloseTo(t, "conv1(grey as RGB) vs conv1(grey)", firstConvOut(t, m, "conv1", tile(grey, 3)).Data(), firstConvOut(t, orig, "conv1", grey).Data(), 1e-5)
+		tensorcheck.CloseTo(t, "model(grey as RGB) vs model(grey)", m.Infer(tile(grey, 3)).Data(), orig.Infer(grey).Data(), 1e-4)
 		if !slices.Equal(m.InputShape, []int{28, 28, 3}) {
 			t.Errorf("input shape %v", m.InputShape)
 		}
 	})
 	t.Run("same", func(t *testing.T) {
 		m := smallResNet(1)
-		before := state(m)
+		before := modelcheck.State(m)
 		if err := transfer.AdaptInputChannels(m, 3); err != nil {
 			t.Fatal(err)
 		}
-		sameState(t, "AdaptInputChannels(3) of a 3-channel model", state(m), before)
+		tensorcheck.SameState(t, "AdaptInputChannels(3) of a 3-channel model", modelcheck.State(m), before)
 	})
 	t.Run("errors", func(t *testing.T) {
 		m := smallResNet(1)
@@ -344,7 +335,7 @@ func TestAdaptInputChannels(t *testing.T) {
 
 func TestScratch(t *testing.T) {
 	base := loadBase(t)
-	before := state(base)
+	before := modelcheck.State(base)
 	a, err := transfer.Scratch(base, 5)
 	if err != nil {
 		t.Fatal(err)
@@ -354,39 +345,39 @@ func TestScratch(t *testing.T) {
 	if a.Arch != base.Arch || !slices.Equal(a.InputShape, base.InputShape) || !slices.Equal(a.Head, base.Head) {
 		t.Errorf("Scratch: %s %v head %v, want %s %v head %v", a.Arch, a.InputShape, a.Head, base.Arch, base.InputShape, base.Head)
 	}
-	sa, sb, sc := state(a), state(b), state(c)
-	sameState(t, "Scratch with the same seed", sb, sa)
+	sa, sb, sc := modelcheck.State(a), modelcheck.State(b), modelcheck.State(c)
+	tensorcheck.SameState(t, "Scratch with the same seed", sb, sa)
 	for name, w := range before {
 		if len(sa[name]) != len(w) {
 			t.Errorf("Scratch: %s has %d values, the base %d", name, len(sa[name]), len(w))
 			continue
 		}
-		if len(w) > 1 && bitsEqual(sa[name], sc[name]) {
+		if len(w) > 1 && tensorcheck.BitsEqual(sa[name], sc[name]) {
 			t.Errorf("Scratch with seeds 5 and 6: same %s", name)
 		}
-		if len(w) > 1 && bitsEqual(sa[name], w) {
+		if len(w) > 1 && tensorcheck.BitsEqual(sa[name], w) {
 			t.Errorf("Scratch: %s equals the trained base's", name)
 		}
 	}
-	sameState(t, "base after Scratch", state(base), before)
+	tensorcheck.SameState(t, "base after Scratch", modelcheck.State(base), before)
 }
 
 func TestCopyIndependent(t *testing.T) {
 	base := warmResNet(1)
-	before := state(base)
+	before := modelcheck.State(base)
 	c, err := transfer.Copy(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameState(t, "Copy", state(c), before)
+	tensorcheck.SameState(t, "Copy", modelcheck.State(c), before)
 	if c.Arch != base.Arch || c.Options != base.Options || !slices.Equal(c.InputShape, base.InputShape) {
 		t.Errorf("Copy: %s %+v, want %s %+v", c.Arch, c.Options, base.Arch, base.Options)
 	}
 	sgdSteps(t, c, 2, 50)
-	if len(changedNames(before, state(c))) == 0 {
+	if len(tensorcheck.ChangedNames(before, modelcheck.State(c))) == 0 {
 		t.Fatal("training the copy changed nothing")
 	}
-	sameState(t, "base after training its copy", state(base), before)
+	tensorcheck.SameState(t, "base after training its copy", modelcheck.State(base), before)
 }
 
 func TestFromCheckpointErrors(t *testing.T) {
@@ -422,5 +413,5 @@ func TestFromCheckpointErrors(t *testing.T) {
 	if l.Arch != "lenet5" || meta.Arch != "lenet5" {
 		t.Errorf("round trip: %s, meta %s", l.Arch, meta.Arch)
 	}
-	sameState(t, "FromCheckpoint round trip", state(l), state(m))
+	tensorcheck.SameState(t, "FromCheckpoint round trip", modelcheck.State(l), modelcheck.State(m))
 }

@@ -1,8 +1,6 @@
 package transfer_test
 
 import (
-	"math"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -98,91 +96,10 @@ func randomSet(seed uint64, n, classes int, shape ...int) *data.Set {
 	return s
 }
 
-func randn(seed uint64, shape ...int) *tensor.Tensor {
-	return tensor.RandNormal(seed, 0, 1, shape...)
-}
-
 // smallResNet is ResNet-18 (CIFAR stem) at width 0.125: 8 base channels,
 // BatchNorms and residual blocks with downsampling shortcuts.
 func smallResNet(seed uint64) *models.Model {
 	return models.ResNet18CIFAR(models.Options{Width: 0.125, Seed: seed})
-}
-
-// state copies every parameter and buffer of a model by name.
-func state(m nn.Layer) map[string][]float32 {
-	out := map[string][]float32{}
-	for _, p := range nn.Parameters(m) {
-		out[p.Name] = slices.Clone(p.Value.Value.Data())
-	}
-	for _, b := range nn.Buffers(m) {
-		out[b.Name] = slices.Clone(b.Value.Value.Data())
-	}
-	return out
-}
-
-// bitsEqual reports whether two float slices are bit-identical.
-func bitsEqual(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// sameState checks two states are bit-identical.
-func sameState(t *testing.T, what string, got, want map[string][]float32) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s: %d tensors, want %d", what, len(got), len(want))
-	}
-	for name, w := range want {
-		g, ok := got[name]
-		if !ok {
-			t.Errorf("%s: no %s", what, name)
-			continue
-		}
-		if !bitsEqual(g, w) {
-			t.Errorf("%s: %s changed", what, name)
-		}
-	}
-}
-
-// changedNames returns the sorted names whose values differ between two
-// states of the same model.
-func changedNames(before, after map[string][]float32) []string {
-	var out []string
-	for name, b := range before {
-		if !bitsEqual(b, after[name]) {
-			out = append(out, name)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// maxAbsDiff returns max |a − b| over two equally long slices.
-func maxAbsDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var m float64
-	for i := range a {
-		m = math.Max(m, math.Abs(float64(a[i])-float64(b[i])))
-	}
-	return m
-}
-
-// maxAbs returns max |a|.
-func maxAbs(a []float32) float64 {
-	var m float64
-	for _, v := range a {
-		m = math.Max(m, math.Abs(float64(v)))
-	}
-	return m
 }
 
 // batchNorms returns the model's BatchNorm layers by dotted name.

@@ -2,6 +2,8 @@ package transfer_test
 
 import (
 	"fmt"
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"testing"
 
@@ -19,7 +21,7 @@ const gradSentinel = 12345.5
 func warmResNet(seed uint64) *models.Model {
 	m := smallResNet(seed)
 	nn.SetTraining(m, true)
-	m.Forward(randn(seed+100, 8, 32, 32, 3))
+	m.Forward(modelcheck.Randn(seed+100, 8, 32, 32, 3))
 	return m
 }
 
@@ -90,11 +92,11 @@ func checkPartialGrads(t *testing.T, full, part *models.Model, batch int, seed u
 			t.Fatalf("full model: %s frozen", p.Name)
 		}
 		fullParams[p.Name] = p.Value
-		fill(p.Value.Grad.Data(), -gradSentinel)
+		tensorcheck.Fill(p.Value.Grad.Data(), -gradSentinel)
 	}
 	nFrozen := 0
 	for _, p := range nn.Parameters(part) {
-		fill(p.Value.Grad.Data(), gradSentinel)
+		tensorcheck.Fill(p.Value.Grad.Data(), gradSentinel)
 		if !p.Value.Trainable {
 			nFrozen++
 		}
@@ -102,12 +104,12 @@ func checkPartialGrads(t *testing.T, full, part *models.Model, batch int, seed u
 	if nFrozen == 0 {
 		t.Fatal("nothing frozen")
 	}
-	x := randn(seed+1, append([]int{batch}, full.InputShape...)...)
+	x := modelcheck.Randn(seed+1, append([]int{batch}, full.InputShape...)...)
 	yf, yp := full.Forward(x), part.Forward(x)
-	if !bitsEqual(yf.Data(), yp.Data()) {
-		t.Fatalf("forward passes differ by %g", maxAbsDiff(yf.Data(), yp.Data()))
+	if !tensorcheck.BitsEqual(yf.Data(), yp.Data()) {
+		t.Fatalf("forward passes differ by %g", tensorcheck.MaxAbsDiff(yf.Data(), yp.Data()))
 	}
-	dy := randn(seed+2, yf.Shape()...)
+	dy := modelcheck.Randn(seed+2, yf.Shape()...)
 	if dx := full.Backward(dy, false); dx != nil {
 		t.Error("full Backward(dy, false) returned an input gradient")
 	}
@@ -127,25 +129,19 @@ func checkPartialGrads(t *testing.T, full, part *models.Model, batch int, seed u
 			continue
 		}
 		want := fullParams[p.Name].Grad.Data()
-		if maxAbs(want) == gradSentinel {
+		if tensorcheck.MaxAbs(want) == gradSentinel {
 			t.Fatalf("full backward wrote no gradient for %s", p.Name)
 		}
-		if bitsEqual(got, want) {
+		if tensorcheck.BitsEqual(got, want) {
 			continue
 		}
 		inexact++
-		if d, s := maxAbsDiff(got, want), maxAbs(want); d > 1e-6*s {
+		if d, s := tensorcheck.MaxAbsDiff(got, want), tensorcheck.MaxAbs(want); d > 1e-6*s {
 			t.Errorf("%s: gradient differs from the full backward's by %g (max |g| %g)", p.Name, d, s)
 		}
 	}
 	if inexact > 0 {
 		t.Logf("%d trainable gradients equal within 1e-6, not bit for bit", inexact)
-	}
-}
-
-func fill(d []float32, v float32) {
-	for i := range d {
-		d[i] = v
 	}
 }
 

@@ -3,6 +3,8 @@ package transfer_test
 import (
 	"context"
 	"fmt"
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"strings"
 	"testing"
 
@@ -15,12 +17,12 @@ import (
 func TestAdviseRace(t *testing.T) {
 	shot, _ := digitsShot(t, 10, 1)
 	base := loadBase(t)
-	before := state(base)
+	before := modelcheck.State(base)
 	p, err := transfer.Advise(context.Background(), base, shot, transfer.AdviseOptions{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameState(t, "base after the race", state(base), before)
+	tensorcheck.SameState(t, "base after the race", modelcheck.State(base), before)
 	r := p.Race
 	if r == nil {
 		t.Fatal("no race")
@@ -89,16 +91,16 @@ func TestAdviseRace(t *testing.T) {
 func TestRunCut(t *testing.T) {
 	base := loadBase(t)
 	train, _ := digitsShot(t, 3, 1)
-	b := state(base)
+	b := modelcheck.State(base)
 	for _, plus := range []bool{false, true} {
 		res, err := transfer.RunCut(context.Background(), base, train, nil, 2, 1, plus, transfer.Options{Seed: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := state(res.Model)
+		s := modelcheck.State(res.Model)
 		for name, v := range s {
 			kept := strings.HasPrefix(name, "conv1.") || strings.HasPrefix(name, "conv2.")
-			same := bitsEqual(v, b[name])
+			same := tensorcheck.BitsEqual(v, b[name])
 			if kept && same == plus || !kept && same {
 				t.Errorf("plus %v: %s unchanged %v", plus, name, same)
 			}

@@ -3,6 +3,8 @@ package transfer_test
 import (
 	"context"
 	"errors"
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"maps"
 	"math"
 	"slices"
@@ -51,7 +53,7 @@ func runDigits(t *testing.T) *digitsRuns {
 		}
 		r.test = first(rest, 500)
 		r.headEp, r.epochs = 5, 2
-		r.before = state(r.base)
+		r.before = modelcheck.State(r.base)
 		r.results = map[transfer.Strategy]*transfer.Result{}
 		r.progress = map[transfer.Strategy]int{}
 		cache := &transfer.Cache{}
@@ -66,7 +68,7 @@ func runDigits(t *testing.T) *digitsRuns {
 			}
 			r.results[s] = res
 		}
-		r.after = state(r.base)
+		r.after = modelcheck.State(r.base)
 	})
 	if runs.err != nil {
 		t.Fatalf("runs on digits: %v", runs.err)
@@ -77,7 +79,7 @@ func runDigits(t *testing.T) *digitsRuns {
 // The check 7: every strategy on digits at 10 per class.
 func TestRunDigits(t *testing.T) {
 	r := runDigits(t)
-	sameState(t, "the base after every strategy", r.after, r.before)
+	tensorcheck.SameState(t, "the base after every strategy", r.after, r.before)
 	for _, s := range transfer.Strategies {
 		res := r.results[s]
 		t.Logf("%-8s accuracy %.3f, loss %.3f, %.2f GFLOP, %d images, %.2f s", s, res.Accuracy, res.Loss, res.Cost.FLOPs()/1e9, res.Cost.Images, res.Cost.Seconds)
@@ -165,7 +167,7 @@ func TestRunDigits(t *testing.T) {
 // must hold: every tensor the run changed, all of them the model's.
 func checkTrained(t *testing.T, what string, res *transfer.Result, before map[string][]float32) {
 	t.Helper()
-	after := state(res.Model)
+	after := modelcheck.State(res.Model)
 	seen := map[string]bool{}
 	for _, name := range res.Trained {
 		seen[name] = true
@@ -173,7 +175,7 @@ func checkTrained(t *testing.T, what string, res *transfer.Result, before map[st
 			t.Errorf("%s: Trained lists %s, which the model does not have", what, name)
 		}
 	}
-	for _, name := range changedNames(before, after) {
+	for _, name := range tensorcheck.ChangedNames(before, after) {
 		if !seen[name] {
 			t.Errorf("%s: %s changed but is not in Trained", what, name)
 		}
@@ -215,13 +217,13 @@ func smallResNetTask() (*models.Model, *data.Set) {
 func runResNet(t *testing.T, o transfer.Options) (*models.Model, *transfer.Result) {
 	t.Helper()
 	base, d := smallResNetTask()
-	before := state(base)
+	before := modelcheck.State(base)
 	o.HeadEpochs, o.Epochs, o.BatchSize, o.Seed = 1, 1, 8, 2
 	res, err := transfer.Run(context.Background(), base, d, d, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameState(t, "the base after Run", state(base), before)
+	tensorcheck.SameState(t, "the base after Run", modelcheck.State(base), before)
 	if len(res.Notices) != 1 || !strings.Contains(res.Notices[0], "fc") {
 		t.Errorf("10-class head on a 4-class task: notices %q", res.Notices)
 	}
@@ -233,8 +235,8 @@ func runResNet(t *testing.T, o transfer.Options) (*models.Model, *transfer.Resul
 // Result.Trained must hold them.
 func TestRunTrainedBNUpdateStats(t *testing.T) {
 	base, res := runResNet(t, transfer.Options{Strategy: transfer.StrategyTopK, Freeze: transfer.FreezeOptions{BN: transfer.BNUpdateStats}})
-	before := state(base)
-	changed := changedNames(before, state(res.Model))
+	before := modelcheck.State(base)
+	changed := tensorcheck.ChangedNames(before, modelcheck.State(res.Model))
 	if !slices.Contains(changed, "layer1.0.bn1.running_mean") {
 		t.Fatalf("BNUpdateStats: layer1's statistics did not change (changed: %v)", changed)
 	}
@@ -246,15 +248,15 @@ func TestRunTrainedBNUpdateStats(t *testing.T) {
 // frozen groups.
 func TestRunTrainBNAffine(t *testing.T) {
 	base, res := runResNet(t, transfer.Options{Strategy: transfer.StrategyTopK, Freeze: transfer.FreezeOptions{TrainBNAffine: true}})
-	before := state(base)
-	after := state(res.Model)
+	before := modelcheck.State(base)
+	after := modelcheck.State(res.Model)
 	frozen := groupsBelow(base, len(base.Groups)-2)
 	bns := batchNorms(base)
 	for _, name := range slices.Sorted(maps.Keys(before)) {
 		if !under(name, frozen...) {
 			continue
 		}
-		same := bitsEqual(before[name], after[name])
+		same := tensorcheck.BitsEqual(before[name], after[name])
 		if isBNParam(name, bns) && same {
 			t.Errorf("TrainBNAffine: frozen group's %s did not train", name)
 		}
@@ -270,9 +272,9 @@ func TestRunTrainBNAffine(t *testing.T) {
 // every group.
 func TestRunResNetStrategies(t *testing.T) {
 	base, res := runResNet(t, transfer.Options{Strategy: transfer.StrategyTopK})
-	before := state(base)
+	before := modelcheck.State(base)
 	frozen := groupsBelow(base, len(base.Groups)-2)
-	changed := changedNames(before, state(res.Model))
+	changed := tensorcheck.ChangedNames(before, modelcheck.State(res.Model))
 	for _, name := range changed {
 		if under(name, frozen...) {
 			t.Errorf("top-k: frozen %s changed", name)
@@ -284,13 +286,13 @@ func TestRunResNetStrategies(t *testing.T) {
 	checkTrained(t, "top-k", res, before)
 
 	_, res = runResNet(t, transfer.Options{Strategy: transfer.StrategyAll, Freeze: transfer.FreezeOptions{}})
-	changed = changedNames(before, state(res.Model))
+	changed = tensorcheck.ChangedNames(before, modelcheck.State(res.Model))
 	for _, name := range []string{"conv1.weight", "layer1.0.conv1.weight", "layer4.1.bn2.weight", "fc.weight"} {
 		if !slices.Contains(changed, name) {
 			t.Errorf("all: %s did not train", name)
 		}
 	}
-	if y := res.Model.Infer(randn(1, 2, 32, 32, 3)); y.Dim(1) != 4 {
+	if y := res.Model.Infer(modelcheck.Randn(1, 2, 32, 32, 3)); y.Dim(1) != 4 {
 		t.Errorf("all: output %v, want 4 classes", y.Shape())
 	}
 }
@@ -315,7 +317,7 @@ func TestRunNewClasses(t *testing.T) {
 	if len(res.Notices) != 1 || !strings.Contains(res.Notices[0], "fc2") {
 		t.Errorf("notices %q, want one naming the dropped fc2", res.Notices)
 	}
-	if y := res.Model.Infer(randn(1, 2, 28, 28, 1)); y.Dim(1) != 5 {
+	if y := res.Model.Infer(modelcheck.Randn(1, 2, 28, 28, 1)); y.Dim(1) != 5 {
 		t.Errorf("output %v, want 5 classes", y.Shape())
 	}
 	if !math.IsNaN(res.Accuracy) || !math.IsNaN(res.Loss) {
@@ -409,9 +411,9 @@ func TestRunNewHead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bw, rw := state(base)["fc2.weight"], state(res.Model)["fc2.weight"]
-		if reset == bitsEqual(bw, rw) {
-			t.Errorf("NewHead %v: head weights kept %v", reset, bitsEqual(bw, rw))
+		bw, rw := modelcheck.State(base)["fc2.weight"], modelcheck.State(res.Model)["fc2.weight"]
+		if reset == tensorcheck.BitsEqual(bw, rw) {
+			t.Errorf("NewHead %v: head weights kept %v", reset, tensorcheck.BitsEqual(bw, rw))
 		}
 		said := strings.Contains(strings.Join(res.Notices, "\n"), "re-initialised head fc2")
 		if said != reset {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/graftml/graft/internal/fixtures"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,7 +105,7 @@ func TestImportTFJS(t *testing.T) {
 	}
 
 	// A real model: predict from model.json and from its import agree.
-	mj := nsfwjsModel(t)
+	mj := fixtures.NSFWJS(t)
 	ck := filepath.Join(t.TempDir(), "nsfwjs.safetensors")
 	if err := run([]string{"import", mj, "--out", ck}, &out); err != nil {
 		t.Fatal(err)

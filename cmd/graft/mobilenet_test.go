@@ -3,9 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/graftml/graft/internal/fixtures"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,25 +15,10 @@ import (
 	"github.com/graftml/graft/transfer"
 )
 
-// nsfwjsModel is where .ci/run converts npm nsfwjs@4.4.0's MobileNetV2
-// (tools/jsmodel); tests that need it skip without it.
-func nsfwjsModel(t *testing.T) string {
-	t.Helper()
-	home, err := os.UserHomeDir()
-	if err != nil {
-		t.Skip(err)
-	}
-	p := filepath.Join(home, ".cache", "graft", "tfjs", "nsfwjs_mobilenet_v2", "model.json")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s absent: see .ci/run (npm pack nsfwjs@4.4.0, go run ./tools/jsmodel)", p)
-	}
-	return p
-}
-
 // The base's trunk on a grey image is the imported network's pooled
 // out_relu on that image copied into three channels.
 func TestImagenetBaseIsTheBackbone(t *testing.T) {
-	path := nsfwjsModel(t)
+	path := fixtures.NSFWJS(t)
 	const size = 64 // the file's 7×7 pooling, after out_relu, does not run
 	m, err := imagenetBase(path, size, "")
 	if err != nil {
@@ -125,7 +109,7 @@ func TestResized(t *testing.T) {
 // graft demo --base mobilenetv2 at tiny sizes: both bases on the same
 // splits, every strategy, the cache measured.
 func TestDemoMobileNetV2(t *testing.T) {
-	path := nsfwjsModel(t)
+	path := fixtures.NSFWJS(t)
 	var out bytes.Buffer
 	args := []string{"demo", "--base", "mobilenetv2", "--model", path, "--target", "digits", "--per-class", "2",
 		"--seeds", "2", "--size", "32", "--test-limit", "20", "--epochs", "1", "--head-epochs", "2", "--json"}

@@ -9,6 +9,7 @@ package cuda_test
 import (
 	"errors"
 	"fmt"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -217,14 +218,6 @@ func same(tb testing.TB, what string, got, want []float32) {
 	}
 }
 
-func randn(r *rand.Rand, n int) []float32 {
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = float32(r.NormFloat64())
-	}
-	return v
-}
-
 func filled(n int, x float32) []float32 {
 	v := make([]float32, n)
 	for i := range v {
@@ -287,11 +280,11 @@ func gemmOperands(r *rand.Rand, c gemmCase) (a, b, cm []float32, lda, ldb, ldc i
 		rb, cb = cb, rb
 	}
 	lda, ldb, ldc = ca+c.pad, cb+c.pad, c.n+c.pad
-	a, b = randn(r, ra*lda), randn(r, rb*ldb)
+	a, b = tensorcheck.Normal(r, ra*lda), tensorcheck.Normal(r, rb*ldb)
 	if c.beta == 0 {
 		cm = filled(c.m*ldc, float32(math.NaN()))
 	} else {
-		cm = randn(r, c.m*ldc)
+		cm = tensorcheck.Normal(r, c.m*ldc)
 	}
 	return a, b, cm, lda, ldb, ldc
 }
@@ -373,7 +366,7 @@ func TestSgemmCUDASpecial(t *testing.T) {
 		}{{0, 2, 5}, {0, 0, 5}, {1, 3, 0}, {1, 0, 0}} {
 			m, n := 9, 13
 			a, b := s.up(filled(m*max(c.k, 1), nan)), s.up(filled(max(c.k, 1)*n, nan))
-			init := randn(rand.New(rand.NewPCG(4, 4)), m*n)
+			init := tensorcheck.Normal(rand.New(rand.NewPCG(4, 4)), m*n)
 			if c.beta == 0 {
 				init = filled(m*n, nan)
 			}
@@ -421,7 +414,7 @@ func BenchmarkSgemmCUDA(b *testing.B) {
 
 func benchSgemm(b *testing.B, s *sess, d int) {
 	r := rand.New(rand.NewPCG(5, 5))
-	x, y, z := s.up(randn(r, d*d)), s.up(randn(r, d*d)), s.out(d*d)
+	x, y, z := s.up(tensorcheck.Normal(r, d*d)), s.up(tensorcheck.Normal(r, d*d)), s.out(d*d)
 	gemm := func() { s.must(s.k.Sgemm(cuda.Stream{}, false, false, d, d, d, 1, x.p, d, y.p, d, 0, z.p, d)) }
 	start, err := cuda.NewEvent(0)
 	s.must(err)
@@ -487,7 +480,7 @@ func newConvTensors(r *rand.Rand, p cuda.ConvShape) convTensors {
 		for _, d := range shape {
 			n *= d
 		}
-		v := randn(r, n)
+		v := tensorcheck.Normal(r, n)
 		return tensor.FromSlice(v, shape...), tensor.FromSlice(abs(v), shape...)
 	}
 	c.x, c.ax = mk(c.xs...)
@@ -585,7 +578,7 @@ func TestPoolCUDA(t *testing.T) {
 		t.Run(fmt.Sprint("case=", i), func(t *testing.T) {
 			oh, ow := p.OutSize()
 			xs, ys := []int{p.N, p.H, p.W, p.C}, []int{p.N, oh, ow, p.C}
-			xv := randn(r, p.N*p.H*p.W*p.C)
+			xv := tensorcheck.Normal(r, p.N*p.H*p.W*p.C)
 			if i%2 == 1 {
 				for j := range xv {
 					xv[j] = float32(r.IntN(5))
@@ -594,7 +587,7 @@ func TestPoolCUDA(t *testing.T) {
 			if i == 1 {
 				xv[len(xv)/2] = float32(math.NaN())
 			}
-			x, dyv := tensor.FromSlice(xv, xs...), randn(r, p.N*oh*ow*p.C)
+			x, dyv := tensor.FromSlice(xv, xs...), tensorcheck.Normal(r, p.N*oh*ow*p.C)
 			dy := tensor.FromSlice(dyv, ys...)
 			pp := tensor.PoolParams{KH: p.KH, KW: p.KW, CeilMode: p.CeilMode, CountIncludePad: p.CountIncludePad,
 				ConvParams: tensor.ConvParams{StrideH: p.StrideH, StrideW: p.StrideW, DilationH: p.DilationH, DilationW: p.DilationW,
@@ -629,7 +622,7 @@ func TestGlobalAvgPoolCUDA(t *testing.T) {
 	ref := tensor.Reference{}
 	for _, sh := range [][3]int{{1, 1, 1}, {2, 7, 5}, {3, 49, 33}, {2, 196, 100}} {
 		n, hw, c := sh[0], sh[1], sh[2]
-		xv, dyv := randn(r, n*hw*c), randn(r, n*c)
+		xv, dyv := tensorcheck.Normal(r, n*hw*c), tensorcheck.Normal(r, n*c)
 		want, wantDx := tensor.Zeros(n, c), tensor.Zeros(n, hw, 1, c)
 		ref.GlobalAvgPool(want, tensor.FromSlice(xv, n, hw, 1, c))
 		ref.GlobalAvgPoolBackward(wantDx, tensor.FromSlice(dyv, n, c))
@@ -653,12 +646,12 @@ func TestBatchNormCUDA(t *testing.T) {
 		rows, c := sh[0], sh[1]
 		p := cuda.BatchNormParams{Momentum: 0.1, Eps: 1e-5, UnbiasedVar: i%2 == 0, ReLU: i%3 == 1}
 		tp := tensor.BatchNormParams{Momentum: p.Momentum, Eps: p.Eps, UnbiasedVar: p.UnbiasedVar, ReLU: p.ReLU}
-		xv := randn(r, rows*c)
+		xv := tensorcheck.Normal(r, rows*c)
 		for j := range xv {
 			xv[j] = 3 + 2*xv[j] // off-centre, to catch cancellation
 		}
-		vec := func() []float32 { return randn(r, c) }
-		gam, bet, rm, dyv := vec(), vec(), vec(), randn(r, rows*c)
+		vec := func() []float32 { return tensorcheck.Normal(r, c) }
+		gam, bet, rm, dyv := vec(), vec(), vec(), tensorcheck.Normal(r, rows*c)
 		rv := abs(vec())
 		x, dy := tensor.FromSlice(xv, rows, c), tensor.FromSlice(dyv, rows, c)
 		gamma, beta := tensor.FromSlice(gam, c), tensor.FromSlice(bet, c)
@@ -702,13 +695,13 @@ func TestActivationCUDA(t *testing.T) {
 	r := rand.New(rand.NewPCG(10, 10))
 	ref := tensor.Reference{}
 	for _, n := range []int{1, 1000, 4097} {
-		xv := randn(r, n)
+		xv := tensorcheck.Normal(r, n)
 		for i := range xv {
 			xv[i] *= 4
 		}
 		special := []float32{0, 6, -6, 1e-3, -1e-3, 30, -30, 100, -100}
 		copy(xv, special[:min(n, len(special))])
-		dyv := randn(r, n)
+		dyv := tensorcheck.Normal(r, n)
 		for a := cuda.Activation(0); a < cuda.NumActivations; a++ {
 			ta, alpha := tensor.Activation(a), float32(0.1)
 			x, dy := tensor.FromSlice(xv, n), tensor.FromSlice(dyv, n)
@@ -731,7 +724,7 @@ func TestElementwiseCUDA(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 11))
 	ref, st := tensor.Reference{}, cuda.Stream{}
 	for _, n := range []int{1, 33, 100003} {
-		xv, yv := randn(r, n), randn(r, n)
+		xv, yv := tensorcheck.Normal(r, n), tensorcheck.Normal(r, n)
 		x, y := tensor.FromSlice(xv, n), tensor.FromSlice(yv, n)
 		add, mul, scale, axpy := tensor.Zeros(n), tensor.Zeros(n), tensor.Zeros(n), tensor.FromSlice(append([]float32(nil), yv...), n)
 		ref.Add(add, x, y)
@@ -762,7 +755,7 @@ func TestSoftmaxCUDA(t *testing.T) {
 	ref := tensor.Reference{}
 	for _, sh := range [][2]int{{1, 1}, {3, 7}, {5, 33}, {33, 1000}, {1000, 10}} {
 		rows, cols := sh[0], sh[1]
-		xv, dyv := randn(r, rows*cols), randn(r, rows*cols)
+		xv, dyv := tensorcheck.Normal(r, rows*cols), tensorcheck.Normal(r, rows*cols)
 		for i := range xv {
 			xv[i] *= 5
 		}
@@ -789,7 +782,7 @@ func TestSoftmaxCrossEntropyCUDA(t *testing.T) {
 	for i, sh := range [][2]int{{1, 1}, {1, 10}, {7, 3}, {100, 10}, {3000, 37}} {
 		n, k := sh[0], sh[1]
 		smoothing := float32(i%2) * 0.1
-		xv := randn(r, n*k)
+		xv := tensorcheck.Normal(r, n*k)
 		labels, labels32 := make([]int, n), make([]int32, n)
 		for j := range labels {
 			labels[j] = r.IntN(k)
@@ -810,7 +803,7 @@ func TestSoftmaxCrossEntropyCUDA(t *testing.T) {
 	}
 	g.run(t, func(s *sess) { // a label out of range: NaN, not a crash
 		loss := s.out(1)
-		s.must(s.k.SoftmaxCrossEntropy(cuda.Stream{}, 2, 3, 0, loss.p, 0, s.up(randn(r, 6)).p, s.upInts([]int32{1, 3})))
+		s.must(s.k.SoftmaxCrossEntropy(cuda.Stream{}, 2, 3, 0, loss.p, 0, s.up(tensorcheck.Normal(r, 6)).p, s.upInts([]int32{1, 3})))
 		if v := s.down(loss)[0]; !math.IsNaN(float64(v)) {
 			t.Errorf("loss with label 3 of 3 classes = %v, want NaN", v)
 		}
@@ -822,7 +815,7 @@ func TestSumCUDA(t *testing.T) {
 	r := rand.New(rand.NewPCG(14, 14))
 	for _, sh := range [][3]int{{1, 1, 1}, {1, 100000, 1}, {7, 33, 1}, {1000, 3, 1}, {1, 5000, 64}, {3, 17, 33}, {2, 0, 3}, {5, 1, 70}} {
 		outer, n, inner := sh[0], sh[1], sh[2]
-		src := randn(r, outer*n*inner)
+		src := tensorcheck.Normal(r, outer*n*inner)
 		want := tensor.Zeros(outer, inner)
 		tensor.Reference{}.Sum(want, tensor.FromSlice(src, outer, n, inner), 1)
 		wantAbs := tensor.Zeros(outer, inner)
@@ -833,7 +826,7 @@ func TestSumCUDA(t *testing.T) {
 			near(t, fmt.Sprint("sum ", sh), s.down(dst), want.Data(), bound(wantAbs.Data(), 0, 0))
 		})
 	}
-	src := randn(r, 1<<20)
+	src := tensorcheck.Normal(r, 1<<20)
 	var total float64
 	for _, v := range src {
 		total += float64(v)
@@ -852,7 +845,7 @@ func TestLayoutCUDA(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 15))
 	for _, sh := range [][3]int{{1, 1, 1}, {1, 7, 17}, {2, 33, 3}, {3, 64, 32}, {2, 1, 100}, {4, 100, 1}, {1, 1000, 70}, {2, 0, 5}} {
 		batch, rows, cols := sh[0], sh[1], sh[2]
-		src := randn(r, batch*rows*cols)
+		src := tensorcheck.Normal(r, batch*rows*cols)
 		want := make([]float32, len(src))
 		for z := 0; z < batch; z++ {
 			for i := 0; i < rows; i++ {
@@ -861,7 +854,7 @@ func TestLayoutCUDA(t *testing.T) {
 				}
 			}
 		}
-		b := randn(r, cols)
+		b := tensorcheck.Normal(r, cols)
 		wantB := make([]float32, rows*cols)
 		for i := range wantB {
 			wantB[i] = b[i%cols]
@@ -910,7 +903,7 @@ func TestShapeKernelsCUDA(t *testing.T) {
 	ref := tensor.Reference{}
 	for _, sh := range [][3]int{{1, 1, 1}, {3, 17, 5}, {2, 0, 3}, {1, 1000, 1}, {33, 7, 1}} {
 		outer, n, inner := sh[0], sh[1], sh[2]
-		src := randn(r, outer*n*inner)
+		src := tensorcheck.Normal(r, outer*n*inner)
 		if len(src) > 3 {
 			src[2] = float32(math.NaN())
 		}
@@ -923,7 +916,7 @@ func TestShapeKernelsCUDA(t *testing.T) {
 		})
 	}
 	// concatenation of [2,3,4] and [2,5,4] along axis 1, and back
-	a, b := randn(r, 24), randn(r, 40)
+	a, b := tensorcheck.Normal(r, 24), tensorcheck.Normal(r, 40)
 	whole := tensor.Zeros(2, 8, 4)
 	ref.Concat(whole, 1, tensor.FromSlice(a, 2, 3, 4), tensor.FromSlice(b, 2, 5, 4))
 	g.run(t, func(s *sess) {
@@ -936,7 +929,7 @@ func TestShapeKernelsCUDA(t *testing.T) {
 		same(t, "split", s.down(back), b)
 	})
 	for _, mode := range []tensor.PadMode{tensor.PadConstant, tensor.PadReflect, tensor.PadEdge} {
-		src := randn(r, 3*4*5)
+		src := tensorcheck.Normal(r, 3*4*5)
 		pads := [][2]int{{1, 0}, {3, 2}, {-1, 2}}
 		want := tensor.Zeros(4, 9, 6)
 		ref.Pad(want, tensor.FromSlice(src, 3, 4, 5), pads, mode, 2.5)
@@ -947,7 +940,7 @@ func TestShapeKernelsCUDA(t *testing.T) {
 		})
 	}
 	for _, p := range []float32{0, 0.3, 0.9} {
-		x := randn(r, 10007)
+		x := tensorcheck.Normal(r, 10007)
 		y, mask := tensor.Zeros(10007), tensor.Zeros(10007)
 		ref.Dropout(y, mask, tensor.FromSlice(x, 10007), p, 77)
 		g.run(t, func(s *sess) {
@@ -966,7 +959,7 @@ func TestOptimizersCUDA(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 15))
 	st := cuda.Stream{}
 	for _, n := range []int{1, 1000, 70001} {
-		w0, grad, m0, v0 := randn(r, n), randn(r, n), randn(r, n), abs(randn(r, n))
+		w0, grad, m0, v0 := tensorcheck.Normal(r, n), tensorcheck.Normal(r, n), tensorcheck.Normal(r, n), abs(tensorcheck.Normal(r, n))
 		for _, c := range []struct {
 			momentum, wd    float32
 			nesterov, first bool

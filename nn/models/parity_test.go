@@ -2,6 +2,7 @@ package models
 
 import (
 	"encoding/json"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"path/filepath"
 	"strings"
@@ -46,22 +47,6 @@ func withPrefix(f *safetensors.File, prefix string) map[string]*safetensors.Tens
 	return out
 }
 
-// closeTo checks max|got − want| ≤ tol·max|want|, the criterion.
-func closeTo(t *testing.T, what string, got []float32, want []float32, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-	}
-	var maxDiff, maxRef float64
-	for i := range got {
-		maxDiff = math.Max(maxDiff, math.Abs(float64(got[i])-float64(want[i])))
-		maxRef = math.Max(maxRef, math.Abs(float64(want[i])))
-	}
-	if maxDiff > tol*maxRef || math.IsNaN(maxDiff) {
-		t.Errorf("%s: max|graft − torch| = %.3g > %.0e · max|torch| (%.3g)", what, maxDiff, tol, maxRef)
-	}
-}
-
 func nhwcInput(f *safetensors.File) (*tensor.Tensor, []int) {
 	in := f.Tensors["input"]
 	x := tensor.FromSlice(in.F32, in.Shape...)
@@ -88,35 +73,31 @@ func buildLoaded(t *testing.T, c parityCase, f *safetensors.File) *Model {
 // BatchNorm running statistics and two optimizer steps against PyTorch
 // 1.13 on every kernel tier.
 func TestTorchParity(t *testing.T) {
-	for _, tier := range kernels.TestTiers() {
-		restore, err := tier.Use()
-		if err != nil {
-			t.Fatal(err)
-		}
+	tensorcheck.ForEachTier(t, func(t *testing.T, _ kernels.Tier) {
 		for _, c := range parityCases {
-			t.Run(tier.String()+"/"+strings.TrimSuffix(c.file, ".safetensors"), func(t *testing.T) {
+			t.Run(strings.TrimSuffix(c.file, ".safetensors"), func(t *testing.T) {
 				f := loadFixture(t, c.file)
 				x, labels := nhwcInput(f)
 				tol := 1e-4
 
 				m := buildLoaded(t, c, f)
 				nn.SetTraining(m, false)
-				closeTo(t, "eval logits", m.Infer(x).Data(), f.Tensors["eval_logits"].F32, tol)
-				closeTo(t, "eval logits (Forward)", m.Forward(x).Data(), f.Tensors["eval_logits"].F32, tol)
+				tensorcheck.CloseTo(t, "eval logits", m.Infer(x).Data(), f.Tensors["eval_logits"].F32, tol)
+				tensorcheck.CloseTo(t, "eval logits (Forward)", m.Forward(x).Data(), f.Tensors["eval_logits"].F32, tol)
 
 				nn.SetTraining(m, true)
 				out := m.Forward(x)
-				closeTo(t, "logits", out.Data(), f.Tensors["logits"].F32, tol)
+				tensorcheck.CloseTo(t, "logits", out.Data(), f.Tensors["logits"].F32, tol)
 				grad := tensor.Zeros(out.Shape()...)
 				loss := nn.CrossEntropy{}.Loss(grad, out, labels, nil)
-				closeTo(t, "loss", []float32{loss}, f.Tensors["loss"].F32, tol)
+				tensorcheck.CloseTo(t, "loss", []float32{loss}, f.Tensors["loss"].F32, tol)
 				m.Backward(grad, false)
 				for _, p := range nn.Parameters(m) {
 					want, ok := f.Tensors["grad."+p.Name]
 					if !ok {
 						t.Fatalf("fixture has no grad.%s", p.Name)
 					}
-					closeTo(t, "grad "+p.Name, p.Value.Grad.Data(), want.F32, tol)
+					tensorcheck.CloseTo(t, "grad "+p.Name, p.Value.Grad.Data(), want.F32, tol)
 				}
 				for _, b := range nn.Buffers(m) {
 					want, ok := f.Tensors["after_forward."+b.Name]
@@ -129,7 +110,7 @@ func TestTorchParity(t *testing.T) {
 						}
 						continue
 					}
-					closeTo(t, "buffer "+b.Name, b.Value.Value.Data(), want.F32, tol)
+					tensorcheck.CloseTo(t, "buffer "+b.Name, b.Value.Value.Data(), want.F32, tol)
 				}
 
 				var hyper map[string]any
@@ -152,13 +133,12 @@ func TestTorchParity(t *testing.T) {
 						if strings.HasPrefix(opt, "adam") {
 							got, want = wellConditioned(got, want, f.Tensors["grad."+p.Name].F32)
 						}
-						closeTo(t, opt+" step 2 "+p.Name, got, want, tol)
+						tensorcheck.CloseTo(t, opt+" step 2 "+p.Name, got, want, tol)
 					}
 				}
 			})
 		}
-		restore()
-	}
+	})
 }
 
 // wellConditioned drops the elements whose first gradient is below

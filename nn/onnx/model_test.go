@@ -2,6 +2,7 @@ package onnx_test
 
 import (
 	"fmt"
+	"github.com/graftml/graft/internal/modelcheck"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -44,8 +45,8 @@ func TestModelTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	closeEnough(t, "copy", c.Infer(x).Data(), y.Data())
-	if !slices.Equal(paramNames(c), paramNames(m)) || paramNames(m)[0] != "conv1.weight" {
-		t.Errorf("names %v…", paramNames(c)[:3])
+	if !slices.Equal(modelcheck.ParamNames(c), modelcheck.ParamNames(m)) || modelcheck.ParamNames(m)[0] != "conv1.weight" {
+		t.Errorf("names %v…", modelcheck.ParamNames(c)[:3])
 	}
 	s, err := transfer.Scratch(m, 7)
 	if err != nil {
@@ -95,14 +96,6 @@ func closeEnough(t *testing.T, what string, got, want []float32) {
 	}
 }
 
-func paramNames(l nn.Layer) []string {
-	var out []string
-	for _, p := range nn.Parameters(l) {
-		out = append(out, p.Name)
-	}
-	return out
-}
-
 // TestBGR: a model imported as BGR gives on an RGB image what the file
 // gives on the BGR image.
 func TestBGR(t *testing.T) {
@@ -146,7 +139,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 			}
 			x := tensor.RandNormal(5, 0, 1, 2, 32, 32, 3)
 			closeEnough(t, "reloaded", back.Infer(x).Data(), m.Infer(x).Data())
-			if fmt.Sprint(back.Groups) != fmt.Sprint(m.Groups) || !slices.Equal(paramNames(back), paramNames(m)) {
+			if fmt.Sprint(back.Groups) != fmt.Sprint(m.Groups) || !slices.Equal(modelcheck.ParamNames(back), modelcheck.ParamNames(m)) {
 				t.Errorf("groups %v / %v", back.Groups, m.Groups)
 			}
 		})

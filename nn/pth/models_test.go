@@ -1,8 +1,8 @@
 package pth_test
 
 import (
+	"github.com/graftml/graft/internal/fixtures"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,15 +18,8 @@ import (
 // $HOME/.cache/graft/pth; the test skips without it.
 func bigFixture(t *testing.T, name string) string {
 	t.Helper()
-	home, err := os.UserHomeDir()
-	if err != nil {
-		t.Skip(err)
-	}
-	p := filepath.Join(home, ".cache", "graft", "pth", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s absent: run /usr/bin/python3 testdata/pth/gen.py --big %s", p, filepath.Dir(p))
-	}
-	return p
+	dir, _ := fixtures.Dir()
+	return fixtures.Path(t, "run /usr/bin/python3 testdata/pth/gen.py --big "+filepath.Join(dir, "pth"), "pth", name)
 }
 
 // TestTorchvisionModels loads torchvision's resnet18 and mobilenet_v2

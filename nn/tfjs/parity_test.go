@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/graftml/graft/internal/fixtures"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
@@ -19,21 +21,6 @@ import (
 	"github.com/graftml/graft/nn/tfjs"
 	"github.com/graftml/graft/tensor"
 )
-
-// nsfwjsModel is where .ci/run converts npm nsfwjs@4.4.0's MobileNetV2
-// (tools/jsmodel); the test skips without it.
-func nsfwjsModel(t *testing.T) string {
-	t.Helper()
-	home, err := os.UserHomeDir()
-	if err != nil {
-		t.Skip(err)
-	}
-	p := filepath.Join(home, ".cache", "graft", "tfjs", "nsfwjs_mobilenet_v2", "model.json")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s absent: see .ci/run (npm pack nsfwjs@4.4.0, go run ./tools/jsmodel)", p)
-	}
-	return p
-}
 
 var parityImages = []string{"video-001.jpeg", "go-turns-two-280x360.jpeg", "gopher.png"}
 
@@ -81,7 +68,7 @@ func TestNSFWJSParity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("224×224 forward passes of full-size models")
 	}
-	path := nsfwjsModel(t)
+	path := fixtures.NSFWJS(t)
 	m, err := tfjs.Read(path)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +117,7 @@ func TestNSFWJSParity(t *testing.T) {
 			t.Fatalf("%d outputs, TF.js %d", len(got), len(ref.Output))
 		}
 		for i := range parityImages {
-			maxDiff, maxRef := maxAbsDiff(got[i*5:i*5+5], ref.Output[i*5:i*5+5])
+			maxDiff, maxRef := tensorcheck.MaxAbsDiff(got[i*5:i*5+5], ref.Output[i*5:i*5+5]), tensorcheck.MaxAbs(ref.Output[i*5:i*5+5])
 			if !(maxDiff <= 1e-4*maxRef) {
 				t.Errorf("%s %s: max|graft − tfjs| = %.3g > 1e-4 · %.3g\n graft %v\n tfjs  %v", run.name, parityImages[i], maxDiff, maxRef, got[i*5:i*5+5], ref.Output[i*5:i*5+5])
 			}

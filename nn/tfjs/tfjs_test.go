@@ -2,7 +2,7 @@ package tfjs_test
 
 import (
 	"encoding/json"
-	"math"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,20 +51,11 @@ func TestTFJSFixtures(t *testing.T) {
 				if len(got) != len(ref.Output) {
 					t.Fatalf("%s: output %v, TF.js %v", run.name, y.Shape(), ref.OutputShape)
 				}
-				maxDiff, maxRef := maxAbsDiff(got, ref.Output)
+				maxDiff, maxRef := tensorcheck.MaxAbsDiff(got, ref.Output), tensorcheck.MaxAbs(ref.Output)
 				if !(maxDiff <= 1e-4*maxRef) {
 					t.Errorf("%s: max|graft − tfjs| = %.3g > 1e-4 · %.3g\n graft %v\n tfjs  %v", run.name, maxDiff, maxRef, got, ref.Output)
 				}
 			}
 		})
 	}
-}
-
-// maxAbsDiff returns max|got − want| and max|want|.
-func maxAbsDiff(got, want []float32) (diff, ref float64) {
-	for i := range want {
-		diff = math.Max(diff, math.Abs(float64(got[i]-want[i])))
-		ref = math.Max(ref, math.Abs(float64(want[i])))
-	}
-	return diff, ref
 }

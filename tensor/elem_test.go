@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -15,11 +16,7 @@ var elemLens = []int{0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 
 // a NaN now and then when nan is set) that lives inside a buffer whose
 // surrounding elements are the guard value.
 func guarded(r *rand.Rand, n int, nan bool) (*Tensor, []float32) {
-	buf := make([]float32, n+2*guardLen)
-	for i := range buf {
-		buf[i] = guard
-	}
-	d := buf[guardLen : guardLen+n]
+	d, buf := tensorcheck.Guarded(n)
 	for i := range d {
 		switch r.IntN(10) {
 		case 0:
@@ -35,15 +32,6 @@ func guarded(r *rand.Rand, n int, nan bool) (*Tensor, []float32) {
 		}
 	}
 	return FromSlice(d, n), buf
-}
-
-func checkGuards(t *testing.T, name string, buf []float32) {
-	t.Helper()
-	for i, v := range buf {
-		if (i < guardLen || i >= len(buf)-guardLen) && math.Float32bits(v) != math.Float32bits(guard) {
-			t.Fatalf("%s: wrote outside the tensor at buffer index %d", name, i)
-		}
-	}
 }
 
 // close32 compares with a few ulps of tolerance; NaN equals NaN.
@@ -107,7 +95,7 @@ func TestElementwiseMatchesReference(t *testing.T) {
 				want := Zeros(n)
 				o.run(CPU{}, got, x, y)
 				o.run(Reference{}, want, x, y)
-				checkGuards(t, name, buf)
+				tensorcheck.CheckGuards(t, name, buf)
 				for i := range want.data {
 					if !close32(got.data[i], want.data[i], want.data[i]) {
 						t.Fatalf("%s: [%d] = %v, want %v (x=%v y=%v)", name, i, got.data[i], want.data[i], x.data[i], y.data[i])

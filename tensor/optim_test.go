@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -9,11 +10,6 @@ import (
 
 	"github.com/graftml/graft/kernels"
 )
-
-// optimGuard is the value around the arrays an update may touch.
-var optimGuard = math.Float32frombits(0x7fc0dead)
-
-const optimGuardLen = 24
 
 // optimLens are the lengths the updates are checked at: every length up to
 // 100 (all vector tails), then lengths that split over the pool.
@@ -28,11 +24,7 @@ func optimLens() []int {
 // optimArrays returns k arrays of n values inside guard bands, with their
 // backing buffers; positive makes them non-negative (Adam's v).
 func optimArrays(r *rand.Rand, n int, scale float32, positive bool) ([]float32, []float32) {
-	buf := make([]float32, n+2*optimGuardLen)
-	for i := range buf {
-		buf[i] = optimGuard
-	}
-	d := buf[optimGuardLen : optimGuardLen+n]
+	d, buf := tensorcheck.Guarded(n)
 	for i := range d {
 		x := float32(r.NormFloat64()) * scale
 		if r.IntN(13) == 0 {
@@ -44,15 +36,6 @@ func optimArrays(r *rand.Rand, n int, scale float32, positive bool) ([]float32, 
 		d[i] = x
 	}
 	return d, buf
-}
-
-func checkOptimGuards(t *testing.T, name string, buf []float32) {
-	t.Helper()
-	for i, v := range buf {
-		if (i < optimGuardLen || i >= len(buf)-optimGuardLen) && math.Float32bits(v) != math.Float32bits(optimGuard) {
-			t.Fatalf("%s: wrote outside the array at buffer index %d", name, i)
-		}
-	}
 }
 
 func checkSameBits(t *testing.T, name, what string, got, want []float32) {
@@ -124,7 +107,7 @@ func TestOptimUpdatesMatchReference(t *testing.T) {
 				SGDUpdate(w, g, buf, c.lr, c.mom, c.wd, c.nesterov, c.first)
 				sgdRef(rw, rg, refBuf, c.lr, c.mom, c.wd, c.nesterov, c.first)
 				for _, bb := range [][]float32{wb, gb, bb} {
-					checkOptimGuards(t, name, bb)
+					tensorcheck.CheckGuards(t, name, bb)
 				}
 				checkSameBits(t, name, "w", w, rw)
 				checkSameBits(t, name, "buf", b, rbuf)
@@ -143,7 +126,7 @@ func TestOptimUpdatesMatchReference(t *testing.T) {
 				c.run(w, g, m, v, false)
 				c.run(rw, rg, rm, rv, true)
 				for _, bb := range [][]float32{wb, gb, mb, vb} {
-					checkOptimGuards(t, name, bb)
+					tensorcheck.CheckGuards(t, name, bb)
 				}
 				checkSameBits(t, name, "w", w, rw)
 				checkSameBits(t, name, "m", m, rm)

@@ -3,8 +3,6 @@ package nn_test
 import (
 	"encoding/binary"
 	"encoding/json"
-	"github.com/graftml/graft/internal/modelcheck"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/safetensors"
 	"github.com/graftml/graft/tensor"

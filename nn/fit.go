@@ -138,21 +138,8 @@ func (b *Batcher) Batch(idx []int) (*tensor.Tensor, []int, error) {
 // and its labels in, and the loss and the batch's outputs (for the
 // training accuracy) out.
 func Fit(ctx context.Context, model Layer, train, val Dataset, opts FitOptions) (hist *History, err error) {
-	defer deviceFailure("nn.Fit", &err)
+	defer tensor.RecoverDevice("nn.Fit", &err)
 	return fit(ctx, model, train, val, opts)
-}
-
-// deviceFailure, deferred, turns an operation's failure on the GPU (a
-// *tensor.DeviceError panic: out of memory, a launch error) into the
-// function's error; other panics go on.
-func deviceFailure(op string, err *error) {
-	if r := recover(); r != nil {
-		de, ok := r.(*tensor.DeviceError)
-		if !ok {
-			panic(r)
-		}
-		*err = fmt.Errorf("%s: %w", op, de)
-	}
 }
 
 func fit(ctx context.Context, model Layer, train, val Dataset, opts FitOptions) (*History, error) {
@@ -321,7 +308,7 @@ func argmax(row []float32) int {
 // inference mode (restoring training mode afterwards if it was set is the
 // caller's business: Fit sets it at each epoch).
 func Evaluate(ctx context.Context, model Layer, data Dataset, batchSize int, loss Loss) (meanLoss, acc float64, err error) {
-	defer deviceFailure("nn.Evaluate", &err)
+	defer tensor.RecoverDevice("nn.Evaluate", &err)
 	if loss == nil {
 		loss = CrossEntropy{}
 	}

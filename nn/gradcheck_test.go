@@ -2,13 +2,13 @@ package nn_test
 
 import (
 	"fmt"
-	"github.com/graftml/graft/internal/modelcheck"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/tensor"

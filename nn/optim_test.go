@@ -2,11 +2,11 @@ package nn_test
 
 import (
 	"fmt"
-	"github.com/graftml/graft/internal/modelcheck"
 	"math"
 	"slices"
 	"testing"
 
+	"github.com/graftml/graft/internal/modelcheck"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/tensor"
 )

@@ -32,13 +32,12 @@ type Summary struct {
 // Summarize runs the model's inference path on zeros of the input shape
 // (batch first, e.g. [1, 28, 28, 1]) and returns each leaf layer's output
 // shape, parameters and FLOPs. A shape the model cannot take is an error.
-func Summarize(model Layer, input []int) (s *Summary, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			s, err = nil, fmt.Errorf("nn.Summarize: input %v: %v", input, r)
-		}
-	}()
-	s = &Summary{Input: append([]int(nil), input...)}
+//
+// A failure on the GPU returns an error wrapping the *tensor.DeviceError; a
+// panic that is neither a check's nor the device's (a bug) goes on.
+func Summarize(model Layer, input []int) (_ *Summary, err error) {
+	defer tensor.RecoverInput("nn.Summarize", input, &err)
+	s := &Summary{Input: append([]int(nil), input...)}
 	s.walk("", model, tensor.Zeros(input...))
 	return s, nil
 }
@@ -147,12 +146,11 @@ func (s *Summary) String() string {
 }
 
 // Predict runs the model's inference path (Infer) on x and returns an error
-// instead of panicking when x does not fit the model.
-func Predict(model Layer, x *tensor.Tensor) (y *tensor.Tensor, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			y, err = nil, fmt.Errorf("nn.Predict: input %v: %v", x.Shape(), r)
-		}
-	}()
+// instead of panicking when x does not fit the model (a layer's or an
+// operation's check panics), or when an operation fails on the GPU (the
+// error wraps the *tensor.DeviceError, for errors.As). Any other panic (a
+// bug) goes on, with its stack.
+func Predict(model Layer, x *tensor.Tensor) (_ *tensor.Tensor, err error) {
+	defer tensor.RecoverInput("nn.Predict", x.Shape(), &err)
 	return model.Infer(x), nil
 }

@@ -1,13 +1,13 @@
 package nn_test
 
 import (
-	"github.com/graftml/graft/internal/modelcheck"
-	"github.com/graftml/graft/internal/tensorcheck"
-	"github.com/graftml/graft/kernels"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
+	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/tensor"
 )

@@ -1,12 +1,12 @@
 package tensor_test
 
 import (
-	"github.com/graftml/graft/internal/tensorcheck"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/graftml/graft/internal/childtest"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/kernels/cuda"
 	"github.com/graftml/graft/tensor"

@@ -2,11 +2,11 @@ package tensor
 
 import (
 	"fmt"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/kernels"
 )
 

@@ -2,12 +2,12 @@ package tensor
 
 import (
 	"fmt"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"testing"
 
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/kernels"
 )
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"github.com/graftml/graft/internal/fixtures"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/graftml/graft/internal/fixtures"
 )
 
 func readString(t *testing.T, s string, f Format, opts ReadOptions) (*Vectors, error) {

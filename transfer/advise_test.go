@@ -3,13 +3,13 @@ package transfer_test
 import (
 	"context"
 	"fmt"
-	"github.com/graftml/graft/internal/modelcheck"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/graftml/graft/data"
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/transfer"
 )
 

@@ -2,7 +2,6 @@ package transfer_test
 
 import (
 	"context"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/graftml/graft/data"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/safetensors"
 	"github.com/graftml/graft/transfer"

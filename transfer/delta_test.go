@@ -3,12 +3,12 @@ package transfer_test
 import (
 	"context"
 	"errors"
-	"github.com/graftml/graft/internal/modelcheck"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/transfer"
 )

@@ -17,6 +17,7 @@ import (
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
 	"github.com/graftml/graft/nn/safetensors"
+	"github.com/graftml/graft/tensor"
 )
 
 // Cut splits a model at a layer: the trunk is every layer before the
@@ -113,8 +114,11 @@ func (f *Features) Load(x []float32, labels []int, idx []int) error {
 }
 
 // Extract runs the trunk once over the dataset in inference mode (running
-// BatchNorm statistics, no dropout) and returns the features.
-func Extract(ctx context.Context, trunk nn.Layer, d nn.Dataset, batch int) (*Features, error) {
+// BatchNorm statistics, no dropout) and returns the features. A batch the
+// trunk cannot take, and a failure on the GPU (the error wraps the
+// *tensor.DeviceError, for errors.As), are errors; a bug panics on.
+func Extract(ctx context.Context, trunk nn.Layer, d nn.Dataset, batch int) (_ *Features, err error) {
+	defer tensor.RecoverDevice("transfer: extracting features", &err)
 	if batch <= 0 {
 		batch = 256
 	}
@@ -215,7 +219,9 @@ func hashFloats(h hash.Hash, v []float32) {
 
 // Extract returns the trunk's features of the dataset from the cache, or
 // computes and stores them; hit says whether they came from the cache.
+// Errors are as Extract's.
 func (c *Cache) Extract(ctx context.Context, trunk nn.Layer, d nn.Dataset, cut string, batch int) (f *Features, hit bool, err error) {
+	defer tensor.RecoverDevice("transfer: extracting features", &err)
 	key, err := Key(trunk, d, cut)
 	if err != nil {
 		return nil, false, err

@@ -3,12 +3,15 @@ package transfer_test
 import (
 	"context"
 	"errors"
-	"github.com/graftml/graft/internal/modelcheck"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"maps"
+	"runtime"
+	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
 	"github.com/graftml/graft/tensor"
@@ -279,4 +282,30 @@ func TestHeadOnFeaturesEqualsOnTheFly(t *testing.T) {
 			t.Errorf("%s: cached-features head and on-the-fly head differ by %g", name, d)
 		}
 	}
+}
+
+// TestExtractErrors: a failure on the GPU is an error that errors.As finds
+// a *tensor.DeviceError in, through Extract and the cache; a bug panics
+// on, with its stack.
+func TestExtractErrors(t *testing.T) {
+	d := randomSet(1, 5, 2, 4, 4, 1)
+	trunk := nn.NewSequential(nn.NewFlatten(), &modelcheck.Failing{Device: true})
+	_, err := transfer.Extract(context.Background(), trunk, d, 2)
+	var de *tensor.DeviceError
+	if !errors.As(err, &de) || !errors.Is(err, modelcheck.ErrOOM) {
+		t.Errorf("Extract: a device failure came out as %v", err)
+	}
+	if _, _, err := (&transfer.Cache{}).Extract(context.Background(), trunk, d, "x", 2); !errors.As(err, &de) {
+		t.Errorf("Cache.Extract: a device failure came out as %v", err)
+	}
+	defer func() {
+		if _, ok := recover().(runtime.Error); !ok {
+			t.Error("a bug did not panic on as a runtime error")
+		}
+		if s := string(debug.Stack()); !strings.Contains(s, "modelcheck.InferBug") {
+			t.Errorf("a bug's stack lost where it happened:\n%s", s)
+		}
+	}()
+	_, err = transfer.Extract(context.Background(), nn.NewSequential(&modelcheck.Failing{}), d, 2)
+	t.Errorf("Extract: a bug returned %v", err)
 }

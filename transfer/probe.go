@@ -82,8 +82,10 @@ func segments(m *models.Model) ([]*nn.Sequential, error) {
 // LayerFeatures returns the base's features of d below every group
 // boundary (index i: i+1 groups below), from one forward pass in
 // inference mode, through the cache when c is not nil (keyed by the
-// trunk below each cut and the data, as Cache.Extract is).
-func LayerFeatures(ctx context.Context, base *models.Model, d nn.Dataset, c *Cache) ([]*Features, error) {
+// trunk below each cut and the data, as Cache.Extract is). Errors are as
+// Extract's.
+func LayerFeatures(ctx context.Context, base *models.Model, d nn.Dataset, c *Cache) (_ []*Features, err error) {
+	defer tensor.RecoverDevice("transfer: probing layers", &err)
 	bs := boundaries(base)
 	segs, err := segments(base)
 	if err != nil {

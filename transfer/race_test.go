@@ -3,11 +3,11 @@ package transfer_test
 import (
 	"context"
 	"fmt"
-	"github.com/graftml/graft/internal/modelcheck"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"strings"
 	"testing"
 
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/transfer"
 )
 

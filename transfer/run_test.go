@@ -3,8 +3,6 @@ package transfer_test
 import (
 	"context"
 	"errors"
-	"github.com/graftml/graft/internal/modelcheck"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"maps"
 	"math"
 	"slices"
@@ -13,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/graftml/graft/data"
+	"github.com/graftml/graft/internal/modelcheck"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
 	"github.com/graftml/graft/transfer"

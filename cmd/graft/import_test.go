@@ -3,10 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/graftml/graft/internal/fixtures"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/graftml/graft/internal/fixtures"
 )
 
 // TestImportInfo: graft import writes a checkpoint that graft info reads

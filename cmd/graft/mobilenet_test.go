@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/graftml/graft/internal/fixtures"
 	"math"
 	"strings"
 	"testing"
 
 	"github.com/graftml/graft/data"
+	"github.com/graftml/graft/internal/fixtures"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/tfjs"
 	"github.com/graftml/graft/tensor"

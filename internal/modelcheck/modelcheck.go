@@ -6,6 +6,7 @@
 package modelcheck
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/graftml/graft/nn"
@@ -36,4 +37,37 @@ func ParamNames(l nn.Layer) []string {
 		out = append(out, p.Name)
 	}
 	return out
+}
+
+// ErrOOM is the driver error a Failing layer's device failure wraps.
+var ErrOOM = errors.New("cuda: CUDA_ERROR_OUT_OF_MEMORY")
+
+// Failing is a layer whose Forward and Infer fail: with Device, as an
+// operation on a GPU out of memory does (a *tensor.DeviceError panic
+// wrapping ErrOOM); otherwise with a bug (an index out of range in
+// InferBug, which a test finds on the stack).
+type Failing struct {
+	nn.Leaf
+	Device bool
+}
+
+// Forward is Infer.
+func (f *Failing) Forward(x *tensor.Tensor) *tensor.Tensor { return f.Infer(x) }
+
+// Backward returns dy.
+func (f *Failing) Backward(dy *tensor.Tensor, _ bool) *tensor.Tensor { return dy }
+
+// Infer fails.
+func (f *Failing) Infer(x *tensor.Tensor) *tensor.Tensor {
+	if f.Device {
+		panic(&tensor.DeviceError{Op: "Conv2D", Err: ErrOOM})
+	}
+	return InferBug(x)
+}
+
+// InferBug indexes out of range.
+//
+//go:noinline
+func InferBug(x *tensor.Tensor) *tensor.Tensor {
+	return []*tensor.Tensor{x}[x.Rank()]
 }

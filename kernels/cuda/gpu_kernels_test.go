@@ -9,7 +9,6 @@ package cuda_test
 import (
 	"errors"
 	"fmt"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/kernels/cuda"
 	"github.com/graftml/graft/tensor"
 )

@@ -203,7 +203,8 @@ func (d randomSet) Load(x []float32, labels []int, idx []int) error {
 
 // TestCUDAOutOfMemory trains a model too large for the device memory the
 // emulator grants (CUDAEMU_MEM_LIMIT): Fit must return the failure as an
-// error wrapping *tensor.DeviceError, not panic. It skips unless the
+// error wrapping *tensor.DeviceError, not panic; so must Predict and
+// Summarize at inference on a batch too large. It skips unless the
 // default backend is CUDA and the limit is set.
 func TestCUDAOutOfMemory(t *testing.T) {
 	if _, ok := tensor.Default().(tensor.CUDA); !ok || os.Getenv("CUDAEMU_MEM_LIMIT") == "" {
@@ -219,6 +220,14 @@ func TestCUDAOutOfMemory(t *testing.T) {
 		t.Fatalf("Fit with too little device memory returned %v, want a *tensor.DeviceError for CUDA_ERROR_OUT_OF_MEMORY", err)
 	}
 	t.Log(err)
+	// inference too: Predict and Summarize return the failure
+	x := tensor.Zeros(append([]int{512}, m.InputShape...)...)
+	if _, err := nn.Predict(m, x); !errors.As(err, &de) || !strings.Contains(err.Error(), "CUDA_ERROR_OUT_OF_MEMORY") {
+		t.Errorf("Predict with too little device memory returned %v, want a *tensor.DeviceError", err)
+	}
+	if _, err := nn.Summarize(m, x.Shape()); !errors.As(err, &de) {
+		t.Errorf("Summarize with too little device memory returned %v, want a *tensor.DeviceError", err)
+	}
 }
 
 // TestOutOfMemoryOnEmulator runs TestCUDAOutOfMemory on the CUDA emulator

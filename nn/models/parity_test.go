@@ -2,12 +2,12 @@ package models
 
 import (
 	"encoding/json"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/safetensors"

@@ -2,11 +2,11 @@ package onnx_test
 
 import (
 	"fmt"
-	"github.com/graftml/graft/internal/modelcheck"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/graftml/graft/internal/modelcheck"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
 	"github.com/graftml/graft/nn/onnx"

@@ -1,12 +1,12 @@
 package pth_test
 
 import (
-	"github.com/graftml/graft/internal/fixtures"
 	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/graftml/graft/internal/fixtures"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
 	"github.com/graftml/graft/nn/pth"

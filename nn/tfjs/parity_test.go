@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/graftml/graft/internal/fixtures"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
@@ -17,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/graftml/graft/data"
+	"github.com/graftml/graft/internal/fixtures"
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/tfjs"
 	"github.com/graftml/graft/tensor"

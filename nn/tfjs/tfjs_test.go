@@ -2,11 +2,11 @@ package tfjs_test
 
 import (
 	"encoding/json"
-	"github.com/graftml/graft/internal/tensorcheck"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/tfjs"
 	"github.com/graftml/graft/tensor"

@@ -21,7 +21,6 @@ import (
 // central differences.
 
 const (
-	gcTol      = 1e-2 // max|analytic − numeric| ≤ gcTol · max|numeric|
 	gcSentinel = 12345.5
 )
 
@@ -31,7 +30,7 @@ type gradCase struct {
 	name  string
 	build func() (nn.Layer, *tensor.Tensor)
 	// kinks marks piecewise-linear parts (ReLU, max pooling) whose kinks a
-	// finite difference may straddle (see checkGrad).
+	// finite difference may straddle (see tensorcheck.CheckGrad).
 	kinks bool
 	// hx overrides the input's finite-difference step.
 	hx float64
@@ -233,114 +232,6 @@ func objective(l nn.Layer, x, r *tensor.Tensor) float64 {
 	return s
 }
 
-func maxAbs32(v []float32) float64 {
-	m := 0.0
-	for _, x := range v {
-		m = math.Max(m, math.Abs(float64(x)))
-	}
-	return m
-}
-
-// numeric is the central difference of f with respect to each element of
-// v (perturbed in place and restored), with the one-sided differences that
-// reveal a kink.
-type numeric struct{ central, fwd, bwd []float64 }
-
-// numericGrad perturbs v's values one at a time. It writes through
-// v.Data() anew each time: on a GPU a slice taken before f ran no longer
-// reaches the device.
-func numericGrad(v *tensor.Tensor, h float64, f func() float64) numeric {
-	n := numeric{make([]float64, v.Len()), make([]float64, v.Len()), make([]float64, v.Len())}
-	l0 := f()
-	for i := 0; i < v.Len(); i++ {
-		n.central[i], n.fwd[i], n.bwd[i] = numericAt(v, i, h, l0, f)
-	}
-	return n
-}
-
-func numericAt(v *tensor.Tensor, i int, h, l0 float64, f func() float64) (central, fwd, bwd float64) {
-	orig := v.Data()[i]
-	vp, vm := float32(float64(orig)+h), float32(float64(orig)-h)
-	v.Data()[i] = vp
-	lp := f()
-	v.Data()[i] = vm
-	lm := f()
-	v.Data()[i] = orig
-	return (lp - lm) / (float64(vp) - float64(vm)), (lp - l0) / (float64(vp) - float64(orig)), (l0 - lm) / (float64(orig) - float64(vm))
-}
-
-// stepFor returns the finite-difference step for a tensor's values.
-func stepFor(v []float32) float64 { return 1e-2 * math.Max(maxAbs32(v), 0.1) }
-
-// checkGrad compares an analytic gradient with the numeric one of f with
-// respect to v at step h. With kinks, a coordinate that disagrees is
-// retried with smaller steps (a kink within h of the point bends the
-// central difference); one that sits on a kink at every step is skipped,
-// at most a tenth of them.
-func checkGrad(t *testing.T, what string, got []float32, v *tensor.Tensor, h float64, f func() float64, kinks bool) {
-	t.Helper()
-	checkNumeric(t, what, got, numericGrad(v, h, f), func(i int) bool {
-		if !kinks {
-			return false
-		}
-		l0 := f()
-		for _, hh := range []float64{h / 4, h / 16, h / 64} {
-			c, fw, bw := numericAt(v, i, hh, l0, f)
-			if math.Abs(fw-bw) <= 1e-2*math.Max(math.Abs(c), 1) && math.Abs(c-float64(got[i])) <= gcTol*math.Max(math.Abs(c), 1) {
-				return true
-			}
-		}
-		return false
-	})
-}
-
-// checkNumeric compares an analytic gradient with a numeric one; retry,
-// when given, may accept a coordinate that disagrees.
-func checkNumeric(t *testing.T, what string, got []float32, want numeric, retry func(i int) bool) {
-	t.Helper()
-	if len(got) != len(want.central) {
-		t.Errorf("%s: %d gradient values, want %d", what, len(got), len(want.central))
-		return
-	}
-	scale := 0.0
-	for i, w := range want.central {
-		scale = math.Max(scale, math.Max(math.Abs(w), math.Abs(float64(got[i]))))
-	}
-	if maxAbsF(want.central) < 1e-3 {
-		t.Errorf("%s: numeric gradient is ~0 (max %.3g): the check would prove nothing", what, maxAbsF(want.central))
-		return
-	}
-	retried, worst, wi := 0, 0.0, -1
-	for i, w := range want.central {
-		d := math.Abs(float64(got[i]) - w)
-		if math.IsNaN(d) {
-			d = math.Inf(1)
-		}
-		if d > gcTol*scale && retry != nil && retry(i) {
-			retried++
-			continue
-		}
-		if d > worst {
-			worst, wi = d, i
-		}
-	}
-	if retried > len(got)/10+1 {
-		t.Errorf("%s: %d of %d coordinates sit near kinks: move the test input", what, retried, len(got))
-	}
-	if worst > gcTol*scale {
-		t.Errorf("%s: max|analytic − numeric| = %.4g at %d (analytic %.6g, numeric %.6g) > %.0e·%.4g",
-			what, worst, wi, got[wi], want.central[wi], gcTol, scale)
-	}
-}
-
-func maxAbsF(v []float64) float64 {
-	m := 0.0
-	for _, x := range v {
-		m = math.Max(m, math.Abs(x))
-	}
-	return m
-}
-
 // snapshot is a layer's input gradient and parameter gradients after one
 // Backward.
 type snapshot struct {
@@ -393,12 +284,12 @@ func TestGradCheckLayers(t *testing.T) {
 				f := func() float64 { return objective(l, x, r) }
 				hx := c.hx
 				if hx == 0 {
-					hx = stepFor(x.Data())
+					hx = tensorcheck.GradStep(x.Data())
 				}
-				checkGrad(t, "input", an.dx, x, hx, f, c.kinks)
+				tensorcheck.CheckGrad(t, "input", an.dx, x.Data, hx, f, c.kinks)
 				for j, p := range nn.Parameters(l) {
 					v := p.Value.Value
-					checkGrad(t, p.Name, an.grads[j], v, stepFor(v.Data()), f, c.kinks)
+					tensorcheck.CheckGrad(t, p.Name, an.grads[j], v.Data, tensorcheck.GradStep(v.Data()), f, c.kinks)
 				}
 			})
 		}
@@ -474,7 +365,7 @@ func closeSlices(t *testing.T, what string, got, want []float32, tol float64) {
 		t.Errorf("%s: %d values, want %d", what, len(got), len(want))
 		return
 	}
-	scale := math.Max(maxAbs32(want), 1e-6)
+	scale := math.Max(tensorcheck.MaxAbs(want), 1e-6)
 	for i := range got {
 		d := math.Abs(float64(got[i]) - float64(want[i]))
 		if !(d <= tol*scale) {
@@ -524,7 +415,7 @@ func TestGradCheckDropout(t *testing.T) {
 	if frac := float64(zeros) / float64(len(y)); frac < 0.15 || frac > 0.45 {
 		t.Errorf("dropped %.2f of the elements, want about %v", frac, p)
 	}
-	checkGrad(t, "dropout input", dx.Data(), x, 1e-2, func() float64 { return objective(fresh(), x, r) }, false)
+	tensorcheck.CheckGrad(t, "dropout input", dx.Data(), x.Data, 1e-2, func() float64 { return objective(fresh(), x, r) }, false)
 	if d.Backward(r, false) != nil {
 		t.Error("Backward(dy, false) returned a gradient")
 	}
@@ -566,15 +457,15 @@ func TestGradCheckEmbedding(t *testing.T) {
 		t.Errorf("Backward returned an input gradient %v; ids have none", dx.Shape())
 	}
 	got := slices.Clone(e.Weight.Grad.Data())
-	want := numericGrad(e.Weight.Value, 1e-2, func() float64 { return objective(e, ids, r) })
+	want := tensorcheck.NumericGrad(e.Weight.Value.Data, 1e-2, func() float64 { return objective(e, ids, r) })
 	for i := pad * dim; i < (pad+1)*dim; i++ {
 		if got[i] != 0 {
 			t.Errorf("padding row gradient [%d] = %v, want 0", i-pad*dim, got[i])
 		}
-		want.central[i], want.fwd[i], want.bwd[i] = 0, 0, 0
+		want.Central[i], want.Fwd[i], want.Bwd[i] = 0, 0, 0
 	}
 	// Row 3 is never looked up: zero gradient, numerically too.
-	checkNumeric(t, "embedding weight", got, want, nil)
+	tensorcheck.CheckNumeric(t, "embedding weight", got, want, nil)
 
 	e.Weight.Trainable = false
 	fillGrads(e.Params(), gcSentinel)
@@ -633,10 +524,10 @@ func TestGradCheckLosses(t *testing.T) {
 			}
 			// The reference in float64 gives the numeric gradient without
 			// the float32 rounding of the returned loss.
-			checkGrad(t, "output gradient", grad.Data(), c.out, 1e-3, func() float64 { return c.ref(c.out.Data()) }, false)
+			tensorcheck.CheckGrad(t, "output gradient", grad.Data(), c.out.Data, 1e-3, func() float64 { return c.ref(c.out.Data()) }, false)
 			// and the loss the layer returns agrees with its own gradient
 			h := 2e-2
-			checkGrad(t, "output gradient (float32 loss)", grad.Data(), c.out, h, func() float64 {
+			tensorcheck.CheckGrad(t, "output gradient (float32 loss)", grad.Data(), c.out.Data, h, func() float64 {
 				return float64(c.loss.Loss(nil, c.out, labels, target))
 			}, false)
 		})

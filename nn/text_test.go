@@ -77,9 +77,9 @@ func TestGradCheckConv1DMax(t *testing.T) {
 			t.Fatalf("input gradient %v", dx)
 		}
 		f := func() float64 { return objective(c, x, r) }
-		checkGrad(t, "input", an.dx, x, 1e-3, f, true)
+		tensorcheck.CheckGrad(t, "input", an.dx, x.Data, 1e-3, f, true)
 		for j, p := range nn.Parameters(c) {
-			checkGrad(t, p.Name, an.grads[j], p.Value.Value, 1e-3, f, true)
+			tensorcheck.CheckGrad(t, p.Name, an.grads[j], p.Value.Value.Data, 1e-3, f, true)
 		}
 	}
 	// frozen: no parameter gradient written, the input gradient still right
@@ -135,14 +135,14 @@ func checkEmbeddingBag(t *testing.T, weighted bool) {
 	e.Forward(ids)
 	e.Backward(r, false)
 	got := slices.Clone(e.Weight.Grad.Data())
-	want := numericGrad(e.Weight.Value, 1e-2, func() float64 { return objective(e, ids, r) })
+	want := tensorcheck.NumericGrad(e.Weight.Value.Data, 1e-2, func() float64 { return objective(e, ids, r) })
 	for i := pad * dim; i < (pad+1)*dim; i++ {
 		if got[i] != 0 {
 			t.Fatalf("padding row gradient %v", got[i])
 		}
-		want.central[i] = 0
+		want.Central[i] = 0
 	}
-	checkNumeric(t, "embedding bag weight", got, want, nil)
+	tensorcheck.CheckNumeric(t, "embedding bag weight", got, want, nil)
 	if rows := e.Weight.Rows; !sameSet(rows, []int{2, 4, 1, 5, 6}) {
 		t.Fatalf("Weight.Rows %v", rows)
 	}

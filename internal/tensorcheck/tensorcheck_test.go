@@ -95,3 +95,35 @@ func TestSameState(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckGrad(t *testing.T) {
+	v := []float32{0.5, -1, 2, 0.25}
+	f := func() float64 { // Σ v³
+		var s float64
+		for _, x := range v {
+			s += float64(x) * float64(x) * float64(x)
+		}
+		return s
+	}
+	grad := func(k float32) []float32 {
+		g := make([]float32, len(v))
+		for i, x := range v {
+			g[i] = k * x * x
+		}
+		return g
+	}
+	data := func() []float32 { return v }
+	if fs := failures(t, func(tb testing.TB) { CheckGrad(tb, "3v²", grad(3), data, GradStep(v), f, false) }); len(fs) != 0 {
+		t.Errorf("the right gradient: %q", fs)
+	}
+	if fs := failures(t, func(tb testing.TB) { CheckGrad(tb, "3.1v²", grad(3.1), data, GradStep(v), f, false) }); len(fs) != 1 {
+		t.Errorf("a gradient 3%% off: failures %q, want 1", fs)
+	}
+	if !slices.Equal(v, []float32{0.5, -1, 2, 0.25}) {
+		t.Errorf("the values were not restored: %v", v)
+	}
+	flat := func() float64 { return 7 }
+	if fs := failures(t, func(tb testing.TB) { CheckGrad(tb, "flat", make([]float32, 4), data, 1e-2, flat, false) }); len(fs) != 1 {
+		t.Errorf("a zero gradient proves nothing: failures %q, want 1", fs)
+	}
+}

@@ -3,6 +3,7 @@ package data
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,7 +26,7 @@ func TestLoadCSV(t *testing.T) {
 		if err := s.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		if s.Len() != 3 || !equalInts(s.Labels, []int{1, 0, 1}) || !equalInts(s.Shape, []int{2, 1, 3}) {
+		if s.Len() != 3 || !slices.Equal(s.Labels, []int{1, 0, 1}) || !slices.Equal(s.Shape, []int{2, 1, 3}) {
 			t.Fatalf("Len %d Labels %v Shape %v", s.Len(), s.Labels, s.Shape)
 		}
 		rows := [][]float64{{0, 255, 51, 255, 0, 102}, {10, 20, 30, 40, 50, 60}, {1, 2, 3, 4, 5, 6}}

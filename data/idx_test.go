@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -105,7 +106,7 @@ func TestLoadIDX(t *testing.T) {
 		if err := s.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		if s.Len() != n || s.NumClasses() != 3 || !equalInts(s.ExampleShape(), []int{h, w, 1}) {
+		if s.Len() != n || s.NumClasses() != 3 || !slices.Equal(s.ExampleShape(), []int{h, w, 1}) {
 			t.Fatalf("Len %d NumClasses %d Shape %v", s.Len(), s.NumClasses(), s.Shape)
 		}
 		if len(s.Mean) != 1 || s.Mean[0] != mean || len(s.Std) != 1 || s.Std[0] != std {
@@ -122,7 +123,7 @@ func TestLoadIDX(t *testing.T) {
 				t.Fatalf("Labels = %v, want %v", s.Labels, labels)
 			}
 		}
-		if c := s.Counts(); !equalInts(c, []int{2, 1, 3}) {
+		if c := s.Counts(); !slices.Equal(c, []int{2, 1, 3}) {
 			t.Fatalf("Counts = %v", c)
 		}
 	}
@@ -268,16 +269,4 @@ func TestToFloat(t *testing.T) {
 	if one[0] != -1 || one[1] != 1 {
 		t.Fatalf("broadcast ToFloat = %v", one)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -3,6 +3,7 @@ package data
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,7 +24,7 @@ func checkMNISTFamily(t *testing.T, train, test *Set, firstLabel int, mean, std 
 		if err := s.Validate(); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if !equalInts(s.ExampleShape(), []int{28, 28, 1}) || s.NumClasses() != 10 {
+		if !slices.Equal(s.ExampleShape(), []int{28, 28, 1}) || s.NumClasses() != 10 {
 			t.Fatalf("%s: shape %v, %d classes", c.name, s.Shape, s.NumClasses())
 		}
 		sum := 0

@@ -58,7 +58,7 @@ func TestLoadAndSubset(t *testing.T) {
 	if err := s.Load(x, labels, []int{3, 0, 3}); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(x, []float32{3, -3, 0, 0, 3, -3}) || !equalInts(labels, []int{1, 0, 1}) {
+	if !slices.Equal(x, []float32{3, -3, 0, 0, 3, -3}) || !slices.Equal(labels, []int{1, 0, 1}) {
 		t.Fatalf("Load: x %v labels %v", x, labels)
 	}
 	if err := s.Load(x[:2], nil, []int{2}); err != nil || x[0] != 2 {
@@ -81,7 +81,7 @@ func TestLoadAndSubset(t *testing.T) {
 	}
 
 	sub := s.Subset([]int{2, 0})
-	if sub.Len() != 2 || !equalInts(sub.Labels, []int{2, 0}) || !equalInts(ids(t, sub), []int{2, 0}) {
+	if sub.Len() != 2 || !slices.Equal(sub.Labels, []int{2, 0}) || !slices.Equal(ids(t, sub), []int{2, 0}) {
 		t.Fatalf("Subset: labels %v X %v", sub.Labels, sub.X)
 	}
 	sub.X[0], sub.Classes[0], sub.Shape[0] = 99, "z", 7
@@ -109,7 +109,7 @@ func TestLoadAndSubset(t *testing.T) {
 func TestShuffle(t *testing.T) {
 	s := labelledSet(make([]int, 10), 1)
 	p := s.Shuffle(42)
-	if q := s.Shuffle(42); !equalInts(p, q) {
+	if q := s.Shuffle(42); !slices.Equal(p, q) {
 		t.Fatalf("same seed, different permutations: %v %v", p, q)
 	}
 	sorted := slices.Sorted(slices.Values(p))
@@ -120,10 +120,10 @@ func TestShuffle(t *testing.T) {
 	}
 	// Golden value: the permutation must not change across machines or Go
 	// releases (PCG's stream is specified; the shuffle is this package's).
-	if want := []int{3, 2, 5, 0, 1, 9, 7, 8, 4, 6}; !equalInts(p, want) {
+	if want := []int{3, 2, 5, 0, 1, 9, 7, 8, 4, 6}; !slices.Equal(p, want) {
 		t.Errorf("Shuffle(42) = %v, want %v", p, want)
 	}
-	if equalInts(p, s.Shuffle(43)) {
+	if slices.Equal(p, s.Shuffle(43)) {
 		t.Errorf("seeds 42 and 43 give the same permutation %v", p)
 	}
 }
@@ -170,17 +170,17 @@ func TestSplit(t *testing.T) {
 	again, _ := s.Split(1, fracs...)
 	other, _ := s.Split(2, fracs...)
 	for i := range parts {
-		if !equalInts(ids(t, parts[i]), ids(t, again[i])) {
+		if !slices.Equal(ids(t, parts[i]), ids(t, again[i])) {
 			t.Fatalf("same seed, different part %d", i)
 		}
 	}
-	if equalInts(ids(t, parts[0]), ids(t, other[0])) {
+	if slices.Equal(ids(t, parts[0]), ids(t, other[0])) {
 		t.Error("seeds 1 and 2 give the same split")
 	}
 
 	// Fractions summing to less than 1 leave examples out.
 	half, err := s.Split(3, 0.5)
-	if err != nil || !equalInts(half[0].Counts(), []int{25, 15, 4, 0, 7}) {
+	if err != nil || !slices.Equal(half[0].Counts(), []int{25, 15, 4, 0, 7}) {
 		t.Fatalf("Split(0.5): %v counts %v", err, half[0].Counts())
 	}
 	// Rounding: 1/3 each still covers everything.
@@ -206,7 +206,7 @@ func TestFewShot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalInts(f.Counts(), []int{4, 4, 4}) {
+	if !slices.Equal(f.Counts(), []int{4, 4, 4}) {
 		t.Fatalf("Counts = %v", f.Counts())
 	}
 	got := ids(t, f)
@@ -219,11 +219,11 @@ func TestFewShot(t *testing.T) {
 		}
 	}
 	g, _ := s.FewShot(4, 7)
-	if !equalInts(got, ids(t, g)) {
+	if !slices.Equal(got, ids(t, g)) {
 		t.Fatal("same seed, different few-shot sets")
 	}
 	h, _ := s.FewShot(4, 8)
-	if equalInts(got, ids(t, h)) {
+	if slices.Equal(got, ids(t, h)) {
 		t.Error("seeds 7 and 8 pick the same examples")
 	}
 	_, err = s.FewShot(5, 7)

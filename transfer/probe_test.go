@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/graftml/graft/nn"
@@ -95,7 +96,7 @@ func TestLayerFeaturesOnePass(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !equalFloats(feats[i].X, want.X) || len(feats[i].Labels) != d.Len() {
+		if !slices.Equal(feats[i].X, want.X) || len(feats[i].Labels) != d.Len() {
 			t.Errorf("below %s: the one pass differs from the trunk's own", b)
 		}
 	}
@@ -107,18 +108,6 @@ func TestLayerFeaturesOnePass(t *testing.T) {
 		t.Error("a second probe of the same data was not served from the cache")
 	}
 	var _ nn.Dataset = feats[0]
-}
-
-func equalFloats(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestHasBatchNorm(t *testing.T) {

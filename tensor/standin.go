@@ -179,3 +179,23 @@ func dotRowsStandIn(np, nk, n int, a []float32, lda int, aoff []int, w, y []floa
 		y[p*ys] = (u[0] + u[2]) + (u[1] + u[3])
 	}
 }
+
+// colSumStandIn is the stand-in of ColSumAVX512 over all of acc: for
+// j < len(acc), acc[j] += even + odd, where even and odd sum x[r·ldx + j]
+// over the even and the odd rows r < rows, each in r order from +0. (The
+// AVX-512 elementwise and optimizer kernels need no stand-in of their own:
+// every lane computes what the AVX2 kernels and the plain Go loops
+// compute for that element, bit for bit.)
+func colSumStandIn(acc, x []float32, rows, ldx int) {
+	for j := range acc {
+		var even, odd float32
+		for r := 0; r < rows; r++ {
+			if r%2 == 0 {
+				even += x[r*ldx+j]
+			} else {
+				odd += x[r*ldx+j]
+			}
+		}
+		acc[j] += even + odd
+	}
+}

@@ -77,13 +77,18 @@ func TestConvRowKernel(t *testing.T) {
 			t.Logf("%s: not on this machine or build", k.name)
 			continue
 		}
-		nr, P := k.nr, convRowPixels(k.nr)
+		nr := k.nr
 		var twin *gemmKernel // the stand-in, beside the assembly
 		if nr == 32 && k.kn.id != kidStandIn {
 			twin = standInKernelFor(kernels.AVX512)
 		}
+		pixes := []int{convRowPixels(nr)}
+		if nr == 32 {
+			pixes = convRowTiles[:]
+		}
 		r := rand.New(rand.NewPCG(31, 32))
-		for np := 1; np <= 40; np++ {
+		for i := 0; i < 40*len(pixes); i++ {
+			np, P := 1+i/len(pixes), pixes[i%len(pixes)]
 			for iter := 0; iter < 6; iter++ {
 				nt := 1 + r.IntN(30)
 				toff := randTaps(r, nt)
@@ -99,14 +104,14 @@ func TestConvRowKernel(t *testing.T) {
 				for i := range ybuf {
 					ybuf[i] = guard
 				}
-				callConvRow(k.kn, nr, np, nt, x, 4*xs, bytesOf(toff), b, bias, ybuf, ldy)
-				name := fmt.Sprintf("%s: np=%d nt=%d xs=%d ldy=%d bias=%v", k.name, np, nt, xs, ldy, bias != nil)
+				callConvRow(k.kn, nr, P, np, nt, x, 4*xs, bytesOf(toff), b, bias, ybuf, ldy)
+				name := fmt.Sprintf("%s: pix=%d np=%d nt=%d xs=%d ldy=%d bias=%v", k.name, P, np, nt, xs, ldy, bias != nil)
 				if twin != nil {
 					y2 := make([]float32, len(ybuf))
 					for i := range y2 {
 						y2[i] = guard
 					}
-					callConvRow(twin, nr, np, nt, x, 4*xs, bytesOf(toff), b, bias, y2, ldy)
+					callConvRow(twin, nr, P, np, nt, x, 4*xs, bytesOf(toff), b, bias, y2, ldy)
 					for i := range y2 {
 						if math.Float32bits(y2[i]) != math.Float32bits(ybuf[i]) {
 							t.Fatalf("%s: y[%d] = %v, stand-in %v", name, i, ybuf[i], y2[i])

@@ -182,15 +182,15 @@ func callWinogradOutput(n int, m []float32, ms int, y []float32, ys, rs int, b [
 	amd64.WinogradOutputAVX2(n, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0])
 }
 
-// callConvRow runs kn's row kernel of nr filters (ConvRowAVX2x6x16, or
-// ConvRowAVX512x12x32 or its stand-in): np output pixels (ldy floats
-// apart) × nr filters from the taps at byte offsets toff of pixels xs
-// bytes apart in x, the weight panel b (tap-major) and bias (or nil).
-func callConvRow(kn *gemmKernel, nr, np, nt int, x []float32, xs int, toff []int, b, bias, y []float32, ldy int) {
-	p := convRowPixels(nr)
+// callConvRow runs kn's row kernel of nr filters in tiles of pix pixels
+// (ConvRowAVX2x6x16 with pix 6, or ConvRowAVX512x{12,14,7}x32 or their
+// stand-in; see convRowPixels): np output pixels (ldy floats apart) × nr
+// filters from the taps at byte offsets toff of pixels xs bytes apart in
+// x, the weight panel b (tap-major) and bias (or nil).
+func callConvRow(kn *gemmKernel, nr, pix, np, nt int, x []float32, xs int, toff []int, b, bias, y []float32, ldy int) {
 	_ = b[nt*nr-1]
 	_ = toff[nt-1]
-	_ = x[((np+p-1)/p*p-1)*xs/4+toff[nt-1]/4] // toff ascends
+	_ = x[((np+pix-1)/pix*pix-1)*xs/4+toff[nt-1]/4] // toff ascends
 	_ = y[(np-1)*ldy+nr-1]
 	var bp *float32
 	if bias != nil {
@@ -202,6 +202,10 @@ func callConvRow(kn *gemmKernel, nr, np, nt int, x []float32, xs int, toff []int
 		amd64.ConvRowAVX2x6x16(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
 	case kn.id == kidStandIn:
 		convRowStandIn(nr, np, nt, x, xs, toff, b, bias, y, ldy)
+	case pix == 14:
+		amd64.ConvRowAVX512x14x32(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
+	case pix == 7:
+		amd64.ConvRowAVX512x7x32(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
 	default:
 		amd64.ConvRowAVX512x12x32(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
 	}

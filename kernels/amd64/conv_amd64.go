@@ -29,6 +29,18 @@ func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *flo
 //go:noescape
 func ConvRowAVX512x12x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
 
+// ConvRowAVX512x14x32 is ConvRowAVX512x12x32 in tiles of 14 pixels: it
+// reads x for up to 14·⌈np/14⌉ pixels.
+//
+//go:noescape
+func ConvRowAVX512x14x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+
+// ConvRowAVX512x7x32 is ConvRowAVX512x12x32 in tiles of 7 pixels: it
+// reads x for up to 7·⌈np/7⌉ pixels.
+//
+//go:noescape
+func ConvRowAVX512x7x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+
 // DotRowsAVX2x6 computes np dot products over nk kernel rows of n floats
 // (n a multiple of 16), 6 at a time in registers. With lda, aoff and ys in
 // bytes, for p < np:

@@ -147,7 +147,7 @@ func TestConvRowKernel(t *testing.T) {
 }
 
 // TestConvWGradKernels runs the tap weight-gradient kernels
-// (ConvWGradAVX2x<r>x16, ConvWGradAVX512x<r>x32 and its stand-in, where
+// (ConvWGradAVX2x<r>x16, ConvWGradAVX512x<r>x32 and x64 and their stand-in, where
 // the machine has them) for r = 1..6 against plain loops over 1..4 rows
 // of 1..37 pixels, adding into a c that holds values already; the floats
 // after each row's filters hold guards. The AVX-512 kernels must match
@@ -157,13 +157,17 @@ func TestConvWGradKernels(t *testing.T) {
 		if !k.ok {
 			continue
 		}
-		F := k.nr
+		widths := []int{k.nr}
+		if k.nr == 32 {
+			widths = []int{32, 64} // ConvWGradAVX512x<r>x32 and x64
+		}
 		var twin *gemmKernel
-		if F == 32 && k.kn.id != kidStandIn {
+		if k.nr == 32 && k.kn.id != kidStandIn {
 			twin = standInKernelFor(kernels.AVX512)
 		}
 		r := rand.New(rand.NewPCG(33, 34))
-		for taps := 1; taps <= 6; taps++ {
+		for ti := 0; ti < 6*len(widths); ti++ {
+			taps, F := 1+ti/len(widths), widths[ti%len(widths)]
 			for _, np := range []int{1, 2, 5, 7, 16, 17, 33, 37} {
 				for nr := 1; nr <= 4; nr++ {
 					toff := randTaps(r, taps)

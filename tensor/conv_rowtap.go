@@ -447,7 +447,7 @@ func tapWGradOK(kn *gemmKernel, g convGeom, maxKWC int) bool {
 // tapWGradCall is one tapWGrad, shared by its parts.
 type tapWGradCall struct {
 	kn      *gemmKernel
-	nr      int // filters per kernel call: 16, or 32 (kn.wgradNR)
+	nr      int // filters per kernel call: 16, 32 or 64 (kn.wgradNR)
 	g       convGeom
 	hp, wp  int
 	xp, dy  []float32
@@ -491,7 +491,10 @@ func tapWGrad(kn *gemmKernel, g convGeom, dw, db, x, dy []float32) {
 		}
 	}
 	nr := 16
-	if kn.wgradNR == 32 && O%32 == 0 {
+	switch {
+	case kn.wgradNR == 64 && O%64 == 0:
+		nr = 64
+	case kn.wgradNR >= 32 && O%32 == 0:
 		nr = 32
 	}
 	*c = tapWGradCall{kn: kn, nr: nr, g: g, hp: hp, wp: wp, xp: s.cols, dy: dy, toff: toff, dwt: s.dwp, db: db,

@@ -142,7 +142,7 @@ type gemmKernel struct {
 	rowNR int
 	// wgradNR: the filters of the tier's widest tap weight-gradient
 	// kernels (tapWGrad): 16 (ConvWGradAVX2x<r>x16; 0 means the same) or
-	// 32 (ConvWGradAVX512x<r>x32).
+	// 64 (ConvWGradAVX512x<r>x64, and x32 for O a multiple of 32 only).
 	wgradNR int
 	// dotRows12: the tier's dot-row kernel (dotBackwardData) is
 	// DotRowsAVX512x12, not DotRowsAVX2x6.

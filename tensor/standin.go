@@ -116,14 +116,14 @@ func convRowStandIn(nr, np, nt int, x []float32, xs int, toff []int, b, bias, y 
 }
 
 // convWGradStandIn is the stand-in of the tap weight-gradient kernels of
-// f filters (ConvWGradAVX512x<r>x32 for f = 32, r = len(toff)): with x
+// f filters (ConvWGradAVX512x<r>x<f> for f = 32, 64, r = len(toff)): with x
 // strides and toff in bytes, dys in floats, for i < r and j < f,
 //
 //	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[(toff[i] + q·xrs + p·xs)/4] · dy[(q·np + p)·dys + j]
 //
 // (fused multiply-adds in q, p order from 0, then one addition to c).
 func convWGradStandIn(f, np, nr int, x []float32, xs, xrs int, toff []int, dy []float32, dys int, c []float32, ldc int) {
-	var acc [32]float32
+	var acc [64]float32
 	for i, o := range toff {
 		s := acc[:f]
 		clear(s)

@@ -530,6 +530,9 @@ type convWGradKernel struct {
 var convWGradKernels = []convWGradKernel{
 	{prefix: "ConvWGradAVX2", lbl: "cwg", reg: "Y", lanes: 8, nv: 2, zero: "VXORPS"},
 	{prefix: "ConvWGradAVX512", lbl: "cwgz", reg: "Z", lanes: 16, nv: 2, zero: "VPXORD"},
+	// 64 filters: 24 accumulators for 6 taps, 10 loads a pixel for 24
+	// fused multiply-adds against 8 for 12 at 32 filters.
+	{prefix: "ConvWGradAVX512", lbl: "cwgq", reg: "Z", lanes: 16, nv: 4, zero: "VPXORD"},
 }
 
 func (k convWGradKernel) name(r int) string {
@@ -544,7 +547,7 @@ func (k convWGradKernel) name(r int) string {
 // pixel's byte offset from them; R8 xs; BX the step from a row's end to
 // the next row's start (xrs − np·xs); DX dy and R14 dys; CX pixels left in
 // the row; the row count is decremented in its argument slot. Registers
-// 0..nv·r−1 accumulate r taps × the filters; 12, 13 hold dy.
+// 0..nv·r−1 accumulate r taps × the filters; nv·6.. hold dy.
 func genConvWGrad(a *asm, k convWGradKernel, r int) {
 	name := k.name(r)
 	lbl := fmt.Sprintf("%s%d", k.lbl, r)
@@ -581,7 +584,7 @@ func genConvWGrad(a *asm, k convWGradKernel, r int) {
 	for i, t := range taps {
 		addrs[i] = fmt.Sprintf("(%s)(AX*1)", t)
 	}
-	bcastFMA(a, k.reg, k.lanes, nv, 12, "DX", addrs)
+	bcastFMA(a, k.reg, k.lanes, nv, nv*convRowMaxTaps, "DX", addrs)
 	a.f("ADDQ R8, AX")
 	a.f("ADDQ R14, DX")
 	a.f("DECQ CX")
@@ -732,6 +735,12 @@ func ConvWGradAVX2x%[1]dx16(np, nr int, x *float32, xs, xrs int, toff *int, dy *
 //
 //go:noescape
 func ConvWGradAVX512x%[1]dx32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x%[1]dx64 is ConvWGradAVX512x%[1]dx32 for 64 filters:
+// the same sums for j < 64.
+//
+//go:noescape
+func ConvWGradAVX512x%[1]dx64(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
 `, r)
 	}
 	return b.Bytes()

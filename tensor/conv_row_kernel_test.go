@@ -77,13 +77,18 @@ func TestConvRowKernel(t *testing.T) {
 			t.Logf("%s: not on this machine or build", k.name)
 			continue
 		}
-		nr, P := k.nr, convRowPixels(k.nr)
+		nr := k.nr
 		var twin *gemmKernel // the stand-in, beside the assembly
 		if nr == 32 && k.kn.id != kidStandIn {
 			twin = standInKernelFor(kernels.AVX512)
 		}
+		pixes := []int{convRowPixels(nr)}
+		if nr == 32 {
+			pixes = convRowTiles[:]
+		}
 		r := rand.New(rand.NewPCG(31, 32))
-		for np := 1; np <= 40; np++ {
+		for i := 0; i < 40*len(pixes); i++ {
+			np, P := 1+i/len(pixes), pixes[i%len(pixes)]
 			for iter := 0; iter < 6; iter++ {
 				nt := 1 + r.IntN(30)
 				toff := randTaps(r, nt)
@@ -99,14 +104,14 @@ func TestConvRowKernel(t *testing.T) {
 				for i := range ybuf {
 					ybuf[i] = guard
 				}
-				callConvRow(k.kn, nr, np, nt, x, 4*xs, bytesOf(toff), b, bias, ybuf, ldy)
-				name := fmt.Sprintf("%s: np=%d nt=%d xs=%d ldy=%d bias=%v", k.name, np, nt, xs, ldy, bias != nil)
+				callConvRow(k.kn, nr, P, np, nt, x, 4*xs, bytesOf(toff), b, bias, ybuf, ldy)
+				name := fmt.Sprintf("%s: pix=%d np=%d nt=%d xs=%d ldy=%d bias=%v", k.name, P, np, nt, xs, ldy, bias != nil)
 				if twin != nil {
 					y2 := make([]float32, len(ybuf))
 					for i := range y2 {
 						y2[i] = guard
 					}
-					callConvRow(twin, nr, np, nt, x, 4*xs, bytesOf(toff), b, bias, y2, ldy)
+					callConvRow(twin, nr, P, np, nt, x, 4*xs, bytesOf(toff), b, bias, y2, ldy)
 					for i := range y2 {
 						if math.Float32bits(y2[i]) != math.Float32bits(ybuf[i]) {
 							t.Fatalf("%s: y[%d] = %v, stand-in %v", name, i, ybuf[i], y2[i])
@@ -142,7 +147,7 @@ func TestConvRowKernel(t *testing.T) {
 }
 
 // TestConvWGradKernels runs the tap weight-gradient kernels
-// (ConvWGradAVX2x<r>x16, ConvWGradAVX512x<r>x32 and its stand-in, where
+// (ConvWGradAVX2x<r>x16, ConvWGradAVX512x<r>x32 and x64 and their stand-in, where
 // the machine has them) for r = 1..6 against plain loops over 1..4 rows
 // of 1..37 pixels, adding into a c that holds values already; the floats
 // after each row's filters hold guards. The AVX-512 kernels must match
@@ -152,13 +157,17 @@ func TestConvWGradKernels(t *testing.T) {
 		if !k.ok {
 			continue
 		}
-		F := k.nr
+		widths := []int{k.nr}
+		if k.nr == 32 {
+			widths = []int{32, 64} // ConvWGradAVX512x<r>x32 and x64
+		}
 		var twin *gemmKernel
-		if F == 32 && k.kn.id != kidStandIn {
+		if k.nr == 32 && k.kn.id != kidStandIn {
 			twin = standInKernelFor(kernels.AVX512)
 		}
 		r := rand.New(rand.NewPCG(33, 34))
-		for taps := 1; taps <= 6; taps++ {
+		for ti := 0; ti < 6*len(widths); ti++ {
+			taps, F := 1+ti/len(widths), widths[ti%len(widths)]
 			for _, np := range []int{1, 2, 5, 7, 16, 17, 33, 37} {
 				for nr := 1; nr <= 4; nr++ {
 					toff := randTaps(r, taps)

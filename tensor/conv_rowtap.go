@@ -40,6 +40,8 @@ func rowTapMode(kn *gemmKernel, g convGeom) (mode, nr int) {
 			return rtRows, 32
 		}
 		return rtRows, 16
+	case kn.rowNR == 32 && g.o%32 == 0 && rowsOverTiles(kn, g):
+		return rtRows, 32
 	case kn.tilesOverGather && g.o%kn.nr == 0:
 		return rtTiles, kn.nr
 	case kn.conv16 && g.kh*KWC <= gatherMaxK:
@@ -48,11 +50,28 @@ func rowTapMode(kn *gemmKernel, g convGeom) (mode, nr int) {
 	return rtTiles, kn.nr
 }
 
+// rowsOverTiles reports whether the 32-filter row kernels, in the tile
+// width that fits g's output rows best (rowTilePixels), compute fewer
+// pixels for nothing than kn's MR×NR tiles, by a margin that pays for
+// their lower arithmetic intensity.
+func rowsOverTiles(kn *gemmKernel, g convGeom) bool {
+	_, done := rowTilePixels(32, g.ow)
+	var tiles int // pixels the tiles compute per image
+	if g.p.StrideH == 1 && g.p.StrideW == 1 {
+		wp := g.w + g.p.PadLeft + g.p.PadRight
+		tiles = ceilDiv((g.oh-1)*wp+g.ow, kn.mr) * kn.mr
+	} else {
+		tiles = g.oh * ceilDiv(g.ow, kn.mr) * kn.mr
+	}
+	return 10*done*g.oh < 9*tiles
+}
+
 // rowTapConv is one row-tap convolution call, shared by its parts.
 type rowTapConv struct {
 	kn     *gemmKernel
 	g      convGeom
 	nr     int       // weight panel width (rowTapMode)
+	pix    int       // runRows: the row kernel's tile width (rowTilePixels)
 	hp, wp int       // padded input size
 	xp     []float32 // padded input (+ slack for tail tiles)
 	toff   []int     // runRows: byte offset of tap (kh, kw, c) from a pixel's window
@@ -76,9 +95,10 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) 
 	rt := rowTapCalls.Get()
 	mode, NR := rowTapMode(kn, g)
 	*rt = rowTapConv{kn: kn, g: g, nr: NR, y: y, bias: bias}
+	rt.pix, _ = rowTilePixels(NR, g.ow)
 	rt.hp, rt.wp = g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
 	C := g.c
-	slack := (kn.mr*g.p.StrideW + g.kw + 1) * C * (1 + g.p.DilationH*(g.kh-1)) // virtual tiles may run past the last row
+	slack := (max(kn.mr, rt.pix)*g.p.StrideW + g.kw + 1) * C * (1 + g.p.DilationH*(g.kh-1)) // virtual tiles may run past the last row
 	s.cols = grow(s.cols, g.n*rt.hp*rt.wp*C+slack)
 	rt.xp = s.cols
 	clear(rt.xp[g.n*rt.hp*rt.wp*C:])
@@ -312,7 +332,7 @@ func (rt *rowTapConv) runRows(part, parts int) {
 			if rt.bias != nil {
 				bias = rt.bias[jp*NR:]
 			}
-			callConvRow(rt.kn, NR, g.ow, K, rt.xp[aBase:], g.p.StrideW*C*4, rt.toff, rt.bp[jp*K*NR:(jp+1)*K*NR], bias, yrow[jp*NR:], O)
+			callConvRow(rt.kn, NR, rt.pix, g.ow, K, rt.xp[aBase:], g.p.StrideW*C*4, rt.toff, rt.bp[jp*K*NR:(jp+1)*K*NR], bias, yrow[jp*NR:], O)
 		}
 	}
 }
@@ -427,7 +447,7 @@ func tapWGradOK(kn *gemmKernel, g convGeom, maxKWC int) bool {
 // tapWGradCall is one tapWGrad, shared by its parts.
 type tapWGradCall struct {
 	kn      *gemmKernel
-	nr      int // filters per kernel call: 16, or 32 (kn.wgradNR)
+	nr      int // filters per kernel call: 16, 32 or 64 (kn.wgradNR)
 	g       convGeom
 	hp, wp  int
 	xp, dy  []float32
@@ -471,7 +491,10 @@ func tapWGrad(kn *gemmKernel, g convGeom, dw, db, x, dy []float32) {
 		}
 	}
 	nr := 16
-	if kn.wgradNR == 32 && O%32 == 0 {
+	switch {
+	case kn.wgradNR == 64 && O%64 == 0:
+		nr = 64
+	case kn.wgradNR >= 32 && O%32 == 0:
 		nr = 32
 	}
 	*c = tapWGradCall{kn: kn, nr: nr, g: g, hp: hp, wp: wp, xp: s.cols, dy: dy, toff: toff, dwt: s.dwp, db: db,

@@ -108,6 +108,13 @@ func TestConv2DMatchesReference(t *testing.T) {
 			{n: 2, h: 13, w: 14, c: 24, o: 24, kh: 5, kw: 4, p: ConvParams{PadTop: 2, PadLeft: 1, PadBottom: 2, PadRight: 2, Groups: 24}},
 			{n: 1, h: 15, w: 16, c: 16, o: 16, kh: 12, kw: 12, p: ConvParams{PadTop: 1, PadLeft: 1, Groups: 16}}, // more taps than the depthwise tiles take
 			{n: 2, h: 6, w: 6, c: 32, o: 64, kh: 1, kw: 1},
+			// the 32-filter row kernels in tiles of 14, 7 and 12 pixels
+			// (rowsOverTiles): MNIST's second layer, 7-pixel rows, stride 2,
+			// a short last tile
+			{n: 2, h: 14, w: 14, c: 32, o: 64, kh: 5, kw: 5, p: ConvParams{PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
+			{n: 2, h: 7, w: 7, c: 32, o: 32, kh: 5, kw: 5, p: ConvParams{PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
+			{n: 1, h: 15, w: 27, c: 24, o: 32, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+			{n: 1, h: 6, w: 10, c: 16, o: 32, kh: 5, kw: 5, p: ConvParams{PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},
 			// the planar path (C ≤ 4, stride 1): LeNet's first layer, dilation with
 			// asymmetric padding, and enough pixels for several GEMM blocks.
 			{n: 3, h: 28, w: 28, c: 1, o: 6, kh: 5, kw: 5, p: ConvParams{PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2}},

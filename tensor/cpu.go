@@ -133,7 +133,7 @@ func axpyF32(y []float32, alpha float32, x []float32) {
 	x = x[:len(y)]
 	i := axpyFast(y, alpha, x)
 	for ; i < len(y); i++ {
-		y[i] = float32(math.FMA(float64(alpha), float64(x[i]), float64(y[i])))
+		y[i] = fma32(alpha, x[i], y[i]) // one rounding, as the kernels' fused multiply-add
 	}
 }
 
@@ -174,7 +174,7 @@ func fmaF32(z, x, y []float32) {
 	x, y = x[:len(z)], y[:len(z)]
 	i := fmaFast(z, x, y)
 	for ; i < len(z); i++ {
-		z[i] = float32(math.FMA(float64(x[i]), float64(y[i]), float64(z[i])))
+		z[i] = fma32(x[i], y[i], z[i])
 	}
 }
 

@@ -7,9 +7,12 @@ import (
 	"github.com/graftml/graft/kernels/amd64"
 )
 
-// The fast paths return how many leading elements they handled (a multiple
-// of 8, or 0 below the AVX2 tier). The AVX-512 tier uses the AVX2 kernels:
-// these loops are bound by memory, not by vector width.
+// The fast paths return how many leading elements they handled: all of
+// them on the AVX-512 tier (16 lanes, the last n mod 16 under a mask), a
+// multiple of 8 on the AVX2 tier, 0 below it. Every lane computes what the
+// plain Go loop computes for its element, bit for bit, so the AVX-512
+// kernels' stand-ins are the AVX2 kernels and the Go loop (see
+// wide512).
 
 func vecLen(n int) int {
 	if kernels.Current() < kernels.AVX2 {
@@ -18,7 +21,18 @@ func vecLen(n int) int {
 	return n &^ 7
 }
 
+// wide512 reports whether the AVX-512 streaming kernels
+// (kernels/amd64/stream512_amd64.s) run: on the AVX-512 tier, unless it
+// runs its stand-ins.
+func wide512(n int) bool {
+	return n > 0 && kernels.Current() >= kernels.AVX512 && !kernels.StandIns()
+}
+
 func addFast(z, x, y []float32) int {
+	if n := len(z); wide512(n) {
+		amd64.AddAVX512(n, &x[0], &y[0], &z[0])
+		return n
+	}
 	n := vecLen(len(z))
 	if n > 0 {
 		amd64.AddAVX2(n, &x[0], &y[0], &z[0])
@@ -27,6 +41,10 @@ func addFast(z, x, y []float32) int {
 }
 
 func mulFast(z, x, y []float32) int {
+	if n := len(z); wide512(n) {
+		amd64.MulAVX512(n, &x[0], &y[0], &z[0])
+		return n
+	}
 	n := vecLen(len(z))
 	if n > 0 {
 		amd64.MulAVX2(n, &x[0], &y[0], &z[0])
@@ -35,6 +53,10 @@ func mulFast(z, x, y []float32) int {
 }
 
 func scaleFast(y []float32, alpha float32, x []float32) int {
+	if n := len(y); wide512(n) {
+		amd64.ScaleAVX512(n, alpha, &x[0], &y[0])
+		return n
+	}
 	n := vecLen(len(y))
 	if n > 0 {
 		amd64.ScaleAVX2(n, alpha, &x[0], &y[0])
@@ -43,6 +65,10 @@ func scaleFast(y []float32, alpha float32, x []float32) int {
 }
 
 func axpyFast(y []float32, alpha float32, x []float32) int {
+	if n := len(y); wide512(n) {
+		amd64.AxpyAVX512(n, alpha, &x[0], &y[0])
+		return n
+	}
 	n := vecLen(len(y))
 	if n > 0 {
 		amd64.AxpyAVX2(n, alpha, &x[0], &y[0])
@@ -51,6 +77,10 @@ func axpyFast(y []float32, alpha float32, x []float32) int {
 }
 
 func reluFast(y, x []float32) int {
+	if n := len(y); wide512(n) {
+		amd64.ReluAVX512(n, &x[0], &y[0])
+		return n
+	}
 	n := vecLen(len(y))
 	if n > 0 {
 		amd64.ReluAVX2(n, &x[0], &y[0])
@@ -59,6 +89,10 @@ func reluFast(y, x []float32) int {
 }
 
 func clampFast(y, x []float32, lo, hi float32) int {
+	if n := len(y); wide512(n) {
+		amd64.ClampAVX512(n, lo, hi, &x[0], &y[0])
+		return n
+	}
 	n := vecLen(len(y))
 	if n > 0 {
 		amd64.ClampAVX2(n, lo, hi, &x[0], &y[0])
@@ -67,6 +101,10 @@ func clampFast(y, x []float32, lo, hi float32) int {
 }
 
 func reluGradFast(dx, x, dy []float32) int {
+	if n := len(dx); wide512(n) {
+		amd64.ReluGradAVX512(n, &x[0], &dy[0], &dx[0])
+		return n
+	}
 	n := vecLen(len(dx))
 	if n > 0 {
 		amd64.ReluGradAVX2(n, &x[0], &dy[0], &dx[0])
@@ -83,6 +121,10 @@ func sumFast(x []float32) (float32, int) {
 }
 
 func fmaFast(z, x, y []float32) int {
+	if n := len(z); wide512(n) {
+		amd64.FmaAVX512(n, &x[0], &y[0], &z[0])
+		return n
+	}
 	n := vecLen(len(z))
 	if n > 0 {
 		amd64.FmaAVX2(n, &x[0], &y[0], &z[0])
@@ -91,6 +133,10 @@ func fmaFast(z, x, y []float32) int {
 }
 
 func subFast(z, x, y []float32) int {
+	if n := len(z); wide512(n) {
+		amd64.SubAVX512(n, &x[0], &y[0], &z[0])
+		return n
+	}
 	n := vecLen(len(z))
 	if n > 0 {
 		amd64.SubAVX2(n, &x[0], &y[0], &z[0])
@@ -99,6 +145,10 @@ func subFast(z, x, y []float32) int {
 }
 
 func maxFast(z, x, y []float32) int {
+	if n := len(z); wide512(n) {
+		amd64.MaxAVX512(n, &x[0], &y[0], &z[0])
+		return n
+	}
 	n := vecLen(len(z))
 	if n > 0 {
 		amd64.MaxAVX2(n, &x[0], &y[0], &z[0])
@@ -135,9 +185,28 @@ func depthwiseWGrad(nt, np int, x []float32, xs int, xoff []int, dy []float32, d
 	amd64.DepthwiseWGradAVX2(nt, np, &x[0], xs, &xoff[0], &dy[0], dys, &acc[0], &aoff[0])
 }
 
-// sgdFast runs the AVX2 SGD kernel for SGDUpdate's variant over the
-// leading multiple of 8 of w (buf nil: no momentum).
+// sgdFast runs the SGD kernel for SGDUpdate's variant over all of w
+// (AVX-512) or its leading multiple of 8 (AVX2); buf nil: no momentum.
 func sgdFast(w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool) int {
+	if n := len(w); wide512(n) {
+		_ = g[n-1]
+		if buf == nil {
+			amd64.SGDAVX512(n, &w[0], &g[0], nil, lr, momentum, wd)
+			return n
+		}
+		_ = buf[n-1]
+		switch {
+		case nesterov && first:
+			amd64.SGDNesterovFirstAVX512(n, &w[0], &g[0], &buf[0], lr, momentum, wd)
+		case nesterov:
+			amd64.SGDNesterovAVX512(n, &w[0], &g[0], &buf[0], lr, momentum, wd)
+		case first:
+			amd64.SGDMomentumFirstAVX512(n, &w[0], &g[0], &buf[0], lr, momentum, wd)
+		default:
+			amd64.SGDMomentumAVX512(n, &w[0], &g[0], &buf[0], lr, momentum, wd)
+		}
+		return n
+	}
 	n := vecLen(len(w))
 	if n == 0 {
 		return 0
@@ -161,25 +230,46 @@ func sgdFast(w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool
 	return n
 }
 
-// adamFast runs the AVX2 Adam (or AdamW) kernel over the leading multiple
-// of 8 of w.
+// adamFast runs the Adam (or AdamW) kernel over all of w (AVX-512) or its
+// leading multiple of 8 (AVX2).
 func adamFast(w, g, m, v []float32, c *adamConsts, decoupled bool) int {
-	n := vecLen(len(w))
+	n, wide := vecLen(len(w)), wide512(len(w))
+	if wide {
+		n = len(w)
+	}
 	if n == 0 {
 		return 0
 	}
 	_, _, _ = g[n-1], m[n-1], v[n-1]
-	if decoupled {
+	switch {
+	case wide && decoupled:
+		amd64.AdamWAVX512(n, &w[0], &g[0], &m[0], &v[0], &c[0])
+	case wide:
+		amd64.AdamAVX512(n, &w[0], &g[0], &m[0], &v[0], &c[0])
+	case decoupled:
 		amd64.AdamWAVX2(n, &w[0], &g[0], &m[0], &v[0], &c[0])
-	} else {
+	default:
 		amd64.AdamAVX2(n, &w[0], &g[0], &m[0], &v[0], &c[0])
 	}
 	return n
 }
 
 // colSumFast adds to acc[j] the sum over rows of x[r·ldx + j] for the
-// leading columns it handles (strips of 32, then of 8).
+// leading columns it handles: all of them in strips of 64 (AVX-512, the
+// last strip masked), or strips of 32, then of 8 (AVX2). Both sum even
+// and odd rows apart, so they give the same bits.
 func colSumFast(acc, x []float32, rows, ldx int) int {
+	if n := len(acc); n > 0 && rows > 0 && kernels.Current() >= kernels.AVX512 {
+		_ = x[(rows-1)*ldx+n-1]
+		if kernels.StandIns() {
+			colSumStandIn(acc, x, rows, ldx)
+			return n
+		}
+		for j := 0; j < n; j += 64 {
+			amd64.ColSumAVX512(rows, &x[j], ldx, &acc[j], min(64, n-j))
+		}
+		return n
+	}
 	n := vecLen(len(acc))
 	if n == 0 || rows == 0 {
 		return 0

@@ -142,7 +142,7 @@ type gemmKernel struct {
 	rowNR int
 	// wgradNR: the filters of the tier's widest tap weight-gradient
 	// kernels (tapWGrad): 16 (ConvWGradAVX2x<r>x16; 0 means the same) or
-	// 32 (ConvWGradAVX512x<r>x32).
+	// 64 (ConvWGradAVX512x<r>x64, and x32 for O a multiple of 32 only).
 	wgradNR int
 	// dotRows12: the tier's dot-row kernel (dotBackwardData) is
 	// DotRowsAVX512x12, not DotRowsAVX2x6.
@@ -164,6 +164,27 @@ func convRowPixels(nr int) int {
 		return 12
 	}
 	return 6
+}
+
+// convRowTiles are the tile widths of the 32-filter row kernels
+// (ConvRowAVX512x12x32, x14x32, x7x32), best first where they tie.
+var convRowTiles = [...]int{12, 14, 7}
+
+// rowTilePixels returns the tile width of the nr-filter row kernel that
+// computes the fewest pixels for nothing on output rows of ow pixels, and
+// how many it computes per row.
+func rowTilePixels(nr, ow int) (pix, done int) {
+	if nr != 32 {
+		p := convRowPixels(nr)
+		return p, ceilDiv(ow, p) * p
+	}
+	pix, done = 0, 0
+	for _, p := range convRowTiles {
+		if d := ceilDiv(ow, p) * p; pix == 0 || d < done {
+			pix, done = p, d
+		}
+	}
+	return pix, done
 }
 
 // cpuKernel returns the kernel set of the current tier, or of its

@@ -34,7 +34,7 @@ func makeAsmKernels() {
 	// kernel, 162 as 12×32 tiles.
 	avx512Kernel.tilesOverGather = true
 	avx512Kernel.rowNR = 32
-	avx512Kernel.wgradNR = 32
+	avx512Kernel.wgradNR = 64
 	avx512Kernel.dotRows12 = true
 	s := *avx512Kernel
 	s.id = kidStandIn
@@ -182,15 +182,15 @@ func callWinogradOutput(n int, m []float32, ms int, y []float32, ys, rs int, b [
 	amd64.WinogradOutputAVX2(n, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0])
 }
 
-// callConvRow runs kn's row kernel of nr filters (ConvRowAVX2x6x16, or
-// ConvRowAVX512x12x32 or its stand-in): np output pixels (ldy floats
-// apart) × nr filters from the taps at byte offsets toff of pixels xs
-// bytes apart in x, the weight panel b (tap-major) and bias (or nil).
-func callConvRow(kn *gemmKernel, nr, np, nt int, x []float32, xs int, toff []int, b, bias, y []float32, ldy int) {
-	p := convRowPixels(nr)
+// callConvRow runs kn's row kernel of nr filters in tiles of pix pixels
+// (ConvRowAVX2x6x16 with pix 6, or ConvRowAVX512x{12,14,7}x32 or their
+// stand-in; see convRowPixels): np output pixels (ldy floats apart) × nr
+// filters from the taps at byte offsets toff of pixels xs bytes apart in
+// x, the weight panel b (tap-major) and bias (or nil).
+func callConvRow(kn *gemmKernel, nr, pix, np, nt int, x []float32, xs int, toff []int, b, bias, y []float32, ldy int) {
 	_ = b[nt*nr-1]
 	_ = toff[nt-1]
-	_ = x[((np+p-1)/p*p-1)*xs/4+toff[nt-1]/4] // toff ascends
+	_ = x[((np+pix-1)/pix*pix-1)*xs/4+toff[nt-1]/4] // toff ascends
 	_ = y[(np-1)*ldy+nr-1]
 	var bp *float32
 	if bias != nil {
@@ -202,13 +202,18 @@ func callConvRow(kn *gemmKernel, nr, np, nt int, x []float32, xs int, toff []int
 		amd64.ConvRowAVX2x6x16(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
 	case kn.id == kidStandIn:
 		convRowStandIn(nr, np, nt, x, xs, toff, b, bias, y, ldy)
+	case pix == 14:
+		amd64.ConvRowAVX512x14x32(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
+	case pix == 7:
+		amd64.ConvRowAVX512x7x32(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
 	default:
 		amd64.ConvRowAVX512x12x32(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
 	}
 }
 
-// convWGradKernels are ConvWGradAVX2x<r>x16 by r − 1, and
-// convWGradKernels512 ConvWGradAVX512x<r>x32.
+// convWGradKernels are ConvWGradAVX2x<r>x16 by r − 1,
+// convWGradKernels512 ConvWGradAVX512x<r>x32 and convWGradKernels64
+// ConvWGradAVX512x<r>x64.
 var (
 	convWGradKernels = [...]func(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int){
 		amd64.ConvWGradAVX2x1x16, amd64.ConvWGradAVX2x2x16, amd64.ConvWGradAVX2x3x16,
@@ -218,11 +223,15 @@ var (
 		amd64.ConvWGradAVX512x1x32, amd64.ConvWGradAVX512x2x32, amd64.ConvWGradAVX512x3x32,
 		amd64.ConvWGradAVX512x4x32, amd64.ConvWGradAVX512x5x32, amd64.ConvWGradAVX512x6x32,
 	}
+	convWGradKernels64 = [...]func(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int){
+		amd64.ConvWGradAVX512x1x64, amd64.ConvWGradAVX512x2x64, amd64.ConvWGradAVX512x3x64,
+		amd64.ConvWGradAVX512x4x64, amd64.ConvWGradAVX512x5x64, amd64.ConvWGradAVX512x6x64,
+	}
 )
 
 // callConvWGrad runs kn's tap weight-gradient kernel of f filters
-// (ConvWGradAVX2x<len(toff)>x16, or ConvWGradAVX512x<len(toff)>x32 or its
-// stand-in): it adds to c (rows ldc floats apart) the products of
+// (ConvWGradAVX2x<len(toff)>x16, or ConvWGradAVX512x<len(toff)>x32 or x64
+// or their stand-in): it adds to c (rows ldc floats apart) the products of
 // len(toff) ≤ 6 taps (byte offsets toff) over nr rows (xrs bytes apart)
 // of np pixels (xs bytes apart) in x with f filters of dy (pixels dys
 // floats apart, rows contiguous).
@@ -239,6 +248,8 @@ func callConvWGrad(kn *gemmKernel, f, np, nr int, x []float32, xs, xrs int, toff
 		convWGradKernels[r-1](np, nr, &x[0], xs, xrs, &toff[0], &dy[0], dys*4, &c[0], ldc)
 	case kn.id == kidStandIn:
 		convWGradStandIn(f, np, nr, x, xs, xrs, toff, dy, dys, c, ldc)
+	case f == 64:
+		convWGradKernels64[r-1](np, nr, &x[0], xs, xrs, &toff[0], &dy[0], dys*4, &c[0], ldc)
 	default:
 		convWGradKernels512[r-1](np, nr, &x[0], xs, xrs, &toff[0], &dy[0], dys*4, &c[0], ldc)
 	}

@@ -42,7 +42,7 @@ func callWinogradOutput(int, []float32, int, []float32, int, int, []float32) {
 	panic("tensor: no assembly kernels in this build")
 }
 
-func callConvRow(*gemmKernel, int, int, int, []float32, int, []int, []float32, []float32, []float32, int) {
+func callConvRow(*gemmKernel, int, int, int, int, []float32, int, []int, []float32, []float32, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }
 

@@ -116,14 +116,14 @@ func convRowStandIn(nr, np, nt int, x []float32, xs int, toff []int, b, bias, y 
 }
 
 // convWGradStandIn is the stand-in of the tap weight-gradient kernels of
-// f filters (ConvWGradAVX512x<r>x32 for f = 32, r = len(toff)): with x
+// f filters (ConvWGradAVX512x<r>x<f> for f = 32, 64, r = len(toff)): with x
 // strides and toff in bytes, dys in floats, for i < r and j < f,
 //
 //	c[i·ldc + j] += Σ_{q<nr} Σ_{p<np} x[(toff[i] + q·xrs + p·xs)/4] · dy[(q·np + p)·dys + j]
 //
 // (fused multiply-adds in q, p order from 0, then one addition to c).
 func convWGradStandIn(f, np, nr int, x []float32, xs, xrs int, toff []int, dy []float32, dys int, c []float32, ldc int) {
-	var acc [32]float32
+	var acc [64]float32
 	for i, o := range toff {
 		s := acc[:f]
 		clear(s)
@@ -177,5 +177,25 @@ func dotRowsStandIn(np, nk, n int, a []float32, lda int, aoff []int, w, y []floa
 			u[l] = (s[l] + s[l+8]) + (s[l+4] + s[l+12])
 		}
 		y[p*ys] = (u[0] + u[2]) + (u[1] + u[3])
+	}
+}
+
+// colSumStandIn is the stand-in of ColSumAVX512 over all of acc: for
+// j < len(acc), acc[j] += even + odd, where even and odd sum x[r·ldx + j]
+// over the even and the odd rows r < rows, each in r order from +0. (The
+// AVX-512 elementwise and optimizer kernels need no stand-in of their own:
+// every lane computes what the AVX2 kernels and the plain Go loops
+// compute for that element, bit for bit.)
+func colSumStandIn(acc, x []float32, rows, ldx int) {
+	for j := range acc {
+		var even, odd float32
+		for r := 0; r < rows; r++ {
+			if r%2 == 0 {
+				even += x[r*ldx+j]
+			} else {
+				odd += x[r*ldx+j]
+			}
+		}
+		acc[j] += even + odd
 	}
 }

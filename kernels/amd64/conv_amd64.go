@@ -29,6 +29,18 @@ func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *flo
 //go:noescape
 func ConvRowAVX512x12x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
 
+// ConvRowAVX512x14x32 is ConvRowAVX512x12x32 in tiles of 14 pixels: it
+// reads x for up to 14·⌈np/14⌉ pixels.
+//
+//go:noescape
+func ConvRowAVX512x14x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+
+// ConvRowAVX512x7x32 is ConvRowAVX512x12x32 in tiles of 7 pixels: it
+// reads x for up to 7·⌈np/7⌉ pixels.
+//
+//go:noescape
+func ConvRowAVX512x7x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+
 // DotRowsAVX2x6 computes np dot products over nk kernel rows of n floats
 // (n a multiple of 16), 6 at a time in registers. With lda, aoff and ys in
 // bytes, for p < np:
@@ -162,6 +174,12 @@ func ConvWGradAVX2x6x16(np, nr int, x *float32, xs, xrs int, toff *int, dy *floa
 //go:noescape
 func ConvWGradAVX512x1x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
 
+// ConvWGradAVX512x1x64 is ConvWGradAVX512x1x32 for 64 filters:
+// the same sums for j < 64.
+//
+//go:noescape
+func ConvWGradAVX512x1x64(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
 // ConvWGradAVX512x2x32 is ConvWGradAVX2x2x16 for 32 filters (ZMM
 // registers): for i < 2 and j < 32,
 //
@@ -171,6 +189,12 @@ func ConvWGradAVX512x1x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *fl
 //
 //go:noescape
 func ConvWGradAVX512x2x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x2x64 is ConvWGradAVX512x2x32 for 64 filters:
+// the same sums for j < 64.
+//
+//go:noescape
+func ConvWGradAVX512x2x64(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
 
 // ConvWGradAVX512x3x32 is ConvWGradAVX2x3x16 for 32 filters (ZMM
 // registers): for i < 3 and j < 32,
@@ -182,6 +206,12 @@ func ConvWGradAVX512x2x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *fl
 //go:noescape
 func ConvWGradAVX512x3x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
 
+// ConvWGradAVX512x3x64 is ConvWGradAVX512x3x32 for 64 filters:
+// the same sums for j < 64.
+//
+//go:noescape
+func ConvWGradAVX512x3x64(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
 // ConvWGradAVX512x4x32 is ConvWGradAVX2x4x16 for 32 filters (ZMM
 // registers): for i < 4 and j < 32,
 //
@@ -191,6 +221,12 @@ func ConvWGradAVX512x3x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *fl
 //
 //go:noescape
 func ConvWGradAVX512x4x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x4x64 is ConvWGradAVX512x4x32 for 64 filters:
+// the same sums for j < 64.
+//
+//go:noescape
+func ConvWGradAVX512x4x64(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
 
 // ConvWGradAVX512x5x32 is ConvWGradAVX2x5x16 for 32 filters (ZMM
 // registers): for i < 5 and j < 32,
@@ -202,6 +238,12 @@ func ConvWGradAVX512x4x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *fl
 //go:noescape
 func ConvWGradAVX512x5x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
 
+// ConvWGradAVX512x5x64 is ConvWGradAVX512x5x32 for 64 filters:
+// the same sums for j < 64.
+//
+//go:noescape
+func ConvWGradAVX512x5x64(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
 // ConvWGradAVX512x6x32 is ConvWGradAVX2x6x16 for 32 filters (ZMM
 // registers): for i < 6 and j < 32,
 //
@@ -211,3 +253,9 @@ func ConvWGradAVX512x5x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *fl
 //
 //go:noescape
 func ConvWGradAVX512x6x32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x6x64 is ConvWGradAVX512x6x32 for 64 filters:
+// the same sums for j < 64.
+//
+//go:noescape
+func ConvWGradAVX512x6x64(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)

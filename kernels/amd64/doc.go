@@ -1,9 +1,10 @@
 // Package amd64 holds graft's Go-assembly kernels for x86-64: SGEMM
 // microkernels (AVX2+FMA 6×16, AVX-512 12×32), AVX2 convolution, Winograd,
 // pooling, optimizer and streaming elementwise kernels, and AVX-512 ones
-// for the convolution paths where they pay (row, tap weight-gradient and
-// dot-row kernels), generated from the same templates
-// at 16 lanes. It is a leaf: no policy, no dispatch. Callers check
+// where they pay: convolution (row kernels in tiles of 12, 14 and 7
+// pixels, tap weight-gradient kernels of 32 and 64 filters, dot rows),
+// elementwise, column sums and optimizer steps (stream512_amd64.s, any
+// length, masked tails), generated from the same templates at 16 lanes. It is a leaf: no policy, no dispatch. Callers check
 // the CPU tier (package kernels) before calling a kernel, since a kernel
 // run on a CPU without its instruction set dies with SIGILL.
 //

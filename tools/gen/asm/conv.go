@@ -216,7 +216,10 @@ func genDotRows512(a *asm) {
 	var rows []string
 	for i := 0; i < 12; i++ {
 		r := six[i%6]
-		if i >= 6 {
+		switch {
+		case i >= 12:
+			r = strings.ReplaceAll(r, "(R12)", "(AX)")
+		case i >= 6:
 			r = strings.ReplaceAll(r, "(R12)", "(R15)")
 		}
 		rows = append(rows, r)
@@ -340,7 +343,7 @@ type convRowKernel struct {
 	name  string
 	reg   string // "Y" or "Z"
 	lanes int
-	pix   int // 6 or 12
+	pix   int // 6, 7, 12 or 14
 	nv    int
 	zero  string
 }
@@ -348,6 +351,10 @@ type convRowKernel struct {
 var convRowKernels = []convRowKernel{
 	{name: "ConvRowAVX2x6x16", reg: "Y", lanes: 8, pix: 6, nv: 2, zero: "VXORPS"},
 	{name: "ConvRowAVX512x12x32", reg: "Z", lanes: 16, pix: 12, nv: 2, zero: "VPXORD"},
+	// Rows of 14 and 7 pixels (ResNet's 14×14 and 7×7 stages, MNIST's
+	// 14×14) in whole tiles: no pixel computed for nothing.
+	{name: "ConvRowAVX512x14x32", reg: "Z", lanes: 16, pix: 14, nv: 2, zero: "VPXORD"},
+	{name: "ConvRowAVX512x7x32", reg: "Z", lanes: 16, pix: 7, nv: 2, zero: "VPXORD"},
 }
 
 func (k convRowKernel) filters() int { return k.lanes * k.nv }
@@ -409,7 +416,10 @@ func genConvRow(a *asm, k convRowKernel) {
 	var rows []string
 	for i := 0; i < k.pix; i++ {
 		r := six[i%6]
-		if i >= 6 {
+		switch {
+		case i >= 12:
+			r = strings.ReplaceAll(r, "(R12)", "(AX)")
+		case i >= 6:
 			r = strings.ReplaceAll(r, "(R12)", "(R15)")
 		}
 		rows = append(rows, r)
@@ -419,6 +429,9 @@ func genConvRow(a *asm, k convRowKernel) {
 	a.f("ADDQ SI, R12")
 	if k.pix > 6 {
 		a.f("LEAQ (R12)(R11*2), R15") // 6 pixels on
+	}
+	if k.pix > 12 {
+		a.f("LEAQ (R15)(R11*2), AX") // 12 pixels on (AX is free until the store)
 	}
 	bcastFMA(a, k.reg, k.lanes, nv, nacc, "DX", rows)
 	a.f("ADDQ $8, R10")
@@ -441,15 +454,30 @@ func genConvRow(a *asm, k convRowKernel) {
 	a.label(l + "_next")
 	a.f("SUBQ $%d, BX", k.pix)
 	a.f("JLE %s_done", l)
-	if k.pix == 6 {
+	switch k.pix {
+	case 6:
 		a.f("ADDQ R13, SI") // x += 6·xs
 		a.f("ADDQ R9, SI")
 		a.f("LEAQ (R8)(R8*2), AX") // y += 6·ldy
 		a.f("LEAQ (DI)(AX*2), DI")
-	} else {
+	case 7:
+		a.f("ADDQ R13, SI") // x += 7·xs
+		a.f("LEAQ (SI)(R9*2), SI")
+		a.f("LEAQ (R8)(R8*2), AX") // y += 7·ldy
+		a.f("LEAQ (DI)(AX*2), DI")
+		a.f("ADDQ R8, DI")
+	case 12:
 		a.f("LEAQ (SI)(R11*4), SI") // x += 12·xs
 		a.f("LEAQ (R8)(R8*2), AX")  // y += 12·ldy
 		a.f("LEAQ (DI)(AX*4), DI")
+	case 14:
+		a.f("LEAQ (SI)(R11*4), SI") // x += 14·xs
+		a.f("LEAQ (SI)(R9*2), SI")
+		a.f("LEAQ (R8)(R8*2), AX") // y += 14·ldy
+		a.f("LEAQ (DI)(AX*4), DI")
+		a.f("LEAQ (DI)(R8*2), DI")
+	default:
+		panic("genConvRow: no tile step for this pixel count")
 	}
 	a.f("JMP %s_tile", l)
 	a.label(l + "_done")
@@ -502,6 +530,9 @@ type convWGradKernel struct {
 var convWGradKernels = []convWGradKernel{
 	{prefix: "ConvWGradAVX2", lbl: "cwg", reg: "Y", lanes: 8, nv: 2, zero: "VXORPS"},
 	{prefix: "ConvWGradAVX512", lbl: "cwgz", reg: "Z", lanes: 16, nv: 2, zero: "VPXORD"},
+	// 64 filters: 24 accumulators for 6 taps, 10 loads a pixel for 24
+	// fused multiply-adds against 8 for 12 at 32 filters.
+	{prefix: "ConvWGradAVX512", lbl: "cwgq", reg: "Z", lanes: 16, nv: 4, zero: "VPXORD"},
 }
 
 func (k convWGradKernel) name(r int) string {
@@ -516,7 +547,7 @@ func (k convWGradKernel) name(r int) string {
 // pixel's byte offset from them; R8 xs; BX the step from a row's end to
 // the next row's start (xrs − np·xs); DX dy and R14 dys; CX pixels left in
 // the row; the row count is decremented in its argument slot. Registers
-// 0..nv·r−1 accumulate r taps × the filters; 12, 13 hold dy.
+// 0..nv·r−1 accumulate r taps × the filters; nv·6.. hold dy.
 func genConvWGrad(a *asm, k convWGradKernel, r int) {
 	name := k.name(r)
 	lbl := fmt.Sprintf("%s%d", k.lbl, r)
@@ -553,7 +584,7 @@ func genConvWGrad(a *asm, k convWGradKernel, r int) {
 	for i, t := range taps {
 		addrs[i] = fmt.Sprintf("(%s)(AX*1)", t)
 	}
-	bcastFMA(a, k.reg, k.lanes, nv, 12, "DX", addrs)
+	bcastFMA(a, k.reg, k.lanes, nv, nv*convRowMaxTaps, "DX", addrs)
 	a.f("ADDQ R8, AX")
 	a.f("ADDQ R14, DX")
 	a.f("DECQ CX")
@@ -611,6 +642,18 @@ func ConvRowAVX2x6x16(np, nt int, x *float32, xs int, toff *int, b, bias, y *flo
 //
 //go:noescape
 func ConvRowAVX512x12x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+
+// ConvRowAVX512x14x32 is ConvRowAVX512x12x32 in tiles of 14 pixels: it
+// reads x for up to 14·⌈np/14⌉ pixels.
+//
+//go:noescape
+func ConvRowAVX512x14x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
+
+// ConvRowAVX512x7x32 is ConvRowAVX512x12x32 in tiles of 7 pixels: it
+// reads x for up to 7·⌈np/7⌉ pixels.
+//
+//go:noescape
+func ConvRowAVX512x7x32(np, nt int, x *float32, xs int, toff *int, b, bias, y *float32, ldy int)
 `)
 	b.WriteString(`
 // DotRowsAVX2x6 computes np dot products over nk kernel rows of n floats
@@ -692,6 +735,12 @@ func ConvWGradAVX2x%[1]dx16(np, nr int, x *float32, xs, xrs int, toff *int, dy *
 //
 //go:noescape
 func ConvWGradAVX512x%[1]dx32(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
+
+// ConvWGradAVX512x%[1]dx64 is ConvWGradAVX512x%[1]dx32 for 64 filters:
+// the same sums for j < 64.
+//
+//go:noescape
+func ConvWGradAVX512x%[1]dx64(np, nr int, x *float32, xs, xrs int, toff *int, dy *float32, dys int, c *float32, ldc int)
 `, r)
 	}
 	return b.Bytes()

@@ -206,7 +206,16 @@ func (c *col2imCall) run(part, parts int) {
 
 // Conv2D computes the convolution of x (NHWC) by w (OIHW) plus bias (or
 // nil) into y (NHWC); Reference.Conv2D states the result.
-func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
+func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) { conv2D(y, x, w, bias, p, FusedAct{}) }
+
+// Conv2DAct is Conv2D followed by act on y, bit for bit: on the 1×1 path
+// in the GEMM kernels' epilogue (in registers), on the depthwise path row
+// by row as each is written (in cache), a separate pass on the others.
+func (CPU) Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
+	conv2D(y, x, w, bias, p, act)
+}
+
+func conv2D(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 	g := convDims("Conv2D", x, w, y, bias, p)
 	kn := cpuKernel()
 	var b []float32
@@ -215,7 +224,7 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 	}
 	switch {
 	case g.depthwise:
-		depthwiseForward(g, y.data, x.data, w.data, bias)
+		runDepthwise(depthwiseCall{g: g, pass: 0, y: y.data, x: x.data, bias: bias, act: act}, w.data)
 		return
 	case g.pointwiseInPlc:
 		checkSgemm(false, true, g.pixels, g.o, g.c, x.data, g.c, w.data, g.c, y.data, g.o)
@@ -223,16 +232,19 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 			scaleC(g.pixels, g.o, 0, y.data, g.o)
 			break
 		}
-		sgemmBias(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, b, y.data, g.o)
+		sgemmEpi(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, b, act, y.data, g.o)
 		return
 	case winogradOK(kn, g):
 		convWinograd(kn, g, y.data, x.data, w.data, b, false)
+		act.applyTensor(y)
 		return
 	case rowTapOK(kn, g):
 		convRowTap(kn, g, y.data, x.data, w.data, b, false)
+		act.applyTensor(y)
 		return
 	case planeOK(g):
 		planeForward(g, y.data, x.data, w.data, b)
+		act.applyTensor(y)
 		return
 	default:
 		s := convScratches.Get()
@@ -256,6 +268,7 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 			addF32(row, row, bias.data)
 		}
 	}
+	act.applyTensor(y)
 }
 
 // Conv2DBackwardData computes dx, the gradient of the convolution's input,
@@ -463,6 +476,7 @@ type depthwiseCall struct {
 	y, x, w    []float32
 	wk         []float32 // taps [KH·KW][C]
 	bias       *Tensor
+	act        FusedAct // applied to each output row once written (forward)
 	dx, dy, dw []float32
 	zeros      [16]float32 // the bias of tiles without one
 }
@@ -521,10 +535,6 @@ func (d *depthwiseCall) run(part, parts int) {
 			}
 		}
 	}
-}
-
-func depthwiseForward(g convGeom, y, x, w []float32, bias *Tensor) {
-	runDepthwise(depthwiseCall{g: g, pass: 0, y: y, x: x, bias: bias}, w)
 }
 
 func depthwiseBackwardData(g convGeom, dx, dy, w []float32) {
@@ -628,7 +638,25 @@ func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 					fmaF32(d.y[yo+ca:yo+c1], d.x[xo+ca:xo+c1], d.wk[t*C+ca:t*C+c1])
 				})
 			}
+			d.actRow(n, oh, c0, c1)
 		}
+	}
+}
+
+// actRow applies d.act to channels [c0, c1) of output row (n, oh), just
+// written and still in cache.
+func (d *depthwiseCall) actRow(n, oh, c0, c1 int) {
+	if d.act.Kind == FuseNone {
+		return
+	}
+	g := d.g
+	y := d.y[(n*g.oh+oh)*g.ow*g.c : (n*g.oh+oh+1)*g.ow*g.c]
+	if c0 == 0 && c1 == g.c {
+		d.act.apply(y)
+		return
+	}
+	for o := 0; o < len(y); o += g.c {
+		d.act.apply(y[o+c0 : o+c1])
 	}
 }
 

@@ -101,6 +101,58 @@ func callAsmKernel(id kernelID, kc int, a []float32, aMode int, lda int, b []flo
 	}
 }
 
+// callAsmKernelEpi is callAsmKernel with the epilogue (the Sgemm…E
+// kernels): bias[j] added to column j (bias nil: none; else it holds nr
+// floats), then act, in registers before the store.
+func callAsmKernelEpi(id kernelID, nr, kc int, a []float32, aMode int, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct) {
+	v := aMode << 1
+	if !bPacked {
+		v++
+	}
+	flags := 0
+	pbias := &c[0] // unread without EpiBias
+	if bias != nil {
+		_ = bias[nr-1]
+		pbias, flags = &bias[0], amd64.EpiBias
+	}
+	switch act.Kind {
+	case FuseClamp:
+		flags |= amd64.EpiClamp
+	case FuseReLU:
+		flags |= amd64.EpiReLU
+	}
+	lo, hi := act.Lo, act.Hi
+	pa, pb, pc := &a[0], &b[0], &c[0]
+	switch int(id)<<3 | v {
+	case int(kidAVX2)<<3 | aPackedPanel<<1:
+		amd64.SgemmAVX2x6x16PPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX2)<<3 | aPackedPanel<<1 | 1:
+		amd64.SgemmAVX2x6x16PRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX2)<<3 | aRowsInPlace<<1:
+		amd64.SgemmAVX2x6x16RPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX2)<<3 | aRowsInPlace<<1 | 1:
+		amd64.SgemmAVX2x6x16RRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX2)<<3 | aTransInPlace<<1:
+		amd64.SgemmAVX2x6x16TPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX2)<<3 | aTransInPlace<<1 | 1:
+		amd64.SgemmAVX2x6x16TRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX512)<<3 | aPackedPanel<<1:
+		amd64.SgemmAVX512x12x32PPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX512)<<3 | aPackedPanel<<1 | 1:
+		amd64.SgemmAVX512x12x32PRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX512)<<3 | aRowsInPlace<<1:
+		amd64.SgemmAVX512x12x32RPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX512)<<3 | aRowsInPlace<<1 | 1:
+		amd64.SgemmAVX512x12x32RRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX512)<<3 | aTransInPlace<<1:
+		amd64.SgemmAVX512x12x32TPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX512)<<3 | aTransInPlace<<1 | 1:
+		amd64.SgemmAVX512x12x32TRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	default:
+		panic("tensor: unknown SGEMM kernel")
+	}
+}
+
 // callIndirectB runs SgemmIndirectBAVX2x6x16: a 6-filter × 16-pixel tile
 // of c from the tap-major weight panel a and the input rows at byte
 // offsets toff from x.

@@ -29,6 +29,12 @@ func main() {
 	out := flag.String("out", ".", "directory to write the generated files into")
 	flag.Parse()
 	write(filepath.Join(*out, "sgemm_amd64.s"), genSgemmAsm())
+	write(filepath.Join(*out, "sgemm_epi_amd64.s"), genSgemmEpiAsm())
+	if src, err := format.Source(genSgemmEpiDecls()); err != nil {
+		log.Fatalf("gofmt of epilogue declarations: %v", err)
+	} else {
+		write(filepath.Join(*out, "sgemm_epi_amd64.go"), src)
+	}
 	write(filepath.Join(*out, "elementwise_amd64.s"), genElementwiseAsm())
 	decl := genDecls()
 	src, err := format.Source(decl)

@@ -1,0 +1,100 @@
+package tensor
+
+// FusedAct is an elementwise activation a kernel applies to its output as
+// it stores it (Conv2DAct), instead of a separate pass over memory: the
+// same values, bit for bit, as the layer's output followed by ReLU or
+// Clamp (a NaN stays a NaN, its payload unspecified). The zero value does
+// nothing.
+type FusedAct struct {
+	Kind FusedKind
+	// Lo and Hi are FuseClamp's bounds (not NaN).
+	Lo, Hi float32
+}
+
+// FusedKind names a FusedAct.
+type FusedKind uint8
+
+// The fused activations.
+const (
+	// FuseNone leaves the output as it is.
+	FuseNone FusedKind = iota
+	// FuseReLU sets values below zero to +0, as ReLU (−0 and NaN kept).
+	FuseReLU
+	// FuseClamp computes min(max(y, Lo), Hi) with Go's min and max, as
+	// Clamp: ONNX's Clip, ReLU6 as Clip(0, 6).
+	FuseClamp
+)
+
+// ReLUAct returns the fused ReLU.
+func ReLUAct() FusedAct { return FusedAct{Kind: FuseReLU} }
+
+// ClampAct returns the fused clamp to [lo, hi] (neither NaN).
+func ClampAct(lo, hi float32) FusedAct { return FusedAct{Kind: FuseClamp, Lo: lo, Hi: hi} }
+
+// apply runs the activation over y in place (vector kernels where there
+// are some, one thread).
+func (a FusedAct) apply(y []float32) {
+	switch a.Kind {
+	case FuseReLU:
+		reluF32(y, y)
+	case FuseClamp:
+		clampF32(y, y, a.Lo, a.Hi)
+	}
+}
+
+// applyTensor runs the activation over all of y in place, on several
+// threads for large tensors.
+func (a FusedAct) applyTensor(y *Tensor) {
+	switch a.Kind {
+	case FuseReLU:
+		reluParallel(y.data, y.data)
+	case FuseClamp:
+		Clamp(y, y, a.Lo, a.Hi)
+	}
+}
+
+// reluParallel is reluF32 cut into parts of whole cache lines on up to
+// GOMAXPROCS threads for large slices (each element computed alike).
+func reluParallel(y, x []float32) {
+	c := reluCalls.Get()
+	c.y, c.x = y, x
+	parallel(min(goMaxProcs(), len(y)/relu6Grain), c)
+	c.y, c.x = nil, nil
+	reluCalls.Put(c)
+}
+
+type reluCall struct{ y, x []float32 }
+
+var reluCalls = freeList[reluCall]{}
+
+func (c *reluCall) run(part, parts int) {
+	lo, hi := lineParts(len(c.y), part, parts)
+	reluF32(c.y[lo:hi], c.x[lo:hi])
+}
+
+// ConvActer is a Backend whose convolution applies a FusedAct as it
+// writes its output (the CPU). Conv2DAct falls back to a separate pass
+// on the others.
+type ConvActer interface {
+	// Conv2DAct is Conv2D followed by act, in one pass where it can.
+	Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct)
+}
+
+// Conv2DAct computes y = act(conv(x, w) + bias) on the default backend:
+// bit for bit Conv2D followed by ReLU or Clamp on y, the activation fused
+// into the convolution's store where the backend can (ConvActer), a
+// separate pass where not.
+func Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
+	be := Default()
+	if ca, ok := be.(ConvActer); ok {
+		ca.Conv2DAct(y, x, w, bias, p, act)
+		return
+	}
+	be.Conv2D(y, x, w, bias, p)
+	switch act.Kind {
+	case FuseReLU:
+		be.ReLU(y, y)
+	case FuseClamp:
+		Clamp(y, y, act.Lo, act.Hi)
+	}
+}

@@ -1,0 +1,118 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/graftml/graft/kernels"
+)
+
+// refAct applies act to y in place with plain Go loops: Go's min and max
+// for the clamp, x < 0 → 0 for ReLU.
+func refAct(y []float32, act FusedAct) {
+	for i, v := range y {
+		switch act.Kind {
+		case FuseReLU:
+			if v < 0 {
+				y[i] = 0
+			}
+		case FuseClamp:
+			y[i] = min(max(v, act.Lo), act.Hi)
+		}
+	}
+}
+
+// TestConv2DActExact checks CPU.Conv2DAct on every tier, on one and two
+// threads, against Conv2D followed by the activation in plain Go, bit for
+// bit (NaN for NaN), on random convolutions of every path (depthwise, 1×1,
+// Winograd, row-tap, planar, im2col; randomConv) and on MobileNet's and
+// ResNet's shapes, with pixels of the input set to zero (outputs equal to
+// the bias, which hits the clamp bounds and −0) and to NaN.
+func TestConv2DActExact(t *testing.T) {
+	cases := []convCase{
+		{n: 2, h: 9, w: 11, c: 32, o: 32, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, Groups: 32}},
+		{n: 1, h: 12, w: 13, c: 48, o: 48, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, Groups: 48}},
+		{n: 2, h: 7, w: 9, c: 24, o: 144, kh: 1, kw: 1},
+		{n: 1, h: 10, w: 10, c: 16, o: 64, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{n: 1, h: 15, w: 15, c: 3, o: 32, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	}
+	r := rand.New(rand.NewPCG(14, 1))
+	for len(cases) < 30 {
+		cases = append(cases, randomConv(r))
+	}
+	for _, tier := range kernels.TestTiers() {
+		restore, err := tier.Use()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, procs := range []int{1, 2} {
+			prev := runtime.GOMAXPROCS(procs)
+			for ci, cc := range cases {
+				act := epiActs[ci%len(epiActs)]
+				rr := rand.New(rand.NewPCG(uint64(ci), 2))
+				x, w, bias, want := cc.tensors(rr)
+				xd := x.Data()
+				for p := 0; p < len(xd)/cc.c; p++ {
+					switch rr.IntN(8) {
+					case 0, 1, 2:
+						clear(xd[p*cc.c : (p+1)*cc.c])
+					case 3:
+						xd[p*cc.c+rr.IntN(cc.c)] = float32(math.NaN())
+					}
+				}
+				bd := bias.Data()
+				for j := range bd {
+					switch rr.IntN(4) {
+					case 0:
+						bd[j] = act.Lo
+					case 1:
+						bd[j] = act.Hi
+					case 2:
+						bd[j] = float32(math.Copysign(0, -1))
+					}
+				}
+				if ci%3 == 2 {
+					bias = nil
+				}
+				CPU{}.Conv2D(want, x, w, bias, cc.p)
+				refAct(want.Data(), act)
+				got := ConvOutput(x, w, cc.p)
+				CPU{}.Conv2DAct(got, x, w, bias, cc.p, act)
+				for i, v := range want.Data() {
+					if g := got.Data()[i]; !sameBits(g, v) {
+						t.Fatalf("tier %s, %d threads, %v, act %+v, bias %v: y[%d] = %v (%#x), want %v (%#x)",
+							tier, procs, cc, act, bias != nil, i, g, math.Float32bits(g), v, math.Float32bits(v))
+					}
+				}
+			}
+			runtime.GOMAXPROCS(prev)
+		}
+		restore()
+	}
+}
+
+// TestConv2DActFallback checks the package-level Conv2DAct (the default
+// backend's fused path) against Conv2D then ReLU or Clamp.
+func TestConv2DActFallback(t *testing.T) {
+	cc := convCase{n: 1, h: 6, w: 5, c: 8, o: 16, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}}
+	for _, act := range epiActs {
+		x, w, bias, want := cc.tensors(rand.New(rand.NewPCG(3, 4)))
+		Conv2D(want, x, w, bias, cc.p)
+		switch act.Kind {
+		case FuseReLU:
+			ReLU(want, want)
+		case FuseClamp:
+			Clamp(want, want, act.Lo, act.Hi)
+		}
+		got := ConvOutput(x, w, cc.p)
+		Conv2DAct(got, x, w, bias, cc.p, act)
+		for i, v := range want.Data() {
+			if g := got.Data()[i]; !sameBits(g, v) {
+				t.Fatal(fmt.Sprintf("act %+v: y[%d] = %v, want %v", act, i, g, v))
+			}
+		}
+	}
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// The SGEMM microkernels with an epilogue (sgemm_epi_amd64.s): the k loop
+// of genGemmKernel, then, on the tile still in registers,
+//
+//	t := alpha·s (+ beta·C)          as the plain kernel rounds it
+//	t += bias[j]                     when flags&EpiBias (one rounding)
+//	t = min(max(t, lo), hi)          when flags&EpiClamp (Go's min and max)
+//	t = 0 if t < 0                   when flags&EpiReLU (NaN and −0 kept)
+//
+// and one store: bit for bit the plain kernel followed by separate passes
+// adding the bias (AddAVX2) and clamping (ClampAVX2) or rectifying
+// (ReluAVX2), without reading C back. Conv→Clip and Conv→ReLU inference
+// and GEMM bias use them.
+
+// Epilogue flag bits (the flags argument); the Go declarations repeat them.
+const (
+	epiBias  = 1
+	epiClamp = 2
+	epiReLU  = 4
+)
+
+func genSgemmEpiAsm() []byte {
+	var a asm
+	a.raw(header)
+	a.raw("//go:build !purego\n\n#include \"textflag.h\"\n")
+	for _, k := range gemmKernels {
+		for _, v := range variants {
+			genGemmKernelEpi(&a, k, v)
+		}
+	}
+	return a.Bytes()
+}
+
+// genGemmKernelEpi writes
+//
+//	func nameE(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int)
+//
+// with genGemmKernel's k loop (its text, renamed) and an epilogue store.
+func genGemmKernelEpi(a *asm, k gemmKernel, vr variant) {
+	var body asm
+	genGemmKernel(&body, k, vr)
+	name := k.name + vr.suffix
+	txt := body.String()
+	// Keep the header and k loop of the plain kernel, up to its store.
+	cut := bytes.Index(body.Bytes(), []byte(name+"_store:\n"))
+	if cut < 0 {
+		panic("gemm epilogue: no store label in " + name)
+	}
+	txt = txt[:cut]
+	ename := name + "E"
+	txt = replaceAll(txt, "·"+name+"(SB), NOSPLIT, $0-64", "·"+ename+"(SB), NOSPLIT, $0-88")
+	txt = replaceAll(txt, "// func "+name+"(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)",
+		"// func "+ename+"(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int)")
+	txt = replaceAll(txt, name+"_", ename+"_")
+	a.raw(txt)
+
+	nv := k.nv()
+	nacc := k.mr * nv
+	free := func(i int) string { return fmt.Sprintf("%s%d", k.reg, nacc+i) } // registers past the accumulators
+	vb := k.lanes * 4
+	l := ename
+	alpha, beta, tmp := free(0), free(1), free(2)
+	// 1. t = alpha·s (+ beta·C), in the accumulators.
+	a.label(l + "_store")
+	a.f("VBROADCASTSS alpha+56(FP), %s", alpha)
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < nv; v++ {
+			a.f("VMULPS %s, %s, %s", alpha, k.acc(i, v), k.acc(i, v))
+		}
+	}
+	a.f("MOVL beta+60(FP), AX")
+	a.f("SHLL $1, AX") // drop the sign: -0 is zero too
+	a.f("JEQ %s_bias", l)
+	a.f("VBROADCASTSS beta+60(FP), %s", beta)
+	a.f("MOVQ DI, AX")
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < nv; v++ {
+			r := k.acc(i, v)
+			a.f("VMULPS %d(AX), %s, %s", v*vb, beta, tmp)
+			a.f("VADDPS %s, %s, %s", tmp, r, r)
+		}
+		if i < k.mr-1 {
+			a.f("ADDQ R8, AX")
+		}
+	}
+	// 2. + bias[j].
+	a.label(l + "_bias")
+	a.f("MOVQ flags+80(FP), BX")
+	a.f("TESTQ $%d, BX", epiBias)
+	a.f("JEQ %s_clamp", l)
+	a.f("MOVQ bias+64(FP), AX")
+	for v := 0; v < nv; v++ {
+		a.f("VMOVUPS %d(AX), %s", v*vb, free(v))
+	}
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < nv; v++ {
+			a.f("VADDPS %s, %s, %s", free(v), k.acc(i, v), k.acc(i, v))
+		}
+	}
+	// 3. Clamp, with Go's min and max.
+	a.label(l + "_clamp")
+	a.f("TESTQ $%d, BX", epiClamp)
+	a.f("JEQ %s_relu", l)
+	lo, hi := free(0), free(1)
+	a.f("VBROADCASTSS lo+72(FP), %s", lo)
+	a.f("VBROADCASTSS hi+76(FP), %s", hi)
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < nv; v++ {
+			r := k.acc(i, v)
+			// ClampAVX2's sequence: MAXPS and MINPS return their second
+			// source when either is NaN or the two are equal; equal
+			// zeros then take the AND (max) or OR (min) of the two.
+			// (VRANGEPS, tried, turns a NaN into the bound on Zen 5.)
+			t, m := free(2), free(3)
+			if k.reg == "Z" { // the blends under mask registers
+				a.f("VMAXPS %s, %s, %s", r, lo, t)
+				a.f("VCMPPS $0, %s, %s, K1", lo, r)
+				a.f("VANDPS %s, %s, K1, %s", lo, r, t)
+				a.f("VMINPS %s, %s, %s", t, hi, r)
+				a.f("VCMPPS $0, %s, %s, K2", hi, t)
+				a.f("VORPS %s, %s, K2, %s", hi, t, r)
+				continue
+			}
+			a.f("VMAXPS %s, %s, %s", r, lo, t)
+			a.f("VCMPPS $0, %s, %s, %s", lo, r, m)
+			a.f("VANDPS %s, %s, %s", lo, r, r)
+			a.f("VBLENDVPS %s, %s, %s, %s", m, r, t, t)
+			a.f("VMINPS %s, %s, %s", t, hi, r)
+			a.f("VCMPPS $0, %s, %s, %s", hi, t, m)
+			a.f("VORPS %s, %s, %s", hi, t, t)
+			a.f("VBLENDVPS %s, %s, %s, %s", m, t, r, r)
+		}
+	}
+	// 4. ReLU as ReluAVX2: 0 > t ? 0 : t.
+	a.label(l + "_relu")
+	a.f("TESTQ $%d, BX", epiReLU)
+	a.f("JEQ %s_out", l)
+	zero := free(0)
+	a.f("VXORPS %s, %s, %s", zero, zero, zero)
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < nv; v++ {
+			a.f("VMAXPS %s, %s, %s", k.acc(i, v), zero, k.acc(i, v))
+		}
+	}
+	// 5. One store.
+	a.label(l + "_out")
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < nv; v++ {
+			a.f("VMOVUPS %s, %d(DI)", k.acc(i, v), v*vb)
+		}
+		if i < k.mr-1 {
+			a.f("ADDQ R8, DI")
+		}
+	}
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+func replaceAll(s, old, new string) string { return string(bytes.ReplaceAll([]byte(s), []byte(old), []byte(new))) }
+
+// genSgemmEpiDecls writes the Go declarations of the epilogue kernels.
+func genSgemmEpiDecls() []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	b.WriteString("//go:build !purego\n\npackage amd64\n")
+	fmt.Fprintf(&b, `
+// Flag bits of the epilogue SGEMM kernels (Sgemm…E): what they do to the
+// tile after alpha·s (+ beta·C), in this order.
+const (
+	// EpiBias adds bias[j] to column j (one rounding, as AddAVX2).
+	EpiBias = %d
+	// EpiClamp clamps to [lo, hi] with Go's min and max (as ClampAVX2).
+	EpiClamp = %d
+	// EpiReLU sets values below zero to +0, NaN and −0 kept (as ReluAVX2).
+	EpiReLU = %d
+)
+`, epiBias, epiClamp, epiReLU)
+	for _, k := range gemmKernels {
+		for _, v := range variants {
+			fmt.Fprintf(&b, `
+// %[1]s%[2]sE is %[1]s%[2]s with an epilogue: the tile, computed as
+// %[1]s%[2]s computes it, then gets bias[j] added (flags&EpiBias; bias
+// holds %[3]d floats), is clamped to [lo, hi] (flags&EpiClamp; lo, hi not
+// NaN) and rectified (flags&EpiReLU), in registers, before one store: bit
+// for bit the plain kernel followed by AddAVX2, ClampAVX2 and ReluAVX2
+// (a NaN stays a NaN, its payload unspecified).
+//
+//go:noescape
+func %[1]s%[2]sE(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int)
+`, k.name, v.suffix, k.nr)
+		}
+	}
+	return b.Bytes()
+}

@@ -162,7 +162,9 @@ func genGemmKernelEpi(a *asm, k gemmKernel, vr variant) {
 	a.f("RET")
 }
 
-func replaceAll(s, old, new string) string { return string(bytes.ReplaceAll([]byte(s), []byte(old), []byte(new))) }
+func replaceAll(s, old, new string) string {
+	return string(bytes.ReplaceAll([]byte(s), []byte(old), []byte(new)))
+}
 
 // genSgemmEpiDecls writes the Go declarations of the epilogue kernels.
 func genSgemmEpiDecls() []byte {

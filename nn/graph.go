@@ -226,6 +226,7 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	vals[g.in] = x
 	readers := g.readers()
 	left := slices.Clone(readers)
+	fused := g.fusions(readers)
 	var pool recycler
 	prev := -1 // the last node run
 	for i, n := range g.nodes {
@@ -236,6 +237,16 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 			g.release(&pool, vals, left, prev)
 		}
 		prev = i
+		if fused[i] == fusedIn {
+			continue // its value was written with its input's
+		}
+		if j := fused[i]; j > 0 {
+			c := n.Layer.(*Conv2D)
+			act, _ := fusableAct(g.nodes[j].Layer)
+			y := c.inferAllocAct(vals[g.nodeIn[i][0]], pool.get, act)
+			vals[g.nodeOut[i]], vals[g.nodeOut[j]] = y, y
+			continue
+		}
 		if ia, ok := n.Layer.(allocInferer); ok && len(n.Inputs) == 1 {
 			vals[g.nodeOut[i]] = ia.inferAlloc(vals[g.nodeIn[i][0]], pool.get)
 			continue
@@ -250,6 +261,54 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 		vals[g.nodeOut[i]] = g.run(i, n, vals, true)
 	}
 	return vals[g.out]
+}
+
+// fusedIn marks, in Graph.fusions, an activation node computed by the
+// convolution it reads.
+const fusedIn = -1
+
+// fusions finds the convolutions whose output only a ReLU or a Clip
+// reads, and that is not the Graph's output: f[i] = j for the
+// convolution i and f[j] = fusedIn for the activation j, which inference
+// then computes in the convolution's store (bit for bit the same values;
+// the convolution's own value, read by nobody else, is never written).
+func (g *Graph) fusions(readers []int) []int {
+	f := make([]int, len(g.nodes))
+	reader := make([]int, len(g.index)) // the last live node reading each value
+	for i, ins := range g.nodeIn {
+		if g.live[i] {
+			for _, v := range ins {
+				reader[v] = i
+			}
+		}
+	}
+	for i, n := range g.nodes {
+		v := g.nodeOut[i]
+		if _, ok := n.Layer.(*Conv2D); !ok || !g.live[i] || len(n.Inputs) != 1 || readers[v] != 1 || v == g.out {
+			continue
+		}
+		j := reader[v]
+		if _, ok := fusableAct(g.nodes[j].Layer); ok && len(g.nodeIn[j]) == 1 {
+			f[i], f[j] = j, fusedIn
+		}
+	}
+	return f
+}
+
+// fusableAct returns the activation of a layer a convolution can apply
+// in its store (tensor.FusedAct): ReLU, and Clip with bounds not NaN.
+func fusableAct(l Layer) (tensor.FusedAct, bool) {
+	switch a := l.(type) {
+	case *Act:
+		if a.Kind == tensor.ActReLU {
+			return tensor.ReLUAct(), true
+		}
+	case *Clip:
+		if lo, hi := a.pointwise.a, a.pointwise.b; lo == lo && hi == hi { // the bounds apply uses
+			return tensor.ClampAct(lo, hi), true
+		}
+	}
+	return tensor.FusedAct{}, false
 }
 
 // sharedElsewhere reports whether another value (the input included)

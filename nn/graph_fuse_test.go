@@ -1,0 +1,71 @@
+package nn
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/graftml/graft/tensor"
+)
+
+// TestGraphInferFusesActivations: Graph inference runs a convolution
+// whose output only a ReLU or Clip reads with the activation fused into
+// its store, and leaves the others (a convolution read twice, one read by
+// a Tanh, one whose output is the Graph's, a Clip read by two nodes'
+// inputs) as they are; the outputs equal Forward's bit for bit, and
+// inference recycles tensors without disturbing them across calls.
+func TestGraphInferFusesActivations(t *testing.T) {
+	c := func(in, out, k int, seed uint64, o ConvOpts) *Conv2D {
+		o.Bias = true
+		return NewConv2D(in, out, k, o, seed)
+	}
+	dw := c(8, 8, 3, 3, ConvOpts{Padding: 1, Groups: 8})
+	nodes := []struct {
+		name  string
+		l     Layer
+		out   string
+		input []string
+	}{
+		{"c1", c(3, 8, 3, 1, ConvOpts{Padding: 1, Stride: 2}), "a", []string{"x"}},
+		{"r1", ReLU(), "a'", []string{"a"}}, // fused
+		{"c2", c(8, 8, 1, 2, ConvOpts{}), "b", []string{"a'"}},
+		{"clip", NewClip(0, 6), "b'", []string{"b"}}, // fused
+		{"dw", dw, "d", []string{"b'"}},
+		{"clip2", NewClip(-0.25, 0.5), "d'", []string{"d"}}, // fused
+		{"c3", c(8, 8, 1, 4, ConvOpts{}), "e", []string{"d'"}},
+		{"r3", ReLU(), "e'", []string{"e"}}, // not fused: e is read twice
+		{"add", NewBinary(OpAdd), "f", []string{"e'", "e"}},
+		{"c4", c(8, 8, 1, 5, ConvOpts{}), "g", []string{"f"}},
+		{"tanh", Tanh(), "g'", []string{"g"}}, // not fusable
+		{"c5", c(8, 16, 1, 6, ConvOpts{}), "y", []string{"g'"}},
+		{"r5", ReLU(), "z", []string{"y"}}, // dead: not live
+	}
+	g := NewGraph("x")
+	for _, n := range nodes {
+		if err := g.Add(n.name, n.l, n.out, n.input...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.SetOutput("y"); err != nil {
+		t.Fatal(err)
+	}
+	f := g.fusions(g.readers())
+	want := []int{1, fusedIn, 3, fusedIn, 5, fusedIn, 0, 0, 0, 0, 0, 0, 0}
+	if !slices.Equal(f, want) {
+		t.Fatalf("fusions %v, want %v", f, want)
+	}
+	x := tensor.RandNormal(7, 0, 1, 2, 9, 11, 3)
+	xd := x.Data()
+	for i := 0; i < len(xd); i += 7 {
+		xd[i] = 0
+	}
+	ref := g.Forward(x).Clone()
+	for range 3 {
+		got := g.Infer(x)
+		for i, v := range ref.Data() {
+			if w := got.Data()[i]; math.Float32bits(w) != math.Float32bits(v) {
+				t.Fatalf("Infer y[%d] = %v, Forward %v", i, w, v)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/graftml/graft/tensor"
 )
@@ -72,6 +73,13 @@ type Graph struct {
 	need             []bool
 	xs               [][]*tensor.Tensor
 	needs            [][]bool
+	// infer holds tensors Infer calls wrote and no longer need, one set
+	// a call in flight, reused by the next calls (no allocation, no
+	// clearing of fresh memory).
+	infer struct {
+		mu   sync.Mutex
+		free []*recycler
+	}
 }
 
 // NewGraph returns an empty Graph reading the value named input.
@@ -217,9 +225,11 @@ type inPlacer interface {
 	inferInPlace(x *tensor.Tensor) *tensor.Tensor
 }
 
-// Infer runs the nodes' inference paths; it keeps nothing. An
-// elementwise node whose input only it reads, computed inside this call,
-// overwrites that input.
+// Infer runs the nodes' inference paths; it keeps no reference to x or
+// to the result. An elementwise node whose input only it reads, computed
+// inside this call, overwrites that input. The Graph keeps the
+// intermediate tensors of a call for the next ones (ReleaseInferBuffers
+// frees them); calls from several goroutines at once each get their own.
 func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	g.mustReady()
 	vals := make([]*tensor.Tensor, len(g.index))
@@ -227,14 +237,15 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	readers := g.readers()
 	left := slices.Clone(readers)
 	fused := g.fusions(readers)
-	var pool recycler
+	pool := g.takeRecycler()
+	defer g.keepRecycler(pool, vals)
 	prev := -1 // the last node run
 	for i, n := range g.nodes {
 		if !g.live[i] {
 			continue
 		}
 		if prev >= 0 {
-			g.release(&pool, vals, left, prev)
+			g.release(pool, vals, left, prev)
 		}
 		prev = i
 		if fused[i] == fusedIn {
@@ -332,6 +343,67 @@ type allocInferer interface {
 // recycler holds tensors of dead values by length.
 type recycler struct {
 	free map[int][]*tensor.Tensor
+	// asked counts the tensors of each length get handed out in this
+	// call: what the next call keeps.
+	asked map[int]int
+}
+
+// takeRecycler returns the tensors an earlier Infer call left, or an
+// empty recycler.
+func (g *Graph) takeRecycler() *recycler {
+	g.infer.mu.Lock()
+	defer g.infer.mu.Unlock()
+	if n := len(g.infer.free); n > 0 {
+		r := g.infer.free[n-1]
+		g.infer.free = g.infer.free[:n-1]
+		return r
+	}
+	return &recycler{free: map[int][]*tensor.Tensor{}, asked: map[int]int{}}
+}
+
+// keepRecycler puts r back for the next call, with the values of vals
+// this call wrote (neither the input nor the output, nor a tensor either
+// shares), and only as many tensors of each length as the call asked for
+// (so that inputs of changing shapes do not pile tensors up).
+func (g *Graph) keepRecycler(r *recycler, vals []*tensor.Tensor) {
+	in, out := vals[g.in], vals[g.out]
+	for v, t := range vals {
+		if t == nil || v == g.in || v == g.out || t.Shares(in) || (out != nil && t.Shares(out)) {
+			continue
+		}
+		dup := false
+		for _, o := range vals[:v] {
+			dup = dup || (o != nil && o.Shares(t))
+		}
+		if !dup {
+			r.free[t.Len()] = append(r.free[t.Len()], t)
+		}
+	}
+	for n, l := range r.free {
+		kept := l[:0]
+		for _, t := range l {
+			if len(kept) < r.asked[n] && (out == nil || !t.Shares(out)) {
+				kept = append(kept, t)
+			}
+		}
+		clear(l[len(kept):])
+		if len(kept) == 0 {
+			delete(r.free, n)
+			continue
+		}
+		r.free[n] = kept
+	}
+	clear(r.asked)
+	g.infer.mu.Lock()
+	g.infer.free = append(g.infer.free, r)
+	g.infer.mu.Unlock()
+}
+
+// ReleaseInferBuffers drops the tensors Infer keeps between calls.
+func (g *Graph) ReleaseInferBuffers() {
+	g.infer.mu.Lock()
+	g.infer.free = nil
+	g.infer.mu.Unlock()
 }
 
 // get returns a tensor of the shape: a recycled one (its values stale)
@@ -341,6 +413,7 @@ func (r *recycler) get(shape ...int) *tensor.Tensor {
 	for _, d := range shape {
 		n *= d
 	}
+	r.asked[n]++
 	if l := r.free[n]; len(l) > 0 {
 		t := l[len(l)-1]
 		r.free[n] = l[:len(l)-1]
@@ -367,9 +440,6 @@ func (g *Graph) release(r *recycler, vals []*tensor.Tensor, left []int, i int) {
 		}
 		vals[v] = nil
 		if !shared {
-			if r.free == nil {
-				r.free = map[int][]*tensor.Tensor{}
-			}
 			r.free[t.Len()] = append(r.free[t.Len()], t)
 		}
 	}

@@ -13,7 +13,8 @@ import (
 // its store, and leaves the others (a convolution read twice, one read by
 // a Tanh, one whose output is the Graph's, a Clip read by two nodes'
 // inputs) as they are; the outputs equal Forward's bit for bit, and
-// inference recycles tensors without disturbing them across calls.
+// inference keeps its tensors for the next calls without disturbing the
+// results it returned, on one goroutine or several.
 func TestGraphInferFusesActivations(t *testing.T) {
 	c := func(in, out, k int, seed uint64, o ConvOpts) *Conv2D {
 		o.Bias = true
@@ -60,12 +61,30 @@ func TestGraphInferFusesActivations(t *testing.T) {
 		xd[i] = 0
 	}
 	ref := g.Forward(x).Clone()
+	var outs []*tensor.Tensor
 	for range 3 {
-		got := g.Infer(x)
+		outs = append(outs, g.Infer(x))
+		g.Infer(tensor.RandNormal(8, 0, 1, 1, 5, 7, 3)) // another shape between
+	}
+	for _, got := range outs { // each call's result still intact
 		for i, v := range ref.Data() {
 			if w := got.Data()[i]; math.Float32bits(w) != math.Float32bits(v) {
 				t.Fatalf("Infer y[%d] = %v, Forward %v", i, w, v)
 			}
 		}
 	}
+	// Concurrent calls each get their own tensors.
+	done := make(chan *tensor.Tensor)
+	for range 3 {
+		go func() { done <- g.Infer(x) }()
+	}
+	for range 3 {
+		got := <-done
+		for i, v := range ref.Data() {
+			if w := got.Data()[i]; math.Float32bits(w) != math.Float32bits(v) {
+				t.Fatalf("concurrent Infer y[%d] = %v, Forward %v", i, w, v)
+			}
+		}
+	}
+	g.ReleaseInferBuffers()
 }

@@ -252,10 +252,13 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 			continue // its value was written with its input's
 		}
 		if j := fused[i]; j > 0 {
-			c := n.Layer.(*Conv2D)
 			act, _ := fusableAct(g.nodes[j].Layer)
-			y := c.inferAllocAct(vals[g.nodeIn[i][0]], pool.get, act)
+			y := g.inferFused(i, n, vals, readers, pool, act)
 			vals[g.nodeOut[i]], vals[g.nodeOut[j]] = y, y
+			continue
+		}
+		if y := g.inferAdd(i, n, vals, readers, pool, tensor.FusedAct{}); y != nil {
+			vals[g.nodeOut[i]] = y
 			continue
 		}
 		if ia, ok := n.Layer.(allocInferer); ok && len(n.Inputs) == 1 {
@@ -278,11 +281,63 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 // convolution it reads.
 const fusedIn = -1
 
-// fusions finds the convolutions whose output only a ReLU or a Clip
-// reads, and that is not the Graph's output: f[i] = j for the
-// convolution i and f[j] = fusedIn for the activation j, which inference
-// then computes in the convolution's store (bit for bit the same values;
-// the convolution's own value, read by nobody else, is never written).
+// inferFused runs node i (a convolution or an Add, fusions says) with the
+// activation act of the node reading its output fused in.
+func (g *Graph) inferFused(i int, n GraphNode, vals []*tensor.Tensor, readers []int, pool *recycler, act tensor.FusedAct) *tensor.Tensor {
+	if c, ok := n.Layer.(*Conv2D); ok {
+		return c.inferAllocAct(vals[g.nodeIn[i][0]], pool.get, act)
+	}
+	if y := g.inferAdd(i, n, vals, readers, pool, act); y != nil {
+		return y
+	}
+	// An Add that broadcasts: the activation in place after it (the
+	// value is the node's own, only the activation reads it).
+	y := g.run(i, n, vals, true)
+	switch act.Kind {
+	case tensor.FuseReLU:
+		tensor.ReLU(y, y)
+	case tensor.FuseClamp:
+		tensor.Clamp(y, y, act.Lo, act.Hi)
+	}
+	return y
+}
+
+// inferAdd runs node i when it adds two values of one shape (a residual
+// connection), with act fused in (tensor.AddAct), into one of the inputs
+// when only this node reads it and nothing else shares it, else into a
+// recycled tensor; it returns nil for other nodes.
+func (g *Graph) inferAdd(i int, n GraphNode, vals []*tensor.Tensor, readers []int, pool *recycler, act tensor.FusedAct) *tensor.Tensor {
+	b, ok := n.Layer.(*Binary)
+	if !ok || !plainAdd(b) || len(g.nodeIn[i]) != 2 {
+		return nil
+	}
+	v0, v1 := g.nodeIn[i][0], g.nodeIn[i][1]
+	x0, x1 := vals[v0], vals[v1]
+	if !x0.SameShape(x1) {
+		return nil
+	}
+	var y *tensor.Tensor
+	for _, v := range []int{v0, v1} {
+		if v != g.in && v != g.out && v0 != v1 && readers[v] == 1 && !sharedElsewhere(vals, v) {
+			y = vals[v]
+			break
+		}
+	}
+	if y == nil {
+		y = pool.get(x0.Shape()...)
+	}
+	tensor.AddAct(y, x0, x1, act)
+	return y
+}
+
+// plainAdd reports whether b adds its two inputs (no constant).
+func plainAdd(b *Binary) bool { return b.Op == OpAdd && b.Const == nil }
+
+// fusions finds the convolutions and Adds of two inputs whose output only
+// a ReLU or a Clip reads, and that is not the Graph's output: f[i] = j
+// for the convolution or Add i and f[j] = fusedIn for the activation j,
+// which inference then computes in i's store (bit for bit the same
+// values; i's own value, read by nobody else, is never written).
 func (g *Graph) fusions(readers []int) []int {
 	f := make([]int, len(g.nodes))
 	reader := make([]int, len(g.index)) // the last live node reading each value
@@ -295,7 +350,10 @@ func (g *Graph) fusions(readers []int) []int {
 	}
 	for i, n := range g.nodes {
 		v := g.nodeOut[i]
-		if _, ok := n.Layer.(*Conv2D); !ok || !g.live[i] || len(n.Inputs) != 1 || readers[v] != 1 || v == g.out {
+		conv, _ := n.Layer.(*Conv2D)
+		add, _ := n.Layer.(*Binary)
+		ok := (conv != nil && len(n.Inputs) == 1) || (add != nil && plainAdd(add) && len(n.Inputs) == 2)
+		if !ok || !g.live[i] || readers[v] != 1 || v == g.out {
 			continue
 		}
 		j := reader[v]

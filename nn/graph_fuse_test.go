@@ -12,7 +12,8 @@ import (
 // whose output only a ReLU or Clip reads with the activation fused into
 // its store, and leaves the others (a convolution read twice, one read by
 // a Tanh, one whose output is the Graph's, a Clip read by two nodes'
-// inputs) as they are; the outputs equal Forward's bit for bit, and
+// inputs) as they are, and fuses a ReLU or Clip into the Add before it,
+// one of shapes alike (AddAct, in place of an input) or broadcasting; the outputs equal Forward's bit for bit, and
 // inference keeps its tensors for the next calls without disturbing the
 // results it returned, on one goroutine or several.
 func TestGraphInferFusesActivations(t *testing.T) {
@@ -38,7 +39,12 @@ func TestGraphInferFusesActivations(t *testing.T) {
 		{"add", NewBinary(OpAdd), "f", []string{"e'", "e"}},
 		{"c4", c(8, 8, 1, 5, ConvOpts{}), "g", []string{"f"}},
 		{"tanh", Tanh(), "g'", []string{"g"}}, // not fusable
-		{"c5", c(8, 16, 1, 6, ConvOpts{}), "y", []string{"g'"}},
+		{"add2", NewBinary(OpAdd), "h", []string{"g'", "f"}},
+		{"r6", ReLU(), "h'", []string{"h"}}, // fused into the Add
+		{"pool", &GlobalAvgPool{KeepDims: true}, "p", []string{"h'"}},
+		{"add3", NewBinary(OpAdd), "q", []string{"h'", "p"}}, // broadcasts
+		{"clip3", NewClip(0, 0.75), "q'", []string{"q"}},     // after it, in place
+		{"c5", c(8, 16, 1, 6, ConvOpts{}), "y", []string{"q'"}},
 		{"r5", ReLU(), "z", []string{"y"}}, // dead: not live
 	}
 	g := NewGraph("x")
@@ -51,7 +57,7 @@ func TestGraphInferFusesActivations(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := g.fusions(g.readers())
-	want := []int{1, fusedIn, 3, fusedIn, 5, fusedIn, 0, 0, 0, 0, 0, 0, 0}
+	want := []int{1, fusedIn, 3, fusedIn, 5, fusedIn, 0, 0, 0, 0, 0, 12, fusedIn, 0, 15, fusedIn, 0, 0}
 	if !slices.Equal(f, want) {
 		t.Fatalf("fusions %v, want %v", f, want)
 	}

@@ -98,3 +98,52 @@ func Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 		Clamp(y, y, act.Lo, act.Hi)
 	}
 }
+
+// AddAct computes z = act(x + y) elementwise on the default backend: bit
+// for bit Add followed by ReLU or Clamp on z, in one pass over cache-sized
+// chunks on several threads on the CPU. z may be x or y.
+func AddAct(z, x, y *Tensor, act FusedAct) {
+	be := Default()
+	if _, ok := be.(CPU); !ok {
+		be.Add(z, x, y)
+		switch act.Kind {
+		case FuseReLU:
+			be.ReLU(z, z)
+		case FuseClamp:
+			Clamp(z, z, act.Lo, act.Hi)
+		}
+		return
+	}
+	mustSameShape("AddAct", z, x, y)
+	addAct(z.data, x.data, y.data, act)
+}
+
+// addActChunk is how many floats addAct adds before applying the
+// activation to them (while they are in L1).
+const addActChunk = 2048
+
+// addAct is AddAct over slices, on up to GOMAXPROCS threads for long
+// ones (each element computed alike whatever the parts).
+func addAct(z, x, y []float32, act FusedAct) {
+	c := addActCalls.Get()
+	c.z, c.x, c.y, c.act = z, x, y, act
+	parallel(min(goMaxProcs(), len(z)/relu6Grain), c)
+	*c = addActCall{}
+	addActCalls.Put(c)
+}
+
+type addActCall struct {
+	z, x, y []float32
+	act     FusedAct
+}
+
+var addActCalls = freeList[addActCall]{}
+
+func (c *addActCall) run(part, parts int) {
+	lo, hi := lineParts(len(c.z), part, parts)
+	for i := lo; i < hi; i += addActChunk {
+		e := min(i+addActChunk, hi)
+		addF32(c.z[i:e], c.x[i:e], c.y[i:e])
+		c.act.apply(c.z[i:e])
+	}
+}

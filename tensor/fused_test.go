@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/graftml/graft/kernels"
@@ -113,6 +114,63 @@ func TestConv2DActFallback(t *testing.T) {
 			if g := got.Data()[i]; !sameBits(g, v) {
 				t.Fatal(fmt.Sprintf("act %+v: y[%d] = %v, want %v", act, i, g, v))
 			}
+		}
+	}
+}
+
+// TestAddActExact checks AddAct (and Add and ReLU, which share its
+// threads) on one and two threads, into a third tensor and in place,
+// against the plain loops bit for bit (NaN for NaN), on lengths that cut
+// into several parts with ragged ends, with ±0, NaN and the clamp bounds
+// among the sums.
+func TestAddActExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 1))
+	for _, n := range []int{1, 13, 2*relu6Grain + 7, 5*relu6Grain + 33} {
+		x, y := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], y[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+			switch r.IntN(8) {
+			case 0:
+				x[i], y[i] = 0, float32(math.Copysign(0, -1))
+			case 1:
+				x[i] = float32(math.NaN())
+			case 2:
+				x[i], y[i] = 0.25, 0
+			}
+		}
+		for _, procs := range []int{1, 2} {
+			prev := runtime.GOMAXPROCS(procs)
+			for _, act := range epiActs {
+				want := make([]float32, n)
+				for i := range want {
+					want[i] = x[i] + y[i]
+				}
+				refAct(want, act)
+				X, Y := FromSlice(slices.Clone(x), n), FromSlice(slices.Clone(y), n)
+				Z := Zeros(n)
+				AddAct(Z, X, Y, act)
+				AddAct(X, X, Y, act) // in place
+				for i, w := range want {
+					if !sameBits(Z.Data()[i], w) || !sameBits(X.Data()[i], w) {
+						t.Fatalf("n %d, %d threads, act %+v: z[%d] = %v, in place %v, want %v", n, procs, act, i, Z.Data()[i], X.Data()[i], w)
+					}
+				}
+			}
+			Z := Zeros(n)
+			Add(Z, FromSlice(x, n), FromSlice(y, n))
+			R := Zeros(n)
+			ReLU(R, Z)
+			for i := range x {
+				s := x[i] + y[i]
+				rl := s
+				if rl < 0 {
+					rl = 0
+				}
+				if !sameBits(Z.Data()[i], s) || !sameBits(R.Data()[i], rl) {
+					t.Fatalf("n %d, %d threads: Add [%d] = %v, ReLU %v; want %v, %v", n, procs, i, Z.Data()[i], R.Data()[i], s, rl)
+				}
+			}
+			runtime.GOMAXPROCS(prev)
 		}
 	}
 }

@@ -426,6 +426,17 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 							kn.call(kc, ap, aMode, lda, bp, bPacked, ldb, c[ci:], ldc, alpha, bet)
 							continue
 						}
+						if mr == MR && kn.id == kidAVX512 {
+							// Edge columns: the masked kernel reads and
+							// writes only the first nr columns.
+							var bias []float32
+							act := FusedAct{}
+							if epi {
+								bias, act = s.biasAt(jc+jr), s.act
+							}
+							callAsmKernelMasked(kc, ap, aMode, lda, bp, c[ci:], ldc, alpha, bet, bias, act, nr)
+							continue
+						}
 						// Edge tile: compute the whole tile into tmp,
 						// then merge the valid part with the same two
 						// roundings the kernel's own store uses.

@@ -153,6 +153,36 @@ func callAsmKernelEpi(id kernelID, nr, kc int, a []float32, aMode int, lda int, 
 	}
 }
 
+// callAsmKernelMasked runs the AVX-512 masked epilogue kernel
+// (SgemmAVX512x12x32{P,R,T}PM) on the first nr < 32 columns of a 12×32
+// tile, B packed (zero columns past nr): C, and bias (nil: none), read and
+// written only there; act as callAsmKernelEpi.
+func callAsmKernelMasked(kc int, a []float32, aMode int, lda int, b []float32, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct, nr int) {
+	_ = b[kc*32-1]
+	_ = c[11*ldc+nr-1]
+	flags := 0
+	pbias := &c[0] // unread without EpiBias
+	if bias != nil {
+		_ = bias[nr-1]
+		pbias, flags = &bias[0], amd64.EpiBias
+	}
+	switch act.Kind {
+	case FuseClamp:
+		flags |= amd64.EpiClamp
+	case FuseReLU:
+		flags |= amd64.EpiReLU
+	}
+	pa, pb, pc := &a[0], &b[0], &c[0]
+	switch aMode {
+	case aPackedPanel:
+		amd64.SgemmAVX512x12x32PPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+	case aRowsInPlace:
+		amd64.SgemmAVX512x12x32RPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+	default:
+		amd64.SgemmAVX512x12x32TPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+	}
+}
+
 // callIndirectB runs SgemmIndirectBAVX2x6x16: a 6-filter × 16-pixel tile
 // of c from the tap-major weight panel a and the input rows at byte
 // offsets toff from x.

@@ -134,3 +134,24 @@ func SgemmAVX512x12x32TPE(kc int, a *float32, lda int, b *float32, ldb int, c *f
 //
 //go:noescape
 func SgemmAVX512x12x32TRE(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int)
+
+// SgemmAVX512x12x32PPM is SgemmAVX512x12x32PPE on the first nr columns (1 ≤ nr ≤ 32) of
+// the tile: it reads C (beta ≠ 0) and bias, and writes C, only there,
+// under masks; the columns past nr of B's packed panel are read (zeros).
+//
+//go:noescape
+func SgemmAVX512x12x32PPM(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int, nr int)
+
+// SgemmAVX512x12x32RPM is SgemmAVX512x12x32RPE on the first nr columns (1 ≤ nr ≤ 32) of
+// the tile: it reads C (beta ≠ 0) and bias, and writes C, only there,
+// under masks; the columns past nr of B's packed panel are read (zeros).
+//
+//go:noescape
+func SgemmAVX512x12x32RPM(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int, nr int)
+
+// SgemmAVX512x12x32TPM is SgemmAVX512x12x32TPE on the first nr columns (1 ≤ nr ≤ 32) of
+// the tile: it reads C (beta ≠ 0) and bias, and writes C, only there,
+// under masks; the columns past nr of B's packed panel are read (zeros).
+//
+//go:noescape
+func SgemmAVX512x12x32TPM(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int, nr int)

@@ -31,7 +31,14 @@ func genSgemmEpiAsm() []byte {
 	a.raw("//go:build !purego\n\n#include \"textflag.h\"\n")
 	for _, k := range gemmKernels {
 		for _, v := range variants {
-			genGemmKernelEpi(&a, k, v)
+			genGemmKernelEpi(&a, k, v, false)
+		}
+	}
+	for _, k := range gemmKernels {
+		for _, v := range variants {
+			if k.reg == "Z" && v.bPacked {
+				genGemmKernelEpi(&a, k, v, true)
+			}
 		}
 	}
 	return a.Bytes()
@@ -41,8 +48,12 @@ func genSgemmEpiAsm() []byte {
 //
 //	func nameE(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int)
 //
-// with genGemmKernel's k loop (its text, renamed) and an epilogue store.
-func genGemmKernelEpi(a *asm, k gemmKernel, vr variant) {
+// with genGemmKernel's k loop (its text, renamed) and an epilogue store;
+// masked (AVX-512 only), nameM, with an argument nr after flags, reads and
+// writes only the first nr ≤ NR columns of C and of bias, under mask
+// registers (K3 for the first vector of a row, K4 the second): the edge
+// tiles of C, without a copy through a whole tile.
+func genGemmKernelEpi(a *asm, k gemmKernel, vr variant, masked bool) {
 	var body asm
 	genGemmKernel(&body, k, vr)
 	name := k.name + vr.suffix
@@ -53,10 +64,13 @@ func genGemmKernelEpi(a *asm, k gemmKernel, vr variant) {
 		panic("gemm epilogue: no store label in " + name)
 	}
 	txt = txt[:cut]
-	ename := name + "E"
-	txt = replaceAll(txt, "·"+name+"(SB), NOSPLIT, $0-64", "·"+ename+"(SB), NOSPLIT, $0-88")
+	ename, frame, extra := name+"E", "$0-88", ""
+	if masked {
+		ename, frame, extra = name+"M", "$0-96", ", nr int"
+	}
+	txt = replaceAll(txt, "·"+name+"(SB), NOSPLIT, $0-64", "·"+ename+"(SB), NOSPLIT, "+frame)
 	txt = replaceAll(txt, "// func "+name+"(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)",
-		"// func "+ename+"(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int)")
+		"// func "+ename+"(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int"+extra+")")
 	txt = replaceAll(txt, name+"_", ename+"_")
 	a.raw(txt)
 
@@ -66,8 +80,26 @@ func genGemmKernelEpi(a *asm, k gemmKernel, vr variant) {
 	vb := k.lanes * 4
 	l := ename
 	alpha, beta, tmp := free(0), free(1), free(2)
+	// mk returns the mask operand of vector v (", K3" or ", K4") and the
+	// zeroing suffix of masked loads, or nothing unmasked.
+	mk := func(v int) (string, string) {
+		if !masked {
+			return "", ""
+		}
+		return fmt.Sprintf(", K%d", 3+v), ".Z"
+	}
 	// 1. t = alpha·s (+ beta·C), in the accumulators.
 	a.label(l + "_store")
+	if masked {
+		// K3:K4 = 2^nr − 1: the lanes of the first nr columns.
+		a.f("MOVQ nr+88(FP), CX")
+		a.f("MOVQ $1, BX")
+		a.f("SHLQ CX, BX")
+		a.f("DECQ BX")
+		a.f("KMOVW BX, K3")
+		a.f("SHRQ $16, BX")
+		a.f("KMOVW BX, K4")
+	}
 	a.f("VBROADCASTSS alpha+56(FP), %s", alpha)
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < nv; v++ {
@@ -82,7 +114,8 @@ func genGemmKernelEpi(a *asm, k gemmKernel, vr variant) {
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < nv; v++ {
 			r := k.acc(i, v)
-			a.f("VMULPS %d(AX), %s, %s", v*vb, beta, tmp)
+			m, z := mk(v)
+			a.f("VMULPS%s %d(AX), %s%s, %s", z, v*vb, beta, m, tmp)
 			a.f("VADDPS %s, %s, %s", tmp, r, r)
 		}
 		if i < k.mr-1 {
@@ -96,7 +129,8 @@ func genGemmKernelEpi(a *asm, k gemmKernel, vr variant) {
 	a.f("JEQ %s_clamp", l)
 	a.f("MOVQ bias+64(FP), AX")
 	for v := 0; v < nv; v++ {
-		a.f("VMOVUPS %d(AX), %s", v*vb, free(v))
+		m, z := mk(v)
+		a.f("VMOVUPS%s %d(AX)%s, %s", z, v*vb, m, free(v))
 	}
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < nv; v++ {
@@ -152,7 +186,8 @@ func genGemmKernelEpi(a *asm, k gemmKernel, vr variant) {
 	a.label(l + "_out")
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < nv; v++ {
-			a.f("VMOVUPS %s, %d(DI)", k.acc(i, v), v*vb)
+			m, _ := mk(v)
+			a.f("VMOVUPS %s%s, %d(DI)", k.acc(i, v), m, v*vb)
 		}
 		if i < k.mr-1 {
 			a.f("ADDQ R8, DI")
@@ -195,6 +230,21 @@ const (
 //
 //go:noescape
 func %[1]s%[2]sE(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int)
+`, k.name, v.suffix, k.nr)
+		}
+	}
+	for _, k := range gemmKernels {
+		for _, v := range variants {
+			if k.reg != "Z" || !v.bPacked {
+				continue
+			}
+			fmt.Fprintf(&b, `
+// %[1]s%[2]sM is %[1]s%[2]sE on the first nr columns (1 ≤ nr ≤ %[3]d) of
+// the tile: it reads C (beta ≠ 0) and bias, and writes C, only there,
+// under masks; the columns past nr of B's packed panel are read (zeros).
+//
+//go:noescape
+func %[1]s%[2]sM(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int, nr int)
 `, k.name, v.suffix, k.nr)
 		}
 	}

@@ -209,8 +209,9 @@ func (c *col2imCall) run(part, parts int) {
 func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) { conv2D(y, x, w, bias, p, FusedAct{}) }
 
 // Conv2DAct is Conv2D followed by act on y, bit for bit: on the 1×1 path
-// in the GEMM kernels' epilogue (in registers), on the depthwise path row
-// by row as each is written (in cache), a separate pass on the others.
+// in the GEMM kernels' epilogue (in registers), on the depthwise and
+// row-kernel paths row by row as each is written, on the Winograd path
+// tile by tile (in cache), a separate pass on the others.
 func (CPU) Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 	conv2D(y, x, w, bias, p, act)
 }
@@ -235,16 +236,14 @@ func conv2D(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 		sgemmEpi(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, b, act, y.data, g.o)
 		return
 	case winogradOK(kn, g):
-		convWinograd(kn, g, y.data, x.data, w.data, b, false)
-		act.applyTensor(y)
+		convWinogradAct(kn, g, y.data, x.data, w.data, b, false, act)
 		return
 	case rowTapOK(kn, g):
-		convRowTap(kn, g, y.data, x.data, w.data, b, false)
-		act.applyTensor(y)
+		convRowTapAct(kn, g, y.data, x.data, w.data, b, false, act)
 		return
 	case planeOK(g):
 		planeForward(g, y.data, x.data, w.data, b)
-		act.applyTensor(y)
+		act.applyParallel(y.data)
 		return
 	default:
 		s := convScratches.Get()
@@ -268,7 +267,7 @@ func conv2D(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 			addF32(row, row, bias.data)
 		}
 	}
-	act.applyTensor(y)
+	act.applyParallel(y.data)
 }
 
 // Conv2DBackwardData computes dx, the gradient of the convolution's input,

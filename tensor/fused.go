@@ -42,14 +42,18 @@ func (a FusedAct) apply(y []float32) {
 	}
 }
 
-// applyTensor runs the activation over all of y in place, on several
-// threads for large tensors.
-func (a FusedAct) applyTensor(y *Tensor) {
+// applyParallel runs the activation over all of y in place, on several
+// threads for long slices.
+func (a FusedAct) applyParallel(y []float32) {
 	switch a.Kind {
 	case FuseReLU:
-		reluParallel(y.data, y.data)
+		reluParallel(y, y)
 	case FuseClamp:
-		Clamp(y, y, a.Lo, a.Hi)
+		c := clampCalls.Get()
+		c.y, c.x, c.lo, c.hi = y, y, a.Lo, a.Hi
+		parallel(min(goMaxProcs(), len(c.y)/relu6Grain), c)
+		c.y, c.x = nil, nil
+		clampCalls.Put(c)
 	}
 }
 

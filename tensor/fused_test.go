@@ -39,6 +39,9 @@ func TestConv2DActExact(t *testing.T) {
 		{n: 2, h: 7, w: 9, c: 24, o: 144, kh: 1, kw: 1},
 		{n: 1, h: 10, w: 10, c: 16, o: 64, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 		{n: 1, h: 15, w: 15, c: 3, o: 32, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{n: 2, h: 9, w: 7, c: 16, o: 32, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{n: 1, h: 20, w: 19, c: 3, o: 64, kh: 7, kw: 7, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 3, PadBottom: 3, PadLeft: 3, PadRight: 3}},
+		{n: 2, h: 11, w: 11, c: 64, o: 128, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 	}
 	r := rand.New(rand.NewPCG(14, 1))
 	for len(cases) < 30 {
@@ -52,40 +55,41 @@ func TestConv2DActExact(t *testing.T) {
 		for _, procs := range []int{1, 2} {
 			prev := runtime.GOMAXPROCS(procs)
 			for ci, cc := range cases {
-				act := epiActs[ci%len(epiActs)]
-				rr := rand.New(rand.NewPCG(uint64(ci), 2))
-				x, w, bias, want := cc.tensors(rr)
-				xd := x.Data()
-				for p := 0; p < len(xd)/cc.c; p++ {
-					switch rr.IntN(8) {
-					case 0, 1, 2:
-						clear(xd[p*cc.c : (p+1)*cc.c])
-					case 3:
-						xd[p*cc.c+rr.IntN(cc.c)] = float32(math.NaN())
+				for ai, act := range epiActs {
+					rr := rand.New(rand.NewPCG(uint64(ci), uint64(ai)))
+					x, w, bias, want := cc.tensors(rr)
+					xd := x.Data()
+					for p := 0; p < len(xd)/cc.c; p++ {
+						switch rr.IntN(8) {
+						case 0, 1, 2:
+							clear(xd[p*cc.c : (p+1)*cc.c])
+						case 3:
+							xd[p*cc.c+rr.IntN(cc.c)] = float32(math.NaN())
+						}
 					}
-				}
-				bd := bias.Data()
-				for j := range bd {
-					switch rr.IntN(4) {
-					case 0:
-						bd[j] = act.Lo
-					case 1:
-						bd[j] = act.Hi
-					case 2:
-						bd[j] = float32(math.Copysign(0, -1))
+					bd := bias.Data()
+					for j := range bd {
+						switch rr.IntN(4) {
+						case 0:
+							bd[j] = act.Lo
+						case 1:
+							bd[j] = act.Hi
+						case 2:
+							bd[j] = float32(math.Copysign(0, -1))
+						}
 					}
-				}
-				if ci%3 == 2 {
-					bias = nil
-				}
-				CPU{}.Conv2D(want, x, w, bias, cc.p)
-				refAct(want.Data(), act)
-				got := ConvOutput(x, w, cc.p)
-				CPU{}.Conv2DAct(got, x, w, bias, cc.p, act)
-				for i, v := range want.Data() {
-					if g := got.Data()[i]; !sameBits(g, v) {
-						t.Fatalf("tier %s, %d threads, %v, act %+v, bias %v: y[%d] = %v (%#x), want %v (%#x)",
-							tier, procs, cc, act, bias != nil, i, g, math.Float32bits(g), v, math.Float32bits(v))
+					if (ci+ai)%3 == 2 {
+						bias = nil
+					}
+					CPU{}.Conv2D(want, x, w, bias, cc.p)
+					refAct(want.Data(), act)
+					got := ConvOutput(x, w, cc.p)
+					CPU{}.Conv2DAct(got, x, w, bias, cc.p, act)
+					for i, v := range want.Data() {
+						if g := got.Data()[i]; !sameBits(g, v) {
+							t.Fatalf("tier %s, %d threads, %v, act %+v, bias %v: y[%d] = %v (%#x), want %v (%#x)",
+								tier, procs, cc, act, bias != nil, i, g, math.Float32bits(g), v, math.Float32bits(v))
+						}
 					}
 				}
 			}

@@ -94,3 +94,30 @@ func TestGraphInferFusesActivations(t *testing.T) {
 	}
 	g.ReleaseInferBuffers()
 }
+
+// TestSequentialInferFusesActivations: Sequential inference fuses a ReLU
+// or Clip right after a convolution (not one after another layer, nor a
+// convolution at the end) and equals Forward bit for bit.
+func TestSequentialInferFusesActivations(t *testing.T) {
+	c := func(in, out, k int, seed uint64, o ConvOpts) *Conv2D {
+		o.Bias = true
+		return NewConv2D(in, out, k, o, seed)
+	}
+	s := NewSequential(
+		c(3, 8, 3, 1, ConvOpts{Padding: 1}),
+		ReLU(),
+		c(8, 8, 3, 2, ConvOpts{Padding: 1, Groups: 8}),
+		NewClip(0, 0.5),
+		Tanh(),
+		ReLU(),
+		c(8, 4, 1, 3, ConvOpts{}),
+	)
+	x := tensor.RandNormal(9, 0, 1, 2, 7, 6, 3)
+	want := s.Forward(x).Clone()
+	got := s.Infer(x)
+	for i, v := range want.Data() {
+		if w := got.Data()[i]; math.Float32bits(w) != math.Float32bits(v) {
+			t.Fatalf("Infer y[%d] = %v, Forward %v", i, w, v)
+		}
+	}
+}

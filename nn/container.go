@@ -203,7 +203,19 @@ func (r *Residual) Infer(x *tensor.Tensor) *tensor.Tensor {
 	if r.Shortcut != nil {
 		s = r.Shortcut.Infer(x)
 	}
-	y := tensor.Zeros(h.Shape()...)
+	// The sum goes over the main path's fresh output, unless that is the
+	// input passed through; a ReLU or Clip Post is fused into the sum.
+	y := h
+	if h.Shares(x) || h.Shares(s) {
+		y = tensor.Zeros(h.Shape()...)
+	}
+	if act, ok := fusableAct(r.Post); ok {
+		if !h.SameShape(s) {
+			r.add(y, h, s) // panics, naming the shapes
+		}
+		tensor.AddAct(y, h, s, act)
+		return y
+	}
 	r.add(y, h, s)
 	if r.Post != nil {
 		y = r.Post.Infer(y)

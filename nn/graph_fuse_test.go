@@ -121,3 +121,32 @@ func TestSequentialInferFusesActivations(t *testing.T) {
 		}
 	}
 }
+
+// TestResidualInferFusesPost: a Residual's inference adds into the main
+// path's output with a ReLU or Clip Post fused in (tensor.AddAct), equal
+// to Forward bit for bit, and leaves the caller's input alone when the
+// main path passes it through (a Dropout in inference).
+func TestResidualInferFusesPost(t *testing.T) {
+	c := func(in, out, k int, seed uint64) *Conv2D {
+		return NewConv2D(in, out, k, ConvOpts{Padding: k / 2, Bias: true}, seed)
+	}
+	for _, r := range []*Residual{
+		NewResidual([]Named[Layer]{{"conv1", c(4, 4, 3, 1)}, {"relu", ReLU()}, {"conv2", c(4, 4, 3, 2)}}, nil, ReLU()),
+		NewResidual([]Named[Layer]{{"conv1", c(4, 6, 3, 3)}}, c(4, 6, 1, 4), NewClip(0, 0.5)),
+		NewResidual([]Named[Layer]{{"drop", NewDropout(0.5, 5)}}, nil, ReLU()),
+		NewResidual([]Named[Layer]{{"conv1", c(4, 4, 1, 6)}}, nil, Tanh()),
+	} {
+		x := tensor.RandNormal(10, 0, 1, 2, 5, 6, 4)
+		x0 := slices.Clone(x.Data())
+		got := r.Infer(x)
+		if !slices.Equal(x.Data(), x0) {
+			t.Fatal("Infer wrote into the caller's input")
+		}
+		want := r.Forward(x)
+		for i, v := range want.Data() {
+			if w := got.Data()[i]; math.Float32bits(w) != math.Float32bits(v) {
+				t.Fatalf("Infer y[%d] = %v, Forward %v", i, w, v)
+			}
+		}
+	}
+}

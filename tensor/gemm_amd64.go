@@ -154,9 +154,10 @@ func callAsmKernelEpi(id kernelID, nr, kc int, a []float32, aMode int, lda int, 
 }
 
 // callAsmKernelMasked runs the AVX-512 masked epilogue kernel
-// (SgemmAVX512x12x32{P,R,T}PM) on the first nr < 32 columns of a 12×32
-// tile, B packed (zero columns past nr): C, and bias (nil: none), read and
-// written only there; act as callAsmKernelEpi.
+// (SgemmAVX512x12x32{P,R,T}PM, or SgemmAVX512x12x16{P,R,T}PM for nr ≤
+// 16) on the first nr < 32 columns of a 12×32 tile, B packed (zero
+// columns past nr): C, and bias (nil: none), read and written only there;
+// act as callAsmKernelEpi.
 func callAsmKernelMasked(kc int, a []float32, aMode int, lda int, b []float32, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct, nr int) {
 	_ = b[kc*32-1]
 	_ = c[11*ldc+nr-1]
@@ -173,6 +174,17 @@ func callAsmKernelMasked(kc int, a []float32, aMode int, lda int, b []float32, c
 		flags |= amd64.EpiReLU
 	}
 	pa, pb, pc := &a[0], &b[0], &c[0]
+	if nr <= 16 {
+		switch aMode {
+		case aPackedPanel:
+			amd64.SgemmAVX512x12x16PPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+		case aRowsInPlace:
+			amd64.SgemmAVX512x12x16RPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+		default:
+			amd64.SgemmAVX512x12x16TPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+		}
+		return
+	}
 	switch aMode {
 	case aPackedPanel:
 		amd64.SgemmAVX512x12x32PPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)

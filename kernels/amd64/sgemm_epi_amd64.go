@@ -135,23 +135,56 @@ func SgemmAVX512x12x32TPE(kc int, a *float32, lda int, b *float32, ldb int, c *f
 //go:noescape
 func SgemmAVX512x12x32TRE(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int)
 
-// SgemmAVX512x12x32PPM is SgemmAVX512x12x32PPE on the first nr columns (1 ≤ nr ≤ 32) of
-// the tile: it reads C (beta ≠ 0) and bias, and writes C, only there,
-// under masks; the columns past nr of B's packed panel are read (zeros).
+// SgemmAVX512x12x32PPM is the 12×32 AVX-512 SGEMM microkernel with the epilogue of
+// the Sgemm…E kernels, B a packed panel of 32 columns per k step, on the
+// first nr columns (1 ≤ nr ≤ 32) of the tile: it reads C (beta ≠ 0) and
+// bias, and writes C, only there, under masks; the columns of B's panel
+// past nr are read (zeros).
 //
 //go:noescape
 func SgemmAVX512x12x32PPM(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int, nr int)
 
-// SgemmAVX512x12x32RPM is SgemmAVX512x12x32RPE on the first nr columns (1 ≤ nr ≤ 32) of
-// the tile: it reads C (beta ≠ 0) and bias, and writes C, only there,
-// under masks; the columns past nr of B's packed panel are read (zeros).
+// SgemmAVX512x12x32RPM is the 12×32 AVX-512 SGEMM microkernel with the epilogue of
+// the Sgemm…E kernels, B a packed panel of 32 columns per k step, on the
+// first nr columns (1 ≤ nr ≤ 32) of the tile: it reads C (beta ≠ 0) and
+// bias, and writes C, only there, under masks; the columns of B's panel
+// past nr are read (zeros).
 //
 //go:noescape
 func SgemmAVX512x12x32RPM(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int, nr int)
 
-// SgemmAVX512x12x32TPM is SgemmAVX512x12x32TPE on the first nr columns (1 ≤ nr ≤ 32) of
-// the tile: it reads C (beta ≠ 0) and bias, and writes C, only there,
-// under masks; the columns past nr of B's packed panel are read (zeros).
+// SgemmAVX512x12x32TPM is the 12×32 AVX-512 SGEMM microkernel with the epilogue of
+// the Sgemm…E kernels, B a packed panel of 32 columns per k step, on the
+// first nr columns (1 ≤ nr ≤ 32) of the tile: it reads C (beta ≠ 0) and
+// bias, and writes C, only there, under masks; the columns of B's panel
+// past nr are read (zeros).
 //
 //go:noescape
 func SgemmAVX512x12x32TPM(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int, nr int)
+
+// SgemmAVX512x12x16PPM is the 12×16 AVX-512 SGEMM microkernel with the epilogue of
+// the Sgemm…E kernels, B a packed panel of 32 columns per k step, on the
+// first nr columns (1 ≤ nr ≤ 16) of the tile: it reads C (beta ≠ 0) and
+// bias, and writes C, only there, under masks; the columns of B's panel
+// past nr are read (zeros).
+//
+//go:noescape
+func SgemmAVX512x12x16PPM(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int, nr int)
+
+// SgemmAVX512x12x16RPM is the 12×16 AVX-512 SGEMM microkernel with the epilogue of
+// the Sgemm…E kernels, B a packed panel of 32 columns per k step, on the
+// first nr columns (1 ≤ nr ≤ 16) of the tile: it reads C (beta ≠ 0) and
+// bias, and writes C, only there, under masks; the columns of B's panel
+// past nr are read (zeros).
+//
+//go:noescape
+func SgemmAVX512x12x16RPM(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int, nr int)
+
+// SgemmAVX512x12x16TPM is the 12×16 AVX-512 SGEMM microkernel with the epilogue of
+// the Sgemm…E kernels, B a packed panel of 32 columns per k step, on the
+// first nr columns (1 ≤ nr ≤ 16) of the tile: it reads C (beta ≠ 0) and
+// bias, and writes C, only there, under masks; the columns of B's panel
+// past nr are read (zeros).
+//
+//go:noescape
+func SgemmAVX512x12x16TPM(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int, nr int)

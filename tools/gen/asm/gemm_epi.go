@@ -34,14 +34,23 @@ func genSgemmEpiAsm() []byte {
 			genGemmKernelEpi(&a, k, v, false)
 		}
 	}
-	for _, k := range gemmKernels {
+	for _, k := range epiMaskedKernels {
 		for _, v := range variants {
-			if k.reg == "Z" && v.bPacked {
+			if v.bPacked {
 				genGemmKernelEpi(&a, k, v, true)
 			}
 		}
 	}
 	return a.Bytes()
+}
+
+// epiMaskedKernels have masked epilogue variants (nameM) for the edge
+// tiles of C: the 12×32 kernel, and a 12×16 one reading the first 16
+// columns of 32-wide B panels, for edges of at most 16 columns (half the
+// work).
+var epiMaskedKernels = []gemmKernel{
+	gemmKernels[1],
+	{name: "SgemmAVX512x12x16", reg: "Z", lanes: 16, mr: 12, nr: 16, zero: "VPXORD", unroll: 4, bStride: 32},
 }
 
 // genGemmKernelEpi writes
@@ -233,19 +242,21 @@ func %[1]s%[2]sE(kc int, a *float32, lda int, b *float32, ldb int, c *float32, l
 `, k.name, v.suffix, k.nr)
 		}
 	}
-	for _, k := range gemmKernels {
+	for _, k := range epiMaskedKernels {
 		for _, v := range variants {
-			if k.reg != "Z" || !v.bPacked {
+			if !v.bPacked {
 				continue
 			}
 			fmt.Fprintf(&b, `
-// %[1]s%[2]sM is %[1]s%[2]sE on the first nr columns (1 ≤ nr ≤ %[3]d) of
-// the tile: it reads C (beta ≠ 0) and bias, and writes C, only there,
-// under masks; the columns past nr of B's packed panel are read (zeros).
+// %[1]s%[2]sM is the %[4]d×%[3]d AVX-512 SGEMM microkernel with the epilogue of
+// the Sgemm…E kernels, B a packed panel of %[5]d columns per k step, on the
+// first nr columns (1 ≤ nr ≤ %[3]d) of the tile: it reads C (beta ≠ 0) and
+// bias, and writes C, only there, under masks; the columns of B's panel
+// past nr are read (zeros).
 //
 //go:noescape
 func %[1]s%[2]sM(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, bias *float32, lo, hi float32, flags int, nr int)
-`, k.name, v.suffix, k.nr)
+`, k.name, v.suffix, k.nr, k.mr, k.bw())
 		}
 	}
 	return b.Bytes()

@@ -82,6 +82,17 @@ type gemmKernel struct {
 	mr, nr int    // tile shape
 	zero   string // zeroing instruction
 	unroll int    // k-loop unroll factor
+	// bStride, when set, is the width of the packed B panels the kernel
+	// reads the first nr columns of (else nr).
+	bStride int
+}
+
+// bw returns the floats per k step of a packed B panel.
+func (k gemmKernel) bw() int {
+	if k.bStride > 0 {
+		return k.bStride
+	}
+	return k.nr
 }
 
 var gemmKernels = []gemmKernel{
@@ -201,7 +212,7 @@ func genGemmKernel(a *asm, k gemmKernel, vr variant) {
 	}
 	bAddr := func(u, v int) string {
 		if vr.bPacked {
-			return fmt.Sprintf("%d(DX)", u*k.nr*4+v*vb)
+			return fmt.Sprintf("%d(DX)", u*k.bw()*4+v*vb)
 		}
 		switch u {
 		case 0:
@@ -241,7 +252,7 @@ func genGemmKernel(a *asm, k gemmKernel, vr variant) {
 		}
 		switch {
 		case vr.bPacked:
-			a.f("ADDQ $%d, DX", steps*k.nr*4)
+			a.f("ADDQ $%d, DX", steps*k.bw()*4)
 		case steps == 1:
 			a.f("ADDQ R13, DX")
 		default:

@@ -1,5 +1,7 @@
 // Package amd64 holds graft's Go-assembly kernels for x86-64: SGEMM
-// microkernels (AVX2+FMA 6×16, AVX-512 12×32), AVX2 convolution, Winograd,
+// microkernels (AVX2+FMA 6×16, AVX-512 12×32; with an epilogue adding a
+// bias and clamping or rectifying in registers, Sgemm…E, and masked for
+// edge columns, Sgemm…M), AVX2 convolution, Winograd,
 // pooling, optimizer and streaming elementwise kernels, and AVX-512 ones
 // for the convolution paths where they pay (row, tap weight-gradient and
 // dot-row kernels), generated from the same templates

@@ -109,18 +109,7 @@ func callAsmKernelEpi(id kernelID, nr, kc int, a []float32, aMode int, lda int, 
 	if !bPacked {
 		v++
 	}
-	flags := 0
-	pbias := &c[0] // unread without EpiBias
-	if bias != nil {
-		_ = bias[nr-1]
-		pbias, flags = &bias[0], amd64.EpiBias
-	}
-	switch act.Kind {
-	case FuseClamp:
-		flags |= amd64.EpiClamp
-	case FuseReLU:
-		flags |= amd64.EpiReLU
-	}
+	pbias, flags := epiArgs(bias, nr, &c[0], act)
 	lo, hi := act.Lo, act.Hi
 	pa, pb, pc := &a[0], &b[0], &c[0]
 	switch int(id)<<3 | v {
@@ -153,16 +142,10 @@ func callAsmKernelEpi(id kernelID, nr, kc int, a []float32, aMode int, lda int, 
 	}
 }
 
-// callAsmKernelMasked runs the AVX-512 masked epilogue kernel
-// (SgemmAVX512x12x32{P,R,T}PM, or SgemmAVX512x12x16{P,R,T}PM for nr ≤
-// 16) on the first nr < 32 columns of a 12×32 tile, B packed (zero
-// columns past nr): C, and bias (nil: none), read and written only there;
-// act as callAsmKernelEpi.
-func callAsmKernelMasked(kc int, a []float32, aMode int, lda int, b []float32, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct, nr int) {
-	_ = b[kc*32-1]
-	_ = c[11*ldc+nr-1]
-	flags := 0
-	pbias := &c[0] // unread without EpiBias
+// epiArgs returns the bias pointer (c0, unread, without a bias; else the
+// bias holds nr floats) and the flags of an epilogue kernel call.
+func epiArgs(bias []float32, nr int, c0 *float32, act FusedAct) (*float32, int) {
+	flags, pbias := 0, c0
 	if bias != nil {
 		_ = bias[nr-1]
 		pbias, flags = &bias[0], amd64.EpiBias
@@ -173,6 +156,18 @@ func callAsmKernelMasked(kc int, a []float32, aMode int, lda int, b []float32, c
 	case FuseReLU:
 		flags |= amd64.EpiReLU
 	}
+	return pbias, flags
+}
+
+// callAsmKernelMasked runs the AVX-512 masked epilogue kernel
+// (SgemmAVX512x12x32{P,R,T}PM, or SgemmAVX512x12x16{P,R,T}PM for nr ≤
+// 16) on the first nr < 32 columns of a 12×32 tile, B packed (zero
+// columns past nr): C, and bias (nil: none), read and written only there;
+// act as callAsmKernelEpi.
+func callAsmKernelMasked(kc int, a []float32, aMode int, lda int, b []float32, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct, nr int) {
+	_ = b[kc*32-1]
+	_ = c[11*ldc+nr-1]
+	pbias, flags := epiArgs(bias, nr, &c[0], act)
 	pa, pb, pc := &a[0], &b[0], &c[0]
 	if nr <= 16 {
 		switch aMode {

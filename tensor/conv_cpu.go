@@ -466,9 +466,10 @@ func (g convGeom) rowTaps(oh int, xoff, toff *[depthwiseMaxTaps]int) int {
 	return nt
 }
 
-// depthwiseCall is one depthwise pass, cut across channels: every part
-// owns a disjoint range of channels of every pixel, so parts never write
-// the same element and the result does not depend on their number.
+// depthwiseCall is one depthwise pass, cut across channels (every part
+// owns a disjoint range of channels of every pixel) or, forward, across
+// output rows: parts never write the same element and the result does not
+// depend on their number.
 type depthwiseCall struct {
 	g          convGeom
 	pass       int // 0 forward, 1 backward data, 2 backward weights
@@ -476,6 +477,7 @@ type depthwiseCall struct {
 	wk         []float32 // taps [KH·KW][C]
 	bias       *Tensor
 	act        FusedAct // applied to each output row once written (forward)
+	byRows     bool     // forward: cut across output rows (whole pixels), not channels
 	dx, dy, dw []float32
 	zeros      [16]float32 // the bias of tiles without one
 }
@@ -494,6 +496,9 @@ func runDepthwise(d depthwiseCall, w []float32) {
 	parts := 1
 	if workers := goMaxProcs(); workers > 1 && d.g.flops >= gemmParallelFlops {
 		parts = min(workers, max(d.g.c/16, 1))
+		if d.byRows = d.pass == 0 && d.g.n*d.g.oh >= 4*workers; d.byRows {
+			parts = workers
+		}
 	}
 	c := depthwiseCalls.Get()
 	*c = d
@@ -506,6 +511,10 @@ func runDepthwise(d depthwiseCall, w []float32) {
 func (d *depthwiseCall) run(part, parts int) {
 	g := d.g
 	C := g.c
+	if rows := g.n * g.oh; d.byRows {
+		d.forwardChannels(0, C, part*rows/parts, (part+1)*rows/parts)
+		return
+	}
 	// cut at 16 channels (64 bytes): parts never share a cache line
 	blocks := ceilDiv(C, 16)
 	c0, c1 := part*blocks/parts*16, min((part+1)*blocks/parts*16, C)
@@ -515,7 +524,7 @@ func (d *depthwiseCall) run(part, parts int) {
 	taps := g.kh * g.kw
 	switch d.pass {
 	case 0:
-		d.forwardChannels(c0, c1)
+		d.forwardChannels(c0, c1, 0, g.n*g.oh)
 	case 1:
 		for p := 0; p < g.n*g.h*g.w; p++ {
 			clear(d.dx[p*C+c0 : p*C+c1])
@@ -590,7 +599,7 @@ func (g convGeom) interiorCols() (owA, owB int) {
 // of each output row whose taps all lie inside the input row in registers
 // (DepthwiseTileAVX2, a row's tiles of 16 channels a call), the rest pixel
 // by pixel with vector FMAs.
-func (d *depthwiseCall) forwardChannels(c0, c1 int) {
+func (d *depthwiseCall) forwardChannels(c0, c1, r0, r1 int) {
 	g := d.g
 	C := g.c
 	sw := g.p.StrideW
@@ -601,6 +610,9 @@ func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 	var xoff, woff [depthwiseMaxTaps]int
 	for n := 0; n < g.n; n++ {
 		for oh := 0; oh < g.oh; oh++ {
+			if r := n*g.oh + oh; r < r0 || r >= r1 {
+				continue
+			}
 			rowDone := 0 // output columns [owA, rowDone) done by tiles
 			if useTiles {
 				nt := g.rowTaps(oh, &xoff, &woff)

@@ -78,10 +78,22 @@ func (s *Sequential) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // Infer runs the layers' Infer in order. An elementwise layer overwrites
 // its input when an earlier layer of this call made it (never the caller's
-// tensor).
+// tensor); a ReLU or Clip right after a convolution is fused into it
+// (tensor.Conv2DAct: the same values, one pass fewer).
 func (s *Sequential) Infer(x *tensor.Tensor) *tensor.Tensor {
 	in := x
+	fused := false // layer i was computed with layer i-1
 	for i, l := range s.layers {
+		if fused {
+			fused = false
+			continue
+		}
+		if c, ok := l.Value.(*Conv2D); ok && i+1 < len(s.layers) {
+			if act, ok := fusableAct(s.layers[i+1].Value); ok {
+				x, fused = c.inferAllocAct(x, tensor.Zeros, act), true
+				continue
+			}
+		}
 		if ip, ok := l.Value.(inPlacer); ok && i > 0 && !x.Shares(in) {
 			x = ip.inferInPlace(x)
 			continue
@@ -191,7 +203,19 @@ func (r *Residual) Infer(x *tensor.Tensor) *tensor.Tensor {
 	if r.Shortcut != nil {
 		s = r.Shortcut.Infer(x)
 	}
-	y := tensor.Zeros(h.Shape()...)
+	// The sum goes over the main path's fresh output, unless that is the
+	// input passed through; a ReLU or Clip Post is fused into the sum.
+	y := h
+	if h.Shares(x) || h.Shares(s) {
+		y = tensor.Zeros(h.Shape()...)
+	}
+	if act, ok := fusableAct(r.Post); ok {
+		if !h.SameShape(s) {
+			r.add(y, h, s) // panics, naming the shapes
+		}
+		tensor.AddAct(y, h, s, act)
+		return y
+	}
 	r.add(y, h, s)
 	if r.Post != nil {
 		y = r.Post.Infer(y)

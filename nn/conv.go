@@ -132,10 +132,17 @@ func (c *Conv2D) Infer(x *tensor.Tensor) *tensor.Tensor { return c.inferAlloc(x,
 
 // inferAlloc is Infer into a tensor from alloc, whose values it overwrites.
 func (c *Conv2D) inferAlloc(x *tensor.Tensor, alloc func(...int) *tensor.Tensor) *tensor.Tensor {
+	return c.inferAllocAct(x, alloc, tensor.FusedAct{})
+}
+
+// inferAllocAct is inferAlloc followed by the activation act, fused into
+// the convolution where the backend can (tensor.Conv2DAct): Graph
+// inference runs a Conv→ReLU or Conv→Clip pair so.
+func (c *Conv2D) inferAllocAct(x *tensor.Tensor, alloc func(...int) *tensor.Tensor, act tensor.FusedAct) *tensor.Tensor {
 	p := c.params2(x)
 	oh, ow := p.OutSize(x.Dim(1), x.Dim(2), c.KH, c.KW)
 	y := alloc(x.Dim(0), oh, ow, c.Out)
-	tensor.Default().Conv2D(y, x, c.Weight.Value, biasValue(c.Bias), p)
+	tensor.Conv2DAct(y, x, c.Weight.Value, biasValue(c.Bias), p, act)
 	return y
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/graftml/graft/tensor"
 )
@@ -72,6 +73,13 @@ type Graph struct {
 	need             []bool
 	xs               [][]*tensor.Tensor
 	needs            [][]bool
+	// infer holds tensors Infer calls wrote and no longer need, one set
+	// a call in flight, reused by the next calls (no allocation, no
+	// clearing of fresh memory).
+	infer struct {
+		mu   sync.Mutex
+		free []*recycler
+	}
 }
 
 // NewGraph returns an empty Graph reading the value named input.
@@ -217,25 +225,42 @@ type inPlacer interface {
 	inferInPlace(x *tensor.Tensor) *tensor.Tensor
 }
 
-// Infer runs the nodes' inference paths; it keeps nothing. An
-// elementwise node whose input only it reads, computed inside this call,
-// overwrites that input.
+// Infer runs the nodes' inference paths; it keeps no reference to x or
+// to the result. An elementwise node whose input only it reads, computed
+// inside this call, overwrites that input. The Graph keeps the
+// intermediate tensors of a call for the next ones (ReleaseInferBuffers
+// frees them); calls from several goroutines at once each get their own.
 func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	g.mustReady()
 	vals := make([]*tensor.Tensor, len(g.index))
 	vals[g.in] = x
 	readers := g.readers()
 	left := slices.Clone(readers)
-	var pool recycler
+	fused := g.fusions(readers)
+	pool := g.takeRecycler()
+	defer g.keepRecycler(pool, vals)
 	prev := -1 // the last node run
 	for i, n := range g.nodes {
 		if !g.live[i] {
 			continue
 		}
 		if prev >= 0 {
-			g.release(&pool, vals, left, prev)
+			g.release(pool, vals, left, prev)
 		}
 		prev = i
+		if fused[i] == fusedIn {
+			continue // its value was written with its input's
+		}
+		if j := fused[i]; j > 0 {
+			act, _ := fusableAct(g.nodes[j].Layer)
+			y := g.inferFused(i, n, vals, readers, pool, act)
+			vals[g.nodeOut[i]], vals[g.nodeOut[j]] = y, y
+			continue
+		}
+		if y := g.inferAdd(i, n, vals, readers, pool, tensor.FusedAct{}); y != nil {
+			vals[g.nodeOut[i]] = y
+			continue
+		}
 		if ia, ok := n.Layer.(allocInferer); ok && len(n.Inputs) == 1 {
 			vals[g.nodeOut[i]] = ia.inferAlloc(vals[g.nodeIn[i][0]], pool.get)
 			continue
@@ -250,6 +275,109 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 		vals[g.nodeOut[i]] = g.run(i, n, vals, true)
 	}
 	return vals[g.out]
+}
+
+// fusedIn marks, in Graph.fusions, an activation node computed by the
+// convolution it reads.
+const fusedIn = -1
+
+// inferFused runs node i (a convolution or an Add, fusions says) with the
+// activation act of the node reading its output fused in.
+func (g *Graph) inferFused(i int, n GraphNode, vals []*tensor.Tensor, readers []int, pool *recycler, act tensor.FusedAct) *tensor.Tensor {
+	if c, ok := n.Layer.(*Conv2D); ok {
+		return c.inferAllocAct(vals[g.nodeIn[i][0]], pool.get, act)
+	}
+	if y := g.inferAdd(i, n, vals, readers, pool, act); y != nil {
+		return y
+	}
+	// An Add that broadcasts: the activation in place after it (the
+	// value is the node's own, only the activation reads it).
+	y := g.run(i, n, vals, true)
+	switch act.Kind {
+	case tensor.FuseReLU:
+		tensor.ReLU(y, y)
+	case tensor.FuseClamp:
+		tensor.Clamp(y, y, act.Lo, act.Hi)
+	}
+	return y
+}
+
+// inferAdd runs node i when it adds two values of one shape (a residual
+// connection), with act fused in (tensor.AddAct), into one of the inputs
+// when only this node reads it and nothing else shares it, else into a
+// recycled tensor; it returns nil for other nodes.
+func (g *Graph) inferAdd(i int, n GraphNode, vals []*tensor.Tensor, readers []int, pool *recycler, act tensor.FusedAct) *tensor.Tensor {
+	b, ok := n.Layer.(*Binary)
+	if !ok || !plainAdd(b) || len(g.nodeIn[i]) != 2 {
+		return nil
+	}
+	v0, v1 := g.nodeIn[i][0], g.nodeIn[i][1]
+	x0, x1 := vals[v0], vals[v1]
+	if !x0.SameShape(x1) {
+		return nil
+	}
+	var y *tensor.Tensor
+	for _, v := range []int{v0, v1} {
+		if v != g.in && v != g.out && v0 != v1 && readers[v] == 1 && !sharedElsewhere(vals, v) {
+			y = vals[v]
+			break
+		}
+	}
+	if y == nil {
+		y = pool.get(x0.Shape()...)
+	}
+	tensor.AddAct(y, x0, x1, act)
+	return y
+}
+
+// plainAdd reports whether b adds its two inputs (no constant).
+func plainAdd(b *Binary) bool { return b.Op == OpAdd && b.Const == nil }
+
+// fusions finds the convolutions and Adds of two inputs whose output only
+// a ReLU or a Clip reads, and that is not the Graph's output: f[i] = j
+// for the convolution or Add i and f[j] = fusedIn for the activation j,
+// which inference then computes in i's store (bit for bit the same
+// values; i's own value, read by nobody else, is never written).
+func (g *Graph) fusions(readers []int) []int {
+	f := make([]int, len(g.nodes))
+	reader := make([]int, len(g.index)) // the last live node reading each value
+	for i, ins := range g.nodeIn {
+		if g.live[i] {
+			for _, v := range ins {
+				reader[v] = i
+			}
+		}
+	}
+	for i, n := range g.nodes {
+		v := g.nodeOut[i]
+		conv, _ := n.Layer.(*Conv2D)
+		add, _ := n.Layer.(*Binary)
+		ok := (conv != nil && len(n.Inputs) == 1) || (add != nil && plainAdd(add) && len(n.Inputs) == 2)
+		if !ok || !g.live[i] || readers[v] != 1 || v == g.out {
+			continue
+		}
+		j := reader[v]
+		if _, ok := fusableAct(g.nodes[j].Layer); ok && len(g.nodeIn[j]) == 1 {
+			f[i], f[j] = j, fusedIn
+		}
+	}
+	return f
+}
+
+// fusableAct returns the activation of a layer a convolution can apply
+// in its store (tensor.FusedAct): ReLU, and Clip with bounds not NaN.
+func fusableAct(l Layer) (tensor.FusedAct, bool) {
+	switch a := l.(type) {
+	case *Act:
+		if a.Kind == tensor.ActReLU {
+			return tensor.ReLUAct(), true
+		}
+	case *Clip:
+		if lo, hi := a.pointwise.a, a.pointwise.b; lo == lo && hi == hi { // the bounds apply uses
+			return tensor.ClampAct(lo, hi), true
+		}
+	}
+	return tensor.FusedAct{}, false
 }
 
 // sharedElsewhere reports whether another value (the input included)
@@ -273,6 +401,67 @@ type allocInferer interface {
 // recycler holds tensors of dead values by length.
 type recycler struct {
 	free map[int][]*tensor.Tensor
+	// asked counts the tensors of each length get handed out in this
+	// call: what the next call keeps.
+	asked map[int]int
+}
+
+// takeRecycler returns the tensors an earlier Infer call left, or an
+// empty recycler.
+func (g *Graph) takeRecycler() *recycler {
+	g.infer.mu.Lock()
+	defer g.infer.mu.Unlock()
+	if n := len(g.infer.free); n > 0 {
+		r := g.infer.free[n-1]
+		g.infer.free = g.infer.free[:n-1]
+		return r
+	}
+	return &recycler{free: map[int][]*tensor.Tensor{}, asked: map[int]int{}}
+}
+
+// keepRecycler puts r back for the next call, with the values of vals
+// this call wrote (neither the input nor the output, nor a tensor either
+// shares), and only as many tensors of each length as the call asked for
+// (so that inputs of changing shapes do not pile tensors up).
+func (g *Graph) keepRecycler(r *recycler, vals []*tensor.Tensor) {
+	in, out := vals[g.in], vals[g.out]
+	for v, t := range vals {
+		if t == nil || v == g.in || v == g.out || t.Shares(in) || (out != nil && t.Shares(out)) {
+			continue
+		}
+		dup := false
+		for _, o := range vals[:v] {
+			dup = dup || (o != nil && o.Shares(t))
+		}
+		if !dup {
+			r.free[t.Len()] = append(r.free[t.Len()], t)
+		}
+	}
+	for n, l := range r.free {
+		kept := l[:0]
+		for _, t := range l {
+			if len(kept) < r.asked[n] && (out == nil || !t.Shares(out)) {
+				kept = append(kept, t)
+			}
+		}
+		clear(l[len(kept):])
+		if len(kept) == 0 {
+			delete(r.free, n)
+			continue
+		}
+		r.free[n] = kept
+	}
+	clear(r.asked)
+	g.infer.mu.Lock()
+	g.infer.free = append(g.infer.free, r)
+	g.infer.mu.Unlock()
+}
+
+// ReleaseInferBuffers drops the tensors Infer keeps between calls.
+func (g *Graph) ReleaseInferBuffers() {
+	g.infer.mu.Lock()
+	g.infer.free = nil
+	g.infer.mu.Unlock()
 }
 
 // get returns a tensor of the shape: a recycled one (its values stale)
@@ -282,6 +471,7 @@ func (r *recycler) get(shape ...int) *tensor.Tensor {
 	for _, d := range shape {
 		n *= d
 	}
+	r.asked[n]++
 	if l := r.free[n]; len(l) > 0 {
 		t := l[len(l)-1]
 		r.free[n] = l[:len(l)-1]
@@ -308,9 +498,6 @@ func (g *Graph) release(r *recycler, vals []*tensor.Tensor, left []int, i int) {
 		}
 		vals[v] = nil
 		if !shared {
-			if r.free == nil {
-				r.free = map[int][]*tensor.Tensor{}
-			}
 			r.free[t.Len()] = append(r.free[t.Len()], t)
 		}
 	}

@@ -37,6 +37,8 @@ func TestOpsSteadyStateNoAllocs(t *testing.T) {
 				CPU{}.Conv2D(y, x, w, b, c.p)
 				CPU{}.Conv2DBackwardData(dx, dy, w, c.p)
 				CPU{}.Conv2DBackwardWeights(dw, db, x, dy, c.p)
+				CPU{}.Conv2DAct(y, x, w, b, c.p, ClampAct(0, 6))
+				CPU{}.Conv2DAct(y, x, w, b, c.p, ReLUAct())
 			}
 		}
 		x := RandNormal(4, 0, 1, 2, 12, 12, 16)
@@ -55,6 +57,13 @@ func TestOpsSteadyStateNoAllocs(t *testing.T) {
 			CPU{}.BatchNormTrain(bny, x, g, bt, nil, nil, sm, si, BatchNormParams{Eps: 1e-5, ReLU: true})
 			CPU{}.BatchNormBackward(bdx, dg, db, x, bny, g, sm, si)
 			CPU{}.BatchNormInference(bny, x, g, bt, sm, si, BatchNormParams{Eps: 1e-5})
+		}
+		ax, ay := RandNormal(6, 0, 1, 2, 12, 12, 16), Zeros(2, 12, 12, 16)
+		ops["add, fused"] = func() {
+			AddAct(ay, ax, x, ClampAct(0, 6))
+			AddAct(ay, ax, x, ReLUAct())
+			CPU{}.Add(ay, ax, x)
+			CPU{}.ReLU(ay, ax)
 		}
 		red := Zeros(2, 12, 16)
 		ops["reductions"] = func() {

@@ -206,7 +206,17 @@ func (c *col2imCall) run(part, parts int) {
 
 // Conv2D computes the convolution of x (NHWC) by w (OIHW) plus bias (or
 // nil) into y (NHWC); Reference.Conv2D states the result.
-func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
+func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) { conv2D(y, x, w, bias, p, FusedAct{}) }
+
+// Conv2DAct is Conv2D followed by act on y, bit for bit: on the 1×1 path
+// in the GEMM kernels' epilogue (in registers), on the depthwise and
+// row-kernel paths row by row as each is written, on the Winograd path
+// tile by tile (in cache), a separate pass on the others.
+func (CPU) Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
+	conv2D(y, x, w, bias, p, act)
+}
+
+func conv2D(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 	g := convDims("Conv2D", x, w, y, bias, p)
 	kn := cpuKernel()
 	var b []float32
@@ -215,7 +225,7 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 	}
 	switch {
 	case g.depthwise:
-		depthwiseForward(g, y.data, x.data, w.data, bias)
+		runDepthwise(depthwiseCall{g: g, pass: 0, y: y.data, x: x.data, bias: bias, act: act}, w.data)
 		return
 	case g.pointwiseInPlc:
 		checkSgemm(false, true, g.pixels, g.o, g.c, x.data, g.c, w.data, g.c, y.data, g.o)
@@ -223,16 +233,17 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 			scaleC(g.pixels, g.o, 0, y.data, g.o)
 			break
 		}
-		sgemmBias(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, b, y.data, g.o)
+		sgemmEpi(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, b, act, y.data, g.o)
 		return
 	case winogradOK(kn, g):
-		convWinograd(kn, g, y.data, x.data, w.data, b, false)
+		convWinogradAct(kn, g, y.data, x.data, w.data, b, false, act)
 		return
 	case rowTapOK(kn, g):
-		convRowTap(kn, g, y.data, x.data, w.data, b, false)
+		convRowTapAct(kn, g, y.data, x.data, w.data, b, false, act)
 		return
 	case planeOK(g):
 		planeForward(g, y.data, x.data, w.data, b)
+		act.applyParallel(y.data)
 		return
 	default:
 		s := convScratches.Get()
@@ -256,6 +267,7 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 			addF32(row, row, bias.data)
 		}
 	}
+	act.applyParallel(y.data)
 }
 
 // Conv2DBackwardData computes dx, the gradient of the convolution's input,
@@ -454,15 +466,18 @@ func (g convGeom) rowTaps(oh int, xoff, toff *[depthwiseMaxTaps]int) int {
 	return nt
 }
 
-// depthwiseCall is one depthwise pass, cut across channels: every part
-// owns a disjoint range of channels of every pixel, so parts never write
-// the same element and the result does not depend on their number.
+// depthwiseCall is one depthwise pass, cut across channels (every part
+// owns a disjoint range of channels of every pixel) or, forward, across
+// output rows: parts never write the same element and the result does not
+// depend on their number.
 type depthwiseCall struct {
 	g          convGeom
 	pass       int // 0 forward, 1 backward data, 2 backward weights
 	y, x, w    []float32
 	wk         []float32 // taps [KH·KW][C]
 	bias       *Tensor
+	act        FusedAct // applied to each output row once written (forward)
+	byRows     bool     // forward: cut across output rows (whole pixels), not channels
 	dx, dy, dw []float32
 	zeros      [16]float32 // the bias of tiles without one
 }
@@ -481,6 +496,9 @@ func runDepthwise(d depthwiseCall, w []float32) {
 	parts := 1
 	if workers := goMaxProcs(); workers > 1 && d.g.flops >= gemmParallelFlops {
 		parts = min(workers, max(d.g.c/16, 1))
+		if d.byRows = d.pass == 0 && d.g.n*d.g.oh >= 4*workers; d.byRows {
+			parts = workers
+		}
 	}
 	c := depthwiseCalls.Get()
 	*c = d
@@ -493,6 +511,10 @@ func runDepthwise(d depthwiseCall, w []float32) {
 func (d *depthwiseCall) run(part, parts int) {
 	g := d.g
 	C := g.c
+	if rows := g.n * g.oh; d.byRows {
+		d.forwardChannels(0, C, part*rows/parts, (part+1)*rows/parts)
+		return
+	}
 	// cut at 16 channels (64 bytes): parts never share a cache line
 	blocks := ceilDiv(C, 16)
 	c0, c1 := part*blocks/parts*16, min((part+1)*blocks/parts*16, C)
@@ -502,7 +524,7 @@ func (d *depthwiseCall) run(part, parts int) {
 	taps := g.kh * g.kw
 	switch d.pass {
 	case 0:
-		d.forwardChannels(c0, c1)
+		d.forwardChannels(c0, c1, 0, g.n*g.oh)
 	case 1:
 		for p := 0; p < g.n*g.h*g.w; p++ {
 			clear(d.dx[p*C+c0 : p*C+c1])
@@ -521,10 +543,6 @@ func (d *depthwiseCall) run(part, parts int) {
 			}
 		}
 	}
-}
-
-func depthwiseForward(g convGeom, y, x, w []float32, bias *Tensor) {
-	runDepthwise(depthwiseCall{g: g, pass: 0, y: y, x: x, bias: bias}, w)
 }
 
 func depthwiseBackwardData(g convGeom, dx, dy, w []float32) {
@@ -581,7 +599,7 @@ func (g convGeom) interiorCols() (owA, owB int) {
 // of each output row whose taps all lie inside the input row in registers
 // (DepthwiseTileAVX2, a row's tiles of 16 channels a call), the rest pixel
 // by pixel with vector FMAs.
-func (d *depthwiseCall) forwardChannels(c0, c1 int) {
+func (d *depthwiseCall) forwardChannels(c0, c1, r0, r1 int) {
 	g := d.g
 	C := g.c
 	sw := g.p.StrideW
@@ -592,6 +610,9 @@ func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 	var xoff, woff [depthwiseMaxTaps]int
 	for n := 0; n < g.n; n++ {
 		for oh := 0; oh < g.oh; oh++ {
+			if r := n*g.oh + oh; r < r0 || r >= r1 {
+				continue
+			}
 			rowDone := 0 // output columns [owA, rowDone) done by tiles
 			if useTiles {
 				nt := g.rowTaps(oh, &xoff, &woff)
@@ -628,7 +649,25 @@ func (d *depthwiseCall) forwardChannels(c0, c1 int) {
 					fmaF32(d.y[yo+ca:yo+c1], d.x[xo+ca:xo+c1], d.wk[t*C+ca:t*C+c1])
 				})
 			}
+			d.actRow(n, oh, c0, c1)
 		}
+	}
+}
+
+// actRow applies d.act to channels [c0, c1) of output row (n, oh), just
+// written and still in cache.
+func (d *depthwiseCall) actRow(n, oh, c0, c1 int) {
+	if d.act.Kind == FuseNone {
+		return
+	}
+	g := d.g
+	y := d.y[(n*g.oh+oh)*g.ow*g.c : (n*g.oh+oh+1)*g.ow*g.c]
+	if c0 == 0 && c1 == g.c {
+		d.act.apply(y)
+		return
+	}
+	for o := 0; o < len(y); o += g.c {
+		d.act.apply(y[o+c0 : o+c1])
 	}
 }
 

@@ -79,6 +79,7 @@ type rowTapConv struct {
 	bp     []float32 // packed weights [O/NR][KH][KW·C][NR], NR = nr
 	y      []float32
 	bias   []float32
+	act    FusedAct // applied to each output row (runRows)
 }
 
 var (
@@ -91,10 +92,17 @@ var (
 // pass this is ([C][O][KH][KW] for g's O and C), read flipped and
 // transposed (see flippedGeom).
 func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) {
+	convRowTapAct(kn, g, y, x, w, bias, flip, FusedAct{})
+}
+
+// convRowTapAct is convRowTap with act applied to y: to each output row
+// as the row kernels write it, after the whole convolution in the other
+// modes.
+func convRowTapAct(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool, act FusedAct) {
 	s := convScratches.Get()
 	rt := rowTapCalls.Get()
 	mode, NR := rowTapMode(kn, g)
-	*rt = rowTapConv{kn: kn, g: g, nr: NR, y: y, bias: bias}
+	*rt = rowTapConv{kn: kn, g: g, nr: NR, y: y, bias: bias, act: act}
 	rt.pix, _ = rowTilePixels(NR, g.ow)
 	rt.hp, rt.wp = g.h+g.p.PadTop+g.p.PadBottom, g.w+g.p.PadLeft+g.p.PadRight
 	C := g.c
@@ -149,6 +157,9 @@ func convRowTap(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) 
 	*rt = rowTapConv{}
 	rowTapCalls.Put(rt)
 	convScratches.Put(s)
+	if mode != rtRows {
+		act.applyParallel(y[:g.pixels*g.o])
+	}
 }
 
 // rowTapPrep pads the input and packs the weights of a row-tap call; a
@@ -334,6 +345,7 @@ func (rt *rowTapConv) runRows(part, parts int) {
 			}
 			callConvRow(rt.kn, NR, rt.pix, g.ow, K, rt.xp[aBase:], g.p.StrideW*C*4, rt.toff, rt.bp[jp*K*NR:(jp+1)*K*NR], bias, yrow[jp*NR:], O)
 		}
+		rt.act.apply(yrow[:g.ow*O])
 	}
 }
 

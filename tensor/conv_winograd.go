@@ -136,6 +136,7 @@ type winoCall struct {
 	x, y, bias []float32 // NHWC input and output, bias or nil
 	w          []float32 // OIHW weights, or with flip [C][O][3][3] read flipped
 	flip       bool
+	act        FusedAct  // applied to each output tile once written
 	u          []float32 // transformed weights: [16][Op/unr][C][unr] + skew
 	unr, op    int       // panel width of u; O rounded up to it
 	tw, th     int       // tiles per row and per column: ⌈OW/2⌉, ⌈OH/2⌉
@@ -174,8 +175,14 @@ func winoChunk(c, op int) int {
 }
 
 func convWinograd(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool) {
+	convWinogradAct(kn, g, y, x, w, bias, flip, FusedAct{})
+}
+
+// convWinogradAct is convWinograd with act applied to each output tile
+// as the output transform writes it.
+func convWinogradAct(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool, act FusedAct) {
 	c := winoCalls.Get()
-	*c = winoCall{kn: kn, g: g, x: x, y: y, bias: bias, w: w, flip: flip}
+	*c = winoCall{kn: kn, g: g, x: x, y: y, bias: bias, w: w, flip: flip, act: act}
 	c.tw, c.th = ceilDiv(g.ow, 2), ceilDiv(g.oh, 2)
 	c.tiles = g.n * c.tw * c.th
 	if kn.id == kidGeneric {
@@ -542,12 +549,17 @@ func (c *winoCall) outputTransform(s *winoScratch, t0, nt int) {
 		i := winogradOutputKernels(c.kn, O, m, ms, dst, ys, rs, b)
 		winogradOutputGo(i, O, m, ms, dst, ys, rs, b)
 		if full {
+			if c.act.Kind != FuseNone {
+				c.act.apply(dst[:2*O])
+				c.act.apply(dst[rs : rs+2*O])
+			}
 			continue
 		}
 		for dy := 0; dy < 2 && 2*ty+dy < g.oh; dy++ {
 			for dx := 0; dx < 2 && 2*tx+dx < g.ow; dx++ {
 				o := ((n*g.oh+2*ty+dy)*g.ow + 2*tx + dx) * O
 				copy(c.y[o:o+O], s.out[(2*dy+dx)*O:])
+				c.act.apply(c.y[o : o+O])
 			}
 		}
 	}

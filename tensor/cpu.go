@@ -22,7 +22,7 @@ func (CPU) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
 // Add computes z = x + y.
 func (CPU) Add(z, x, y *Tensor) {
 	mustSameShape("Add", z, x, y)
-	addF32(z.data, x.data, y.data)
+	addAct(z.data, x.data, y.data, FusedAct{})
 }
 
 // Mul computes z = x·y elementwise.
@@ -46,7 +46,7 @@ func (CPU) Axpy(y *Tensor, alpha float32, x *Tensor) {
 // ReLU computes y = max(x, 0); NaN passes through.
 func (CPU) ReLU(y, x *Tensor) {
 	mustSameShape("ReLU", y, x)
-	reluF32(y.data, x.data)
+	reluParallel(y.data, x.data)
 }
 
 // ReLUGrad computes dx = dy where x > 0, else 0.

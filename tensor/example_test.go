@@ -53,3 +53,15 @@ func ExampleDeviceReport() {
 	// [7 10 15 22]
 	// true
 }
+
+func ExampleConv2DAct() {
+	// A 1×1 convolution of two channels into two, with a bias, clamped to
+	// [0, 6] (ONNX's Clip, ReLU6) as the convolution stores its output.
+	x := tensor.FromSlice([]float32{1, 2, -3, 4}, 1, 1, 2, 2) // N, H, W, C
+	w := tensor.FromSlice([]float32{1, 1, 2, 0}, 2, 2, 1, 1)  // O, C, KH, KW
+	b := tensor.FromSlice([]float32{0, 1}, 2)
+	y := tensor.Zeros(1, 1, 2, 2)
+	tensor.Conv2DAct(y, x, w, b, tensor.ConvParams{}, tensor.ClampAct(0, 6))
+	fmt.Println(y.Data())
+	// Output: [3 3 1 0]
+}

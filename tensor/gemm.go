@@ -45,15 +45,22 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 }
 
 // sgemmBias is sgemm (k > 0, alpha ≠ 0) that then adds bias[j] (when
-// bias is not nil) to every row of C, block by block while each block of
-// C is still in cache: c[i·ldc+j] = (alpha·op(A)·op(B) + beta·C)[i,j] +
-// bias[j], bit for bit the product followed by a separate pass adding
-// bias.
+// bias is not nil) to every row of C: c[i·ldc+j] = (alpha·op(A)·op(B) +
+// beta·C)[i,j] + bias[j], bit for bit the product followed by a separate
+// pass adding bias.
 func sgemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
+	sgemmEpi(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, FusedAct{}, c, ldc)
+}
+
+// sgemmEpi is sgemmBias followed by act on every element of C, each tile
+// of C finished in the microkernel's registers (its epilogue: alpha·s +
+// beta·C, + bias[j], then act) before one store, on the last KC block:
+// bit for bit sgemm, then separate passes adding bias and applying act.
+func sgemmEpi(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, act FusedAct, c []float32, ldc int) {
 	kn := cpuKernel()
 	g := gemmCalls.Get()
 	*g = gemmCall{kn: kn, transA: transA, transB: transB, m: m, n: n, k: k,
-		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias}
+		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias, act: act}
 	g.parts, g.byRows = kn.split(m, n, k, runtime.GOMAXPROCS(0))
 	parallel(g.parts, g)
 	*g = gemmCall{}
@@ -258,6 +265,7 @@ type gemmCall struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	bias           []float32 // added to each row of C at the end, or nil
+	act            FusedAct  // applied to C after the bias
 	lda, ldb, ldc  int
 	parts          int
 	byRows         bool
@@ -300,9 +308,9 @@ func (g *gemmCall) run(part, parts int) {
 		return
 	}
 	s := getGemmScratch(kn)
-	s.bias = bias
+	s.bias, s.act = bias, g.act
 	gemmSerial(kn, s, g.transA, g.transB, m, n, g.k, g.alpha, a, g.lda, b, g.ldb, g.beta, c, g.ldc)
-	s.bias = nil
+	s.bias, s.act = nil, FusedAct{}
 	gemmScratches.Put(s)
 }
 
@@ -310,9 +318,10 @@ func (g *gemmCall) run(part, parts int) {
 type gemmScratch struct {
 	a, b, tmp    []float32
 	aEdge, bEdge []float32 // one partial panel of A or B, when the rest is read in place
-	// bias, when not nil, is added to each row of every MC×NC block of C
-	// once its last KC block is done (sgemmBias).
+	// bias, when not nil, is added to each row of C, and act applied,
+	// by the epilogue of each tile's last KC block (sgemmEpi).
 	bias []float32
+	act  FusedAct
 }
 
 var gemmScratches = freeList[gemmScratch]{}
@@ -395,6 +404,7 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 			if pc > 0 {
 				bet = 1
 			}
+			epi := pc+kc == k && (s.bias != nil || s.act.Kind != FuseNone)
 			for ic := 0; ic < m; ic += kn.mc {
 				mc := min(kn.mc, m-ic)
 				if pA {
@@ -430,7 +440,22 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 						}
 						ci := (ic+ir)*ldc + jc + jr
 						if mr == MR && nr == NR {
+							if epi {
+								kn.callEpi(kc, ap, aMode, lda, bp, bPacked, ldb, c[ci:], ldc, alpha, bet, s.biasAt(jc+jr), s.act)
+								continue
+							}
 							kn.call(kc, ap, aMode, lda, bp, bPacked, ldb, c[ci:], ldc, alpha, bet)
+							continue
+						}
+						if mr == MR && kn.id == kidAVX512 {
+							// Edge columns: the masked kernel reads and
+							// writes only the first nr columns.
+							var bias []float32
+							act := FusedAct{}
+							if epi {
+								bias, act = s.biasAt(jc+jr), s.act
+							}
+							callAsmKernelMasked(kc, ap, aMode, lda, bp, c[ci:], ldc, alpha, bet, bias, act, nr)
 							continue
 						}
 						// Edge tile: compute the whole tile into tmp,
@@ -448,13 +473,9 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 								dst[j] = t + float32(bet*dst[j])
 							}
 						}
-					}
-				}
-				if s.bias != nil && pc+kc == k {
-					bb := s.bias[jc : jc+nc]
-					for i := ic; i < ic+mc; i++ {
-						row := c[i*ldc+jc : i*ldc+jc+nc]
-						addF32(row, row, bb)
+						if epi {
+							epiTile(c[ci:], ldc, mr, nr, s.biasAt(jc+jr), s.act)
+						}
 					}
 				}
 			}
@@ -619,6 +640,42 @@ func (kn *gemmKernel) call(kc int, a []float32, aMode int, lda int, b []float32,
 		sgemmStandIn(kn.mr, kn.nr, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
 	default:
 		callAsmKernel(kn.id, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
+	}
+}
+
+// callEpi is call followed by the epilogue on the tile: bias[j] added
+// (bias nil: none) and act applied, in the assembly kernel's registers
+// where the tier has one (Sgemm…E), else by epiTile, with the same
+// roundings.
+func (kn *gemmKernel) callEpi(kc int, a []float32, aMode int, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct) {
+	switch kn.id {
+	case kidAVX2, kidAVX512:
+		callAsmKernelEpi(kn.id, kn.nr, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta, bias, act)
+	default:
+		kn.call(kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
+		epiTile(c, ldc, kn.mr, kn.nr, bias, act)
+	}
+}
+
+// biasAt returns the bias from column j on, or nil without one.
+func (s *gemmScratch) biasAt(j int) []float32 {
+	if s.bias == nil {
+		return nil
+	}
+	return s.bias[j:]
+}
+
+// epiTile is the GEMM epilogue in Go on an mr×nr tile of c: c += bias[j]
+// (one rounding, when bias is not nil), then act.
+func epiTile(c []float32, ldc, mr, nr int, bias []float32, act FusedAct) {
+	for i := 0; i < mr; i++ {
+		row := c[i*ldc : i*ldc+nr]
+		if bias != nil {
+			for j, v := range bias[:nr] {
+				row[j] += v
+			}
+		}
+		act.apply(row)
 	}
 }
 

@@ -101,6 +101,95 @@ func callAsmKernel(id kernelID, kc int, a []float32, aMode int, lda int, b []flo
 	}
 }
 
+// callAsmKernelEpi is callAsmKernel with the epilogue (the Sgemm…E
+// kernels): bias[j] added to column j (bias nil: none; else it holds nr
+// floats), then act, in registers before the store.
+func callAsmKernelEpi(id kernelID, nr, kc int, a []float32, aMode int, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct) {
+	v := aMode << 1
+	if !bPacked {
+		v++
+	}
+	pbias, flags := epiArgs(bias, nr, &c[0], act)
+	lo, hi := act.Lo, act.Hi
+	pa, pb, pc := &a[0], &b[0], &c[0]
+	switch int(id)<<3 | v {
+	case int(kidAVX2)<<3 | aPackedPanel<<1:
+		amd64.SgemmAVX2x6x16PPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX2)<<3 | aPackedPanel<<1 | 1:
+		amd64.SgemmAVX2x6x16PRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX2)<<3 | aRowsInPlace<<1:
+		amd64.SgemmAVX2x6x16RPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX2)<<3 | aRowsInPlace<<1 | 1:
+		amd64.SgemmAVX2x6x16RRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX2)<<3 | aTransInPlace<<1:
+		amd64.SgemmAVX2x6x16TPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX2)<<3 | aTransInPlace<<1 | 1:
+		amd64.SgemmAVX2x6x16TRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX512)<<3 | aPackedPanel<<1:
+		amd64.SgemmAVX512x12x32PPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX512)<<3 | aPackedPanel<<1 | 1:
+		amd64.SgemmAVX512x12x32PRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX512)<<3 | aRowsInPlace<<1:
+		amd64.SgemmAVX512x12x32RPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX512)<<3 | aRowsInPlace<<1 | 1:
+		amd64.SgemmAVX512x12x32RRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX512)<<3 | aTransInPlace<<1:
+		amd64.SgemmAVX512x12x32TPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	case int(kidAVX512)<<3 | aTransInPlace<<1 | 1:
+		amd64.SgemmAVX512x12x32TRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
+	default:
+		panic("tensor: unknown SGEMM kernel")
+	}
+}
+
+// epiArgs returns the bias pointer (c0, unread, without a bias; else the
+// bias holds nr floats) and the flags of an epilogue kernel call.
+func epiArgs(bias []float32, nr int, c0 *float32, act FusedAct) (*float32, int) {
+	flags, pbias := 0, c0
+	if bias != nil {
+		_ = bias[nr-1]
+		pbias, flags = &bias[0], amd64.EpiBias
+	}
+	switch act.Kind {
+	case FuseClamp:
+		flags |= amd64.EpiClamp
+	case FuseReLU:
+		flags |= amd64.EpiReLU
+	}
+	return pbias, flags
+}
+
+// callAsmKernelMasked runs the AVX-512 masked epilogue kernel
+// (SgemmAVX512x12x32{P,R,T}PM, or SgemmAVX512x12x16{P,R,T}PM for nr ≤
+// 16) on the first nr < 32 columns of a 12×32 tile, B packed (zero
+// columns past nr): C, and bias (nil: none), read and written only there;
+// act as callAsmKernelEpi.
+func callAsmKernelMasked(kc int, a []float32, aMode int, lda int, b []float32, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct, nr int) {
+	_ = b[kc*32-1]
+	_ = c[11*ldc+nr-1]
+	pbias, flags := epiArgs(bias, nr, &c[0], act)
+	pa, pb, pc := &a[0], &b[0], &c[0]
+	if nr <= 16 {
+		switch aMode {
+		case aPackedPanel:
+			amd64.SgemmAVX512x12x16PPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+		case aRowsInPlace:
+			amd64.SgemmAVX512x12x16RPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+		default:
+			amd64.SgemmAVX512x12x16TPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+		}
+		return
+	}
+	switch aMode {
+	case aPackedPanel:
+		amd64.SgemmAVX512x12x32PPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+	case aRowsInPlace:
+		amd64.SgemmAVX512x12x32RPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+	default:
+		amd64.SgemmAVX512x12x32TPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+	}
+}
+
 // callIndirectB runs SgemmIndirectBAVX2x6x16: a 6-filter × 16-pixel tile
 // of c from the tap-major weight panel a and the input rows at byte
 // offsets toff from x.

@@ -16,6 +16,14 @@ func callAsmKernel(kernelID, int, []float32, int, int, []float32, bool, int, []f
 	panic("tensor: no assembly SGEMM kernels in this build")
 }
 
+func callAsmKernelEpi(kernelID, int, int, []float32, int, int, []float32, bool, int, []float32, int, float32, float32, []float32, FusedAct) {
+	panic("tensor: no assembly SGEMM kernels in this build")
+}
+
+func callAsmKernelMasked(int, []float32, int, int, []float32, []float32, int, float32, float32, []float32, FusedAct, int) {
+	panic("tensor: no assembly SGEMM kernels in this build")
+}
+
 func callIndirectB(int, []float32, []float32, []int, []float32, int) {
 	panic("tensor: no assembly kernels in this build")
 }

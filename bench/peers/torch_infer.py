@@ -7,7 +7,7 @@ One run is model(x) under torch.no_grad() in eval mode on a fixed random
 batch [N, 3, 224, 224]. After two warm-up runs the script times --reps runs
 and prints one line per model:
 
-    torch-infer model=resnet18 batch=32 threads=1 images/s median=... best=...
+    torch-infer model=resnet18 batch=32 threads=1 images/s median=... best=... cpu=...
 
     /usr/bin/python3 bench/peers/torch_infer.py --model mobilenet_v2,resnet18 --threads 1
 """
@@ -36,13 +36,17 @@ def main():
             m(x)
             m(x)
             times = []
+            c0 = time.process_time()
             for _ in range(a.reps):
                 t0 = time.perf_counter()
                 m(x)
                 times.append(time.perf_counter() - t0)
+            cpu = time.process_time() - c0  # every thread of the process
         med, best = statistics.median(times), min(times)
+        # cpu= is images per second of the process's CPU time, as graft's
+        # cpu_images/s (at 1 thread): steadier on a shared machine.
         print(f"torch-infer model={name} batch={a.batch} threads={a.threads} images/s "
-              f"median={a.batch / med:.1f} best={a.batch / best:.1f}", flush=True)
+              f"median={a.batch / med:.1f} best={a.batch / best:.1f} cpu={a.batch * a.reps / cpu:.1f}", flush=True)
 
 
 if __name__ == "__main__":

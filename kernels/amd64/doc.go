@@ -1,5 +1,7 @@
 // Package amd64 holds graft's Go-assembly kernels for x86-64: SGEMM
-// microkernels (AVX2+FMA 6×16, AVX-512 12×32), AVX2 convolution, Winograd,
+// microkernels (AVX2+FMA 6×16, AVX-512 12×32; with an epilogue adding a
+// bias and clamping or rectifying in registers, Sgemm…E, and masked for
+// edge columns, Sgemm…M), AVX2 convolution, Winograd,
 // pooling, optimizer and streaming elementwise kernels, and AVX-512 ones
 // where they pay: convolution (row kernels in tiles of 12, 14 and 7
 // pixels, tap weight-gradient kernels of 32 and 64 filters, dot rows),

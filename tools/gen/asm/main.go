@@ -29,6 +29,12 @@ func main() {
 	out := flag.String("out", ".", "directory to write the generated files into")
 	flag.Parse()
 	write(filepath.Join(*out, "sgemm_amd64.s"), genSgemmAsm())
+	write(filepath.Join(*out, "sgemm_epi_amd64.s"), genSgemmEpiAsm())
+	if src, err := format.Source(genSgemmEpiDecls()); err != nil {
+		log.Fatalf("gofmt of epilogue declarations: %v", err)
+	} else {
+		write(filepath.Join(*out, "sgemm_epi_amd64.go"), src)
+	}
 	write(filepath.Join(*out, "elementwise_amd64.s"), genElementwiseAsm())
 	decl := genDecls()
 	src, err := format.Source(decl)
@@ -81,6 +87,17 @@ type gemmKernel struct {
 	mr, nr int    // tile shape
 	zero   string // zeroing instruction
 	unroll int    // k-loop unroll factor
+	// bStride, when set, is the width of the packed B panels the kernel
+	// reads the first nr columns of (else nr).
+	bStride int
+}
+
+// bw returns the floats per k step of a packed B panel.
+func (k gemmKernel) bw() int {
+	if k.bStride > 0 {
+		return k.bStride
+	}
+	return k.nr
 }
 
 var gemmKernels = []gemmKernel{
@@ -200,7 +217,7 @@ func genGemmKernel(a *asm, k gemmKernel, vr variant) {
 	}
 	bAddr := func(u, v int) string {
 		if vr.bPacked {
-			return fmt.Sprintf("%d(DX)", u*k.nr*4+v*vb)
+			return fmt.Sprintf("%d(DX)", u*k.bw()*4+v*vb)
 		}
 		switch u {
 		case 0:
@@ -240,7 +257,7 @@ func genGemmKernel(a *asm, k gemmKernel, vr variant) {
 		}
 		switch {
 		case vr.bPacked:
-			a.f("ADDQ $%d, DX", steps*k.nr*4)
+			a.f("ADDQ $%d, DX", steps*k.bw()*4)
 		case steps == 1:
 			a.f("ADDQ R13, DX")
 		default:

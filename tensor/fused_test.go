@@ -1,0 +1,183 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/graftml/graft/kernels"
+)
+
+// refAct applies act to y in place with plain Go loops: Go's min and max
+// for the clamp, x < 0 → 0 for ReLU.
+func refAct(y []float32, act FusedAct) {
+	for i, v := range y {
+		switch act.Kind {
+		case FuseReLU:
+			if v < 0 {
+				y[i] = 0
+			}
+		case FuseClamp:
+			y[i] = min(max(v, act.Lo), act.Hi)
+		}
+	}
+}
+
+// TestConv2DActExact checks CPU.Conv2DAct on every tier, on one and two
+// threads, against Conv2D on one thread followed by the activation in
+// plain Go, bit for bit (NaN for NaN), on random convolutions of every path (depthwise, 1×1,
+// Winograd, row-tap, planar, im2col; randomConv) and on MobileNet's and
+// ResNet's shapes, with pixels of the input set to zero (outputs equal to
+// the bias, which hits the clamp bounds and −0) and to NaN.
+func TestConv2DActExact(t *testing.T) {
+	cases := []convCase{
+		{n: 2, h: 9, w: 11, c: 32, o: 32, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, Groups: 32}},
+		{n: 1, h: 12, w: 13, c: 48, o: 48, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, Groups: 48}},
+		{n: 2, h: 7, w: 9, c: 24, o: 144, kh: 1, kw: 1},
+		{n: 1, h: 10, w: 10, c: 16, o: 64, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{n: 1, h: 15, w: 15, c: 3, o: 32, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{n: 2, h: 9, w: 7, c: 16, o: 32, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{n: 1, h: 20, w: 19, c: 3, o: 64, kh: 7, kw: 7, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 3, PadBottom: 3, PadLeft: 3, PadRight: 3}},
+		{n: 2, h: 11, w: 11, c: 64, o: 128, kh: 3, kw: 3, p: ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{n: 2, h: 30, w: 29, c: 48, o: 48, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, Groups: 48}}, // threads cut rows
+	}
+	r := rand.New(rand.NewPCG(14, 1))
+	for len(cases) < 30 {
+		cases = append(cases, randomConv(r))
+	}
+	for _, tier := range kernels.TestTiers() {
+		restore, err := tier.Use()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, procs := range []int{1, 2} {
+			prev := runtime.GOMAXPROCS(procs)
+			for ci, cc := range cases {
+				for ai, act := range epiActs {
+					rr := rand.New(rand.NewPCG(uint64(ci), uint64(ai)))
+					x, w, bias, want := cc.tensors(rr)
+					xd := x.Data()
+					for p := 0; p < len(xd)/cc.c; p++ {
+						switch rr.IntN(8) {
+						case 0, 1, 2:
+							clear(xd[p*cc.c : (p+1)*cc.c])
+						case 3:
+							xd[p*cc.c+rr.IntN(cc.c)] = float32(math.NaN())
+						}
+					}
+					bd := bias.Data()
+					for j := range bd {
+						switch rr.IntN(4) {
+						case 0:
+							bd[j] = act.Lo
+						case 1:
+							bd[j] = act.Hi
+						case 2:
+							bd[j] = float32(math.Copysign(0, -1))
+						}
+					}
+					if (ci+ai)%3 == 2 {
+						bias = nil
+					}
+					one := runtime.GOMAXPROCS(1) // the reference on one thread
+					CPU{}.Conv2D(want, x, w, bias, cc.p)
+					runtime.GOMAXPROCS(one)
+					refAct(want.Data(), act)
+					got := ConvOutput(x, w, cc.p)
+					CPU{}.Conv2DAct(got, x, w, bias, cc.p, act)
+					for i, v := range want.Data() {
+						if g := got.Data()[i]; !sameBits(g, v) {
+							t.Fatalf("tier %s, %d threads, %v, act %+v, bias %v: y[%d] = %v (%#x), want %v (%#x)",
+								tier, procs, cc, act, bias != nil, i, g, math.Float32bits(g), v, math.Float32bits(v))
+						}
+					}
+				}
+			}
+			runtime.GOMAXPROCS(prev)
+		}
+		restore()
+	}
+}
+
+// TestConv2DActFallback checks the package-level Conv2DAct (the default
+// backend's fused path) against Conv2D then ReLU or Clamp.
+func TestConv2DActFallback(t *testing.T) {
+	cc := convCase{n: 1, h: 6, w: 5, c: 8, o: 16, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}}
+	for _, act := range epiActs {
+		x, w, bias, want := cc.tensors(rand.New(rand.NewPCG(3, 4)))
+		Conv2D(want, x, w, bias, cc.p)
+		switch act.Kind {
+		case FuseReLU:
+			ReLU(want, want)
+		case FuseClamp:
+			Clamp(want, want, act.Lo, act.Hi)
+		}
+		got := ConvOutput(x, w, cc.p)
+		Conv2DAct(got, x, w, bias, cc.p, act)
+		for i, v := range want.Data() {
+			if g := got.Data()[i]; !sameBits(g, v) {
+				t.Fatal(fmt.Sprintf("act %+v: y[%d] = %v, want %v", act, i, g, v))
+			}
+		}
+	}
+}
+
+// TestAddActExact checks AddAct (and Add and ReLU, which share its
+// threads) on one and two threads, into a third tensor and in place,
+// against the plain loops bit for bit (NaN for NaN), on lengths that cut
+// into several parts with ragged ends, with ±0, NaN and the clamp bounds
+// among the sums.
+func TestAddActExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 1))
+	for _, n := range []int{1, 13, 2*relu6Grain + 7, 5*relu6Grain + 33} {
+		x, y := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], y[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+			switch r.IntN(8) {
+			case 0:
+				x[i], y[i] = 0, float32(math.Copysign(0, -1))
+			case 1:
+				x[i] = float32(math.NaN())
+			case 2:
+				x[i], y[i] = 0.25, 0
+			}
+		}
+		for _, procs := range []int{1, 2} {
+			prev := runtime.GOMAXPROCS(procs)
+			for _, act := range epiActs {
+				want := make([]float32, n)
+				for i := range want {
+					want[i] = x[i] + y[i]
+				}
+				refAct(want, act)
+				X, Y := FromSlice(slices.Clone(x), n), FromSlice(slices.Clone(y), n)
+				Z := Zeros(n)
+				AddAct(Z, X, Y, act)
+				AddAct(X, X, Y, act) // in place
+				for i, w := range want {
+					if !sameBits(Z.Data()[i], w) || !sameBits(X.Data()[i], w) {
+						t.Fatalf("n %d, %d threads, act %+v: z[%d] = %v, in place %v, want %v", n, procs, act, i, Z.Data()[i], X.Data()[i], w)
+					}
+				}
+			}
+			Z := Zeros(n)
+			Add(Z, FromSlice(x, n), FromSlice(y, n))
+			R := Zeros(n)
+			ReLU(R, Z)
+			for i := range x {
+				s := x[i] + y[i]
+				rl := s
+				if rl < 0 {
+					rl = 0
+				}
+				if !sameBits(Z.Data()[i], s) || !sameBits(R.Data()[i], rl) {
+					t.Fatalf("n %d, %d threads: Add [%d] = %v, ReLU %v; want %v, %v", n, procs, i, Z.Data()[i], R.Data()[i], s, rl)
+				}
+			}
+			runtime.GOMAXPROCS(prev)
+		}
+	}
+}

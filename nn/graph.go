@@ -219,7 +219,9 @@ type inPlacer interface {
 
 // Infer runs the nodes' inference paths; it keeps nothing. An
 // elementwise node whose input only it reads, computed inside this call,
-// overwrites that input.
+// overwrites that input. A convolution whose output only a BatchNorm
+// reads runs with the BatchNorm folded into its weights, and with the
+// activation that alone reads the BatchNorm's output (see fold.go).
 func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	g.mustReady()
 	vals := make([]*tensor.Tensor, len(g.index))
@@ -227,7 +229,9 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	readers := g.readers()
 	left := slices.Clone(readers)
 	var pool recycler
-	prev := -1 // the last node run
+	sole := g.soleReaders(readers)
+	var folded []bool // nodes already run inside a fold
+	prev := -1        // the last node run
 	for i, n := range g.nodes {
 		if !g.live[i] {
 			continue
@@ -236,6 +240,19 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 			g.release(&pool, vals, left, prev)
 		}
 		prev = i
+		if folded != nil && folded[i] {
+			continue
+		}
+		if r, nodes, ok := g.runAt(i, sole); ok {
+			vals[g.nodeOut[nodes[len(nodes)-1]]] = r.infer(vals[g.nodeIn[i][0]], pool.get)
+			if folded == nil {
+				folded = make([]bool, len(g.nodes))
+			}
+			for _, j := range nodes[1:] {
+				folded[j] = true
+			}
+			continue
+		}
 		if ia, ok := n.Layer.(allocInferer); ok && len(n.Inputs) == 1 {
 			vals[g.nodeOut[i]] = ia.inferAlloc(vals[g.nodeIn[i][0]], pool.get)
 			continue
@@ -250,6 +267,53 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 		vals[g.nodeOut[i]] = g.run(i, n, vals, true)
 	}
 	return vals[g.out]
+}
+
+// soleReaders returns, for each value that exactly one running node
+// reads, that node (−1 for the others).
+func (g *Graph) soleReaders(readers []int) []int {
+	sole := make([]int, len(readers))
+	for v := range sole {
+		sole[v] = -1
+	}
+	for i, ins := range g.nodeIn {
+		if !g.live[i] {
+			continue
+		}
+		for _, v := range ins {
+			if readers[v] == 1 {
+				sole[v] = i
+			}
+		}
+	}
+	return sole
+}
+
+// runAt returns the run of nodes from node i that inference runs as one
+// convolution (see fold.go) and their indices: each node of the run
+// after the first is the only reader of the value before it, and no
+// value the Graph returns is folded away.
+func (g *Graph) runAt(i int, sole []int) (convRun, []int, bool) {
+	switch g.nodes[i].Layer.(type) {
+	case *Pad2D, *Conv2D:
+	default:
+		return convRun{}, nil, false
+	}
+	chain := []int{i}
+	r, ok := matchRun(func(k int) Layer {
+		for len(chain) <= k {
+			v := g.nodeOut[chain[len(chain)-1]]
+			if v == g.out || sole[v] < 0 {
+				return nil
+			}
+			chain = append(chain, sole[v])
+		}
+		return g.nodes[chain[k]].Layer
+	})
+	if !ok {
+		return convRun{}, nil, false
+	}
+	return r, chain[:r.n], true
 }
 
 // sharedElsewhere reports whether another value (the input included)
@@ -290,6 +354,14 @@ func (r *recycler) get(shape ...int) *tensor.Tensor {
 	return tensor.Zeros(shape...)
 }
 
+// put gives t's storage, which nothing reads any more, to later gets.
+func (r *recycler) put(t *tensor.Tensor) {
+	if r.free == nil {
+		r.free = map[int][]*tensor.Tensor{}
+	}
+	r.free[t.Len()] = append(r.free[t.Len()], t)
+}
+
 // release recycles the tensors of node i's inputs that no node reads any
 // more, unless the input, the output or a live value shares them.
 func (g *Graph) release(r *recycler, vals []*tensor.Tensor, left []int, i int) {
@@ -308,10 +380,7 @@ func (g *Graph) release(r *recycler, vals []*tensor.Tensor, left []int, i int) {
 		}
 		vals[v] = nil
 		if !shared {
-			if r.free == nil {
-				r.free = map[int][]*tensor.Tensor{}
-			}
-			r.free[t.Len()] = append(r.free[t.Len()], t)
+			r.put(t)
 		}
 	}
 }

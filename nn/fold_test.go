@@ -305,3 +305,40 @@ func TestFoldConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestInferRecycles runs a model whose inference recycles tensors through
+// pass-through layers (Dropout returns its input), nested Sequentials and
+// Residuals (identity and convolution shortcuts, with and without Post):
+// Infer must equal an inference Forward, twice, and leave its input alone.
+func TestInferRecycles(t *testing.T) {
+	bn := func(c int, seed uint64) *BatchNorm {
+		b := NewBatchNorm(c)
+		copy(b.RunningMean.Value.Data(), tensor.RandNormal(seed, 0, 0.3, c).Data())
+		copy(b.RunningVar.Value.Data(), tensor.RandUniform(seed+1, 0.5, 2, c).Data())
+		return b
+	}
+	conv := func(in, out, k int, seed uint64) *Conv2D {
+		return NewConv2D(in, out, k, ConvOpts{Padding: k / 2}, seed)
+	}
+	m := NewSequential(
+		NewDropout(0.3, 1),
+		conv(3, 8, 3, 2), bn(8, 3), ReLU6(),
+		NewDropout(0.3, 4),
+		NewResidual([]Named[Layer]{{"0", conv(8, 8, 3, 5)}, {"1", bn(8, 6)}, {"2", ReLU()}}, nil, ReLU()),
+		NewResidual([]Named[Layer]{{"0", conv(8, 16, 3, 7)}, {"1", bn(16, 8)}},
+			NewSequential(conv(8, 16, 1, 9), bn(16, 10)), nil),
+		NewSequential(conv(16, 16, 1, 11), bn(16, 12)),
+		NewFlatten(),
+		NewDense(16*6*5, 4, true, 13),
+	)
+	x := tensor.RandNormal(14, 0, 1, 2, 6, 5, 3)
+	x0 := slices.Clone(x.Data())
+	SetTraining(m, false)
+	want := slices.Clone(m.Forward(x).Data())
+	for i := range 2 {
+		closeRel(t, fmt.Sprintf("Infer %d", i), m.Infer(x).Data(), want, 1e-5)
+	}
+	if !slices.Equal(x.Data(), x0) {
+		t.Error("Infer wrote into its input")
+	}
+}

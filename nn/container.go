@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/graftml/graft/tensor"
 )
@@ -13,6 +14,9 @@ import (
 type Sequential struct {
 	Leaf
 	layers []Named[Layer]
+	// spare keeps the recyclers of Infer calls, with the tensors of their
+	// dead values, for the next calls
+	spare sync.Pool
 }
 
 // NewSequential returns a Sequential of layers named "0", "1", …
@@ -78,12 +82,19 @@ func (s *Sequential) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // Infer runs the layers' Infer in order. An elementwise layer overwrites
 // its input when an earlier layer of this call made it (never the caller's
-// tensor), and the tensors of values no layer reads any more are reused.
+// tensor), and the tensors of values no layer reads any more are reused,
+// in this call and the next ones.
 // A convolution followed by a BatchNorm (and an activation) runs as one
 // convolution with the BatchNorm folded into its weights (see fold.go).
 func (s *Sequential) Infer(x *tensor.Tensor) *tensor.Tensor {
-	var pool recycler
-	return s.inferPool(x, &pool)
+	pool, _ := s.spare.Get().(*recycler)
+	if pool == nil {
+		pool = &recycler{}
+	}
+	y := s.inferPool(x, pool)
+	pool.trim()
+	s.spare.Put(pool)
+	return y
 }
 
 // poolInferer is a container whose inference takes the tensors of its

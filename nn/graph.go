@@ -337,6 +337,19 @@ type allocInferer interface {
 // recycler holds tensors of dead values by length.
 type recycler struct {
 	free map[int][]*tensor.Tensor
+	// asked records the lengths gets asked for since the last trim
+	asked map[int]bool
+}
+
+// trim drops the tensors of lengths no get asked for since the last trim:
+// a recycler kept across calls holds what calls of one shape need.
+func (r *recycler) trim() {
+	for n := range r.free {
+		if !r.asked[n] {
+			delete(r.free, n)
+		}
+	}
+	clear(r.asked)
 }
 
 // get returns a tensor of the shape: a recycled one (its values stale)
@@ -346,6 +359,10 @@ func (r *recycler) get(shape ...int) *tensor.Tensor {
 	for _, d := range shape {
 		n *= d
 	}
+	if r.asked == nil {
+		r.asked = map[int]bool{}
+	}
+	r.asked[n] = true
 	if l := r.free[n]; len(l) > 0 {
 		t := l[len(l)-1]
 		r.free[n] = l[:len(l)-1]

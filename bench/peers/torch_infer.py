@@ -5,7 +5,8 @@ testdata/onnx/export.py).
 
 One run is model(x) under torch.no_grad() in eval mode on a fixed random
 batch [N, 3, 224, 224]. After two warm-up runs the script times --reps runs
-and prints one line per model:
+and prints one line per model (at one thread also the images per second
+of the thread's CPU time, cpu_images/s):
 
     torch-infer model=resnet18 batch=32 threads=1 images/s median=... best=...
 
@@ -35,14 +36,18 @@ def main():
         with torch.no_grad():
             m(x)
             m(x)
-            times = []
+            times, cpu = [], []
             for _ in range(a.reps):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 m(x)
                 times.append(time.perf_counter() - t0)
+                cpu.append(time.thread_time() - c0)
         med, best = statistics.median(times), min(times)
+        # at one thread the model runs on this thread: images per second of
+        # its CPU time, the peer of graft's cpu_images/s
+        extra = f" cpu_images/s median={a.batch / statistics.median(cpu):.1f}" if a.threads == 1 else ""
         print(f"torch-infer model={name} batch={a.batch} threads={a.threads} images/s "
-              f"median={a.batch / med:.1f} best={a.batch / best:.1f}", flush=True)
+              f"median={a.batch / med:.1f} best={a.batch / best:.1f}{extra}", flush=True)
 
 
 if __name__ == "__main__":

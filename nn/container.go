@@ -3,7 +3,6 @@ package nn
 import (
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/graftml/graft/tensor"
 )
@@ -14,9 +13,6 @@ import (
 type Sequential struct {
 	Leaf
 	layers []Named[Layer]
-	// spare keeps the recyclers of Infer calls, with the tensors of their
-	// dead values, for the next calls
-	spare sync.Pool
 }
 
 // NewSequential returns a Sequential of layers named "0", "1", …
@@ -82,20 +78,19 @@ func (s *Sequential) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // Infer runs the layers' Infer in order. An elementwise layer overwrites
 // its input when an earlier layer of this call made it (never the caller's
-// tensor), and the tensors of values no layer reads any more are reused,
-// in this call and the next ones.
+// tensor), and the tensors of values no layer reads any more are reused
+// by later layers of the call.
 // A convolution followed by a BatchNorm (and an activation) runs as one
 // convolution with the BatchNorm folded into its weights (see fold.go).
 func (s *Sequential) Infer(x *tensor.Tensor) *tensor.Tensor {
-	pool, _ := s.spare.Get().(*recycler)
-	if pool == nil {
-		pool = &recycler{}
-	}
-	y := s.inferPool(x, pool)
-	pool.trim()
-	s.spare.Put(pool)
-	return y
+	pool := recycler{max: seqRecycled}
+	return s.inferPool(x, &pool)
 }
+
+// seqRecycled is how many dead tensors Sequential inference keeps for
+// reuse: enough for a chain of layers (and a residual block's paths),
+// few enough that a call's peak memory does not grow.
+const seqRecycled = 4
 
 // poolInferer is a container whose inference takes the tensors of its
 // intermediate values from a recycler, and gives them back to it.

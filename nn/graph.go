@@ -337,19 +337,10 @@ type allocInferer interface {
 // recycler holds tensors of dead values by length.
 type recycler struct {
 	free map[int][]*tensor.Tensor
-	// asked records the lengths gets asked for since the last trim
-	asked map[int]bool
-}
-
-// trim drops the tensors of lengths no get asked for since the last trim:
-// a recycler kept across calls holds what calls of one shape need.
-func (r *recycler) trim() {
-	for n := range r.free {
-		if !r.asked[n] {
-			delete(r.free, n)
-		}
-	}
-	clear(r.asked)
+	// max, when positive, bounds the tensors put holds (the oldest go to
+	// the garbage collector), in put order
+	max   int
+	order []*tensor.Tensor
 }
 
 // get returns a tensor of the shape: a recycled one (its values stale)
@@ -359,13 +350,12 @@ func (r *recycler) get(shape ...int) *tensor.Tensor {
 	for _, d := range shape {
 		n *= d
 	}
-	if r.asked == nil {
-		r.asked = map[int]bool{}
-	}
-	r.asked[n] = true
 	if l := r.free[n]; len(l) > 0 {
 		t := l[len(l)-1]
 		r.free[n] = l[:len(l)-1]
+		if r.max > 0 {
+			r.order = slices.DeleteFunc(r.order, func(u *tensor.Tensor) bool { return u == t })
+		}
 		return t.Reshape(shape...)
 	}
 	return tensor.Zeros(shape...)
@@ -377,6 +367,16 @@ func (r *recycler) put(t *tensor.Tensor) {
 		r.free = map[int][]*tensor.Tensor{}
 	}
 	r.free[t.Len()] = append(r.free[t.Len()], t)
+	if r.max <= 0 {
+		return
+	}
+	r.order = append(r.order, t)
+	if len(r.order) > r.max {
+		old := r.order[0]
+		r.order = slices.Delete(r.order, 0, 1)
+		l := r.free[old.Len()]
+		r.free[old.Len()] = slices.DeleteFunc(l, func(u *tensor.Tensor) bool { return u == old })
+	}
 }
 
 // release recycles the tensors of node i's inputs that no node reads any

@@ -161,7 +161,10 @@ func zeroPad(l Layer) (*Pad2D, bool) {
 
 // matchRun returns the run of layers that starts with at(0): at(k) is the
 // k-th layer of the chain (each reading only the one before), nil past
-// its end. ok is false when fewer than two layers would run together.
+// its end. A run is an optional zero Pad2D, a Conv2D, an optional
+// BatchNorm and, after either of those, an optional ReLU, ReLU6 or Clip;
+// ok is false unless it has a Pad2D or a BatchNorm (a convolution and an
+// activation alone run as they are).
 func matchRun(at func(k int) Layer) (r convRun, ok bool) {
 	k := 0
 	if p, ok := zeroPad(at(0)); ok {
@@ -172,15 +175,15 @@ func matchRun(at func(k int) Layer) (r convRun, ok bool) {
 		return convRun{}, false
 	}
 	r.conv, k = conv, k+1
-	bn, ok := at(k).(*BatchNorm)
-	if !ok || !foldable(conv, bn) {
-		r.n = k
-		return r, r.pad != nil
+	if bn, ok := at(k).(*BatchNorm); ok && foldable(conv, bn) {
+		r.bn, k = bn, k+1
+		if bn.ReLU {
+			r.epi, r.n = epiReLU, k
+			return r, true
+		}
 	}
-	r.bn, k = bn, k+1
-	if bn.ReLU {
-		r.epi, r.n = epiReLU, k
-		return r, true
+	if r.bn == nil && r.pad == nil {
+		return convRun{}, false
 	}
 	switch act := at(k).(type) {
 	case *Act:
@@ -191,7 +194,9 @@ func matchRun(at func(k int) Layer) (r convRun, ok bool) {
 			r.epi, r.lo, r.hi, k = epiClamp, 0, 6, k+1
 		}
 	case *Clip:
-		r.epi, r.lo, r.hi, k = epiClamp, act.a, act.b, k+1
+		if act.a == act.a && act.b == act.b { // bounds not NaN
+			r.epi, r.lo, r.hi, k = epiClamp, act.a, act.b, k+1
+		}
 	}
 	r.n = k
 	return r, true

@@ -13,10 +13,13 @@ import (
 // (y − μ)·s + β is conv(x, W·s) + β + (b − μ)·s, one convolution with a
 // bias instead of a convolution and a memory-bound pass over its output.
 // An activation after the BatchNorm (ReLU, ReLU6, Clip, or the
-// BatchNorm's own ReLU) then runs in place over the convolution's output.
-// Sequential and Graph inference (Infer) fold every such run of layers on
-// the CPU backend; Forward and Backward never fold, so training is
-// unchanged.
+// BatchNorm's own ReLU) then runs in place over the convolution's output,
+// and a zero Pad2D before the convolution (Keras's ZeroPadding2D ahead of
+// a strided "valid" convolution) joins the convolution's own padding
+// instead of copying the input. Sequential and Graph inference (Infer)
+// run every such run of layers so on the CPU backend; Forward and
+// Backward never fold, so training is unchanged. The folded values differ
+// from the layers run one by one by a few roundings.
 //
 // The folded weights are a cache on the Conv2D, keyed by a fingerprint of
 // everything they are computed from (the convolution's weight and bias,

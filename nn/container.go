@@ -78,29 +78,77 @@ func (s *Sequential) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // Infer runs the layers' Infer in order. An elementwise layer overwrites
 // its input when an earlier layer of this call made it (never the caller's
-// tensor); a ReLU or Clip right after a convolution is fused into it
-// (tensor.Conv2DAct: the same values, one pass fewer).
+// tensor), and the tensors of values no layer reads any more are reused
+// by later layers of the call. A convolution followed by a BatchNorm (and
+// an activation) runs as one convolution with the BatchNorm folded into
+// its weights (see fold.go); a ReLU or Clip right after a convolution is
+// fused into it (tensor.Conv2DAct: the same values, one pass fewer).
 func (s *Sequential) Infer(x *tensor.Tensor) *tensor.Tensor {
+	pool := recycler{max: seqRecycled}
+	return s.inferPool(x, &pool)
+}
+
+// seqRecycled is how many dead tensors Sequential inference keeps for
+// reuse: enough for a chain of layers (and a residual block's paths),
+// few enough that a call's peak memory does not grow.
+const seqRecycled = 4
+
+// poolInferer is a container whose inference takes the tensors of its
+// intermediate values from a recycler, and gives them back to it.
+type poolInferer interface {
+	inferPool(x *tensor.Tensor, pool *recycler) *tensor.Tensor
+}
+
+// inferWith runs l's inference on x (which the caller keeps), drawing
+// from and recycling into pool where l can.
+func inferWith(l Layer, x *tensor.Tensor, pool *recycler) *tensor.Tensor {
+	switch m := l.(type) {
+	case poolInferer:
+		return m.inferPool(x, pool)
+	case allocInferer:
+		return m.inferAlloc(x, pool.get)
+	}
+	return l.Infer(x)
+}
+
+// inferPool is Infer over a recycler of the caller's: the tensors of this
+// call's dead values go back to it.
+func (s *Sequential) inferPool(x *tensor.Tensor, pool *recycler) *tensor.Tensor {
 	in := x
-	fused := false // layer i was computed with layer i-1
-	for i, l := range s.layers {
-		if fused {
-			fused = false
-			continue
+	for i := 0; i < len(s.layers); i++ {
+		l, prev := s.layers[i].Value, x
+		var act tensor.FusedAct
+		conv, isConv := l.(*Conv2D)
+		if isConv && i+1 < len(s.layers) {
+			act, isConv = fusableAct(s.layers[i+1].Value)
 		}
-		if c, ok := l.Value.(*Conv2D); ok && i+1 < len(s.layers) {
-			if act, ok := fusableAct(s.layers[i+1].Value); ok {
-				x, fused = c.inferAllocAct(x, tensor.Zeros, act), true
-				continue
-			}
-		}
-		if ip, ok := l.Value.(inPlacer); ok && i > 0 && !x.Shares(in) {
+		if r, ok := s.runAt(i); ok {
+			x = r.infer(x, pool.get)
+			i += r.n - 1
+		} else if isConv && i+1 < len(s.layers) {
+			x = conv.inferAllocAct(x, pool.get, act)
+			i++
+		} else if ip, ok := l.(inPlacer); ok && !x.Shares(in) {
 			x = ip.inferInPlace(x)
-			continue
+		} else {
+			x = inferWith(l, x, pool)
 		}
-		x = l.Value.Infer(x)
+		if !prev.Shares(in) && !prev.Shares(x) {
+			pool.put(prev)
+		}
 	}
 	return x
+}
+
+// runAt returns the run of layers from i that inference runs as one
+// convolution (see fold.go).
+func (s *Sequential) runAt(i int) (convRun, bool) {
+	return matchRun(func(k int) Layer {
+		if i+k < len(s.layers) {
+			return s.layers[i+k].Value
+		}
+		return nil
+	})
 }
 
 // Backward runs the layers' Backward in reverse order, down to the lowest
@@ -198,29 +246,51 @@ func (r *Residual) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // Infer is Forward through the layers' Infer.
 func (r *Residual) Infer(x *tensor.Tensor) *tensor.Tensor {
-	h := r.main.Infer(x)
+	var pool recycler
+	return r.inferPool(x, &pool)
+}
+
+// inferPool is Infer over a recycler of the caller's.
+func (r *Residual) inferPool(x *tensor.Tensor, pool *recycler) *tensor.Tensor {
+	h := r.main.inferPool(x, pool)
 	s := x
 	if r.Shortcut != nil {
-		s = r.Shortcut.Infer(x)
+		s = inferWith(r.Shortcut, x, pool)
 	}
-	// The sum goes over the main path's fresh output, unless that is the
-	// input passed through; a ReLU or Clip Post is fused into the sum.
 	y := h
 	if h.Shares(x) || h.Shares(s) {
-		y = tensor.Zeros(h.Shape()...)
+		y = pool.get(h.Shape()...)
 	}
+	// a ReLU or Clip Post is fused into the sum
 	if act, ok := fusableAct(r.Post); ok {
 		if !h.SameShape(s) {
 			r.add(y, h, s) // panics, naming the shapes
 		}
 		tensor.AddAct(y, h, s, act)
+		for _, t := range []*tensor.Tensor{h, s} {
+			if !t.Shares(x) && !t.Shares(y) {
+				pool.put(t)
+			}
+		}
 		return y
 	}
 	r.add(y, h, s)
-	if r.Post != nil {
-		y = r.Post.Infer(y)
+	for _, t := range []*tensor.Tensor{h, s} {
+		if !t.Shares(x) && !t.Shares(y) {
+			pool.put(t)
+		}
 	}
-	return y
+	if r.Post == nil {
+		return y
+	}
+	if ip, ok := r.Post.(inPlacer); ok {
+		return ip.inferInPlace(y)
+	}
+	z := inferWith(r.Post, y, pool)
+	if !y.Shares(z) {
+		pool.put(y)
+	}
+	return z
 }
 
 // Backward sends dy through Post, then down both paths, and sums their

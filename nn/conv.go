@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/graftml/graft/tensor"
 )
@@ -25,6 +26,9 @@ type Conv2D struct {
 	x      *tensor.Tensor
 	y, dx  *tensor.Tensor
 	dy2    *tensor.Tensor
+	// fold caches the weight and bias with a following BatchNorm folded
+	// in, for inference (see fold.go)
+	fold atomic.Pointer[convFold]
 }
 
 // ConvOpts are a convolution's options beyond its channels and kernel;
@@ -102,10 +106,19 @@ func (c *Conv2D) params2(x *tensor.Tensor) tensor.ConvParams {
 	if x.Rank() != 4 || x.Dim(3) != c.In {
 		panic(fmt.Sprintf("nn.Conv2D: input %v, want [N, H, W, %d]", x.Shape(), c.In))
 	}
+	return c.paramsFor(x.Dim(1), x.Dim(2), x.Dim(3))
+}
+
+// paramsFor returns the convolution parameters for an input of h×w
+// pixels of ch channels, with "same" padding resolved.
+func (c *Conv2D) paramsFor(h, w, ch int) tensor.ConvParams {
+	if ch != c.In {
+		panic(fmt.Sprintf("nn.Conv2D: input of %d channels, want %d", ch, c.In))
+	}
 	p := c.P
 	if c.Same {
-		p.PadTop, p.PadBottom = tensor.SamePadding(x.Dim(1), c.KH, max(p.StrideH, 1), max(p.DilationH, 1), false)
-		p.PadLeft, p.PadRight = tensor.SamePadding(x.Dim(2), c.KW, max(p.StrideW, 1), max(p.DilationW, 1), false)
+		p.PadTop, p.PadBottom = tensor.SamePadding(h, c.KH, max(p.StrideH, 1), max(p.DilationH, 1), false)
+		p.PadLeft, p.PadRight = tensor.SamePadding(w, c.KW, max(p.StrideW, 1), max(p.DilationW, 1), false)
 	}
 	return p
 }

@@ -305,8 +305,9 @@ func argmax(row []float32) int {
 }
 
 // Evaluate returns the mean loss and the accuracy of model on data, in
-// inference mode (restoring training mode afterwards if it was set is the
-// caller's business: Fit sets it at each epoch).
+// inference mode, through the model's inference path (Infer: BatchNorm
+// folded into convolutions; restoring training mode afterwards if it was
+// set is the caller's business: Fit sets it at each epoch).
 func Evaluate(ctx context.Context, model Layer, data Dataset, batchSize int, loss Loss) (meanLoss, acc float64, err error) {
 	defer tensor.RecoverDevice("nn.Evaluate", &err)
 	if loss == nil {
@@ -337,7 +338,7 @@ func Evaluate(ctx context.Context, model Layer, data Dataset, batchSize int, los
 		if err != nil {
 			return 0, 0, fmt.Errorf("nn.Evaluate: %w", err)
 		}
-		out := model.Forward(x)
+		out := model.Infer(x)
 		target = targetFor(loss, target, out, labels)
 		sum += float64(loss.Loss(nil, out, labels, target)) * float64(len(idx))
 		correct += countCorrect(out, labels)

@@ -227,9 +227,12 @@ type inPlacer interface {
 
 // Infer runs the nodes' inference paths; it keeps no reference to x or
 // to the result. An elementwise node whose input only it reads, computed
-// inside this call, overwrites that input. The Graph keeps the
-// intermediate tensors of a call for the next ones (ReleaseInferBuffers
-// frees them); calls from several goroutines at once each get their own.
+// inside this call, overwrites that input. A convolution whose output only
+// a BatchNorm reads runs with the BatchNorm folded into its weights, and
+// with the activation that alone reads the BatchNorm's output (see
+// fold.go). The Graph keeps the intermediate tensors of a call for the
+// next ones (ReleaseInferBuffers frees them); calls from several
+// goroutines at once each get their own.
 func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	g.mustReady()
 	vals := make([]*tensor.Tensor, len(g.index))
@@ -239,7 +242,9 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	fused := g.fusions(readers)
 	pool := g.takeRecycler()
 	defer g.keepRecycler(pool, vals)
-	prev := -1 // the last node run
+	sole := g.soleReaders(readers)
+	var folded []bool // nodes already run inside a fold
+	prev := -1        // the last node run
 	for i, n := range g.nodes {
 		if !g.live[i] {
 			continue
@@ -248,6 +253,19 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 			g.release(pool, vals, left, prev)
 		}
 		prev = i
+		if folded != nil && folded[i] {
+			continue
+		}
+		if r, nodes, ok := g.runAt(i, sole); ok {
+			vals[g.nodeOut[nodes[len(nodes)-1]]] = r.infer(vals[g.nodeIn[i][0]], pool.get)
+			if folded == nil {
+				folded = make([]bool, len(g.nodes))
+			}
+			for _, j := range nodes[1:] {
+				folded[j] = true
+			}
+			continue
+		}
 		if fused[i] == fusedIn {
 			continue // its value was written with its input's
 		}
@@ -275,6 +293,53 @@ func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 		vals[g.nodeOut[i]] = g.run(i, n, vals, true)
 	}
 	return vals[g.out]
+}
+
+// soleReaders returns, for each value that exactly one running node
+// reads, that node (−1 for the others).
+func (g *Graph) soleReaders(readers []int) []int {
+	sole := make([]int, len(readers))
+	for v := range sole {
+		sole[v] = -1
+	}
+	for i, ins := range g.nodeIn {
+		if !g.live[i] {
+			continue
+		}
+		for _, v := range ins {
+			if readers[v] == 1 {
+				sole[v] = i
+			}
+		}
+	}
+	return sole
+}
+
+// runAt returns the run of nodes from node i that inference runs as one
+// convolution (see fold.go) and their indices: each node of the run
+// after the first is the only reader of the value before it, and no
+// value the Graph returns is folded away.
+func (g *Graph) runAt(i int, sole []int) (convRun, []int, bool) {
+	switch g.nodes[i].Layer.(type) {
+	case *Pad2D, *Conv2D:
+	default:
+		return convRun{}, nil, false
+	}
+	chain := []int{i}
+	r, ok := matchRun(func(k int) Layer {
+		for len(chain) <= k {
+			v := g.nodeOut[chain[len(chain)-1]]
+			if v == g.out || sole[v] < 0 {
+				return nil
+			}
+			chain = append(chain, sole[v])
+		}
+		return g.nodes[chain[k]].Layer
+	})
+	if !ok {
+		return convRun{}, nil, false
+	}
+	return r, chain[:r.n], true
 }
 
 // fusedIn marks, in Graph.fusions, an activation node computed by the
@@ -401,6 +466,10 @@ type allocInferer interface {
 // recycler holds tensors of dead values by length.
 type recycler struct {
 	free map[int][]*tensor.Tensor
+	// max, when positive, bounds the tensors put holds (the oldest go to
+	// the garbage collector), in put order
+	max   int
+	order []*tensor.Tensor
 	// asked counts the tensors of each length get handed out in this
 	// call: what the next call keeps.
 	asked map[int]int
@@ -471,13 +540,36 @@ func (r *recycler) get(shape ...int) *tensor.Tensor {
 	for _, d := range shape {
 		n *= d
 	}
-	r.asked[n]++
+	if r.asked != nil {
+		r.asked[n]++
+	}
 	if l := r.free[n]; len(l) > 0 {
 		t := l[len(l)-1]
 		r.free[n] = l[:len(l)-1]
+		if r.max > 0 {
+			r.order = slices.DeleteFunc(r.order, func(u *tensor.Tensor) bool { return u == t })
+		}
 		return t.Reshape(shape...)
 	}
 	return tensor.Zeros(shape...)
+}
+
+// put gives t's storage, which nothing reads any more, to later gets.
+func (r *recycler) put(t *tensor.Tensor) {
+	if r.free == nil {
+		r.free = map[int][]*tensor.Tensor{}
+	}
+	r.free[t.Len()] = append(r.free[t.Len()], t)
+	if r.max <= 0 {
+		return
+	}
+	r.order = append(r.order, t)
+	if len(r.order) > r.max {
+		old := r.order[0]
+		r.order = slices.Delete(r.order, 0, 1)
+		l := r.free[old.Len()]
+		r.free[old.Len()] = slices.DeleteFunc(l, func(u *tensor.Tensor) bool { return u == old })
+	}
 }
 
 // release recycles the tensors of node i's inputs that no node reads any
@@ -498,7 +590,7 @@ func (g *Graph) release(r *recycler, vals []*tensor.Tensor, left []int, i int) {
 		}
 		vals[v] = nil
 		if !shared {
-			r.free[t.Len()] = append(r.free[t.Len()], t)
+			r.put(t)
 		}
 	}
 }

@@ -16,7 +16,9 @@
 // steady-state training step allocates nothing; a tensor returned by
 // Forward or Backward is valid until the layer's next call. Infer is the
 // goroutine-safe inference path: it keeps nothing and writes no layer
-// state.
+// state but a convolution's cache of its weights with the BatchNorm after
+// it folded in, which it checks against the weights at every call (see
+// Sequential.Infer).
 package nn
 
 import (

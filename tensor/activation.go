@@ -160,18 +160,18 @@ func lineParts(n, part, parts int) (lo, hi int) {
 }
 
 // relu6F32 computes y = activate(ActReLU6, x) bit for bit: min(max(x, 0),
-// 6) with Go's min and max, which compile without branches (the
-// reference's comparisons mispredict on activations of either sign: five
-// times slower), and x itself kept where that differs from the
-// reference, −0 and NaN (a rare, predictable branch).
+// 6), except that −0 and NaN (payload and sign kept) pass through. It is
+// ReLU (+0 below zero; −0 and NaN kept) followed by Clamp to [−∞, 6]
+// (which keeps −0, and NaN), both vector kernels, over chunks small
+// enough that the second pass finds its data in L1.
 func relu6F32(y, x []float32) {
 	x = x[:len(y)]
-	for i, v := range x {
-		r := min(max(v, 0), 6)
-		if math.Float32bits(v) == 1<<31 || v != v {
-			r = v
-		}
-		y[i] = r
+	const chunk = 2048
+	inf := float32(math.Inf(-1))
+	for i := 0; i < len(y); i += chunk {
+		j := min(i+chunk, len(y))
+		reluF32(y[i:j], x[i:j])
+		clampF32(y[i:j], y[i:j], inf, 6)
 	}
 }
 
@@ -183,13 +183,56 @@ func (Reference) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32)
 	}
 }
 
-// ActivateGrad computes dx = f'(x)·dy; ReLU runs the vector kernel.
+// ActivateGrad computes dx = f'(x)·dy; ReLU and ReLU6 run vector kernels.
 func (CPU) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32) {
-	if a == ActReLU {
+	switch a {
+	case ActReLU:
 		CPU{}.ReLUGrad(dx, x, dy)
-		return
+	case ActReLU6:
+		mustSameShape("ActivateGrad", dx, x, y, dy)
+		c := relu6GradCalls.Get()
+		c.dx, c.x, c.dy = dx.data, x.data, dy.data
+		parallel(min(goMaxProcs(), len(dx.data)/relu6Grain), c)
+		c.dx, c.x, c.dy = nil, nil, nil
+		relu6GradCalls.Put(c)
+	default:
+		Reference{}.ActivateGrad(dx, x, y, dy, a, alpha)
 	}
-	Reference{}.ActivateGrad(dx, x, y, dy, a, alpha)
+}
+
+// relu6GradCall is relu6GradF32 over slices cut into parts of whole
+// cache lines.
+type relu6GradCall struct{ dx, x, dy []float32 }
+
+var relu6GradCalls = freeList[relu6GradCall]{}
+
+func (c *relu6GradCall) run(part, parts int) {
+	lo, hi := lineParts(len(c.dx), part, parts)
+	relu6GradF32(c.dx[lo:hi], c.x[lo:hi], c.dy[lo:hi])
+}
+
+// sixes is a chunk of 6s, relu6GradF32's minuend.
+var sixes = func() (s [2048]float32) {
+	for i := range s {
+		s[i] = 6
+	}
+	return s
+}()
+
+// relu6GradF32 computes dx = activateGrad(ActReLU6, x, dy) bit for bit: dy
+// where 0 < x < 6, else +0 (NaN included). It is ReLU's gradient twice,
+// by x and by 6 − x (positive exactly where x < 6, NaN where x is), vector
+// kernels over chunks that stay in L1. dx may be dy.
+func relu6GradF32(dx, x, dy []float32) {
+	x, dy = x[:len(dx)], dy[:len(dx)]
+	var t [len(sixes)]float32
+	for i := 0; i < len(dx); i += len(sixes) {
+		j := min(i+len(sixes), len(dx))
+		d, m := dx[i:j], t[:j-i]
+		subF32(m, sixes[:j-i], x[i:j])
+		reluGradF32(d, x[i:j], dy[i:j])
+		reluGradF32(d, m, d)
+	}
 }
 
 // softmaxDims checks a softmax over axis and returns outer, axis, inner sizes.

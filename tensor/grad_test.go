@@ -321,7 +321,7 @@ func withSpecials(r *rand.Rand, n int, specials []float32) *Tensor {
 	return x
 }
 
-// TestReLU6Exact checks the CPU's branch-free ReLU6 against the reference
+// TestReLU6Exact checks the CPU's ReLU6 (vector kernels) against the reference
 // bit for bit, on ragged lengths with ±0, ±Inf, NaNs with payloads and the
 // values either side of 0 and 6.
 func TestReLU6Exact(t *testing.T) {
@@ -340,6 +340,30 @@ func TestReLU6Exact(t *testing.T) {
 		for i := range want.data {
 			if math.Float32bits(got.data[i]) != math.Float32bits(want.data[i]) {
 				t.Fatalf("n=%d: relu6(%v) = %#x, reference %#x", n, x.data[i], math.Float32bits(got.data[i]), math.Float32bits(want.data[i]))
+			}
+		}
+	}
+}
+
+// TestReLU6GradExact checks ReLU6's gradient on the CPU bit for bit
+// against the reference, specials included.
+func TestReLU6GradExact(t *testing.T) {
+	specials := []float32{0, float32(math.Copysign(0, -1)), 6, -6, 5.9999995, 6.0000005, -1e-45, 1e-45,
+		float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0x7fc01234), math.Float32frombits(0xffc05678)}
+	r := rand.New(rand.NewPCG(1, 2))
+	sizes := []int{2*relu6Grain + 5, 5*relu6Grain + 17} // cut into parts on several threads
+	for n := range 70 {
+		sizes = append(sizes, n)
+	}
+	for _, n := range sizes {
+		x := withSpecials(r, n, specials)
+		dy := withSpecials(r, n, specials)
+		got, want := Full(7, n), Full(7, n)
+		CPU{}.ActivateGrad(got, x, x, dy, ActReLU6, 0)
+		Reference{}.ActivateGrad(want, x, x, dy, ActReLU6, 0)
+		for i := range want.data {
+			if math.Float32bits(got.data[i]) != math.Float32bits(want.data[i]) {
+				t.Fatalf("n=%d: relu6'(%v)·%v = %#x, reference %#x", n, x.data[i], dy.data[i], math.Float32bits(got.data[i]), math.Float32bits(want.data[i]))
 			}
 		}
 	}

@@ -9,7 +9,8 @@ passes of each format and prints one line per format
 
     torch model=mobilenet_v2 batch=32 threads=1 format=nchw images/s median=... best=...
 
-and the better format's median. Needs Debian's python3-torch and
+and the better format's median; at one thread also the images per second
+of the thread's CPU time (cpu_images/s, as graft's benchmark reports). Needs Debian's python3-torch and
 python3-torchvision (PyTorch 1.13):
 
     /usr/bin/python3 bench/peers/torch_mobilenet.py --threads 1
@@ -39,18 +40,22 @@ def main():
         if fmt == "channels_last":
             m = m.to(memory_format=torch.channels_last)
             x = x.to(memory_format=torch.channels_last)
-        times = []
+        times, cpu = [], []
         with torch.no_grad():
             for _ in range(a.warmup):
                 m(x)
             for _ in range(a.reps):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 m(x)
                 times.append(time.perf_counter() - t0)
+                cpu.append(time.thread_time() - c0)
         rates = [a.batch / t for t in times]
         best[fmt] = statistics.median(rates)
+        # at one thread PyTorch runs the model on this thread: its CPU time
+        # is the peer of graft's cpu_images/s, steadier on a shared machine
+        extra = f" cpu_images/s median={statistics.median(a.batch / c for c in cpu):.2f}" if a.threads == 1 else ""
         print(f"torch model=mobilenet_v2 batch={a.batch} threads={a.threads} format={fmt} "
-              f"images/s median={statistics.median(rates):.2f} best={max(rates):.2f}", flush=True)
+              f"images/s median={statistics.median(rates):.2f} best={max(rates):.2f}{extra}", flush=True)
     fmt = max(best, key=best.get)
     print(f"torch model=mobilenet_v2 batch={a.batch} threads={a.threads} better={fmt} images/s median={best[fmt]:.2f}")
 

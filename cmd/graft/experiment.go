@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -196,6 +197,7 @@ func experiment(args []string, out io.Writer) error {
 	basePerClass := fs.Int("base-per-class", 1000, "images per class the bases trained here learn from")
 	baseEpochs := fs.Int("base-epochs", 3, "`epochs` of the bases trained here")
 	budget := fs.Float64("budget", 1, "the advisor's race budget, in `multiples` of a full fine-tune")
+	armList := fs.String("arms", "scratch,features,top-k,all,advisor", "scenarios: the `arms` to run, comma-separated (a rerun with more adds the rest)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -205,8 +207,10 @@ func experiment(args []string, out io.Writer) error {
 		return fs.usageErr("%q: not scenarios or transferability", which)
 	}
 	ks, kerr := parseInts(*perClass)
+	arms, aerr := parseArms(*armList)
 	if err := errorsOf(
 		fs.check(kerr == nil, "per-class", fmt.Sprint(kerr)),
+		fs.check(aerr == nil, "arms", fmt.Sprint(aerr)),
 		fs.check(*seeds >= 1, "seeds", "must be at least 1"),
 		fs.check(*headEpochs >= 1 && *epochs >= 1, "epochs", "--head-epochs and --epochs must be at least 1"),
 		fs.check(*testLimit >= 1 && *basePerClass >= 1 && *baseEpochs >= 1, "test-limit", "--test-limit, --base-per-class and --base-epochs must be at least 1"),
@@ -228,7 +232,7 @@ func experiment(args []string, out io.Writer) error {
 		progress = io.Discard
 	}
 	e := &expRun{ctx: ctx, log: log, dir: *dir, seeds: *seeds, ks: ks, head: *headEpochs, epochs: *epochs, testLimit: *testLimit,
-		basePerClass: *basePerClass, baseEpochs: *baseEpochs, budget: *budget, progress: progress}
+		basePerClass: *basePerClass, baseEpochs: *baseEpochs, budget: *budget, arms: arms, progress: progress}
 	if which == "scenarios" {
 		err = e.scenarios(strings.Split(*bases, ","), strings.Split(*targets, ","))
 	} else {
@@ -251,7 +255,22 @@ type expRun struct {
 	basePerClass, baseEpochs       int
 	ks                             []int
 	budget                         float64
+	arms                           map[string]bool
 	progress                       io.Writer
+}
+
+// parseArms reads the --arms list: strategies and "advisor".
+func parseArms(s string) (map[string]bool, error) {
+	known := append(strategyNames(), "advisor")
+	arms := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(known, f) {
+			return nil, fmt.Errorf("%q is not an arm (%s)", f, strings.Join(known, ", "))
+		}
+		arms[f] = true
+	}
+	return arms, nil
 }
 
 // record runs f unless the log holds r's run, and appends what it
@@ -318,6 +337,9 @@ func (e *expRun) scenarios(bases, targets []string) error {
 					}
 					rec := transfer.Record{Base: bn, Target: tn, PerClass: k, Seed: seed}
 					for _, st := range transfer.Strategies {
+						if !e.arms[string(st)] {
+							continue
+						}
 						r := rec
 						r.Arm = string(st)
 						if err := e.record(r, func(r *transfer.Record) error {
@@ -330,6 +352,9 @@ func (e *expRun) scenarios(bases, targets []string) error {
 						}); err != nil {
 							return err
 						}
+					}
+					if !e.arms["advisor"] {
+						continue
 					}
 					r := rec
 					r.Arm = "advisor"

@@ -106,11 +106,13 @@ func loadTarget(name string, testLimit int) (*expData, error) {
 	return nil, fmt.Errorf("unknown target %q (digits, mnist59, fashion)", name)
 }
 
-// expBase is a base model with its class names.
+// expBase is a base model with its class names, and how it takes the
+// targets' 28×28 grey images (prep; nil: as they are).
 type expBase struct {
 	model   *models.Model
 	classes []string
 	name    string
+	prep    func(*data.Set) (*data.Set, error)
 }
 
 // trainedBase returns the mnistcnn trained on MNIST digits [lo, lo+5)
@@ -119,7 +121,7 @@ type expBase struct {
 func trainedBase(ctx context.Context, dir, target string, perClass, epochs int, progress io.Writer) (*expBase, error) {
 	path := filepath.Join(dir, fmt.Sprintf("base-%s-%d-%d.safetensors", target, perClass, epochs))
 	if m, meta, err := transfer.FromCheckpoint(path); err == nil {
-		return &expBase{m, meta.Classes, "mnistcnn on " + target}, nil
+		return &expBase{model: m, classes: meta.Classes, name: "mnistcnn on " + target}, nil
 	}
 	d, err := loadTarget(target, 2000)
 	if err != nil {
@@ -141,7 +143,7 @@ func trainedBase(ctx context.Context, dir, target string, perClass, epochs int, 
 	if err := nn.Save(path, res.Model, meta); err != nil {
 		return nil, err
 	}
-	return &expBase{res.Model, train.Classes, "mnistcnn on " + target}, nil
+	return &expBase{model: res.Model, classes: train.Classes, name: "mnistcnn on " + target}, nil
 }
 
 func slicesMin(v []int) int {
@@ -152,8 +154,10 @@ func slicesMin(v []int) int {
 	return m
 }
 
-// loadExpBase returns a base by name: mnist (embedded) or mnist04.
-func loadExpBase(ctx context.Context, name, dir string, perClass, epochs int, progress io.Writer) (*expBase, error) {
+// loadExpBase returns a base by name: mnist (embedded), mnist04 (trained
+// here), or mobilenetv2 (the TF.js ImageNet MobileNetV2 at model, seeing
+// the targets resized to size, as graft demo --base mobilenetv2 does).
+func loadExpBase(ctx context.Context, name, dir string, perClass, epochs int, model string, size int, progress io.Writer) (*expBase, error) {
 	switch name {
 	case "mnist":
 		f, err := safetensors.Read(bytes.NewReader(assets.MNISTCNN), int64(len(assets.MNISTCNN)))
@@ -164,11 +168,21 @@ func loadExpBase(ctx context.Context, name, dir string, perClass, epochs int, pr
 		if err != nil {
 			return nil, err
 		}
-		return &expBase{m, meta.Classes, "mnistcnn on MNIST (embedded)"}, nil
+		return &expBase{model: m, classes: meta.Classes, name: "mnistcnn on MNIST (embedded)"}, nil
 	case "mnist04", "mnist59":
 		return trainedBase(ctx, dir, name, perClass, epochs, progress)
+	case "mobilenetv2":
+		if model == "" {
+			return nil, fmt.Errorf("base mobilenetv2 needs --model (its TF.js model.json)")
+		}
+		m, err := imagenetBase(model, size, "")
+		if err != nil {
+			return nil, fmt.Errorf("--model: %v", err)
+		}
+		return &expBase{model: m, name: fmt.Sprintf("mobilenetv2 (ImageNet) at %d×%d", size, size),
+			prep: func(s *data.Set) (*data.Set, error) { return resized(s, size) }}, nil
 	}
-	return nil, fmt.Errorf("unknown base %q (mnist, mnist04)", name)
+	return nil, fmt.Errorf("unknown base %q (mnist, mnist04, mobilenetv2)", name)
 }
 
 // parseInts reads a comma-separated list of positive integers.
@@ -189,7 +203,9 @@ func experiment(args []string, out io.Writer) error {
 	dir := fs.String("dir", "experiment", "`folder` for results.jsonl, bases trained here and the reports")
 	seeds := fs.Int("seeds", 3, "`N` seeds per cell")
 	perClass := fs.String("per-class", "10,100,1000", "training images per class, a comma-separated `list` (transferability: its first)")
-	bases := fs.String("bases", "mnist,mnist04", "scenarios: `bases`, comma-separated: mnist (embedded), mnist04 (trained here on digits 0–4)")
+	bases := fs.String("bases", "mnist,mnist04", "scenarios: `bases`, comma-separated: mnist (embedded), mnist04 (trained here on digits 0–4), mobilenetv2 (ImageNet, TF.js, with --model)")
+	model := fs.String("model", "", "scenarios: `model.json` of the TF.js MobileNetV2 for the mobilenetv2 base (npm nsfwjs@4.4.0's, as for demo --base mobilenetv2)")
+	size := fs.Int("size", 96, "scenarios: image side `S` the 28×28 targets are resized to for the mobilenetv2 base")
 	targets := fs.String("targets", "digits,mnist59,fashion", "scenarios: `targets`, comma-separated: digits, mnist59, fashion")
 	headEpochs := fs.Int("head-epochs", 30, "`epochs` of the head (features, top-k, all; scratch adds them to --epochs)")
 	epochs := fs.Int("epochs", 10, "`epochs` of the groups after the head (transferability: of every arm)")
@@ -215,6 +231,7 @@ func experiment(args []string, out io.Writer) error {
 		fs.check(*headEpochs >= 1 && *epochs >= 1, "epochs", "--head-epochs and --epochs must be at least 1"),
 		fs.check(*testLimit >= 1 && *basePerClass >= 1 && *baseEpochs >= 1, "test-limit", "--test-limit, --base-per-class and --base-epochs must be at least 1"),
 		fs.check(*budget >= 0, "budget", "must be ≥ 0"),
+		fs.check(*size >= 32 && *size <= 512, "size", "must be 32 to 512"),
 	); err != nil {
 		return err
 	}
@@ -232,7 +249,7 @@ func experiment(args []string, out io.Writer) error {
 		progress = io.Discard
 	}
 	e := &expRun{ctx: ctx, log: log, dir: *dir, seeds: *seeds, ks: ks, head: *headEpochs, epochs: *epochs, testLimit: *testLimit,
-		basePerClass: *basePerClass, baseEpochs: *baseEpochs, budget: *budget, arms: arms, progress: progress}
+		basePerClass: *basePerClass, baseEpochs: *baseEpochs, budget: *budget, arms: arms, model: *model, size: *size, progress: progress}
 	if which == "scenarios" {
 		err = e.scenarios(strings.Split(*bases, ","), strings.Split(*targets, ","))
 	} else {
@@ -256,6 +273,8 @@ type expRun struct {
 	ks                             []int
 	budget                         float64
 	arms                           map[string]bool
+	model                          string
+	size                           int
 	progress                       io.Writer
 }
 
@@ -303,25 +322,38 @@ type cell struct {
 	Advisor  *transfer.Stat  `json:"advisor"`
 	WithinSD bool            `json:"advisor_within_1sd_of_best"`
 	// Strict is WithinSD against the best strategy's own sd alone.
-	Strict   bool   `json:"advisor_within_best_sd"`
-	NotBelow bool   `json:"advisor_not_1sd_below_scratch"`
-	Skipped  string `json:"skipped,omitempty"`
-	bestStat transfer.Stat
+	Strict   bool `json:"advisor_within_best_sd"`
+	NotBelow bool `json:"advisor_not_1sd_below_scratch"`
+	// NoScratch: scratch was not run (--arms), NotBelow means nothing.
+	NoScratch bool   `json:"no_scratch,omitempty"`
+	Skipped   string `json:"skipped,omitempty"`
+	bestStat  transfer.Stat
 }
 
 func (e *expRun) scenarios(bases, targets []string) error {
 	start := time.Now()
 	var cells []cell
 	for _, bn := range bases {
-		base, err := loadExpBase(e.ctx, bn, e.dir, e.basePerClass, e.baseEpochs, e.progress)
+		base, err := loadExpBase(e.ctx, bn, e.dir, e.basePerClass, e.baseEpochs, e.model, e.size, e.progress)
 		if err != nil {
 			return err
+		}
+		prep := base.prep
+		if prep == nil {
+			prep = func(s *data.Set) (*data.Set, error) { return s, nil }
 		}
 		for _, tn := range targets {
 			d, err := loadTarget(tn, e.testLimit)
 			if err != nil {
 				return err
 			}
+			test, err := prep(d.test)
+			if err != nil {
+				return err
+			}
+			// the strategies share the trunk's features (keyed by the
+			// data and weights); the advisor starts with none, as a user's
+			cache := &transfer.Cache{}
 			newHead := !transfer.SameClasses(base.classes, d.pool.Classes)
 			for _, k := range e.ks {
 				c := cell{Base: bn, Target: tn, PerClass: k}
@@ -335,6 +367,9 @@ func (e *expRun) scenarios(bases, targets []string) error {
 					if err != nil {
 						return err
 					}
+					if train, err = prep(train); err != nil {
+						return err
+					}
 					rec := transfer.Record{Base: bn, Target: tn, PerClass: k, Seed: seed}
 					for _, st := range transfer.Strategies {
 						if !e.arms[string(st)] {
@@ -343,7 +378,7 @@ func (e *expRun) scenarios(bases, targets []string) error {
 						r := rec
 						r.Arm = string(st)
 						if err := e.record(r, func(r *transfer.Record) error {
-							res, err := transfer.Run(e.ctx, base.model, train, d.test, transfer.Options{Strategy: st, HeadEpochs: e.head, Epochs: e.epochs, Seed: uint64(seed), NewHead: newHead})
+							res, err := transfer.Run(e.ctx, base.model, train, test, transfer.Options{Strategy: st, HeadEpochs: e.head, Epochs: e.epochs, Seed: uint64(seed), NewHead: newHead, Cache: cache})
 							if err != nil {
 								return err
 							}
@@ -368,7 +403,7 @@ func (e *expRun) scenarios(bases, targets []string) error {
 						if err != nil {
 							return err
 						}
-						res, err := transfer.RunPlan(e.ctx, base.model, train, d.test, plan, transfer.Options{HeadEpochs: e.head, Epochs: e.epochs, Seed: uint64(seed), NewHead: newHead})
+						res, err := transfer.RunPlan(e.ctx, base.model, train, test, plan, transfer.Options{HeadEpochs: e.head, Epochs: e.epochs, Seed: uint64(seed), NewHead: newHead})
 						if err != nil {
 							return err
 						}
@@ -400,6 +435,7 @@ func summarise(c cell, all []transfer.Record) cell {
 	}
 	c.Stats = transfer.Stats(rs)
 	var scratch transfer.Stat
+	c.NoScratch = true
 	for i, s := range c.Stats {
 		switch {
 		case s.Arm == "advisor":
@@ -408,14 +444,14 @@ func summarise(c cell, all []transfer.Record) cell {
 			c.Best, c.bestStat = s.Arm, s
 		}
 		if s.Arm == string(transfer.StrategyScratch) {
-			scratch = s
+			scratch, c.NoScratch = s, false
 		}
 	}
 	if c.Advisor != nil {
 		a := c.Advisor
 		c.WithinSD = a.Mean >= c.bestStat.Mean-math.Max(c.bestStat.SD, a.SD)
 		c.Strict = a.Mean >= c.bestStat.Mean-c.bestStat.SD
-		c.NotBelow = a.Mean >= scratch.Mean-math.Max(scratch.SD, a.SD)
+		c.NotBelow = !c.NoScratch && a.Mean >= scratch.Mean-math.Max(scratch.SD, a.SD)
 	}
 	return c
 }
@@ -425,7 +461,7 @@ func (e *expRun) writeScenarios(cells []cell, took time.Duration) error {
 	fmt.Fprintf(&md, "# Transfer scenarios\n\n%d seeds, head %d + %d group epochs, advisor budget %g× a full fine-tune; test sets of at most %d images. Accuracy mean ± sd over seeds.\n\n",
 		e.seeds, e.head, e.epochs, e.budget, e.testLimit)
 	md.WriteString("| base | target | per class | scratch | features | top-k | all | advisor (picks) | best | within 1 sd | ≥ scratch − 1 sd | advice cost |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	within, strict, notBelow, n := 0, 0, 0, 0
+	within, strict, notBelow, n, withScratch := 0, 0, 0, 0, 0
 	for _, c := range cells {
 		if c.Skipped != "" {
 			fmt.Fprintf(&md, "| %s | %s | %d | skipped: %s |||||||||\n", c.Base, c.Target, c.PerClass, c.Skipped)
@@ -433,11 +469,12 @@ func (e *expRun) writeScenarios(cells []cell, took time.Duration) error {
 		}
 		fmt.Fprintf(&md, "| %s | %s | %d |", c.Base, c.Target, c.PerClass)
 		for _, st := range transfer.Strategies {
-			for _, s := range c.Stats {
-				if s.Arm == string(st) {
-					fmt.Fprintf(&md, " %.3f ± %.3f |", s.Mean, s.SD)
-				}
+			i := slices.IndexFunc(c.Stats, func(s transfer.Stat) bool { return s.Arm == string(st) })
+			if i < 0 {
+				md.WriteString(" – |")
+				continue
 			}
+			fmt.Fprintf(&md, " %.3f ± %.3f |", c.Stats[i].Mean, c.Stats[i].SD)
 		}
 		if a := c.Advisor; a != nil {
 			n++
@@ -450,13 +487,18 @@ func (e *expRun) writeScenarios(cells []cell, took time.Duration) error {
 			if c.NotBelow {
 				notBelow++
 			}
-			fmt.Fprintf(&md, " %.3f ± %.3f (%s) | %s | %v | %v | %.2f× |\n", a.Mean, a.SD, strings.Join(a.Picks, ", "), c.Best, c.WithinSD, c.NotBelow, a.AdviceX)
+			below := "–"
+			if !c.NoScratch {
+				withScratch++
+				below = fmt.Sprint(c.NotBelow)
+			}
+			fmt.Fprintf(&md, " %.3f ± %.3f (%s) | %s | %v | %s | %.2f× |\n", a.Mean, a.SD, strings.Join(a.Picks, ", "), c.Best, c.WithinSD, below, a.AdviceX)
 		} else {
 			md.WriteString(" – | – | – | – | – |\n")
 		}
 	}
-	fmt.Fprintf(&md, "\nThe advisor's pick is within 1 sd (the larger of its own and the best's) of the best strategy in %d of %d cells (target ≥ 90%%; within the best's own sd: %d of %d) and not more than 1 sd below scratch in %d of %d (target: all). %.0f s.\n",
-		within, n, strict, n, notBelow, n, took.Seconds())
+	fmt.Fprintf(&md, "\nThe advisor's pick is within 1 sd (the larger of its own and the best's) of the best strategy in %d of %d cells (target ≥ 90%%; within the best's own sd: %d of %d) and not more than 1 sd below scratch in %d of %d with scratch run (target: all). %.0f s.\n",
+		within, n, strict, n, notBelow, withScratch, took.Seconds())
 	if err := os.WriteFile(filepath.Join(e.dir, "scenarios.md"), []byte(md.String()), 0o644); err != nil {
 		return err
 	}

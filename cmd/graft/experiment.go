@@ -215,6 +215,7 @@ func experiment(args []string, out io.Writer) error {
 	budget := fs.Float64("budget", 1, "the advisor's race budget, in `multiples` of a full fine-tune")
 	armList := fs.String("arms", "scratch,features,top-k,all,advisor", "scenarios: the `arms` to run, comma-separated (a rerun with more adds the rest)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	report := fs.Bool("report", false, "scenarios: write the table from the runs results.jsonl holds for the cells asked, running nothing (cells without runs are left out)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -249,7 +250,7 @@ func experiment(args []string, out io.Writer) error {
 		progress = io.Discard
 	}
 	e := &expRun{ctx: ctx, log: log, dir: *dir, seeds: *seeds, ks: ks, head: *headEpochs, epochs: *epochs, testLimit: *testLimit,
-		basePerClass: *basePerClass, baseEpochs: *baseEpochs, budget: *budget, arms: arms, model: *model, size: *size, progress: progress}
+		basePerClass: *basePerClass, baseEpochs: *baseEpochs, budget: *budget, arms: arms, model: *model, size: *size, report: *report, progress: progress}
 	if which == "scenarios" {
 		err = e.scenarios(strings.Split(*bases, ","), strings.Split(*targets, ","))
 	} else {
@@ -275,6 +276,7 @@ type expRun struct {
 	arms                           map[string]bool
 	model                          string
 	size                           int
+	report                         bool
 	progress                       io.Writer
 }
 
@@ -333,6 +335,18 @@ type cell struct {
 func (e *expRun) scenarios(bases, targets []string) error {
 	start := time.Now()
 	var cells []cell
+	if e.report {
+		for _, bn := range bases {
+			for _, tn := range targets {
+				for _, k := range e.ks {
+					if c := summarise(cell{Base: bn, Target: tn, PerClass: k}, e.log.Records); len(c.Stats) > 0 {
+						cells = append(cells, c)
+					}
+				}
+			}
+		}
+		return e.writeScenarios(cells, time.Since(start))
+	}
 	for _, bn := range bases {
 		base, err := loadExpBase(e.ctx, bn, e.dir, e.basePerClass, e.baseEpochs, e.model, e.size, e.progress)
 		if err != nil {
@@ -458,8 +472,18 @@ func summarise(c cell, all []transfer.Record) cell {
 
 func (e *expRun) writeScenarios(cells []cell, took time.Duration) error {
 	var md strings.Builder
-	fmt.Fprintf(&md, "# Transfer scenarios\n\n%d seeds, head %d + %d group epochs, advisor budget %g× a full fine-tune; test sets of at most %d images. Accuracy mean ± sd over seeds.\n\n",
-		e.seeds, e.head, e.epochs, e.budget, e.testLimit)
+	lo, hi := math.MaxInt, 0
+	for _, c := range cells {
+		for _, s := range c.Stats {
+			lo, hi = min(lo, s.N), max(hi, s.N)
+		}
+	}
+	seeds := fmt.Sprint(hi)
+	if lo < hi {
+		seeds = fmt.Sprintf("%d–%d", lo, hi)
+	}
+	fmt.Fprintf(&md, "# Transfer scenarios\n\n%s seeds, head %d + %d group epochs, advisor budget %g× a full fine-tune; test sets of at most %d images. Accuracy mean ± sd over seeds; – an arm not run.\n\n",
+		seeds, e.head, e.epochs, e.budget, e.testLimit)
 	md.WriteString("| base | target | per class | scratch | features | top-k | all | advisor (picks) | best | within 1 sd | ≥ scratch − 1 sd | advice cost |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	within, strict, notBelow, n, withScratch := 0, 0, 0, 0, 0
 	for _, c := range cells {

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -98,9 +99,11 @@ type AdviseOptions struct {
 // Then the candidates (Candidates: a new head at each cut, top-k for each
 // k, all, scratch) race by successive halving on a validation split of
 // the target (see RaceOptions), the rules' ranking breaking ties within
-// one standard error; the winner is the plan, and RunPlan carries it out.
-// With Race.Budget < 0, or fewer than Race.MinPerClass examples in a
-// class, the rules decide alone. Every reason carries its numbers, and
+// one standard error of a difference; the winner is the plan, and RunPlan
+// carries it out. No run is shorter than Race.MinSteps optimizer steps,
+// and the rules' pick always runs. With Race.Budget < 0, fewer than
+// Race.MinPerClass examples in a class, or a budget that does not pay for
+// the rules' pick and one other at that length, the rules decide alone. Every reason carries its numbers, and
 // the plan's Cost says what the advice cost against one full fine-tune.
 func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o AdviseOptions) (*Plan, error) {
 	if o.SmallPerClass == 0 {
@@ -272,6 +275,11 @@ func (p *Plan) race(ctx context.Context, base *models.Model, target nn.Dataset, 
 	g := len(base.Groups)
 	prior := priorOrder(Candidates(base), p.Rules, g, p.Similar, p.Small)
 	rep, err := race(ctx, base, target, prior, p.LR, p.LRLo, p.Cost.FLOPs(), o.Race, Options{Seed: o.Seed, Freeze: p.Freeze, Cache: o.Cache})
+	if errors.Is(err, errNoRace) {
+		p.Reasons = append(p.Reasons, fmt.Sprintf("no race: the budget of %.3g GFLOP does not pay for the rules' pick and one other candidate at the shortest schedule that measures anything (%.3g of it: %d optimizer steps on %d examples): the rules decide",
+			rep.Budget/1e9, rep.MinFraction, o.Race.MinSteps, rep.Train))
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -283,7 +291,7 @@ func (p *Plan) race(ctx context.Context, base *models.Model, target nn.Dataset, 
 	}
 	p.Reasons = append(p.Reasons, fmt.Sprintf("the rules rank the candidates %s", strings.Join(names, ", ")))
 	if len(rep.Dropped) > 0 {
-		p.Reasons = append(p.Reasons, fmt.Sprintf("not raced, the shortest run of each would break the budget of %.3g GFLOP: %s", rep.Budget/1e9, strings.Join(rep.Dropped, ", ")))
+		p.Reasons = append(p.Reasons, fmt.Sprintf("not raced, a run of each at the shortest schedule that measures anything (%.3g of it, ≥ %d optimizer steps) would break the budget of %.3g GFLOP: %s", rep.MinFraction, o.Race.MinSteps, rep.Budget/1e9, strings.Join(rep.Dropped, ", ")))
 	}
 	for r := 0; ; r++ {
 		var parts []string
@@ -316,7 +324,7 @@ func (p *Plan) race(ctx context.Context, base *models.Model, target nn.Dataset, 
 	}
 	why := "the best validation accuracy"
 	if best.ValAccuracy < top {
-		why = fmt.Sprintf("within one standard error (%.3f) of the best %.3f, ranked higher by the rules", rep.Tolerance, top)
+		why = fmt.Sprintf("within one standard error of a difference (%.3f) of the best %.3f, ranked higher by the rules", rep.Tolerance, top)
 	}
 	p.Reasons = append(p.Reasons, fmt.Sprintf("the race picks %s: validation accuracy %.3f, %s", rep.Winner.Name(), best.ValAccuracy, why))
 	c := rep.Winner

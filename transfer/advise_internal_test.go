@@ -83,3 +83,24 @@ func TestProbeSet(t *testing.T) {
 		t.Error("seeds 7 and 8 drew the same probe")
 	}
 }
+
+// The race's shortest schedule takes at least MinSteps optimizer steps:
+// a power-of-two fraction of the schedule, at most all of it.
+func TestMinFraction(t *testing.T) {
+	for _, c := range []struct {
+		n, batch, steps, head, epochs int
+		want                          float64
+	}{
+		{80, 32, 30, 30, 10, 0.25},        // 3 steps an epoch: 10 epochs of 40
+		{160, 32, 30, 30, 10, 0.25},       // 5 an epoch: 6 epochs, 0.15, rounded up
+		{5000, 32, 30, 30, 10, 1.0 / 32},  // one epoch is 157 steps: 1/40, rounded up
+		{50000, 32, 30, 30, 10, 1.0 / 32}, // never below one epoch
+		{200000, 32, 30, 64, 64, 1.0 / 64},
+		{10, 32, 30, 30, 10, 1},  // one step an epoch: 30 of 40 epochs
+		{10, 32, 100, 30, 10, 1}, // more than the whole schedule: all of it
+	} {
+		if got := minFraction(c.n, c.batch, c.steps, c.head, c.epochs); got != c.want {
+			t.Errorf("minFraction(%d, %d, %d, %d, %d) = %g, want %g", c.n, c.batch, c.steps, c.head, c.epochs, got, c.want)
+		}
+	}
+}

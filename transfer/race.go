@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -68,6 +69,15 @@ type RaceOptions struct {
 	// race: the rules decide.
 	ValFrac     float64
 	MinPerClass int
+	// MinSteps is the fewest optimizer steps (over the whole schedule, at
+	// the run's batch size) a raced run may take; default 30, three times
+	// the warm-up of a schedule of 100. Shorter runs measure how fast a
+	// candidate starts, not how good it ends (scratch after one epoch of
+	// 5 steps scores near chance), so the first rung's
+	// fraction is at least MinSteps' worth of epochs, and candidates whose
+	// run at that fraction would break the budget are left out (never the
+	// rules' pick: when it does not fit, the rules decide).
+	MinSteps int
 }
 
 func (o *RaceOptions) defaults() {
@@ -86,6 +96,22 @@ func (o *RaceOptions) defaults() {
 	if o.MinPerClass == 0 {
 		o.MinPerClass = 5
 	}
+	if o.MinSteps == 0 {
+		o.MinSteps = 30
+	}
+}
+
+// minFraction is the smallest rung fraction (1/64, 1/32, … 1) at which a
+// schedule of head+epochs epochs over n examples in batches of batch
+// takes at least steps optimizer steps.
+func minFraction(n, batch, steps, head, epochs int) float64 {
+	perEpoch := (n + batch - 1) / batch
+	need := float64((steps+perEpoch-1)/perEpoch) / float64(head+epochs)
+	f := 1.0 / 64
+	for f < need && f < 1 {
+		f *= 2
+	}
+	return math.Min(f, 1)
 }
 
 // Entry is one candidate's run in the race.
@@ -120,12 +146,21 @@ type RaceReport struct {
 	Spent        float64 `json:"spent_flops"`
 	Seconds      float64 `json:"seconds"`
 	// Tolerance is the accuracy difference the race treats as a tie: one
-	// standard error of the best validation accuracy.
+	// standard error of the difference of two accuracies measured at the
+	// best's rate on the validation split (√2 × the best's own standard
+	// error): a candidate measured better than another by less is no
+	// evidence that it is.
 	Tolerance float64 `json:"tolerance"`
 	// Dropped names the candidates left out: their shortest run alone
 	// would break the budget.
 	Dropped []string `json:"dropped,omitempty"`
+	// MinFraction is the shortest schedule raced (RaceOptions.MinSteps).
+	MinFraction float64 `json:"min_fraction"`
 }
+
+// errNoRace: the budget does not pay for the rules' pick and one other
+// candidate at the shortest meaningful schedule.
+var errNoRace = errors.New("transfer: race: the budget does not cover two candidates at the shortest meaningful schedule")
 
 // subset is the examples idx of a dataset.
 type subset struct {
@@ -316,12 +351,15 @@ func RunCandidate(ctx context.Context, base *models.Model, train, test nn.Datase
 // goes on at twice the fraction, and so on
 // until two are left or the full schedule is reached (rungs whose
 // schedule rounds to the previous one's are skipped). f0 is the largest
-// of 1/2, 1/4, … 1/64 whose worst case (the costliest candidates
-// surviving every rung) fits the budget, less spent (the probe's);
-// candidates whose shortest run alone would break it are left out, the
-// costliest first, and named in Dropped. The winner is the best of the
-// last rung, or, among those within one standard error of it, the one
-// the rules rank first (prior: candidate order, first best).
+// of 1/2, 1/4, … down to the shortest meaningful fraction (MinSteps)
+// whose worst case (the costliest candidates surviving every rung) fits
+// the budget, less spent (the probe's); candidates whose run at the
+// shortest fraction would break it are left out, the costliest first but
+// never the rules' pick, and named in Dropped (errNoRace, with the report
+// so far, when not even the rules' pick and one other fit). The winner is
+// the best of the last rung, or, among those within one standard error
+// of a difference of it, the one the rules rank first (prior: candidate
+// order, first best).
 func race(ctx context.Context, base *models.Model, train nn.Dataset, prior []Candidate, lr, lrLo float64, spent float64, ro RaceOptions, o Options) (*RaceReport, error) {
 	start := time.Now()
 	tr, val, err := valSplit(train, ro.ValFrac, o.Seed)
@@ -374,7 +412,12 @@ func race(ctx context.Context, base *models.Model, train nn.Dataset, prior []Can
 		return sum
 	}
 	cands := slices.Clone(prior)
-	const fMin = 1.0 / 64
+	batch := o.BatchSize
+	if batch == 0 {
+		batch = 32 // Run's default
+	}
+	fMin := minFraction(tr.Len(), batch, ro.MinSteps, ro.HeadEpochs, ro.Epochs)
+	rep.MinFraction = fMin
 	rung0 := func() float64 {
 		sum := 0.0
 		for _, c := range cands {
@@ -382,15 +425,21 @@ func race(ctx context.Context, base *models.Model, train nn.Dataset, prior []Can
 		}
 		return sum
 	}
-	for len(cands) > 2 && rung0() > left {
-		i := 0
-		for j, c := range cands {
-			if runCost(c, fMin) > runCost(cands[i], fMin) {
+	// the costliest go first, never the rules' pick (prior[0]): the race
+	// is there to find what beats it
+	for len(cands) > 1 && rung0() > left {
+		i := 1
+		for j := 2; j < len(cands); j++ {
+			if runCost(cands[j], fMin) > runCost(cands[i], fMin) {
 				i = j
 			}
 		}
 		rep.Dropped = append(rep.Dropped, cands[i].Name())
 		cands = slices.Delete(cands, i, i+1)
+	}
+	if rung0() > left || len(cands) < 2 {
+		rep.Seconds = time.Since(start).Seconds()
+		return rep, errNoRace
 	}
 	f0 := fMin
 	for f := 0.5; f >= fMin; f /= 2 {
@@ -446,7 +495,7 @@ func race(ctx context.Context, base *models.Model, train nn.Dataset, prior []Can
 		}
 		if len(rung) <= 2 || r+1 == len(fs) || spent+rep.Spent+nextCost > rep.Budget {
 			best := rung[0].ValAccuracy
-			rep.Tolerance = math.Sqrt(math.Max(best*(1-best), 1/float64(val.Len())) / float64(val.Len()))
+			rep.Tolerance = math.Sqrt(2 * math.Max(best*(1-best), 1/float64(val.Len())) / float64(val.Len()))
 			win := rung[0]
 			for _, e := range rung {
 				if e.ValAccuracy >= best-rep.Tolerance && e.Prior < win.Prior {

@@ -3,6 +3,7 @@ package transfer_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,7 +55,13 @@ func TestAdviseRace(t *testing.T) {
 			t.Errorf("rung %d lacks the rules' pick %s", rung, p.Rules.Name())
 		}
 	}
-	if len(names) < 5 {
+	if slices.Contains(r.Dropped, p.Rules.Name()) {
+		t.Errorf("the rules' pick %s dropped: %v", p.Rules.Name(), r.Dropped)
+	}
+	if r.MinFraction <= 0 || r.Entries[0].Fraction < r.MinFraction {
+		t.Errorf("rung 0 at %g of the schedule, below the shortest meaningful %g", r.Entries[0].Fraction, r.MinFraction)
+	}
+	if len(names) < 4 {
 		t.Errorf("rung 0 raced %d candidates: %v", len(names), names)
 	}
 	if p.Cost.FLOPs() > p.FullFineTune || p.Cost.FLOPs() <= r.Spent || r.Spent <= 0 {
@@ -79,6 +86,15 @@ func TestAdviseRace(t *testing.T) {
 	if q.Cost.FLOPs() > 0.3*q.FullFineTune || q.Race == nil {
 		t.Errorf("budget 0.3: spent %.3g of %.3g", q.Cost.FLOPs(), q.FullFineTune)
 	}
+	// A budget that pays for no meaningful run leaves the rules to decide.
+	z, err := transfer.Advise(context.Background(), base, shot, transfer.AdviseOptions{Seed: 1, Race: transfer.RaceOptions{Budget: 1e-6}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z.Race != nil || z.Strategy != z.Rules.Strategy || z.Cost.FLOPs() > q.Cost.FLOPs() {
+		t.Errorf("budget 1e-6: race %v, plan %s, rules %s", z.Race != nil, z.Strategy, z.Rules.Name())
+	}
+	mentions(t, z, "no race: the budget")
 	// Carried out, a plan runs what it says.
 	res, err := transfer.RunPlan(context.Background(), base, shot, nil, p, transfer.Options{Seed: 1, HeadEpochs: 2, Epochs: 1})
 	if err != nil || res.Strategy != p.Strategy && p.Cut == "" {

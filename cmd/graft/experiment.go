@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +32,7 @@ import (
 func init() {
 	register(command{name: "experiment", args: "scenarios|transferability", minArgs: 1, maxArgs: 1, device: true,
 		summary: "the four transfer scenarios as a table, or Yosinski's transferability curves",
-		doc: `scenarios: every strategy (scratch, features, top-k, all) and the advisor's pick (probe, race, then its plan) for each base (--bases: mnist, the embedded full-MNIST CNN; mnist04, a CNN trained here on MNIST digits 0–4) × target (--targets: digits, scikit-learn's; mnist59, MNIST digits 5–9; fashion, Fashion-MNIST) × --per-class sizes, over --seeds seeds; a table of mean ± sd per strategy, the best, the advisor's pick and whether it is within 1 sd of the best and not more than 1 sd below scratch.
+		doc: `scenarios: every strategy (scratch, features, top-k, all) and the advisor's pick (probe, race, then its plan) for each base (--bases: mnist, the embedded full-MNIST CNN; mnist04, a CNN trained here on MNIST digits 0–4; mobilenetv2, the ImageNet MobileNetV2 of a TF.js model.json given by --model, seeing the targets resized to --size, as demo --base mobilenetv2 does) × target (--targets: digits, scikit-learn's; mnist59, MNIST digits 5–9; fashion, Fashion-MNIST) × --per-class sizes, over --seeds seeds; a table of mean ± sd per strategy, the best, the advisor's pick and whether it is within 1 sd of the best and not more than 1 sd below scratch. --arms runs some of them (a costly base at a reduced set); a later run with more arms adds the rest.
 
 transferability: Yosinski et al. 2014 on MNIST split into A = 0–4 and B = 5–9: a base trained on A and one on B; for each depth n over the layer groups, BnB and AnB (the first n groups copied and frozen, the rest re-initialised and trained on B) and BnB+ and AnB+ (all fine-tuned), over --seeds seeds, tested on B's test digits. Each arm trains --epochs epochs on --per-class of B's training images per class (drawn by seed); the bases learn from --base-per-class per class (seed 1) for --base-epochs, so with equal counts base B and the first seed's arms see the same images, as in the paper.
 
@@ -105,11 +106,13 @@ func loadTarget(name string, testLimit int) (*expData, error) {
 	return nil, fmt.Errorf("unknown target %q (digits, mnist59, fashion)", name)
 }
 
-// expBase is a base model with its class names.
+// expBase is a base model with its class names, and how it takes the
+// targets' 28×28 grey images (prep; nil: as they are).
 type expBase struct {
 	model   *models.Model
 	classes []string
 	name    string
+	prep    func(*data.Set) (*data.Set, error)
 }
 
 // trainedBase returns the mnistcnn trained on MNIST digits [lo, lo+5)
@@ -118,7 +121,7 @@ type expBase struct {
 func trainedBase(ctx context.Context, dir, target string, perClass, epochs int, progress io.Writer) (*expBase, error) {
 	path := filepath.Join(dir, fmt.Sprintf("base-%s-%d-%d.safetensors", target, perClass, epochs))
 	if m, meta, err := transfer.FromCheckpoint(path); err == nil {
-		return &expBase{m, meta.Classes, "mnistcnn on " + target}, nil
+		return &expBase{model: m, classes: meta.Classes, name: "mnistcnn on " + target}, nil
 	}
 	d, err := loadTarget(target, 2000)
 	if err != nil {
@@ -140,7 +143,7 @@ func trainedBase(ctx context.Context, dir, target string, perClass, epochs int, 
 	if err := nn.Save(path, res.Model, meta); err != nil {
 		return nil, err
 	}
-	return &expBase{res.Model, train.Classes, "mnistcnn on " + target}, nil
+	return &expBase{model: res.Model, classes: train.Classes, name: "mnistcnn on " + target}, nil
 }
 
 func slicesMin(v []int) int {
@@ -151,8 +154,10 @@ func slicesMin(v []int) int {
 	return m
 }
 
-// loadExpBase returns a base by name: mnist (embedded) or mnist04.
-func loadExpBase(ctx context.Context, name, dir string, perClass, epochs int, progress io.Writer) (*expBase, error) {
+// loadExpBase returns a base by name: mnist (embedded), mnist04 (trained
+// here), or mobilenetv2 (the TF.js ImageNet MobileNetV2 at model, seeing
+// the targets resized to size, as graft demo --base mobilenetv2 does).
+func loadExpBase(ctx context.Context, name, dir string, perClass, epochs int, model string, size int, progress io.Writer) (*expBase, error) {
 	switch name {
 	case "mnist":
 		f, err := safetensors.Read(bytes.NewReader(assets.MNISTCNN), int64(len(assets.MNISTCNN)))
@@ -163,11 +168,21 @@ func loadExpBase(ctx context.Context, name, dir string, perClass, epochs int, pr
 		if err != nil {
 			return nil, err
 		}
-		return &expBase{m, meta.Classes, "mnistcnn on MNIST (embedded)"}, nil
+		return &expBase{model: m, classes: meta.Classes, name: "mnistcnn on MNIST (embedded)"}, nil
 	case "mnist04", "mnist59":
 		return trainedBase(ctx, dir, name, perClass, epochs, progress)
+	case "mobilenetv2":
+		if model == "" {
+			return nil, fmt.Errorf("base mobilenetv2 needs --model (its TF.js model.json)")
+		}
+		m, err := imagenetBase(model, size, "")
+		if err != nil {
+			return nil, fmt.Errorf("--model: %v", err)
+		}
+		return &expBase{model: m, name: fmt.Sprintf("mobilenetv2 (ImageNet) at %d×%d", size, size),
+			prep: func(s *data.Set) (*data.Set, error) { return resized(s, size) }}, nil
 	}
-	return nil, fmt.Errorf("unknown base %q (mnist, mnist04)", name)
+	return nil, fmt.Errorf("unknown base %q (mnist, mnist04, mobilenetv2)", name)
 }
 
 // parseInts reads a comma-separated list of positive integers.
@@ -188,7 +203,9 @@ func experiment(args []string, out io.Writer) error {
 	dir := fs.String("dir", "experiment", "`folder` for results.jsonl, bases trained here and the reports")
 	seeds := fs.Int("seeds", 3, "`N` seeds per cell")
 	perClass := fs.String("per-class", "10,100,1000", "training images per class, a comma-separated `list` (transferability: its first)")
-	bases := fs.String("bases", "mnist,mnist04", "scenarios: `bases`, comma-separated: mnist (embedded), mnist04 (trained here on digits 0–4)")
+	bases := fs.String("bases", "mnist,mnist04", "scenarios: `bases`, comma-separated: mnist (embedded), mnist04 (trained here on digits 0–4), mobilenetv2 (ImageNet, TF.js, with --model)")
+	model := fs.String("model", "", "scenarios: `model.json` of the TF.js MobileNetV2 for the mobilenetv2 base (npm nsfwjs@4.4.0's, as for demo --base mobilenetv2)")
+	size := fs.Int("size", 96, "scenarios: image side `S` the 28×28 targets are resized to for the mobilenetv2 base")
 	targets := fs.String("targets", "digits,mnist59,fashion", "scenarios: `targets`, comma-separated: digits, mnist59, fashion")
 	headEpochs := fs.Int("head-epochs", 30, "`epochs` of the head (features, top-k, all; scratch adds them to --epochs)")
 	epochs := fs.Int("epochs", 10, "`epochs` of the groups after the head (transferability: of every arm)")
@@ -196,7 +213,9 @@ func experiment(args []string, out io.Writer) error {
 	basePerClass := fs.Int("base-per-class", 1000, "images per class the bases trained here learn from")
 	baseEpochs := fs.Int("base-epochs", 3, "`epochs` of the bases trained here")
 	budget := fs.Float64("budget", 1, "the advisor's race budget, in `multiples` of a full fine-tune")
+	armList := fs.String("arms", "scratch,features,top-k,all,advisor", "scenarios: the `arms` to run, comma-separated (a rerun with more adds the rest)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	report := fs.Bool("report", false, "scenarios: write the table from the runs results.jsonl holds for the cells asked, running nothing (cells without runs are left out)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -205,12 +224,15 @@ func experiment(args []string, out io.Writer) error {
 		return fs.usageErr("%q: not scenarios or transferability", which)
 	}
 	ks, kerr := parseInts(*perClass)
+	arms, aerr := parseArms(*armList)
 	if err := errorsOf(
 		fs.check(kerr == nil, "per-class", fmt.Sprint(kerr)),
+		fs.check(aerr == nil, "arms", fmt.Sprint(aerr)),
 		fs.check(*seeds >= 1, "seeds", "must be at least 1"),
 		fs.check(*headEpochs >= 1 && *epochs >= 1, "epochs", "--head-epochs and --epochs must be at least 1"),
 		fs.check(*testLimit >= 1 && *basePerClass >= 1 && *baseEpochs >= 1, "test-limit", "--test-limit, --base-per-class and --base-epochs must be at least 1"),
 		fs.check(*budget >= 0, "budget", "must be ≥ 0"),
+		fs.check(*size >= 32 && *size <= 512, "size", "must be 32 to 512"),
 	); err != nil {
 		return err
 	}
@@ -228,7 +250,7 @@ func experiment(args []string, out io.Writer) error {
 		progress = io.Discard
 	}
 	e := &expRun{ctx: ctx, log: log, dir: *dir, seeds: *seeds, ks: ks, head: *headEpochs, epochs: *epochs, testLimit: *testLimit,
-		basePerClass: *basePerClass, baseEpochs: *baseEpochs, budget: *budget, progress: progress}
+		basePerClass: *basePerClass, baseEpochs: *baseEpochs, budget: *budget, arms: arms, model: *model, size: *size, report: *report, progress: progress}
 	if which == "scenarios" {
 		err = e.scenarios(strings.Split(*bases, ","), strings.Split(*targets, ","))
 	} else {
@@ -251,7 +273,25 @@ type expRun struct {
 	basePerClass, baseEpochs       int
 	ks                             []int
 	budget                         float64
+	arms                           map[string]bool
+	model                          string
+	size                           int
+	report                         bool
 	progress                       io.Writer
+}
+
+// parseArms reads the --arms list: strategies and "advisor".
+func parseArms(s string) (map[string]bool, error) {
+	known := append(strategyNames(), "advisor")
+	arms := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(known, f) {
+			return nil, fmt.Errorf("%q is not an arm (%s)", f, strings.Join(known, ", "))
+		}
+		arms[f] = true
+	}
+	return arms, nil
 }
 
 // record runs f unless the log holds r's run, and appends what it
@@ -284,25 +324,50 @@ type cell struct {
 	Advisor  *transfer.Stat  `json:"advisor"`
 	WithinSD bool            `json:"advisor_within_1sd_of_best"`
 	// Strict is WithinSD against the best strategy's own sd alone.
-	Strict   bool   `json:"advisor_within_best_sd"`
-	NotBelow bool   `json:"advisor_not_1sd_below_scratch"`
-	Skipped  string `json:"skipped,omitempty"`
-	bestStat transfer.Stat
+	Strict   bool `json:"advisor_within_best_sd"`
+	NotBelow bool `json:"advisor_not_1sd_below_scratch"`
+	// NoScratch: scratch was not run (--arms), NotBelow means nothing.
+	NoScratch bool   `json:"no_scratch,omitempty"`
+	Skipped   string `json:"skipped,omitempty"`
+	bestStat  transfer.Stat
 }
 
 func (e *expRun) scenarios(bases, targets []string) error {
 	start := time.Now()
 	var cells []cell
+	if e.report {
+		for _, bn := range bases {
+			for _, tn := range targets {
+				for _, k := range e.ks {
+					if c := summarise(cell{Base: bn, Target: tn, PerClass: k}, e.log.Records); len(c.Stats) > 0 {
+						cells = append(cells, c)
+					}
+				}
+			}
+		}
+		return e.writeScenarios(cells, time.Since(start))
+	}
 	for _, bn := range bases {
-		base, err := loadExpBase(e.ctx, bn, e.dir, e.basePerClass, e.baseEpochs, e.progress)
+		base, err := loadExpBase(e.ctx, bn, e.dir, e.basePerClass, e.baseEpochs, e.model, e.size, e.progress)
 		if err != nil {
 			return err
+		}
+		prep := base.prep
+		if prep == nil {
+			prep = func(s *data.Set) (*data.Set, error) { return s, nil }
 		}
 		for _, tn := range targets {
 			d, err := loadTarget(tn, e.testLimit)
 			if err != nil {
 				return err
 			}
+			test, err := prep(d.test)
+			if err != nil {
+				return err
+			}
+			// the strategies share the trunk's features (keyed by the
+			// data and weights); the advisor starts with none, as a user's
+			cache := &transfer.Cache{}
 			newHead := !transfer.SameClasses(base.classes, d.pool.Classes)
 			for _, k := range e.ks {
 				c := cell{Base: bn, Target: tn, PerClass: k}
@@ -316,12 +381,18 @@ func (e *expRun) scenarios(bases, targets []string) error {
 					if err != nil {
 						return err
 					}
+					if train, err = prep(train); err != nil {
+						return err
+					}
 					rec := transfer.Record{Base: bn, Target: tn, PerClass: k, Seed: seed}
 					for _, st := range transfer.Strategies {
+						if !e.arms[string(st)] {
+							continue
+						}
 						r := rec
 						r.Arm = string(st)
 						if err := e.record(r, func(r *transfer.Record) error {
-							res, err := transfer.Run(e.ctx, base.model, train, d.test, transfer.Options{Strategy: st, HeadEpochs: e.head, Epochs: e.epochs, Seed: uint64(seed), NewHead: newHead})
+							res, err := transfer.Run(e.ctx, base.model, train, test, transfer.Options{Strategy: st, HeadEpochs: e.head, Epochs: e.epochs, Seed: uint64(seed), NewHead: newHead, Cache: cache})
 							if err != nil {
 								return err
 							}
@@ -330,6 +401,9 @@ func (e *expRun) scenarios(bases, targets []string) error {
 						}); err != nil {
 							return err
 						}
+					}
+					if !e.arms["advisor"] {
+						continue
 					}
 					r := rec
 					r.Arm = "advisor"
@@ -343,7 +417,7 @@ func (e *expRun) scenarios(bases, targets []string) error {
 						if err != nil {
 							return err
 						}
-						res, err := transfer.RunPlan(e.ctx, base.model, train, d.test, plan, transfer.Options{HeadEpochs: e.head, Epochs: e.epochs, Seed: uint64(seed), NewHead: newHead})
+						res, err := transfer.RunPlan(e.ctx, base.model, train, test, plan, transfer.Options{HeadEpochs: e.head, Epochs: e.epochs, Seed: uint64(seed), NewHead: newHead})
 						if err != nil {
 							return err
 						}
@@ -375,6 +449,7 @@ func summarise(c cell, all []transfer.Record) cell {
 	}
 	c.Stats = transfer.Stats(rs)
 	var scratch transfer.Stat
+	c.NoScratch = true
 	for i, s := range c.Stats {
 		switch {
 		case s.Arm == "advisor":
@@ -383,24 +458,34 @@ func summarise(c cell, all []transfer.Record) cell {
 			c.Best, c.bestStat = s.Arm, s
 		}
 		if s.Arm == string(transfer.StrategyScratch) {
-			scratch = s
+			scratch, c.NoScratch = s, false
 		}
 	}
 	if c.Advisor != nil {
 		a := c.Advisor
 		c.WithinSD = a.Mean >= c.bestStat.Mean-math.Max(c.bestStat.SD, a.SD)
 		c.Strict = a.Mean >= c.bestStat.Mean-c.bestStat.SD
-		c.NotBelow = a.Mean >= scratch.Mean-math.Max(scratch.SD, a.SD)
+		c.NotBelow = !c.NoScratch && a.Mean >= scratch.Mean-math.Max(scratch.SD, a.SD)
 	}
 	return c
 }
 
 func (e *expRun) writeScenarios(cells []cell, took time.Duration) error {
 	var md strings.Builder
-	fmt.Fprintf(&md, "# Transfer scenarios\n\n%d seeds, head %d + %d group epochs, advisor budget %g× a full fine-tune; test sets of at most %d images. Accuracy mean ± sd over seeds.\n\n",
-		e.seeds, e.head, e.epochs, e.budget, e.testLimit)
+	lo, hi := math.MaxInt, 0
+	for _, c := range cells {
+		for _, s := range c.Stats {
+			lo, hi = min(lo, s.N), max(hi, s.N)
+		}
+	}
+	seeds := fmt.Sprint(hi)
+	if lo < hi {
+		seeds = fmt.Sprintf("%d–%d", lo, hi)
+	}
+	fmt.Fprintf(&md, "# Transfer scenarios\n\n%s seeds, head %d + %d group epochs, advisor budget %g× a full fine-tune; test sets of at most %d images. Accuracy mean ± sd over seeds; – an arm not run.\n\n",
+		seeds, e.head, e.epochs, e.budget, e.testLimit)
 	md.WriteString("| base | target | per class | scratch | features | top-k | all | advisor (picks) | best | within 1 sd | ≥ scratch − 1 sd | advice cost |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	within, strict, notBelow, n := 0, 0, 0, 0
+	within, strict, notBelow, n, withScratch := 0, 0, 0, 0, 0
 	for _, c := range cells {
 		if c.Skipped != "" {
 			fmt.Fprintf(&md, "| %s | %s | %d | skipped: %s |||||||||\n", c.Base, c.Target, c.PerClass, c.Skipped)
@@ -408,11 +493,12 @@ func (e *expRun) writeScenarios(cells []cell, took time.Duration) error {
 		}
 		fmt.Fprintf(&md, "| %s | %s | %d |", c.Base, c.Target, c.PerClass)
 		for _, st := range transfer.Strategies {
-			for _, s := range c.Stats {
-				if s.Arm == string(st) {
-					fmt.Fprintf(&md, " %.3f ± %.3f |", s.Mean, s.SD)
-				}
+			i := slices.IndexFunc(c.Stats, func(s transfer.Stat) bool { return s.Arm == string(st) })
+			if i < 0 {
+				md.WriteString(" – |")
+				continue
 			}
+			fmt.Fprintf(&md, " %.3f ± %.3f |", c.Stats[i].Mean, c.Stats[i].SD)
 		}
 		if a := c.Advisor; a != nil {
 			n++
@@ -425,13 +511,18 @@ func (e *expRun) writeScenarios(cells []cell, took time.Duration) error {
 			if c.NotBelow {
 				notBelow++
 			}
-			fmt.Fprintf(&md, " %.3f ± %.3f (%s) | %s | %v | %v | %.2f× |\n", a.Mean, a.SD, strings.Join(a.Picks, ", "), c.Best, c.WithinSD, c.NotBelow, a.AdviceX)
+			below := "–"
+			if !c.NoScratch {
+				withScratch++
+				below = fmt.Sprint(c.NotBelow)
+			}
+			fmt.Fprintf(&md, " %.3f ± %.3f (%s) | %s | %v | %s | %.2f× |\n", a.Mean, a.SD, strings.Join(a.Picks, ", "), c.Best, c.WithinSD, below, a.AdviceX)
 		} else {
 			md.WriteString(" – | – | – | – | – |\n")
 		}
 	}
-	fmt.Fprintf(&md, "\nThe advisor's pick is within 1 sd (the larger of its own and the best's) of the best strategy in %d of %d cells (target ≥ 90%%; within the best's own sd: %d of %d) and not more than 1 sd below scratch in %d of %d (target: all). %.0f s.\n",
-		within, n, strict, n, notBelow, n, took.Seconds())
+	fmt.Fprintf(&md, "\nThe advisor's pick is within 1 sd (the larger of its own and the best's) of the best strategy in %d of %d cells (target ≥ 90%%; within the best's own sd: %d of %d) and not more than 1 sd below scratch in %d of %d with scratch run (target: all). %.0f s.\n",
+		within, n, strict, n, notBelow, withScratch, took.Seconds())
 	if err := os.WriteFile(filepath.Join(e.dir, "scenarios.md"), []byte(md.String()), 0o644); err != nil {
 		return err
 	}

@@ -57,6 +57,18 @@ func TestExperimentScenariosResume(t *testing.T) {
 	if got := lines(); len(got) != 5 || strings.Count(out.String(), "seed 1:") != 2 {
 		t.Errorf("resumed with %d records, printed:\n%s", len(got), out.String())
 	}
+	// --report writes the table from the log alone: the cell it holds,
+	// none for a size it lacks, and nothing runs
+	out.Reset()
+	if err := run([]string{"experiment", "scenarios", "--dir", dir, "--bases", "mnist,mnist04", "--targets", "digits",
+		"--per-class", "3,7", "--report"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	md, _ = os.ReadFile(filepath.Join(dir, "scenarios.md"))
+	if got := lines(); len(got) != 5 || strings.Contains(out.String(), "seed 1:") || !strings.Contains(string(md), "| mnist | digits | 3 |") ||
+		strings.Contains(string(md), "| 7 |") || strings.Contains(string(md), "mnist04") {
+		t.Errorf("--report: %d records, printed:\n%s", len(got), out.String())
+	}
 	for _, bad := range [][]string{{"experiment"}, {"experiment", "magic"}, {"experiment", "scenarios", "--per-class", "0"}} {
 		if err := run(bad, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("graft %s: %v, want a one-line error", strings.Join(bad, " "), err)

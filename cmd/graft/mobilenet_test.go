@@ -170,3 +170,39 @@ func lastDenseIn(l nn.Layer) *nn.Dense {
 	})
 	return d
 }
+
+// The scenarios table takes the ImageNet MobileNetV2 as a base, at a
+// reduced set of arms: the rows it did not run show "–", and without
+// scratch the "≥ scratch − 1 sd" column is not counted.
+func TestExperimentScenariosMobileNetV2(t *testing.T) {
+	path := nsfwjsModel(t)
+	dir := t.TempDir()
+	var out bytes.Buffer
+	args := []string{"experiment", "scenarios", "--dir", dir, "--bases", "mobilenetv2", "--model", path, "--size", "32",
+		"--targets", "digits", "--per-class", "3", "--seeds", "1", "--head-epochs", "2", "--epochs", "1", "--test-limit", "20",
+		"--arms", "features,top-k,advisor"}
+	if err := run(args, &out); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "scenarios.md"))
+	if !strings.Contains(string(md), "| mobilenetv2 | digits | 3 | – |") || !strings.Contains(string(md), "in 0 of 0 with scratch run") {
+		t.Errorf("scenarios.md:\n%s", md)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "results.jsonl"))
+	for _, arm := range []string{`"arm":"features"`, `"arm":"top-k"`, `"arm":"advisor"`} {
+		if !strings.Contains(string(b), arm) {
+			t.Errorf("results.jsonl lacks %s:\n%s", arm, b)
+		}
+	}
+	if strings.Contains(string(b), `"arm":"scratch"`) || strings.Contains(string(b), `"arm":"all"`) {
+		t.Errorf("results.jsonl holds arms not asked for:\n%s", b)
+	}
+	for _, bad := range [][]string{
+		{"experiment", "scenarios", "--bases", "mobilenetv2", "--dir", dir}, // no --model
+		{"experiment", "scenarios", "--arms", "features,magic", "--dir", dir},
+	} {
+		if err := run(bad, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("graft %s: %v, want a one-line error", strings.Join(bad, " "), err)
+		}
+	}
+}

@@ -175,7 +175,7 @@ func lastDenseIn(l nn.Layer) *nn.Dense {
 // reduced set of arms: the rows it did not run show "–", and without
 // scratch the "≥ scratch − 1 sd" column is not counted.
 func TestExperimentScenariosMobileNetV2(t *testing.T) {
-	path := nsfwjsModel(t)
+	path := fixtures.NSFWJS(t)
 	dir := t.TempDir()
 	var out bytes.Buffer
 	args := []string{"experiment", "scenarios", "--dir", dir, "--bases", "mobilenetv2", "--model", path, "--size", "32",

@@ -1,0 +1,37 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import (
+	"github.com/graftml/graft/kernels"
+	"github.com/graftml/graft/kernels/amd64"
+)
+
+// depthwiseTilesOK reports whether DepthwiseTileAVX2 may run.
+func depthwiseTilesOK() bool { return kernels.Current() >= kernels.AVX2 }
+
+// depthwiseTile runs DepthwiseTileAVX2 on ng ≥ 1 tiles of 4 pixels in a
+// row; x and y start at the first tile's first pixel's window and channel
+// (offsets, ascending, and strides in bytes); b (16 floats) starts the
+// sums, or y itself when b is nil.
+func depthwiseTile(ng, nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+	_ = x[(4*ng-1)*xs/4+xoff[nt-1]/4+15]
+	_ = y[(4*ng-1)*ys/4+15]
+	_ = w[woff[nt-1]/4+15]
+	var bp *float32
+	if b != nil {
+		_ = b[15]
+		bp = &b[0]
+	}
+	amd64.DepthwiseTileAVX2(ng, nt, &x[0], xs, &xoff[0], &w[0], &woff[0], &y[0], ys, bp)
+}
+
+// depthwiseWGrad runs DepthwiseWGradAVX2 (nt ≤ 9 taps, np ≥ 1 pixels, 8
+// channels); x, dy and acc start at the first pixel's window and the
+// first tap's channel (offsets, ascending, and strides in bytes).
+func depthwiseWGrad(nt, np int, x []float32, xs int, xoff []int, dy []float32, dys int, acc []float32, aoff []int) {
+	_ = x[(np-1)*xs/4+xoff[nt-1]/4+7]
+	_ = acc[aoff[nt-1]/4+7]
+	_ = dy[(np-1)*dys/4+7]
+	amd64.DepthwiseWGradAVX2(nt, np, &x[0], xs, &xoff[0], &dy[0], dys, &acc[0], &aoff[0])
+}

@@ -1,0 +1,13 @@
+//go:build !amd64 || purego
+
+package tensor
+
+func depthwiseTilesOK() bool { return false }
+
+func depthwiseTile(ng, nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+	panic("tensor: no assembly kernels in this build")
+}
+
+func depthwiseWGrad(nt, np int, x []float32, xs int, xoff []int, dy []float32, dys int, acc []float32, aoff []int) {
+	panic("tensor: no assembly kernels in this build")
+}

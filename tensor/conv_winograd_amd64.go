@@ -1,0 +1,51 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import (
+	"github.com/graftml/graft/kernels/amd64"
+)
+
+// winogradInputKernels runs WinogradInputAVX2 on the leading channels of
+// c it takes (multiples of 8), when kn has it, and returns how many (the
+// arguments as for winogradInputGo). WinogradInputAVX512 (the same
+// kernel widened to 16 lanes) did not pay on Zen 5: r18_l1 and r18_l2
+// forward and backward data within ±4%.
+func winogradInputKernels(kn *gemmKernel, c int, x []float32, xs, rs int, v []float32, vs int) int {
+	n := c &^ 7
+	if !kn.conv16 || n == 0 {
+		return 0
+	}
+	callWinogradInput(n, x, xs, rs, v, vs)
+	return n
+}
+
+// winogradOutputKernels is winogradInputKernels for the output transform
+// (WinogradOutputAVX2).
+func winogradOutputKernels(kn *gemmKernel, o int, m []float32, ms int, y []float32, ys, rs int, b []float32) int {
+	n := o &^ 7
+	if !kn.conv16 || n == 0 {
+		return 0
+	}
+	callWinogradOutput(n, m, ms, y, ys, rs, b)
+	return n
+}
+
+// callWinogradInput runs WinogradInputAVX2 on channels i < n (n ≥ 8, a
+// multiple of 8): the 4×4 patch d[a][b] = x[a·rs + b·xs + i] to V element
+// e at v[e·vs + i] (strides in floats).
+func callWinogradInput(n int, x []float32, xs, rs int, v []float32, vs int) {
+	_ = x[3*rs+3*xs+n-1]
+	_ = v[15*vs+n-1]
+	amd64.WinogradInputAVX2(n, &x[0], xs*4, rs*4, &v[0], vs*4)
+}
+
+// callWinogradOutput runs WinogradOutputAVX2 on channels i < n (n ≥ 8, a
+// multiple of 8): the 4×4 products M[e] = m[e·ms + i] to the 2×2 outputs
+// y[r·rs + c·ys + i], plus b[i] (strides in floats).
+func callWinogradOutput(n int, m []float32, ms int, y []float32, ys, rs int, b []float32) {
+	_ = m[15*ms+n-1]
+	_ = y[rs+ys+n-1]
+	_ = b[n-1]
+	amd64.WinogradOutputAVX2(n, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0])
+}

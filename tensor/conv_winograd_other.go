@@ -1,0 +1,17 @@
+//go:build !amd64 || purego
+
+package tensor
+
+func winogradInputKernels(*gemmKernel, int, []float32, int, int, []float32, int) int { return 0 }
+
+func winogradOutputKernels(*gemmKernel, int, []float32, int, []float32, int, int, []float32) int {
+	return 0
+}
+
+func callWinogradInput(int, []float32, int, int, []float32, int) {
+	panic("tensor: no assembly kernels in this build")
+}
+
+func callWinogradOutput(int, []float32, int, []float32, int, int, []float32) {
+	panic("tensor: no assembly kernels in this build")
+}

@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/onnx"
 	"github.com/graftml/graft/tensor"
 )
@@ -110,4 +112,16 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// GRAFT_BENCH_CHUNK sets nn.InferChunk for the inference benchmarks (0:
+// batches run whole), to compare chunk sizes in one binary.
+func init() {
+	if v := os.Getenv("GRAFT_BENCH_CHUNK"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			panic("GRAFT_BENCH_CHUNK: want a count, got " + v)
+		}
+		nn.InferChunk = n
+	}
 }

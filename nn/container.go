@@ -84,6 +84,14 @@ func (s *Sequential) Forward(x *tensor.Tensor) *tensor.Tensor {
 // its weights (see fold.go); a ReLU or Clip right after a convolution is
 // fused into it (tensor.Conv2DAct: the same values, one pass fewer).
 func (s *Sequential) Infer(x *tensor.Tensor) *tensor.Tensor {
+	if c := chunkFor(s, x); c > 0 {
+		return inferChunked(x, c, s.inferWhole)
+	}
+	return s.inferWhole(x)
+}
+
+// inferWhole is Infer of the whole batch at once.
+func (s *Sequential) inferWhole(x *tensor.Tensor) *tensor.Tensor {
 	pool := recycler{max: seqRecycled}
 	return s.inferPool(x, &pool)
 }

@@ -29,6 +29,9 @@ type Conv2D struct {
 	// fold caches the weight and bias with a following BatchNorm folded
 	// in, for inference (see fold.go)
 	fold atomic.Pointer[convFold]
+	// wt caches the weight of a pointwise convolution transposed, for
+	// inference on the CPU (see inferConv)
+	wt transposeCache
 }
 
 // ConvOpts are a convolution's options beyond its channels and kernel;
@@ -155,8 +158,77 @@ func (c *Conv2D) inferAllocAct(x *tensor.Tensor, alloc func(...int) *tensor.Tens
 	p := c.params2(x)
 	oh, ow := p.OutSize(x.Dim(1), x.Dim(2), c.KH, c.KW)
 	y := alloc(x.Dim(0), oh, ow, c.Out)
-	tensor.Conv2DAct(y, x, c.Weight.Value, biasValue(c.Bias), p, act)
+	c.inferConv(y, x, nil, p, act)
 	return y
+}
+
+// pointwise reports whether c run with p is a plain GEMM on its input
+// (1×1, stride 1, no padding, one group, and not the one-channel
+// depthwise case).
+func (c *Conv2D) pointwise(p tensor.ConvParams) bool {
+	return c.KH == 1 && c.KW == 1 && max(p.Groups, 1) == 1 && max(p.StrideH, 1) == 1 && max(p.StrideW, 1) == 1 &&
+		p.PadTop == 0 && p.PadBottom == 0 && p.PadLeft == 0 && p.PadRight == 0 && !(c.In == 1 && c.Out == 1)
+}
+
+// inferConv computes y = act(conv(x) + bias) for inference, with c's
+// weight and bias, or with those of fold when it is not nil. A pointwise
+// convolution on the CPU runs through its weight transposed (kept from
+// call to call), so that the GEMM does not transpose the weight at every
+// call: the result is the same, bit for bit.
+func (c *Conv2D) inferConv(y, x *tensor.Tensor, fold *convFold, p tensor.ConvParams, act tensor.FusedAct) {
+	w, b := c.Weight.Value, biasValue(c.Bias)
+	if fold != nil {
+		w, b = fold.w, fold.b
+	}
+	if cpu, ok := tensor.Default().(tensor.CPU); ok && c.pointwise(p) {
+		var wt *tensor.Tensor
+		if fold != nil {
+			wt = fold.wt
+		} else {
+			wt = c.wt.get(c.Weight.Value, c.Out, c.In)
+		}
+		cpu.PointwiseAct(y, x, wt, b, act)
+		return
+	}
+	tensor.Conv2DAct(y, x, w, b, p, act)
+}
+
+// transposeCache keeps a weight matrix transposed, for CPU inference
+// through GEMMs that then read it in place: a layer's weight is stored
+// [out, in], as PyTorch's, and a GEMM given it so transposes it at every
+// call, which costs as much as the product when the batch is small.
+type transposeCache struct {
+	p atomic.Pointer[transposed]
+}
+
+// transposed is a weight transposed and the fingerprint of the weight.
+type transposed struct {
+	key uint64
+	wt  *tensor.Tensor
+}
+
+// get returns w (rows×cols) transposed, from the cache while w's values
+// have not changed.
+func (c *transposeCache) get(w *tensor.Tensor, rows, cols int) *tensor.Tensor {
+	key := fingerprint([]*tensor.Tensor{w})
+	if t := c.p.Load(); t != nil && t.key == key {
+		return t.wt
+	}
+	t := &transposed{key: key, wt: transpose2(w.Data(), rows, cols)}
+	c.p.Store(t)
+	return t.wt
+}
+
+// transpose2 returns the rows×cols matrix w transposed.
+func transpose2(w []float32, rows, cols int) *tensor.Tensor {
+	t := tensor.Zeros(cols, rows)
+	d := t.Data()
+	for r := range rows {
+		for k, v := range w[r*cols : (r+1)*cols] {
+			d[k*rows+r] = v
+		}
+	}
+	return t
 }
 
 // Backward computes the weight and bias gradients of the trainable ones

@@ -17,6 +17,7 @@ type Dense struct {
 	params []Named[*Param]
 	x      *tensor.Tensor
 	y, dx  *tensor.Tensor
+	wt     transposeCache // the weight transposed, for inference on the CPU
 }
 
 // NewDense returns a dense layer with Kaiming-uniform weights (PyTorch
@@ -91,10 +92,24 @@ func (d *Dense) Forward(x *tensor.Tensor) *tensor.Tensor {
 }
 
 // Infer is Forward into a fresh tensor.
+// On the CPU it reads the weight transposed, kept from call to call, so
+// that the GEMM does not transpose it at every call (the same result, bit
+// for bit).
 func (d *Dense) Infer(x *tensor.Tensor) *tensor.Tensor {
 	d.check(x)
 	y := tensor.Zeros(x.Dim(0), d.Out)
-	d.compute(y, x)
+	cpu, ok := tensor.Default().(tensor.CPU)
+	if !ok {
+		d.compute(y, x)
+		return y
+	}
+	wt := d.wt.get(d.Weight.Value, d.Out, d.In)
+	beta := float32(0)
+	if d.Bias != nil {
+		cpu.BroadcastRows(y, d.Bias.Value)
+		beta = 1
+	}
+	cpu.MatMul(y, x, wt, false, false, 1, beta)
 	return y
 }
 

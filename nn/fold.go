@@ -32,6 +32,7 @@ type convFold struct {
 	bn   *BatchNorm
 	key  uint64
 	w, b *tensor.Tensor
+	wt   *tensor.Tensor // w transposed to [In, Out] for a 1×1 convolution, else nil
 }
 
 // foldSeed seeds the fingerprints (a process's own).
@@ -82,16 +83,19 @@ func foldSources(c *Conv2D, bn *BatchNorm) []*tensor.Tensor {
 
 // folded returns c's weight and bias with bn folded in, from the cache
 // while nothing they are computed from has changed.
-func (c *Conv2D) folded(bn *BatchNorm) (w, b *tensor.Tensor) {
+func (c *Conv2D) folded(bn *BatchNorm) *convFold {
 	key := fingerprint(foldSources(c, bn), bn.Eps)
 	if f := c.fold.Load(); f != nil && f.bn == bn && f.key == key {
-		return f.w, f.b
+		return f
 	}
 	f := &convFold{bn: bn, key: key, w: tensor.Zeros(c.Weight.Value.Shape()...), b: tensor.Zeros(c.Out)}
 	foldBN(f.w.Data(), f.b.Data(), c.Weight.Value.Data(), biasData(c.Bias), bn.Weight.Value.Data(),
 		bn.Bias.Value.Data(), bn.RunningMean.Value.Data(), bn.RunningVar.Value.Data(), bn.Eps)
+	if c.KH == 1 && c.KW == 1 {
+		f.wt = transpose2(f.w.Data(), c.Out, c.In)
+	}
 	c.fold.Store(f)
-	return f.w, f.b
+	return f
 }
 
 func biasData(p *Param) []float32 {
@@ -223,16 +227,17 @@ func (r convRun) infer(x *tensor.Tensor, alloc func(...int) *tensor.Tensor) *ten
 		p.PadRight += r.pad.Right
 	}
 	y := alloc(n, oh, ow, c.Out)
-	w, b := c.Weight.Value, biasValue(c.Bias)
+	var fold *convFold
 	if r.bn != nil {
-		w, b = c.folded(r.bn)
+		fold = c.folded(r.bn)
 	}
-	tensor.Default().Conv2D(y, x, w, b, p)
+	var act tensor.FusedAct
 	switch r.epi {
-	case epiReLU: // Clamp: the vector kernel on several threads
-		tensor.Clamp(y, y, 0, float32(math.Inf(1)))
+	case epiReLU: // a clamp, as the Clamp this replaces (−0 becomes +0)
+		act = tensor.ClampAct(0, float32(math.Inf(1)))
 	case epiClamp:
-		tensor.Clamp(y, y, r.lo, r.hi)
+		act = tensor.ClampAct(r.lo, r.hi)
 	}
+	c.inferConv(y, x, fold, p, act)
 	return y
 }

@@ -235,6 +235,14 @@ type inPlacer interface {
 // goroutines at once each get their own.
 func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	g.mustReady()
+	if c := chunkFor(g, x); c > 0 {
+		return inferChunked(x, c, g.inferWhole)
+	}
+	return g.inferWhole(x)
+}
+
+// inferWhole is Infer of the whole batch at once.
+func (g *Graph) inferWhole(x *tensor.Tensor) *tensor.Tensor {
 	vals := make([]*tensor.Tensor, len(g.index))
 	vals[g.in] = x
 	readers := g.readers()

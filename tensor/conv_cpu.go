@@ -22,6 +22,11 @@ package tensor
 // floats, depthwise, 1×1 and im2col; the bias gradient is a column sum of
 // dy.
 
+import (
+	"fmt"
+	"slices"
+)
+
 // convScratch holds one call's reusable buffers.
 type convScratch struct {
 	wp, cols, dwp []float32
@@ -215,6 +220,47 @@ func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) { conv2D(y, x, w, bias, p
 // tile by tile (in cache), a separate pass on the others.
 func (CPU) Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 	conv2D(y, x, w, bias, p, act)
+}
+
+// PointwiseAct is Conv2DAct of a 1×1 convolution with stride 1, no
+// padding and one group, its weights given transposed: wt is [C, O]
+// (wt[c, o] = w[o, c, 0, 0]), x is [N, H, W, C] (any leading shape) and y
+// [N, H, W, O]. The result is Conv2DAct's bit for bit; the GEMM then
+// reads the weights in place, or copies them in runs, instead of
+// transposing them at every call: for inference of small batches, whose
+// calls are many and short, a caller keeps wt.
+func (CPU) PointwiseAct(y, x, wt, bias *Tensor, act FusedAct) {
+	if wt.Rank() != 2 || x.Rank() < 1 {
+		panic(fmt.Sprintf("tensor.PointwiseAct: weights %v, input %v: want weights [C, O] and an input [..., C]", wt.shape, x.shape))
+	}
+	c, o := wt.Dim(0), wt.Dim(1)
+	if x.Dim(x.Rank()-1) != c || y.Rank() != x.Rank() || !slices.Equal(y.shape[:y.Rank()-1], x.shape[:x.Rank()-1]) || y.Dim(y.Rank()-1) != o {
+		panic(fmt.Sprintf("tensor.PointwiseAct: input %v, weights %v, output %v: want [..., %d] and [..., %d]", x.shape, wt.shape, y.shape, c, o))
+	}
+	var b []float32
+	if bias != nil {
+		if bias.Len() != o {
+			panic(fmt.Sprintf("tensor.PointwiseAct: bias %v for %d output channels", bias.shape, o))
+		}
+		b = bias.data
+	}
+	pixels := y.Len() / max(o, 1)
+	if o == 0 || pixels == 0 {
+		return
+	}
+	if c == 0 {
+		for p := 0; p < pixels; p++ {
+			row := y.data[p*o : (p+1)*o]
+			if b != nil {
+				copy(row, b)
+			} else {
+				clear(row)
+			}
+			act.apply(row)
+		}
+		return
+	}
+	sgemmEpi(false, false, pixels, o, c, 1, x.data, c, wt.data, o, 0, b, act, y.data, o)
 }
 
 func conv2D(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {

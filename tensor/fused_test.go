@@ -181,3 +181,67 @@ func TestAddActExact(t *testing.T) {
 		}
 	}
 }
+
+// TestPointwiseActExact checks PointwiseAct (weights transposed, read in
+// place or copied by the GEMM) against Conv2DAct of the same 1×1
+// convolution bit for bit, on every tier at 1 and 2 threads: few pixels
+// (B read in place) and many (B packed), ragged channel counts, no input
+// channels, with and without bias.
+func TestPointwiseActExact(t *testing.T) {
+	shapes := []struct{ n, h, w, c, o int }{
+		{1, 7, 7, 160, 960}, {2, 7, 7, 960, 160}, {1, 1, 1, 5, 3}, {3, 5, 4, 17, 33},
+		{1, 14, 14, 64, 384}, {2, 16, 16, 24, 144}, {1, 28, 28, 32, 16},
+		{4, 9, 11, 40, 24}, {1, 2, 1, 1, 2}, {1, 13, 17, 96, 40}, // not C = O = 1: that is depthwise
+	}
+	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+		for _, procs := range []int{1, 2} {
+			prev := runtime.GOMAXPROCS(procs)
+			for si, s := range shapes {
+				for ai, act := range epiActs {
+					x := RandNormal(uint64(si), 0, 1, s.n, s.h, s.w, s.c)
+					w := RandNormal(uint64(si+100), 0, 0.3, s.o, s.c, 1, 1)
+					var bias *Tensor
+					if (si+ai)%3 != 2 {
+						bias = RandNormal(uint64(si+200), 0, 1, s.o)
+					}
+					wt := Zeros(s.c, s.o)
+					for o := range s.o {
+						for c := range s.c {
+							wt.Data()[c*s.o+o] = w.Data()[o*s.c+c]
+						}
+					}
+					want := Zeros(s.n, s.h, s.w, s.o)
+					CPU{}.Conv2DAct(want, x, w, bias, ConvParams{}, act)
+					got := Full(float32(math.NaN()), s.n, s.h, s.w, s.o)
+					CPU{}.PointwiseAct(got, x, wt, bias, act)
+					for i, v := range want.Data() {
+						if g := got.Data()[i]; !sameBits(g, v) {
+							t.Fatalf("tier %s, %d threads, %+v, act %+v, bias %v: y[%d] = %v, want %v", tier, procs, s, act, bias != nil, i, g, v)
+						}
+					}
+				}
+			}
+			runtime.GOMAXPROCS(prev)
+		}
+	})
+	// no input channels: the bias, then the activation
+	y := Full(7, 1, 2, 1, 3)
+	CPU{}.PointwiseAct(y, Zeros(1, 2, 1, 0), Zeros(0, 3), FromSlice([]float32{-1, 0.5, 9}, 3), ClampAct(0, 6))
+	if want := []float32{0, 0.5, 6, 0, 0.5, 6}; !slices.Equal(y.Data(), want) {
+		t.Errorf("no input channels: %v, want %v", y.Data(), want)
+	}
+	for _, bad := range []func(){
+		func() { CPU{}.PointwiseAct(Zeros(1, 2, 2, 4), Zeros(1, 2, 2, 3), Zeros(4, 3), nil, FusedAct{}) },
+		func() { CPU{}.PointwiseAct(Zeros(1, 2, 2, 4), Zeros(1, 2, 2, 3), Zeros(3, 4), Zeros(5), FusedAct{}) },
+		func() { CPU{}.PointwiseAct(Zeros(1, 2, 3, 4), Zeros(1, 2, 2, 3), Zeros(3, 4), nil, FusedAct{}) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("PointwiseAct took mismatched shapes")
+				}
+			}()
+			bad()
+		}()
+	}
+}

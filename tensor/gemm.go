@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,7 +60,7 @@ func sgemmEpi(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 	g := gemmCalls.Get()
 	*g = gemmCall{kn: kn, transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias, act: act}
-	g.parts, g.byRows = kn.split(m, n, k, runtime.GOMAXPROCS(0))
+	g.parts, g.byRows = kn.split(m, n, k, goMaxProcs())
 	parallel(g.parts, g)
 	*g = gemmCall{}
 	gemmCalls.Put(g)

@@ -56,10 +56,15 @@ var latches = freeList[latch]{}
 // done. It never starts a goroutine per call: parts 1.. go to the pool.
 // Tasks must not call parallel themselves.
 func parallel(parts int, t task) {
-	if parts <= 1 {
+	if parts <= 1 || serial.Load() > 0 {
 		t.run(0, 1)
 		return
 	}
+	spread(parts, t)
+}
+
+// spread runs t's parts on the pool, the caller running part 0.
+func spread(parts int, t task) {
 	ensureWorkers(parts - 1)
 	l := latches.Get()
 	l.n.Store(int32(parts - 1))
@@ -135,8 +140,73 @@ func worker() {
 	}
 }
 
-// goMaxProcs is the number of threads parallel work may use now.
-func goMaxProcs() int { return runtime.GOMAXPROCS(0) }
+// goMaxProcs is the number of threads parallel work may use now: one
+// inside ForEach.
+func goMaxProcs() int {
+	if serial.Load() > 0 {
+		return 1
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// serial counts the ForEach calls running: while one runs, every
+// operation runs on its calling thread alone.
+var serial atomic.Int32
+
+// ForEach runs fn(i) for every i < n, spreading the calls over up to
+// GOMAXPROCS threads, and returns when all are done. Inside fn, tensor
+// operations run on the calling thread alone, so that n independent
+// pieces of work (the chunks of a batch, say) run side by side instead of
+// each operation being cut across the threads: one large synchronisation
+// instead of one per operation, and each thread's data staying in its own
+// cache. While a ForEach runs, operations called from other goroutines
+// run on one thread too. fn must be safe to call from several goroutines
+// at once. A ForEach inside fn runs its calls in turn.
+func ForEach(n int, fn func(i int)) {
+	serial.Add(1)
+	defer serial.Add(-1)
+	parts := min(n, runtime.GOMAXPROCS(0))
+	if parts <= 1 || serial.Load() > 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	t := &forEachTask{n: int32(n), fn: fn}
+	spread(parts, t)
+	if t.panicked != nil {
+		panic(t.panicked)
+	}
+}
+
+// forEachTask hands out the indices of a ForEach one at a time.
+type forEachTask struct {
+	next     atomic.Int32
+	n        int32
+	fn       func(int)
+	mu       sync.Mutex
+	panicked any
+}
+
+func (t *forEachTask) run(part, parts int) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.mu.Lock()
+			if t.panicked == nil {
+				t.panicked = r
+			}
+			t.mu.Unlock()
+			t.next.Store(t.n) // stop handing out work
+		}
+	}()
+	for {
+		i := t.next.Add(1) - 1
+		if i >= t.n {
+			return
+		}
+		t.fn(int(i))
+	}
+}
 
 // freeList is sync.Pool's Get and Put without the emptying at every
 // garbage collection: the scratch buffers of the operations (megabytes for

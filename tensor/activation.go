@@ -118,16 +118,16 @@ func (Reference) Activate(y, x *Tensor, a Activation, alpha float32) {
 
 // Activate computes y = f(x); ReLU runs the vector kernel, ReLU6 a
 // branch-free loop (relu6F32).
-func (CPU) Activate(y, x *Tensor, a Activation, alpha float32) {
+func (cpu CPU) Activate(y, x *Tensor, a Activation, alpha float32) {
 	switch a {
 	case ActReLU:
-		CPU{}.ReLU(y, x)
+		cpu.ReLU(y, x)
 	case ActReLU6:
 		mustSameShape("Activate", y, x)
 		c := relu6Calls.Get()
-		c.y, c.x = y.data, x.data
+		c.kn, c.y, c.x = cpu.kern(), y.data, x.data
 		parallel(min(goMaxProcs(), len(y.data)/relu6Grain), c)
-		c.y, c.x = nil, nil
+		c.kn, c.y, c.x = nil, nil, nil
 		relu6Calls.Put(c)
 	default:
 		Reference{}.Activate(y, x, a, alpha)
@@ -138,13 +138,16 @@ func (CPU) Activate(y, x *Tensor, a Activation, alpha float32) {
 const relu6Grain = 1 << 15
 
 // relu6Call is ReLU6 over a slice cut into parts of whole cache lines.
-type relu6Call struct{ y, x []float32 }
+type relu6Call struct {
+	kn   *gemmKernel
+	y, x []float32
+}
 
 var relu6Calls = freeList[relu6Call]{}
 
 func (c *relu6Call) run(part, parts int) {
 	lo, hi := lineParts(len(c.y), part, parts)
-	relu6F32(c.y[lo:hi], c.x[lo:hi])
+	relu6F32(c.kn, c.y[lo:hi], c.x[lo:hi])
 }
 
 // lineParts returns part's share [lo, hi) of n floats cut into parts
@@ -164,14 +167,14 @@ func lineParts(n, part, parts int) (lo, hi int) {
 // ReLU (+0 below zero; −0 and NaN kept) followed by Clamp to [−∞, 6]
 // (which keeps −0, and NaN), both vector kernels, over chunks small
 // enough that the second pass finds its data in L1.
-func relu6F32(y, x []float32) {
+func relu6F32(kn *gemmKernel, y, x []float32) {
 	x = x[:len(y)]
 	const chunk = 2048
 	inf := float32(math.Inf(-1))
 	for i := 0; i < len(y); i += chunk {
 		j := min(i+chunk, len(y))
-		reluF32(y[i:j], x[i:j])
-		clampF32(y[i:j], y[i:j], inf, 6)
+		reluF32(kn, y[i:j], x[i:j])
+		clampF32(kn, y[i:j], y[i:j], inf, 6)
 	}
 }
 
@@ -184,16 +187,16 @@ func (Reference) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32)
 }
 
 // ActivateGrad computes dx = f'(x)·dy; ReLU and ReLU6 run vector kernels.
-func (CPU) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32) {
+func (cpu CPU) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32) {
 	switch a {
 	case ActReLU:
-		CPU{}.ReLUGrad(dx, x, dy)
+		cpu.ReLUGrad(dx, x, dy)
 	case ActReLU6:
 		mustSameShape("ActivateGrad", dx, x, y, dy)
 		c := relu6GradCalls.Get()
-		c.dx, c.x, c.dy = dx.data, x.data, dy.data
+		c.kn, c.dx, c.x, c.dy = cpu.kern(), dx.data, x.data, dy.data
 		parallel(min(goMaxProcs(), len(dx.data)/relu6Grain), c)
-		c.dx, c.x, c.dy = nil, nil, nil
+		c.kn, c.dx, c.x, c.dy = nil, nil, nil, nil
 		relu6GradCalls.Put(c)
 	default:
 		Reference{}.ActivateGrad(dx, x, y, dy, a, alpha)
@@ -202,13 +205,16 @@ func (CPU) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32) {
 
 // relu6GradCall is relu6GradF32 over slices cut into parts of whole
 // cache lines.
-type relu6GradCall struct{ dx, x, dy []float32 }
+type relu6GradCall struct {
+	kn        *gemmKernel
+	dx, x, dy []float32
+}
 
 var relu6GradCalls = freeList[relu6GradCall]{}
 
 func (c *relu6GradCall) run(part, parts int) {
 	lo, hi := lineParts(len(c.dx), part, parts)
-	relu6GradF32(c.dx[lo:hi], c.x[lo:hi], c.dy[lo:hi])
+	relu6GradF32(c.kn, c.dx[lo:hi], c.x[lo:hi], c.dy[lo:hi])
 }
 
 // sixes is a chunk of 6s, relu6GradF32's minuend.
@@ -223,15 +229,15 @@ var sixes = func() (s [2048]float32) {
 // where 0 < x < 6, else +0 (NaN included). It is ReLU's gradient twice,
 // by x and by 6 − x (positive exactly where x < 6, NaN where x is), vector
 // kernels over chunks that stay in L1. dx may be dy.
-func relu6GradF32(dx, x, dy []float32) {
+func relu6GradF32(kn *gemmKernel, dx, x, dy []float32) {
 	x, dy = x[:len(dx)], dy[:len(dx)]
 	var t [len(sixes)]float32
 	for i := 0; i < len(dx); i += len(sixes) {
 		j := min(i+len(sixes), len(dx))
 		d, m := dx[i:j], t[:j-i]
-		subF32(m, sixes[:j-i], x[i:j])
-		reluGradF32(d, x[i:j], dy[i:j])
-		reluGradF32(d, m, d)
+		subF32(kn, m, sixes[:j-i], x[i:j])
+		reluGradF32(kn, d, x[i:j], dy[i:j])
+		reluGradF32(kn, d, m, d)
 	}
 }
 
@@ -246,7 +252,7 @@ func softmaxDims(op string, y, x *Tensor, axis int) (outer, r, inner int) {
 func (Reference) Softmax(y, x *Tensor, axis int, log bool) { softmax(y, x, axis, log) }
 
 // Softmax is Reference.Softmax.
-func (CPU) Softmax(y, x *Tensor, axis int, log bool) { softmax(y, x, axis, log) }
+func (cpu CPU) Softmax(y, x *Tensor, axis int, log bool) { softmax(y, x, axis, log) }
 
 func softmax(y, x *Tensor, axis int, log bool) {
 	outer, r, inner := softmaxDims("Softmax", y, x, axis)
@@ -281,7 +287,7 @@ func (Reference) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) {
 }
 
 // SoftmaxGrad is Reference.SoftmaxGrad.
-func (CPU) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) { softmaxGrad(dx, y, dy, axis, log) }
+func (cpu CPU) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) { softmaxGrad(dx, y, dy, axis, log) }
 
 func softmaxGrad(dx, y, dy *Tensor, axis int, log bool) {
 	mustSameShape("SoftmaxGrad", dx, y, dy)
@@ -319,7 +325,7 @@ func (Reference) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothi
 }
 
 // SoftmaxCrossEntropy is Reference.SoftmaxCrossEntropy.
-func (CPU) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) float32 {
+func (cpu CPU) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) float32 {
 	return softmaxCrossEntropy(grad, logits, labels, smoothing)
 }
 
@@ -378,10 +384,14 @@ func softmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) 
 // by 1/(1−p), writing the scale (0 or 1/(1−p)) of each element into mask,
 // so that the backward pass is dx = dy·mask. The same seed gives the same
 // mask.
-func (Reference) Dropout(y, mask, x *Tensor, p float32, seed uint64) { dropout(y, mask, x, p, seed) }
+func (Reference) Dropout(y, mask, x *Tensor, p float32, seed uint64) {
+	dropout(genericGemmKernel(), y, mask, x, p, seed)
+}
 
 // Dropout is Reference.Dropout.
-func (CPU) Dropout(y, mask, x *Tensor, p float32, seed uint64) { dropout(y, mask, x, p, seed) }
+func (cpu CPU) Dropout(y, mask, x *Tensor, p float32, seed uint64) {
+	dropout(cpu.kern(), y, mask, x, p, seed)
+}
 
 // dropoutDraw is element i's uniform draw in [0, 1) for a dropout seed:
 // splitmix64 of seed + (i+1)·0x9e3779b97f4a7c15, its top 24 bits over
@@ -395,7 +405,7 @@ func dropoutDraw(seed uint64, i int) float32 {
 	return float32(z>>40) / (1 << 24)
 }
 
-func dropout(y, mask, x *Tensor, p float32, seed uint64) {
+func dropout(kn *gemmKernel, y, mask, x *Tensor, p float32, seed uint64) {
 	mustSameShape("Dropout", y, mask, x)
 	if p < 0 || p >= 1 {
 		panic(fmt.Sprintf("tensor.Dropout: probability %v outside [0, 1)", p))
@@ -408,5 +418,5 @@ func dropout(y, mask, x *Tensor, p float32, seed uint64) {
 			mask.data[i] = scale
 		}
 	}
-	mulF32(y.data, x.data, mask.data)
+	mulF32(kn, y.data, x.data, mask.data)
 }

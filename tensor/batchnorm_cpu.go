@@ -16,6 +16,7 @@ const bnBlockRows = 256
 
 // bnCall is one batch-norm pass over rows, shared by its parts.
 type bnCall struct {
+	kn      *gemmKernel
 	rows, c int
 	pass    int // 0: statistics of x; 1: y = (x − ref)·scale + shift; 2: backward sums; 3: dx
 	x, y    []float32
@@ -36,7 +37,7 @@ func (b *bnCall) blocks() int { return ceilDiv(b.rows, bnBlockRows) }
 
 func (b *bnCall) run(part, parts int) {
 	nb := b.blocks()
-	C := b.c
+	C, kn := b.c, b.kn
 	var tmpBuf [1024]float32
 	tmp := tmpBuf[:0]
 	if C <= len(tmpBuf) {
@@ -52,33 +53,33 @@ func (b *bnCall) run(part, parts int) {
 			clear(s1)
 			clear(s2)
 			for r := r0; r < r1; r++ {
-				subF32(tmp, b.x[r*C:(r+1)*C], b.ref)
+				subF32(kn, tmp, b.x[r*C:(r+1)*C], b.ref)
 				if b.pass == 0 {
-					addF32(s1, s1, tmp)
-					fmaF32(s2, tmp, tmp)
+					addF32(kn, s1, s1, tmp)
+					fmaF32(kn, s2, tmp, tmp)
 				} else {
 					d := b.dy[r*C : (r+1)*C]
-					addF32(s1, s1, d)
-					fmaF32(s2, d, tmp)
+					addF32(kn, s1, s1, d)
+					fmaF32(kn, s2, d, tmp)
 				}
 			}
 		case 1: // y = (x − ref)·scale + shift: subtracting first keeps the precision
 			for r := r0; r < r1; r++ {
 				out := b.y[r*C : (r+1)*C]
-				subF32(out, b.x[r*C:(r+1)*C], b.ref)
-				mulF32(out, out, b.scale)
-				addF32(out, out, b.shift)
+				subF32(kn, out, b.x[r*C:(r+1)*C], b.ref)
+				mulF32(kn, out, out, b.scale)
+				addF32(kn, out, out, b.shift)
 				if b.relu {
-					reluF32(out, out)
+					reluF32(kn, out, out)
 				}
 			}
 		case 3:
 			for r := r0; r < r1; r++ {
 				out := b.dx[r*C : (r+1)*C]
-				subF32(tmp, b.x[r*C:(r+1)*C], b.ref)
-				mulF32(out, b.dy[r*C:(r+1)*C], b.scale)
-				fmaF32(out, b.coef, tmp)
-				addF32(out, out, b.shift)
+				subF32(kn, tmp, b.x[r*C:(r+1)*C], b.ref)
+				mulF32(kn, out, b.dy[r*C:(r+1)*C], b.scale)
+				fmaF32(kn, out, b.coef, tmp)
+				addF32(kn, out, out, b.shift)
 			}
 		}
 	}
@@ -117,9 +118,9 @@ func growF64(buf []float64, n int) []float64 {
 
 // newBNCall returns a pooled call for rows×c with its buffers sized;
 // putBNCall returns it, keeping the buffers.
-func newBNCall(rows, c int) *bnCall {
+func newBNCall(kn *gemmKernel, rows, c int) *bnCall {
 	b := bnCalls.Get()
-	*b = bnCall{rows: rows, c: c, s1: b.s1, s2: b.s2, f1: b.f1, f2: b.f2, vec: b.vec}
+	*b = bnCall{kn: kn, rows: rows, c: c, s1: b.s1, s2: b.s2, f1: b.f1, f2: b.f2, vec: b.vec}
 	nb := b.blocks()
 	b.s1, b.s2 = grow(b.s1, nb*c), grow(b.s2, nb*c)
 	b.vec = grow(b.vec, 3*c)
@@ -134,13 +135,13 @@ func putBNCall(b *bnCall) {
 
 // BatchNormTrain normalises with the batch statistics; Reference.BatchNormTrain
 // states the result.
-func (CPU) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams) {
+func (cpu CPU) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams) {
 	mustSameShape("BatchNormTrain", y, x)
 	rows, c := bnDims("BatchNormTrain", x, gamma, beta, runMean, runVar, saveMean, saveInvStd)
 	if rows == 0 {
 		return
 	}
-	b := newBNCall(rows, c)
+	b := newBNCall(cpu.kern(), rows, c)
 	b.x, b.ref = x.data, x.data[:c:c]
 	b.pass = 0
 	runBN(b)
@@ -173,10 +174,10 @@ func (CPU) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvS
 
 // BatchNormInference normalises with the running statistics;
 // Reference.BatchNormInference states the result.
-func (CPU) BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, p BatchNormParams) {
+func (cpu CPU) BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, p BatchNormParams) {
 	mustSameShape("BatchNormInference", y, x)
 	rows, c := bnDims("BatchNormInference", x, gamma, beta, mean, variance)
-	b := newBNCall(rows, c)
+	b := newBNCall(cpu.kern(), rows, c)
 	for j := 0; j < c; j++ {
 		b.scale[j] = float32(float64(gamma.data[j]) / math.Sqrt(float64(variance.data[j])+float64(p.Eps)))
 	}
@@ -188,14 +189,14 @@ func (CPU) BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, p Batch
 
 // BatchNormBackward computes dx and the parameter gradients;
 // Reference.BatchNormBackward states the result.
-func (CPU) BatchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd *Tensor) {
+func (cpu CPU) BatchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd *Tensor) {
 	if dx != nil {
 		mustSameShape("BatchNormBackward", dx, x, dy)
 	} else {
 		mustSameShape("BatchNormBackward", x, dy)
 	}
 	rows, c := bnDims("BatchNormBackward", x, dgamma, dbeta, gamma, saveMean, saveInvStd)
-	b := newBNCall(rows, c)
+	b := newBNCall(cpu.kern(), rows, c)
 	b.pass, b.x, b.dy, b.ref = 2, x.data, dy.data, saveMean.data
 	runBN(b)
 	sdy, sdyx := b.sums() // Σ dy, Σ dy·(x − mean)

@@ -8,14 +8,25 @@ package tensor
 func Clamp(y, x *Tensor, lo, hi float32) {
 	mustSameShape("Clamp", y, x)
 	c := clampCalls.Get()
-	c.y, c.x, c.lo, c.hi = y.Data(), x.Data(), lo, hi
+	c.kn, c.y, c.x, c.lo, c.hi = hostKernels(), y.Data(), x.Data(), lo, hi
 	parallel(min(goMaxProcs(), len(c.y)/relu6Grain), c)
-	c.y, c.x = nil, nil
+	c.kn, c.y, c.x = nil, nil, nil
 	clampCalls.Put(c)
+}
+
+// hostKernels returns the kernel set of the default backend when it is a
+// CPU, else of the process's tier: for the package's functions over host
+// data.
+func hostKernels() *gemmKernel {
+	if c, ok := Default().(CPU); ok {
+		return c.kern()
+	}
+	return cpuKernel()
 }
 
 // clampCall is Clamp over a slice cut into parts of whole cache lines.
 type clampCall struct {
+	kn     *gemmKernel
 	y, x   []float32
 	lo, hi float32
 }
@@ -24,15 +35,15 @@ var clampCalls = freeList[clampCall]{}
 
 func (c *clampCall) run(part, parts int) {
 	lo, hi := lineParts(len(c.y), part, parts)
-	clampF32(c.y[lo:hi], c.x[lo:hi], c.lo, c.hi)
+	clampF32(c.kn, c.y[lo:hi], c.x[lo:hi], c.lo, c.hi)
 }
 
 // clampF32 is Clamp over slices.
-func clampF32(y, x []float32, lo, hi float32) {
+func clampF32(kn *gemmKernel, y, x []float32, lo, hi float32) {
 	x = x[:len(y)]
 	i := 0
 	if lo == lo && hi == hi {
-		i = clampFast(y, x, lo, hi)
+		i = clampFast(kn, y, x, lo, hi)
 	}
 	for ; i < len(y); i++ {
 		y[i] = min(max(x[i], lo), hi)

@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/graftml/graft/internal/childtest"
-	"github.com/graftml/graft/internal/tensorcheck"
-	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/kernels/cuda"
 	"github.com/graftml/graft/tensor"
 	"github.com/graftml/graft/tensor/tensortest"
@@ -22,7 +20,10 @@ import (
 // the CUDA backend when a GPU (or the emulator) answers.
 func TestConformance(t *testing.T) {
 	t.Run("cpu", func(t *testing.T) {
-		tensorcheck.ForEachTier(t, func(t *testing.T, _ kernels.Tier) { tensortest.Run(t, tensor.CPU{}) })
+		tensortest.ForEachCPU(t, func(t *testing.T, cpu tensor.CPU) {
+			t.Parallel()
+			tensortest.Run(t, cpu)
+		})
 	})
 	t.Run("cuda", func(t *testing.T) {
 		c, ok := tensor.Default().(tensor.CUDA)

@@ -148,7 +148,7 @@ func im2colParallel(cols, x []float32, g convGeom, grp, p0, rows int) {
 
 // col2imAdd adds each tap's column values back into dx: the transpose of
 // im2col.
-func col2imAdd(dx, cols []float32, g convGeom, grp, p0, rows int) {
+func col2imAdd(kn *gemmKernel, dx, cols []float32, g convGeom, grp, p0, rows int) {
 	K := g.kcols
 	for r := 0; r < rows; r++ {
 		p := p0 + r
@@ -166,7 +166,7 @@ func col2imAdd(dx, cols []float32, g convGeom, grp, p0, rows int) {
 			if whole {
 				o := ((n*g.h+ih)*g.w + iw0) * g.c
 				d := dx[o : o+g.kw*g.c]
-				addF32(d, d, src[kh*g.kw*g.c:(kh+1)*g.kw*g.c])
+				addF32(kn, d, d, src[kh*g.kw*g.c:(kh+1)*g.kw*g.c])
 				continue
 			}
 			for kw := 0; kw < g.kw; kw++ {
@@ -183,7 +183,7 @@ func col2imAdd(dx, cols []float32, g convGeom, grp, p0, rows int) {
 					}
 					continue
 				}
-				addF32(d, d, sv)
+				addF32(kn, d, d, sv)
 			}
 		}
 	}
@@ -197,6 +197,7 @@ const col2imImagesFloats = 1 << 22
 // (images do not overlap in dx; within one, rows go in order, as on one
 // thread).
 type col2imCall struct {
+	kn            *gemmKernel
 	dx, cols      []float32
 	g             convGeom
 	grp, p0, imgs int
@@ -207,19 +208,21 @@ var col2imCalls = freeList[col2imCall]{}
 func (c *col2imCall) run(part, parts int) {
 	img := c.g.oh * c.g.ow
 	i0, i1 := part*c.imgs/parts, (part+1)*c.imgs/parts
-	col2imAdd(c.dx, c.cols[i0*img*c.g.kcols:], c.g, c.grp, c.p0+i0*img, (i1-i0)*img)
+	col2imAdd(c.kn, c.dx, c.cols[i0*img*c.g.kcols:], c.g, c.grp, c.p0+i0*img, (i1-i0)*img)
 }
 
 // Conv2D computes the convolution of x (NHWC) by w (OIHW) plus bias (or
 // nil) into y (NHWC); Reference.Conv2D states the result.
-func (CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) { conv2D(y, x, w, bias, p, FusedAct{}) }
+func (cpu CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
+	conv2D(cpu.kern(), y, x, w, bias, p, FusedAct{})
+}
 
 // Conv2DAct is Conv2D followed by act on y, bit for bit: on the 1×1 path
 // in the GEMM kernels' epilogue (in registers), on the depthwise and
 // row-kernel paths row by row as each is written, on the Winograd path
 // tile by tile (in cache), a separate pass on the others.
-func (CPU) Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
-	conv2D(y, x, w, bias, p, act)
+func (cpu CPU) Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
+	conv2D(cpu.kern(), y, x, w, bias, p, act)
 }
 
 // PointwiseAct is Conv2DAct of a 1×1 convolution with stride 1, no
@@ -229,7 +232,8 @@ func (CPU) Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 // reads the weights in place, or copies them in runs, instead of
 // transposing them at every call: for inference of small batches, whose
 // calls are many and short, a caller keeps wt.
-func (CPU) PointwiseAct(y, x, wt, bias *Tensor, act FusedAct) {
+func (cpu CPU) PointwiseAct(y, x, wt, bias *Tensor, act FusedAct) {
+	kn := cpu.kern()
 	if wt.Rank() != 2 || x.Rank() < 1 {
 		panic(fmt.Sprintf("tensor.PointwiseAct: weights %v, input %v: want weights [C, O] and an input [..., C]", wt.shape, x.shape))
 	}
@@ -256,23 +260,22 @@ func (CPU) PointwiseAct(y, x, wt, bias *Tensor, act FusedAct) {
 			} else {
 				clear(row)
 			}
-			act.apply(row)
+			act.apply(cpu.kern(), row)
 		}
 		return
 	}
-	sgemmEpi(false, false, pixels, o, c, 1, x.data, c, wt.data, o, 0, b, act, y.data, o)
+	sgemmEpi(kn, false, false, pixels, o, c, 1, x.data, c, wt.data, o, 0, b, act, y.data, o)
 }
 
-func conv2D(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
+func conv2D(kn *gemmKernel, y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 	g := convDims("Conv2D", x, w, y, bias, p)
-	kn := cpuKernel()
 	var b []float32
 	if bias != nil {
 		b = bias.data
 	}
 	switch {
 	case g.depthwise:
-		runDepthwise(depthwiseCall{g: g, pass: 0, y: y.data, x: x.data, bias: bias, act: act}, w.data)
+		runDepthwise(depthwiseCall{kn: kn, g: g, pass: 0, y: y.data, x: x.data, bias: bias, act: act}, w.data)
 		return
 	case g.pointwiseInPlc:
 		checkSgemm(false, true, g.pixels, g.o, g.c, x.data, g.c, w.data, g.c, y.data, g.o)
@@ -280,7 +283,7 @@ func conv2D(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 			scaleC(g.pixels, g.o, 0, y.data, g.o)
 			break
 		}
-		sgemmEpi(false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, b, act, y.data, g.o)
+		sgemmEpi(kn, false, true, g.pixels, g.o, g.c, 1, x.data, g.c, w.data, g.c, 0, b, act, y.data, g.o)
 		return
 	case winogradOK(kn, g):
 		convWinogradAct(kn, g, y.data, x.data, w.data, b, false, act)
@@ -289,8 +292,8 @@ func conv2D(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 		convRowTapAct(kn, g, y.data, x.data, w.data, b, false, act)
 		return
 	case planeOK(g):
-		planeForward(g, y.data, x.data, w.data, b)
-		act.applyParallel(y.data)
+		planeForward(kn, g, y.data, x.data, w.data, b)
+		act.applyParallel(kn, y.data)
 		return
 	default:
 		s := convScratches.Get()
@@ -302,7 +305,7 @@ func conv2D(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 			r := min(rows, g.pixels-p0)
 			for grp := 0; grp < g.p.Groups; grp++ {
 				im2colParallel(s.cols, x.data, g, grp, p0, r)
-				Sgemm(false, true, r, g.og, g.kcols, 1, s.cols, g.kcols, s.wp[grp*g.og*g.kcols:], g.kcols,
+				sgemmOn(kn, false, true, r, g.og, g.kcols, 1, s.cols, g.kcols, s.wp[grp*g.og*g.kcols:], g.kcols,
 					0, y.data[p0*g.o+grp*g.og:], g.o)
 			}
 		}
@@ -311,17 +314,17 @@ func conv2D(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 	if bias != nil {
 		for p := 0; p < g.pixels; p++ {
 			row := y.data[p*g.o : (p+1)*g.o]
-			addF32(row, row, bias.data)
+			addF32(kn, row, row, bias.data)
 		}
 	}
-	act.applyParallel(y.data)
+	act.applyParallel(kn, y.data)
 }
 
 // Conv2DBackwardData computes dx, the gradient of the convolution's input,
 // from dy and w; Reference.Conv2DBackwardData states the result.
-func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
+func (cpu CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 	g := convDims("Conv2DBackwardData", dx, w, dy, nil, p)
-	kn := cpuKernel()
+	kn := cpu.kern()
 	switch {
 	case winogradBackwardDataOK(kn, g):
 		winogradBackwardData(kn, g, dx.data, dy.data, w.data)
@@ -330,9 +333,9 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 	case dotBackwardDataOK(kn, g):
 		dotBackwardData(kn, g, dx.data, dy.data, w.data)
 	case g.depthwise:
-		depthwiseBackwardData(g, dx.data, dy.data, w.data)
+		depthwiseBackwardData(kn, g, dx.data, dy.data, w.data)
 	case g.pointwiseInPlc:
-		Sgemm(false, false, g.pixels, g.c, g.o, 1, dy.data, g.o, w.data, g.c, 0, dx.data, g.c)
+		sgemmOn(kn, false, false, g.pixels, g.c, g.o, 1, dy.data, g.o, w.data, g.c, 0, dx.data, g.c)
 	default:
 		clear(dx.data)
 		s := convScratches.Get()
@@ -353,17 +356,17 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 		for p0 := 0; p0 < g.pixels; p0 += rows {
 			r := min(rows, g.pixels-p0)
 			for grp := 0; grp < g.p.Groups; grp++ {
-				Sgemm(false, false, r, g.kcols, g.og, 1, dy.data[p0*g.o+grp*g.og:], g.o,
+				sgemmOn(kn, false, false, r, g.kcols, g.og, 1, dy.data[p0*g.o+grp*g.og:], g.o,
 					s.wp[grp*g.og*g.kcols:], g.kcols, 0, s.cols, g.kcols)
 				if byImages {
 					c := col2imCalls.Get()
-					*c = col2imCall{dx: dx.data, cols: s.cols, g: g, grp: grp, p0: p0, imgs: r / img}
+					*c = col2imCall{kn: kn, dx: dx.data, cols: s.cols, g: g, grp: grp, p0: p0, imgs: r / img}
 					parallel(min(parts, c.imgs), c)
 					*c = col2imCall{}
 					col2imCalls.Put(c)
 					continue
 				}
-				col2imAdd(dx.data, s.cols, g, grp, p0, r)
+				col2imAdd(kn, dx.data, s.cols, g, grp, p0, r)
 			}
 		}
 		convScratches.Put(s)
@@ -373,7 +376,7 @@ func (CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 // Conv2DBackwardWeights computes dw (OIHW) and, when db is not nil, the
 // bias gradient, from x and dy; Reference.Conv2DBackwardWeights states the
 // result.
-func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
+func (cpu CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	g := convDims("Conv2DBackwardWeights", x, dw, dy, db, p)
 	var dbv []float32 // the bias gradient, when the path has not computed it
 	if db != nil {
@@ -384,19 +387,20 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 		clear(dbv)
 		return
 	}
-	switch kn := cpuKernel(); {
+	kn := cpu.kern()
+	switch {
 	case tapWGradOK(kn, g, gatherBelow):
 		tapWGrad(kn, g, dw.data, dbv, x.data, dy.data)
 		dbv = nil
 	case planeBackwardOK(g):
-		planeBackwardWeights(g, dw.data, x.data, dy.data)
+		planeBackwardWeights(kn, g, dw.data, x.data, dy.data)
 	case tapWGradOK(kn, g, kn.tapWGradMaxKWC):
 		tapWGrad(kn, g, dw.data, dbv, x.data, dy.data)
 		dbv = nil
 	case g.depthwise:
-		depthwiseBackwardWeights(g, dw.data, x.data, dy.data)
+		depthwiseBackwardWeights(kn, g, dw.data, x.data, dy.data)
 	case g.pointwiseInPlc:
-		Sgemm(true, false, g.o, g.c, g.pixels, 1, dy.data, g.o, x.data, g.c, 0, dw.data, g.c)
+		sgemmOn(kn, true, false, g.o, g.c, g.pixels, 1, dy.data, g.o, x.data, g.c, 0, dw.data, g.c)
 	default:
 		s := convScratches.Get()
 		s.dwp = grow(s.dwp, len(dw.data))
@@ -407,7 +411,7 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 		rows := min(max(4*convChunkFloats/max(g.kcols, 1), 16), g.pixels)
 		// Compute dWᵀ (taps × filters) when that puts the round number of
 		// columns in the GEMM's N: edge panels waste up to NR−1 columns.
-		nr := cpuKernel().nr
+		nr := kn.nr
 		swapped := g.og%nr == 0 && g.kcols%nr != 0
 		s.cols = grow(s.cols, rows*g.kcols)
 		for p0 := 0; p0 < g.pixels; p0 += rows {
@@ -419,11 +423,11 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 			for grp := 0; grp < g.p.Groups; grp++ {
 				im2colParallel(s.cols, x.data, g, grp, p0, r)
 				if swapped {
-					Sgemm(true, false, g.kcols, g.og, r, 1, s.cols, g.kcols, dy.data[p0*g.o+grp*g.og:], g.o,
+					sgemmOn(kn, true, false, g.kcols, g.og, r, 1, s.cols, g.kcols, dy.data[p0*g.o+grp*g.og:], g.o,
 						beta, s.dwp[grp*g.og*g.kcols:], g.og)
 					continue
 				}
-				Sgemm(true, false, g.og, g.kcols, r, 1, dy.data[p0*g.o+grp*g.og:], g.o, s.cols, g.kcols,
+				sgemmOn(kn, true, false, g.og, g.kcols, r, 1, dy.data[p0*g.o+grp*g.og:], g.o, s.cols, g.kcols,
 					beta, s.dwp[grp*g.og*g.kcols:], g.kcols)
 			}
 		}
@@ -444,6 +448,6 @@ func (CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	}
 	if dbv != nil {
 		clear(dbv)
-		colSum(dbv, dy.data, g.pixels, g.o)
+		colSum(kn, dbv, dy.data, g.pixels, g.o)
 	}
 }

@@ -70,6 +70,7 @@ func (g convGeom) rowTaps(oh int, xoff, toff *[depthwiseMaxTaps]int) int {
 // output rows: parts never write the same element and the result does not
 // depend on their number.
 type depthwiseCall struct {
+	kn         *gemmKernel
 	g          convGeom
 	pass       int // 0 forward, 1 backward data, 2 backward weights
 	y, x, w    []float32
@@ -129,7 +130,7 @@ func (d *depthwiseCall) run(part, parts int) {
 			clear(d.dx[p*C+c0 : p*C+c1])
 		}
 		depthwiseVisit(g, func(yo, xo, tap int) {
-			fmaF32(d.dx[xo+c0:xo+c1], d.dy[yo+c0:yo+c1], d.wk[tap*C+c0:tap*C+c1])
+			fmaF32(d.kn, d.dx[xo+c0:xo+c1], d.dy[yo+c0:yo+c1], d.wk[tap*C+c0:tap*C+c1])
 		})
 	case 2:
 		for t := 0; t < taps; t++ {
@@ -144,7 +145,7 @@ func (d *depthwiseCall) run(part, parts int) {
 	}
 }
 
-func depthwiseBackwardData(g convGeom, dx, dy, w []float32) {
+func depthwiseBackwardData(kn *gemmKernel, g convGeom, dx, dy, w []float32) {
 	if f, ok := depthwiseFlipped(g); ok {
 		// At stride 1 the input gradient is a depthwise forward pass of
 		// dy with the kernels flipped: it gets the register-tiled kernel.
@@ -156,11 +157,11 @@ func depthwiseBackwardData(g convGeom, dx, dy, w []float32) {
 				flipped[c*taps+taps-1-t] = w[c*taps+t]
 			}
 		}
-		runDepthwise(depthwiseCall{g: f, pass: 0, y: dx, x: dy}, flipped)
+		runDepthwise(depthwiseCall{kn: kn, g: f, pass: 0, y: dx, x: dy}, flipped)
 		floatBufs.Put(fp)
 		return
 	}
-	runDepthwise(depthwiseCall{g: g, pass: 1, dx: dx, dy: dy}, w)
+	runDepthwise(depthwiseCall{kn: kn, g: g, pass: 1, dx: dx, dy: dy}, w)
 }
 
 // depthwiseFlipped is the depthwise convolution whose forward pass is g's
@@ -205,7 +206,7 @@ func (d *depthwiseCall) forwardChannels(c0, c1, r0, r1 int) {
 	// interior output columns: every kw tap inside [0, W)
 	owA, owB := g.interiorCols()
 	cTiles := c0 + (c1-c0)/16*16 // channels the 16-wide tiles cover
-	useTiles := depthwiseTilesOK() && cTiles > c0 && owB-owA >= 4 && g.kh*g.kw <= depthwiseMaxTaps
+	useTiles := depthwiseTilesOK(d.kn) && cTiles > c0 && owB-owA >= 4 && g.kh*g.kw <= depthwiseMaxTaps
 	var xoff, woff [depthwiseMaxTaps]int
 	for n := 0; n < g.n; n++ {
 		for oh := 0; oh < g.oh; oh++ {
@@ -245,7 +246,7 @@ func (d *depthwiseCall) forwardChannels(c0, c1, r0, r1 int) {
 					clear(d.y[yo+ca : yo+c1])
 				}
 				g.pixelTaps(n, oh, ow, func(xo, t int) {
-					fmaF32(d.y[yo+ca:yo+c1], d.x[xo+ca:xo+c1], d.wk[t*C+ca:t*C+c1])
+					fmaF32(d.kn, d.y[yo+ca:yo+c1], d.x[xo+ca:xo+c1], d.wk[t*C+ca:t*C+c1])
 				})
 			}
 			d.actRow(n, oh, c0, c1)
@@ -262,11 +263,11 @@ func (d *depthwiseCall) actRow(n, oh, c0, c1 int) {
 	g := d.g
 	y := d.y[(n*g.oh+oh)*g.ow*g.c : (n*g.oh+oh+1)*g.ow*g.c]
 	if c0 == 0 && c1 == g.c {
-		d.act.apply(y)
+		d.act.apply(d.kn, y)
 		return
 	}
 	for o := 0; o < len(y); o += g.c {
-		d.act.apply(y[o+c0 : o+c1])
+		d.act.apply(d.kn, y[o+c0:o+c1])
 	}
 }
 
@@ -282,7 +283,7 @@ func (d *depthwiseCall) weightsChannels(c0, c1 int) {
 	sw := g.p.StrideW
 	owA, owB := g.interiorCols()
 	cBlocks := c0 + (c1-c0)/8*8 // channels the 8-wide blocks cover
-	useBlocks := depthwiseTilesOK() && cBlocks > c0 && owB > owA && g.kh*g.kw <= depthwiseMaxTaps
+	useBlocks := depthwiseTilesOK(d.kn) && cBlocks > c0 && owB > owA && g.kh*g.kw <= depthwiseMaxTaps
 	var xoff, aoff [depthwiseMaxTaps]int
 	for n := 0; n < g.n; n++ {
 		for oh := 0; oh < g.oh; oh++ {
@@ -308,7 +309,7 @@ func (d *depthwiseCall) weightsChannels(c0, c1 int) {
 				}
 				yo := ((n*g.oh+oh)*g.ow + ow) * C
 				g.pixelTaps(n, oh, ow, func(xo, t int) {
-					fmaF32(d.wk[t*C+ca:t*C+c1], d.dy[yo+ca:yo+c1], d.x[xo+ca:xo+c1])
+					fmaF32(d.kn, d.wk[t*C+ca:t*C+c1], d.dy[yo+ca:yo+c1], d.x[xo+ca:xo+c1])
 				})
 			}
 		}
@@ -318,6 +319,6 @@ func (d *depthwiseCall) weightsChannels(c0, c1 int) {
 // depthwiseMaxTaps bounds the kernels DepthwiseTileAVX2 takes (up to 11×11).
 const depthwiseMaxTaps = 121
 
-func depthwiseBackwardWeights(g convGeom, dw, x, dy []float32) {
-	runDepthwise(depthwiseCall{g: g, pass: 2, dw: dw, x: x, dy: dy}, nil)
+func depthwiseBackwardWeights(kn *gemmKernel, g convGeom, dw, x, dy []float32) {
+	runDepthwise(depthwiseCall{kn: kn, g: g, pass: 2, dw: dw, x: x, dy: dy}, nil)
 }

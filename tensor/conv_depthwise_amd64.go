@@ -3,12 +3,11 @@
 package tensor
 
 import (
-	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/kernels/amd64"
 )
 
 // depthwiseTilesOK reports whether DepthwiseTileAVX2 may run.
-func depthwiseTilesOK() bool { return kernels.Current() >= kernels.AVX2 }
+func depthwiseTilesOK(kn *gemmKernel) bool { return kn.conv16 }
 
 // depthwiseTile runs DepthwiseTileAVX2 on ng ≥ 1 tiles of 4 pixels in a
 // row; x and y start at the first tile's first pixel's window and channel

@@ -2,7 +2,7 @@
 
 package tensor
 
-func depthwiseTilesOK() bool { return false }
+func depthwiseTilesOK(kn *gemmKernel) bool { return false }
 
 func depthwiseTile(ng, nt int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
 	panic("tensor: no assembly kernels in this build")

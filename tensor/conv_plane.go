@@ -211,10 +211,10 @@ func (c *planeGemm) run(part, parts int) {
 	gemmScratches.Put(s)
 }
 
-func planeGemmPass(g convGeom, pg planeGeom, w, dw, xp, yt []float32, backward bool) {
+func planeGemmPass(kn *gemmKernel, g convGeom, pg planeGeom, w, dw, xp, yt []float32, backward bool) {
 	c := planeGemms.Get()
 	blk := planeBlock(g)
-	*c = planeGemm{kn: cpuKernel(), g: g, pg: pg, w: w, dw: dw, xp: xp, yt: yt,
+	*c = planeGemm{kn: kn, g: g, pg: pg, w: w, dw: dw, xp: xp, yt: yt,
 		blk: blk, nb: ceilDiv(pg.v, blk), backward: backward}
 	parallel(min(goMaxProcs(), c.nb), c)
 	*c = planeGemm{}
@@ -282,17 +282,17 @@ func planeForwardTiles(g convGeom, pg planeGeom, s *planeScratch, w []float32) {
 }
 
 // planeForward computes y = conv(x, w) + bias on the planar path.
-func planeForward(g convGeom, y, x, w, bias []float32) {
+func planeForward(kn *gemmKernel, g convGeom, y, x, w, bias []float32) {
 	pg := planeDims(g)
 	s := planeScratches.Get()
 	s.xp = grow(s.xp, g.c*pg.vs)
 	planePass(planePad, g, pg, x, nil, s.xp, nil, nil)
-	if cpuKernel().conv16 {
+	if kn.conv16 {
 		s.yt = grow(s.yt, ceilDiv(g.o, 6)*6*pg.ld)
 		planeForwardTiles(g, pg, s, w)
 	} else {
 		s.yt = grow(s.yt, g.o*pg.ld)
-		planeGemmPass(g, pg, w, nil, s.xp, s.yt, false)
+		planeGemmPass(kn, g, pg, w, nil, s.xp, s.yt, false)
 	}
 	planePass(planeOut, g, pg, nil, y, nil, s.yt, bias)
 	planeScratches.Put(s)
@@ -330,7 +330,7 @@ func (c *planeDots) run(part, parts int) {
 }
 
 // planeBackwardWeightsDots computes dw with the dot-product kernel.
-func planeBackwardWeightsDots(g convGeom, pg planeGeom, s *planeScratch, dw, dy []float32) {
+func planeBackwardWeightsDots(kn *gemmKernel, g convGeom, pg planeGeom, s *planeScratch, dw, dy []float32) {
 	nt := g.c * g.kh * g.kw
 	nt2 := nt + nt%2
 	panels := ceilDiv(g.o, 6)
@@ -362,7 +362,7 @@ func planeBackwardWeightsDots(g convGeom, pg planeGeom, s *planeScratch, dw, dy 
 	sum := s.dw[blocks*slot : (blocks+1)*slot]
 	copy(sum, s.dw[:slot])
 	for b := 1; b < blocks; b++ {
-		addF32(sum, sum, s.dw[b*slot:(b+1)*slot])
+		addF32(kn, sum, sum, s.dw[b*slot:(b+1)*slot])
 	}
 	for o := 0; o < g.o; o++ {
 		copy(dw[o*nt:(o+1)*nt], sum[o*nt2:o*nt2+nt])
@@ -371,25 +371,25 @@ func planeBackwardWeightsDots(g convGeom, pg planeGeom, s *planeScratch, dw, dy 
 
 // planeBackwardWeights computes dw on the planar path: each block's
 // gradient (transposed) apart, then their sum in block order.
-func planeBackwardWeights(g convGeom, dw, x, dy []float32) {
+func planeBackwardWeights(kn *gemmKernel, g convGeom, dw, x, dy []float32) {
 	pg := planeDims(g)
 	s := planeScratches.Get()
 	s.xp = grow(s.xp, g.c*pg.vs)
 	s.yt = grow(s.yt, (pg.vs)*g.o)
 	planePass(planePad, g, pg, x, nil, s.xp, nil, nil)
-	if cpuKernel().conv16 && g.o < 16 { // few filters: a GEMM's N would be mostly padding
-		planeBackwardWeightsDots(g, pg, s, dw, dy)
+	if kn.conv16 && g.o < 16 { // few filters: a GEMM's N would be mostly padding
+		planeBackwardWeightsDots(kn, g, pg, s, dw, dy)
 		planeScratches.Put(s)
 		return
 	}
 	nb := ceilDiv(pg.v, planeBlock(g))
 	s.dw = grow(s.dw, (nb+1)*len(dw))
 	planePass(planeIn, g, pg, nil, dy, nil, s.yt, nil)
-	planeGemmPass(g, pg, nil, s.dw, s.xp, s.yt, true)
+	planeGemmPass(kn, g, pg, nil, s.dw, s.xp, s.yt, true)
 	sum := s.dw[nb*len(dw):]
 	copy(sum, s.dw[:len(dw)])
 	for b := 1; b < nb; b++ {
-		addF32(sum, sum, s.dw[b*len(dw):(b+1)*len(dw)])
+		addF32(kn, sum, sum, s.dw[b*len(dw):(b+1)*len(dw)])
 	}
 	k := g.c * g.kh * g.kw // sum is [k][O]
 	for o := 0; o < g.o; o++ {

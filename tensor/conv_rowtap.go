@@ -158,7 +158,7 @@ func convRowTapAct(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip boo
 	rowTapCalls.Put(rt)
 	convScratches.Put(s)
 	if mode != rtRows {
-		act.applyParallel(y[:g.pixels*g.o])
+		act.applyParallel(kn, y[:g.pixels*g.o])
 	}
 }
 
@@ -319,7 +319,7 @@ func (rt *rowTapConv) run(part, parts int) {
 	if rt.bias != nil {
 		for t := t0; t < t1; t++ {
 			_, oh0, ow0, cnt, _ := tile(t)
-			each(oh0, ow0, cnt, func(_, yo int) { addF32(rt.y[yo:yo+O], rt.y[yo:yo+O], rt.bias) })
+			each(oh0, ow0, cnt, func(_, yo int) { addF32(kn, rt.y[yo:yo+O], rt.y[yo:yo+O], rt.bias) })
 		}
 	}
 }
@@ -345,7 +345,7 @@ func (rt *rowTapConv) runRows(part, parts int) {
 			}
 			callConvRow(rt.kn, NR, rt.pix, g.ow, K, rt.xp[aBase:], g.p.StrideW*C*4, rt.toff, rt.bp[jp*K*NR:(jp+1)*K*NR], bias, yrow[jp*NR:], O)
 		}
-		rt.act.apply(yrow[:g.ow*O])
+		rt.act.apply(rt.kn, yrow[:g.ow*O])
 	}
 }
 

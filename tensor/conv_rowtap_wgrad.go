@@ -109,7 +109,7 @@ func (c *tapWGradCall) run(part, parts int) {
 				callConvWGrad(c.kn, NR, g.ow, nr, xb, xs, xrs, c.toff[t0:t1], dyb[jp*NR:], O, c.dwt[t0*O+jp*NR:], O)
 			}
 			if c.db != nil && j1 > j0 {
-				colSum(c.db[j0:j1], dyb[j0:], nr*g.ow, O)
+				colSum(c.kn, c.db[j0:j1], dyb[j0:], nr*g.ow, O)
 			}
 		}
 	}

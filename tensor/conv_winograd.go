@@ -550,8 +550,8 @@ func (c *winoCall) outputTransform(s *winoScratch, t0, nt int) {
 		winogradOutputGo(i, O, m, ms, dst, ys, rs, b)
 		if full {
 			if c.act.Kind != FuseNone {
-				c.act.apply(dst[:2*O])
-				c.act.apply(dst[rs : rs+2*O])
+				c.act.apply(c.kn, dst[:2*O])
+				c.act.apply(c.kn, dst[rs:rs+2*O])
 			}
 			continue
 		}
@@ -559,7 +559,7 @@ func (c *winoCall) outputTransform(s *winoScratch, t0, nt int) {
 			for dx := 0; dx < 2 && 2*tx+dx < g.ow; dx++ {
 				o := ((n*g.oh+2*ty+dy)*g.ow + 2*tx + dx) * O
 				copy(c.y[o:o+O], s.out[(2*dy+dx)*O:])
-				c.act.apply(c.y[o : o+O])
+				c.act.apply(c.kn, c.y[o:o+O])
 			}
 		}
 	}

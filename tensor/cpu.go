@@ -1,69 +1,119 @@
 package tensor
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/graftml/graft/kernels"
 )
 
 // CPU is the CPU backend: blocked, multi-threaded SGEMM and vectorised
-// elementwise kernels of the tier kernels.Current() names.
-type CPU struct{}
+// elementwise kernels of one kernel tier. The zero value, CPU{}, runs the
+// process's tier (kernels.Current(): the best this CPU has, or GRAFT_CPU's);
+// NewCPU makes one that runs a given tier whatever the process's, so that
+// two CPU backends of different tiers can run side by side.
+type CPU struct {
+	k *gemmKernel // nil: the process's tier
+}
 
-// Name returns "cpu/<tier>".
-func (CPU) Name() string { return "cpu/" + kernels.Current().String() }
+// NewCPU returns a CPU backend that runs tier t's kernels, or, with
+// standIns, the pure-Go stand-ins of t's kernels (the same geometry, for
+// tests on machines without t). It fails where this machine or build
+// cannot run them.
+func NewCPU(t kernels.Tier, standIns bool) (CPU, error) {
+	if standIns {
+		if ok, why := kernels.StandInsSupported(t); !ok {
+			return CPU{}, fmt.Errorf("tensor.NewCPU: no stand-ins for tier %s: %s", t, why)
+		}
+		return CPU{k: standInKernelFor(t)}, nil
+	}
+	if ok, why := kernels.Supported(t); !ok {
+		return CPU{}, fmt.Errorf("tensor.NewCPU: tier %s: %s", t, why)
+	}
+	return CPU{k: gemmKernelFor(t)}, nil
+}
+
+// kern returns the kernel set the backend runs.
+func (cpu CPU) kern() *gemmKernel {
+	if cpu.k != nil {
+		return cpu.k
+	}
+	return cpuKernel()
+}
+
+// Tier returns the kernel tier the backend runs, and whether it runs the
+// tier's stand-ins.
+func (cpu CPU) Tier() (kernels.Tier, bool) {
+	k := cpu.kern()
+	return k.tier, k.id == kidStandIn
+}
+
+// Name returns "cpu/<tier>" ("cpu/<tier>-standins" for stand-ins).
+func (cpu CPU) Name() string {
+	t, s := cpu.Tier()
+	if s {
+		return "cpu/" + t.String() + "-standins"
+	}
+	return "cpu/" + t.String()
+}
 
 // MatMul runs Sgemm on the tensors' storage.
-func (CPU) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
+func (cpu CPU) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
+	kn := cpu.kern()
 	m, n, k := matMulDims(c, a, b, transA, transB)
-	Sgemm(transA, transB, m, n, k, alpha, a.data, max(a.shape[1], 1), b.data, max(b.shape[1], 1), beta, c.data, max(n, 1))
+	sgemmOn(kn, transA, transB, m, n, k, alpha, a.data, max(a.shape[1], 1), b.data, max(b.shape[1], 1), beta, c.data, max(n, 1))
 }
 
 // Add computes z = x + y.
-func (CPU) Add(z, x, y *Tensor) {
+func (cpu CPU) Add(z, x, y *Tensor) {
 	mustSameShape("Add", z, x, y)
-	addAct(z.data, x.data, y.data, FusedAct{})
+	addAct(cpu.kern(), z.data, x.data, y.data, FusedAct{})
 }
 
 // Mul computes z = x·y elementwise.
-func (CPU) Mul(z, x, y *Tensor) {
+func (cpu CPU) Mul(z, x, y *Tensor) {
+	kn := cpu.kern()
 	mustSameShape("Mul", z, x, y)
-	mulF32(z.data, x.data, y.data)
+	mulF32(kn, z.data, x.data, y.data)
 }
 
 // Scale computes y = alpha·x.
-func (CPU) Scale(y *Tensor, alpha float32, x *Tensor) {
+func (cpu CPU) Scale(y *Tensor, alpha float32, x *Tensor) {
+	kn := cpu.kern()
 	mustSameShape("Scale", y, x)
-	scaleF32(y.data, alpha, x.data)
+	scaleF32(kn, y.data, alpha, x.data)
 }
 
 // Axpy computes y += alpha·x.
-func (CPU) Axpy(y *Tensor, alpha float32, x *Tensor) {
+func (cpu CPU) Axpy(y *Tensor, alpha float32, x *Tensor) {
+	kn := cpu.kern()
 	mustSameShape("Axpy", y, x)
-	axpyF32(y.data, alpha, x.data)
+	axpyF32(kn, y.data, alpha, x.data)
 }
 
 // ReLU computes y = max(x, 0); NaN passes through.
-func (CPU) ReLU(y, x *Tensor) {
+func (cpu CPU) ReLU(y, x *Tensor) {
 	mustSameShape("ReLU", y, x)
-	reluParallel(y.data, x.data)
+	reluParallel(cpu.kern(), y.data, x.data)
 }
 
 // ReLUGrad computes dx = dy where x > 0, else 0.
-func (CPU) ReLUGrad(dx, x, dy *Tensor) {
+func (cpu CPU) ReLUGrad(dx, x, dy *Tensor) {
+	kn := cpu.kern()
 	mustSameShape("ReLUGrad", dx, x, dy)
-	reluGradF32(dx.data, x.data, dy.data)
+	reluGradF32(kn, dx.data, x.data, dy.data)
 }
 
 // Sum reduces along axis: vector sums of contiguous runs when the axis is
 // the last, else vector adds of whole rows.
-func (CPU) Sum(dst, src *Tensor, axis int) {
+func (cpu CPU) Sum(dst, src *Tensor, axis int) {
+	kn := cpu.kern()
 	outer, r, inner := reduceDims("Sum", dst, src, axis)
 	for o := 0; o < outer; o++ {
 		block := src.data[o*r*inner : (o+1)*r*inner]
 		out := dst.data[o*inner : (o+1)*inner]
 		if inner == 1 {
-			out[0] = sumF32(block)
+			out[0] = sumF32(kn, block)
 			continue
 		}
 		if r == 0 {
@@ -72,14 +122,15 @@ func (CPU) Sum(dst, src *Tensor, axis int) {
 		}
 		copy(out, block[:inner])
 		for a := 1; a < r; a++ {
-			addF32(out, out, block[a*inner:(a+1)*inner])
+			addF32(kn, out, out, block[a*inner:(a+1)*inner])
 		}
 	}
 }
 
 // Max reduces along axis by the maximum (vector maxima of whole rows when
 // the axis is not the last); NaN propagates.
-func (CPU) Max(dst, src *Tensor, axis int) {
+func (cpu CPU) Max(dst, src *Tensor, axis int) {
+	kn := cpu.kern()
 	outer, r, inner := reduceDims("Max", dst, src, axis)
 	for o := 0; o < outer; o++ {
 		block := src.data[o*r*inner : (o+1)*r*inner]
@@ -89,7 +140,7 @@ func (CPU) Max(dst, src *Tensor, axis int) {
 		}
 		if inner > 1 {
 			for a := 0; a < r; a++ {
-				maxF32(out, out, block[a*inner:(a+1)*inner])
+				maxF32(kn, out, out, block[a*inner:(a+1)*inner])
 			}
 			continue
 		}
@@ -105,41 +156,41 @@ func (CPU) Max(dst, src *Tensor, axis int) {
 // multiple-of-8 prefix when the tier is AVX2 or better, and plain Go on the
 // rest. Their references are the methods of Reference.
 
-func addF32(z, x, y []float32) {
+func addF32(kn *gemmKernel, z, x, y []float32) {
 	x, y = x[:len(z)], y[:len(z)]
-	i := addFast(z, x, y)
+	i := addFast(kn, z, x, y)
 	for ; i < len(z); i++ {
 		z[i] = x[i] + y[i]
 	}
 }
 
-func mulF32(z, x, y []float32) {
+func mulF32(kn *gemmKernel, z, x, y []float32) {
 	x, y = x[:len(z)], y[:len(z)]
-	i := mulFast(z, x, y)
+	i := mulFast(kn, z, x, y)
 	for ; i < len(z); i++ {
 		z[i] = x[i] * y[i]
 	}
 }
 
-func scaleF32(y []float32, alpha float32, x []float32) {
+func scaleF32(kn *gemmKernel, y []float32, alpha float32, x []float32) {
 	x = x[:len(y)]
-	i := scaleFast(y, alpha, x)
+	i := scaleFast(kn, y, alpha, x)
 	for ; i < len(y); i++ {
 		y[i] = alpha * x[i]
 	}
 }
 
-func axpyF32(y []float32, alpha float32, x []float32) {
+func axpyF32(kn *gemmKernel, y []float32, alpha float32, x []float32) {
 	x = x[:len(y)]
-	i := axpyFast(y, alpha, x)
+	i := axpyFast(kn, y, alpha, x)
 	for ; i < len(y); i++ {
 		y[i] = fma32(alpha, x[i], y[i]) // one rounding, as the kernels' fused multiply-add
 	}
 }
 
-func reluF32(y, x []float32) {
+func reluF32(kn *gemmKernel, y, x []float32) {
 	x = x[:len(y)]
-	i := reluFast(y, x)
+	i := reluFast(kn, y, x)
 	for ; i < len(y); i++ {
 		v := x[i]
 		if v < 0 {
@@ -149,9 +200,9 @@ func reluF32(y, x []float32) {
 	}
 }
 
-func reluGradF32(dx, x, dy []float32) {
+func reluGradF32(kn *gemmKernel, dx, x, dy []float32) {
 	x, dy = x[:len(dx)], dy[:len(dx)]
-	i := reluGradFast(dx, x, dy)
+	i := reluGradFast(kn, dx, x, dy)
 	for ; i < len(dx); i++ {
 		if x[i] > 0 {
 			dx[i] = dy[i]
@@ -161,8 +212,8 @@ func reluGradF32(dx, x, dy []float32) {
 	}
 }
 
-func sumF32(x []float32) float32 {
-	s, i := sumFast(x)
+func sumF32(kn *gemmKernel, x []float32) float32 {
+	s, i := sumFast(kn, x)
 	for ; i < len(x); i++ {
 		s += x[i]
 	}
@@ -170,27 +221,27 @@ func sumF32(x []float32) float32 {
 }
 
 // fmaF32 computes z[i] += x[i]·y[i].
-func fmaF32(z, x, y []float32) {
+func fmaF32(kn *gemmKernel, z, x, y []float32) {
 	x, y = x[:len(z)], y[:len(z)]
-	i := fmaFast(z, x, y)
+	i := fmaFast(kn, z, x, y)
 	for ; i < len(z); i++ {
 		z[i] = fma32(x[i], y[i], z[i])
 	}
 }
 
 // subF32 computes z = x − y.
-func subF32(z, x, y []float32) {
+func subF32(kn *gemmKernel, z, x, y []float32) {
 	x, y = x[:len(z)], y[:len(z)]
-	i := subFast(z, x, y)
+	i := subFast(kn, z, x, y)
 	for ; i < len(z); i++ {
 		z[i] = x[i] - y[i]
 	}
 }
 
 // maxF32 computes z = max(x, y) elementwise; NaN in either gives NaN.
-func maxF32(z, x, y []float32) {
+func maxF32(kn *gemmKernel, z, x, y []float32) {
 	x, y = x[:len(z)], y[:len(z)]
-	i := maxFast(z, x, y)
+	i := maxFast(kn, z, x, y)
 	for ; i < len(z); i++ {
 		a, b := x[i], y[i]
 		switch {
@@ -206,8 +257,8 @@ func maxF32(z, x, y []float32) {
 
 // colSum adds to acc[j], j < len(acc), the sum over rows r < rows of
 // x[r·ldx + j]: the bias gradient of a layer whose output rows are pixels.
-func colSum(acc, x []float32, rows, ldx int) {
-	j0 := colSumFast(acc, x, rows, ldx)
+func colSum(kn *gemmKernel, acc, x []float32, rows, ldx int) {
+	j0 := colSumFast(kn, acc, x, rows, ldx)
 	if j0 == len(acc) {
 		return
 	}

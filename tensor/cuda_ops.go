@@ -155,7 +155,7 @@ func poolShape(pg poolGeom) cuda.PoolShape {
 
 // MaxPool2D pools windows by their maximum on the GPU.
 func (cu CUDA) MaxPool2D(y, x *Tensor, p PoolParams) {
-	pg := poolDims("MaxPool2D", x, y, p)
+	pg := poolDims(nil, "MaxPool2D", x, y, p)
 	g := cu.g
 	g.begin()
 	defer g.end()
@@ -165,7 +165,7 @@ func (cu CUDA) MaxPool2D(y, x *Tensor, p PoolParams) {
 
 // MaxPool2DBackward routes dy to each window's maximum on the GPU.
 func (cu CUDA) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) {
-	pg := poolDims("MaxPool2DBackward", x, dy, p)
+	pg := poolDims(nil, "MaxPool2DBackward", x, dy, p)
 	mustSameShape("MaxPool2DBackward", dx, x)
 	g := cu.g
 	g.begin()
@@ -176,7 +176,7 @@ func (cu CUDA) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) {
 
 // AvgPool2D averages windows on the GPU.
 func (cu CUDA) AvgPool2D(y, x *Tensor, p PoolParams) {
-	pg := poolDims("AvgPool2D", x, y, p)
+	pg := poolDims(nil, "AvgPool2D", x, y, p)
 	g := cu.g
 	g.begin()
 	defer g.end()
@@ -186,7 +186,7 @@ func (cu CUDA) AvgPool2D(y, x *Tensor, p PoolParams) {
 
 // AvgPool2DBackward spreads dy over each window on the GPU.
 func (cu CUDA) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) {
-	pg := poolDims("AvgPool2DBackward", dx, dy, p)
+	pg := poolDims(nil, "AvgPool2DBackward", dx, dy, p)
 	g := cu.g
 	g.begin()
 	defer g.end()

@@ -55,7 +55,7 @@ func TestElementwiseMatchesReference(t *testing.T) {
 		{"Mul", func(b Backend, out, x, y *Tensor) { b.Mul(out, x, y) }},
 		{"max", func(b Backend, out, x, y *Tensor) {
 			if _, ok := b.(CPU); ok {
-				maxF32(out.data, x.data, y.data)
+				maxF32(cpuKernel(), out.data, x.data, y.data)
 				return
 			}
 			for i := range out.data {
@@ -72,7 +72,7 @@ func TestElementwiseMatchesReference(t *testing.T) {
 		}},
 		{"sub", func(b Backend, out, x, y *Tensor) {
 			if _, ok := b.(CPU); ok {
-				subF32(out.data, x.data, y.data)
+				subF32(cpuKernel(), out.data, x.data, y.data)
 				return
 			}
 			for i := range out.data {

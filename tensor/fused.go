@@ -33,47 +33,50 @@ func ClampAct(lo, hi float32) FusedAct { return FusedAct{Kind: FuseClamp, Lo: lo
 
 // apply runs the activation over y in place (vector kernels where there
 // are some, one thread).
-func (a FusedAct) apply(y []float32) {
+func (a FusedAct) apply(kn *gemmKernel, y []float32) {
 	switch a.Kind {
 	case FuseReLU:
-		reluF32(y, y)
+		reluF32(kn, y, y)
 	case FuseClamp:
-		clampF32(y, y, a.Lo, a.Hi)
+		clampF32(kn, y, y, a.Lo, a.Hi)
 	}
 }
 
 // applyParallel runs the activation over all of y in place, on several
 // threads for long slices.
-func (a FusedAct) applyParallel(y []float32) {
+func (a FusedAct) applyParallel(kn *gemmKernel, y []float32) {
 	switch a.Kind {
 	case FuseReLU:
-		reluParallel(y, y)
+		reluParallel(kn, y, y)
 	case FuseClamp:
 		c := clampCalls.Get()
-		c.y, c.x, c.lo, c.hi = y, y, a.Lo, a.Hi
+		c.kn, c.y, c.x, c.lo, c.hi = kn, y, y, a.Lo, a.Hi
 		parallel(min(goMaxProcs(), len(c.y)/relu6Grain), c)
-		c.y, c.x = nil, nil
+		c.kn, c.y, c.x = nil, nil, nil
 		clampCalls.Put(c)
 	}
 }
 
 // reluParallel is reluF32 cut into parts of whole cache lines on up to
 // GOMAXPROCS threads for large slices (each element computed alike).
-func reluParallel(y, x []float32) {
+func reluParallel(kn *gemmKernel, y, x []float32) {
 	c := reluCalls.Get()
-	c.y, c.x = y, x
+	c.kn, c.y, c.x = kn, y, x
 	parallel(min(goMaxProcs(), len(y)/relu6Grain), c)
-	c.y, c.x = nil, nil
+	c.kn, c.y, c.x = nil, nil, nil
 	reluCalls.Put(c)
 }
 
-type reluCall struct{ y, x []float32 }
+type reluCall struct {
+	kn   *gemmKernel
+	y, x []float32
+}
 
 var reluCalls = freeList[reluCall]{}
 
 func (c *reluCall) run(part, parts int) {
 	lo, hi := lineParts(len(c.y), part, parts)
-	reluF32(c.y[lo:hi], c.x[lo:hi])
+	reluF32(c.kn, c.y[lo:hi], c.x[lo:hi])
 }
 
 // ConvActer is a Backend whose convolution applies a FusedAct as it
@@ -119,7 +122,7 @@ func AddAct(z, x, y *Tensor, act FusedAct) {
 		return
 	}
 	mustSameShape("AddAct", z, x, y)
-	addAct(z.data, x.data, y.data, act)
+	addAct(be.(CPU).kern(), z.data, x.data, y.data, act)
 }
 
 // addActChunk is how many floats addAct adds before applying the
@@ -128,15 +131,16 @@ const addActChunk = 2048
 
 // addAct is AddAct over slices, on up to GOMAXPROCS threads for long
 // ones (each element computed alike whatever the parts).
-func addAct(z, x, y []float32, act FusedAct) {
+func addAct(kn *gemmKernel, z, x, y []float32, act FusedAct) {
 	c := addActCalls.Get()
-	c.z, c.x, c.y, c.act = z, x, y, act
+	c.kn, c.z, c.x, c.y, c.act = kn, z, x, y, act
 	parallel(min(goMaxProcs(), len(z)/relu6Grain), c)
 	*c = addActCall{}
 	addActCalls.Put(c)
 }
 
 type addActCall struct {
+	kn      *gemmKernel
 	z, x, y []float32
 	act     FusedAct
 }
@@ -147,7 +151,7 @@ func (c *addActCall) run(part, parts int) {
 	lo, hi := lineParts(len(c.z), part, parts)
 	for i := lo; i < hi; i += addActChunk {
 		e := min(i+addActChunk, hi)
-		addF32(c.z[i:e], c.x[i:e], c.y[i:e])
-		c.act.apply(c.z[i:e])
+		addF32(c.kn, c.z[i:e], c.x[i:e], c.y[i:e])
+		c.act.apply(c.kn, c.z[i:e])
 	}
 }

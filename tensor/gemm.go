@@ -24,15 +24,20 @@ import (
 // MR×NR tile of C. The result does not depend on the number of threads:
 // every element is reduced in the same order.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmOn(cpuKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmOn is Sgemm on kernel set kn.
+func sgemmOn(kn *gemmKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemm(kn, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // sgemm is Sgemm without the argument checks. Internal callers use it to
 // read an operand whose rows overlap (row stride below the row length),
 // such as the shifted windows of a padded image; the slices must still
 // hold every element read.
-func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemm(kn *gemmKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -40,23 +45,22 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	sgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
+	sgemmBias(kn, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
 }
 
 // sgemmBias is sgemm (k > 0, alpha ≠ 0) that then adds bias[j] (when
 // bias is not nil) to every row of C: c[i·ldc+j] = (alpha·op(A)·op(B) +
 // beta·C)[i,j] + bias[j], bit for bit the product followed by a separate
 // pass adding bias.
-func sgemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
-	sgemmEpi(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, FusedAct{}, c, ldc)
+func sgemmBias(kn *gemmKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
+	sgemmEpi(kn, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, FusedAct{}, c, ldc)
 }
 
 // sgemmEpi is sgemmBias followed by act on every element of C, each tile
 // of C finished in the microkernel's registers (its epilogue: alpha·s +
 // beta·C, + bias[j], then act) before one store, on the last KC block:
 // bit for bit sgemm, then separate passes adding bias and applying act.
-func sgemmEpi(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, act FusedAct, c []float32, ldc int) {
-	kn := cpuKernel()
+func sgemmEpi(kn *gemmKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, act FusedAct, c []float32, ldc int) {
 	g := gemmCalls.Get()
 	*g = gemmCall{kn: kn, transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias, act: act}
@@ -125,8 +129,9 @@ const (
 // tier's kernel where it has none of its own.
 type gemmKernel struct {
 	id         kernelID
-	mr, nr     int // tile shape
-	kc, mc, nc int // cache blocks: KC×NR B panel in L1, MC×KC A block in L2, KC×NC B block in L3
+	tier       kernels.Tier // the tier whose kernel set this is
+	mr, nr     int          // tile shape
+	kc, mc, nc int          // cache blocks: KC×NR B panel in L1, MC×KC A block in L2, KC×NC B block in L3
 	// Packing thresholds: A is packed when n > packAMinN, B when
 	// m > packBMinM (operands stored transposed are always packed).
 	packAMinN, packBMinM int
@@ -229,7 +234,14 @@ func blockFor(id kernelID, mr, nr int, cs kernels.Caches) *gemmKernel {
 			}
 		}
 	}
-	return &gemmKernel{id: id, mr: mr, nr: nr, kc: kc, mc: mc, nc: nc, packAMinN: math.MaxInt, packBMinM: 192}
+	tier := kernels.Generic
+	switch id {
+	case kidAVX2:
+		tier = kernels.AVX2
+	case kidAVX512:
+		tier = kernels.AVX512
+	}
+	return &gemmKernel{id: id, tier: tier, mr: mr, nr: nr, kc: kc, mc: mc, nc: nc, packAMinN: math.MaxInt, packBMinM: 192}
 }
 
 func roundDown(x, m int) int { return x / m * m }
@@ -473,7 +485,7 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 							}
 						}
 						if epi {
-							epiTile(c[ci:], ldc, mr, nr, s.biasAt(jc+jr), s.act)
+							epiTile(kn, c[ci:], ldc, mr, nr, s.biasAt(jc+jr), s.act)
 						}
 					}
 				}
@@ -652,7 +664,7 @@ func (kn *gemmKernel) callEpi(kc int, a []float32, aMode int, lda int, b []float
 		callAsmKernelEpi(kn.id, kn.nr, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta, bias, act)
 	default:
 		kn.call(kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
-		epiTile(c, ldc, kn.mr, kn.nr, bias, act)
+		epiTile(kn, c, ldc, kn.mr, kn.nr, bias, act)
 	}
 }
 
@@ -666,7 +678,7 @@ func (s *gemmScratch) biasAt(j int) []float32 {
 
 // epiTile is the GEMM epilogue in Go on an mr×nr tile of c: c += bias[j]
 // (one rounding, when bias is not nil), then act.
-func epiTile(c []float32, ldc, mr, nr int, bias []float32, act FusedAct) {
+func epiTile(kn *gemmKernel, c []float32, ldc, mr, nr int, bias []float32, act FusedAct) {
 	for i := 0; i < mr; i++ {
 		row := c[i*ldc : i*ldc+nr]
 		if bias != nil {
@@ -674,7 +686,7 @@ func epiTile(c []float32, ldc, mr, nr int, bias []float32, act FusedAct) {
 				row[j] += v
 			}
 		}
-		act.apply(row)
+		act.apply(kn, row)
 	}
 }
 

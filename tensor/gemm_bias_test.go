@@ -41,14 +41,14 @@ func TestSgemmBiasExact(t *testing.T) {
 						}
 					}
 					want := g.run(func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-						sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+						sgemm(cpuKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 						for i := 0; bias != nil && i < m; i++ {
 							row := c[i*ldc : i*ldc+n]
-							addF32(row, row, bias)
+							addF32(cpuKernel(), row, row, bias)
 						}
 					})
 					got := g.run(func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-						sgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
+						sgemmBias(cpuKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
 					})
 					where := fmt.Sprintf("tier %s, %d threads, %v, trans %v %v, beta %v, bias %v", tier, procs, sh, transA, transB, beta, bias != nil)
 					for i := range want {

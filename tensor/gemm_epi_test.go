@@ -74,11 +74,11 @@ func TestSgemmEpilogueExact(t *testing.T) {
 								defer r()
 							}
 						}
-						sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+						sgemm(cpuKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 						for i := 0; i < m; i++ {
 							row := c[i*ldc : i*ldc+n]
 							if bias != nil {
-								addF32(row, row, bias)
+								addF32(cpuKernel(), row, row, bias)
 							}
 							switch act.Kind {
 							case FuseReLU:
@@ -95,7 +95,7 @@ func TestSgemmEpilogueExact(t *testing.T) {
 						}
 					})
 					got := g.run(func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-						sgemmEpi(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, c, ldc)
+						sgemmEpi(cpuKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, c, ldc)
 					})
 					where := fmt.Sprintf("tier %s, %d threads, %v, trans %v %v, alpha %v beta %v, bias %v, act %+v", tier, procs, sh, transA, transB, alpha, beta, bias != nil, act)
 					for i := range want {

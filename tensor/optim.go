@@ -42,19 +42,19 @@ func sgdDims(w, g, buf *Tensor, momentum float32) {
 }
 
 // SGDStep applies SGDUpdate to tensors.
-func (CPU) SGDStep(w, g, buf *Tensor, lr, momentum, weightDecay float32, nesterov, first bool) {
+func (cpu CPU) SGDStep(w, g, buf *Tensor, lr, momentum, weightDecay float32, nesterov, first bool) {
 	sgdDims(w, g, buf, momentum)
 	var b []float32
 	if momentum != 0 {
 		b = buf.data
 	}
-	SGDUpdate(w.data, g.data, b, lr, momentum, weightDecay, nesterov, first)
+	sgdUpdate(cpu.kern(), w.data, g.data, b, lr, momentum, weightDecay, nesterov, first)
 }
 
 // AdamStep applies AdamUpdate to tensors.
-func (CPU) AdamStep(w, g, m, v *Tensor, p AdamParams) {
+func (cpu CPU) AdamStep(w, g, m, v *Tensor, p AdamParams) {
 	mustSameShape("AdamStep", w, g, m, v)
-	AdamUpdate(w.data, g.data, m.data, v.data, p.LR, p.Beta1, p.Beta2, p.Eps, p.WeightDecay, p.StepSize, p.SqrtBC2, p.Decoupled)
+	adamUpdate(cpu.kern(), w.data, g.data, m.data, v.data, p.LR, p.Beta1, p.Beta2, p.Eps, p.WeightDecay, p.StepSize, p.SqrtBC2, p.Decoupled)
 }
 
 // SGDUpdate applies one step of PyTorch's torch.optim.SGD (dampening 0) to
@@ -72,6 +72,11 @@ func (CPU) AdamStep(w, g, m, v *Tensor, p AdamParams) {
 // fused multiply-add). With momentum 0 buf is not used and may be nil.
 // g (and buf when used) must be as long as w.
 func SGDUpdate(w, g, buf []float32, lr, momentum, weightDecay float32, nesterov, first bool) {
+	sgdUpdate(cpuKernel(), w, g, buf, lr, momentum, weightDecay, nesterov, first)
+}
+
+// sgdUpdate is SGDUpdate on kernel set kn.
+func sgdUpdate(kn *gemmKernel, w, g, buf []float32, lr, momentum, weightDecay float32, nesterov, first bool) {
 	n := len(w)
 	if len(g) != n || (momentum != 0 && len(buf) != n) {
 		panic("tensor: SGDUpdate slices differ in length")
@@ -79,7 +84,7 @@ func SGDUpdate(w, g, buf []float32, lr, momentum, weightDecay float32, nesterov,
 	if momentum == 0 {
 		buf = nil
 	}
-	u := optimCall{w: w, g: g, m: buf, lr: lr, mom: momentum, wd: weightDecay, nesterov: nesterov, first: first}
+	u := optimCall{kn: kn, w: w, g: g, m: buf, lr: lr, mom: momentum, wd: weightDecay, nesterov: nesterov, first: first}
 	runOptim(&u)
 }
 
@@ -99,11 +104,16 @@ func SGDUpdate(w, g, buf []float32, lr, momentum, weightDecay float32, nesterov,
 // stepSize = lr/(1 − beta1ᵗ) and sqrtBC2 = √(1 − beta2ᵗ). g, m and v must
 // be as long as w.
 func AdamUpdate(w, g, m, v []float32, lr, beta1, beta2, eps, weightDecay, stepSize, sqrtBC2 float32, decoupled bool) {
+	adamUpdate(cpuKernel(), w, g, m, v, lr, beta1, beta2, eps, weightDecay, stepSize, sqrtBC2, decoupled)
+}
+
+// adamUpdate is AdamUpdate on kernel set kn.
+func adamUpdate(kn *gemmKernel, w, g, m, v []float32, lr, beta1, beta2, eps, weightDecay, stepSize, sqrtBC2 float32, decoupled bool) {
 	n := len(w)
 	if len(g) != n || len(m) != n || len(v) != n {
 		panic("tensor: AdamUpdate slices differ in length")
 	}
-	u := optimCall{w: w, g: g, m: m, v: v, adam: true, decoupled: decoupled}
+	u := optimCall{kn: kn, w: w, g: g, m: m, v: v, adam: true, decoupled: decoupled}
 	u.c = adamConsts{
 		beta1, 1 - beta1, beta2, 1 - beta2, eps, weightDecay, stepSize, sqrtBC2,
 		float32(1 - float64(lr)*float64(weightDecay)),
@@ -117,6 +127,7 @@ type adamConsts [9]float32
 
 // optimCall is one update; its parts get fixed element ranges.
 type optimCall struct {
+	kn                    *gemmKernel
 	w, g, m, v            []float32 // m is SGD's momentum buffer
 	lr, mom, wd           float32
 	nesterov, first, adam bool
@@ -153,7 +164,7 @@ func (u *optimCall) run(part, parts int) {
 		w, g := u.w[i:j], u.g[i:j]
 		if u.adam {
 			m, v := u.m[i:j], u.v[i:j]
-			k := adamFast(w, g, m, v, &u.c, u.decoupled)
+			k := adamFast(u.kn, w, g, m, v, &u.c, u.decoupled)
 			adamRef(w[k:], g[k:], m[k:], v[k:], &u.c, u.decoupled)
 			continue
 		}
@@ -161,7 +172,7 @@ func (u *optimCall) run(part, parts int) {
 		if u.m != nil {
 			b = u.m[i:j]
 		}
-		k := sgdFast(w, g, b, u.lr, u.mom, u.wd, u.nesterov, u.first)
+		k := sgdFast(u.kn, w, g, b, u.lr, u.mom, u.wd, u.nesterov, u.first)
 		if b != nil {
 			b = b[k:]
 		}

@@ -8,8 +8,8 @@ import (
 
 // sgdFast runs the SGD kernel for SGDUpdate's variant over all of w
 // (AVX-512) or its leading multiple of 8 (AVX2); buf nil: no momentum.
-func sgdFast(w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool) int {
-	if n := len(w); wide512(n) {
+func sgdFast(kn *gemmKernel, w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool) int {
+	if n := len(w); wide512(kn, n) {
 		_ = g[n-1]
 		if buf == nil {
 			amd64.SGDAVX512(n, &w[0], &g[0], nil, lr, momentum, wd)
@@ -28,7 +28,7 @@ func sgdFast(w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool
 		}
 		return n
 	}
-	n := vecLen(len(w))
+	n := vecLen(kn, len(w))
 	if n == 0 {
 		return 0
 	}
@@ -53,8 +53,8 @@ func sgdFast(w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool
 
 // adamFast runs the Adam (or AdamW) kernel over all of w (AVX-512) or its
 // leading multiple of 8 (AVX2).
-func adamFast(w, g, m, v []float32, c *adamConsts, decoupled bool) int {
-	n, wide := vecLen(len(w)), wide512(len(w))
+func adamFast(kn *gemmKernel, w, g, m, v []float32, c *adamConsts, decoupled bool) int {
+	n, wide := vecLen(kn, len(w)), wide512(kn, len(w))
 	if wide {
 		n = len(w)
 	}

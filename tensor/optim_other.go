@@ -2,8 +2,8 @@
 
 package tensor
 
-func sgdFast(w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool) int {
+func sgdFast(kn *gemmKernel, w, g, buf []float32, lr, momentum, wd float32, nesterov, first bool) int {
 	return 0
 }
 
-func adamFast(w, g, m, v []float32, c *adamConsts, decoupled bool) int { return 0 }
+func adamFast(kn *gemmKernel, w, g, m, v []float32, c *adamConsts, decoupled bool) int { return 0 }

@@ -40,19 +40,20 @@ func (p PoolParams) OutSize(h, w int) (oh, ow int) {
 
 // poolGeom is a checked pooling problem.
 type poolGeom struct {
+	kn             *gemmKernel // the kernels of the backend that runs it
 	p              PoolParams
 	n, h, w, c     int
 	oh, ow         int
 	sh, sw, dh, dw int
 }
 
-func poolDims(op string, x, y *Tensor, p PoolParams) poolGeom {
+func poolDims(kn *gemmKernel, op string, x, y *Tensor, p PoolParams) poolGeom {
 	c := p.ConvParams.norm()
 	p.ConvParams = c
 	if x.Rank() != 4 || y.Rank() != 4 || p.KH < 1 || p.KW < 1 {
 		panic(fmt.Sprintf("tensor.%s: want 4-D NHWC x and y and a window ≥ 1; have x %v, y %v, window %dx%d", op, x.shape, y.shape, p.KH, p.KW))
 	}
-	g := poolGeom{p: p, n: x.shape[0], h: x.shape[1], w: x.shape[2], c: x.shape[3],
+	g := poolGeom{kn: kn, p: p, n: x.shape[0], h: x.shape[1], w: x.shape[2], c: x.shape[3],
 		sh: c.StrideH, sw: c.StrideW, dh: c.DilationH, dw: c.DilationW}
 	g.oh, g.ow = p.OutSize(g.h, g.w)
 	if ys := y.shape; g.oh < 1 || g.ow < 1 || ys[0] != g.n || ys[1] != g.oh || ys[2] != g.ow || ys[3] != g.c {
@@ -66,12 +67,12 @@ func poolDims(op string, x, y *Tensor, p PoolParams) poolGeom {
 func (Reference) MaxPool2D(y, x *Tensor, p PoolParams) { maxPool(y, x, p) }
 
 // MaxPool2D is Reference.MaxPool2D with vector maxima, on the worker pool.
-func (CPU) MaxPool2D(y, x *Tensor, p PoolParams) {
-	runPool(poolCall{kind: poolMax, g: poolDims("MaxPool2D", x, y, p), x: x, y: y})
+func (cpu CPU) MaxPool2D(y, x *Tensor, p PoolParams) {
+	runPool(poolCall{kind: poolMax, g: poolDims(cpu.kern(), "MaxPool2D", x, y, p), x: x, y: y})
 }
 
 func maxPool(y, x *Tensor, p PoolParams) {
-	g := poolDims("MaxPool2D", x, y, p)
+	g := poolDims(genericGemmKernel(), "MaxPool2D", x, y, p)
 	g.maxRows(y, x, 0, g.n*g.oh)
 }
 
@@ -100,14 +101,14 @@ func (g poolGeom) maxRows(y, x *Tensor, r0, r1 int) {
 func (Reference) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) { maxPoolBackward(dx, x, dy, p) }
 
 // MaxPool2DBackward is Reference.MaxPool2DBackward, images on the worker pool.
-func (CPU) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) {
-	g := poolDims("MaxPool2DBackward", x, dy, p)
+func (cpu CPU) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) {
+	g := poolDims(cpu.kern(), "MaxPool2DBackward", x, dy, p)
 	mustSameShape("MaxPool2DBackward", dx, x)
 	runPool(poolCall{kind: poolMaxBack, g: g, x: x, y: dy, dx: dx})
 }
 
 func maxPoolBackward(dx, x, dy *Tensor, p PoolParams) {
-	g := poolDims("MaxPool2DBackward", x, dy, p)
+	g := poolDims(genericGemmKernel(), "MaxPool2DBackward", x, dy, p)
 	mustSameShape("MaxPool2DBackward", dx, x)
 	g.maxBackImages(dx, x, dy, 0, g.n)
 }
@@ -203,12 +204,12 @@ func (g poolGeom) divisor(oh, ow int) float32 {
 func (Reference) AvgPool2D(y, x *Tensor, p PoolParams) { avgPool(y, x, p) }
 
 // AvgPool2D is Reference.AvgPool2D, on the worker pool.
-func (CPU) AvgPool2D(y, x *Tensor, p PoolParams) {
-	runPool(poolCall{kind: poolAvg, g: poolDims("AvgPool2D", x, y, p), x: x, y: y})
+func (cpu CPU) AvgPool2D(y, x *Tensor, p PoolParams) {
+	runPool(poolCall{kind: poolAvg, g: poolDims(cpu.kern(), "AvgPool2D", x, y, p), x: x, y: y})
 }
 
 func avgPool(y, x *Tensor, p PoolParams) {
-	g := poolDims("AvgPool2D", x, y, p)
+	g := poolDims(genericGemmKernel(), "AvgPool2D", x, y, p)
 	g.avgRows(y, x, 0, g.n*g.oh)
 }
 
@@ -219,9 +220,9 @@ func (g poolGeom) avgRows(y, x *Tensor, r0, r1 int) {
 		for ow := 0; ow < g.ow; ow++ {
 			out := y.data[((n*g.oh+oh)*g.ow+ow)*g.c:][:g.c]
 			clear(out)
-			g.taps(n, oh, ow, func(xo int) { addF32(out, out, x.data[xo:xo+g.c]) })
+			g.taps(n, oh, ow, func(xo int) { addF32(g.kn, out, out, x.data[xo:xo+g.c]) })
 			if d := g.divisor(oh, ow); d > 0 {
-				scaleF32(out, 1/d, out)
+				scaleF32(g.kn, out, 1/d, out)
 			}
 		}
 	}
@@ -232,12 +233,12 @@ func (g poolGeom) avgRows(y, x *Tensor, r0, r1 int) {
 func (Reference) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) { avgPoolBackward(dx, dy, p) }
 
 // AvgPool2DBackward is Reference.AvgPool2DBackward, images on the worker pool.
-func (CPU) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) {
-	runPool(poolCall{kind: poolAvgBack, g: poolDims("AvgPool2DBackward", dx, dy, p), y: dy, dx: dx})
+func (cpu CPU) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) {
+	runPool(poolCall{kind: poolAvgBack, g: poolDims(cpu.kern(), "AvgPool2DBackward", dx, dy, p), y: dy, dx: dx})
 }
 
 func avgPoolBackward(dx, dy *Tensor, p PoolParams) {
-	g := poolDims("AvgPool2DBackward", dx, dy, p)
+	g := poolDims(genericGemmKernel(), "AvgPool2DBackward", dx, dy, p)
 	g.avgBackImages(dx, dy, 0, g.n)
 }
 
@@ -253,7 +254,7 @@ func (g poolGeom) avgBackImages(dx, dy *Tensor, n0, n1 int) {
 					continue
 				}
 				src := dy.data[((n*g.oh+oh)*g.ow+ow)*g.c:][:g.c]
-				g.taps(n, oh, ow, func(xo int) { axpyF32(dx.data[xo:xo+g.c], 1/d, src) })
+				g.taps(n, oh, ow, func(xo int) { axpyF32(g.kn, dx.data[xo:xo+g.c], 1/d, src) })
 			}
 		}
 	}
@@ -269,37 +270,39 @@ func globalDims(op string, x, y *Tensor) (n, hw, c int) {
 }
 
 // GlobalAvgPool computes y[n,c] = mean over h, w of x[n,h,w,c].
-func (Reference) GlobalAvgPool(y, x *Tensor) { globalAvgPool(y, x) }
+func (Reference) GlobalAvgPool(y, x *Tensor) { globalAvgPool(genericGemmKernel(), y, x) }
 
 // GlobalAvgPool is Reference.GlobalAvgPool.
-func (CPU) GlobalAvgPool(y, x *Tensor) { globalAvgPool(y, x) }
+func (cpu CPU) GlobalAvgPool(y, x *Tensor) { globalAvgPool(cpu.kern(), y, x) }
 
-func globalAvgPool(y, x *Tensor) {
+func globalAvgPool(kn *gemmKernel, y, x *Tensor) {
 	n, hw, c := globalDims("GlobalAvgPool", x, y)
 	for i := 0; i < n; i++ {
 		out := y.data[i*c : (i+1)*c]
 		clear(out)
 		for p := 0; p < hw; p++ {
-			addF32(out, out, x.data[(i*hw+p)*c:(i*hw+p+1)*c])
+			addF32(kn, out, out, x.data[(i*hw+p)*c:(i*hw+p+1)*c])
 		}
 		if hw > 0 {
-			scaleF32(out, 1/float32(hw), out)
+			scaleF32(kn, out, 1/float32(hw), out)
 		}
 	}
 }
 
 // GlobalAvgPoolBackward computes dx[n,h,w,c] = dy[n,c] / (H·W).
-func (Reference) GlobalAvgPoolBackward(dx, dy *Tensor) { globalAvgPoolBackward(dx, dy) }
+func (Reference) GlobalAvgPoolBackward(dx, dy *Tensor) {
+	globalAvgPoolBackward(genericGemmKernel(), dx, dy)
+}
 
 // GlobalAvgPoolBackward is Reference.GlobalAvgPoolBackward.
-func (CPU) GlobalAvgPoolBackward(dx, dy *Tensor) { globalAvgPoolBackward(dx, dy) }
+func (cpu CPU) GlobalAvgPoolBackward(dx, dy *Tensor) { globalAvgPoolBackward(cpu.kern(), dx, dy) }
 
-func globalAvgPoolBackward(dx, dy *Tensor) {
+func globalAvgPoolBackward(kn *gemmKernel, dx, dy *Tensor) {
 	n, hw, c := globalDims("GlobalAvgPoolBackward", dx, dy)
 	for i := 0; i < n; i++ {
 		src := dy.data[i*c : (i+1)*c]
 		for p := 0; p < hw; p++ {
-			scaleF32(dx.data[(i*hw+p)*c:(i*hw+p+1)*c], 1/float32(hw), src)
+			scaleF32(kn, dx.data[(i*hw+p)*c:(i*hw+p+1)*c], 1/float32(hw), src)
 		}
 	}
 }

@@ -55,7 +55,7 @@ func (g poolGeom) maxRowsFast(y, x *Tensor, r0, r1 int) {
 						copy(out, src) // max(−∞, v) = v, NaN included
 						first = false
 					case c >= 16:
-						maxF32(out, out, src)
+						maxF32(g.kn, out, out, src)
 					default:
 						for i, v := range src {
 							out[i] = max(out[i], v) // NaN propagates, as maxF32's
@@ -74,7 +74,7 @@ func (g poolGeom) maxRowsFast(y, x *Tensor, r0, r1 int) {
 // kernels (the AVX2 and AVX-512 tiers) maxBackKernel does it 8 channels
 // at a time.
 func (g poolGeom) maxBackFast(dx, x, dy *Tensor, n0, n1 int) {
-	if cpuKernel().conv16 && g.p.KH*g.p.KW <= math.MaxInt32 {
+	if g.kn.conv16 && g.p.KH*g.p.KW <= math.MaxInt32 {
 		g.maxBackKernel(dx, x, dy, n0, n1)
 		return
 	}
@@ -241,7 +241,7 @@ func (g poolGeom) avgRowsFast(y, x *Tensor, r0, r1 int) {
 				for kw := kw0; kw < kw1; kw++ {
 					src := x.data[row+(ow*g.sw-g.p.PadLeft+kw*g.dw)*c:][:c]
 					if c >= 16 {
-						addF32(out, out, src)
+						addF32(g.kn, out, out, src)
 						continue
 					}
 					for i, v := range src {
@@ -279,7 +279,7 @@ func (g poolGeom) avgBackFast(dx, dy *Tensor, n0, n1 int) {
 					for kw := kw0; kw < kw1; kw++ {
 						dst := dx.data[row+(ow*g.sw-g.p.PadLeft+kw*g.dw)*c:][:c]
 						if c >= 16 {
-							axpyF32(dst, inv, src)
+							axpyF32(g.kn, dst, inv, src)
 							continue
 						}
 						for i, v := range src {

@@ -10,14 +10,14 @@ import (
 func (Reference) Concat(dst *Tensor, axis int, srcs ...*Tensor) { concat(dst, axis, srcs, false) }
 
 // Concat is Reference.Concat.
-func (CPU) Concat(dst *Tensor, axis int, srcs ...*Tensor) { concat(dst, axis, srcs, false) }
+func (cpu CPU) Concat(dst *Tensor, axis int, srcs ...*Tensor) { concat(dst, axis, srcs, false) }
 
 // Split is Concat's backward: it copies the parts of src along axis into
 // dsts (the concatenation's inputs' gradients).
 func (Reference) Split(src *Tensor, axis int, dsts ...*Tensor) { concat(src, axis, dsts, true) }
 
 // Split is Reference.Split.
-func (CPU) Split(src *Tensor, axis int, dsts ...*Tensor) { concat(src, axis, dsts, true) }
+func (cpu CPU) Split(src *Tensor, axis int, dsts ...*Tensor) { concat(src, axis, dsts, true) }
 
 func concat(whole *Tensor, axis int, parts []*Tensor, split bool) {
 	op := "Concat"
@@ -92,7 +92,7 @@ func (Reference) Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float3
 }
 
 // Pad is Reference.Pad.
-func (CPU) Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
+func (cpu CPU) Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
 	pad(dst, src, pads, mode, value)
 }
 
@@ -180,13 +180,13 @@ func NHWCToNCHW(dst, src *Tensor) { Default().NHWCToNCHW(dst, src) }
 func (Reference) NCHWToNHWC(dst, src *Tensor) { nchwToNHWC(dst, src) }
 
 // NCHWToNHWC is Reference.NCHWToNHWC.
-func (CPU) NCHWToNHWC(dst, src *Tensor) { nchwToNHWC(dst, src) }
+func (cpu CPU) NCHWToNHWC(dst, src *Tensor) { nchwToNHWC(dst, src) }
 
 // NHWCToNCHW copies src [N,H,W,C] into dst [N,C,H,W].
 func (Reference) NHWCToNCHW(dst, src *Tensor) { nhwcToNCHW(dst, src) }
 
 // NHWCToNCHW is Reference.NHWCToNCHW.
-func (CPU) NHWCToNCHW(dst, src *Tensor) { nhwcToNCHW(dst, src) }
+func (cpu CPU) NHWCToNCHW(dst, src *Tensor) { nhwcToNCHW(dst, src) }
 
 func nchwToNHWC(dst, src *Tensor) {
 	layoutDims("NCHWToNHWC", dst, src, true)
@@ -224,7 +224,7 @@ func broadcastDims(y, b *Tensor) (rows, cols int) {
 func (Reference) BroadcastRows(y, b *Tensor) { broadcastRows(y, b) }
 
 // BroadcastRows is Reference.BroadcastRows.
-func (CPU) BroadcastRows(y, b *Tensor) { broadcastRows(y, b) }
+func (cpu CPU) BroadcastRows(y, b *Tensor) { broadcastRows(y, b) }
 
 func broadcastRows(y, b *Tensor) {
 	rows, cols := broadcastDims(y, b)

@@ -16,19 +16,19 @@ var streamOps = []struct {
 	name string
 	run  func(z, x, y []float32)
 }{
-	{"add", func(z, x, y []float32) { addF32(z, x, y) }},
-	{"mul", func(z, x, y []float32) { mulF32(z, x, y) }},
-	{"sub", func(z, x, y []float32) { subF32(z, x, y) }},
-	{"max", func(z, x, y []float32) { maxF32(z, x, y) }},
-	{"fma", func(z, x, y []float32) { fmaF32(z, x, y) }},
-	{"scale", func(z, x, _ []float32) { scaleF32(z, -1.25, x) }},
-	{"axpy", func(z, x, _ []float32) { axpyF32(z, 0.75, x) }},
-	{"relu", func(z, x, _ []float32) { reluF32(z, x) }},
-	{"reluGrad", func(z, x, y []float32) { reluGradF32(z, x, y) }},
-	{"clamp", func(z, x, _ []float32) { clampF32(z, x, 0, 6) }},
-	{"clampNeg", func(z, x, _ []float32) { clampF32(z, x, float32(math.Copysign(0, -1)), 1) }},
-	{"colSum", func(z, x, _ []float32) { colSum(z, x, 3, len(z)) }},
-	{"colSum1", func(z, x, _ []float32) { colSum(z, x, 1, len(z)) }},
+	{"add", func(z, x, y []float32) { addF32(cpuKernel(), z, x, y) }},
+	{"mul", func(z, x, y []float32) { mulF32(cpuKernel(), z, x, y) }},
+	{"sub", func(z, x, y []float32) { subF32(cpuKernel(), z, x, y) }},
+	{"max", func(z, x, y []float32) { maxF32(cpuKernel(), z, x, y) }},
+	{"fma", func(z, x, y []float32) { fmaF32(cpuKernel(), z, x, y) }},
+	{"scale", func(z, x, _ []float32) { scaleF32(cpuKernel(), z, -1.25, x) }},
+	{"axpy", func(z, x, _ []float32) { axpyF32(cpuKernel(), z, 0.75, x) }},
+	{"relu", func(z, x, _ []float32) { reluF32(cpuKernel(), z, x) }},
+	{"reluGrad", func(z, x, y []float32) { reluGradF32(cpuKernel(), z, x, y) }},
+	{"clamp", func(z, x, _ []float32) { clampF32(cpuKernel(), z, x, 0, 6) }},
+	{"clampNeg", func(z, x, _ []float32) { clampF32(cpuKernel(), z, x, float32(math.Copysign(0, -1)), 1) }},
+	{"colSum", func(z, x, _ []float32) { colSum(cpuKernel(), z, x, 3, len(z)) }},
+	{"colSum1", func(z, x, _ []float32) { colSum(cpuKernel(), z, x, 1, len(z)) }},
 }
 
 var streamSpecials = []float32{0, float32(math.Copysign(0, -1)), 6, -6, 1, 1e-45, -1e-45,
@@ -122,7 +122,7 @@ func TestColSumMatchesReference(t *testing.T) {
 						want[j] += float64(x[q*ldx+j])
 					}
 				}
-				colSum(acc, x, rows, ldx)
+				colSum(cpuKernel(), acc, x, rows, ldx)
 				for j, v := range acc {
 					if math.Abs(float64(v)-want[j]) > 1e-5*float64(rows+1) {
 						t.Fatalf("n=%d rows=%d ldx=%d: acc[%d] = %v, want %v", n, rows, ldx, j, v, want[j])
@@ -164,15 +164,15 @@ func BenchmarkStream(b *testing.B) {
 	}
 	adam := &adamConsts{0.9, 0.1, 0.999, 0.001, 1e-8, 0, 1e-3, 1, 1}
 	ops := []bop{
-		{"add", 3, func(z, x, y, _ []float32) { addF32(z, x, y) }},
-		{"axpy", 3, func(z, x, _, _ []float32) { axpyF32(z, 0.5, x) }},
-		{"relu", 2, func(z, x, _, _ []float32) { reluF32(z, x) }},
-		{"reluGrad", 3, func(z, x, y, _ []float32) { reluGradF32(z, x, y) }},
-		{"clamp", 2, func(z, x, _, _ []float32) { clampF32(z, x, 0, 6) }},
-		{"max", 3, func(z, x, y, _ []float32) { maxF32(z, x, y) }},
-		{"colSum", 1, func(z, x, _, _ []float32) { colSum(z[:64], x, len(z)/64, 64) }},
-		{"sgd", 5, func(z, x, y, _ []float32) { sgdFast(z, x, y, 0.1, 0.9, 1e-4, false, false) }},
-		{"adam", 7, func(z, x, y, w []float32) { adamFast(z, x, y, w, adam, false) }},
+		{"add", 3, func(z, x, y, _ []float32) { addF32(cpuKernel(), z, x, y) }},
+		{"axpy", 3, func(z, x, _, _ []float32) { axpyF32(cpuKernel(), z, 0.5, x) }},
+		{"relu", 2, func(z, x, _, _ []float32) { reluF32(cpuKernel(), z, x) }},
+		{"reluGrad", 3, func(z, x, y, _ []float32) { reluGradF32(cpuKernel(), z, x, y) }},
+		{"clamp", 2, func(z, x, _, _ []float32) { clampF32(cpuKernel(), z, x, 0, 6) }},
+		{"max", 3, func(z, x, y, _ []float32) { maxF32(cpuKernel(), z, x, y) }},
+		{"colSum", 1, func(z, x, _, _ []float32) { colSum(cpuKernel(), z[:64], x, len(z)/64, 64) }},
+		{"sgd", 5, func(z, x, y, _ []float32) { sgdFast(cpuKernel(), z, x, y, 0.1, 0.9, 1e-4, false, false) }},
+		{"adam", 7, func(z, x, y, w []float32) { adamFast(cpuKernel(), z, x, y, w, adam, false) }},
 	}
 	for _, n := range []int{4096, 65536, 1 << 21} {
 		z, x, y, w := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)

@@ -25,7 +25,7 @@ func TestForEach(t *testing.T) {
 				// an operation cut into parts runs them all on this thread
 				y := Zeros(4096)
 				x := Full(-1, 4096)
-				reluParallel(y.data, x.data)
+				reluParallel(cpuKernel(), y.data, x.data)
 				for _, v := range y.data {
 					if v != 0 {
 						t.Fatal("reluParallel inside ForEach")

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/tensor"
 )
 
@@ -546,4 +547,22 @@ func emptyCases() cases {
 		return []*tensor.Tensor{y, dx, dw, db, py, pdx, gp, c}
 	}, "Empty")
 	return cs
+}
+
+// ForEachCPU runs f as a subtest, named by the tier, on a CPU backend of
+// every tier the tests walk (kernels.TestTiers: every tier this machine
+// runs, and the stand-ins of those it can emulate), each made by
+// tensor.NewCPU: nothing process-wide is switched, so subtests may run in
+// parallel. A tier that cannot be made skips.
+func ForEachCPU(t *testing.T, f func(t *testing.T, cpu tensor.CPU)) {
+	t.Helper()
+	for _, tt := range kernels.TestTiers() {
+		t.Run(tt.String(), func(t *testing.T) {
+			cpu, err := tensor.NewCPU(tt.Tier, tt.StandIns)
+			if err != nil {
+				t.Skip(err)
+			}
+			f(t, cpu)
+		})
+	}
 }

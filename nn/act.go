@@ -34,15 +34,15 @@ func Tanh() *Act { return &Act{Kind: tensor.ActTanh} }
 
 func (a *Act) compute(y, x *tensor.Tensor) {
 	if a.Kind == tensor.ActReLU {
-		tensor.Default().ReLU(y, x)
+		y.Backend().ReLU(y, x)
 		return
 	}
-	tensor.Default().Activate(y, x, a.Kind, a.Alpha)
+	y.Backend().Activate(y, x, a.Kind, a.Alpha)
 }
 
 // Forward applies the activation.
 func (a *Act) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := ensure(&a.y, x.Shape()...)
+	y := ensure(x, &a.y, x.Shape()...)
 	a.compute(y, x)
 	a.x = x
 	return y
@@ -50,7 +50,7 @@ func (a *Act) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // Infer applies the activation into a fresh tensor.
 func (a *Act) Infer(x *tensor.Tensor) *tensor.Tensor {
-	y := tensor.Zeros(x.Shape()...)
+	y := tensor.ZerosLike(x, x.Shape()...)
 	a.compute(y, x)
 	return y
 }
@@ -66,11 +66,11 @@ func (a *Act) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(&a.dx, dy.Shape()...)
+	dx := ensure(dy, &a.dx, dy.Shape()...)
 	if a.Kind == tensor.ActReLU {
-		tensor.Default().ReLUGrad(dx, a.x, dy)
+		dy.Backend().ReLUGrad(dx, a.x, dy)
 		return dx
 	}
-	tensor.Default().ActivateGrad(dx, a.x, a.y, dy, a.Kind, a.Alpha)
+	dy.Backend().ActivateGrad(dx, a.x, a.y, dy, a.Kind, a.Alpha)
 	return dx
 }

@@ -78,8 +78,8 @@ func (b *BatchNorm) params2() tensor.BatchNormParams {
 // Forward normalises x.
 func (b *BatchNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
 	b.check(x)
-	y := ensure(&b.y, x.Shape()...)
-	be := tensor.Default()
+	y := ensure(x, &b.y, x.Shape()...)
+	be := x.Backend()
 	b.x = x
 	b.usedBatch = b.training && !b.FreezeStats
 	if b.usedBatch {
@@ -95,8 +95,8 @@ func (b *BatchNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
 // Infer normalises with the running statistics into a fresh tensor.
 func (b *BatchNorm) Infer(x *tensor.Tensor) *tensor.Tensor {
 	b.check(x)
-	y := tensor.Zeros(x.Shape()...)
-	tensor.Default().BatchNormInference(y, x, b.Weight.Value, b.Bias.Value, b.RunningMean.Value, b.RunningVar.Value, b.params2())
+	y := tensor.ZerosLike(x, x.Shape()...)
+	x.Backend().BatchNormInference(y, x, b.Weight.Value, b.Bias.Value, b.RunningMean.Value, b.RunningVar.Value, b.params2())
 	return y
 }
 
@@ -107,15 +107,15 @@ func (b *BatchNorm) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 	if !train && !needInputGrad {
 		return nil
 	}
-	be := tensor.Default()
+	be := dy.Backend()
 	if b.ReLU {
-		d := ensure(&b.dyr, dy.Shape()...)
+		d := ensure(dy, &b.dyr, dy.Shape()...)
 		be.ReLUGrad(d, b.y, dy)
 		dy = d
 	}
 	var dx *tensor.Tensor
 	if needInputGrad {
-		dx = ensure(&b.dx, b.x.Shape()...)
+		dx = ensure(dy, &b.dx, b.x.Shape()...)
 	}
 	if b.usedBatch {
 		// a frozen parameter's gradient goes to scratch: it must stay untouched
@@ -141,9 +141,9 @@ func (b *BatchNorm) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 // dy (mean 0, shift 0), and the parameter gradients are BatchNormBackward's
 // with the running mean and that 1/√(var+eps) as the saved statistics.
 func (b *BatchNorm) frozenBackward(dx, dy *tensor.Tensor, train bool) {
-	be, c := tensor.Default(), b.C
+	be, c := dy.Backend(), b.C
 	if b.ones == nil {
-		b.ones, b.zeros = tensor.Full(1, c), tensor.Zeros(c)
+		b.ones, b.zeros = tensor.Full(1, c), tensor.ZerosLike(dy, c)
 		b.onesRow, b.invRow = b.ones.Reshape(1, c), b.saveInvStd.Reshape(1, c)
 	}
 	p := tensor.BatchNormParams{Eps: b.Eps}

@@ -29,7 +29,7 @@ func chunkFor(l Layer, x *tensor.Tensor) int {
 	if c <= 0 || x.Rank() < 2 || x.Dim(0) <= c {
 		return 0
 	}
-	if _, ok := tensor.Default().(tensor.CPU); !ok {
+	if _, ok := x.Backend().(tensor.CPU); !ok {
 		return 0
 	}
 	if !perExample(l) {
@@ -57,7 +57,7 @@ func inferChunked(x *tensor.Tensor, chunk int, infer func(*tensor.Tensor) *tenso
 		panic("nn: chunked inference: a scalar result")
 	}
 	shape[0] = n
-	y := tensor.Zeros(shape...)
+	y := tensor.ZerosLike(x, shape...)
 	yd := y.Data()
 	off := 0
 	for i, c := range ys {

@@ -92,7 +92,7 @@ func (s *Sequential) Infer(x *tensor.Tensor) *tensor.Tensor {
 
 // inferWhole is Infer of the whole batch at once.
 func (s *Sequential) inferWhole(x *tensor.Tensor) *tensor.Tensor {
-	pool := recycler{max: seqRecycled}
+	pool := recycler{max: seqRecycled, like: x}
 	return s.inferPool(x, &pool)
 }
 
@@ -234,7 +234,7 @@ func (r *Residual) add(z, a, b *tensor.Tensor) {
 	if !a.SameShape(b) {
 		panic(fmt.Sprintf("nn.Residual: main path gives %v, shortcut %v", a.Shape(), b.Shape()))
 	}
-	tensor.Default().Add(z, a, b)
+	z.Backend().Add(z, a, b)
 }
 
 // Forward computes post(main(x) + shortcut(x)).
@@ -244,7 +244,7 @@ func (r *Residual) Forward(x *tensor.Tensor) *tensor.Tensor {
 	if r.Shortcut != nil {
 		s = r.Shortcut.Forward(x)
 	}
-	y := ensure(&r.sum, h.Shape()...)
+	y := ensure(x, &r.sum, h.Shape()...)
 	r.add(y, h, s)
 	if r.Post != nil {
 		y = r.Post.Forward(y)
@@ -319,11 +319,11 @@ func (r *Residual) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tenso
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(&r.dx, dm.Shape()...)
+	dx := ensure(dy, &r.dx, dm.Shape()...)
 	if !dx.SameShape(ds) {
 		panic(fmt.Sprintf("nn.Residual: input gradients %v and %v", dm.Shape(), ds.Shape()))
 	}
-	tensor.Default().Add(dx, dm, ds)
+	dy.Backend().Add(dx, dm, ds)
 	return dx
 }
 
@@ -364,8 +364,8 @@ func (c *Concat) Forward(x *tensor.Tensor) *tensor.Tensor {
 	for i, b := range c.branches {
 		c.outs[i] = b.Value.Forward(x)
 	}
-	y := ensure(&c.y, c.outShape(c.outs)...)
-	tensor.Default().Concat(y, -1, c.outs...)
+	y := ensure(x, &c.y, c.outShape(c.outs)...)
+	x.Backend().Concat(y, -1, c.outs...)
 	return y
 }
 
@@ -385,17 +385,17 @@ func concatFresh(outs []*tensor.Tensor) *tensor.Tensor {
 	for _, o := range outs {
 		s[len(s)-1] += o.Dim(-1)
 	}
-	y := tensor.Zeros(s...)
-	tensor.Default().Concat(y, -1, outs...)
+	y := tensor.ZerosLike(outs[0], s...)
+	outs[0].Backend().Concat(y, -1, outs...)
 	return y
 }
 
 // Backward splits dy among the branches and sums their input gradients.
 func (c *Concat) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
 	for i := range c.branches {
-		ensure(&c.grads[i], c.outs[i].Shape()...)
+		ensure(dy, &c.grads[i], c.outs[i].Shape()...)
 	}
-	be := tensor.Default()
+	be := dy.Backend()
 	be.Split(dy, -1, c.grads...)
 	var dx *tensor.Tensor
 	for i, b := range c.branches {
@@ -404,7 +404,7 @@ func (c *Concat) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor 
 			continue
 		}
 		if dx == nil {
-			dx = ensure(&c.dx, d.Shape()...)
+			dx = ensure(dy, &c.dx, d.Shape()...)
 			be.Scale(dx, 1, d)
 			continue
 		}

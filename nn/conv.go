@@ -137,14 +137,14 @@ func (c *Conv2D) OutShape(x *tensor.Tensor) []int {
 func (c *Conv2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 	p := c.params2(x)
 	oh, ow := p.OutSize(x.Dim(1), x.Dim(2), c.KH, c.KW)
-	y := ensure(&c.y, x.Dim(0), oh, ow, c.Out)
-	tensor.Default().Conv2D(y, x, c.Weight.Value, biasValue(c.Bias), p)
+	y := ensure(x, &c.y, x.Dim(0), oh, ow, c.Out)
+	x.Backend().Conv2D(y, x, c.Weight.Value, biasValue(c.Bias), p)
 	c.x = x
 	return y
 }
 
 // Infer is Forward into a fresh tensor.
-func (c *Conv2D) Infer(x *tensor.Tensor) *tensor.Tensor { return c.inferAlloc(x, tensor.Zeros) }
+func (c *Conv2D) Infer(x *tensor.Tensor) *tensor.Tensor { return c.inferAlloc(x, zerosLike(x)) }
 
 // inferAlloc is Infer into a tensor from alloc, whose values it overwrites.
 func (c *Conv2D) inferAlloc(x *tensor.Tensor, alloc func(...int) *tensor.Tensor) *tensor.Tensor {
@@ -180,7 +180,7 @@ func (c *Conv2D) inferConv(y, x *tensor.Tensor, fold *convFold, p tensor.ConvPar
 	if fold != nil {
 		w, b = fold.w, fold.b
 	}
-	if cpu, ok := tensor.Default().(tensor.CPU); ok && c.pointwise(p) {
+	if cpu, ok := y.Backend().(tensor.CPU); ok && c.pointwise(p) {
 		var wt *tensor.Tensor
 		if fold != nil {
 			wt = fold.wt
@@ -234,7 +234,7 @@ func transpose2(w []float32, rows, cols int) *tensor.Tensor {
 // Backward computes the weight and bias gradients of the trainable ones
 // and, when asked, the input gradient.
 func (c *Conv2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
-	be := tensor.Default()
+	be := dy.Backend()
 	p := c.params2(c.x)
 	wTrain := c.Weight.Trainable
 	bTrain := c.Bias != nil && c.Bias.Trainable
@@ -251,7 +251,7 @@ func (c *Conv2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor 
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(&c.dx, c.x.Shape()...)
+	dx := ensure(dy, &c.dx, c.x.Shape()...)
 	be.Conv2DBackwardData(dx, dy, c.Weight.Value, p)
 	return dx
 }

@@ -73,7 +73,7 @@ func (d *Dense) check(x *tensor.Tensor) {
 }
 
 func (d *Dense) compute(y, x *tensor.Tensor) {
-	be := tensor.Default()
+	be := y.Backend()
 	if d.Bias != nil {
 		be.BroadcastRows(y, d.Bias.Value)
 		be.MatMul(y, x, d.Weight.Value, false, true, 1, 1)
@@ -85,7 +85,7 @@ func (d *Dense) compute(y, x *tensor.Tensor) {
 // Forward computes x·Wᵀ + b.
 func (d *Dense) Forward(x *tensor.Tensor) *tensor.Tensor {
 	d.check(x)
-	y := ensure(&d.y, x.Dim(0), d.Out)
+	y := ensure(x, &d.y, x.Dim(0), d.Out)
 	d.compute(y, x)
 	d.x = x
 	return y
@@ -97,8 +97,8 @@ func (d *Dense) Forward(x *tensor.Tensor) *tensor.Tensor {
 // for bit).
 func (d *Dense) Infer(x *tensor.Tensor) *tensor.Tensor {
 	d.check(x)
-	y := tensor.Zeros(x.Dim(0), d.Out)
-	cpu, ok := tensor.Default().(tensor.CPU)
+	y := tensor.ZerosLike(x, x.Dim(0), d.Out)
+	cpu, ok := x.Backend().(tensor.CPU)
 	if !ok {
 		d.compute(y, x)
 		return y
@@ -115,7 +115,7 @@ func (d *Dense) Infer(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward computes dW = dyᵀ·x, db = Σ dy and dx = dy·W.
 func (d *Dense) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
-	be := tensor.Default()
+	be := dy.Backend()
 	if d.Weight.Trainable {
 		be.MatMul(d.Weight.Grad, dy, d.x, true, false, 1, 0)
 	}
@@ -125,7 +125,7 @@ func (d *Dense) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(&d.dx, d.x.Shape()...)
+	dx := ensure(dy, &d.dx, d.x.Shape()...)
 	be.MatMul(dx, dy, d.Weight.Value, false, false, 1, 0)
 	return dx
 }

@@ -90,7 +90,7 @@ func (p *pointwise) inferInPlace(x *tensor.Tensor) *tensor.Tensor {
 
 // Forward applies the function.
 func (p *pointwise) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := ensure(&p.y, x.Shape()...)
+	y := ensure(x, &p.y, x.Shape()...)
 	p.apply(y, x)
 	p.x = x
 	return y
@@ -98,7 +98,7 @@ func (p *pointwise) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // Infer applies the function into a fresh tensor.
 func (p *pointwise) Infer(x *tensor.Tensor) *tensor.Tensor {
-	y := tensor.Zeros(x.Shape()...)
+	y := tensor.ZerosLike(x, x.Shape()...)
 	p.apply(y, x)
 	return y
 }
@@ -111,7 +111,7 @@ func (p *pointwise) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 	if !dy.SameShape(p.x) {
 		panic(fmt.Sprintf("nn.%s: gradient %v for input %v", p.name, dy.Shape(), p.x.Shape()))
 	}
-	dx := ensure(&p.dx, dy.Shape()...)
+	dx := ensure(dy, &p.dx, dy.Shape()...)
 	p.grad(dx.Data(), dy.Data(), p.x.Data())
 	return dx
 }
@@ -319,9 +319,9 @@ func bcastRuns(out []int, sa, sb, idx []int, fn func(o, a, b, n, stepA, stepB in
 func (b *Binary) computeWith(sh *bshape, y, x1, x2 *tensor.Tensor) {
 	if x1.SameShape(x2) && (b.Op == OpAdd || b.Op == OpMul) {
 		if b.Op == OpAdd {
-			tensor.Default().Add(y, x1, x2)
+			y.Backend().Add(y, x1, x2)
 		} else {
-			tensor.Default().Mul(y, x1, x2)
+			y.Backend().Mul(y, x1, x2)
 		}
 		return
 	}
@@ -360,7 +360,7 @@ func (b *Binary) outShape(sh *bshape, x1, x2 *tensor.Tensor) []int {
 // ForwardN computes xs[0] op xs[1] (or with the constant).
 func (b *Binary) ForwardN(xs []*tensor.Tensor) *tensor.Tensor {
 	x1, x2 := b.operands(xs)
-	y := ensure(&b.y, b.outShape(&b.sh, x1, x2)...)
+	y := ensure(xs[0], &b.y, b.outShape(&b.sh, x1, x2)...)
 	b.computeWith(&b.sh, y, x1, x2)
 	b.a, b.b = x1, x2
 	return y
@@ -370,7 +370,7 @@ func (b *Binary) ForwardN(xs []*tensor.Tensor) *tensor.Tensor {
 func (b *Binary) InferN(xs []*tensor.Tensor) *tensor.Tensor {
 	x1, x2 := b.operands(xs)
 	var sh bshape
-	y := tensor.Zeros(b.outShape(&sh, x1, x2)...)
+	y := tensor.ZerosLike(xs[0], b.outShape(&sh, x1, x2)...)
 	b.computeWith(&sh, y, x1, x2)
 	return y
 }
@@ -423,20 +423,20 @@ func (b *Binary) grads(dy *tensor.Tensor, needA, needB bool) []*tensor.Tensor {
 			if b.Op == OpAdd {
 				res[1] = dy
 			} else {
-				res[1] = ensure(&b.db, out...)
-				tensor.Default().Scale(res[1], -1, dy)
+				res[1] = ensure(dy, &b.db, out...)
+				dy.Backend().Scale(res[1], -1, dy)
 			}
 		}
 		return res
 	}
 	if same && b.Op == OpMul {
-		be := tensor.Default()
+		be := dy.Backend()
 		if needA {
-			res[0] = ensure(&b.da, out...)
+			res[0] = ensure(dy, &b.da, out...)
 			be.Mul(res[0], dy, b.b)
 		}
 		if needB {
-			res[1] = ensure(&b.db, out...)
+			res[1] = ensure(dy, &b.db, out...)
 			be.Mul(res[1], dy, b.a)
 		}
 		return res
@@ -449,7 +449,7 @@ func (b *Binary) grads(dy *tensor.Tensor, needA, needB bool) []*tensor.Tensor {
 	ad, bd, gd := b.a.Data(), b.b.Data(), dy.Data()
 	op := b.Op
 	if needA {
-		res[0] = ensure(&b.da, b.a.Shape()...)
+		res[0] = ensure(dy, &b.da, b.a.Shape()...)
 		g := res[0].Data()
 		clear(g)
 		bcastRuns(out, sa, sb, sh.idx, func(o, a, bb, n, ka, kb int) {
@@ -466,7 +466,7 @@ func (b *Binary) grads(dy *tensor.Tensor, needA, needB bool) []*tensor.Tensor {
 		})
 	}
 	if needB {
-		res[1] = ensure(&b.db, b.b.Shape()...)
+		res[1] = ensure(dy, &b.db, b.b.Shape()...)
 		g := res[1].Data()
 		clear(g)
 		bcastRuns(out, sa, sb, sh.idx, func(o, a, bb, n, ka, kb int) {
@@ -524,8 +524,8 @@ func (c *ConcatN) shape(buf *[]int, xs []*tensor.Tensor) ([]int, int) {
 // ForwardN concatenates the inputs.
 func (c *ConcatN) ForwardN(xs []*tensor.Tensor) *tensor.Tensor {
 	s, ax := c.shape(&c.sbuf, xs)
-	y := ensure(&c.y, s...)
-	tensor.Default().Concat(y, ax, xs...)
+	y := ensure(xs[0], &c.y, s...)
+	xs[0].Backend().Concat(y, ax, xs...)
 	c.shapes = c.shapes[:0]
 	for _, x := range xs {
 		c.shapes = append(c.shapes, x.Shape())
@@ -537,8 +537,8 @@ func (c *ConcatN) ForwardN(xs []*tensor.Tensor) *tensor.Tensor {
 func (c *ConcatN) InferN(xs []*tensor.Tensor) *tensor.Tensor {
 	var buf []int
 	s, ax := c.shape(&buf, xs)
-	y := tensor.Zeros(s...)
-	tensor.Default().Concat(y, ax, xs...)
+	y := tensor.ZerosLike(xs[0], s...)
+	xs[0].Backend().Concat(y, ax, xs...)
 	return y
 }
 
@@ -548,13 +548,13 @@ func (c *ConcatN) BackwardN(dy *tensor.Tensor, need []bool) []*tensor.Tensor {
 		c.dxs = make([]*tensor.Tensor, len(c.shapes))
 	}
 	for i, s := range c.shapes {
-		ensure(&c.dxs[i], s...)
+		ensure(dy, &c.dxs[i], s...)
 	}
 	ax := c.Axis
 	if ax < 0 {
 		ax += dy.Rank()
 	}
-	tensor.Default().Split(dy, ax, c.dxs...)
+	dy.Backend().Split(dy, ax, c.dxs...)
 	c.out = append(c.out[:0], c.dxs...)
 	out := c.out
 	for i := range out {
@@ -593,15 +593,15 @@ func NewSoftmax() *Softmax { return &Softmax{} }
 
 // Forward computes the softmax.
 func (s *Softmax) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := ensure(&s.y, x.Shape()...)
-	tensor.Default().Softmax(y, x, -1, false)
+	y := ensure(x, &s.y, x.Shape()...)
+	x.Backend().Softmax(y, x, -1, false)
 	return y
 }
 
 // Infer computes the softmax into a fresh tensor.
 func (s *Softmax) Infer(x *tensor.Tensor) *tensor.Tensor {
-	y := tensor.Zeros(x.Shape()...)
-	tensor.Default().Softmax(y, x, -1, false)
+	y := tensor.ZerosLike(x, x.Shape()...)
+	x.Backend().Softmax(y, x, -1, false)
 	return y
 }
 
@@ -610,8 +610,8 @@ func (s *Softmax) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(&s.dx, dy.Shape()...)
-	tensor.Default().SoftmaxGrad(dx, s.y, dy, -1, false)
+	dx := ensure(dy, &s.dx, dy.Shape()...)
+	dy.Backend().SoftmaxGrad(dx, s.y, dy, -1, false)
 	return dx
 }
 
@@ -654,7 +654,7 @@ func (p *Pad2D) out(x *tensor.Tensor) []int {
 
 // Forward pads x.
 func (p *Pad2D) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := ensure(&p.y, p.out(x)...)
+	y := ensure(x, &p.y, p.out(x)...)
 	p.pad(y, x)
 	p.xshape = x.Shape()
 	return y
@@ -663,7 +663,7 @@ func (p *Pad2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 // Infer pads x into a fresh tensor.
 func (p *Pad2D) Infer(x *tensor.Tensor) *tensor.Tensor {
 	mustRank("Pad2D", x, 4)
-	y := tensor.Zeros(x.Dim(0), x.Dim(1)+p.Top+p.Bottom, x.Dim(2)+p.Left+p.Right, x.Dim(3))
+	y := tensor.ZerosLike(x, x.Dim(0), x.Dim(1)+p.Top+p.Bottom, x.Dim(2)+p.Left+p.Right, x.Dim(3))
 	p.pad(y, x)
 	return y
 }
@@ -674,7 +674,7 @@ func (p *Pad2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
 		return nil
 	}
 	s := p.xshape
-	dx := ensure(&p.dx, s...)
+	dx := ensure(dy, &p.dx, s...)
 	n, h, w, c := s[0], s[1], s[2], s[3]
 	W := dy.Dim(2)
 	H := dy.Dim(1)

@@ -150,7 +150,7 @@ type convRun struct {
 // the CPU backend (a GPU keeps its tensors on the device), bn over the
 // convolution's channels.
 func foldable(conv *Conv2D, bn *BatchNorm) bool {
-	if _, ok := tensor.Default().(tensor.CPU); !ok {
+	if _, ok := conv.Weight.Value.Backend().(tensor.CPU); !ok {
 		return false
 	}
 	return bn.C == conv.Out && bn.Weight != nil && bn.Bias != nil && bn.RunningMean != nil && bn.RunningVar != nil

@@ -249,6 +249,7 @@ func (g *Graph) inferWhole(x *tensor.Tensor) *tensor.Tensor {
 	left := slices.Clone(readers)
 	fused := g.fusions(readers)
 	pool := g.takeRecycler()
+	pool.like = x
 	defer g.keepRecycler(pool, vals)
 	sole := g.soleReaders(readers)
 	var folded []bool // nodes already run inside a fold
@@ -473,6 +474,8 @@ type allocInferer interface {
 
 // recycler holds tensors of dead values by length.
 type recycler struct {
+	// like is the call's input: new tensors go on its backend
+	like *tensor.Tensor
 	free map[int][]*tensor.Tensor
 	// max, when positive, bounds the tensors put holds (the oldest go to
 	// the garbage collector), in put order
@@ -501,6 +504,7 @@ func (g *Graph) takeRecycler() *recycler {
 // shares), and only as many tensors of each length as the call asked for
 // (so that inputs of changing shapes do not pile tensors up).
 func (g *Graph) keepRecycler(r *recycler, vals []*tensor.Tensor) {
+	r.like = nil
 	in, out := vals[g.in], vals[g.out]
 	for v, t := range vals {
 		if t == nil || v == g.in || v == g.out || t.Shares(in) || (out != nil && t.Shares(out)) {
@@ -551,13 +555,16 @@ func (r *recycler) get(shape ...int) *tensor.Tensor {
 	if r.asked != nil {
 		r.asked[n]++
 	}
-	if l := r.free[n]; len(l) > 0 {
+	if l := r.free[n]; len(l) > 0 && (r.like == nil || l[len(l)-1].Backend() == r.like.Backend()) {
 		t := l[len(l)-1]
 		r.free[n] = l[:len(l)-1]
 		if r.max > 0 {
 			r.order = slices.DeleteFunc(r.order, func(u *tensor.Tensor) bool { return u == t })
 		}
 		return t.Reshape(shape...)
+	}
+	if r.like != nil {
+		return tensor.ZerosLike(r.like, shape...)
 	}
 	return tensor.Zeros(shape...)
 }
@@ -673,7 +680,7 @@ func (g *Graph) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
 		return nil
 	}
 	if dx == nil { // the output does not depend on the input
-		dx = ensure(&g.acc[g.in], g.xshape...)
+		dx = ensure(dy, &g.acc[g.in], g.xshape...)
 		clear(dx.Data())
 	}
 	return dx
@@ -693,9 +700,9 @@ func (g *Graph) accumulate(node string, v int, d *tensor.Tensor) {
 	if !cur.SameShape(d) {
 		panic(fmt.Sprintf("nn.Graph: gradients %v and %v for one value (node %q)", cur.Shape(), d.Shape(), node))
 	}
-	be := tensor.Default()
+	be := d.Backend()
 	if !g.owned[v] {
-		buf := ensure(&g.acc[v], cur.Shape()...)
+		buf := ensure(d, &g.acc[v], cur.Shape()...)
 		be.Add(buf, cur, d)
 		g.grads[v], g.owned[v] = buf, true
 		return

@@ -133,6 +133,24 @@ func join(prefix, name string) string {
 	return prefix + "." + name
 }
 
+// MoveTo moves every parameter (its value and gradient) and buffer of l
+// to backend be (tensor.Tensor.MoveTo). Each layer runs on its input's
+// backend, and its outputs are made there, so a model moved to be runs on
+// be when its input is there too (x.MoveTo(be), tensor.ZerosOn): two
+// models on two backends, say two CPU tiers, run side by side in one
+// process. Optimizer state follows its parameter at the next Step.
+func MoveTo(l Layer, be tensor.Backend) {
+	for _, p := range Parameters(l) {
+		p.Value.Value.MoveTo(be)
+		if p.Value.Grad != nil {
+			p.Value.Grad.MoveTo(be)
+		}
+	}
+	for _, b := range Buffers(l) {
+		b.Value.Value.MoveTo(be)
+	}
+}
+
 // Parameters returns every parameter of l with its dotted name, in
 // PyTorch's order (a layer's own parameters, then its children's).
 func Parameters(l Layer) []Named[*Param] {
@@ -218,11 +236,16 @@ func NumParams(l Layer) int {
 
 // ensure returns *t, replaced by a zero tensor of the shape when it is nil
 // or of another shape: the reusable buffers of the layers.
-func ensure(t **tensor.Tensor, shape ...int) *tensor.Tensor {
-	if *t == nil || !slices.Equal((*t).Shape(), shape) {
-		*t = tensor.Zeros(shape...)
+func ensure(like *tensor.Tensor, t **tensor.Tensor, shape ...int) *tensor.Tensor {
+	if *t == nil || !slices.Equal((*t).Shape(), shape) || (*t).Backend() != like.Backend() {
+		*t = tensor.ZerosLike(like, shape...)
 	}
 	return *t
+}
+
+// zerosLike returns an allocator of tensors of zeros on like's backend.
+func zerosLike(like *tensor.Tensor) func(...int) *tensor.Tensor {
+	return func(shape ...int) *tensor.Tensor { return tensor.ZerosLike(like, shape...) }
 }
 
 // view returns *t as a view of src with the shape, reusing the cached view

@@ -26,7 +26,7 @@ type CrossEntropy struct {
 
 // Loss returns the mean cross-entropy.
 func (c CrossEntropy) Loss(grad, out *tensor.Tensor, labels []int, _ *tensor.Tensor) float32 {
-	return tensor.Default().SoftmaxCrossEntropy(grad, out, labels, c.Smoothing)
+	return out.Backend().SoftmaxCrossEntropy(grad, out, labels, c.Smoothing)
 }
 
 // MSE is the mean over all elements of (out − target)².

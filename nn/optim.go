@@ -63,7 +63,6 @@ func (o *SGD) Groups() []*Group { return o.groups }
 // Step applies one update.
 func (o *SGD) Step() {
 	m := float32(o.Momentum)
-	be := tensor.Default()
 	for _, g := range o.groups {
 		lr, wd := float32(g.LR), float32(g.WeightDecay)
 		for _, np := range g.Params {
@@ -72,15 +71,17 @@ func (o *SGD) Step() {
 				continue
 			}
 			lazy := g.Lazy && p.Rows != nil
+			be := p.Value.Backend() // the parameter's: see MoveTo
 			if m == 0 && !lazy {
 				be.SGDStep(p.Value, p.Grad, nil, lr, 0, wd, false, false)
 				continue
 			}
 			b, ok := o.buf[p]
 			if !ok && m != 0 {
-				b = tensor.Zeros(p.Value.Shape()...)
+				b = tensor.ZerosLike(p.Value, p.Value.Shape()...)
 				o.buf[p] = b
 			}
+			follow(b, p.Value)
 			if lazy {
 				// a zero buffer's first update, m·0 + g, is g: the same as
 				// a first step
@@ -95,6 +96,14 @@ func (o *SGD) Step() {
 			}
 			be.SGDStep(p.Value, p.Grad, b, lr, m, wd, o.Nesterov, !ok)
 		}
+	}
+}
+
+// follow moves an optimizer's state tensor t to w's backend when the
+// model moved since it was made (MoveTo).
+func follow(t, w *tensor.Tensor) {
+	if t != nil && t.Backend() != w.Backend() {
+		t.MoveTo(w.Backend())
 	}
 }
 
@@ -188,9 +197,11 @@ func (o *Adam) Step() {
 			}
 			s, ok := o.state[p]
 			if !ok {
-				s = &adamState{m: tensor.Zeros(p.Value.Shape()...), v: tensor.Zeros(p.Value.Shape()...)}
+				s = &adamState{m: tensor.ZerosLike(p.Value, p.Value.Shape()...), v: tensor.ZerosLike(p.Value, p.Value.Shape()...)}
 				o.state[p] = s
 			}
+			follow(s.m, p.Value)
+			follow(s.v, p.Value)
 			s.step++
 			bc1 := 1 - math.Pow(o.Beta1, float64(s.step))
 			bc2 := 1 - math.Pow(o.Beta2, float64(s.step))
@@ -204,7 +215,7 @@ func (o *Adam) Step() {
 				})
 				continue
 			}
-			tensor.Default().AdamStep(p.Value, p.Grad, s.m, s.v, tensor.AdamParams{LR: float32(g.LR), Beta1: b1, Beta2: b2,
+			p.Value.Backend().AdamStep(p.Value, p.Grad, s.m, s.v, tensor.AdamParams{LR: float32(g.LR), Beta1: b1, Beta2: b2,
 				Eps: eps, WeightDecay: float32(g.WeightDecay), StepSize: stepSize, SqrtBC2: sq2, Decoupled: o.Decoupled})
 		}
 	}
@@ -262,7 +273,7 @@ func ClipGradNorm(params []Named[*Param], maxNorm float64) float64 {
 		for _, np := range params {
 			if np.Value.Trainable {
 				g := np.Value.Grad
-				tensor.Default().Scale(g, f, g)
+				g.Backend().Scale(g, f, g)
 			}
 		}
 	}

@@ -38,19 +38,19 @@ func poolOut(name string, p tensor.PoolParams, x *tensor.Tensor) [4]int {
 
 // Forward pools x.
 func (m *MaxPool2D) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := ensure(&m.y, shape4(poolOut("MaxPool2D", m.P, x))...)
-	tensor.Default().MaxPool2D(y, x, m.P)
+	y := ensure(x, &m.y, shape4(poolOut("MaxPool2D", m.P, x))...)
+	x.Backend().MaxPool2D(y, x, m.P)
 	m.x = x
 	return y
 }
 
 // Infer pools x into a fresh tensor.
-func (m *MaxPool2D) Infer(x *tensor.Tensor) *tensor.Tensor { return m.inferAlloc(x, tensor.Zeros) }
+func (m *MaxPool2D) Infer(x *tensor.Tensor) *tensor.Tensor { return m.inferAlloc(x, zerosLike(x)) }
 
 // inferAlloc is Infer into a tensor from alloc, whose values it overwrites.
 func (m *MaxPool2D) inferAlloc(x *tensor.Tensor, alloc func(...int) *tensor.Tensor) *tensor.Tensor {
 	y := alloc(shape4(poolOut("MaxPool2D", m.P, x))...)
-	tensor.Default().MaxPool2D(y, x, m.P)
+	x.Backend().MaxPool2D(y, x, m.P)
 	return y
 }
 
@@ -59,8 +59,8 @@ func (m *MaxPool2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(&m.dx, m.x.Shape()...)
-	tensor.Default().MaxPool2DBackward(dx, m.x, dy, m.P)
+	dx := ensure(dy, &m.dx, m.x.Shape()...)
+	dy.Backend().MaxPool2DBackward(dx, m.x, dy, m.P)
 	return dx
 }
 
@@ -83,16 +83,16 @@ func NewAvgPool2D(k, stride, pad int) *AvgPool2D {
 
 // Forward pools x.
 func (m *AvgPool2D) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := ensure(&m.y, shape4(poolOut("AvgPool2D", m.P, x))...)
-	tensor.Default().AvgPool2D(y, x, m.P)
+	y := ensure(x, &m.y, shape4(poolOut("AvgPool2D", m.P, x))...)
+	x.Backend().AvgPool2D(y, x, m.P)
 	m.xshape = x.Shape()
 	return y
 }
 
 // Infer pools x into a fresh tensor.
 func (m *AvgPool2D) Infer(x *tensor.Tensor) *tensor.Tensor {
-	y := tensor.Zeros(shape4(poolOut("AvgPool2D", m.P, x))...)
-	tensor.Default().AvgPool2D(y, x, m.P)
+	y := tensor.ZerosLike(x, shape4(poolOut("AvgPool2D", m.P, x))...)
+	x.Backend().AvgPool2D(y, x, m.P)
 	return y
 }
 
@@ -101,8 +101,8 @@ func (m *AvgPool2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(&m.dx, m.xshape...)
-	tensor.Default().AvgPool2DBackward(dx, dy, m.P)
+	dx := ensure(dy, &m.dx, m.xshape...)
+	dy.Backend().AvgPool2DBackward(dx, dy, m.P)
 	return dx
 }
 
@@ -131,11 +131,11 @@ func (m *GlobalAvgPool) Forward(x *tensor.Tensor) *tensor.Tensor {
 	mustRank("GlobalAvgPool", x, 4)
 	var y *tensor.Tensor
 	if m.KeepDims {
-		y = ensure(&m.y, x.Dim(0), 1, 1, x.Dim(3))
+		y = ensure(x, &m.y, x.Dim(0), 1, 1, x.Dim(3))
 	} else {
-		y = ensure(&m.y, x.Dim(0), x.Dim(3))
+		y = ensure(x, &m.y, x.Dim(0), x.Dim(3))
 	}
-	tensor.Default().GlobalAvgPool(y, x)
+	x.Backend().GlobalAvgPool(y, x)
 	m.xshape = x.Shape()
 	return y
 }
@@ -143,8 +143,8 @@ func (m *GlobalAvgPool) Forward(x *tensor.Tensor) *tensor.Tensor {
 // Infer averages x into a fresh tensor.
 func (m *GlobalAvgPool) Infer(x *tensor.Tensor) *tensor.Tensor {
 	mustRank("GlobalAvgPool", x, 4)
-	y := tensor.Zeros(m.out(x)...)
-	tensor.Default().GlobalAvgPool(y, x)
+	y := tensor.ZerosLike(x, m.out(x)...)
+	x.Backend().GlobalAvgPool(y, x)
 	return y
 }
 
@@ -153,8 +153,8 @@ func (m *GlobalAvgPool) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(&m.dx, m.xshape...)
-	tensor.Default().GlobalAvgPoolBackward(dx, dy)
+	dx := ensure(dy, &m.dx, m.xshape...)
+	dy.Backend().GlobalAvgPoolBackward(dx, dy)
 	return dx
 }
 

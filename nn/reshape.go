@@ -97,9 +97,9 @@ func (r *reshaper) to(x *tensor.Tensor, target []int, fresh bool) *tensor.Tensor
 	flat := x
 	if !trivial(s) {
 		if fresh {
-			flat = tensor.Zeros(s[0], s[3], s[1], s[2])
+			flat = tensor.ZerosLike(x, s[0], s[3], s[1], s[2])
 		} else {
-			flat = ensure(&r.nchw, s[0], s[3], s[1], s[2])
+			flat = ensure(x, &r.nchw, s[0], s[3], s[1], s[2])
 		}
 		tensor.NHWCToNCHW(flat, x)
 	}
@@ -110,11 +110,11 @@ func (r *reshaper) to(x *tensor.Tensor, target []int, fresh bool) *tensor.Tensor
 		if !trivial(ys) {
 			var y *tensor.Tensor
 			if fresh {
-				y = tensor.Zeros(ys...)
+				y = tensor.ZerosLike(x, ys...)
 				tensor.NCHWToNHWC(y, flat.Reshape(t...))
 				return y
 			}
-			y = ensure(&r.y, ys...)
+			y = ensure(x, &r.y, ys...)
 			tensor.NCHWToNHWC(y, view(&r.nview, flat, t...))
 			return y
 		}

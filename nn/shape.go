@@ -39,7 +39,7 @@ func (f *Flatten) Forward(x *tensor.Tensor) *tensor.Tensor {
 		return view(&f.inView, x, n, k)
 	}
 	s := x.Shape()
-	y := ensure(&f.y, n, s[3], s[1], s[2])
+	y := ensure(x, &f.y, n, s[3], s[1], s[2])
 	tensor.NHWCToNCHW(y, x)
 	return view(&f.yv, y, n, k)
 }
@@ -51,7 +51,7 @@ func (f *Flatten) Infer(x *tensor.Tensor) *tensor.Tensor {
 		return x.Clone().Reshape(n, k)
 	}
 	s := x.Shape()
-	y := tensor.Zeros(n, s[3], s[1], s[2])
+	y := tensor.ZerosLike(x, n, s[3], s[1], s[2])
 	tensor.NHWCToNCHW(y, x)
 	return y.Reshape(n, k)
 }
@@ -65,7 +65,7 @@ func (f *Flatten) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor
 		return view(&f.outView, dy, f.xshape...)
 	}
 	s := f.xshape
-	dx := ensure(&f.dx, s...)
+	dx := ensure(dy, &f.dx, s...)
 	tensor.NCHWToNHWC(dx, view(&f.dxv, dy, s[0], s[3], s[1], s[2]))
 	return dx
 }
@@ -97,10 +97,10 @@ func (d *Dropout) Forward(x *tensor.Tensor) *tensor.Tensor {
 	if !d.active {
 		return x
 	}
-	y := ensure(&d.y, x.Shape()...)
-	m := ensure(&d.mask, x.Shape()...)
+	y := ensure(x, &d.y, x.Shape()...)
+	m := ensure(x, &d.mask, x.Shape()...)
 	d.step++
-	tensor.Default().Dropout(y, m, x, d.P, d.Seed^(d.step*0x9e3779b97f4a7c15))
+	x.Backend().Dropout(y, m, x, d.P, d.Seed^(d.step*0x9e3779b97f4a7c15))
 	return y
 }
 
@@ -123,8 +123,8 @@ func (d *Dropout) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor
 	if !d.active {
 		return dy
 	}
-	dx := ensure(&d.dx, dy.Shape()...)
-	tensor.Default().Mul(dx, dy, d.mask)
+	dx := ensure(dy, &d.dx, dy.Shape()...)
+	dy.Backend().Mul(dx, dy, d.mask)
 	return dx
 }
 
@@ -184,7 +184,7 @@ func (e *Embedding) check(x *tensor.Tensor) {
 // Forward looks the ids up.
 func (e *Embedding) Forward(x *tensor.Tensor) *tensor.Tensor {
 	e.check(x)
-	y := ensure(&e.y, x.Dim(0), x.Dim(1), e.Dim)
+	y := ensure(x, &e.y, x.Dim(0), x.Dim(1), e.Dim)
 	e.ids = e.lookup(y, x, e.ids)
 	return y
 }
@@ -192,7 +192,7 @@ func (e *Embedding) Forward(x *tensor.Tensor) *tensor.Tensor {
 // Infer looks the ids up into a fresh tensor.
 func (e *Embedding) Infer(x *tensor.Tensor) *tensor.Tensor {
 	e.check(x)
-	y := tensor.Zeros(x.Dim(0), x.Dim(1), e.Dim)
+	y := tensor.ZerosLike(x, x.Dim(0), x.Dim(1), e.Dim)
 	e.lookup(y, x, make([]int, 0, x.Len()))
 	return y
 }
@@ -255,7 +255,7 @@ func seqMean(y, x *tensor.Tensor) {
 // Forward averages x over its second axis.
 func (m *SeqMean) Forward(x *tensor.Tensor) *tensor.Tensor {
 	mustRank("SeqMean", x, 3)
-	y := ensure(&m.y, x.Dim(0), x.Dim(2))
+	y := ensure(x, &m.y, x.Dim(0), x.Dim(2))
 	seqMean(y, x)
 	m.xshape = x.Shape()
 	return y
@@ -264,7 +264,7 @@ func (m *SeqMean) Forward(x *tensor.Tensor) *tensor.Tensor {
 // Infer averages into a fresh tensor.
 func (m *SeqMean) Infer(x *tensor.Tensor) *tensor.Tensor {
 	mustRank("SeqMean", x, 3)
-	y := tensor.Zeros(x.Dim(0), x.Dim(2))
+	y := tensor.ZerosLike(x, x.Dim(0), x.Dim(2))
 	seqMean(y, x)
 	return y
 }
@@ -274,7 +274,7 @@ func (m *SeqMean) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(&m.dx, m.xshape...)
+	dx := ensure(dy, &m.dx, m.xshape...)
 	n, t, d := m.xshape[0], m.xshape[1], m.xshape[2]
 	dd, xd := dy.Data(), dx.Data()
 	for i := 0; i < n; i++ {

@@ -155,7 +155,7 @@ func (e *EmbeddingBag) bag(y, x *tensor.Tensor, ids []int, counts []float32) ([]
 // Forward averages the embeddings of each row of ids.
 func (e *EmbeddingBag) Forward(x *tensor.Tensor) *tensor.Tensor {
 	e.check(x)
-	y := ensure(&e.y, x.Dim(0), e.Dim)
+	y := ensure(x, &e.y, x.Dim(0), e.Dim)
 	e.ids, e.counts = e.bag(y, x, e.ids, e.counts)
 	return y
 }
@@ -163,7 +163,7 @@ func (e *EmbeddingBag) Forward(x *tensor.Tensor) *tensor.Tensor {
 // Infer averages into a fresh tensor.
 func (e *EmbeddingBag) Infer(x *tensor.Tensor) *tensor.Tensor {
 	e.check(x)
-	y := tensor.Zeros(x.Dim(0), e.Dim)
+	y := tensor.ZerosLike(x, x.Dim(0), e.Dim)
 	e.bag(y, x, make([]int, 0, x.Len()), make([]float32, 0, x.Dim(0)))
 	return y
 }
@@ -317,7 +317,7 @@ func grow[T any](s []T, n int) []T {
 func (c *Conv1DMax) Forward(x *tensor.Tensor) *tensor.Tensor {
 	c.check(x)
 	n, t := x.Dim(0), x.Dim(1)
-	y := ensure(&c.y, n, c.Filters)
+	y := ensure(x, &c.y, n, c.Filters)
 	c.wkd = grow(c.wkd, c.Filters*c.Width*c.In)
 	c.conv = grow(c.conv, (n*t-c.Width+1)*c.Filters)
 	c.arg = grow(c.arg, n*c.Filters)
@@ -330,7 +330,7 @@ func (c *Conv1DMax) Forward(x *tensor.Tensor) *tensor.Tensor {
 func (c *Conv1DMax) Infer(x *tensor.Tensor) *tensor.Tensor {
 	c.check(x)
 	n, t := x.Dim(0), x.Dim(1)
-	y := tensor.Zeros(n, c.Filters)
+	y := tensor.ZerosLike(x, n, c.Filters)
 	c.compute(y, x, make([]float32, c.Filters*c.Width*c.In), make([]float32, (n*t-c.Width+1)*c.Filters), make([]int32, n*c.Filters))
 	return y
 }
@@ -350,7 +350,7 @@ func (c *Conv1DMax) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 	}
 	var dx []float32
 	if needInputGrad {
-		dxt := ensure(&c.dx, n, t, d)
+		dxt := ensure(dy, &c.dx, n, t, d)
 		dx = dxt.Data()
 		clear(dx)
 	}

@@ -119,6 +119,7 @@ func (Reference) Activate(y, x *Tensor, a Activation, alpha float32) {
 // Activate computes y = f(x); ReLU runs the vector kernel, ReLU6 a
 // branch-free loop (relu6F32).
 func (cpu CPU) Activate(y, x *Tensor, a Activation, alpha float32) {
+	sameBackend("Activate", cpu, y, x)
 	switch a {
 	case ActReLU:
 		cpu.ReLU(y, x)
@@ -188,6 +189,7 @@ func (Reference) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32)
 
 // ActivateGrad computes dx = f'(x)·dy; ReLU and ReLU6 run vector kernels.
 func (cpu CPU) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32) {
+	sameBackend("ActivateGrad", cpu, dx, x, y, dy)
 	switch a {
 	case ActReLU:
 		cpu.ReLUGrad(dx, x, dy)
@@ -252,7 +254,10 @@ func softmaxDims(op string, y, x *Tensor, axis int) (outer, r, inner int) {
 func (Reference) Softmax(y, x *Tensor, axis int, log bool) { softmax(y, x, axis, log) }
 
 // Softmax is Reference.Softmax.
-func (cpu CPU) Softmax(y, x *Tensor, axis int, log bool) { softmax(y, x, axis, log) }
+func (cpu CPU) Softmax(y, x *Tensor, axis int, log bool) {
+	sameBackend("Softmax", cpu, y, x)
+	softmax(y, x, axis, log)
+}
 
 func softmax(y, x *Tensor, axis int, log bool) {
 	outer, r, inner := softmaxDims("Softmax", y, x, axis)
@@ -287,7 +292,10 @@ func (Reference) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) {
 }
 
 // SoftmaxGrad is Reference.SoftmaxGrad.
-func (cpu CPU) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) { softmaxGrad(dx, y, dy, axis, log) }
+func (cpu CPU) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) {
+	sameBackend("SoftmaxGrad", cpu, dx, y, dy)
+	softmaxGrad(dx, y, dy, axis, log)
+}
 
 func softmaxGrad(dx, y, dy *Tensor, axis int, log bool) {
 	mustSameShape("SoftmaxGrad", dx, y, dy)
@@ -326,6 +334,7 @@ func (Reference) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothi
 
 // SoftmaxCrossEntropy is Reference.SoftmaxCrossEntropy.
 func (cpu CPU) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) float32 {
+	sameBackend("SoftmaxCrossEntropy", cpu, grad, logits)
 	return softmaxCrossEntropy(grad, logits, labels, smoothing)
 }
 
@@ -390,6 +399,7 @@ func (Reference) Dropout(y, mask, x *Tensor, p float32, seed uint64) {
 
 // Dropout is Reference.Dropout.
 func (cpu CPU) Dropout(y, mask, x *Tensor, p float32, seed uint64) {
+	sameBackend("Dropout", cpu, y, mask, x)
 	dropout(cpu.kern(), y, mask, x, p, seed)
 }
 

@@ -104,47 +104,47 @@ func Device() string {
 	return fmt.Sprintf("%s (%s)", d.backend.Name(), d.Reason)
 }
 
-// MatMul computes c = alpha·op(a)·op(b) + beta·c on the default backend.
+// MatMul computes c = alpha·op(a)·op(b) + beta·c on its output's backend (Tensor.Backend).
 func MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
-	Default().MatMul(c, a, b, transA, transB, alpha, beta)
+	c.Backend().MatMul(c, a, b, transA, transB, alpha, beta)
 }
 
-// Add computes z = x + y on the default backend.
-func Add(z, x, y *Tensor) { Default().Add(z, x, y) }
+// Add computes z = x + y on its output's backend (Tensor.Backend).
+func Add(z, x, y *Tensor) { z.Backend().Add(z, x, y) }
 
-// Mul computes z = x·y elementwise on the default backend.
-func Mul(z, x, y *Tensor) { Default().Mul(z, x, y) }
+// Mul computes z = x·y elementwise on its output's backend (Tensor.Backend).
+func Mul(z, x, y *Tensor) { z.Backend().Mul(z, x, y) }
 
-// Scale computes y = alpha·x on the default backend.
-func Scale(y *Tensor, alpha float32, x *Tensor) { Default().Scale(y, alpha, x) }
+// Scale computes y = alpha·x on its output's backend (Tensor.Backend).
+func Scale(y *Tensor, alpha float32, x *Tensor) { y.Backend().Scale(y, alpha, x) }
 
-// Axpy computes y += alpha·x on the default backend.
-func Axpy(y *Tensor, alpha float32, x *Tensor) { Default().Axpy(y, alpha, x) }
+// Axpy computes y += alpha·x on its output's backend (Tensor.Backend).
+func Axpy(y *Tensor, alpha float32, x *Tensor) { y.Backend().Axpy(y, alpha, x) }
 
-// ReLU computes y = max(x, 0) on the default backend.
-func ReLU(y, x *Tensor) { Default().ReLU(y, x) }
+// ReLU computes y = max(x, 0) on its output's backend (Tensor.Backend).
+func ReLU(y, x *Tensor) { y.Backend().ReLU(y, x) }
 
-// ReLUGrad computes dx = dy where x > 0, else 0, on the default backend.
-func ReLUGrad(dx, x, dy *Tensor) { Default().ReLUGrad(dx, x, dy) }
+// ReLUGrad computes dx = dy where x > 0, else 0, on its output's backend (Tensor.Backend).
+func ReLUGrad(dx, x, dy *Tensor) { dx.Backend().ReLUGrad(dx, x, dy) }
 
-// Sum reduces src along axis into dst on the default backend.
-func Sum(dst, src *Tensor, axis int) { Default().Sum(dst, src, axis) }
+// Sum reduces src along axis into dst on its output's backend (Tensor.Backend).
+func Sum(dst, src *Tensor, axis int) { dst.Backend().Sum(dst, src, axis) }
 
-// Max reduces src along axis into dst by the maximum on the default backend.
-func Max(dst, src *Tensor, axis int) { Default().Max(dst, src, axis) }
+// Max reduces src along axis into dst by the maximum on its output's backend (Tensor.Backend).
+func Max(dst, src *Tensor, axis int) { dst.Backend().Max(dst, src, axis) }
 
-// Conv2D computes y = conv(x, w) + bias on the default backend.
-func Conv2D(y, x, w, bias *Tensor, p ConvParams) { Default().Conv2D(y, x, w, bias, p) }
+// Conv2D computes y = conv(x, w) + bias on its output's backend (Tensor.Backend).
+func Conv2D(y, x, w, bias *Tensor, p ConvParams) { y.Backend().Conv2D(y, x, w, bias, p) }
 
-// Conv2DBackwardData computes a convolution's input gradient on the default backend.
+// Conv2DBackwardData computes a convolution's input gradient on its output's backend (Tensor.Backend).
 func Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
-	Default().Conv2DBackwardData(dx, dy, w, p)
+	dx.Backend().Conv2DBackwardData(dx, dy, w, p)
 }
 
 // Conv2DBackwardWeights computes a convolution's weight and bias gradients
-// on the default backend.
+// on its output's backend (Tensor.Backend).
 func Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
-	Default().Conv2DBackwardWeights(dw, db, x, dy, p)
+	dw.Backend().Conv2DBackwardWeights(dw, db, x, dy, p)
 }
 
 // matMulDims checks MatMul's shapes and returns m, n, k.

@@ -136,6 +136,7 @@ func putBNCall(b *bnCall) {
 // BatchNormTrain normalises with the batch statistics; Reference.BatchNormTrain
 // states the result.
 func (cpu CPU) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams) {
+	sameBackend("BatchNormTrain", cpu, y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd)
 	mustSameShape("BatchNormTrain", y, x)
 	rows, c := bnDims("BatchNormTrain", x, gamma, beta, runMean, runVar, saveMean, saveInvStd)
 	if rows == 0 {
@@ -175,6 +176,7 @@ func (cpu CPU) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, save
 // BatchNormInference normalises with the running statistics;
 // Reference.BatchNormInference states the result.
 func (cpu CPU) BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, p BatchNormParams) {
+	sameBackend("BatchNormInference", cpu, y, x, gamma, beta, mean, variance)
 	mustSameShape("BatchNormInference", y, x)
 	rows, c := bnDims("BatchNormInference", x, gamma, beta, mean, variance)
 	b := newBNCall(cpu.kern(), rows, c)
@@ -190,6 +192,7 @@ func (cpu CPU) BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, p B
 // BatchNormBackward computes dx and the parameter gradients;
 // Reference.BatchNormBackward states the result.
 func (cpu CPU) BatchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd *Tensor) {
+	sameBackend("BatchNormBackward", cpu, dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd)
 	if dx != nil {
 		mustSameShape("BatchNormBackward", dx, x, dy)
 	} else {

@@ -8,17 +8,16 @@ package tensor
 func Clamp(y, x *Tensor, lo, hi float32) {
 	mustSameShape("Clamp", y, x)
 	c := clampCalls.Get()
-	c.kn, c.y, c.x, c.lo, c.hi = hostKernels(), y.Data(), x.Data(), lo, hi
+	c.kn, c.y, c.x, c.lo, c.hi = hostKernels(y), y.Data(), x.Data(), lo, hi
 	parallel(min(goMaxProcs(), len(c.y)/relu6Grain), c)
 	c.kn, c.y, c.x = nil, nil, nil
 	clampCalls.Put(c)
 }
 
-// hostKernels returns the kernel set of the default backend when it is a
-// CPU, else of the process's tier: for the package's functions over host
-// data.
-func hostKernels() *gemmKernel {
-	if c, ok := Default().(CPU); ok {
+// hostKernels returns the kernel set of t's backend when it is a CPU,
+// else of the process's tier: for the package's functions over host data.
+func hostKernels(t *Tensor) *gemmKernel {
+	if c, ok := t.Backend().(CPU); ok {
 		return c.kern()
 	}
 	return cpuKernel()

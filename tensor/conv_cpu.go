@@ -214,6 +214,7 @@ func (c *col2imCall) run(part, parts int) {
 // Conv2D computes the convolution of x (NHWC) by w (OIHW) plus bias (or
 // nil) into y (NHWC); Reference.Conv2D states the result.
 func (cpu CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
+	sameBackend("Conv2D", cpu, y, x, w, bias)
 	conv2D(cpu.kern(), y, x, w, bias, p, FusedAct{})
 }
 
@@ -222,6 +223,7 @@ func (cpu CPU) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 // row-kernel paths row by row as each is written, on the Winograd path
 // tile by tile (in cache), a separate pass on the others.
 func (cpu CPU) Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
+	sameBackend("Conv2DAct", cpu, y, x, w, bias)
 	conv2D(cpu.kern(), y, x, w, bias, p, act)
 }
 
@@ -233,6 +235,7 @@ func (cpu CPU) Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 // transposing them at every call: for inference of small batches, whose
 // calls are many and short, a caller keeps wt.
 func (cpu CPU) PointwiseAct(y, x, wt, bias *Tensor, act FusedAct) {
+	sameBackend("PointwiseAct", cpu, y, x, wt, bias)
 	kn := cpu.kern()
 	if wt.Rank() != 2 || x.Rank() < 1 {
 		panic(fmt.Sprintf("tensor.PointwiseAct: weights %v, input %v: want weights [C, O] and an input [..., C]", wt.shape, x.shape))
@@ -323,6 +326,7 @@ func conv2D(kn *gemmKernel, y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 // Conv2DBackwardData computes dx, the gradient of the convolution's input,
 // from dy and w; Reference.Conv2DBackwardData states the result.
 func (cpu CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
+	sameBackend("Conv2DBackwardData", cpu, dx, dy, w)
 	g := convDims("Conv2DBackwardData", dx, w, dy, nil, p)
 	kn := cpu.kern()
 	switch {
@@ -377,6 +381,7 @@ func (cpu CPU) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 // bias gradient, from x and dy; Reference.Conv2DBackwardWeights states the
 // result.
 func (cpu CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
+	sameBackend("Conv2DBackwardWeights", cpu, dw, db, x, dy)
 	g := convDims("Conv2DBackwardWeights", x, dw, dy, db, p)
 	var dbv []float32 // the bias gradient, when the path has not computed it
 	if db != nil {

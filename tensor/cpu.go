@@ -59,6 +59,7 @@ func (cpu CPU) Name() string {
 
 // MatMul runs Sgemm on the tensors' storage.
 func (cpu CPU) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
+	sameBackend("MatMul", cpu, c, a, b)
 	kn := cpu.kern()
 	m, n, k := matMulDims(c, a, b, transA, transB)
 	sgemmOn(kn, transA, transB, m, n, k, alpha, a.data, max(a.shape[1], 1), b.data, max(b.shape[1], 1), beta, c.data, max(n, 1))
@@ -66,12 +67,14 @@ func (cpu CPU) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32)
 
 // Add computes z = x + y.
 func (cpu CPU) Add(z, x, y *Tensor) {
+	sameBackend("Add", cpu, z, x, y)
 	mustSameShape("Add", z, x, y)
 	addAct(cpu.kern(), z.data, x.data, y.data, FusedAct{})
 }
 
 // Mul computes z = x·y elementwise.
 func (cpu CPU) Mul(z, x, y *Tensor) {
+	sameBackend("Mul", cpu, z, x, y)
 	kn := cpu.kern()
 	mustSameShape("Mul", z, x, y)
 	mulF32(kn, z.data, x.data, y.data)
@@ -79,6 +82,7 @@ func (cpu CPU) Mul(z, x, y *Tensor) {
 
 // Scale computes y = alpha·x.
 func (cpu CPU) Scale(y *Tensor, alpha float32, x *Tensor) {
+	sameBackend("Scale", cpu, y, x)
 	kn := cpu.kern()
 	mustSameShape("Scale", y, x)
 	scaleF32(kn, y.data, alpha, x.data)
@@ -86,6 +90,7 @@ func (cpu CPU) Scale(y *Tensor, alpha float32, x *Tensor) {
 
 // Axpy computes y += alpha·x.
 func (cpu CPU) Axpy(y *Tensor, alpha float32, x *Tensor) {
+	sameBackend("Axpy", cpu, y, x)
 	kn := cpu.kern()
 	mustSameShape("Axpy", y, x)
 	axpyF32(kn, y.data, alpha, x.data)
@@ -93,12 +98,14 @@ func (cpu CPU) Axpy(y *Tensor, alpha float32, x *Tensor) {
 
 // ReLU computes y = max(x, 0); NaN passes through.
 func (cpu CPU) ReLU(y, x *Tensor) {
+	sameBackend("ReLU", cpu, y, x)
 	mustSameShape("ReLU", y, x)
 	reluParallel(cpu.kern(), y.data, x.data)
 }
 
 // ReLUGrad computes dx = dy where x > 0, else 0.
 func (cpu CPU) ReLUGrad(dx, x, dy *Tensor) {
+	sameBackend("ReLUGrad", cpu, dx, x, dy)
 	kn := cpu.kern()
 	mustSameShape("ReLUGrad", dx, x, dy)
 	reluGradF32(kn, dx.data, x.data, dy.data)
@@ -107,6 +114,7 @@ func (cpu CPU) ReLUGrad(dx, x, dy *Tensor) {
 // Sum reduces along axis: vector sums of contiguous runs when the axis is
 // the last, else vector adds of whole rows.
 func (cpu CPU) Sum(dst, src *Tensor, axis int) {
+	sameBackend("Sum", cpu, dst, src)
 	kn := cpu.kern()
 	outer, r, inner := reduceDims("Sum", dst, src, axis)
 	for o := 0; o < outer; o++ {
@@ -130,6 +138,7 @@ func (cpu CPU) Sum(dst, src *Tensor, axis int) {
 // Max reduces along axis by the maximum (vector maxima of whole rows when
 // the axis is not the last); NaN propagates.
 func (cpu CPU) Max(dst, src *Tensor, axis int) {
+	sameBackend("Max", cpu, dst, src)
 	kn := cpu.kern()
 	outer, r, inner := reduceDims("Max", dst, src, axis)
 	for o := 0; o < outer; o++ {

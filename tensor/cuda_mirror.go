@@ -57,6 +57,11 @@ func (g *gpu) download(op string, host unsafe.Pointer, src cuda.DevicePtr, bytes
 // mirrorOf returns t's mirror, attaching one to a tensor made before this
 // backend was the default.
 func (g *gpu) mirrorOf(t *Tensor) *mirror {
+	if t.be != nil {
+		if c, ok := t.be.(CUDA); !ok || c.g != g {
+			panic(fmt.Sprintf("tensor: a tensor %v of %s given to the GPU backend %s: move it (MoveTo) first", t.shape, t.be.Name(), g.info.Name))
+		}
+	}
 	if t.dev == nil {
 		t.dev = &mirror{g: g, state: onHost}
 	}
@@ -174,6 +179,7 @@ func (t *Tensor) cloneOnDevice() *Tensor {
 		return nil
 	}
 	c := newTensor(append([]int(nil), t.shape...), make([]float32, len(t.data)))
+	c.be = t.be
 	src, dst := g.in("Clone", t), g.out("Clone", c)
 	var err error
 	if len(t.data) > 0 {

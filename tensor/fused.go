@@ -87,12 +87,12 @@ type ConvActer interface {
 	Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct)
 }
 
-// Conv2DAct computes y = act(conv(x, w) + bias) on the default backend:
+// Conv2DAct computes y = act(conv(x, w) + bias) on y's backend:
 // bit for bit Conv2D followed by ReLU or Clamp on y, the activation fused
 // into the convolution's store where the backend can (ConvActer), a
 // separate pass where not.
 func Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
-	be := Default()
+	be := y.Backend()
 	if ca, ok := be.(ConvActer); ok {
 		ca.Conv2DAct(y, x, w, bias, p, act)
 		return
@@ -106,11 +106,11 @@ func Conv2DAct(y, x, w, bias *Tensor, p ConvParams, act FusedAct) {
 	}
 }
 
-// AddAct computes z = act(x + y) elementwise on the default backend: bit
+// AddAct computes z = act(x + y) elementwise on z's backend: bit
 // for bit Add followed by ReLU or Clamp on z, in one pass over cache-sized
 // chunks on several threads on the CPU. z may be x or y.
 func AddAct(z, x, y *Tensor, act FusedAct) {
-	be := Default()
+	be := z.Backend()
 	if _, ok := be.(CPU); !ok {
 		be.Add(z, x, y)
 		switch act.Kind {
@@ -122,6 +122,7 @@ func AddAct(z, x, y *Tensor, act FusedAct) {
 		return
 	}
 	mustSameShape("AddAct", z, x, y)
+	sameBackend("AddAct", be, z, x, y)
 	addAct(be.(CPU).kern(), z.data, x.data, y.data, act)
 }
 

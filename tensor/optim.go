@@ -43,6 +43,7 @@ func sgdDims(w, g, buf *Tensor, momentum float32) {
 
 // SGDStep applies SGDUpdate to tensors.
 func (cpu CPU) SGDStep(w, g, buf *Tensor, lr, momentum, weightDecay float32, nesterov, first bool) {
+	sameBackend("SGDStep", cpu, w, g, buf)
 	sgdDims(w, g, buf, momentum)
 	var b []float32
 	if momentum != 0 {
@@ -53,6 +54,7 @@ func (cpu CPU) SGDStep(w, g, buf *Tensor, lr, momentum, weightDecay float32, nes
 
 // AdamStep applies AdamUpdate to tensors.
 func (cpu CPU) AdamStep(w, g, m, v *Tensor, p AdamParams) {
+	sameBackend("AdamStep", cpu, w, g, m, v)
 	mustSameShape("AdamStep", w, g, m, v)
 	adamUpdate(cpu.kern(), w.data, g.data, m.data, v.data, p.LR, p.Beta1, p.Beta2, p.Eps, p.WeightDecay, p.StepSize, p.SqrtBC2, p.Decoupled)
 }

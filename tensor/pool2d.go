@@ -68,6 +68,7 @@ func (Reference) MaxPool2D(y, x *Tensor, p PoolParams) { maxPool(y, x, p) }
 
 // MaxPool2D is Reference.MaxPool2D with vector maxima, on the worker pool.
 func (cpu CPU) MaxPool2D(y, x *Tensor, p PoolParams) {
+	sameBackend("MaxPool2D", cpu, y, x)
 	runPool(poolCall{kind: poolMax, g: poolDims(cpu.kern(), "MaxPool2D", x, y, p), x: x, y: y})
 }
 
@@ -102,6 +103,7 @@ func (Reference) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) { maxPoolBac
 
 // MaxPool2DBackward is Reference.MaxPool2DBackward, images on the worker pool.
 func (cpu CPU) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) {
+	sameBackend("MaxPool2DBackward", cpu, dx, x, dy)
 	g := poolDims(cpu.kern(), "MaxPool2DBackward", x, dy, p)
 	mustSameShape("MaxPool2DBackward", dx, x)
 	runPool(poolCall{kind: poolMaxBack, g: g, x: x, y: dy, dx: dx})
@@ -205,6 +207,7 @@ func (Reference) AvgPool2D(y, x *Tensor, p PoolParams) { avgPool(y, x, p) }
 
 // AvgPool2D is Reference.AvgPool2D, on the worker pool.
 func (cpu CPU) AvgPool2D(y, x *Tensor, p PoolParams) {
+	sameBackend("AvgPool2D", cpu, y, x)
 	runPool(poolCall{kind: poolAvg, g: poolDims(cpu.kern(), "AvgPool2D", x, y, p), x: x, y: y})
 }
 
@@ -234,6 +237,7 @@ func (Reference) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) { avgPoolBackwa
 
 // AvgPool2DBackward is Reference.AvgPool2DBackward, images on the worker pool.
 func (cpu CPU) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) {
+	sameBackend("AvgPool2DBackward", cpu, dx, dy)
 	runPool(poolCall{kind: poolAvgBack, g: poolDims(cpu.kern(), "AvgPool2DBackward", dx, dy, p), y: dy, dx: dx})
 }
 
@@ -273,7 +277,10 @@ func globalDims(op string, x, y *Tensor) (n, hw, c int) {
 func (Reference) GlobalAvgPool(y, x *Tensor) { globalAvgPool(genericGemmKernel(), y, x) }
 
 // GlobalAvgPool is Reference.GlobalAvgPool.
-func (cpu CPU) GlobalAvgPool(y, x *Tensor) { globalAvgPool(cpu.kern(), y, x) }
+func (cpu CPU) GlobalAvgPool(y, x *Tensor) {
+	sameBackend("GlobalAvgPool", cpu, y, x)
+	globalAvgPool(cpu.kern(), y, x)
+}
 
 func globalAvgPool(kn *gemmKernel, y, x *Tensor) {
 	n, hw, c := globalDims("GlobalAvgPool", x, y)
@@ -295,7 +302,10 @@ func (Reference) GlobalAvgPoolBackward(dx, dy *Tensor) {
 }
 
 // GlobalAvgPoolBackward is Reference.GlobalAvgPoolBackward.
-func (cpu CPU) GlobalAvgPoolBackward(dx, dy *Tensor) { globalAvgPoolBackward(cpu.kern(), dx, dy) }
+func (cpu CPU) GlobalAvgPoolBackward(dx, dy *Tensor) {
+	sameBackend("GlobalAvgPoolBackward", cpu, dx, dy)
+	globalAvgPoolBackward(cpu.kern(), dx, dy)
+}
 
 func globalAvgPoolBackward(kn *gemmKernel, dx, dy *Tensor) {
 	n, hw, c := globalDims("GlobalAvgPoolBackward", dx, dy)

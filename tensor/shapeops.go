@@ -10,14 +10,22 @@ import (
 func (Reference) Concat(dst *Tensor, axis int, srcs ...*Tensor) { concat(dst, axis, srcs, false) }
 
 // Concat is Reference.Concat.
-func (cpu CPU) Concat(dst *Tensor, axis int, srcs ...*Tensor) { concat(dst, axis, srcs, false) }
+func (cpu CPU) Concat(dst *Tensor, axis int, srcs ...*Tensor) {
+	sameBackend("Concat", cpu, dst)
+	sameBackend("Concat", cpu, srcs...)
+	concat(dst, axis, srcs, false)
+}
 
 // Split is Concat's backward: it copies the parts of src along axis into
 // dsts (the concatenation's inputs' gradients).
 func (Reference) Split(src *Tensor, axis int, dsts ...*Tensor) { concat(src, axis, dsts, true) }
 
 // Split is Reference.Split.
-func (cpu CPU) Split(src *Tensor, axis int, dsts ...*Tensor) { concat(src, axis, dsts, true) }
+func (cpu CPU) Split(src *Tensor, axis int, dsts ...*Tensor) {
+	sameBackend("Split", cpu, src)
+	sameBackend("Split", cpu, dsts...)
+	concat(src, axis, dsts, true)
+}
 
 func concat(whole *Tensor, axis int, parts []*Tensor, split bool) {
 	op := "Concat"
@@ -93,6 +101,7 @@ func (Reference) Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float3
 
 // Pad is Reference.Pad.
 func (cpu CPU) Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
+	sameBackend("Pad", cpu, dst, src)
 	pad(dst, src, pads, mode, value)
 }
 
@@ -170,23 +179,29 @@ func layoutDims(op string, dst, src *Tensor, toNHWC bool) {
 
 // NCHWToNHWC copies src [N,C,H,W] into dst [N,H,W,C] on the default
 // backend.
-func NCHWToNHWC(dst, src *Tensor) { Default().NCHWToNHWC(dst, src) }
+func NCHWToNHWC(dst, src *Tensor) { dst.Backend().NCHWToNHWC(dst, src) }
 
 // NHWCToNCHW copies src [N,H,W,C] into dst [N,C,H,W] on the default
 // backend.
-func NHWCToNCHW(dst, src *Tensor) { Default().NHWCToNCHW(dst, src) }
+func NHWCToNCHW(dst, src *Tensor) { dst.Backend().NHWCToNCHW(dst, src) }
 
 // NCHWToNHWC copies src [N,C,H,W] into dst [N,H,W,C].
 func (Reference) NCHWToNHWC(dst, src *Tensor) { nchwToNHWC(dst, src) }
 
 // NCHWToNHWC is Reference.NCHWToNHWC.
-func (cpu CPU) NCHWToNHWC(dst, src *Tensor) { nchwToNHWC(dst, src) }
+func (cpu CPU) NCHWToNHWC(dst, src *Tensor) {
+	sameBackend("NCHWToNHWC", cpu, dst, src)
+	nchwToNHWC(dst, src)
+}
 
 // NHWCToNCHW copies src [N,H,W,C] into dst [N,C,H,W].
 func (Reference) NHWCToNCHW(dst, src *Tensor) { nhwcToNCHW(dst, src) }
 
 // NHWCToNCHW is Reference.NHWCToNCHW.
-func (cpu CPU) NHWCToNCHW(dst, src *Tensor) { nhwcToNCHW(dst, src) }
+func (cpu CPU) NHWCToNCHW(dst, src *Tensor) {
+	sameBackend("NHWCToNCHW", cpu, dst, src)
+	nhwcToNCHW(dst, src)
+}
 
 func nchwToNHWC(dst, src *Tensor) {
 	layoutDims("NCHWToNHWC", dst, src, true)
@@ -224,7 +239,10 @@ func broadcastDims(y, b *Tensor) (rows, cols int) {
 func (Reference) BroadcastRows(y, b *Tensor) { broadcastRows(y, b) }
 
 // BroadcastRows is Reference.BroadcastRows.
-func (cpu CPU) BroadcastRows(y, b *Tensor) { broadcastRows(y, b) }
+func (cpu CPU) BroadcastRows(y, b *Tensor) {
+	sameBackend("BroadcastRows", cpu, y, b)
+	broadcastRows(y, b)
+}
 
 func broadcastRows(y, b *Tensor) {
 	rows, cols := broadcastDims(y, b)

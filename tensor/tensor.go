@@ -23,6 +23,73 @@ type Tensor struct {
 	shape []int
 	data  []float32
 	dev   *mirror // the device copy under a GPU backend (see CUDA); nil on the CPU
+	be    Backend // the backend it was made on or moved to; nil: the default
+}
+
+// Backend returns the backend t belongs to: the one it was made on
+// (ZerosOn, ZerosLike) or moved to (MoveTo), else the default backend.
+// Layers run on their input's backend, so that a model moved to a backend
+// (nn.MoveTo) runs there whatever the default.
+func (t *Tensor) Backend() Backend {
+	if t.be != nil {
+		return t.be
+	}
+	return Default()
+}
+
+// MoveTo makes be t's backend, in place: moving off a GPU copies t's
+// values down first (views made before keep their own backend). Host
+// backends (CPU tiers, Reference) share host memory, so moving between
+// them copies nothing; a GPU backend copies the values up on first use.
+func (t *Tensor) MoveTo(be Backend) {
+	if _, gpu := be.(CUDA); !gpu && t.dev != nil {
+		t.hostRead()
+		t.dev = nil
+	}
+	t.be = be
+}
+
+// ZerosOn returns a tensor of zeros that belongs to be (see Backend).
+func ZerosOn(be Backend, shape ...int) *Tensor {
+	t := Zeros(shape...)
+	t.be = be
+	return t
+}
+
+// ZerosLike returns a tensor of zeros of the given shape on like's
+// backend: like's own, or the default when like follows the default.
+func ZerosLike(like *Tensor, shape ...int) *Tensor {
+	t := Zeros(shape...)
+	t.be = like.be
+	return t
+}
+
+// sameBackend panics unless every tensor but nil ones follows the default
+// or belongs to be (a CPU backend of the same kernels, or the same GPU),
+// naming both backends.
+func sameBackend(op string, be Backend, ts ...*Tensor) {
+	for _, t := range ts {
+		if t == nil || t.be == nil {
+			continue
+		}
+		if !sameBackends(t.be, be) {
+			panic(fmt.Sprintf("tensor.%s: a tensor %v of %s given to %s: move it (MoveTo) or the model (nn.MoveTo) first", op, t.shape, t.be.Name(), be.Name()))
+		}
+	}
+}
+
+// sameBackends reports whether a and b run the same kernels on the same
+// memory.
+func sameBackends(a, b Backend) bool {
+	switch a := a.(type) {
+	case CPU:
+		b, ok := b.(CPU)
+		return ok && a.kern() == b.kern()
+	case CUDA:
+		b, ok := b.(CUDA)
+		return ok && a.g == b.g
+	}
+	return a == b
 }
 
 // numel returns the product of shape, panicking on a negative dimension.
@@ -171,7 +238,7 @@ func (t *Tensor) Reshape(dims ...int) *Tensor {
 	if known != len(t.data) {
 		panic(fmt.Sprintf("tensor.Reshape: shape %v holds %d elements, %v has %d", shape, known, t.shape, len(t.data)))
 	}
-	return &Tensor{shape: shape, data: t.data, dev: t.dev}
+	return &Tensor{shape: shape, data: t.data, dev: t.dev, be: t.be}
 }
 
 // Clone returns a deep copy.
@@ -180,7 +247,9 @@ func (t *Tensor) Clone() *Tensor {
 		return c
 	}
 	t.hostRead()
-	return newTensor(slices.Clone(t.shape), slices.Clone(t.data))
+	c := newTensor(slices.Clone(t.shape), slices.Clone(t.data))
+	c.be = t.be
+	return c
 }
 
 // SameShape reports whether t and u have the same dimensions.

@@ -1,11 +1,9 @@
 package tensor_test
 
 import (
-	"fmt"
-	"math"
-	"sync"
 	"testing"
 
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/tensor"
 	"github.com/graftml/graft/tensor/tensortest"
@@ -75,28 +73,11 @@ func TestCPUBackendsSideBySide(t *testing.T) {
 	for i := 1; i < len(cpus); i++ {
 		differ = differ || tensortest.Compare(tensor.FromSlice(want[i][0], len(want[i][0])), tensor.FromSlice(want[0][0], len(want[0][0])), 0) != ""
 	}
-	var wg sync.WaitGroup
-	errs := make(chan string, 64)
+	works := make([]func() [][]float32, len(cpus))
 	for i, cpu := range cpus {
-		for range 3 {
-			wg.Go(func() {
-				for range 3 {
-					got := cpuWork(cpu, 1)
-					for k := range got {
-						for j, v := range got[k] {
-							if math.Float32bits(v) != math.Float32bits(want[i][k][j]) {
-								errs <- fmt.Sprintf("%s, result %d: [%d] = %v, alone %v", cpu.Name(), k, j, v, want[i][k][j])
-								return
-							}
-						}
-					}
-				}
-			})
-		}
+		works[i] = func() [][]float32 { return cpuWork(cpu, 1) }
 	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
+	for _, e := range tensorcheck.SideBySide(3, works, want) {
 		t.Error(e)
 	}
 	if !differ {

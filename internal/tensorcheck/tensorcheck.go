@@ -8,10 +8,12 @@
 package tensorcheck
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/graftml/graft/kernels"
@@ -165,4 +167,33 @@ func ChangedNames(before, after map[string][]float32) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// SideBySide runs each of works in n goroutines at once, and returns a
+// line for every run whose results differ in any bit from want[i] (the
+// results of works[i] run alone): for checking that computations on
+// different backends do not disturb one another.
+func SideBySide(n int, works []func() [][]float32, want [][][]float32) []string {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var bad []string
+	for i, work := range works {
+		for range n {
+			wg.Go(func() {
+				got := work()
+				for k := range got {
+					for j, v := range got[k] {
+						if math.Float32bits(v) != math.Float32bits(want[i][k][j]) {
+							mu.Lock()
+							bad = append(bad, fmt.Sprintf("work %d, result %d: [%d] = %v, alone %v", i, k, j, v, want[i][k][j]))
+							mu.Unlock()
+							return
+						}
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return bad
 }

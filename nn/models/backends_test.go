@@ -2,11 +2,10 @@ package models
 
 import (
 	"fmt"
-	"math"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/graftml/graft/internal/tensorcheck"
 	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/tensor"
@@ -84,27 +83,11 @@ func TestModelOnTwoCPUBackends(t *testing.T) {
 	}(); same {
 		t.Logf("%s and %s give the same logits: the check cannot tell them apart", cpus[0].Name(), cpus[1].Name())
 	}
-	var wg sync.WaitGroup
-	errs := make(chan string, 16)
+	works := make([]func() [][]float32, len(cpus))
 	for i, cpu := range cpus {
-		for range 2 {
-			wg.Go(func() {
-				m, x := build(cpu)
-				got := modelStep(m, x)
-				for k := range got {
-					for j, v := range got[k] {
-						if math.Float32bits(v) != math.Float32bits(want[i][k][j]) {
-							errs <- fmt.Sprintf("%s, result %d: [%d] = %v, alone %v", cpu.Name(), k, j, v, want[i][k][j])
-							return
-						}
-					}
-				}
-			})
-		}
+		works[i] = func() [][]float32 { m, x := build(cpu); return modelStep(m, x) }
 	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
+	for _, e := range tensorcheck.SideBySide(2, works, want) {
 		t.Error(e)
 	}
 

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
+	"github.com/graftml/graft/tensor"
 )
 
 // Summarize lists a model's layers with their output shapes, parameters
@@ -35,4 +37,26 @@ func ExampleLeNet5() {
 	// total                                       [1 28 28 1]             61706       0.83       1.67
 	// trainable parameters: 61706 of 61706
 	// groups: [[conv1] [conv2] [fc1 fc2] [fc3]] head: [fc3]
+}
+
+// Backends are values: a model moved to a backend runs there, whatever
+// the default (and refuses an input of another backend). Here two copies
+// of a model run on the generic CPU tier and on the process's tier.
+func ExampleModel_moveTo() {
+	generic, err := tensor.NewCPU(kernels.Generic, false)
+	if err != nil {
+		log.Fatal(err)
+	}
+	a := models.MNISTCNN(models.Options{Seed: 1})
+	b := models.MNISTCNN(models.Options{Seed: 1})
+	nn.MoveTo(a, generic)
+	nn.MoveTo(b, tensor.CPU{})
+	x := tensor.ZerosOn(generic, 2, 28, 28, 1)
+	ya := a.Infer(x)
+	fmt.Println("output on the generic tier:", ya.Backend() == tensor.Backend(generic))
+	yb := b.Infer(tensor.ZerosOn(tensor.CPU{}, 2, 28, 28, 1))
+	fmt.Println("same shape:", ya.SameShape(yb))
+	// Output:
+	// output on the generic tier: true
+	// same shape: true
 }

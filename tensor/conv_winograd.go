@@ -95,20 +95,16 @@ func winogradOK(kn *gemmKernel, g convGeom) bool {
 	if p.PadTop > 2 || p.PadBottom > 2 || p.PadLeft > 2 || p.PadRight > 2 {
 		return false
 	}
-	return winoWorthIt(g)
+	return winoWorthIt(kn, g)
 }
-
-// winoForce, set by tests and benchmarks, overrides winoWorthIt: +1 takes
-// the Winograd path for every convolution it can run, −1 for none.
-var winoForce = 0
 
 // winoWorthIt reports whether the Winograd path beats the one g takes
 // otherwise, from measurements on Zen 3 (see the top of the file) and on
 // Zen 5 (the AVX-512 tier: its 12×32 microkernel for the 16 products, the
 // AVX2 transforms): with at least 16 input and 16 output channels.
-func winoWorthIt(g convGeom) bool {
-	if winoForce != 0 {
-		return winoForce > 0
+func winoWorthIt(kn *gemmKernel, g convGeom) bool {
+	if kn.wino != 0 { // CPUOptions.Winograd
+		return kn.wino > 0
 	}
 	return g.c >= 16 && g.o >= 16
 }

@@ -260,14 +260,17 @@ func BenchmarkWinogradPaths(b *testing.B) {
 			for _, path := range []string{"direct", "winograd"} {
 				name := fmt.Sprintf("layer=%dx%dx%dx%d-%d/pass=%s/path=%s", l[0], l[1], l[2], l[3], l[4], pass, path)
 				b.Run(name, func(b *testing.B) {
-					defer func(old int) { winoForce = old }(winoForce)
-					winoForce = -1
+					force := -1
 					if path == "winograd" {
-						winoForce = 1
+						force = 1
 					}
-					run := func() { CPU{}.Conv2D(y, x, w, nil, p) }
+					cpu, err := NewCPUWith(kernels.Current(), CPUOptions{Winograd: force})
+					if err != nil {
+						b.Fatal(err)
+					}
+					run := func() { cpu.Conv2D(y, x, w, nil, p) }
 					if pass == "bwd_data" {
-						run = func() { CPU{}.Conv2DBackwardData(dx, dy, w, p) }
+						run = func() { cpu.Conv2DBackwardData(dx, dy, w, p) }
 					}
 					run()
 					b.ReportAllocs()

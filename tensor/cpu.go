@@ -21,16 +21,49 @@ type CPU struct {
 // tests on machines without t). It fails where this machine or build
 // cannot run them.
 func NewCPU(t kernels.Tier, standIns bool) (CPU, error) {
-	if standIns {
+	return NewCPUWith(t, CPUOptions{StandIns: standIns})
+}
+
+// CPUOptions are a CPU backend's settings beyond its tier, for tests,
+// benchmarks and tuning; the zero value is what CPU{} does.
+type CPUOptions struct {
+	// StandIns runs the pure-Go stand-ins of the tier's own kernels.
+	StandIns bool
+	// Winograd +1 runs every 3×3 convolution the Winograd path can run
+	// on it, −1 none, 0 those where it pays.
+	Winograd int
+	// GemmPack forces which SGEMM operands are packed: "none", "a", "b"
+	// or "ab"; "" decides by the shapes (the process default is
+	// GRAFT_GEMM_PACK's).
+	GemmPack string
+}
+
+// NewCPUWith is NewCPU with options.
+func NewCPUWith(t kernels.Tier, o CPUOptions) (CPU, error) {
+	var k *gemmKernel
+	switch {
+	case o.StandIns:
 		if ok, why := kernels.StandInsSupported(t); !ok {
 			return CPU{}, fmt.Errorf("tensor.NewCPU: no stand-ins for tier %s: %s", t, why)
 		}
-		return CPU{k: standInKernelFor(t)}, nil
+		k = standInKernelFor(t)
+	default:
+		if ok, why := kernels.Supported(t); !ok {
+			return CPU{}, fmt.Errorf("tensor.NewCPU: tier %s: %s", t, why)
+		}
+		k = gemmKernelFor(t)
 	}
-	if ok, why := kernels.Supported(t); !ok {
-		return CPU{}, fmt.Errorf("tensor.NewCPU: tier %s: %s", t, why)
+	switch o.GemmPack {
+	case "", "none", "a", "b", "ab":
+	default:
+		return CPU{}, fmt.Errorf("tensor.NewCPU: GemmPack %q: want none, a, b, ab or nothing", o.GemmPack)
 	}
-	return CPU{k: gemmKernelFor(t)}, nil
+	if o.Winograd != 0 || o.GemmPack != "" {
+		c := *k
+		c.wino, c.pack = max(-1, min(1, o.Winograd)), o.GemmPack
+		k = &c
+	}
+	return CPU{k: k}, nil
 }
 
 // kern returns the kernel set the backend runs.

@@ -130,6 +130,11 @@ const (
 type gemmKernel struct {
 	id         kernelID
 	tier       kernels.Tier // the tier whose kernel set this is
+	// wino forces the Winograd choice: +1 wherever it can run, −1
+	// nowhere, 0 where it pays (CPUOptions.Winograd)
+	wino int
+	// pack forces which operands are packed (CPUOptions.GemmPack)
+	pack string
 	mr, nr     int          // tile shape
 	kc, mc, nc int          // cache blocks: KC×NR B panel in L1, MC×KC A block in L2, KC×NC B block in L3
 	// Packing thresholds: A is packed when n > packAMinN, B when
@@ -241,7 +246,7 @@ func blockFor(id kernelID, mr, nr int, cs kernels.Caches) *gemmKernel {
 	case kidAVX512:
 		tier = kernels.AVX512
 	}
-	return &gemmKernel{id: id, tier: tier, mr: mr, nr: nr, kc: kc, mc: mc, nc: nc, packAMinN: math.MaxInt, packBMinM: 192}
+	return &gemmKernel{id: id, tier: tier, pack: os.Getenv("GRAFT_GEMM_PACK"), mr: mr, nr: nr, kc: kc, mc: mc, nc: nc, packAMinN: math.MaxInt, packBMinM: 192}
 }
 
 func roundDown(x, m int) int { return x / m * m }
@@ -347,20 +352,18 @@ func getGemmScratch(kn *gemmKernel) *gemmScratch {
 	return s
 }
 
-// gemmPackEnv, when set to none, a, b or ab, forces which operands are
-// packed (for tuning the heuristic of gemmKernel.packing).
-var gemmPackEnv = os.Getenv("GRAFT_GEMM_PACK")
-
 // packing decides which operands to pack. A is read in place, row-major or
 // transposed (the kernels have both layouts), except a transposed A whose
 // row stride would thrash L1; B stored transposed is always packed, and B
 // row-major is packed when the copy is reused by enough row panels. The
-// generic kernel reads only packed operands.
+// generic kernel reads only packed operands. kn.pack (GRAFT_GEMM_PACK,
+// CPUOptions.GemmPack), when none, a, b or ab, forces the choice (for
+// tuning the heuristic).
 func (kn *gemmKernel) packing(transA, transB bool, m, n, lda int) (packA, packB bool) {
 	if kn.id == kidGeneric {
 		return true, true
 	}
-	switch gemmPackEnv {
+	switch kn.pack {
 	case "none":
 		return false, transB
 	case "a":

@@ -24,19 +24,14 @@ func FuzzSgemm(f *testing.F) {
 		}
 		alpha := scalars[int(scal)%len(scalars)]
 		beta := scalars[int(scal/4)%len(scalars)]
-		defer func(prev string) { gemmPackEnv = prev }(gemmPackEnv)
-		gemmPackEnv = []string{"", "none", "a", "b", "ab"}[int(pack)%5]
+		mode := []string{"", "none", "a", "b", "ab"}[int(pack)%5]
 		for _, tier := range kernels.TestTiers() {
-			restore, err := tier.Use()
-			if err != nil {
-				t.Fatal(err)
-			}
+			cpu := cpuFor(t, tier, CPUOptions{GemmPack: mode})
 			r := rand.New(rand.NewPCG(seed, 9))
 			g := newGemmCase(r, trans&1 != 0, trans&2 != 0, dm, dn, dk, alpha, beta)
-			g.check(t, g.run(Sgemm), g.run(SgemmRef))
-			restore()
+			g.check(t, g.run(sgemmOnCPU(cpu)), g.run(SgemmRef))
 			if t.Failed() {
-				t.Fatalf("tier %s, GRAFT_GEMM_PACK=%q", tier, gemmPackEnv)
+				t.Fatalf("tier %s, GemmPack %q", tier, mode)
 			}
 		}
 	})

@@ -29,6 +29,25 @@ func forEachTier(t *testing.T, f func(t *testing.T, tier kernels.Tier)) {
 	}
 }
 
+// cpuFor returns a CPU backend of test tier tt with options o (StandIns
+// taken from tt), failing t when it cannot be made.
+func cpuFor(t testing.TB, tt kernels.TestTier, o CPUOptions) CPU {
+	t.Helper()
+	o.StandIns = tt.StandIns
+	cpu, err := NewCPUWith(tt.Tier, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cpu
+}
+
+// sgemmOnCPU returns Sgemm on cpu's kernels.
+func sgemmOnCPU(cpu CPU) func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	return func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		sgemmOn(cpu.kern(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
+}
+
 // gemmCase is one Sgemm problem with its operands laid out with padding
 // (lda > cols, ldc > n) and guard bands before and after C.
 type gemmCase struct {
@@ -160,21 +179,26 @@ func TestSgemmRandom(t *testing.T) {
 	if testing.Short() {
 		n = 200
 	}
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		r := rand.New(rand.NewPCG(1, uint64(tier)))
-		defer func(prev string) { gemmPackEnv = prev }(gemmPackEnv)
-		packModes := []string{"", "none", "a", "b", "ab"} // every kernel variant and edge path
-		for it := 0; it < n; it++ {
-			gemmPackEnv = packModes[it%len(packModes)]
-			g := newGemmCase(r, it&1 != 0, it&2 != 0, randomDim(r), randomDim(r), randomDim(r),
-				scalars[r.IntN(len(scalars))], scalars[r.IntN(len(scalars))])
-			g.check(t, g.run(Sgemm), g.run(SgemmRef))
-			if t.Failed() {
-				t.Logf("GRAFT_GEMM_PACK=%q", gemmPackEnv)
-				return
+	for _, tt := range kernels.TestTiers() {
+		t.Run(tt.String(), func(t *testing.T) {
+			t.Parallel()
+			r := rand.New(rand.NewPCG(1, uint64(tt.Tier)))
+			packModes := []string{"", "none", "a", "b", "ab"} // every kernel variant and edge path
+			var cpus []CPU
+			for _, mode := range packModes {
+				cpus = append(cpus, cpuFor(t, tt, CPUOptions{GemmPack: mode}))
 			}
-		}
-	})
+			for it := 0; it < n; it++ {
+				g := newGemmCase(r, it&1 != 0, it&2 != 0, randomDim(r), randomDim(r), randomDim(r),
+					scalars[r.IntN(len(scalars))], scalars[r.IntN(len(scalars))])
+				g.check(t, g.run(sgemmOnCPU(cpus[it%len(cpus)])), g.run(SgemmRef))
+				if t.Failed() {
+					t.Logf("GemmPack %q", packModes[it%len(packModes)])
+					return
+				}
+			}
+		})
+	}
 }
 
 func TestSgemmZeroSizes(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/graftml/graft/kernels"
 )
 
 // BenchmarkSgemmPacking compares the packing choices (auto and each forced
@@ -23,15 +25,22 @@ func BenchmarkSgemmPacking(b *testing.B) {
 		A, B, C := RandNormal(1, 0, 1, m*k).data, RandNormal(2, 0, 1, k*n).data, make([]float32, m*n)
 		for _, mode := range []string{"auto", "none", "a", "b", "ab"} {
 			b.Run(fmt.Sprintf("shape=%s/pack=%s", sh, mode), func(b *testing.B) {
-				defer func(prev string) { gemmPackEnv = prev }(gemmPackEnv)
-				gemmPackEnv = mode
+				pack := mode
+				if pack == "auto" {
+					pack = ""
+				}
+				cpu, err := NewCPUWith(kernels.Current(), CPUOptions{GemmPack: pack})
+				if err != nil {
+					b.Fatal(err)
+				}
+				sgemm := sgemmOnCPU(cpu)
 				transA := os.Getenv("GRAFT_TUNE_TRANSA") != ""
 				lda := k
 				if transA {
 					lda = m
 				}
 				for b.Loop() {
-					Sgemm(transA, false, m, n, k, 1, A, lda, B, n, 0, C, n)
+					sgemm(transA, false, m, n, k, 1, A, lda, B, n, 0, C, n)
 				}
 				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})

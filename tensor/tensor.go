@@ -79,12 +79,12 @@ func sameBackend(op string, be Backend, ts ...*Tensor) {
 }
 
 // sameBackends reports whether a and b run the same kernels on the same
-// memory.
+// memory (CPU backends of one tier with different options do).
 func sameBackends(a, b Backend) bool {
 	switch a := a.(type) {
 	case CPU:
 		b, ok := b.(CPU)
-		return ok && a.kern() == b.kern()
+		return ok && a.kern().id == b.kern().id
 	case CUDA:
 		b, ok := b.(CUDA)
 		return ok && a.g == b.g

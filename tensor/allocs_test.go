@@ -3,8 +3,6 @@ package tensor
 import (
 	"runtime"
 	"testing"
-
-	"github.com/graftml/graft/kernels"
 )
 
 // TestOpsSteadyStateNoAllocs checks that, once their workspaces exist, the
@@ -26,7 +24,7 @@ func TestOpsSteadyStateNoAllocs(t *testing.T) {
 		"depthwise": {16, 16, 3, ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 16}},
 		"pointwise": {16, 24, 1, ConvParams{}},
 	}
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+	forEachTier(t, func(t *testing.T, cpu CPU) {
 		ops := map[string]func(){}
 		for name, c := range convs {
 			x := RandNormal(1, 0, 1, 2, 12, 12, c.c)
@@ -34,11 +32,11 @@ func TestOpsSteadyStateNoAllocs(t *testing.T) {
 			y := ConvOutput(x, w, c.p)
 			dy, dx, dw, db, b := RandNormal(3, 0, 1, y.shape...), Zeros(x.shape...), Zeros(w.shape...), Zeros(c.o), Zeros(c.o)
 			ops["conv "+name] = func() {
-				CPU{}.Conv2D(y, x, w, b, c.p)
-				CPU{}.Conv2DBackwardData(dx, dy, w, c.p)
-				CPU{}.Conv2DBackwardWeights(dw, db, x, dy, c.p)
-				CPU{}.Conv2DAct(y, x, w, b, c.p, ClampAct(0, 6))
-				CPU{}.Conv2DAct(y, x, w, b, c.p, ReLUAct())
+				cpu.Conv2D(y, x, w, b, c.p)
+				cpu.Conv2DBackwardData(dx, dy, w, c.p)
+				cpu.Conv2DBackwardWeights(dw, db, x, dy, c.p)
+				cpu.Conv2DAct(y, x, w, b, c.p, ClampAct(0, 6))
+				cpu.Conv2DAct(y, x, w, b, c.p, ReLUAct())
 			}
 		}
 		x := RandNormal(4, 0, 1, 2, 12, 12, 16)
@@ -46,29 +44,29 @@ func TestOpsSteadyStateNoAllocs(t *testing.T) {
 		oh, ow := pp.OutSize(12, 12)
 		py, pdy, pdx := Zeros(2, oh, ow, 16), RandNormal(5, 0, 1, 2, oh, ow, 16), Zeros(x.shape...)
 		ops["pooling"] = func() {
-			CPU{}.MaxPool2D(py, x, pp)
-			CPU{}.MaxPool2DBackward(pdx, x, pdy, pp)
-			CPU{}.AvgPool2D(py, x, pp)
-			CPU{}.AvgPool2DBackward(pdx, pdy, pp)
+			cpu.MaxPool2D(py, x, pp)
+			cpu.MaxPool2DBackward(pdx, x, pdy, pp)
+			cpu.AvgPool2D(py, x, pp)
+			cpu.AvgPool2DBackward(pdx, pdy, pp)
 		}
 		g, bt, sm, si, dg, db := Full(1, 16), Zeros(16), Zeros(16), Zeros(16), Zeros(16), Zeros(16)
 		bny, bdx := Zeros(x.shape...), Zeros(x.shape...)
 		ops["batch norm"] = func() {
-			CPU{}.BatchNormTrain(bny, x, g, bt, nil, nil, sm, si, BatchNormParams{Eps: 1e-5, ReLU: true})
-			CPU{}.BatchNormBackward(bdx, dg, db, x, bny, g, sm, si)
-			CPU{}.BatchNormInference(bny, x, g, bt, sm, si, BatchNormParams{Eps: 1e-5})
+			cpu.BatchNormTrain(bny, x, g, bt, nil, nil, sm, si, BatchNormParams{Eps: 1e-5, ReLU: true})
+			cpu.BatchNormBackward(bdx, dg, db, x, bny, g, sm, si)
+			cpu.BatchNormInference(bny, x, g, bt, sm, si, BatchNormParams{Eps: 1e-5})
 		}
-		ax, ay := RandNormal(6, 0, 1, 2, 12, 12, 16), Zeros(2, 12, 12, 16)
+		ax, ay := RandNormal(6, 0, 1, 2, 12, 12, 16), ZerosOn(cpu, 2, 12, 12, 16) // AddAct runs on ay's backend
 		ops["add, fused"] = func() {
 			AddAct(ay, ax, x, ClampAct(0, 6))
 			AddAct(ay, ax, x, ReLUAct())
-			CPU{}.Add(ay, ax, x)
-			CPU{}.ReLU(ay, ax)
+			cpu.Add(ay, ax, x)
+			cpu.ReLU(ay, ax)
 		}
 		red := Zeros(2, 12, 16)
 		ops["reductions"] = func() {
-			CPU{}.Sum(red, x, 1)
-			CPU{}.Max(red, x, 2)
+			cpu.Sum(red, x, 1)
+			cpu.Max(red, x, 2)
 		}
 		for name, op := range ops {
 			op() // create the workspaces

@@ -4,12 +4,10 @@ import (
 	"math"
 	"runtime"
 	"testing"
-
-	"github.com/graftml/graft/kernels"
 )
 
 func TestBatchNormMatchesReference(t *testing.T) {
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+	forEachTier(t, func(t *testing.T, cpu CPU) {
 		for i, shape := range [][]int{{2, 3, 4, 5}, {7, 17}, {3, 20, 20, 33}, {1, 1}, {600, 8}} {
 			c := shape[len(shape)-1]
 			// A large offset: the statistics must not cancel.
@@ -18,7 +16,7 @@ func TestBatchNormMatchesReference(t *testing.T) {
 			for _, relu := range []bool{false, true} {
 				p := BatchNormParams{Momentum: 0.1, Eps: 1e-5, UnbiasedVar: true, ReLU: relu}
 				var outs [2][]*Tensor // y, mean, invstd, runMean, runVar, dx, dgamma, dbeta
-				for k, b := range []Backend{CPU{}, Reference{}} {
+				for k, b := range []Backend{cpu, Reference{}} {
 					y, sm, si := Zeros(shape...), Zeros(c), Zeros(c)
 					rm, rv := Full(0.5, c), Full(2, c)
 					b.BatchNormTrain(y, x, gamma, beta, rm, rv, sm, si, p)

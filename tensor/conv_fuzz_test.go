@@ -39,24 +39,23 @@ func FuzzConv2D(f *testing.F) {
 			return
 		}
 		for _, tier := range kernels.TestTiers() {
-			restore, _ := tier.Use()
+			cpu := cpuFor(t, tier, CPUOptions{})
 			r := rand.New(rand.NewPCG(seed, 1))
 			x, wt, bias, y := cc.tensors(r)
 			want := y.Clone()
-			CPU{}.Conv2D(y, x, wt, bias, cc.p)
+			cpu.Conv2D(y, x, wt, bias, cc.p)
 			Reference{}.Conv2D(want, x, wt, bias, cc.p)
 			closeTo(t, tier.String()+" forward "+cc.String(), y.data, want.data, cc.kh*cc.kw*cc.c)
 			dy := RandNormal(seed, 0, 1, y.shape...)
 			dx, dxw := Zeros(x.shape...), Zeros(x.shape...)
-			CPU{}.Conv2DBackwardData(dx, dy, wt, cc.p)
+			cpu.Conv2DBackwardData(dx, dy, wt, cc.p)
 			Reference{}.Conv2DBackwardData(dxw, dy, wt, cc.p)
 			closeTo(t, tier.String()+" backward data "+cc.String(), dx.data, dxw.data, cc.o*cc.kh*cc.kw)
 			dw, dww, db, dbw := Zeros(wt.shape...), Zeros(wt.shape...), Zeros(cc.o), Zeros(cc.o)
-			CPU{}.Conv2DBackwardWeights(dw, db, x, dy, cc.p)
+			cpu.Conv2DBackwardWeights(dw, db, x, dy, cc.p)
 			Reference{}.Conv2DBackwardWeights(dww, dbw, x, dy, cc.p)
 			closeTo(t, tier.String()+" backward weights "+cc.String(), dw.data, dww.data, y.Len()/cc.o)
 			closeTo(t, tier.String()+" bias gradient "+cc.String(), db.data, dbw.data, y.Len()/cc.o)
-			restore()
 		}
 	})
 }

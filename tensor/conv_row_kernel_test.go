@@ -382,9 +382,9 @@ func TestConvThreadsBitIdentical(t *testing.T) {
 		{n: 3, h: 17, w: 19, c: 48, o: 48, kh: 3, kw: 3, p: dw},
 		{n: 2, h: 9, w: 9, c: 64, o: 64, kh: 3, kw: 3, p: pad(1)},
 	}
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+	forEachTier(t, func(t *testing.T, cpu CPU) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-		r := rand.New(rand.NewPCG(41, uint64(tier)))
+		r := rand.New(rand.NewPCG(41, uint64(cpu.kern().tier)))
 		for _, cc := range cases {
 			x, w, bias, y := cc.tensors(r)
 			dy := RandNormal(r.Uint64(), 0, 1, y.shape...)
@@ -392,9 +392,9 @@ func TestConvThreadsBitIdentical(t *testing.T) {
 			for _, procs := range []int{1, 2, 3} {
 				runtime.GOMAXPROCS(procs)
 				dx, dwt, db := Zeros(x.shape...), Zeros(w.shape...), Zeros(cc.o)
-				CPU{}.Conv2D(y, x, w, bias, cc.p)
-				CPU{}.Conv2DBackwardData(dx, dy, w, cc.p)
-				CPU{}.Conv2DBackwardWeights(dwt, db, x, dy, cc.p)
+				cpu.Conv2D(y, x, w, bias, cc.p)
+				cpu.Conv2DBackwardData(dx, dy, w, cc.p)
+				cpu.Conv2DBackwardWeights(dwt, db, x, dy, cc.p)
 				got := [][]float32{append([]float32(nil), y.data...), dx.data, dwt.data, db.data}
 				if first == nil {
 					first = got

@@ -5,8 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/graftml/graft/kernels"
 )
 
 type convCase struct {
@@ -85,8 +83,8 @@ func TestConv2DMatchesReference(t *testing.T) {
 	if testing.Short() {
 		cases = 40
 	}
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		r := rand.New(rand.NewPCG(11, uint64(tier)))
+	forEachTier(t, func(t *testing.T, cpu CPU) {
+		r := rand.New(rand.NewPCG(11, uint64(cpu.kern().tier)))
 		pad1 := ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
 		// The benchmark layers, shrunk: every fast path on shapes it was built for.
 		layers := []convCase{
@@ -140,20 +138,20 @@ func TestConv2DMatchesReference(t *testing.T) {
 				bias = nil
 			}
 			want := y.Clone()
-			CPU{}.Conv2D(y, x, w, bias, cc.p)
+			cpu.Conv2D(y, x, w, bias, cc.p)
 			Reference{}.Conv2D(want, x, w, bias, cc.p)
 			k := cc.kh * cc.kw * cc.c
 			closeTo(t, "forward "+cc.String(), y.data, want.data, k)
 
 			dy := RandNormal(r.Uint64(), 0, 1, y.shape...)
 			dx, dxWant := Full(float32(math.NaN()), x.shape...), Zeros(x.shape...)
-			CPU{}.Conv2DBackwardData(dx, dy, w, cc.p)
+			cpu.Conv2DBackwardData(dx, dy, w, cc.p)
 			Reference{}.Conv2DBackwardData(dxWant, dy, w, cc.p)
 			closeTo(t, "backward data "+cc.String(), dx.data, dxWant.data, cc.o*cc.kh*cc.kw)
 
 			dw, dwWant := Full(float32(math.NaN()), w.shape...), Zeros(w.shape...)
 			db, dbWant := Full(float32(math.NaN()), cc.o), Zeros(cc.o)
-			CPU{}.Conv2DBackwardWeights(dw, db, x, dy, cc.p)
+			cpu.Conv2DBackwardWeights(dw, db, x, dy, cc.p)
 			Reference{}.Conv2DBackwardWeights(dwWant, dbWant, x, dy, cc.p)
 			pix := y.Len() / cc.o
 			closeTo(t, "backward weights "+cc.String(), dw.data, dwWant.data, pix)

@@ -24,9 +24,9 @@ func TestWinogradMatchesReference(t *testing.T) {
 	if testing.Short() {
 		cases = 60
 	}
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		kn := cpuKernel()
-		r := rand.New(rand.NewPCG(21, uint64(tier)))
+	forEachTier(t, func(t *testing.T, cpu CPU) {
+		kn := cpu.kern()
+		r := rand.New(rand.NewPCG(21, uint64(cpu.kern().tier)))
 		worst := 0.0 // largest error / bound seen
 		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
 		fixed := []convCase{ // C > KC (two K blocks on AVX2), and odd sizes with asymmetric padding
@@ -119,8 +119,8 @@ func fill(s []float32, v float32) {
 // TestWinogradDeterministic checks that the result does not depend on the
 // number of threads nor on the chunk size (bit for bit).
 func TestWinogradDeterministic(t *testing.T) {
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		kn := cpuKernel()
+	forEachTier(t, func(t *testing.T, cpu CPU) {
+		kn := cpu.kern()
 		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 		r := rand.New(rand.NewPCG(22, 0))
@@ -207,8 +207,8 @@ func TestWinogradNoAllocs(t *testing.T) {
 		t.Skip("sync.Pool drops items at random under the race detector")
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		kn := cpuKernel()
+	forEachTier(t, func(t *testing.T, cpu CPU) {
+		kn := cpu.kern()
 		cc := convCase{n: 2, h: 12, w: 12, c: 32, o: 32, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}}
 		x, w, bias, y := cc.tensors(rand.New(rand.NewPCG(24, 0)))
 		g := convDims("Conv2D", x, w, y, bias, cc.p)
@@ -437,8 +437,8 @@ func FuzzWinograd(f *testing.F) {
 		}
 		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
 		for _, tier := range kernels.TestTiers() {
-			restore, _ := tier.Use()
-			kn := cpuKernel()
+			cpu := cpuFor(t, tier, CPUOptions{})
+			kn := cpu.kern()
 			winoChunkTiles = int(seed%4) * kn.mr // 0: the default
 			r := rand.New(rand.NewPCG(seed, 1))
 			x, wt, bias, y := cc.tensors(r)
@@ -457,7 +457,6 @@ func FuzzWinograd(f *testing.F) {
 			Reference{}.Conv2DBackwardData(dxWant, dy, wt, cc.p)
 			bound = winoErrorBound(dy.data, flipWeights(wt.data, cc.o, cc.c), nil, cc.n, g.oh, g.ow, cc.o, cc.c, fg.p)
 			checkBound(t, tier.String()+" backward data "+cc.String(), dx.data, dxWant.data, bound)
-			restore()
 		}
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/graftml/graft/internal/tensorcheck"
-	"github.com/graftml/graft/kernels"
 )
 
 var elemLens = []int{0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 1000, 4099}
@@ -84,8 +83,8 @@ func TestElementwiseMatchesReference(t *testing.T) {
 		{"ReLU", func(b Backend, out, x, y *Tensor) { b.ReLU(out, x) }},
 		{"ReLUGrad", func(b Backend, out, x, y *Tensor) { b.ReLUGrad(out, x, y) }},
 	}
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		r := rand.New(rand.NewPCG(5, uint64(tier)))
+	forEachTier(t, func(t *testing.T, cpu CPU) {
+		r := rand.New(rand.NewPCG(5, uint64(cpu.kern().tier)))
 		for _, o := range ops {
 			for _, n := range elemLens {
 				name := fmt.Sprintf("%s/n=%d", o.name, n)
@@ -93,7 +92,7 @@ func TestElementwiseMatchesReference(t *testing.T) {
 				y, _ := guarded(r, n, true)
 				got, buf := guarded(r, n, false)
 				want := Zeros(n)
-				o.run(CPU{}, got, x, y)
+				o.run(cpu, got, x, y)
 				o.run(Reference{}, want, x, y)
 				tensorcheck.CheckGuards(t, name, buf)
 				for i := range want.data {
@@ -103,7 +102,7 @@ func TestElementwiseMatchesReference(t *testing.T) {
 				}
 				// In place: the destination is the first source.
 				inPlace := x.Clone()
-				o.run(CPU{}, inPlace, inPlace, y)
+				o.run(cpu, inPlace, inPlace, y)
 				for i := range want.data {
 					if o.name != "Axpy" && !close32(inPlace.data[i], want.data[i], want.data[i]) {
 						t.Fatalf("%s in place: [%d] = %v, want %v", name, i, inPlace.data[i], want.data[i])
@@ -116,8 +115,8 @@ func TestElementwiseMatchesReference(t *testing.T) {
 
 func TestReductionsMatchReference(t *testing.T) {
 	shapes := [][]int{{1}, {7}, {33}, {1000}, {3, 5}, {4, 17}, {2, 3, 4}, {5, 9, 33}, {2, 1, 7, 3}, {3, 0, 2}}
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		r := rand.New(rand.NewPCG(6, uint64(tier)))
+	forEachTier(t, func(t *testing.T, cpu CPU) {
+		r := rand.New(rand.NewPCG(6, uint64(cpu.kern().tier)))
 		for _, shape := range shapes {
 			for axis := range shape {
 				for _, nan := range []bool{false, true} {
@@ -129,10 +128,10 @@ func TestReductionsMatchReference(t *testing.T) {
 					for _, red := range []string{"Sum", "Max"} {
 						got, want := Zeros(out...), Zeros(out...)
 						if red == "Sum" {
-							CPU{}.Sum(got, src, axis)
+							cpu.Sum(got, src, axis)
 							Reference{}.Sum(want, src, axis)
 						} else {
-							CPU{}.Max(got, src, axis)
+							cpu.Max(got, src, axis)
 							Reference{}.Max(want, src, axis)
 						}
 						for i := range want.data {

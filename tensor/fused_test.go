@@ -49,10 +49,7 @@ func TestConv2DActExact(t *testing.T) {
 		cases = append(cases, randomConv(r))
 	}
 	for _, tier := range kernels.TestTiers() {
-		restore, err := tier.Use()
-		if err != nil {
-			t.Fatal(err)
-		}
+		cpu := cpuFor(t, tier, CPUOptions{})
 		for _, procs := range []int{1, 2} {
 			prev := runtime.GOMAXPROCS(procs)
 			for ci, cc := range cases {
@@ -83,11 +80,11 @@ func TestConv2DActExact(t *testing.T) {
 						bias = nil
 					}
 					one := runtime.GOMAXPROCS(1) // the reference on one thread
-					CPU{}.Conv2D(want, x, w, bias, cc.p)
+					cpu.Conv2D(want, x, w, bias, cc.p)
 					runtime.GOMAXPROCS(one)
 					refAct(want.Data(), act)
 					got := ConvOutput(x, w, cc.p)
-					CPU{}.Conv2DAct(got, x, w, bias, cc.p, act)
+					cpu.Conv2DAct(got, x, w, bias, cc.p, act)
 					for i, v := range want.Data() {
 						if g := got.Data()[i]; !sameBits(g, v) {
 							t.Fatalf("tier %s, %d threads, %v, act %+v, bias %v: y[%d] = %v (%#x), want %v (%#x)",
@@ -98,7 +95,6 @@ func TestConv2DActExact(t *testing.T) {
 			}
 			runtime.GOMAXPROCS(prev)
 		}
-		restore()
 	}
 }
 
@@ -193,7 +189,7 @@ func TestPointwiseActExact(t *testing.T) {
 		{1, 14, 14, 64, 384}, {2, 16, 16, 24, 144}, {1, 28, 28, 32, 16},
 		{4, 9, 11, 40, 24}, {1, 2, 1, 1, 2}, {1, 13, 17, 96, 40}, // not C = O = 1: that is depthwise
 	}
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+	forEachTier(t, func(t *testing.T, cpu CPU) {
 		for _, procs := range []int{1, 2} {
 			prev := runtime.GOMAXPROCS(procs)
 			for si, s := range shapes {
@@ -211,12 +207,12 @@ func TestPointwiseActExact(t *testing.T) {
 						}
 					}
 					want := Zeros(s.n, s.h, s.w, s.o)
-					CPU{}.Conv2DAct(want, x, w, bias, ConvParams{}, act)
+					cpu.Conv2DAct(want, x, w, bias, ConvParams{}, act)
 					got := Full(float32(math.NaN()), s.n, s.h, s.w, s.o)
-					CPU{}.PointwiseAct(got, x, wt, bias, act)
+					cpu.PointwiseAct(got, x, wt, bias, act)
 					for i, v := range want.Data() {
 						if g := got.Data()[i]; !sameBits(g, v) {
-							t.Fatalf("tier %s, %d threads, %+v, act %+v, bias %v: y[%d] = %v, want %v", tier, procs, s, act, bias != nil, i, g, v)
+							t.Fatalf("tier %s, %d threads, %+v, act %+v, bias %v: y[%d] = %v, want %v", cpu.Name(), procs, s, act, bias != nil, i, g, v)
 						}
 					}
 				}

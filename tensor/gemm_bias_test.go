@@ -18,10 +18,7 @@ import (
 func TestSgemmBiasExact(t *testing.T) {
 	shapes := [][3]int{{1, 1, 1}, {13, 33, 7}, {25, 70, 600}, {700, 40, 17}, {37, 129, 260}}
 	for _, tier := range kernels.TestTiers() {
-		restore, err := tier.Use()
-		if err != nil {
-			t.Fatal(err)
-		}
+		cpu := cpuFor(t, tier, CPUOptions{})
 		for _, procs := range []int{1, 2} {
 			prev := runtime.GOMAXPROCS(procs)
 			for si, sh := range shapes {
@@ -41,14 +38,14 @@ func TestSgemmBiasExact(t *testing.T) {
 						}
 					}
 					want := g.run(func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-						sgemm(cpuKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+						sgemm(cpu.kern(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 						for i := 0; bias != nil && i < m; i++ {
 							row := c[i*ldc : i*ldc+n]
-							addF32(cpuKernel(), row, row, bias)
+							addF32(cpu.kern(), row, row, bias)
 						}
 					})
 					got := g.run(func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-						sgemmBias(cpuKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
+						sgemmBias(cpu.kern(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
 					})
 					where := fmt.Sprintf("tier %s, %d threads, %v, trans %v %v, beta %v, bias %v", tier, procs, sh, transA, transB, beta, bias != nil)
 					for i := range want {
@@ -60,6 +57,5 @@ func TestSgemmBiasExact(t *testing.T) {
 			}
 			runtime.GOMAXPROCS(prev)
 		}
-		restore()
 	}
 }

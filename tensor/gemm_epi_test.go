@@ -25,10 +25,7 @@ var epiActs = []FusedAct{{}, ReLUAct(), ClampAct(0, 6), ClampAct(-0.5, 0.25), Cl
 func TestSgemmEpilogueExact(t *testing.T) {
 	shapes := [][3]int{{1, 1, 1}, {13, 33, 7}, {25, 70, 600}, {700, 40, 17}, {37, 129, 260}, {24, 64, 16}, {40, 24, 30}, {30, 144, 20}, {26, 57, 200}}
 	for _, tier := range kernels.TestTiers() {
-		restore, err := tier.Use()
-		if err != nil {
-			t.Fatal(err)
-		}
+		cpu := cpuFor(t, tier, CPUOptions{})
 		for _, procs := range []int{1, 2} {
 			prev := runtime.GOMAXPROCS(procs)
 			for si, sh := range shapes {
@@ -65,20 +62,17 @@ func TestSgemmEpilogueExact(t *testing.T) {
 						// The AVX-512 product through its stand-ins
 						// (bit for bit the assembly, edge tiles in Go):
 						// a reference for the masked edge kernels.
+						ref := cpu
 						if tier.Tier == kernels.AVX512 && !tier.StandIns {
 							if ok, _ := kernels.StandInsSupported(kernels.AVX512); ok {
-								r, err := kernels.TestTier{Tier: kernels.AVX512, StandIns: true}.Use()
-								if err != nil {
-									t.Fatal(err)
-								}
-								defer r()
+								ref = cpuFor(t, kernels.TestTier{Tier: kernels.AVX512, StandIns: true}, CPUOptions{})
 							}
 						}
-						sgemm(cpuKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+						sgemm(ref.kern(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 						for i := 0; i < m; i++ {
 							row := c[i*ldc : i*ldc+n]
 							if bias != nil {
-								addF32(cpuKernel(), row, row, bias)
+								addF32(ref.kern(), row, row, bias)
 							}
 							switch act.Kind {
 							case FuseReLU:
@@ -95,7 +89,7 @@ func TestSgemmEpilogueExact(t *testing.T) {
 						}
 					})
 					got := g.run(func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-						sgemmEpi(cpuKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, c, ldc)
+						sgemmEpi(cpu.kern(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, c, ldc)
 					})
 					where := fmt.Sprintf("tier %s, %d threads, %v, trans %v %v, alpha %v beta %v, bias %v, act %+v", tier, procs, sh, transA, transB, alpha, beta, bias != nil, act)
 					for i := range want {
@@ -107,7 +101,6 @@ func TestSgemmEpilogueExact(t *testing.T) {
 			}
 			runtime.GOMAXPROCS(prev)
 		}
-		restore()
 	}
 }
 

@@ -14,18 +14,13 @@ import (
 // replaces it.
 var guard = math.Float32frombits(0x7fc0dead)
 
-// forEachTier runs f once with every tier this machine supports.
-func forEachTier(t *testing.T, f func(t *testing.T, tier kernels.Tier)) {
+// forEachTier runs f as a subtest, named by the tier, with a CPU backend
+// of every tier the tests walk (kernels.TestTiers), made by NewCPU:
+// nothing process-wide is switched.
+func forEachTier(t *testing.T, f func(t *testing.T, cpu CPU)) {
 	t.Helper()
-	for _, tier := range kernels.TestTiers() {
-		t.Run(tier.String(), func(t *testing.T) {
-			restore, err := tier.Use()
-			if err != nil {
-				t.Skip(err)
-			}
-			defer restore()
-			f(t, tier.Tier)
-		})
+	for _, tt := range kernels.TestTiers() {
+		t.Run(tt.String(), func(t *testing.T) { f(t, cpuFor(t, tt, CPUOptions{})) })
 	}
 }
 
@@ -202,14 +197,14 @@ func TestSgemmRandom(t *testing.T) {
 }
 
 func TestSgemmZeroSizes(t *testing.T) {
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+	forEachTier(t, func(t *testing.T, cpu CPU) {
 		r := rand.New(rand.NewPCG(2, 0))
 		for _, m := range []int{0, 1, 5} {
 			for _, n := range []int{0, 1, 17} {
 				for _, k := range []int{0, 1, 33} {
 					for _, ab := range [][2]float32{{1, 0}, {0, 0}, {0, 2}, {1.5, -1}} {
 						g := newGemmCase(r, k%2 == 1, n%2 == 1, m, n, k, ab[0], ab[1])
-						g.check(t, g.run(Sgemm), g.run(SgemmRef))
+						g.check(t, g.run(sgemmOnCPU(cpu)), g.run(SgemmRef))
 					}
 				}
 			}
@@ -222,17 +217,17 @@ func TestSgemmLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large shapes in -short mode")
 	}
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		kn := cpuKernel()
+	forEachTier(t, func(t *testing.T, cpu CPU) {
+		kn := cpu.kern()
 		r := rand.New(rand.NewPCG(3, 0))
 		for _, tr := range [][2]bool{{false, false}, {true, true}} {
 			m, n, k := kn.mc+kn.mr+1, kn.nr*3+5, kn.kc*2+3
 			g := newGemmCase(r, tr[0], tr[1], m, n, k, 1, 0.5)
-			g.check(t, g.run(Sgemm), g.run(SgemmRef))
+			g.check(t, g.run(sgemmOnCPU(cpu)), g.run(SgemmRef))
 		}
 		if kn.nc < 2048 {
 			g := newGemmCase(r, false, true, 13, kn.nc+kn.nr+3, 37, -1, 1)
-			g.check(t, g.run(Sgemm), g.run(SgemmRef))
+			g.check(t, g.run(sgemmOnCPU(cpu)), g.run(SgemmRef))
 		}
 	})
 }
@@ -240,7 +235,7 @@ func TestSgemmLarge(t *testing.T) {
 // TestSgemmThreadsBitIdentical checks the result does not depend on the
 // number of threads.
 func TestSgemmThreadsBitIdentical(t *testing.T) {
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+	forEachTier(t, func(t *testing.T, cpu CPU) {
 		r := rand.New(rand.NewPCG(4, 0))
 		prev := runtime.GOMAXPROCS(0)
 		defer runtime.GOMAXPROCS(prev)
@@ -249,7 +244,7 @@ func TestSgemmThreadsBitIdentical(t *testing.T) {
 			var first []float32
 			for _, procs := range []int{1, 2, 3, 4, 7} {
 				runtime.GOMAXPROCS(procs)
-				got := g.run(Sgemm)
+				got := g.run(sgemmOnCPU(cpu))
 				if first == nil {
 					first = got
 					continue
@@ -281,11 +276,12 @@ func TestSgemmSteadyStateNoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items at random under the race detector")
 	}
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+	forEachTier(t, func(t *testing.T, cpu CPU) {
 		m, n, k := 200, 300, 150
 		a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
-		Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) // warm the pools
-		allocs := testing.AllocsPerRun(20, func() { Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) })
+		sgemm := sgemmOnCPU(cpu)
+		sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) // warm the pools
+		allocs := testing.AllocsPerRun(20, func() { sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) })
 		if allocs > 0.5 {
 			t.Fatalf("Sgemm allocates %.1f times per call in steady state", allocs)
 		}

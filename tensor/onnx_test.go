@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/graftml/graft/internal/onnx"
-	"github.com/graftml/graft/kernels"
 )
 
 // onnxNodeDir holds Debian's libonnx-testdata operator cases.
@@ -72,7 +71,7 @@ func TestONNXNode(t *testing.T) {
 		cases = append(cases, onnxCase{filepath.Base(dir), m, sets})
 	}
 	perOp := map[string]int{}
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
+	forEachTier(t, func(t *testing.T, cpu CPU) {
 		ran, skipped := 0, 0
 		for _, c := range cases {
 			if _, ok := onnxNotApplicable[c.name]; ok {
@@ -88,7 +87,7 @@ func TestONNXNode(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", c.name, err)
 				}
-				got, err := runONNXNode(c.m.Nodes[0], c.m.Opset, ins, len(want))
+				got, err := runONNXNode(cpu, c.m.Nodes[0], c.m.Opset, ins, len(want))
 				if err != nil {
 					t.Errorf("%s: %v", c.name, err)
 					continue
@@ -214,9 +213,8 @@ func windowParams(n onnx.Node, h, w, kh, kw int) (ConvParams, error) {
 	return p, nil
 }
 
-// runONNXNode runs one node through the default backend's ops.
-func runONNXNode(n onnx.Node, opset int64, in []*onnx.Tensor, nout int) ([]*Tensor, error) {
-	b := Default()
+// runONNXNode runs one node through backend b's ops.
+func runONNXNode(b Backend, n onnx.Node, opset int64, in []*onnx.Tensor, nout int) ([]*Tensor, error) {
 	x := fromONNX(in[0])
 	switch n.OpType {
 	case "Conv":

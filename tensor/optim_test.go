@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/graftml/graft/internal/tensorcheck"
-	"github.com/graftml/graft/kernels"
 )
 
 // optimLens are the lengths the updates are checked at: every length up to
@@ -74,12 +73,13 @@ var adamCases = []adamCase{
 	{3e-4, 0.85, 0.99, 1e-6, 5e-2, 3, true},
 }
 
-func (c adamCase) run(w, g, m, v []float32, ref bool) {
+// run applies the case on kernel set kn, or the plain reference when ref.
+func (c adamCase) run(kn *gemmKernel, w, g, m, v []float32, ref bool) {
 	bc1 := 1 - math.Pow(float64(c.b1), float64(c.step))
 	bc2 := 1 - math.Pow(float64(c.b2), float64(c.step))
 	stepSize, sq2 := float32(float64(c.lr)/bc1), float32(math.Sqrt(bc2))
 	if !ref {
-		AdamUpdate(w, g, m, v, c.lr, c.b1, c.b2, c.eps, c.wd, stepSize, sq2, c.decoupled)
+		adamUpdate(kn, w, g, m, v, c.lr, c.b1, c.b2, c.eps, c.wd, stepSize, sq2, c.decoupled)
 		return
 	}
 	k := adamConsts{c.b1, 1 - c.b1, c.b2, 1 - c.b2, c.eps, c.wd, stepSize, sq2, float32(1 - float64(c.lr)*float64(c.wd))}
@@ -91,8 +91,8 @@ func (c adamCase) run(w, g, m, v []float32, ref bool) {
 // lengths split over the pool, writing nothing outside the arrays.
 func TestOptimUpdatesMatchReference(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 3)))
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		r := rand.New(rand.NewPCG(11, uint64(tier)))
+	forEachTier(t, func(t *testing.T, cpu CPU) {
+		r := rand.New(rand.NewPCG(11, uint64(cpu.kern().tier)))
 		for ci, c := range sgdCases {
 			for _, n := range optimLens() {
 				name := fmt.Sprintf("SGD case %d n=%d", ci, n)
@@ -104,7 +104,7 @@ func TestOptimUpdatesMatchReference(t *testing.T) {
 				if c.mom != 0 {
 					buf, refBuf = b, rbuf
 				}
-				SGDUpdate(w, g, buf, c.lr, c.mom, c.wd, c.nesterov, c.first)
+				sgdUpdate(cpu.kern(), w, g, buf, c.lr, c.mom, c.wd, c.nesterov, c.first)
 				sgdRef(rw, rg, refBuf, c.lr, c.mom, c.wd, c.nesterov, c.first)
 				for _, bb := range [][]float32{wb, gb, bb} {
 					tensorcheck.CheckGuards(t, name, bb)
@@ -123,8 +123,8 @@ func TestOptimUpdatesMatchReference(t *testing.T) {
 				v, vb := optimArrays(r, n, 0.01, true)
 				rw, rg := append([]float32(nil), w...), append([]float32(nil), g...)
 				rm, rv := append([]float32(nil), m...), append([]float32(nil), v...)
-				c.run(w, g, m, v, false)
-				c.run(rw, rg, rm, rv, true)
+				c.run(cpu.kern(), w, g, m, v, false)
+				c.run(nil, rw, rg, rm, rv, true)
 				for _, bb := range [][]float32{wb, gb, mb, vb} {
 					tensorcheck.CheckGuards(t, name, bb)
 				}
@@ -156,7 +156,7 @@ func TestOptimUpdatesThreadIndependent(t *testing.T) {
 		}
 		w2, m, v := append([]float32(nil), w0...), append([]float32(nil), m0...), append([]float32(nil), v0...)
 		for step := range 3 {
-			adamCase{1e-3, 0.9, 0.999, 1e-8, 1e-2, step + 1, step == 1}.run(w2, g, m, v, false)
+			adamCase{1e-3, 0.9, 0.999, 1e-8, 1e-2, step + 1, step == 1}.run(cpuKernel(), w2, g, m, v, false)
 		}
 		if sw == nil {
 			sw, sb = w, b

@@ -164,8 +164,8 @@ func TestMaxPoolBackwardBits(t *testing.T) {
 		{KH: 1, KW: 1},
 		{KH: 4, KW: 4, ConvParams: ConvParams{StrideH: 4, StrideW: 4, PadBottom: 3, PadRight: 2}},
 	}
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		r := rand.New(rand.NewPCG(23, uint64(tier)))
+	forEachTier(t, func(t *testing.T, cpu CPU) {
+		r := rand.New(rand.NewPCG(23, uint64(cpu.kern().tier)))
 		for _, c := range []int{1, 5, 6, 7, 8, 9, 16, 17, 24, 32, 33, 40, 64, 71} {
 			for _, p := range windows {
 				n, h, w := 1+r.IntN(3), 1+r.IntN(13), 1+r.IntN(13)
@@ -184,7 +184,7 @@ func TestMaxPoolBackwardBits(t *testing.T) {
 					}
 				}
 				dx, want := Full(7, x.shape...), Full(7, x.shape...)
-				CPU{}.MaxPool2DBackward(dx, x, dy, p)
+				cpu.MaxPool2DBackward(dx, x, dy, p)
 				Reference{}.MaxPool2DBackward(want, x, dy, p)
 				for i := range want.data {
 					if !sameBits(dx.data[i], want.data[i]) {

@@ -5,8 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/graftml/graft/kernels"
 )
 
 // TestPoolMatchesReference runs the CPU pooling loops against the
@@ -14,8 +12,8 @@ import (
 // mode, count-include-pad) and channel counts on both sides of the
 // vector threshold, with NaNs among the inputs.
 func TestPoolMatchesReference(t *testing.T) {
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		r := rand.New(rand.NewPCG(5, uint64(tier)))
+	forEachTier(t, func(t *testing.T, cpu CPU) {
+		r := rand.New(rand.NewPCG(5, uint64(cpu.kern().tier)))
 		for i := 0; i < 300; i++ {
 			p := PoolParams{KH: 1 + r.IntN(4), KW: 1 + r.IntN(4), CeilMode: r.IntN(2) == 0, CountIncludePad: r.IntN(2) == 0}
 			p.StrideH, p.StrideW = 1+r.IntN(3), 1+r.IntN(3)
@@ -38,14 +36,14 @@ func TestPoolMatchesReference(t *testing.T) {
 				y, want := Full(7, n, oh, ow, c), Full(7, n, oh, ow, c)
 				dx, dxWant := Full(7, x.shape...), Full(7, x.shape...)
 				if op == "max" {
-					CPU{}.MaxPool2D(y, x, p)
+					cpu.MaxPool2D(y, x, p)
 					Reference{}.MaxPool2D(want, x, p)
-					CPU{}.MaxPool2DBackward(dx, x, dy, p)
+					cpu.MaxPool2DBackward(dx, x, dy, p)
 					Reference{}.MaxPool2DBackward(dxWant, x, dy, p)
 				} else {
-					CPU{}.AvgPool2D(y, x, p)
+					cpu.AvgPool2D(y, x, p)
 					Reference{}.AvgPool2D(want, x, p)
-					CPU{}.AvgPool2DBackward(dx, dy, p)
+					cpu.AvgPool2DBackward(dx, dy, p)
 					Reference{}.AvgPool2DBackward(dxWant, dy, p)
 				}
 				poolClose(t, op+" forward "+name, y.data, want.data)

@@ -14,21 +14,21 @@ import (
 // (kernels/amd64/stream512_amd64.s), each run on z (and x, y) in place.
 var streamOps = []struct {
 	name string
-	run  func(z, x, y []float32)
+	run  func(kn *gemmKernel, z, x, y []float32)
 }{
-	{"add", func(z, x, y []float32) { addF32(cpuKernel(), z, x, y) }},
-	{"mul", func(z, x, y []float32) { mulF32(cpuKernel(), z, x, y) }},
-	{"sub", func(z, x, y []float32) { subF32(cpuKernel(), z, x, y) }},
-	{"max", func(z, x, y []float32) { maxF32(cpuKernel(), z, x, y) }},
-	{"fma", func(z, x, y []float32) { fmaF32(cpuKernel(), z, x, y) }},
-	{"scale", func(z, x, _ []float32) { scaleF32(cpuKernel(), z, -1.25, x) }},
-	{"axpy", func(z, x, _ []float32) { axpyF32(cpuKernel(), z, 0.75, x) }},
-	{"relu", func(z, x, _ []float32) { reluF32(cpuKernel(), z, x) }},
-	{"reluGrad", func(z, x, y []float32) { reluGradF32(cpuKernel(), z, x, y) }},
-	{"clamp", func(z, x, _ []float32) { clampF32(cpuKernel(), z, x, 0, 6) }},
-	{"clampNeg", func(z, x, _ []float32) { clampF32(cpuKernel(), z, x, float32(math.Copysign(0, -1)), 1) }},
-	{"colSum", func(z, x, _ []float32) { colSum(cpuKernel(), z, x, 3, len(z)) }},
-	{"colSum1", func(z, x, _ []float32) { colSum(cpuKernel(), z, x, 1, len(z)) }},
+	{"add", func(kn *gemmKernel, z, x, y []float32) { addF32(kn, z, x, y) }},
+	{"mul", func(kn *gemmKernel, z, x, y []float32) { mulF32(kn, z, x, y) }},
+	{"sub", func(kn *gemmKernel, z, x, y []float32) { subF32(kn, z, x, y) }},
+	{"max", func(kn *gemmKernel, z, x, y []float32) { maxF32(kn, z, x, y) }},
+	{"fma", func(kn *gemmKernel, z, x, y []float32) { fmaF32(kn, z, x, y) }},
+	{"scale", func(kn *gemmKernel, z, x, _ []float32) { scaleF32(kn, z, -1.25, x) }},
+	{"axpy", func(kn *gemmKernel, z, x, _ []float32) { axpyF32(kn, z, 0.75, x) }},
+	{"relu", func(kn *gemmKernel, z, x, _ []float32) { reluF32(kn, z, x) }},
+	{"reluGrad", func(kn *gemmKernel, z, x, y []float32) { reluGradF32(kn, z, x, y) }},
+	{"clamp", func(kn *gemmKernel, z, x, _ []float32) { clampF32(kn, z, x, 0, 6) }},
+	{"clampNeg", func(kn *gemmKernel, z, x, _ []float32) { clampF32(kn, z, x, float32(math.Copysign(0, -1)), 1) }},
+	{"colSum", func(kn *gemmKernel, z, x, _ []float32) { colSum(kn, z, x, 3, len(z)) }},
+	{"colSum1", func(kn *gemmKernel, z, x, _ []float32) { colSum(kn, z, x, 1, len(z)) }},
 }
 
 var streamSpecials = []float32{0, float32(math.Copysign(0, -1)), 6, -6, 1, 1e-45, -1e-45,
@@ -36,13 +36,9 @@ var streamSpecials = []float32{0, float32(math.Copysign(0, -1)), 6, -6, 1, 1e-45
 
 // runStreamOp runs op on copies of z, x, y (x holding three rows of len(z)
 // for the column sums) inside guard bands, on the tier t, and returns z.
-func runStreamOp(t *testing.T, tier kernels.TestTier, run func(z, x, y []float32), z, x, y []float32) []float32 {
+func runStreamOp(t *testing.T, tier kernels.TestTier, run func(kn *gemmKernel, z, x, y []float32), z, x, y []float32) []float32 {
 	t.Helper()
-	restore, err := tier.Use()
-	if err != nil {
-		t.Skip(err)
-	}
-	defer restore()
+	kn := cpuFor(t, tier, CPUOptions{}).kern()
 	n := len(z)
 	buf := make([]float32, n+2*guardLen)
 	for i := range buf {
@@ -50,7 +46,7 @@ func runStreamOp(t *testing.T, tier kernels.TestTier, run func(z, x, y []float32
 	}
 	zz := buf[guardLen : guardLen+n]
 	copy(zz, z)
-	run(zz, append([]float32(nil), x...), append([]float32(nil), y...))
+	run(kn, zz, append([]float32(nil), x...), append([]float32(nil), y...))
 	for i, v := range buf {
 		if (i < guardLen || i >= len(buf)-guardLen) && math.Float32bits(v) != math.Float32bits(guard) {
 			t.Fatalf("tier %s: wrote outside z at buffer index %d", tier, i)
@@ -104,8 +100,8 @@ func TestStream512MatchesStandIns(t *testing.T) {
 // TestColSumMatchesReference checks colSum on every tier against float64
 // sums, on ragged widths, row counts and row strides.
 func TestColSumMatchesReference(t *testing.T) {
-	forEachTier(t, func(t *testing.T, tier kernels.Tier) {
-		r := rand.New(rand.NewPCG(7, uint64(tier)))
+	forEachTier(t, func(t *testing.T, cpu CPU) {
+		r := rand.New(rand.NewPCG(7, uint64(cpu.kern().tier)))
 		for _, n := range []int{1, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 100, 129, 200} {
 			for _, rows := range []int{0, 1, 2, 3, 5, 64} {
 				ldx := n + r.IntN(5)
@@ -122,7 +118,7 @@ func TestColSumMatchesReference(t *testing.T) {
 						want[j] += float64(x[q*ldx+j])
 					}
 				}
-				colSum(cpuKernel(), acc, x, rows, ldx)
+				colSum(cpu.kern(), acc, x, rows, ldx)
 				for j, v := range acc {
 					if math.Abs(float64(v)-want[j]) > 1e-5*float64(rows+1) {
 						t.Fatalf("n=%d rows=%d ldx=%d: acc[%d] = %v, want %v", n, rows, ldx, j, v, want[j])
@@ -160,19 +156,19 @@ func BenchmarkStream(b *testing.B) {
 	type bop struct {
 		name   string
 		floats int // floats moved per element
-		run    func(z, x, y, w []float32)
+		run    func(kn *gemmKernel, z, x, y, w []float32)
 	}
 	adam := &adamConsts{0.9, 0.1, 0.999, 0.001, 1e-8, 0, 1e-3, 1, 1}
 	ops := []bop{
-		{"add", 3, func(z, x, y, _ []float32) { addF32(cpuKernel(), z, x, y) }},
-		{"axpy", 3, func(z, x, _, _ []float32) { axpyF32(cpuKernel(), z, 0.5, x) }},
-		{"relu", 2, func(z, x, _, _ []float32) { reluF32(cpuKernel(), z, x) }},
-		{"reluGrad", 3, func(z, x, y, _ []float32) { reluGradF32(cpuKernel(), z, x, y) }},
-		{"clamp", 2, func(z, x, _, _ []float32) { clampF32(cpuKernel(), z, x, 0, 6) }},
-		{"max", 3, func(z, x, y, _ []float32) { maxF32(cpuKernel(), z, x, y) }},
-		{"colSum", 1, func(z, x, _, _ []float32) { colSum(cpuKernel(), z[:64], x, len(z)/64, 64) }},
-		{"sgd", 5, func(z, x, y, _ []float32) { sgdFast(cpuKernel(), z, x, y, 0.1, 0.9, 1e-4, false, false) }},
-		{"adam", 7, func(z, x, y, w []float32) { adamFast(cpuKernel(), z, x, y, w, adam, false) }},
+		{"add", 3, func(kn *gemmKernel, z, x, y, _ []float32) { addF32(kn, z, x, y) }},
+		{"axpy", 3, func(kn *gemmKernel, z, x, _, _ []float32) { axpyF32(kn, z, 0.5, x) }},
+		{"relu", 2, func(kn *gemmKernel, z, x, _, _ []float32) { reluF32(kn, z, x) }},
+		{"reluGrad", 3, func(kn *gemmKernel, z, x, y, _ []float32) { reluGradF32(kn, z, x, y) }},
+		{"clamp", 2, func(kn *gemmKernel, z, x, _, _ []float32) { clampF32(kn, z, x, 0, 6) }},
+		{"max", 3, func(kn *gemmKernel, z, x, y, _ []float32) { maxF32(kn, z, x, y) }},
+		{"colSum", 1, func(kn *gemmKernel, z, x, _, _ []float32) { colSum(kn, z[:64], x, len(z)/64, 64) }},
+		{"sgd", 5, func(kn *gemmKernel, z, x, y, _ []float32) { sgdFast(kn, z, x, y, 0.1, 0.9, 1e-4, false, false) }},
+		{"adam", 7, func(kn *gemmKernel, z, x, y, w []float32) { adamFast(kn, z, x, y, w, adam, false) }},
 	}
 	for _, n := range []int{4096, 65536, 1 << 21} {
 		z, x, y, w := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
@@ -182,13 +178,13 @@ func BenchmarkStream(b *testing.B) {
 		for _, op := range ops {
 			for _, tier := range []kernels.Tier{kernels.AVX2, kernels.AVX512} {
 				b.Run(fmt.Sprintf("%s/n=%d/%s", op.name, n, tier), func(b *testing.B) {
-					restore, err := kernels.Use(tier)
+					cpu, err := NewCPU(tier, false)
 					if err != nil {
 						b.Skip(err)
 					}
-					defer restore()
+					kn := cpu.kern()
 					for b.Loop() {
-						op.run(z, x, y, w)
+						op.run(kn, z, x, y, w)
 					}
 					b.ReportMetric(float64(op.floats*4*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 				})

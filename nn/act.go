@@ -63,14 +63,15 @@ func (a *Act) inferInPlace(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward returns dy times the activation's derivative.
 func (a *Act) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, a.y) // the gradient may follow the default: run where the forward did
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(dy, &a.dx, dy.Shape()...)
+	dx := ensure(like, &a.dx, dy.Shape()...)
 	if a.Kind == tensor.ActReLU {
-		dy.Backend().ReLUGrad(dx, a.x, dy)
+		like.Backend().ReLUGrad(dx, a.x, dy)
 		return dx
 	}
-	dy.Backend().ActivateGrad(dx, a.x, a.y, dy, a.Kind, a.Alpha)
+	like.Backend().ActivateGrad(dx, a.x, a.y, dy, a.Kind, a.Alpha)
 	return dx
 }

@@ -103,19 +103,20 @@ func (b *BatchNorm) Infer(x *tensor.Tensor) *tensor.Tensor {
 // Backward computes the gradients of the trainable parameters and, when
 // asked, the input's.
 func (b *BatchNorm) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, b.y) // the gradient may follow the default: run where the forward did
 	train := b.Weight.Trainable || b.Bias.Trainable
 	if !train && !needInputGrad {
 		return nil
 	}
-	be := dy.Backend()
+	be := like.Backend()
 	if b.ReLU {
-		d := ensure(dy, &b.dyr, dy.Shape()...)
+		d := ensure(like, &b.dyr, dy.Shape()...)
 		be.ReLUGrad(d, b.y, dy)
 		dy = d
 	}
 	var dx *tensor.Tensor
 	if needInputGrad {
-		dx = ensure(dy, &b.dx, b.x.Shape()...)
+		dx = ensure(like, &b.dx, b.x.Shape()...)
 	}
 	if b.usedBatch {
 		// a frozen parameter's gradient goes to scratch: it must stay untouched
@@ -141,7 +142,8 @@ func (b *BatchNorm) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 // dy (mean 0, shift 0), and the parameter gradients are BatchNormBackward's
 // with the running mean and that 1/√(var+eps) as the saved statistics.
 func (b *BatchNorm) frozenBackward(dx, dy *tensor.Tensor, train bool) {
-	be, c := dy.Backend(), b.C
+	like := likeOf(dy, b.y) // the gradient may follow the default: run where the forward did
+	be, c := like.Backend(), b.C
 	if b.ones == nil {
 		b.ones, b.zeros = tensor.Full(1, c), tensor.ZerosLike(dy, c)
 		b.onesRow, b.invRow = b.ones.Reshape(1, c), b.saveInvStd.Reshape(1, c)

@@ -304,6 +304,7 @@ func (r *Residual) inferPool(x *tensor.Tensor, pool *recycler) *tensor.Tensor {
 // Backward sends dy through Post, then down both paths, and sums their
 // input gradients.
 func (r *Residual) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, r.sum) // the gradient may follow the default: run where the forward did
 	below := needInputGrad || HasTrainable(r.main) || (r.Shortcut != nil && HasTrainable(r.Shortcut))
 	if !below {
 		return nil
@@ -319,11 +320,11 @@ func (r *Residual) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tenso
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(dy, &r.dx, dm.Shape()...)
+	dx := ensure(like, &r.dx, dm.Shape()...)
 	if !dx.SameShape(ds) {
 		panic(fmt.Sprintf("nn.Residual: input gradients %v and %v", dm.Shape(), ds.Shape()))
 	}
-	dy.Backend().Add(dx, dm, ds)
+	like.Backend().Add(dx, dm, ds)
 	return dx
 }
 
@@ -392,10 +393,11 @@ func concatFresh(outs []*tensor.Tensor) *tensor.Tensor {
 
 // Backward splits dy among the branches and sums their input gradients.
 func (c *Concat) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, c.y) // the gradient may follow the default: run where the forward did
 	for i := range c.branches {
-		ensure(dy, &c.grads[i], c.outs[i].Shape()...)
+		ensure(like, &c.grads[i], c.outs[i].Shape()...)
 	}
-	be := dy.Backend()
+	be := like.Backend()
 	be.Split(dy, -1, c.grads...)
 	var dx *tensor.Tensor
 	for i, b := range c.branches {
@@ -404,7 +406,7 @@ func (c *Concat) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor 
 			continue
 		}
 		if dx == nil {
-			dx = ensure(dy, &c.dx, d.Shape()...)
+			dx = ensure(like, &c.dx, d.Shape()...)
 			be.Scale(dx, 1, d)
 			continue
 		}

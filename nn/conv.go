@@ -234,7 +234,8 @@ func transpose2(w []float32, rows, cols int) *tensor.Tensor {
 // Backward computes the weight and bias gradients of the trainable ones
 // and, when asked, the input gradient.
 func (c *Conv2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
-	be := dy.Backend()
+	like := likeOf(dy, c.y) // the gradient may follow the default: run where the forward did
+	be := like.Backend()
 	p := c.params2(c.x)
 	wTrain := c.Weight.Trainable
 	bTrain := c.Bias != nil && c.Bias.Trainable
@@ -251,7 +252,7 @@ func (c *Conv2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor 
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(dy, &c.dx, c.x.Shape()...)
+	dx := ensure(like, &c.dx, c.x.Shape()...)
 	be.Conv2DBackwardData(dx, dy, c.Weight.Value, p)
 	return dx
 }

@@ -115,7 +115,8 @@ func (d *Dense) Infer(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward computes dW = dyᵀ·x, db = Σ dy and dx = dy·W.
 func (d *Dense) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
-	be := dy.Backend()
+	like := likeOf(dy, d.y) // the gradient may follow the default: run where the forward did
+	be := like.Backend()
 	if d.Weight.Trainable {
 		be.MatMul(d.Weight.Grad, dy, d.x, true, false, 1, 0)
 	}
@@ -125,7 +126,7 @@ func (d *Dense) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(dy, &d.dx, d.x.Shape()...)
+	dx := ensure(like, &d.dx, d.x.Shape()...)
 	be.MatMul(dx, dy, d.Weight.Value, false, false, 1, 0)
 	return dx
 }

@@ -105,13 +105,14 @@ func (p *pointwise) Infer(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward multiplies dy by the derivative at the last input.
 func (p *pointwise) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, p.y) // the gradient may follow the default: run where the forward did
 	if !needInputGrad {
 		return nil
 	}
 	if !dy.SameShape(p.x) {
 		panic(fmt.Sprintf("nn.%s: gradient %v for input %v", p.name, dy.Shape(), p.x.Shape()))
 	}
-	dx := ensure(dy, &p.dx, dy.Shape()...)
+	dx := ensure(like, &p.dx, dy.Shape()...)
 	p.grad(dx.Data(), dy.Data(), p.x.Data())
 	return dx
 }
@@ -411,6 +412,7 @@ func (b *Binary) BackwardN(dy *tensor.Tensor, need []bool) []*tensor.Tensor {
 }
 
 func (b *Binary) grads(dy *tensor.Tensor, needA, needB bool) []*tensor.Tensor {
+	like := likeOf(dy, b.y) // the gradient may follow the default: run where the forward did
 	out := dy.Shape()
 	res := b.res[:]
 	clear(res)
@@ -423,20 +425,20 @@ func (b *Binary) grads(dy *tensor.Tensor, needA, needB bool) []*tensor.Tensor {
 			if b.Op == OpAdd {
 				res[1] = dy
 			} else {
-				res[1] = ensure(dy, &b.db, out...)
-				dy.Backend().Scale(res[1], -1, dy)
+				res[1] = ensure(like, &b.db, out...)
+				like.Backend().Scale(res[1], -1, dy)
 			}
 		}
 		return res
 	}
 	if same && b.Op == OpMul {
-		be := dy.Backend()
+		be := like.Backend()
 		if needA {
-			res[0] = ensure(dy, &b.da, out...)
+			res[0] = ensure(like, &b.da, out...)
 			be.Mul(res[0], dy, b.b)
 		}
 		if needB {
-			res[1] = ensure(dy, &b.db, out...)
+			res[1] = ensure(like, &b.db, out...)
 			be.Mul(res[1], dy, b.a)
 		}
 		return res
@@ -449,7 +451,7 @@ func (b *Binary) grads(dy *tensor.Tensor, needA, needB bool) []*tensor.Tensor {
 	ad, bd, gd := b.a.Data(), b.b.Data(), dy.Data()
 	op := b.Op
 	if needA {
-		res[0] = ensure(dy, &b.da, b.a.Shape()...)
+		res[0] = ensure(like, &b.da, b.a.Shape()...)
 		g := res[0].Data()
 		clear(g)
 		bcastRuns(out, sa, sb, sh.idx, func(o, a, bb, n, ka, kb int) {
@@ -466,7 +468,7 @@ func (b *Binary) grads(dy *tensor.Tensor, needA, needB bool) []*tensor.Tensor {
 		})
 	}
 	if needB {
-		res[1] = ensure(dy, &b.db, b.b.Shape()...)
+		res[1] = ensure(like, &b.db, b.b.Shape()...)
 		g := res[1].Data()
 		clear(g)
 		bcastRuns(out, sa, sb, sh.idx, func(o, a, bb, n, ka, kb int) {
@@ -544,17 +546,18 @@ func (c *ConcatN) InferN(xs []*tensor.Tensor) *tensor.Tensor {
 
 // BackwardN splits dy among the inputs.
 func (c *ConcatN) BackwardN(dy *tensor.Tensor, need []bool) []*tensor.Tensor {
+	like := likeOf(dy, c.y) // the gradient may follow the default: run where the forward did
 	if len(c.dxs) != len(c.shapes) {
 		c.dxs = make([]*tensor.Tensor, len(c.shapes))
 	}
 	for i, s := range c.shapes {
-		ensure(dy, &c.dxs[i], s...)
+		ensure(like, &c.dxs[i], s...)
 	}
 	ax := c.Axis
 	if ax < 0 {
 		ax += dy.Rank()
 	}
-	dy.Backend().Split(dy, ax, c.dxs...)
+	like.Backend().Split(dy, ax, c.dxs...)
 	c.out = append(c.out[:0], c.dxs...)
 	out := c.out
 	for i := range out {
@@ -607,11 +610,12 @@ func (s *Softmax) Infer(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward computes y·(dy − Σ y·dy).
 func (s *Softmax) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, s.y) // the gradient may follow the default: run where the forward did
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(dy, &s.dx, dy.Shape()...)
-	dy.Backend().SoftmaxGrad(dx, s.y, dy, -1, false)
+	dx := ensure(like, &s.dx, dy.Shape()...)
+	like.Backend().SoftmaxGrad(dx, s.y, dy, -1, false)
 	return dx
 }
 
@@ -670,11 +674,12 @@ func (p *Pad2D) Infer(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward crops dy to the input's region.
 func (p *Pad2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, p.y) // the gradient may follow the default: run where the forward did
 	if !needInputGrad {
 		return nil
 	}
 	s := p.xshape
-	dx := ensure(dy, &p.dx, s...)
+	dx := ensure(like, &p.dx, s...)
 	n, h, w, c := s[0], s[1], s[2], s[3]
 	W := dy.Dim(2)
 	H := dy.Dim(1)

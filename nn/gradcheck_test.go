@@ -9,9 +9,9 @@ import (
 
 	"github.com/graftml/graft/internal/modelcheck"
 	"github.com/graftml/graft/internal/tensorcheck"
-	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/tensor"
+	"github.com/graftml/graft/tensor/tensortest"
 )
 
 // Finite-difference gradient checks. Every layer is checked through the
@@ -267,10 +267,13 @@ func backwardOnce(l nn.Layer, x, r *tensor.Tensor, need bool) (snapshot, *tensor
 }
 
 func TestGradCheckLayers(t *testing.T) {
-	tensorcheck.ForEachTier(t, func(t *testing.T, _ kernels.Tier) {
+	tensortest.ForEachBackend(t, func(t *testing.T, cpu tensor.Backend) {
+		t.Parallel()
 		for i, c := range gradCases() {
 			t.Run(c.name, func(t *testing.T) {
 				l, x := c.build()
+				nn.MoveTo(l, cpu) // the layer runs on its input's backend: this tier
+				x.MoveTo(cpu)
 				nn.SetTraining(l, true)
 				y := l.Forward(x)
 				r := modelcheck.Randn(uint64(1000+i), y.Shape()...)

@@ -243,6 +243,20 @@ func ensure(like *tensor.Tensor, t **tensor.Tensor, shape ...int) *tensor.Tensor
 	return *t
 }
 
+// likeOf returns the first of ts that has a backend of its own
+// (tensor.Tensor.Placed), else the first: the tensor whose backend an
+// operation on them all runs on, so that a gradient made on the default
+// backend (tensor.Zeros, as a loss's usually is) still runs where the
+// forward pass ran.
+func likeOf(ts ...*tensor.Tensor) *tensor.Tensor {
+	for _, t := range ts {
+		if t != nil && t.Placed() {
+			return t
+		}
+	}
+	return ts[0]
+}
+
 // zerosLike returns an allocator of tensors of zeros on like's backend.
 func zerosLike(like *tensor.Tensor) func(...int) *tensor.Tensor {
 	return func(shape ...int) *tensor.Tensor { return tensor.ZerosLike(like, shape...) }

@@ -56,11 +56,12 @@ func (m *MaxPool2D) inferAlloc(x *tensor.Tensor, alloc func(...int) *tensor.Tens
 
 // Backward routes dy to the maxima.
 func (m *MaxPool2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, m.y) // the gradient may follow the default: run where the forward did
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(dy, &m.dx, m.x.Shape()...)
-	dy.Backend().MaxPool2DBackward(dx, m.x, dy, m.P)
+	dx := ensure(like, &m.dx, m.x.Shape()...)
+	like.Backend().MaxPool2DBackward(dx, m.x, dy, m.P)
 	return dx
 }
 
@@ -98,11 +99,12 @@ func (m *AvgPool2D) Infer(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward spreads dy over the windows.
 func (m *AvgPool2D) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, m.y) // the gradient may follow the default: run where the forward did
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(dy, &m.dx, m.xshape...)
-	dy.Backend().AvgPool2DBackward(dx, dy, m.P)
+	dx := ensure(like, &m.dx, m.xshape...)
+	like.Backend().AvgPool2DBackward(dx, dy, m.P)
 	return dx
 }
 
@@ -150,11 +152,12 @@ func (m *GlobalAvgPool) Infer(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward spreads dy evenly over each image.
 func (m *GlobalAvgPool) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, m.y) // the gradient may follow the default: run where the forward did
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(dy, &m.dx, m.xshape...)
-	dy.Backend().GlobalAvgPoolBackward(dx, dy)
+	dx := ensure(like, &m.dx, m.xshape...)
+	like.Backend().GlobalAvgPoolBackward(dx, dy)
 	return dx
 }
 

@@ -58,6 +58,7 @@ func (f *Flatten) Infer(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward restores dy to the input's layout.
 func (f *Flatten) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, f.y) // the gradient may follow the default: run where the forward did
 	if !needInputGrad {
 		return nil
 	}
@@ -65,7 +66,7 @@ func (f *Flatten) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor
 		return view(&f.outView, dy, f.xshape...)
 	}
 	s := f.xshape
-	dx := ensure(dy, &f.dx, s...)
+	dx := ensure(like, &f.dx, s...)
 	tensor.NCHWToNHWC(dx, view(&f.dxv, dy, s[0], s[3], s[1], s[2]))
 	return dx
 }
@@ -117,14 +118,15 @@ func (d *Dropout) Infer(x *tensor.Tensor) *tensor.Tensor { return x }
 
 // Backward multiplies dy by the mask.
 func (d *Dropout) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, d.y) // the gradient may follow the default: run where the forward did
 	if !needInputGrad {
 		return nil
 	}
 	if !d.active {
 		return dy
 	}
-	dx := ensure(dy, &d.dx, dy.Shape()...)
-	dy.Backend().Mul(dx, dy, d.mask)
+	dx := ensure(like, &d.dx, dy.Shape()...)
+	like.Backend().Mul(dx, dy, d.mask)
 	return dx
 }
 
@@ -271,10 +273,11 @@ func (m *SeqMean) Infer(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward spreads dy evenly over the sequence.
 func (m *SeqMean) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, m.y) // the gradient may follow the default: run where the forward did
 	if !needInputGrad {
 		return nil
 	}
-	dx := ensure(dy, &m.dx, m.xshape...)
+	dx := ensure(like, &m.dx, m.xshape...)
 	n, t, d := m.xshape[0], m.xshape[1], m.xshape[2]
 	dd, xd := dy.Data(), dx.Data()
 	for i := 0; i < n; i++ {

@@ -275,12 +275,16 @@ func (c *Conv1DMax) compute(y, x *tensor.Tensor, wkd, conv []float32, arg []int3
 	xd, yd, b := x.Data(), y.Data(), c.Bias.Value.Data()
 	c.layout(wkd)
 	m := n*t - k + 1
+	sgemm := tensor.Sgemm
+	if cpu, ok := x.Backend().(tensor.CPU); ok { // the input's tier
+		sgemm = cpu.Sgemm
+	}
 	for j := 0; j < k; j++ {
 		beta := float32(1)
 		if j == 0 {
 			beta = 0
 		}
-		tensor.Sgemm(false, true, m, f, d, 1, xd[j*d:], d, wkd[j*d:], k*d, beta, conv, f)
+		sgemm(false, true, m, f, d, 1, xd[j*d:], d, wkd[j*d:], k*d, beta, conv, f)
 	}
 	valid := t - k + 1
 	for i := 0; i < n; i++ {
@@ -337,6 +341,7 @@ func (c *Conv1DMax) Infer(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward sends each output's gradient to the window that won its max.
 func (c *Conv1DMax) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tensor {
+	like := likeOf(dy, c.y) // the gradient may follow the default: run where the forward did
 	n, t, d, f, k := c.x.Dim(0), c.x.Dim(1), c.In, c.Filters, c.Width
 	xd, yd, gd := c.x.Data(), c.y.Data(), dy.Data()
 	train := c.Weight.Trainable
@@ -350,7 +355,7 @@ func (c *Conv1DMax) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 	}
 	var dx []float32
 	if needInputGrad {
-		dxt := ensure(dy, &c.dx, n, t, d)
+		dxt := ensure(like, &c.dx, n, t, d)
 		dx = dxt.Data()
 		clear(dx)
 	}

@@ -7,9 +7,9 @@ import (
 
 	"github.com/graftml/graft/internal/modelcheck"
 	"github.com/graftml/graft/internal/tensorcheck"
-	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/tensor"
+	"github.com/graftml/graft/tensor/tensortest"
 )
 
 // conv1dMaxRef is the plain definition of Conv1DMax's forward pass.
@@ -42,11 +42,13 @@ func conv1dMaxRef(c *nn.Conv1DMax, x *tensor.Tensor) []float32 {
 }
 
 func TestConv1DMaxMatchesReference(t *testing.T) {
-	tensorcheck.ForEachTier(t, func(t *testing.T, _ kernels.Tier) {
+	tensortest.ForEachBackend(t, func(t *testing.T, cpu tensor.Backend) {
 		for _, s := range []struct{ n, t, d, f, k int }{{1, 3, 1, 1, 3}, {2, 7, 3, 4, 3}, {3, 11, 5, 7, 5}, {4, 20, 16, 9, 4}, {2, 9, 33, 17, 1}} {
 			for _, relu := range []bool{false, true} {
 				c := nn.NewConv1DMax(s.d, s.f, s.k, relu, uint64(s.n*100+s.k))
+				nn.MoveTo(c, cpu)
 				x := modelcheck.Randn(uint64(s.t), s.n, s.t, s.d)
+				x.MoveTo(cpu)
 				nn.SetTraining(c, true)
 				want := conv1dMaxRef(c, x)
 				for _, got := range [][]float32{c.Forward(x).Data(), c.Infer(x).Data()} {

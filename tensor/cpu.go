@@ -13,7 +13,7 @@ import (
 // NewCPU makes one that runs a given tier whatever the process's, so that
 // two CPU backends of different tiers can run side by side.
 type CPU struct {
-	k *gemmKernel // nil: the process's tier
+	k *gemmKernel // nil: the process's tier (one pointer: a CPU in a Backend allocates nothing)
 }
 
 // NewCPU returns a CPU backend that runs tier t's kernels, or, with
@@ -88,6 +88,12 @@ func (cpu CPU) Name() string {
 		return "cpu/" + t.String() + "-standins"
 	}
 	return "cpu/" + t.String()
+}
+
+// Sgemm is the package's Sgemm on this backend's kernels: C =
+// alpha·op(A)·op(B) + beta·C on row-major slices.
+func (cpu CPU) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmOn(cpu.kern(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // MatMul runs Sgemm on the tensors' storage.

@@ -2,10 +2,28 @@ package tensor
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"github.com/graftml/graft/kernels/cuda"
 )
+
+// hostFallback returns the CPU backend the GPU backend runs its host paths
+// on (onCPU): the process's tier, taking the GPU's tensors, their values
+// copied down.
+func hostFallback() CPU {
+	k := cpuKernel()
+	if t, ok := fallbackTwins.Load(k); ok {
+		return CPU{k: t.(*gemmKernel)}
+	}
+	c := *k
+	c.fallback = true
+	t, _ := fallbackTwins.LoadOrStore(k, &c)
+	return CPU{k: t.(*gemmKernel)}
+}
+
+// fallbackTwins maps a kernel set to its fallback twin.
+var fallbackTwins sync.Map
 
 // MatMul computes c = alpha·op(a)·op(b) + beta·c on the GPU.
 func (cu CUDA) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
@@ -198,7 +216,7 @@ func (cu CUDA) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) {
 func (cu CUDA) GlobalAvgPool(y, x *Tensor) {
 	n, hw, c := globalDims("GlobalAvgPool", x, y)
 	if hw == 0 {
-		onCPU([]*Tensor{x}, []*Tensor{y}, func() { CPU{}.GlobalAvgPool(y, x) })
+		onCPU([]*Tensor{x}, []*Tensor{y}, func() { hostFallback().GlobalAvgPool(y, x) })
 		return
 	}
 	g := cu.g
@@ -274,7 +292,7 @@ func (cu CUDA) BatchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, save
 func (cu CUDA) Softmax(y, x *Tensor, axis int, log bool) {
 	outer, r, inner := softmaxDims("Softmax", y, x, axis)
 	if inner != 1 {
-		onCPU([]*Tensor{x}, []*Tensor{y}, func() { CPU{}.Softmax(y, x, axis, log) })
+		onCPU([]*Tensor{x}, []*Tensor{y}, func() { hostFallback().Softmax(y, x, axis, log) })
 		return
 	}
 	g := cu.g
@@ -289,7 +307,7 @@ func (cu CUDA) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) {
 	outer, r, inner := softmaxDims("SoftmaxGrad", dx, y, axis)
 	mustSameShape("SoftmaxGrad", dx, y, dy)
 	if inner != 1 {
-		onCPU([]*Tensor{y, dy}, []*Tensor{dx}, func() { CPU{}.SoftmaxGrad(dx, y, dy, axis, log) })
+		onCPU([]*Tensor{y, dy}, []*Tensor{dx}, func() { hostFallback().SoftmaxGrad(dx, y, dy, axis, log) })
 		return
 	}
 	g := cu.g
@@ -391,7 +409,7 @@ func (cu CUDA) Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32)
 		empty = empty || d == 0
 	}
 	if src.Rank() == 0 || src.Rank() > cuda.MaxPadRank || (empty && len(dst.data) > 0 && mode != PadConstant) {
-		onCPU([]*Tensor{src}, []*Tensor{dst}, func() { CPU{}.Pad(dst, src, pads, mode, value) })
+		onCPU([]*Tensor{src}, []*Tensor{dst}, func() { hostFallback().Pad(dst, src, pads, mode, value) })
 		return
 	}
 	var before [cuda.MaxPadRank]int

@@ -128,15 +128,18 @@ const (
 // choose by these capabilities, never by the tier: a tier uses a lower
 // tier's kernel where it has none of its own.
 type gemmKernel struct {
-	id         kernelID
-	tier       kernels.Tier // the tier whose kernel set this is
+	id   kernelID
+	tier kernels.Tier // the tier whose kernel set this is
 	// wino forces the Winograd choice: +1 wherever it can run, −1
 	// nowhere, 0 where it pays (CPUOptions.Winograd)
 	wino int
 	// pack forces which operands are packed (CPUOptions.GemmPack)
 	pack string
-	mr, nr     int          // tile shape
-	kc, mc, nc int          // cache blocks: KC×NR B panel in L1, MC×KC A block in L2, KC×NC B block in L3
+	// fallback: the GPU backend's host path for the operations it runs
+	// on the CPU (onCPU), given the GPU's tensors after copying them down
+	fallback   bool
+	mr, nr     int // tile shape
+	kc, mc, nc int // cache blocks: KC×NR B panel in L1, MC×KC A block in L2, KC×NC B block in L3
 	// Packing thresholds: A is packed when n > packAMinN, B when
 	// m > packBMinM (operands stored transposed are always packed).
 	packAMinN, packBMinM int

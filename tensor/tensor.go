@@ -37,6 +37,11 @@ func (t *Tensor) Backend() Backend {
 	return Default()
 }
 
+// Placed reports whether t has a backend of its own (made by ZerosOn, by
+// ZerosLike of a placed tensor, or moved by MoveTo) rather than following
+// the default backend.
+func (t *Tensor) Placed() bool { return t.be != nil }
+
 // MoveTo makes be t's backend, in place: moving off a GPU copies t's
 // values down first (views made before keep their own backend). Host
 // backends (CPU tiers, Reference) share host memory, so moving between
@@ -68,6 +73,9 @@ func ZerosLike(like *Tensor, shape ...int) *Tensor {
 // or belongs to be (a CPU backend of the same kernels, or the same GPU),
 // naming both backends.
 func sameBackend(op string, be Backend, ts ...*Tensor) {
+	if c, ok := be.(CPU); ok && c.kern().fallback {
+		return
+	}
 	for _, t := range ts {
 		if t == nil || t.be == nil {
 			continue

@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/graftml/graft/internal/tensorcheck"
-	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/safetensors"
 	"github.com/graftml/graft/tensor"
+	"github.com/graftml/graft/tensor/tensortest"
 )
 
 // parityCase is one PyTorch fixture of testdata/parity (written by gen.py
@@ -73,14 +73,17 @@ func buildLoaded(t *testing.T, c parityCase, f *safetensors.File) *Model {
 // BatchNorm running statistics and two optimizer steps against PyTorch
 // 1.13 on every kernel tier.
 func TestTorchParity(t *testing.T) {
-	tensorcheck.ForEachTier(t, func(t *testing.T, _ kernels.Tier) {
+	tensortest.ForEachBackend(t, func(t *testing.T, cpu tensor.Backend) {
+		t.Parallel()
 		for _, c := range parityCases {
 			t.Run(strings.TrimSuffix(c.file, ".safetensors"), func(t *testing.T) {
 				f := loadFixture(t, c.file)
 				x, labels := nhwcInput(f)
+				x.MoveTo(cpu)
 				tol := 1e-4
 
 				m := buildLoaded(t, c, f)
+				nn.MoveTo(m, cpu) // the model runs on its input's backend: this tier
 				nn.SetTraining(m, false)
 				tensorcheck.CloseTo(t, "eval logits", m.Infer(x).Data(), f.Tensors["eval_logits"].F32, tol)
 				tensorcheck.CloseTo(t, "eval logits (Forward)", m.Forward(x).Data(), f.Tensors["eval_logits"].F32, tol)

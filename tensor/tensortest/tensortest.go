@@ -566,3 +566,19 @@ func ForEachCPU(t *testing.T, f func(t *testing.T, cpu tensor.CPU)) {
 		})
 	}
 }
+
+// ForEachBackend is ForEachCPU, then, when the default backend is not a
+// CPU (a GPU, or the CUDA emulator under GRAFT_DEVICE=cuda), f on it too,
+// as a subtest named "default".
+func ForEachBackend(t *testing.T, f func(t *testing.T, be tensor.Backend)) {
+	t.Helper()
+	ForEachCPU(t, func(t *testing.T, cpu tensor.CPU) { f(t, cpu) })
+	if d := tensor.Default(); !isCPU(d) {
+		t.Run("default", func(t *testing.T) { f(t, d) })
+	}
+}
+
+func isCPU(b tensor.Backend) bool {
+	_, ok := b.(tensor.CPU)
+	return ok
+}

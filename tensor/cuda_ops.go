@@ -451,8 +451,7 @@ func (cu CUDA) AdamStep(w, grad, m, v *Tensor, p AdamParams) {
 	defer g.end()
 	const op = "AdamStep"
 	pg := g.in(op, grad)
-	s := cuda.AdamStep{LR: p.LR, Beta1: p.Beta1, Beta2: p.Beta2, Eps: p.Eps, WeightDecay: p.WeightDecay,
-		StepSize: p.StepSize, SqrtBC2: p.SqrtBC2, Decoupled: p.Decoupled}
+	s := cuda.AdamStep(p) // the same fields: a conversion, checked by the compiler
 	g.check(op, g.k.Adam(g.stream, len(w.data), s, g.inout(op, w), pg, g.inout(op, m), g.inout(op, v)))
 }
 

@@ -241,7 +241,7 @@ func (cu CUDA) GlobalAvgPoolBackward(dx, dy *Tensor) {
 
 // bnParams is p as the kernels take it.
 func bnParams(p BatchNormParams) cuda.BatchNormParams {
-	return cuda.BatchNormParams{Momentum: p.Momentum, Eps: p.Eps, UnbiasedVar: p.UnbiasedVar, ReLU: p.ReLU}
+	return cuda.BatchNormParams(p) // the same fields: a conversion, checked by the compiler
 }
 
 // BatchNormTrain normalises with the batch statistics on the GPU.

@@ -11,8 +11,8 @@ import (
 // (it cannot import tensor): every field of ConvParams and PoolParams has
 // a counterpart of the same name and type in cuda.ConvShape and
 // cuda.PoolShape, and convShape and poolShape copy each, so a field added
-// on one side only fails here. (AdamParams converts to cuda.AdamStep: the
-// compiler checks that pair.)
+// on one side only fails here. (AdamParams and BatchNormParams convert to cuda.AdamStep and
+// cuda.BatchNormParams: the compiler checks those pairs.)
 func TestMirroredParamTypes(t *testing.T) {
 	// distinct values in every int field, true in every bool
 	fill := func(v reflect.Value) {

@@ -1,10 +1,17 @@
 // Package tensor is graft's tensor core: float32 tensors in row-major,
 // contiguous storage, the Backend interface every operation goes through,
 // the CPU backend with its run-time kernel tiers (see package kernels) and
-// the CUDA backend (see CUDA). The backend is chosen once, on first use:
-// the GPU when one answers, else the CPU (GRAFT_DEVICE, DeviceReport).
-// Programs use tensors the same way on both; on a GPU, tensors live in
-// device memory and Data copies them back when the host reads them.
+// the CUDA backend (see CUDA).
+//
+// Backends are values: NewCPU makes a CPU backend of a given tier, and a
+// tensor belongs to the backend it was made on (ZerosOn, ZerosLike) or
+// moved to (MoveTo); an operation refuses a tensor of another backend,
+// naming both. A tensor made without one (Zeros, FromSlice, ...) follows
+// the default backend, Default: chosen once, on first use, the GPU when
+// one answers, else the CPU at the best tier (GRAFT_DEVICE, GRAFT_CPU,
+// DeviceReport). Programs use tensors the same way on every backend; on a
+// GPU, tensors live in device memory and Data copies them back when the
+// host reads them.
 //
 // Shape errors in operations are programmer errors: they panic with a
 // message naming the operation and the shapes.

@@ -10,23 +10,43 @@ import (
 // InferChunk is how many examples of a batch a Graph's or a Sequential's
 // Infer runs through the whole network at a time on the CPU backend. The
 // chunks run side by side on the worker threads (tensor.ForEach), each
-// operation of a chunk on one thread: the activations of a few images
-// stay in that thread's caches from one layer to the next, and the
-// threads meet once per batch instead of once per operation. A batch of
-// at most InferChunk examples, a network with a layer that mixes the
-// examples of a batch (see perExample), and other backends run whole.
-// Zero, the default, turns chunking off: on a 2-core AMD Zen 5, chunks of
-// 2 to 16 images changed MobileNetV2's and ResNet-18's batch-32
-// throughput by less than the machine's noise at 1 and 2 threads
-// (BenchmarkONNXInfer with GRAFT_BENCH_CHUNK); machines with more cores,
-// whose per-operation synchronisation costs more, may gain.
+// operation of a chunk on one thread: the threads meet once per batch
+// instead of once per operation, and each keeps its chunk's activations
+// in its own caches. A network with a layer that mixes the examples of a
+// batch (see perExample) and other backends run the batch whole.
+//
+// Zero, the default, chooses: with T threads (tensor.Threads) and a batch
+// of N, one chunk of ⌈N/T⌉ examples per thread, when T ≥ 2 and each
+// chunk holds at least inferChunkMin examples; else the batch runs whole,
+// each operation cut across the threads. On a 2-core AMD Zen 5 at batch
+// 32 (BenchmarkONNXInfer, GRAFT_BENCH_CHUNK), two chunks of 16 ran
+// MobileNetV2 at 2 threads 25% faster than the whole batch (364 against
+// 291 images/s, medians of 3) and ResNet-18 as fast (148 against 151);
+// at 1 thread no chunk size gained (small chunks lose: their GEMMs are
+// short). A positive value fixes the chunk size; a negative one turns
+// chunking off.
 var InferChunk = 0
+
+// inferChunkMin is the fewest examples per chunk the default chooses.
+const inferChunkMin = 8
 
 // chunkFor returns the chunk size Infer of l should use for x, or 0 to run
 // the batch whole.
 func chunkFor(l Layer, x *tensor.Tensor) int {
+	if InferChunk < 0 || x.Rank() < 2 {
+		return 0
+	}
 	c := InferChunk
-	if c <= 0 || x.Rank() < 2 || x.Dim(0) <= c {
+	if c == 0 {
+		t := tensor.Threads()
+		if t < 2 {
+			return 0
+		}
+		if c = (x.Dim(0) + t - 1) / t; c < inferChunkMin {
+			return 0
+		}
+	}
+	if x.Dim(0) <= c {
 		return 0
 	}
 	if _, ok := x.Backend().(tensor.CPU); !ok {

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 
@@ -90,5 +91,42 @@ func TestInferTransposedCache(t *testing.T) {
 			t.Error("a weight changed and the result did not")
 		}
 		y0 = slices.Clone(got)
+	}
+}
+
+// TestChunkFor checks the default chunk choice: one chunk per thread of
+// at least inferChunkMin examples, none at 1 thread or inside ForEach,
+// none for a network that mixes examples; a fixed or negative InferChunk
+// overrides it.
+func TestChunkFor(t *testing.T) {
+	defer func(c int) { InferChunk = c }(InferChunk)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	l := NewSequential(ReLU())
+	x := func(n int) *tensor.Tensor { return tensor.Zeros(n, 3) }
+	InferChunk = 0
+	for _, c := range []struct{ procs, n, want int }{
+		{2, 17, 9}, {2, 16, 8}, {2, 15, 8}, {2, 14, 0}, {1, 64, 0}, {4, 64, 16}, {4, 30, 8}, {4, 28, 0},
+	} {
+		runtime.GOMAXPROCS(c.procs)
+		if got := chunkFor(l, x(c.n)); got != c.want {
+			t.Errorf("%d threads, batch %d: chunk %d, want %d", c.procs, c.n, got, c.want)
+		}
+	}
+	runtime.GOMAXPROCS(2)
+	tensor.ForEach(1, func(int) {
+		if got := chunkFor(l, x(64)); got != 0 {
+			t.Errorf("inside ForEach: chunk %d, want 0", got)
+		}
+	})
+	if got := chunkFor(NewSequential(NewReshape(64, -1)), x(64)); got != 0 {
+		t.Errorf("a batch fixed by a Reshape: chunk %d, want 0", got)
+	}
+	InferChunk = 5
+	if got := chunkFor(l, x(64)); got != 5 {
+		t.Errorf("InferChunk 5: chunk %d", got)
+	}
+	InferChunk = -1
+	if got := chunkFor(l, x(64)); got != 0 {
+		t.Errorf("InferChunk -1: chunk %d", got)
 	}
 }

@@ -149,6 +149,10 @@ func goMaxProcs() int {
 	return runtime.GOMAXPROCS(0)
 }
 
+// Threads returns the number of threads an operation called now may use:
+// GOMAXPROCS, or 1 inside ForEach.
+func Threads() int { return goMaxProcs() }
+
 // serial counts the ForEach calls running: while one runs, every
 // operation runs on its calling thread alone.
 var serial atomic.Int32

@@ -30,7 +30,7 @@ func TestInferChunkedMatchesWhole(t *testing.T) {
 			nn.SetTraining(m, false)
 			shape := append([]int{7}, m.InputShape...)
 			x := tensor.RandNormal(5, 0, 1, shape...)
-			nn.InferChunk = 0
+			nn.InferChunk = -1
 			want := m.Infer(x).Data()
 			for _, procs := range []int{1, 2} {
 				prev := runtime.GOMAXPROCS(procs)
@@ -49,6 +49,30 @@ func TestInferChunkedMatchesWhole(t *testing.T) {
 				runtime.GOMAXPROCS(prev)
 			}
 		})
+	}
+}
+
+// TestInferAutoChunks checks the default choice (InferChunk 0): at 2
+// threads a batch of 17 runs as chunks of 9 and 8, one per thread, with
+// the results of the batch run whole; at 1 thread it runs whole.
+func TestInferAutoChunks(t *testing.T) {
+	defer func(c int) { nn.InferChunk = c }(nn.InferChunk)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	m := MobileNetV2(Options{Size: 32, Width: 0.35, Classes: 5, Seed: 2})
+	randomStatistics(m.Sequential, 9)
+	nn.SetTraining(m, false)
+	x := tensor.RandNormal(6, 0, 1, append([]int{17}, m.InputShape...)...)
+	nn.InferChunk = -1
+	want := m.Infer(x).Data()
+	nn.InferChunk = 0
+	for _, procs := range []int{2, 1} {
+		runtime.GOMAXPROCS(procs)
+		got := m.Infer(x).Data()
+		for i, v := range got {
+			if math.Float32bits(v) != math.Float32bits(want[i]) {
+				t.Fatalf("%d threads: y[%d] = %v, want %v", procs, i, v, want[i])
+			}
+		}
 	}
 }
 

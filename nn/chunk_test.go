@@ -102,7 +102,7 @@ func TestChunkFor(t *testing.T) {
 	defer func(c int) { InferChunk = c }(InferChunk)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	l := NewSequential(ReLU())
-	x := func(n int) *tensor.Tensor { return tensor.Zeros(n, 3) }
+	x := func(n int) *tensor.Tensor { return tensor.ZerosOn(tensor.CPU{}, n, 3) } // on the CPU whatever the default
 	InferChunk = 0
 	for _, c := range []struct{ procs, n, want int }{
 		{2, 17, 9}, {2, 16, 8}, {2, 15, 8}, {2, 14, 0}, {1, 64, 0}, {4, 64, 16}, {4, 30, 8}, {4, 28, 0},

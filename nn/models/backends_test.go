@@ -93,6 +93,9 @@ func TestModelOnTwoCPUBackends(t *testing.T) {
 
 	m, _ := build(cpus[0])
 	_, x := build(cpus[1])
+	if _, err := nn.Predict(m, x); err == nil || !strings.Contains(err.Error(), cpus[0].Name()) || !strings.Contains(err.Error(), cpus[1].Name()) {
+		t.Errorf("nn.Predict of a model on %s with an input on %s: error %v, want both named", cpus[0].Name(), cpus[1].Name(), err)
+	}
 	func() {
 		defer func() {
 			r := recover()

@@ -82,22 +82,54 @@ type gpu struct {
 	live, pending []*mirror
 }
 
-// NewCUDA opens device 0 and loads graft's kernels into its primary
-// context. It fails when the driver library cannot be loaded, no GPU
-// answers, or the GPU is older than the kernels (compute capability 8.0).
-// Tensors created before the backend is the default have no device mirror:
-// one is attached on first use, and views made of them before that do not
-// share it.
-func NewCUDA() (CUDA, error) {
-	info, err := cuda.Probe()
+// CUDAOptions say which driver library and device a CUDA backend opens.
+type CUDAOptions struct {
+	// Library is the driver library: "" for the one this process has
+	// loaded already, else GRAFT_CUDA_LIB's, else libcuda.so.1. A process
+	// loads one driver library (see cuda.LoadLibrary).
+	Library string
+	// Device is the GPU's ordinal, from 0.
+	Device int
+	// MemoryLimit caps the device memory the backend holds (in use and
+	// cached), in bytes; past it an operation fails as on a full device.
+	// 0: no cap but the device's.
+	MemoryLimit int64
+}
+
+// NewCUDA opens device 0 with the process's driver library (GRAFT_CUDA_LIB,
+// else libcuda.so.1) and loads graft's kernels into its primary context:
+// NewCUDAWith(CUDAOptions{}).
+func NewCUDA() (CUDA, error) { return NewCUDAWith(CUDAOptions{}) }
+
+// NewCUDAWith makes a CUDA backend on the device and driver library opts
+// name. It fails when the driver library cannot be loaded (or another is
+// loaded already), the device does not answer, or the GPU is older than
+// the kernels (compute capability 8.0). Each call makes a backend of its
+// own, with its own stream and memory cache, on the device's primary
+// context; tensors of one cannot be given to another (MoveTo them).
+func NewCUDAWith(opts CUDAOptions) (CUDA, error) {
+	var err error
+	if opts.Library != "" {
+		err = cuda.LoadLibrary(opts.Library)
+	} else {
+		err = cuda.Load()
+	}
 	if err != nil {
 		return CUDA{}, err
 	}
-	return newGPU(info)
+	info, err := cuda.ProbeDevice(opts.Device)
+	if err != nil {
+		return CUDA{}, err
+	}
+	c, err := newGPU(info)
+	if err == nil && opts.MemoryLimit > 0 {
+		c.g.alloc.SetLimit(opts.MemoryLimit)
+	}
+	return c, err
 }
 
 func newGPU(info cuda.Info) (CUDA, error) {
-	dev, err := cuda.GetDevice(0)
+	dev, err := cuda.GetDevice(info.Ordinal)
 	if err != nil {
 		return CUDA{}, err
 	}

@@ -39,6 +39,21 @@ func newTensor(shape []int, data []float32) *Tensor {
 	return t
 }
 
+// newStore returns an empty mirror on c's GPU: the host holds the values.
+func (c CUDA) newStore() deviceStore { return &mirror{g: c.g, state: onHost} }
+
+// toHost, discard and backend make a mirror a deviceStore.
+func (m *mirror) toHost(t *Tensor, write bool) { m.g.toHost(t, write) }
+func (m *mirror) discard(t *Tensor)             { m.g.discardDevice(t) }
+func (m *mirror) backend() Backend              { return CUDA{m.g} }
+
+// mirrorIn returns t's mirror, nil when it has none (or another
+// backend's device copy).
+func mirrorIn(t *Tensor) *mirror {
+	m, _ := t.dev.(*mirror)
+	return m
+}
+
 // upload queues a copy of host's values to dst and counts it.
 func (g *gpu) upload(op string, dst cuda.DevicePtr, host unsafe.Pointer, bytes int) {
 	g.fail(op, cuda.MemcpyHtoDAsync(dst, host, uintptr(bytes), g.stream))
@@ -65,11 +80,12 @@ func (g *gpu) mirrorOf(t *Tensor) *mirror {
 	if t.dev == nil {
 		t.dev = &mirror{g: g, state: onHost}
 	}
-	if t.dev.g != g {
-		panic(fmt.Sprintf("tensor: a tensor %v of another GPU backend", t.shape))
+	m := mirrorIn(t)
+	if m == nil || m.g != g {
+		panic(fmt.Sprintf("tensor: a tensor %v of another device backend", t.shape))
 	}
-	g.live = append(g.live, t.dev)
-	return t.dev
+	g.live = append(g.live, m)
+	return m
 }
 
 // memOf returns t's device memory, allocating it on first use.
@@ -126,7 +142,7 @@ func (g *gpu) out(op string, t *Tensor) cuda.DevicePtr {
 func (g *gpu) inout(op string, t *Tensor) cuda.DevicePtr {
 	p := g.in(op, t)
 	if t != nil {
-		g.pending = append(g.pending, t.dev)
+		g.pending = append(g.pending, mirrorIn(t))
 	}
 	return p
 }
@@ -138,7 +154,7 @@ func (g *gpu) inout(op string, t *Tensor) cuda.DevicePtr {
 func (g *gpu) toHost(t *Tensor, write bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	m := t.dev
+	m := mirrorIn(t)
 	if m.state&onHost == 0 && len(t.data) > 0 {
 		g.fail("Data", g.current())
 		defer runtime.UnlockOSThread()
@@ -152,23 +168,23 @@ func (g *gpu) toHost(t *Tensor, write bool) {
 
 // hostRead makes t's host slice current, for reading.
 func (t *Tensor) hostRead() {
-	if m := t.dev; m != nil {
-		m.g.toHost(t, false)
+	if d := t.dev; d != nil {
+		d.toHost(t, false)
 	}
 }
 
 // hostWrite makes t's host slice current and the only current copy, for
 // writing.
 func (t *Tensor) hostWrite() {
-	if m := t.dev; m != nil {
-		m.g.toHost(t, true)
+	if d := t.dev; d != nil {
+		d.toHost(t, true)
 	}
 }
 
 // cloneOnDevice returns a copy of t made on the device, or nil when the
 // host holds t's current values (then a host copy is as cheap).
 func (t *Tensor) cloneOnDevice() *Tensor {
-	m := t.dev
+	m := mirrorIn(t)
 	if m == nil {
 		return nil
 	}
@@ -199,7 +215,7 @@ func onCPU(ins, outs []*Tensor, f func()) {
 	}
 	for _, t := range outs {
 		if t != nil && t.dev != nil {
-			t.dev.g.discardDevice(t)
+			t.dev.discard(t)
 		}
 	}
 	f()
@@ -210,5 +226,5 @@ func onCPU(ins, outs []*Tensor, f func()) {
 func (g *gpu) discardDevice(t *Tensor) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	t.dev.state = onHost
+	mirrorIn(t).state = onHost
 }

@@ -27,9 +27,36 @@ func (d DeviceInfo) String() string { return d.Device + " (" + d.Reason + ")" }
 // deviceChoice probes once, on first use (the first tensor or operation,
 // or a call of DeviceReport): programs that compute nothing never load the
 // CUDA driver.
-var deviceChoice = sync.OnceValue(func() DeviceInfo {
-	return chooseDevice(os.Getenv("GRAFT_DEVICE"), cuda.Probe, newGPU)
-})
+var deviceChoice = sync.OnceValue(func() DeviceInfo { return ChooseDevice(os.Getenv("GRAFT_DEVICE"), "") })
+
+// ChooseDevice makes the choice DeviceReport reports from a GRAFT_DEVICE
+// value (auto, cpu or cuda) and a driver library ("" as in CUDAOptions),
+// without making it the default: for a program that takes its device from
+// a flag, or runs on several. Unless device is cpu, it loads the driver
+// library and probes device 0; the backend it returns (Backend) is the
+// CPU where CUDA is not usable.
+func ChooseDevice(device, library string) DeviceInfo {
+	probe := func() (cuda.Info, error) {
+		var err error
+		if library != "" {
+			err = cuda.LoadLibrary(library)
+		} else {
+			err = cuda.Load()
+		}
+		if err != nil {
+			return cuda.Info{}, err
+		}
+		return cuda.ProbeDevice(0)
+	}
+	return chooseDevice(device, probe, newGPU)
+}
+
+// Backend returns the backend chosen: a CUDA backend, or the CPU.
+func (d DeviceInfo) Backend() Backend { return d.backend }
+
+// Err returns what CheckDevice returns for this choice: nil, or why the
+// device asked for cannot be used.
+func (d DeviceInfo) Err() error { return d.err }
 
 // DeviceReport returns the device choice and its reason. The first call
 // reads GRAFT_DEVICE and, unless it is cpu, probes for a CUDA device.

@@ -29,8 +29,35 @@ import (
 type Tensor struct {
 	shape []int
 	data  []float32
-	dev   *mirror // the device copy under a GPU backend (see CUDA); nil on the CPU
-	be    Backend // the backend it was made on or moved to; nil: the default
+	dev   deviceStore // the copy a device backend keeps (see CUDA); nil on the host backends
+	be    Backend     // the backend it was made on or moved to; nil: the default
+}
+
+// deviceStore is the copy of a tensor's values that a device backend keeps
+// (the CUDA backend's device memory), shared by the tensor's views. The
+// host slice is every tensor's own storage; the host backends (CPU tiers,
+// Reference) work on it alone, and a device backend tells the tensor
+// through these methods when the host slice must be brought up to date.
+// Tensor knows no device backend but through it.
+type deviceStore interface {
+	// toHost makes t's host slice current, copying the device's values
+	// down if they are newer; with write, the host's values become the
+	// only current ones (the caller writes them).
+	toHost(t *Tensor, write bool)
+	// discard makes t's host values the current ones without copying:
+	// for an output about to be written whole on the host.
+	discard(t *Tensor)
+	// backend returns the device backend that keeps the copy.
+	backend() Backend
+}
+
+// deviceBackend is a backend that keeps tensors' values in device
+// storage of its own (CUDA).
+type deviceBackend interface {
+	Backend
+	// newStore returns a new, empty device copy for a tensor whose host
+	// slice holds its current values.
+	newStore() deviceStore
 }
 
 // Backend returns the backend t belongs to: the one it was made on
@@ -54,9 +81,12 @@ func (t *Tensor) Placed() bool { return t.be != nil }
 // backends (CPU tiers, Reference) share host memory, so moving between
 // them copies nothing; a GPU backend copies the values up on first use.
 func (t *Tensor) MoveTo(be Backend) {
-	if _, gpu := be.(CUDA); !gpu && t.dev != nil {
+	if t.dev != nil && t.dev.backend() != be {
 		t.hostRead()
 		t.dev = nil
+	}
+	if d, ok := be.(deviceBackend); ok && t.dev == nil {
+		t.dev = d.newStore()
 	}
 	t.be = be
 }
@@ -64,7 +94,7 @@ func (t *Tensor) MoveTo(be Backend) {
 // ZerosOn returns a tensor of zeros that belongs to be (see Backend).
 func ZerosOn(be Backend, shape ...int) *Tensor {
 	t := Zeros(shape...)
-	t.be = be
+	t.MoveTo(be)
 	return t
 }
 
@@ -72,7 +102,9 @@ func ZerosOn(be Backend, shape ...int) *Tensor {
 // backend: like's own, or the default when like follows the default.
 func ZerosLike(like *Tensor, shape ...int) *Tensor {
 	t := Zeros(shape...)
-	t.be = like.be
+	if like.be != nil {
+		t.MoveTo(like.be)
+	}
 	return t
 }
 

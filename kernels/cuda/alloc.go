@@ -61,6 +61,7 @@ type Allocator struct {
 	free  func(p DevicePtr) error                // and its release
 
 	mu    sync.Mutex
+	limit int64               // bytes the allocator may hold from the driver (in use and cached); 0: no limit
 	cache map[int][]DevicePtr // free blocks by size (class), most recently freed last
 	live  map[DevicePtr]int   // blocks in use, with their sizes
 	stats AllocStats
@@ -80,6 +81,27 @@ func NewAllocator(ctx Context) *Allocator {
 		},
 		func(p DevicePtr) error { return ctx.Do(p.Free) },
 	)
+}
+
+// SetLimit caps the device memory the Allocator holds from the driver (in
+// use and cached together) at bytes; 0 or less removes the cap. An Alloc
+// beyond it fails as the driver does when the device is full (an *Error
+// with CodeOutOfMemory, after releasing the cache and trying again): to
+// share a GPU with other work, or to test what a program does when memory
+// runs out. Blocks already held are not affected.
+func (a *Allocator) SetLimit(bytes int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.limit = max(bytes, 0)
+}
+
+// driverAlloc is a.alloc within the limit; a.mu is held.
+func (a *Allocator) driverAlloc(size int) (DevicePtr, error) {
+	if a.limit > 0 && a.stats.InUse+a.stats.Cached+int64(size) > a.limit {
+		return 0, &Error{Code: CodeOutOfMemory, Name: "CUDA_ERROR_OUT_OF_MEMORY", Call: "cuMemAlloc_v2",
+			Msg: fmt.Sprintf("%d bytes more would pass the Allocator's limit of %d (%d in use, %d cached)", size, a.limit, a.stats.InUse, a.stats.Cached)}
+	}
+	return a.alloc(uintptr(size))
 }
 
 // newAllocator returns an Allocator over the given driver functions (tests
@@ -137,13 +159,13 @@ func (a *Allocator) Alloc(bytes int) (Block, error) {
 		a.stats.CacheHits++
 		return a.use(p, size), nil
 	}
-	p, err := a.alloc(uintptr(size))
+	p, err := a.driverAlloc(size)
 	if e := (*Error)(nil); errors.As(err, &e) && e.Code == CodeOutOfMemory {
 		// A failed cuMemFree during the release matters only when the
 		// retry fails too (a sticky driver error shows again anyway).
 		cached := a.stats.Cached
 		rerr := a.release()
-		if p, err = a.alloc(uintptr(size)); err != nil {
+		if p, err = a.driverAlloc(size); err != nil {
 			if rerr != nil {
 				err = errors.Join(err, fmt.Errorf("releasing the cache: %w", rerr))
 			}

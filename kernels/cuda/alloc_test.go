@@ -283,6 +283,36 @@ func TestAllocatorOutOfMemory(t *testing.T) {
 	}
 }
 
+// TestAllocatorLimit: SetLimit caps what the Allocator holds from the
+// driver (in use and cached) below what the device has; past it, Alloc
+// releases the cache, retries, and fails as the driver would.
+func TestAllocatorLimit(t *testing.T) {
+	d := newFakeDriver(1 << 20)
+	a := d.allocator(t)
+	a.SetLimit(8 << 10)
+	b1 := mustAlloc(t, a, 4096)
+	a.Free(mustAlloc(t, a, 4096))
+	// 4 KiB in use and 4 KiB cached: 2 KiB more releases the cache first
+	b3 := mustAlloc(t, a, 2048)
+	checkStats(t, a, AllocStats{InUse: 4096 + 2048, DriverAllocs: 3, DriverFrees: 1})
+	calls := d.allocs
+	_, err := a.Alloc(4096)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeOutOfMemory || !strings.Contains(err.Error(), "limit of 8192") {
+		t.Fatalf("Alloc past the limit: %v, want an out-of-memory *Error naming the limit", err)
+	}
+	if d.allocs != calls {
+		t.Errorf("the driver was called %d times for an Alloc past the limit, want 0", d.allocs-calls)
+	}
+	a.SetLimit(0) // no limit: the device's memory is what bounds it
+	a.Free(mustAlloc(t, a, 64<<10))
+	a.Free(b1)
+	a.Free(b3)
+	if err := a.Release(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestAllocatorRelease(t *testing.T) {
 	d := newFakeDriver(1 << 30)
 	a := d.allocator(t)

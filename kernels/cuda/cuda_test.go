@@ -8,7 +8,7 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/graftml/graft/internal/childtest"
+	"github.com/graftml/graft/internal/cudatest"
 )
 
 // installHint says how to get the driver library without a GPU.
@@ -33,53 +33,104 @@ func TestLaunchRejectsNilArgument(t *testing.T) {
 	}
 }
 
-// TestProbeNoLibrary points the loader at a file that does not exist:
-// Probe and every other call return an error matching ErrNoLibrary.
+// TestProbeNoLibrary points the loader at a file that does not exist: an
+// error matching ErrNoLibrary and naming the file, and nothing bound.
+// Where no driver library is bound at all (no GRAFT_CUDA_LIB, no
+// libcuda.so.1), every other call returns ErrNoLibrary too.
 func TestProbeNoLibrary(t *testing.T) {
 	const lib = "/nonexistent/libcuda.so.1"
-	if childtest.Fork(t, "GRAFT_CUDA_LIB="+lib) {
-		return
-	}
-	_, err := Probe()
+	before := Loaded()
+	err := LoadLibrary(lib)
 	if !errors.Is(err, ErrNoLibrary) || !strings.Contains(err.Error(), lib) {
-		t.Fatalf("Probe() error = %v, want ErrNoLibrary naming %s", err, lib)
+		t.Fatalf("LoadLibrary(%s) = %v, want ErrNoLibrary naming it", lib, err)
 	}
 	if strings.Contains(err.Error(), "\n") {
 		t.Errorf("error %q is not one line", err)
 	}
+	if Loaded() != before {
+		t.Errorf("a failed LoadLibrary changed the bound library from %q to %q", before, Loaded())
+	}
 	t.Log(err)
+	if cudatest.Emulated() || Loaded() != "" {
+		return // a library is (or will be) bound in this process
+	}
+	if err := Load(); !errors.Is(err, ErrNoLibrary) {
+		t.Logf("a driver library loads here (%v): the calls are checked against it in TestProbeNoDevice", err)
+		return
+	}
 	checkCallsFail(t, func(err error) bool { return errors.Is(err, ErrNoLibrary) })
 }
 
 // TestLoadMissingSymbol loads a library that is not the driver (the C
 // library): the first missing entry point is an error naming it, not a
-// panic, and not ErrNoLibrary.
+// panic, and not ErrNoLibrary; nothing is bound, so a later LoadLibrary
+// may still bind the driver.
 func TestLoadMissingSymbol(t *testing.T) {
 	if runtime.GOOS != "linux" || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64") {
 		t.Skip("no binding on this platform")
 	}
-	if childtest.Fork(t, "GRAFT_CUDA_LIB=libc.so.6") {
-		return
-	}
-	err := Load()
+	before := Loaded()
+	err := LoadLibrary("libc.so.6")
 	if err == nil || errors.Is(err, ErrNoLibrary) || !strings.Contains(err.Error(), "lacks cuGetErrorName") {
-		t.Fatalf("Load() of libc = %v, want an error naming the missing cuGetErrorName", err)
+		t.Fatalf("LoadLibrary of libc = %v, want an error naming the missing cuGetErrorName", err)
 	}
 	t.Log(err)
-	if _, err2 := Probe(); err2 != err {
-		t.Errorf("Probe() after a failed Load = %v, want Load's error again", err2)
+	if Loaded() != before {
+		t.Errorf("a failed LoadLibrary changed the bound library from %q to %q", before, Loaded())
 	}
+}
+
+// TestLoadLibraryOnce: loading the bound library again is nothing, and
+// another one is an error naming both.
+func TestLoadLibraryOnce(t *testing.T) {
+	if _, err := probeForTest(t); Loaded() == "" {
+		t.Skipf("no driver library to bind here (%v)", err)
+	}
+	lib := Loaded()
+	if err := LoadLibrary(lib); err != nil {
+		t.Errorf("loading the bound %s again: %v", lib, err)
+	}
+	if err := Load(); err != nil {
+		t.Errorf("Load with %s bound: %v", lib, err)
+	}
+	if runtime.GOOS != "linux" {
+		return
+	}
+	// the emulator and the system's driver both have every entry point:
+	// whichever is bound, the other cannot be
+	other := os.Getenv("GRAFT_CUDAEMU_LIB")
+	if other == lib || other == "" {
+		other = DefaultLibrary
+	}
+	if other == lib {
+		t.Skipf("%s is bound, and no other driver library is named (GRAFT_CUDAEMU_LIB)", lib)
+	}
+	err := LoadLibrary(other)
+	switch {
+	case errors.Is(err, ErrNoLibrary):
+		t.Skipf("no second driver library here: %v", err)
+	case err == nil || !strings.Contains(err.Error(), lib) || !strings.Contains(err.Error(), other):
+		t.Errorf("LoadLibrary(%s) with %s bound = %v, want an error naming both", other, lib, err)
+	}
+	t.Log(err)
 }
 
 // TestProbeNoDevice needs the real driver library on a machine without a
 // GPU (Debian's libcuda1): cuInit then reports CUDA_ERROR_NO_DEVICE. With
 // a GPU the probe succeeds and the case is skipped; without the library it
-// is skipped too, except under CI=true, where that is a failure.
+// is skipped too, except under CI=true, where that is a failure. A test
+// process whose GPU tests run on the emulator (GRAFT_CUDAEMU_LIB) cannot
+// bind the real driver as well: it skips there, and .ci/run runs it in a
+// test process of its own.
 func TestProbeNoDevice(t *testing.T) {
-	if childtest.Fork(t, "GRAFT_CUDA_LIB=") {
-		return
+	if cudatest.Emulated() {
+		t.Skip("this process's driver is the emulator (GRAFT_CUDAEMU_LIB); run it without: go test -run TestProbeNoDevice ./kernels/cuda")
 	}
-	info, err := Probe()
+	var info Info
+	err := Load()
+	if err == nil {
+		info, err = Probe()
+	}
 	var ce *Error
 	switch {
 	case errors.Is(err, ErrNoLibrary):

@@ -17,17 +17,9 @@ func dlopen(path string) (uintptr, error) {
 	return h, nil
 }
 
-// bind points fptr (a pointer to a func variable) at the library's symbol
-// name. The symbol is looked up first, so a missing one is an error
-// rather than RegisterLibFunc's panic.
-func bind(lib uintptr, fptr any, name string) error {
-	sym, err := purego.Dlsym(lib, name)
-	if err != nil {
-		return err
-	}
-	purego.RegisterFunc(fptr, sym)
-	return nil
-}
+// bindAddr points fptr (a pointer to a func variable) at the C function
+// at addr.
+func bindAddr(fptr any, addr uintptr) { purego.RegisterFunc(fptr, addr) }
 
 // lookup returns the address of the library's symbol name.
 func lookup(lib uintptr, name string) (uintptr, error) { return purego.Dlsym(lib, name) }

@@ -13,10 +13,8 @@ func dlopen(string) (uintptr, error) {
 	return 0, fmt.Errorf("%w: CUDA not supported on this platform (%s/%s)", ErrNoLibrary, runtime.GOOS, runtime.GOARCH)
 }
 
-// bind is never reached, since dlopen fails.
-func bind(uintptr, any, string) error {
-	return errors.New("CUDA not supported on this platform")
-}
+// bindAddr is never reached, since dlopen fails.
+func bindAddr(any, uintptr) {}
 
 // lookup is never reached, since dlopen fails.
 func lookup(uintptr, string) (uintptr, error) {

@@ -155,41 +155,84 @@ var rawSymbols = []struct {
 	{&raw.memcpyDtoDAsync, "cuMemcpyDtoDAsync_v2"},
 }
 
+// The driver library this process has bound (see LoadLibrary).
 var (
-	loadOnce sync.Once
-	loadErr  error
+	loadMu     sync.Mutex
+	loadedPath string // "" until a library is bound
 )
 
 // Load opens the driver library (GRAFT_CUDA_LIB, else libcuda.so.1) and
-// binds its entry points. Only the first call does the work; later calls
-// return the first one's result. An error matching ErrNoLibrary means the
-// library could not be opened; a driver without one of the entry points
-// (older than CUDA 11) is an error naming the symbol.
+// binds its entry points, unless a library is bound already (by Load or
+// LoadLibrary): then it returns nil. An error matching ErrNoLibrary means
+// the library could not be opened; a driver without one of the entry
+// points (older than CUDA 11) is an error naming the symbol. A failure is
+// not remembered: a later call tries again.
 func Load() error {
-	loadOnce.Do(func() { loadErr = load() })
-	return loadErr
-}
-
-func load() error {
+	if Loaded() != "" {
+		return nil
+	}
 	path := os.Getenv("GRAFT_CUDA_LIB")
 	if path == "" {
 		path = DefaultLibrary
+	}
+	return LoadLibrary(path)
+}
+
+// Loaded returns the path of the driver library this process has bound,
+// or "" when none is.
+func Loaded() string {
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	return loadedPath
+}
+
+// LoadLibrary opens the driver library at path (libcuda.so.1, or a
+// driver-compatible library such as tools/cudaemu's emulator) and binds
+// its entry points. A process binds one driver library, as a C program
+// links one: once one is bound, loading it again returns nil, and loading
+// another returns an error naming both (after checking the other, so that
+// a missing library or symbol is still reported as such). The entry
+// points are all looked up before any is bound, so a failed load leaves
+// the process as it was.
+func LoadLibrary(path string) error {
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	if path == loadedPath {
+		return nil
 	}
 	lib, err := dlopen(path)
 	if err != nil {
 		return err
 	}
-	for _, s := range symbols {
-		if err := bind(lib, s.fptr, s.name); err != nil {
-			return fmt.Errorf("cuda: %s lacks %s (driver too old?): %v", path, s.name, err)
+	addrs := make([]uintptr, len(symbols)+len(rawSymbols))
+	for i, name := range symbolNames() {
+		if addrs[i], err = lookup(lib, name); err != nil {
+			return fmt.Errorf("cuda: %s lacks %s (driver too old?): %v", path, name, err)
 		}
+	}
+	if loadedPath != "" {
+		return fmt.Errorf("cuda: the driver library %s is loaded in this process; cannot load %s as well", loadedPath, path)
+	}
+	for i, s := range symbols {
+		bindAddr(s.fptr, addrs[i])
+	}
+	for i, s := range rawSymbols {
+		*s.addr = addrs[len(symbols)+i]
+	}
+	loadedPath = path
+	return nil
+}
+
+// symbolNames lists the entry points' symbols: symbols, then rawSymbols.
+func symbolNames() []string {
+	var names []string
+	for _, s := range symbols {
+		names = append(names, s.name)
 	}
 	for _, s := range rawSymbols {
-		if *s.addr, err = lookup(lib, s.name); err != nil {
-			return fmt.Errorf("cuda: %s lacks %s (driver too old?): %v", path, s.name, err)
-		}
+		names = append(names, s.name)
 	}
-	return nil
+	return names
 }
 
 // check turns a driver call's result into nil or an *Error, with the name

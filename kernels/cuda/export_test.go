@@ -1,6 +1,15 @@
 package cuda
 
+import "testing"
+
 // Test hooks for the external tests (package cuda_test).
+
+// ProbeForTest binds the driver library the GPU tests run on and probes
+// device 0 (see probeForTest).
+func ProbeForTest(tb testing.TB) (Info, error) {
+	tb.Helper()
+	return probeForTest(tb)
+}
 
 // SetSgemmTile forces Sgemm's SIMT tile (64 or 128; 0 lets it choose).
 func SetSgemmTile(k *Kernels, tile int) { k.tile = tile }

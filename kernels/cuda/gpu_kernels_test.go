@@ -23,7 +23,8 @@ import (
 	"github.com/graftml/graft/tensor"
 )
 
-// gpu is device 0 with the kernels loaded, set up once per test binary.
+// gpu is device 0 with the kernels loaded, set up once per test binary
+// (after useGPU has bound the driver library).
 type gpu struct {
 	info cuda.Info
 	ctx  cuda.Context
@@ -58,6 +59,9 @@ var (
 // useGPU returns the GPU, or skips tb when there is none to use.
 func useGPU(tb testing.TB) *gpu {
 	tb.Helper()
+	if _, err := cuda.ProbeForTest(tb); err != nil {
+		tb.Skipf("no GPU, skipping the CUDA kernel tests (run them on a machine with one, or on the emulator: GRAFT_CUDAEMU_LIB): %v", err)
+	}
 	g, err := gpuSetup()
 	switch {
 	case probeErr != nil:

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/graftml/graft/internal/cudatest"
 )
 
 // testPTX holds scale(y, x, a, n): y[i] = a·x[i] for i < n, one thread per
@@ -49,11 +51,31 @@ DONE:
 }
 `
 
+// emuHint says how to build the CUDA emulator and point these tests at it.
+const emuHint = "tools/cudaemu/build.sh /tmp/cudaemu && GRAFT_CUDAEMU_LIB=/tmp/cudaemu/libcuda.so.1 go test ./kernels/cuda"
+
+// probeForTest binds the driver library this process's GPU tests run on
+// (the emulator where GRAFT_CUDAEMU_LIB names it, else the system's
+// driver) and probes device 0. A named emulator that does not load fails
+// tb.
+func probeForTest(tb testing.TB) (Info, error) {
+	tb.Helper()
+	lib := cudatest.Library(tb, emuHint)
+	if lib == "" {
+		if err := Load(); err != nil {
+			return Info{}, err
+		}
+	} else if err := LoadLibrary(lib); err != nil {
+		tb.Fatalf("the emulator GRAFT_CUDAEMU_LIB=%s: %v", lib, err)
+	}
+	return Probe()
+}
+
 // primaryContext returns device 0's description and its primary context,
 // released when t ends, or skips t where Probe finds no device.
 func primaryContext(t *testing.T) (Info, Context) {
 	t.Helper()
-	info, err := Probe()
+	info, err := probeForTest(t)
 	if err != nil {
 		t.Skipf("no GPU: %v", err)
 	}

@@ -2,11 +2,12 @@ package cuda
 
 import "fmt"
 
-// Info describes the driver and device 0, as Probe finds them.
+// Info describes the driver and a device, as ProbeDevice finds them.
 type Info struct {
 	DriverVersion        int    // 1000·major + 10·minor of the CUDA version the driver supports
 	Devices              int    // GPUs the driver sees
-	Name                 string // device 0's product name
+	Ordinal              int    // the device's ordinal, 0 to Devices-1
+	Name                 string // the device's product name
 	Major, Minor         int    // its compute capability
 	SMs                  int    // its streaming multiprocessors
 	MaxThreadsPerBlock   int    // threads per block, at most
@@ -24,13 +25,18 @@ func (i Info) String() string {
 		i.MaxSharedMemPerBlock>>10, i.MaxSharedMemOptin>>10, i.DriverVersion/1000, i.DriverVersion%1000/10, i.Devices)
 }
 
-// Probe loads and initialises the driver and reads device 0's properties.
+// Probe loads and initialises the driver and reads device 0's properties:
+// ProbeDevice(0).
+func Probe() (Info, error) { return ProbeDevice(0) }
+
+// ProbeDevice loads and initialises the driver (Load) and reads the
+// properties of the device with the given ordinal.
 // On a machine without the driver library the error matches ErrNoLibrary;
 // with a driver but no usable GPU it is an *Error with Code CodeNoDevice
 // (from cuInit, or from cuDeviceGetCount when that finds 0). On error,
 // Info holds what was learnt before it (the driver version, say).
-func Probe() (Info, error) {
-	var i Info
+func ProbeDevice(ordinal int) (Info, error) {
+	i := Info{Ordinal: ordinal}
 	if err := Load(); err != nil {
 		return i, err
 	}
@@ -45,7 +51,10 @@ func Probe() (Info, error) {
 	if i.Devices == 0 {
 		return i, check("cuDeviceGetCount", CodeNoDevice)
 	}
-	d, err := GetDevice(0)
+	if ordinal < 0 || ordinal >= i.Devices {
+		return i, fmt.Errorf("cuda: no device %d: the driver sees %d", ordinal, i.Devices)
+	}
+	d, err := GetDevice(ordinal)
 	if err != nil {
 		return i, err
 	}

@@ -44,8 +44,8 @@ func (c CUDA) newStore() deviceStore { return &mirror{g: c.g, state: onHost} }
 
 // toHost, discard and backend make a mirror a deviceStore.
 func (m *mirror) toHost(t *Tensor, write bool) { m.g.toHost(t, write) }
-func (m *mirror) discard(t *Tensor)             { m.g.discardDevice(t) }
-func (m *mirror) backend() Backend              { return CUDA{m.g} }
+func (m *mirror) discard(t *Tensor)            { m.g.discardDevice(t) }
+func (m *mirror) backend() Backend             { return CUDA{m.g} }
 
 // mirrorIn returns t's mirror, nil when it has none (or another
 // backend's device copy).

@@ -1,20 +1,30 @@
 package tensor
 
 import (
-	"os"
 	"slices"
 	"testing"
+
+	"github.com/graftml/graft/internal/cudatest"
 )
 
-// The CUDA backend's tensor states: these run where CUDA is the default
-// backend (a GPU with GRAFT_DEVICE=cuda, or the emulator through
-// TestConformanceOnEmulator) and skip elsewhere.
+// The CUDA backend's tensor states: these run on a CUDA backend made for
+// the test, on the emulator where GRAFT_CUDAEMU_LIB names it (see
+// internal/cudatest), else on a GPU, and skip where neither is.
 
-func defaultCUDA(t *testing.T) CUDA {
-	t.Helper()
-	c, ok := Default().(CUDA)
-	if !ok {
-		t.Skipf("the default backend is %s; TestConformanceOnEmulator runs this on the CUDA emulator", Default().Name())
+// emuHint says how to build the CUDA emulator and point the tests at it.
+const emuHint = "tools/cudaemu/build.sh /tmp/cudaemu && GRAFT_CUDAEMU_LIB=/tmp/cudaemu/libcuda.so.1 go test ./tensor"
+
+// testCUDA returns a new CUDA backend with opts (Library set by
+// cudatest.Library), or skips tb where no device answers.
+func testCUDA(tb testing.TB, opts CUDAOptions) CUDA {
+	tb.Helper()
+	opts.Library = cudatest.Library(tb, emuHint)
+	c, err := NewCUDAWith(opts)
+	switch {
+	case err != nil && opts.Library != "":
+		tb.Fatalf("the CUDA backend on the emulator %s: %v", opts.Library, err)
+	case err != nil:
+		tb.Skipf("no CUDA backend (%v): these tests run on a GPU, or on the emulator: %s", err, emuHint)
 	}
 	return c
 }
@@ -26,7 +36,8 @@ func copiesSince(c CUDA, s GPUStats) (up, down int64) {
 }
 
 func TestCUDAStateMachine(t *testing.T) {
-	c := defaultCUDA(t)
+	c := testCUDA(t, CUDAOptions{})
+	on := func(x *Tensor) *Tensor { x.MoveTo(c); return x }
 	check := func(what string, got, want []float32) {
 		t.Helper()
 		if !slices.Equal(got, want) {
@@ -34,7 +45,7 @@ func TestCUDAStateMachine(t *testing.T) {
 		}
 	}
 	s := c.Stats()
-	x := FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	x := on(FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3))
 	v := x.Reshape(3, 2)
 	c.Scale(v, 2, v) // through a view: x sees it
 	if up, down := copiesSince(c, s); up != 1 || down != 0 {
@@ -52,7 +63,7 @@ func TestCUDAStateMachine(t *testing.T) {
 		t.Errorf("Set, Scale, At copied %d up, %d down; want 1, 1", up, down)
 	}
 
-	y := Zeros(2, 3)
+	y := ZerosOn(c, 2, 3)
 	c.Scale(y, 1, x)
 	cl := y.Clone() // y lives on the device: cloned there
 	c.Scale(y, 0, y)
@@ -61,21 +72,22 @@ func TestCUDAStateMachine(t *testing.T) {
 
 	d := x.Data() // written through Data, then used
 	d[1] = 7
-	z := Zeros(2, 3)
+	z := ZerosOn(c, 2, 3)
 	c.Add(z, x, x)
 	check("a write through Data reaches the device", z.Data(), []float32{200, 14, 12, 16, 20, 24})
 
 	// an operation that runs on the CPU (softmax over the first axis) with
 	// a device-resident input, and its output used on the device again
 	c.Scale(z, 0.01, z)
-	sm, want := Zeros(2, 3), Zeros(2, 3)
+	sm, want := ZerosOn(c, 2, 3), Zeros(2, 3)
 	c.Softmax(sm, z, 0, false)
 	Reference{}.Softmax(want, FromSlice(slices.Clone(z.Data()), 2, 3), 0, false)
 	c.Scale(sm, 2, sm)
 	Reference{}.Scale(want, 2, want)
 	check("softmax on the CPU between device operations", sm.Data(), want.Data())
 
-	// a tensor made before CUDA was the backend has no mirror: one is attached
+	// a tensor that follows the default backend has no mirror: one is
+	// attached when it is given to the GPU
 	old := &Tensor{shape: []int{3}, data: []float32{1, 2, 3}}
 	c.Scale(old, 3, old)
 	check("a tensor without a mirror", old.Data(), []float32{3, 6, 9})
@@ -85,14 +97,11 @@ func TestCUDAStateMachine(t *testing.T) {
 }
 
 // TestCUDAMemoryPressure transposes fresh inputs that nothing refers to
-// after the call, with so little device memory (CUDAEMU_MEM_LIMIT) that
-// allocating the output collects garbage: an input's memory must not go
-// to its own operation's output.
+// after the call, on a backend with so little device memory (MemoryLimit)
+// that allocating the output collects garbage: an input's memory must not
+// go to its own operation's output.
 func TestCUDAMemoryPressure(t *testing.T) {
-	c := defaultCUDA(t)
-	if os.Getenv("CUDAEMU_MEM_LIMIT") == "" {
-		t.Skip("needs the emulator with CUDAEMU_MEM_LIMIT (TestConformanceOnEmulator)")
-	}
+	c := testCUDA(t, CUDAOptions{MemoryLimit: 200000})
 	for i := range 40 {
 		want := RandNormal(uint64(i), 0, 1, 2, 32, 32, 8)
 		host := slices.Clone(want.data)
@@ -105,5 +114,9 @@ func TestCUDAMemoryPressure(t *testing.T) {
 			t.Fatalf("round %d: the transpose of a collected input is wrong", i)
 		}
 	}
-	t.Logf("memory: %+v", c.Stats().Memory)
+	m := c.Stats().Memory
+	t.Logf("memory: %+v", m)
+	if m.DriverAllocs*65536 > 200000 || m.InUse+m.Cached > 200000 {
+		t.Errorf("the backend went past its MemoryLimit of 200000 bytes: %+v", m)
+	}
 }

@@ -3,10 +3,11 @@ package tensor
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
-	"github.com/graftml/graft/internal/childtest"
+	"github.com/graftml/graft/internal/cudatest"
 	"github.com/graftml/graft/kernels/cuda"
 )
 
@@ -66,65 +67,73 @@ func TestChooseDevice(t *testing.T) {
 	}
 }
 
-// The tests below run in a child process each, since the choice is made
-// once per process.
+// The tests below make the choice as the process would from GRAFT_DEVICE,
+// with a driver library that does not exist (nothing is bound), or the
+// system's.
 
-const noLib = "GRAFT_CUDA_LIB=/nonexistent/libcuda.so.1"
+const noLib = "/nonexistent/libcuda.so.1"
 
 func TestDeviceReportNoLibrary(t *testing.T) {
-	if childtest.Fork(t, noLib, "GRAFT_DEVICE=") {
-		return
-	}
-	d := DeviceReport()
+	d := ChooseDevice("", noLib)
 	t.Log(d)
 	if d.Device != "cpu" || !strings.HasPrefix(d.String(), "cpu (GRAFT_DEVICE=auto: cuda: no driver library: /nonexistent/libcuda.so.1") {
-		t.Errorf("DeviceReport() = %v", d)
+		t.Errorf("ChooseDevice(\"\", %s) = %v", noLib, d)
 	}
-	if err := CheckDevice(); err != nil {
-		t.Errorf("CheckDevice() = %v under auto", err)
+	if _, ok := d.Backend().(CPU); !ok || d.Err() != nil {
+		t.Errorf("under auto without a driver: backend %v, error %v; want the CPU and no error", d.Backend(), d.Err())
 	}
 }
 
 func TestCheckDeviceCUDANoLibrary(t *testing.T) {
-	if childtest.Fork(t, noLib, "GRAFT_DEVICE=cuda") {
-		return
-	}
-	err := CheckDevice()
-	if !errors.Is(err, cuda.ErrNoLibrary) || !strings.Contains(err.Error(), "GRAFT_DEVICE=cuda") || !strings.Contains(err.Error(), "/nonexistent/libcuda.so.1") {
-		t.Fatalf("CheckDevice() = %v, want the missing library named", err)
+	err := ChooseDevice("cuda", noLib).Err()
+	if !errors.Is(err, cuda.ErrNoLibrary) || !strings.Contains(err.Error(), "GRAFT_DEVICE=cuda") || !strings.Contains(err.Error(), noLib) {
+		t.Fatalf("ChooseDevice(cuda, %s).Err() = %v, want the missing library named", noLib, err)
 	}
 	t.Log(err)
 }
 
-// TestCheckDeviceCUDA demands CUDA from the real driver, which fails
-// without a GPU (no library, or no device); with one, CUDA is chosen.
+// TestCheckDeviceCUDA demands CUDA from the system's driver, which fails
+// without a GPU (no library, or no device); with one, CUDA is chosen. A
+// test process whose GPU tests run on the emulator cannot bind the
+// system's driver as well: it skips there (.ci/run runs it apart).
 func TestCheckDeviceCUDA(t *testing.T) {
-	if childtest.Fork(t, "GRAFT_CUDA_LIB=", "GRAFT_DEVICE=cuda") {
-		return
+	if cudatest.Emulated() {
+		t.Skip("this process's driver is the emulator (GRAFT_CUDAEMU_LIB); run it without: go test -run TestCheckDeviceCUDA ./tensor")
 	}
-	err := CheckDevice()
-	d := DeviceReport()
+	d := ChooseDevice("cuda", cuda.DefaultLibrary)
+	err := d.Err()
 	if _, perr := cuda.Probe(); perr == nil { // a GPU: it must be used
-		if err != nil || d.Device != "cuda" {
-			t.Fatalf("a GPU answers, but CheckDevice() = %v, DeviceReport() = %v", err, d)
+		if _, ok := d.Backend().(CUDA); err != nil || d.Device != "cuda" || !ok {
+			t.Fatalf("a GPU answers, but ChooseDevice(cuda) = %v, error %v", d, err)
 		}
 		t.Log(d)
 		return
 	}
 	if err == nil || strings.Contains(err.Error(), "\n") {
-		t.Fatalf("CheckDevice() = %v, want a one-line error", err)
+		t.Fatalf("ChooseDevice(cuda).Err() = %v, want a one-line error", err)
 	}
 	if d.Device != "cpu" || d.Requested != "cuda" {
-		t.Errorf("DeviceReport() = %+v", d)
+		t.Errorf("ChooseDevice(cuda) = %+v", d)
 	}
 	t.Logf("%v\n%v", err, d)
 }
 
 func TestCheckDeviceUnknown(t *testing.T) {
-	if childtest.Fork(t, "GRAFT_DEVICE=gpu0") {
-		return
+	if err := ChooseDevice("gpu0", noLib).Err(); err == nil || !strings.Contains(err.Error(), `"gpu0"`) {
+		t.Fatalf("ChooseDevice(gpu0).Err() = %v, want an error naming gpu0", err)
 	}
-	if err := CheckDevice(); err == nil || !strings.Contains(err.Error(), `"gpu0"`) {
-		t.Fatalf("CheckDevice() = %v, want an error naming gpu0", err)
+}
+
+// TestDeviceReportFromEnvironment: the process's own choice follows
+// GRAFT_DEVICE, which this test binary's TestMain sets to cpu unless it
+// is set.
+func TestDeviceReportFromEnvironment(t *testing.T) {
+	d := DeviceReport()
+	want := strings.ToLower(strings.TrimSpace(os.Getenv("GRAFT_DEVICE")))
+	if want == "" {
+		want = "auto"
+	}
+	if d.Requested != want || d.Backend() != Default() || d.Err() != CheckDevice() {
+		t.Errorf("DeviceReport() = %+v under GRAFT_DEVICE=%q; Default() = %v", d, os.Getenv("GRAFT_DEVICE"), Default().Name())
 	}
 }

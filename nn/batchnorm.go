@@ -144,8 +144,15 @@ func (b *BatchNorm) Backward(dy *tensor.Tensor, needInputGrad bool) *tensor.Tens
 func (b *BatchNorm) frozenBackward(dx, dy *tensor.Tensor, train bool) {
 	like := likeOf(dy, b.y) // the gradient may follow the default: run where the forward did
 	be, c := like.Backend(), b.C
-	if b.ones == nil {
-		b.ones, b.zeros = tensor.Full(1, c), tensor.ZerosLike(dy, c)
+	if b.ones == nil || b.ones.Backend() != be {
+		// on like's backend, before the views are taken: a device backend
+		// attaches its storage to a tensor, and a view made before that
+		// would not share it
+		b.ones, b.zeros = tensor.Full(1, c), tensor.ZerosLike(like, c)
+		if like.Placed() {
+			b.ones.MoveTo(be)
+			b.saveInvStd.MoveTo(be)
+		}
 		b.onesRow, b.invRow = b.ones.Reshape(1, c), b.saveInvStd.Reshape(1, c)
 	}
 	p := tensor.BatchNormParams{Eps: b.Eps}

@@ -101,14 +101,24 @@ var ErrNonFinite = errors.New("loss is not finite")
 type Batcher struct {
 	data   Dataset
 	size   int
+	be     tensor.Backend // the backend of the batches; nil: the default
 	x      *tensor.Tensor
 	xs     map[int]*tensor.Tensor
 	labels []int
 }
 
-// NewBatcher returns a Batcher of batches of up to size examples.
+// NewBatcher returns a Batcher of batches of up to size examples, on the
+// default backend.
 func NewBatcher(d Dataset, size int) *Batcher {
 	return &Batcher{data: d, size: size, xs: map[int]*tensor.Tensor{}}
+}
+
+// NewBatcherFor returns a Batcher whose batches are on model's backend
+// (BackendOf), so that a model moved to a backend (MoveTo) is fed there.
+func NewBatcherFor(model Layer, d Dataset, size int) *Batcher {
+	b := NewBatcher(d, size)
+	b.be = BackendOf(model)
+	return b
 }
 
 // Batch loads the examples idx and returns them as [len(idx), shape...]
@@ -117,6 +127,9 @@ func (b *Batcher) Batch(idx []int) (*tensor.Tensor, []int, error) {
 	x, ok := b.xs[len(idx)]
 	if !ok {
 		x = tensor.Zeros(append([]int{len(idx)}, b.data.ExampleShape()...)...)
+		if b.be != nil {
+			x.MoveTo(b.be)
+		}
 		b.xs[len(idx)] = x
 	}
 	if cap(b.labels) < len(idx) {
@@ -174,7 +187,7 @@ func fit(ctx context.Context, model Layer, train, val Dataset, opts FitOptions) 
 	}
 	total := (opts.Epochs) * perEpoch
 	params := Parameters(model)
-	batcher := NewBatcher(train, opts.BatchSize)
+	batcher := NewBatcherFor(model, train, opts.BatchSize)
 	hist := &History{}
 	perm := make([]int, n)
 	var grad, target *tensor.Tensor
@@ -196,7 +209,7 @@ func fit(ctx context.Context, model Layer, train, val Dataset, opts FitOptions) 
 			}
 			out := model.Forward(x)
 			if grad == nil || !grad.SameShape(out) {
-				grad = tensor.Zeros(out.Shape()...)
+				grad = tensor.ZerosLike(out, out.Shape()...)
 			}
 			target = targetFor(opts.Loss, target, out, labels)
 			loss := opts.Loss.Loss(grad, out, labels, target)
@@ -258,7 +271,7 @@ func targetFor(l Loss, buf, out *tensor.Tensor, labels []int) *tensor.Tensor {
 		return nil
 	}
 	if buf == nil || !buf.SameShape(out) {
-		buf = tensor.Zeros(out.Shape()...)
+		buf = tensor.ZerosLike(out, out.Shape()...)
 	}
 	d := buf.Data()
 	clear(d)
@@ -321,7 +334,7 @@ func Evaluate(ctx context.Context, model Layer, data Dataset, batchSize int, los
 	if n == 0 {
 		return math.NaN(), math.NaN(), nil
 	}
-	b := NewBatcher(data, batchSize)
+	b := NewBatcherFor(model, data, batchSize)
 	idx := make([]int, 0, batchSize)
 	var sum float64
 	var target *tensor.Tensor

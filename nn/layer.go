@@ -151,6 +151,23 @@ func MoveTo(l Layer, be tensor.Backend) {
 	}
 }
 
+// BackendOf returns the backend l's parameters (else its buffers) belong
+// to when they were moved to one (MoveTo), nil when they follow the
+// default backend: where l's inputs must be made.
+func BackendOf(l Layer) tensor.Backend {
+	for _, p := range Parameters(l) {
+		if p.Value.Value.Placed() {
+			return p.Value.Value.Backend()
+		}
+	}
+	for _, b := range Buffers(l) {
+		if b.Value.Value.Placed() {
+			return b.Value.Value.Backend()
+		}
+	}
+	return nil
+}
+
 // Parameters returns every parameter of l with its dotted name, in
 // PyTorch's order (a layer's own parameters, then its children's).
 func Parameters(l Layer) []Named[*Param] {

@@ -38,7 +38,11 @@ type Summary struct {
 func Summarize(model Layer, input []int) (_ *Summary, err error) {
 	defer tensor.RecoverInput("nn.Summarize", input, &err)
 	s := &Summary{Input: append([]int(nil), input...)}
-	s.walk("", model, tensor.Zeros(input...))
+	x := tensor.Zeros(input...)
+	if be := BackendOf(model); be != nil {
+		x.MoveTo(be) // where the model was moved
+	}
+	s.walk("", model, x)
 	return s, nil
 }
 
@@ -58,7 +62,7 @@ func (s *Summary) walk(name string, l Layer, x *tensor.Tensor) *tensor.Tensor {
 		if m.Shortcut != nil {
 			sc = s.walk(join(name, m.ShortcutName), m.Shortcut, x)
 		}
-		y := tensor.Zeros(h.Shape()...)
+		y := tensor.ZerosLike(h, h.Shape()...)
 		m.add(y, h, sc)
 		if m.Post != nil {
 			y = s.walk(join(name, "post"), m.Post, y)

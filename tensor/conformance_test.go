@@ -23,14 +23,9 @@ func TestConformance(t *testing.T) {
 		})
 	})
 	t.Run("cuda", func(t *testing.T) {
-		lib := cudatest.Library(t, emuHint)
-		c, err := tensor.NewCUDAWith(tensor.CUDAOptions{Library: lib})
-		switch {
-		case err != nil && lib != "":
-			t.Fatalf("the CUDA backend on the emulator %s: %v", lib, err)
-		case err != nil:
-			t.Skipf("no GPU (%v): the CUDA backend's suite runs on a GPU, or on the emulator: %s", err, emuHint)
-		}
+		c := cudatest.Open(t, "tensor", func(lib string) (tensor.CUDA, error) {
+			return tensor.NewCUDAWith(tensor.CUDAOptions{Library: lib})
+		})
 		t.Log(c.Name())
 		tensortest.Run(t, c)
 		s := c.Stats()
@@ -38,5 +33,3 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// emuHint says how to build the CUDA emulator and point the tests at it.
-const emuHint = "tools/cudaemu/build.sh /tmp/cudaemu && GRAFT_CUDAEMU_LIB=/tmp/cudaemu/libcuda.so.1 go test ./tensor"

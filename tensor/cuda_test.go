@@ -11,22 +11,14 @@ import (
 // the test, on the emulator where GRAFT_CUDAEMU_LIB names it (see
 // internal/cudatest), else on a GPU, and skip where neither is.
 
-// emuHint says how to build the CUDA emulator and point the tests at it.
-const emuHint = "tools/cudaemu/build.sh /tmp/cudaemu && GRAFT_CUDAEMU_LIB=/tmp/cudaemu/libcuda.so.1 go test ./tensor"
-
 // testCUDA returns a new CUDA backend with opts (Library set by
 // cudatest.Library), or skips tb where no device answers.
 func testCUDA(tb testing.TB, opts CUDAOptions) CUDA {
 	tb.Helper()
-	opts.Library = cudatest.Library(tb, emuHint)
-	c, err := NewCUDAWith(opts)
-	switch {
-	case err != nil && opts.Library != "":
-		tb.Fatalf("the CUDA backend on the emulator %s: %v", opts.Library, err)
-	case err != nil:
-		tb.Skipf("no CUDA backend (%v): these tests run on a GPU, or on the emulator: %s", err, emuHint)
-	}
-	return c
+	return cudatest.Open(tb, "tensor", func(lib string) (CUDA, error) {
+		opts.Library = lib
+		return NewCUDAWith(opts)
+	})
 }
 
 // copiesSince returns the copies up and down since s.

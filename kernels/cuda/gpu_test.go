@@ -51,16 +51,13 @@ DONE:
 }
 `
 
-// emuHint says how to build the CUDA emulator and point these tests at it.
-const emuHint = "tools/cudaemu/build.sh /tmp/cudaemu && GRAFT_CUDAEMU_LIB=/tmp/cudaemu/libcuda.so.1 go test ./kernels/cuda"
-
 // probeForTest binds the driver library this process's GPU tests run on
 // (the emulator where GRAFT_CUDAEMU_LIB names it, else the system's
 // driver) and probes device 0. A named emulator that does not load fails
 // tb.
 func probeForTest(tb testing.TB) (Info, error) {
 	tb.Helper()
-	lib := cudatest.Library(tb, emuHint)
+	lib := cudatest.Library(tb, "kernels/cuda")
 	if lib == "" {
 		if err := Load(); err != nil {
 			return Info{}, err

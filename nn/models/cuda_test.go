@@ -2,15 +2,12 @@ package models
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/graftml/graft/internal/childtest"
+	"github.com/graftml/graft/internal/cudatest"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/tensor"
 )
@@ -40,14 +37,24 @@ type trainRun struct {
 	Copies [4]int64
 }
 
-// trainSteps runs steps SGD-momentum training steps of a model on a
-// random batch that it writes again before every step, as a data loader
-// does. With frozen, the stem's parameters are frozen and every BatchNorm
-// normalises by its running statistics (fine-tuning's usual setting).
-func trainSteps(t *testing.T, name string, o Options, batch, steps int, frozen bool) trainRun {
+// trainSteps runs steps SGD-momentum training steps of a model, moved to
+// be (nil: the default backend), on a random batch that it writes again
+// before every step, as a data loader does. With frozen, the stem's
+// parameters are frozen and every BatchNorm normalises by its running
+// statistics (fine-tuning's usual setting).
+func trainSteps(t *testing.T, be tensor.Backend, name string, o Options, batch, steps int, frozen bool) trainRun {
 	m, err := New(name, o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if be != nil {
+		nn.MoveTo(m, be)
+	}
+	stats := func() tensor.GPUStats {
+		if c, ok := be.(tensor.CUDA); ok {
+			return c.Stats()
+		}
+		return tensor.GPUStats{}
 	}
 	if frozen {
 		nn.Walk(m, func(name string, l nn.Layer) {
@@ -61,6 +68,9 @@ func trainSteps(t *testing.T, name string, o Options, batch, steps int, frozen b
 	}
 	src := tensor.RandNormal(7, 0, 1, append([]int{batch}, m.InputShape...)...).Data()
 	x := tensor.Zeros(append([]int{batch}, m.InputShape...)...)
+	if be != nil {
+		x.MoveTo(be)
+	}
 	labels := make([]int, batch)
 	for i := range labels {
 		labels[i] = (3 * i) % m.Options.Classes
@@ -70,16 +80,16 @@ func trainSteps(t *testing.T, name string, o Options, batch, steps int, frozen b
 	var grad *tensor.Tensor
 	var run trainRun
 	for s := 0; s < steps; s++ {
-		before := tensor.DeviceStats()
+		before := stats()
 		copy(x.Data(), src)
 		out := m.Forward(x)
 		if grad == nil {
-			grad = tensor.Zeros(out.Shape()...)
+			grad = tensor.ZerosLike(out, out.Shape()...)
 		}
 		run.Losses = append(run.Losses, nn.CrossEntropy{}.Loss(grad, out, labels, nil))
 		m.Backward(grad, false)
 		opt.Step()
-		after := tensor.DeviceStats()
+		after := stats()
 		run.Copies = [4]int64{after.HostToDevice - before.HostToDevice, after.HostToDeviceBytes - before.HostToDeviceBytes,
 			after.DeviceToHost - before.DeviceToHost, after.DeviceToHostBytes - before.DeviceToHostBytes}
 	}
@@ -92,64 +102,24 @@ func trainSteps(t *testing.T, name string, o Options, batch, steps int, frozen b
 
 const trainStepsRun = 3
 
-// TestCUDATrainStep trains the models on the CUDA backend and checks the
-// copies of a step; it writes what it got to GRAFT_TRAINSTEP_OUT, for
-// TestTrainStepOnEmulator to compare with the CPU. It skips unless the
-// default backend is CUDA.
+// TestCUDATrainStep trains the models on a CUDA backend (a GPU, or the
+// emulator where GRAFT_CUDAEMU_LIB names it), checks the copies of a step,
+// and compares the losses and parameters with the CPU's.
 func TestCUDATrainStep(t *testing.T) {
-	if _, ok := tensor.Default().(tensor.CUDA); !ok {
-		t.Skipf("the default backend is %s; TestTrainStepOnEmulator runs this on the CUDA emulator", tensor.Default().Name())
-	}
-	t.Log(tensor.Device())
+	c := cudatest.Open(t, "nn/models", func(lib string) (tensor.CUDA, error) {
+		return tensor.NewCUDAWith(tensor.CUDAOptions{Library: lib})
+	})
+	t.Log(c.Name())
 	for _, gm := range gpuModels {
-		run := trainSteps(t, gm.name, gm.opt, gm.batch, trainStepsRun, gm.key != gm.name)
+		got := trainSteps(t, c, gm.name, gm.opt, gm.batch, trainStepsRun, gm.key != gm.name)
 		m, _ := New(gm.name, gm.opt)
 		inBytes := int64(4*gm.batch*numel(m.InputShape) + 4*gm.batch)
-		if want := [4]int64{2, inBytes, 1, 4}; run.Copies != want {
+		if want := [4]int64{2, inBytes, 1, 4}; got.Copies != want {
 			t.Errorf("%s: a training step copied %d up (%d bytes) and %d down (%d bytes); want the batch and labels up (2, %d bytes) and the loss down (1, 4 bytes)",
-				gm.key, run.Copies[0], run.Copies[1], run.Copies[2], run.Copies[3], inBytes)
+				gm.key, got.Copies[0], got.Copies[1], got.Copies[2], got.Copies[3], inBytes)
 		}
-		t.Logf("%s: losses %v; last step's copies %v", gm.key, run.Losses, run.Copies)
-		if dir := os.Getenv("GRAFT_TRAINSTEP_OUT"); dir != "" {
-			b, err := json.Marshal(run)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, gm.key+".json"), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
-
-func numel(shape []int) int {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	return n
-}
-
-// TestTrainStepOnEmulator runs TestCUDATrainStep on the CUDA emulator in a
-// child and compares its losses and parameters with the CPU's.
-func TestTrainStepOnEmulator(t *testing.T) {
-	lib := childtest.EmulatorLib(t, "tools/cudaemu/build.sh /tmp/cudaemu && GRAFT_CUDAEMU_LIB=/tmp/cudaemu/libcuda.so.1 go test ./nn/models")
-	dir := t.TempDir()
-	stdout, stderr, code := childtest.ExecTests(t, "^TestCUDATrainStep$", "GRAFT_CUDA_LIB="+lib, "GRAFT_DEVICE=cuda", "GRAFT_TRAINSTEP_OUT="+dir)
-	if code != 0 {
-		t.Fatalf("TestCUDATrainStep failed on the emulator (exit %d):\n%s%s", code, stdout, stderr)
-	}
-	t.Log(stdout)
-	for _, gm := range gpuModels {
-		b, err := os.ReadFile(filepath.Join(dir, gm.key+".json"))
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", gm.key, err, stdout)
-		}
-		var got trainRun
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatal(err)
-		}
-		want := trainSteps(t, gm.name, gm.opt, gm.batch, trainStepsRun, gm.key != gm.name)
+		t.Logf("%s: losses %v; last step's copies %v", gm.key, got.Losses, got.Copies)
+		want := trainSteps(t, tensor.CPU{}, gm.name, gm.opt, gm.batch, trainStepsRun, gm.key != gm.name)
 		if len(got.Losses) != len(want.Losses) {
 			t.Fatalf("%s: %d losses on the GPU, %d on the CPU", gm.key, len(got.Losses), len(want.Losses))
 		}
@@ -181,6 +151,14 @@ func TestTrainStepOnEmulator(t *testing.T) {
 	}
 }
 
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
 // randomSet is a Dataset of random images.
 type randomSet struct {
 	n       int
@@ -201,19 +179,19 @@ func (d randomSet) Load(x []float32, labels []int, idx []int) error {
 	return nil
 }
 
-// TestCUDAOutOfMemory trains a model too large for the device memory the
-// emulator grants (CUDAEMU_MEM_LIMIT): Fit must return the failure as an
+// TestCUDAOutOfMemory trains a model too large for the device memory of a
+// CUDA backend with 1 MB (MemoryLimit): Fit must return the failure as an
 // error wrapping *tensor.DeviceError, not panic; so must Predict and
-// Summarize at inference on a batch too large. It skips unless the
-// default backend is CUDA and the limit is set.
+// Summarize at inference on a batch too large.
 func TestCUDAOutOfMemory(t *testing.T) {
-	if _, ok := tensor.Default().(tensor.CUDA); !ok || os.Getenv("CUDAEMU_MEM_LIMIT") == "" {
-		t.Skip("needs the CUDA emulator with CUDAEMU_MEM_LIMIT (TestOutOfMemoryOnEmulator)")
-	}
+	c := cudatest.Open(t, "nn/models", func(lib string) (tensor.CUDA, error) {
+		return tensor.NewCUDAWith(tensor.CUDAOptions{Library: lib, MemoryLimit: 1000000})
+	})
 	m, err := New("lenet5", Options{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
+	nn.MoveTo(m, c)
 	_, err = nn.Fit(context.Background(), m, randomSet{n: 512, shape: m.InputShape, classes: 10}, nil, nn.FitOptions{BatchSize: 512})
 	var de *tensor.DeviceError
 	if !errors.As(err, &de) || !strings.Contains(err.Error(), "CUDA_ERROR_OUT_OF_MEMORY") {
@@ -221,22 +199,11 @@ func TestCUDAOutOfMemory(t *testing.T) {
 	}
 	t.Log(err)
 	// inference too: Predict and Summarize return the failure
-	x := tensor.Zeros(append([]int{512}, m.InputShape...)...)
+	x := tensor.ZerosOn(c, append([]int{512}, m.InputShape...)...)
 	if _, err := nn.Predict(m, x); !errors.As(err, &de) || !strings.Contains(err.Error(), "CUDA_ERROR_OUT_OF_MEMORY") {
 		t.Errorf("Predict with too little device memory returned %v, want a *tensor.DeviceError", err)
 	}
 	if _, err := nn.Summarize(m, x.Shape()); !errors.As(err, &de) {
 		t.Errorf("Summarize with too little device memory returned %v, want a *tensor.DeviceError", err)
 	}
-}
-
-// TestOutOfMemoryOnEmulator runs TestCUDAOutOfMemory on the CUDA emulator
-// with 1 MB of device memory.
-func TestOutOfMemoryOnEmulator(t *testing.T) {
-	lib := childtest.EmulatorLib(t, "tools/cudaemu/build.sh /tmp/cudaemu && GRAFT_CUDAEMU_LIB=/tmp/cudaemu/libcuda.so.1 go test ./nn/models")
-	stdout, stderr, code := childtest.ExecTests(t, "^TestCUDAOutOfMemory$", "GRAFT_CUDA_LIB="+lib, "GRAFT_DEVICE=cuda", "CUDAEMU_MEM_LIMIT=1000000")
-	if code != 0 || !strings.Contains(stdout, "--- PASS: TestCUDAOutOfMemory") {
-		t.Fatalf("TestCUDAOutOfMemory on the emulator (exit %d):\n%s%s", code, stdout, stderr)
-	}
-	t.Log(stdout)
 }

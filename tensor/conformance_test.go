@@ -32,4 +32,3 @@ func TestConformance(t *testing.T) {
 		t.Logf("copies: %d up (%d bytes), %d down (%d bytes); memory %+v", s.HostToDevice, s.HostToDeviceBytes, s.DeviceToHost, s.DeviceToHostBytes, s.Memory)
 	})
 }
-

@@ -54,8 +54,7 @@ func BenchmarkConv2D(b *testing.B) {
 			flops := tensor.ConvFLOPs(x, w, l.P)
 			for _, pass := range []string{"fwd", "bwd_data", "bwd_weights"} {
 				b.Run(fmt.Sprintf("impl=%s/layer=%s/pass=%s", impl, l.Name, pass), func(b *testing.B) {
-					be, restore := backendFor(b, impl)
-					defer restore()
+					be := backendFor(b, impl)
 					run := map[string]func(){
 						"fwd":         func() { be.Conv2D(y, x, w, bias, l.P) },
 						"bwd_data":    func() { be.Conv2DBackwardData(dx, dy, w, l.P) },

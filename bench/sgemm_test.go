@@ -71,8 +71,8 @@ func BenchmarkSgemm(b *testing.B) {
 					ta, tb, tc := tensor.FromSlice(A, m, k), tensor.FromSlice(B, k, n), tensor.FromSlice(C, m, n)
 					run = func() { be.MatMul(tc, ta, tb, false, false, 1, 0) }
 				default:
-					defer useTier(b, impl)()
-					run = func() { tensor.Sgemm(false, false, m, n, k, 1, A, k, B, n, 0, C, n) }
+					cpu := cpuBackend(b, impl)
+					run = func() { cpu.Sgemm(false, false, m, n, k, 1, A, k, B, n, 0, C, n) }
 				}
 				run()
 				tensor.Synchronize()
@@ -119,24 +119,24 @@ func gpuBackend(b *testing.B) tensor.Backend {
 }
 
 // backendFor returns the backend of impl: the CUDA backend for cuda, else
-// the CPU backend with impl's tier (restored by the function returned).
-func backendFor(b *testing.B, impl string) (tensor.Backend, func()) {
+// a CPU backend of impl's tier.
+func backendFor(b *testing.B, impl string) tensor.Backend {
 	if impl == "cuda" {
-		return gpuBackend(b), func() {}
+		return gpuBackend(b)
 	}
-	return tensor.CPU{}, useTier(b, impl)
+	return cpuBackend(b, impl)
 }
 
-// useTier switches to the tier named impl for one sub-benchmark (skipping
-// it where the machine lacks the tier) and returns the restore function.
-func useTier(b *testing.B, impl string) func() {
+// cpuBackend returns a CPU backend of the tier named impl, skipping b
+// where the machine lacks the tier.
+func cpuBackend(b *testing.B, impl string) tensor.CPU {
 	tier, err := kernels.ParseTier(impl)
 	if err != nil {
 		b.Fatal(err)
 	}
-	restore, err := kernels.Use(tier)
+	cpu, err := tensor.NewCPU(tier, false)
 	if err != nil {
 		b.Skip(err)
 	}
-	return restore
+	return cpu
 }

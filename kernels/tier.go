@@ -5,22 +5,24 @@
 // Generic (portable Go), AVX2 (AVX2+FMA assembly) and AVX512 (AVX-512
 // F/BW/DQ/VL assembly). The best tier the CPU and operating system support
 // is chosen once at start-up from cpuid; the environment variable
-// GRAFT_CPU=generic|avx2|avx512 overrides the choice, and tests switch tiers
-// with Use. Asking for a tier the machine cannot run is an error, never an
-// illegal-instruction crash.
+// GRAFT_CPU=generic|avx2|avx512 overrides the choice. That is the
+// process's tier, the default CPU backend's; it never changes afterwards.
+// Programs and tests that want another make a CPU backend of it
+// (tensor.NewCPU): asking for a tier the machine cannot run is an error,
+// never an illegal-instruction crash.
 //
 // A tier's geometry (tile shapes, panel widths) also runs where its
-// instructions do not: UseStandIns switches to a tier whose own kernels are
-// replaced by pure-Go stand-ins with the same contract and geometry, and
-// TestTiers lists what tests walk, so that an AVX2-only machine still
-// tests every path of the AVX-512 tier but the assembly itself.
+// instructions do not: a backend can run a tier whose own kernels are
+// replaced by pure-Go stand-ins with the same contract and geometry
+// (StandInsSupported), and TestTiers lists what tests walk, so that an
+// AVX2-only machine still tests every path of the AVX-512 tier but the
+// assembly itself.
 package kernels
 
 import (
 	"fmt"
 	"os"
 	"strings"
-	"sync/atomic"
 
 	"github.com/klauspost/cpuid/v2"
 )
@@ -106,19 +108,11 @@ func Available() []Tier {
 	return ts
 }
 
-var (
-	current atomic.Int32 // the tier, | standInFlag when its own kernels are stand-ins
-	reason  string       // why the start-up tier was chosen
-)
-
-// standInFlag marks, in current, a tier whose own kernels run as stand-ins.
-const standInFlag = 1 << 8
-
-func init() {
-	t, why := choose(os.Getenv("GRAFT_CPU"))
-	current.Store(int32(t))
-	reason = why
-}
+// The process's tier, chosen once at start-up from GRAFT_CPU: what
+// tensor.CPU{} (the default CPU backend) runs on. Nothing changes it
+// afterwards; a program or test that wants another tier makes a backend
+// of it (tensor.NewCPU).
+var current, reason = choose(os.Getenv("GRAFT_CPU"))
 
 // choose picks the start-up tier from the GRAFT_CPU value env.
 func choose(env string) (Tier, string) {
@@ -136,27 +130,12 @@ func choose(env string) (Tier, string) {
 	return t, fmt.Sprintf("GRAFT_CPU=%s", t)
 }
 
-// Current returns the tier kernels dispatch to now.
-func Current() Tier { return Tier(current.Load() &^ standInFlag) }
-
-// StandIns reports whether the current tier's own kernels (those it does
-// not share with a lower tier) run as pure-Go stand-ins: see UseStandIns.
-func StandIns() bool { return current.Load()&standInFlag != 0 }
+// Current returns the process's tier: the best this CPU supports, or
+// GRAFT_CPU's.
+func Current() Tier { return current }
 
 // Reason says why the start-up tier was chosen.
 func Reason() string { return reason }
-
-// Use switches dispatch to tier t and returns a function that restores the
-// previous tier. It returns an error, and changes nothing, when the build or
-// CPU cannot run t. Use is meant for tests and benchmarks that compare tiers;
-// it is not safe to call while other goroutines run kernels.
-func Use(t Tier) (restore func(), err error) {
-	if ok, why := Supported(t); !ok {
-		return func() {}, fmt.Errorf("kernels: tier %s unavailable: %s", t, why)
-	}
-	prev := current.Swap(int32(t))
-	return func() { current.Store(prev) }, nil
-}
 
 // StandInsSupported reports whether tier t can run with its own kernels
 // replaced by pure-Go stand-ins, and if not, why: the AVX-512 tier can
@@ -172,19 +151,6 @@ func StandInsSupported(t Tier) (bool, string) {
 	return true, ""
 }
 
-// UseStandIns switches dispatch to tier t with each of its own kernels
-// replaced by a pure-Go stand-in of the same contract and geometry (the
-// AVX-512 tier's 12×32 SGEMM tiles, 32-lane panels, ...), and returns a
-// function that restores the previous tier. Like Use, it is for tests and
-// benchmarks, and changes nothing when it returns an error.
-func UseStandIns(t Tier) (restore func(), err error) {
-	if ok, why := StandInsSupported(t); !ok {
-		return func() {}, fmt.Errorf("kernels: no stand-ins for tier %s: %s", t, why)
-	}
-	prev := current.Swap(int32(t) | standInFlag)
-	return func() { current.Store(prev) }, nil
-}
-
 // A TestTier is a tier as tests walk it: its assembly, or its stand-ins.
 type TestTier struct {
 	Tier     Tier
@@ -197,14 +163,6 @@ func (t TestTier) String() string {
 		return t.Tier.String() + "-standins"
 	}
 	return t.Tier.String()
-}
-
-// Use switches dispatch to t (Use or UseStandIns).
-func (t TestTier) Use() (restore func(), err error) {
-	if t.StandIns {
-		return UseStandIns(t.Tier)
-	}
-	return Use(t.Tier)
 }
 
 // TestTiers lists the tiers tests walk, slowest first: every available

@@ -155,17 +155,15 @@ type winoScratch struct {
 
 var winoScratches = freeList[winoScratch]{}
 
-// winoChunkTiles, when positive, overrides the tiles per chunk (tests).
-var winoChunkTiles = 0
-
 // winoChunk returns the tiles per chunk for C input and Op (padded) output
-// channels: about C·Op/2048, between 24 and 144. Each chunk reads all of U
-// (16·C·Op floats) for 32·T·C·Op flops, so layers whose U outgrows the
-// caches (C = O = 512: 16 MiB) need long chunks; short ones keep V and M
-// of smaller layers in L2 (a flat optimum for C, O ≤ 256 in measurements).
-func winoChunk(c, op int) int {
-	if winoChunkTiles > 0 {
-		return winoChunkTiles
+// channels: about C·Op/2048, between 24 and 144, unless the backend sets
+// it (kn.winoTiles). Each chunk reads all of U (16·C·Op floats) for
+// 32·T·C·Op flops, so layers whose U outgrows the caches (C = O = 512:
+// 16 MiB) need long chunks; short ones keep V and M of smaller layers in
+// L2 (a flat optimum for C, O ≤ 256 in measurements).
+func (kn *gemmKernel) winoChunk(c, op int) int {
+	if kn.winoTiles > 0 {
+		return kn.winoTiles
 	}
 	return min(max(c*op/2048, 24), 144)
 }
@@ -192,7 +190,7 @@ func convWinogradAct(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip b
 	}
 	// Chunks of whole MR-row tiles, as many as the target size asks for,
 	// rounded up to a multiple of the threads so that they share evenly.
-	chunks := ceilDiv(c.tiles, winoChunk(g.c, c.op))
+	chunks := ceilDiv(c.tiles, kn.winoChunk(g.c, c.op))
 	chunks = ceilDiv(chunks, workers) * workers
 	c.chunk = ceilDiv(ceilDiv(c.tiles, chunks), kn.mr) * kn.mr
 	c.chunks = ceilDiv(c.tiles, c.chunk)

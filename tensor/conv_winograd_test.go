@@ -28,7 +28,7 @@ func TestWinogradMatchesReference(t *testing.T) {
 		kn := cpu.kern()
 		r := rand.New(rand.NewPCG(21, uint64(cpu.kern().tier)))
 		worst := 0.0 // largest error / bound seen
-		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
+		short := withWinoTiles(kn, kn.mr)
 		fixed := []convCase{ // C > KC (two K blocks on AVX2), and odd sizes with asymmetric padding
 			{n: 1, h: 5, w: 6, c: 300, o: 20, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
 			{n: 2, h: 7, w: 1, c: 17, o: 33, kh: 3, kw: 3, p: ConvParams{PadTop: 2, PadLeft: 1, PadBottom: 0, PadRight: 2}},
@@ -41,9 +41,9 @@ func TestWinogradMatchesReference(t *testing.T) {
 			} else {
 				cc = winoCase(r)
 			}
-			winoChunkTiles = 0
+			kn := kn
 			if i%5 == 0 {
-				winoChunkTiles = kn.mr
+				kn = short
 			}
 			x, w, bias, y := cc.tensors(r)
 			if i%3 == 0 {
@@ -121,7 +121,6 @@ func fill(s []float32, v float32) {
 func TestWinogradDeterministic(t *testing.T) {
 	forEachTier(t, func(t *testing.T, cpu CPU) {
 		kn := cpu.kern()
-		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 		r := rand.New(rand.NewPCG(22, 0))
 		cc := convCase{n: 3, h: 19, w: 22, c: 37, o: 45, kh: 3, kw: 3, p: ConvParams{PadTop: 1, PadLeft: 2, PadBottom: 0, PadRight: 1}}
@@ -130,8 +129,7 @@ func TestWinogradDeterministic(t *testing.T) {
 		var first []float32
 		for _, run := range []struct{ procs, chunk int }{{1, 0}, {4, 0}, {3, 0}, {2, kn.mr}, {1, 7 * kn.mr}} {
 			runtime.GOMAXPROCS(run.procs)
-			winoChunkTiles = run.chunk
-			convWinograd(kn, g, y.data, x.data, w.data, bias.data, false)
+			convWinograd(withWinoTiles(kn, run.chunk), g, y.data, x.data, w.data, bias.data, false)
 			if first == nil {
 				first = append([]float32(nil), y.data...)
 				continue
@@ -244,10 +242,7 @@ func BenchmarkWinogradPaths(b *testing.B) {
 			layers = append(layers, v)
 		}
 	}
-	if v, err := strconv.Atoi(os.Getenv("GRAFT_WINO_TILES")); err == nil {
-		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
-		winoChunkTiles = v
-	}
+	tiles, _ := strconv.Atoi(os.Getenv("GRAFT_WINO_TILES")) // 0: chosen by the layer
 	for _, l := range layers {
 		p := ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
 		x := RandNormal(1, 0, 1, l[0], l[1], l[2], l[3])
@@ -264,7 +259,7 @@ func BenchmarkWinogradPaths(b *testing.B) {
 					if path == "winograd" {
 						force = 1
 					}
-					cpu, err := NewCPUWith(kernels.Current(), CPUOptions{Winograd: force})
+					cpu, err := NewCPUWith(kernels.Current(), CPUOptions{Winograd: force, WinogradTiles: tiles})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -435,11 +430,9 @@ func FuzzWinograd(f *testing.F) {
 		if oh, ow := cc.p.OutSize(cc.h, cc.w, 3, 3); oh < 1 || ow < 1 {
 			return
 		}
-		defer func(old int) { winoChunkTiles = old }(winoChunkTiles)
 		for _, tier := range kernels.TestTiers() {
-			cpu := cpuFor(t, tier, CPUOptions{})
-			kn := cpu.kern()
-			winoChunkTiles = int(seed%4) * kn.mr // 0: the default
+			kn := cpuFor(t, tier, CPUOptions{}).kern()
+			kn = withWinoTiles(kn, int(seed%4)*kn.mr) // 0: the default
 			r := rand.New(rand.NewPCG(seed, 1))
 			x, wt, bias, y := cc.tensors(r)
 			g := convDims("Conv2D", x, wt, y, bias, cc.p)
@@ -625,4 +618,12 @@ func (c *winoCall) transformWeightsRef(o0, o1 int) {
 			}
 		}
 	}
+}
+
+// withWinoTiles returns kn with n tiles per Winograd chunk (0: chosen by
+// the layer), as CPUOptions.WinogradTiles makes it.
+func withWinoTiles(kn *gemmKernel, n int) *gemmKernel {
+	c := *kn
+	c.winoTiles = n
+	return &c
 }

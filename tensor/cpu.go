@@ -36,6 +36,9 @@ type CPUOptions struct {
 	// or "ab"; "" decides by the shapes (the process default is
 	// GRAFT_GEMM_PACK's).
 	GemmPack string
+	// WinogradTiles sets the output tiles per Winograd chunk (for tuning);
+	// 0 chooses by the layer's channels.
+	WinogradTiles int
 }
 
 // NewCPUWith is NewCPU with options.
@@ -58,9 +61,12 @@ func NewCPUWith(t kernels.Tier, o CPUOptions) (CPU, error) {
 	default:
 		return CPU{}, fmt.Errorf("tensor.NewCPU: GemmPack %q: want none, a, b, ab or nothing", o.GemmPack)
 	}
-	if o.Winograd != 0 || o.GemmPack != "" {
+	if o.WinogradTiles < 0 {
+		return CPU{}, fmt.Errorf("tensor.NewCPU: WinogradTiles %d: want 0 or more", o.WinogradTiles)
+	}
+	if o.Winograd != 0 || o.GemmPack != "" || o.WinogradTiles != 0 {
 		c := *k
-		c.wino, c.pack = max(-1, min(1, o.Winograd)), o.GemmPack
+		c.wino, c.pack, c.winoTiles = max(-1, min(1, o.Winograd)), o.GemmPack, o.WinogradTiles
 		k = &c
 	}
 	return CPU{k: k}, nil

@@ -133,6 +133,9 @@ type gemmKernel struct {
 	// wino forces the Winograd choice: +1 wherever it can run, −1
 	// nowhere, 0 where it pays (CPUOptions.Winograd)
 	wino int
+	// winoTiles, when positive, is the tiles per Winograd chunk
+	// (CPUOptions.WinogradTiles); 0 chooses by the layer's channels.
+	winoTiles int
 	// pack forces which operands are packed (CPUOptions.GemmPack)
 	pack string
 	// fallback: the GPU backend's host path for the operations it runs
@@ -206,15 +209,9 @@ func rowTilePixels(nr, ow int) (pix, done int) {
 	return pix, done
 }
 
-// cpuKernel returns the kernel set of the current tier, or of its
-// stand-ins under kernels.UseStandIns.
-func cpuKernel() *gemmKernel {
-	t := kernels.Current()
-	if kernels.StandIns() {
-		return standInKernelFor(t)
-	}
-	return gemmKernelFor(t)
-}
+// cpuKernel returns the kernel set of the process's tier (kernels.Current):
+// the default CPU backend's.
+func cpuKernel() *gemmKernel { return gemmKernelFor(kernels.Current()) }
 
 // blockFor sizes the cache blocks for an mr×nr microkernel from the data
 // cache sizes: a KC×NR panel of B takes about half of L1, an MC×KC block of

@@ -8,8 +8,8 @@ import "github.com/graftml/graft/kernels"
 // without assembly have only the generic one.
 func gemmKernelFor(kernels.Tier) *gemmKernel { return genericGemmKernel() }
 
-// standInKernelFor is gemmKernelFor: kernels.UseStandIns refuses every
-// tier in builds without assembly.
+// standInKernelFor is gemmKernelFor: NewCPU refuses stand-ins in builds
+// without assembly (kernels.StandInsSupported).
 func standInKernelFor(kernels.Tier) *gemmKernel { return genericGemmKernel() }
 
 func callAsmKernel(kernelID, int, []float32, int, int, []float32, bool, int, []float32, int, float32, float32) {

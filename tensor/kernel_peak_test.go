@@ -12,8 +12,6 @@ func BenchmarkMicrokernel(b *testing.B) {
 	for _, tier := range kernels.Available() {
 		kn := gemmKernelFor(tier)
 		b.Run("impl="+tier.String(), func(b *testing.B) {
-			restore, _ := kernels.Use(tier)
-			defer restore()
 			kc := 256
 			a := make([]float32, kc*kn.mr)
 			bb := make([]float32, kc*kn.nr)

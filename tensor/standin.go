@@ -3,7 +3,7 @@ package tensor
 import "math"
 
 // Pure-Go stand-ins for the kernels of a tier the CPU may lack (see
-// kernels.UseStandIns): the same contract, geometry and roundings as the
+// tensor.NewCPU(tier, true)): the same contract, geometry and roundings as the
 // assembly they replace, so that every test that walks the tiers runs the
 // AVX-512 tier's tiling, panel widths and edge handling on an AVX2-only
 // machine. They are slow (a fused multiply-add costs a few float64

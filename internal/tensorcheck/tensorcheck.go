@@ -16,26 +16,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/graftml/graft/kernels"
 )
-
-// ForEachTier runs f as a subtest, named by the tier, at every tier the
-// tests walk (kernels.TestTiers: every tier this machine runs, and the
-// stand-ins of those it can emulate), switching the process's kernels to
-// it for the subtest's duration. A tier that cannot be switched to skips.
-func ForEachTier(t *testing.T, f func(t *testing.T, tier kernels.Tier)) {
-	t.Helper()
-	for _, tier := range kernels.TestTiers() {
-		t.Run(tier.String(), func(t *testing.T) {
-			restore, err := tier.Use()
-			if err != nil {
-				t.Skip(err)
-			}
-			defer restore()
-			f(t, tier.Tier)
-		})
-	}
-}
 
 // Guard is the value guard bands hold: a NaN whose payload no kernel
 // computes, so a write out of bounds replaces it with something else.

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-
 )
 
 // Guard is the value guard bands hold: a NaN whose payload no kernel

@@ -83,7 +83,7 @@ func TestConv2DMatchesReference(t *testing.T) {
 	if testing.Short() {
 		cases = 40
 	}
-	forEachTier(t, func(t *testing.T, cpu CPU) {
+	forEachTierParallel(t, func(t *testing.T, cpu CPU) {
 		r := rand.New(rand.NewPCG(11, uint64(cpu.kern().tier)))
 		pad1 := ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
 		// The benchmark layers, shrunk: every fast path on shapes it was built for.

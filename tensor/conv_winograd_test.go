@@ -24,7 +24,7 @@ func TestWinogradMatchesReference(t *testing.T) {
 	if testing.Short() {
 		cases = 60
 	}
-	forEachTier(t, func(t *testing.T, cpu CPU) {
+	forEachTierParallel(t, func(t *testing.T, cpu CPU) {
 		kn := cpu.kern()
 		r := rand.New(rand.NewPCG(21, uint64(cpu.kern().tier)))
 		worst := 0.0 // largest error / bound seen

@@ -24,6 +24,20 @@ func forEachTier(t *testing.T, f func(t *testing.T, cpu CPU)) {
 	}
 }
 
+// forEachTierParallel is forEachTier with the tiers' subtests run in
+// parallel with each other: for tests that change nothing process-wide
+// (GOMAXPROCS, allocation counts), since each tier has a backend of its
+// own.
+func forEachTierParallel(t *testing.T, f func(t *testing.T, cpu CPU)) {
+	t.Helper()
+	for _, tt := range kernels.TestTiers() {
+		t.Run(tt.String(), func(t *testing.T) {
+			t.Parallel()
+			f(t, cpuFor(t, tt, CPUOptions{}))
+		})
+	}
+}
+
 // cpuFor returns a CPU backend of test tier tt with options o (StandIns
 // taken from tt), failing t when it cannot be made.
 func cpuFor(t testing.TB, tt kernels.TestTier, o CPUOptions) CPU {

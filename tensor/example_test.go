@@ -65,3 +65,22 @@ func ExampleConv2DAct() {
 	fmt.Println(y.Data())
 	// Output: [3 3 1 0]
 }
+
+// A CUDA backend is a value: open the device, move tensors (or, with
+// nn.MoveTo, a model) to it, and fall back to a CPU backend where there
+// is no GPU. (No output is checked: it depends on the machine.)
+func ExampleNewCUDAWith() {
+	var be tensor.Backend
+	gpu, err := tensor.NewCUDAWith(tensor.CUDAOptions{Device: 0, MemoryLimit: 2 << 30})
+	if err != nil {
+		fmt.Println("no GPU, on the CPU:", err)
+		be = tensor.CPU{}
+	} else {
+		be = gpu
+	}
+	a := tensor.FromSlice([]float32{1, 2, 3, 4}, 2, 2)
+	a.MoveTo(be)
+	c := tensor.ZerosOn(be, 2, 2)
+	be.MatMul(c, a, a, false, false, 1, 0)
+	fmt.Println(c.Data(), c.Backend().Name())
+}

@@ -10,8 +10,11 @@ import (
 // CPUByDefault runs the tests on the CPU unless GRAFT_DEVICE is set (even
 // to ""): on a machine with a GPU the default backend would be CUDA, and
 // these packages' tests check the CPU's kernels, threads and allocations.
-// The CUDA backend's own tests open it themselves, or run where
-// GRAFT_DEVICE=cuda is set (bench/gpu/run.sh, the emulator children).
+// The CUDA backend's tests open a backend of their own (tensor.NewCUDAWith,
+// on the emulator or a GPU: internal/cudatest), and .ci/run and
+// bench/gpu/run.sh set GRAFT_DEVICE=cuda to run a package's tests with the
+// GPU as the default. It only sets a default for the process: no test
+// re-executes the binary.
 func CPUByDefault(m *testing.M) {
 	if _, set := os.LookupEnv("GRAFT_DEVICE"); !set {
 		os.Setenv("GRAFT_DEVICE", "cpu")

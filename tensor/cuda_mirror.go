@@ -69,13 +69,24 @@ func (g *gpu) download(op string, host unsafe.Pointer, src cuda.DevicePtr, bytes
 	g.stats.DeviceToHostBytes += int64(bytes)
 }
 
-// mirrorOf returns t's mirror, attaching one to a tensor made before this
-// backend was the default.
+// mirrorOf returns t's mirror, attaching one to a tensor that follows the
+// default backend and has none (made while the CPU was the default), or
+// has the default GPU's while this is another GPU backend (its values come
+// to the host first; views made of it before keep the old copy).
 func (g *gpu) mirrorOf(t *Tensor) *mirror {
 	if t.be != nil {
 		if c, ok := t.be.(CUDA); !ok || c.g != g {
 			panic(fmt.Sprintf("tensor: a tensor %v of %s given to the GPU backend %s: move it (MoveTo) first", t.shape, t.be.Name(), g.info.Name))
 		}
+	}
+	if m := mirrorIn(t); t.dev != nil && (m == nil || m.g != g) && t.be == nil {
+		// t follows the default backend and has the default GPU's copy:
+		// its values come to the host, and it takes this GPU's copy
+		t.hostRead()
+		if err := g.ctx.SetCurrent(); err != nil {
+			panic(&DeviceError{"moving a tensor between device backends", err})
+		}
+		t.dev = nil
 	}
 	if t.dev == nil {
 		t.dev = &mirror{g: g, state: onHost}
@@ -194,8 +205,7 @@ func (t *Tensor) cloneOnDevice() *Tensor {
 	if m.state&onHost != 0 {
 		return nil
 	}
-	c := newTensor(append([]int(nil), t.shape...), make([]float32, len(t.data)))
-	c.be = t.be
+	c := &Tensor{shape: append([]int(nil), t.shape...), data: make([]float32, len(t.data)), be: t.be, dev: &mirror{g: g, state: onHost}}
 	src, dst := g.in("Clone", t), g.out("Clone", c)
 	var err error
 	if len(t.data) > 0 {

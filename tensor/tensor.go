@@ -110,17 +110,24 @@ func ZerosLike(like *Tensor, shape ...int) *Tensor {
 
 // sameBackend panics unless every tensor but nil ones follows the default
 // or belongs to be (a CPU backend of the same kernels, or the same GPU),
-// naming both backends.
+// naming both backends. The host backends call it with every tensor of an
+// operation: it also brings a tensor the default GPU holds to the host.
 func sameBackend(op string, be Backend, ts ...*Tensor) {
 	if c, ok := be.(CPU); ok && c.kern().fallback {
 		return
 	}
 	for _, t := range ts {
-		if t == nil || t.be == nil {
+		if t == nil {
 			continue
 		}
-		if !sameBackends(t.be, be) {
+		if t.be != nil && !sameBackends(t.be, be) {
 			panic(fmt.Sprintf("tensor.%s: a tensor %v of %s given to %s: move it (MoveTo) or the model (nn.MoveTo) first", op, t.shape, t.be.Name(), be.Name()))
+		}
+		if t.dev != nil {
+			// a tensor that follows the default backend, a GPU, which
+			// holds a copy: the host's values must be current, and become
+			// the only current ones (an output is written here)
+			t.hostWrite()
 		}
 	}
 }

@@ -110,6 +110,7 @@ func activateGrad(a Activation, alpha, x, y, dy float32) float32 {
 
 // Activate computes y = f(x) elementwise (alpha: LeakyReLU's slope).
 func (Reference) Activate(y, x *Tensor, a Activation, alpha float32) {
+	hostOnly(y, x)
 	mustSameShape("Activate", y, x)
 	for i, v := range x.data {
 		y.data[i] = activate(a, alpha, v)
@@ -181,6 +182,7 @@ func relu6F32(kn *gemmKernel, y, x []float32) {
 
 // ActivateGrad computes dx = f'(x)·dy, given x and y = f(x).
 func (Reference) ActivateGrad(dx, x, y, dy *Tensor, a Activation, alpha float32) {
+	hostOnly(dx, x, y, dy)
 	mustSameShape("ActivateGrad", dx, x, y, dy)
 	for i := range dx.data {
 		dx.data[i] = activateGrad(a, alpha, x.data[i], y.data[i], dy.data[i])
@@ -251,7 +253,10 @@ func softmaxDims(op string, y, x *Tensor, axis int) (outer, r, inner int) {
 
 // Softmax computes y = exp(x − max) / Σ exp(x − max) along axis, or with
 // log set LogSoftmax: y = x − max − log Σ exp(x − max).
-func (Reference) Softmax(y, x *Tensor, axis int, log bool) { softmax(y, x, axis, log) }
+func (Reference) Softmax(y, x *Tensor, axis int, log bool) {
+	hostOnly(y, x)
+	softmax(y, x, axis, log)
+}
 
 // Softmax is Reference.Softmax.
 func (cpu CPU) Softmax(y, x *Tensor, axis int, log bool) {
@@ -288,6 +293,7 @@ func softmax(y, x *Tensor, axis int, log bool) {
 // SoftmaxGrad computes dx from y = Softmax(x) (or LogSoftmax with log) and
 // dy: dx = y·(dy − Σ dy·y), or for LogSoftmax dx = dy − exp(y)·Σ dy.
 func (Reference) SoftmaxGrad(dx, y, dy *Tensor, axis int, log bool) {
+	hostOnly(dx, y, dy)
 	softmaxGrad(dx, y, dy, axis, log)
 }
 
@@ -329,6 +335,7 @@ func softmaxGrad(dx, y, dy *Tensor, axis int, log bool) {
 // with respect to the logits: (softmax − target)/N. logits and grad are
 // [N, K]; every label must be in [0, K).
 func (Reference) SoftmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) float32 {
+	hostOnly(grad, logits)
 	return softmaxCrossEntropy(grad, logits, labels, smoothing)
 }
 
@@ -394,6 +401,7 @@ func softmaxCrossEntropy(grad, logits *Tensor, labels []int, smoothing float32) 
 // so that the backward pass is dx = dy·mask. The same seed gives the same
 // mask.
 func (Reference) Dropout(y, mask, x *Tensor, p float32, seed uint64) {
+	hostOnly(y, mask, x)
 	dropout(genericGemmKernel(), y, mask, x, p, seed)
 }
 

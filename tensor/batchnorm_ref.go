@@ -8,6 +8,7 @@ import (
 // per channel (the last dimension) from the running statistics (then
 // max(y, 0) with p.ReLU); p's other fields are unused.
 func (Reference) BatchNormInference(y, x, gamma, beta, mean, variance *Tensor, p BatchNormParams) {
+	hostOnly(y, x, gamma, beta, mean, variance)
 	batchNormInference(y, x, gamma, beta, mean, variance, p)
 }
 
@@ -36,6 +37,7 @@ func batchNormInference(y, x, gamma, beta, mean, variance *Tensor, p BatchNormPa
 // batch mean and 1/sqrt(var + eps) for the backward pass, and, unless
 // runMean is nil, updates the running statistics.
 func (Reference) BatchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Tensor, p BatchNormParams) {
+	hostOnly(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd)
 	batchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, p)
 }
 
@@ -87,6 +89,7 @@ func batchNormTrain(y, x, gamma, beta, runMean, runVar, saveMean, saveInvStd *Te
 // gamma·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)) and the parameter gradients
 // dgamma = Σ dy·x̂, dbeta = Σ dy (sums over rows).
 func (Reference) BatchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd *Tensor) {
+	hostOnly(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd)
 	batchNormBackward(dx, dgamma, dbeta, x, dy, gamma, saveMean, saveInvStd)
 }
 

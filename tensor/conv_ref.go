@@ -12,6 +12,7 @@ package tensor
 // Conv2D computes y[n,oh,ow,o] = bias[o] + Σ_{c,kh,kw} x[n,ih,iw,g·C/G+c]·w[o,c,kh,kw].
 // bias may be nil.
 func (Reference) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
+	hostOnly(y, x, w, bias)
 	g := convDims("Conv2D", x, w, y, bias, p)
 	for n := 0; n < g.n; n++ {
 		for oh := 0; oh < g.oh; oh++ {
@@ -34,6 +35,7 @@ func (Reference) Conv2D(y, x, w, bias *Tensor, p ConvParams) {
 // Conv2DBackwardData computes dx[n,ih,iw,ci] = Σ dy[n,oh,ow,o]·w[o,c,kh,kw]
 // over every (oh, ow, o, kh, kw) whose tap reads x[n,ih,iw,ci].
 func (Reference) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
+	hostOnly(dx, dy, w)
 	g := convDims("Conv2DBackwardData", dx, w, dy, nil, p)
 	acc := make([]float64, len(dx.data))
 	for n := 0; n < g.n; n++ {
@@ -56,6 +58,7 @@ func (Reference) Conv2DBackwardData(dx, dy, w *Tensor, p ConvParams) {
 // Conv2DBackwardWeights computes dw[o,c,kh,kw] = Σ_{n,oh,ow} dy[n,oh,ow,o]·x[n,ih,iw,g·C/G+c]
 // and, when db is not nil, db[o] = Σ_{n,oh,ow} dy[n,oh,ow,o].
 func (Reference) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
+	hostOnly(dw, db, x, dy)
 	g := convDims("Conv2DBackwardWeights", x, dw, dy, db, p)
 	acc := make([]float64, len(dw.data))
 	bacc := make([]float64, g.o)

@@ -35,8 +35,11 @@ import (
 // dimensions), run on the CPU: they copy their inputs to the host and
 // leave their outputs there. Every other operation runs on the GPU.
 //
-// The CPU and Reference backends work on host slices alone: do not call
-// them directly on tensors a CUDA backend holds (Data first).
+// The CPU and Reference backends work on host slices: given a tensor that
+// follows the default backend and whose current values a GPU holds, they
+// bring it to the host first (and their writes are what the GPU reads
+// next); a tensor placed on a CUDA backend (MoveTo) is refused by the CPU
+// backend, naming both.
 //
 // An operation that fails on the device (out of memory, a launch error)
 // panics with a *DeviceError. Make one with NewCUDA; the default backend

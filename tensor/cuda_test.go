@@ -86,6 +86,18 @@ func TestCUDAStateMachine(t *testing.T) {
 	if old.dev == nil {
 		t.Error("no mirror attached")
 	}
+
+	// the host backends bring such a tensor's device values to the host
+	// before reading it, and their writes are what the device reads next
+	for _, host := range []Backend{CPU{}, Reference{}} {
+		c.Scale(old, 2, old) // 3 6 9 → 6 12 18, on the device alone
+		got := &Tensor{shape: []int{3}, data: make([]float32, 3)}
+		host.Scale(got, 1, old)
+		check(host.Name()+" reading a tensor the GPU wrote", got.data, []float32{6, 12, 18})
+		host.Scale(old, 0.5, old) // back to 3 6 9, on the host
+		c.Scale(old, 1, old)
+		check("the GPU reading what "+host.Name()+" wrote", old.Data(), []float32{3, 6, 9})
+	}
 }
 
 // TestCUDAMemoryPressure transposes fresh inputs that nothing refers to

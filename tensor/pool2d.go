@@ -64,7 +64,10 @@ func poolDims(kn *gemmKernel, op string, x, y *Tensor, p PoolParams) poolGeom {
 
 // MaxPool2D computes y[n,oh,ow,c] = max over the window's taps inside x of
 // x[n,ih,iw,c] (NaN propagates).
-func (Reference) MaxPool2D(y, x *Tensor, p PoolParams) { maxPool(y, x, p) }
+func (Reference) MaxPool2D(y, x *Tensor, p PoolParams) {
+	hostOnly(y, x)
+	maxPool(y, x, p)
+}
 
 // MaxPool2D is Reference.MaxPool2D with vector maxima, on the worker pool.
 func (cpu CPU) MaxPool2D(y, x *Tensor, p PoolParams) {
@@ -99,7 +102,10 @@ func (g poolGeom) maxRows(y, x *Tensor, r0, r1 int) {
 
 // MaxPool2DBackward computes dx: each dy goes to the first position of its
 // window that holds the window's maximum.
-func (Reference) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) { maxPoolBackward(dx, x, dy, p) }
+func (Reference) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) {
+	hostOnly(dx, x, dy)
+	maxPoolBackward(dx, x, dy, p)
+}
 
 // MaxPool2DBackward is Reference.MaxPool2DBackward, images on the worker pool.
 func (cpu CPU) MaxPool2DBackward(dx, x, dy *Tensor, p PoolParams) {
@@ -203,7 +209,10 @@ func (g poolGeom) divisor(oh, ow int) float32 {
 // AvgPool2D computes y[n,oh,ow,c] = (Σ over the window's taps inside x of
 // x[n,ih,iw,c]) / divisor, the divisor counting the taps inside x, or with
 // CountIncludePad those inside the padded input.
-func (Reference) AvgPool2D(y, x *Tensor, p PoolParams) { avgPool(y, x, p) }
+func (Reference) AvgPool2D(y, x *Tensor, p PoolParams) {
+	hostOnly(y, x)
+	avgPool(y, x, p)
+}
 
 // AvgPool2D is Reference.AvgPool2D, on the worker pool.
 func (cpu CPU) AvgPool2D(y, x *Tensor, p PoolParams) {
@@ -233,7 +242,10 @@ func (g poolGeom) avgRows(y, x *Tensor, r0, r1 int) {
 
 // AvgPool2DBackward computes dx: each dy spread evenly (1/divisor) over its
 // window's taps inside x.
-func (Reference) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) { avgPoolBackward(dx, dy, p) }
+func (Reference) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) {
+	hostOnly(dx, dy)
+	avgPoolBackward(dx, dy, p)
+}
 
 // AvgPool2DBackward is Reference.AvgPool2DBackward, images on the worker pool.
 func (cpu CPU) AvgPool2DBackward(dx, dy *Tensor, p PoolParams) {
@@ -274,7 +286,10 @@ func globalDims(op string, x, y *Tensor) (n, hw, c int) {
 }
 
 // GlobalAvgPool computes y[n,c] = mean over h, w of x[n,h,w,c].
-func (Reference) GlobalAvgPool(y, x *Tensor) { globalAvgPool(genericGemmKernel(), y, x) }
+func (Reference) GlobalAvgPool(y, x *Tensor) {
+	hostOnly(y, x)
+	globalAvgPool(genericGemmKernel(), y, x)
+}
 
 // GlobalAvgPool is Reference.GlobalAvgPool.
 func (cpu CPU) GlobalAvgPool(y, x *Tensor) {
@@ -298,6 +313,7 @@ func globalAvgPool(kn *gemmKernel, y, x *Tensor) {
 
 // GlobalAvgPoolBackward computes dx[n,h,w,c] = dy[n,c] / (H·W).
 func (Reference) GlobalAvgPoolBackward(dx, dy *Tensor) {
+	hostOnly(dx, dy)
 	globalAvgPoolBackward(genericGemmKernel(), dx, dy)
 }
 

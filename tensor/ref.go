@@ -12,12 +12,14 @@ func (Reference) Name() string { return "reference" }
 
 // MatMul is SgemmRef on the tensors' storage.
 func (Reference) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32) {
+	hostOnly(c, a, b)
 	m, n, k := matMulDims(c, a, b, transA, transB)
 	SgemmRef(transA, transB, m, n, k, alpha, a.data, max(a.shape[1], 1), b.data, max(b.shape[1], 1), beta, c.data, max(n, 1))
 }
 
 // Add computes z[i] = x[i] + y[i].
 func (Reference) Add(z, x, y *Tensor) {
+	hostOnly(z, x, y)
 	mustSameShape("Add", z, x, y)
 	for i := range z.data {
 		z.data[i] = x.data[i] + y.data[i]
@@ -26,6 +28,7 @@ func (Reference) Add(z, x, y *Tensor) {
 
 // Mul computes z[i] = x[i] · y[i].
 func (Reference) Mul(z, x, y *Tensor) {
+	hostOnly(z, x, y)
 	mustSameShape("Mul", z, x, y)
 	for i := range z.data {
 		z.data[i] = x.data[i] * y.data[i]
@@ -34,6 +37,7 @@ func (Reference) Mul(z, x, y *Tensor) {
 
 // Scale computes y[i] = alpha · x[i].
 func (Reference) Scale(y *Tensor, alpha float32, x *Tensor) {
+	hostOnly(y, x)
 	mustSameShape("Scale", y, x)
 	for i := range y.data {
 		y.data[i] = alpha * x.data[i]
@@ -43,6 +47,7 @@ func (Reference) Scale(y *Tensor, alpha float32, x *Tensor) {
 // Axpy computes y[i] = y[i] + alpha·x[i], in float64 then rounded (as
 // close as float32 allows to the vector kernels' fused multiply-add).
 func (Reference) Axpy(y *Tensor, alpha float32, x *Tensor) {
+	hostOnly(y, x)
 	mustSameShape("Axpy", y, x)
 	for i := range y.data {
 		y.data[i] = float32(float64(y.data[i]) + float64(alpha)*float64(x.data[i]))
@@ -51,6 +56,7 @@ func (Reference) Axpy(y *Tensor, alpha float32, x *Tensor) {
 
 // ReLU computes y[i] = 0 if x[i] < 0, else x[i] (so NaN passes through).
 func (Reference) ReLU(y, x *Tensor) {
+	hostOnly(y, x)
 	mustSameShape("ReLU", y, x)
 	for i, v := range x.data {
 		if v < 0 {
@@ -62,6 +68,7 @@ func (Reference) ReLU(y, x *Tensor) {
 
 // ReLUGrad computes dx[i] = dy[i] if x[i] > 0, else 0.
 func (Reference) ReLUGrad(dx, x, dy *Tensor) {
+	hostOnly(dx, x, dy)
 	mustSameShape("ReLUGrad", dx, x, dy)
 	for i, v := range x.data {
 		if v > 0 {
@@ -74,6 +81,7 @@ func (Reference) ReLUGrad(dx, x, dy *Tensor) {
 
 // Sum computes dst[o, j] = Σ_a src[o, a, j] in float64, a in axis order.
 func (Reference) Sum(dst, src *Tensor, axis int) {
+	hostOnly(dst, src)
 	outer, r, inner := reduceDims("Sum", dst, src, axis)
 	for o := 0; o < outer; o++ {
 		for j := 0; j < inner; j++ {
@@ -89,6 +97,7 @@ func (Reference) Sum(dst, src *Tensor, axis int) {
 // Max computes dst[o, j] = max_a src[o, a, j]; a NaN anywhere gives NaN.
 // An empty axis gives -Inf.
 func (Reference) Max(dst, src *Tensor, axis int) {
+	hostOnly(dst, src)
 	outer, r, inner := reduceDims("Max", dst, src, axis)
 	for o := 0; o < outer; o++ {
 		for j := 0; j < inner; j++ {
@@ -114,6 +123,7 @@ func (Reference) Max(dst, src *Tensor, axis int) {
 // w[i] = w[i] − lr·d; each operation rounded to float32 (the conversions
 // keep Go from fusing a multiply and an add).
 func (Reference) SGDStep(w, g, buf *Tensor, lr, momentum, weightDecay float32, nesterov, first bool) {
+	hostOnly(w, g, buf)
 	sgdDims(w, g, buf, momentum)
 	for i, wi := range w.data {
 		d := g.data[i] + float32(weightDecay*wi)
@@ -138,6 +148,7 @@ func (Reference) SGDStep(w, g, buf *Tensor, lr, momentum, weightDecay float32, n
 // 1 − lr·weightDecay computed in float64 and rounded once, the square root
 // correctly rounded.
 func (Reference) AdamStep(w, g, m, v *Tensor, p AdamParams) {
+	hostOnly(w, g, m, v)
 	mustSameShape("AdamStep", w, g, m, v)
 	decay := float32(1 - float64(p.LR)*float64(p.WeightDecay))
 	oneMinusB1, oneMinusB2 := 1-p.Beta1, 1-p.Beta2
@@ -153,5 +164,16 @@ func (Reference) AdamStep(w, g, m, v *Tensor, p AdamParams) {
 		m.data[i], v.data[i] = mi, vi
 		den := float32(float32(math.Sqrt(float64(vi)))/p.SqrtBC2) + p.Eps
 		w.data[i] = wi - float32(float32(p.StepSize*mi)/den)
+	}
+}
+
+// hostOnly brings the tensors a GPU holds (those that follow the default
+// backend, a CUDA one) to the host, as the host's only current values:
+// the Reference backend works on host slices, and may write any of them.
+func hostOnly(ts ...*Tensor) {
+	for _, t := range ts {
+		if t != nil && t.dev != nil {
+			t.hostWrite()
+		}
 	}
 }

@@ -7,7 +7,11 @@ import (
 
 // Concat copies srcs, joined along axis, into dst. Every src has dst's
 // shape except along axis, where their sizes add up to dst's.
-func (Reference) Concat(dst *Tensor, axis int, srcs ...*Tensor) { concat(dst, axis, srcs, false) }
+func (Reference) Concat(dst *Tensor, axis int, srcs ...*Tensor) {
+	hostOnly(dst)
+	hostOnly(srcs...)
+	concat(dst, axis, srcs, false)
+}
 
 // Concat is Reference.Concat.
 func (cpu CPU) Concat(dst *Tensor, axis int, srcs ...*Tensor) {
@@ -18,7 +22,11 @@ func (cpu CPU) Concat(dst *Tensor, axis int, srcs ...*Tensor) {
 
 // Split is Concat's backward: it copies the parts of src along axis into
 // dsts (the concatenation's inputs' gradients).
-func (Reference) Split(src *Tensor, axis int, dsts ...*Tensor) { concat(src, axis, dsts, true) }
+func (Reference) Split(src *Tensor, axis int, dsts ...*Tensor) {
+	hostOnly(src)
+	hostOnly(dsts...)
+	concat(src, axis, dsts, true)
+}
 
 // Split is Reference.Split.
 func (cpu CPU) Split(src *Tensor, axis int, dsts ...*Tensor) {
@@ -96,6 +104,7 @@ const (
 // Pad copies src into dst with pads[d] = {before, after} elements added
 // along each dimension d, filled as mode says. Negative pads crop.
 func (Reference) Pad(dst, src *Tensor, pads [][2]int, mode PadMode, value float32) {
+	hostOnly(dst, src)
 	pad(dst, src, pads, mode, value)
 }
 
@@ -186,7 +195,10 @@ func NCHWToNHWC(dst, src *Tensor) { dst.Backend().NCHWToNHWC(dst, src) }
 func NHWCToNCHW(dst, src *Tensor) { dst.Backend().NHWCToNCHW(dst, src) }
 
 // NCHWToNHWC copies src [N,C,H,W] into dst [N,H,W,C].
-func (Reference) NCHWToNHWC(dst, src *Tensor) { nchwToNHWC(dst, src) }
+func (Reference) NCHWToNHWC(dst, src *Tensor) {
+	hostOnly(dst, src)
+	nchwToNHWC(dst, src)
+}
 
 // NCHWToNHWC is Reference.NCHWToNHWC.
 func (cpu CPU) NCHWToNHWC(dst, src *Tensor) {
@@ -195,7 +207,10 @@ func (cpu CPU) NCHWToNHWC(dst, src *Tensor) {
 }
 
 // NHWCToNCHW copies src [N,H,W,C] into dst [N,C,H,W].
-func (Reference) NHWCToNCHW(dst, src *Tensor) { nhwcToNCHW(dst, src) }
+func (Reference) NHWCToNCHW(dst, src *Tensor) {
+	hostOnly(dst, src)
+	nhwcToNCHW(dst, src)
+}
 
 // NHWCToNCHW is Reference.NHWCToNCHW.
 func (cpu CPU) NHWCToNCHW(dst, src *Tensor) {
@@ -236,7 +251,10 @@ func broadcastDims(y, b *Tensor) (rows, cols int) {
 }
 
 // BroadcastRows sets every row of y [rows, cols] to b [cols].
-func (Reference) BroadcastRows(y, b *Tensor) { broadcastRows(y, b) }
+func (Reference) BroadcastRows(y, b *Tensor) {
+	hostOnly(y, b)
+	broadcastRows(y, b)
+}
 
 // BroadcastRows is Reference.BroadcastRows.
 func (cpu CPU) BroadcastRows(y, b *Tensor) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"runtime"
 	"testing"
 
@@ -29,8 +28,9 @@ type benchResult struct {
 // bench is `graft bench`: the headline kernels and a training step on
 // this machine, a few seconds in all (go test -bench ./bench has the full
 // set).
-func bench(args []string, out io.Writer) error {
-	fs := newFlags("bench")
+func bench(s *session, args []string) error {
+	out := s.stdout
+	fs := s.newFlags("bench")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -73,12 +73,12 @@ func bench(args []string, out io.Writer) error {
 		})
 		res = append(res, benchResult{fmt.Sprintf("train step %s batch %d", tm.arch, tm.batch), float64(tm.batch*r.N) / r.T.Seconds(), "images/s"})
 	}
-	dev := tensor.DeviceReport()
+	dev := s.device()
 	if *asJSON {
-		return printJSON(out, map[string]any{"device": backendName(), "device_reason": dev.Reason, "gpu": dev.GPU,
+		return printJSON(out, map[string]any{"device": s.backendName(), "device_reason": dev.Reason, "gpu": dev.GPU,
 			"tier": kernels.Current().String(), "threads": runtime.GOMAXPROCS(0), "results": res})
 	}
-	fmt.Fprintf(out, "device %s (%s), tier %s, %d threads\n", backendName(), dev.Reason, kernels.Current(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(out, "device %s (%s), tier %s, %d threads\n", s.backendName(), dev.Reason, kernels.Current(), runtime.GOMAXPROCS(0))
 	for _, r := range res {
 		fmt.Fprintf(out, "  %-34s %10.1f %s\n", r.Name, r.Value, r.Unit)
 	}

@@ -1,54 +1,24 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/graftml/graft/internal/childtest"
 	"github.com/graftml/graft/nn"
 	"github.com/graftml/graft/nn/models"
 )
 
 // testBase is the MNIST CNN checkpoint the tests fine-tune.
 var testBase = filepath.Join("..", "..", "testdata", "mnistcnn", "mnistcnn.safetensors")
-
-// mainAsChild runs graft's main with the arguments in GRAFT_TEST_ARGV
-// when this process is t's child (see graftExec), and reports whether it
-// was (main exits, so it returns only in the parent).
-func mainAsChild(t *testing.T) bool {
-	if !childtest.IsChild(t) {
-		return false
-	}
-	var args []string
-	if err := json.Unmarshal([]byte(os.Getenv("GRAFT_TEST_ARGV")), &args); err != nil {
-		t.Fatal(err)
-	}
-	os.Args = append([]string{"graft"}, args...)
-	main()
-	return true
-}
-
-// graftExec runs `graft args...` as a process (a child of the test binary
-// running main, with env added) and returns its stdout, stderr and exit
-// status. The test calling it starts with `if mainAsChild(t) { return }`.
-func graftExec(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	b, err := json.Marshal(args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return childtest.Exec(t, append(env, "GRAFT_TEST_ARGV="+string(b))...)
-}
 
 // shapesFolder writes n 28×28 images of each of two classes (vertical
 // and horizontal bars) under a new folder and returns it.
@@ -69,16 +39,14 @@ func shapesFolder(t *testing.T, n int) string {
 // Every command answers -h, --help and graft help CMD with its usage and
 // every flag with its default, and exits 0.
 func TestHelp(t *testing.T) {
-	if mainAsChild(t) {
-		return
-	}
+	t.Parallel()
 	for _, c := range sortedCommands() {
 		var h1, h2, h3 bytes.Buffer
 		for _, x := range []struct {
 			args []string
 			out  *bytes.Buffer
 		}{{[]string{c.name, "-h"}, &h1}, {[]string{c.name, "--help"}, &h2}, {[]string{"help", c.name}, &h3}} {
-			if err := run(x.args, x.out); err != nil {
+			if err := run(t, x.args, x.out); err != nil {
 				t.Errorf("graft %s: %v", strings.Join(x.args, " "), err)
 			}
 		}
@@ -104,7 +72,7 @@ func TestHelp(t *testing.T) {
 		})
 	}
 	var list bytes.Buffer
-	if err := run([]string{"help"}, &list); err != nil {
+	if err := run(t, []string{"help"}, &list); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range sortedCommands() {
@@ -117,7 +85,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("graft help does not mention %s", s)
 		}
 	}
-	// As a process: exit status 0, help on stdout, nothing on stderr.
+	// As graft's main: exit status 0, help on stdout, nothing on stderr.
 	for _, args := range [][]string{{"train", "-h"}, {"finetune", "--help"}, {"help", "predict"}, {"--help"}, {"version"}} {
 		stdout, stderr, code := graftExec(t, nil, args...)
 		if code != 0 || stderr != "" || !strings.HasPrefix(stdout, "usage: graft") && !strings.HasPrefix(stdout, "graft ") {
@@ -135,9 +103,9 @@ func TestHelp(t *testing.T) {
 func captureFlags(t *testing.T, c *command) *flags {
 	t.Helper()
 	var got *flags
-	flagsHook = func(f *flags) { got = f }
-	defer func() { flagsHook = nil }()
-	if err := c.run([]string{"-h"}, &bytes.Buffer{}); err == nil {
+	s := testSession(t, t.Context(), nil, io.Discard, io.Discard)
+	s.flagsHook = func(f *flags) { got = f }
+	if err := c.run(s, []string{"-h"}); err == nil {
 		t.Fatalf("%s -h returned no help request", c.name)
 	}
 	if got == nil {
@@ -149,9 +117,7 @@ func captureFlags(t *testing.T, c *command) *flags {
 // A user's mistake is refused before any work, with one line on stderr
 // naming it and exit status 2.
 func TestMistakes(t *testing.T) {
-	if mainAsChild(t) {
-		return
-	}
+	t.Parallel()
 	dir := t.TempDir()
 	img := filepath.Join(dir, "x.png")
 	writeShape(t, img, 0, 0)
@@ -234,8 +200,7 @@ func TestMistakes(t *testing.T) {
 		t.Errorf("a refused command wrote %s", out)
 	}
 	// graft alone prints the list of commands and exits 2.
-	b, _ := json.Marshal([]string{})
-	stdout, stderr, code := childtest.Exec(t, "GRAFT_TEST_ARGV="+string(b))
+	stdout, stderr, code := graftExec(t, nil)
 	if code != 2 || stdout != "" || !strings.HasPrefix(stderr, "usage: graft") {
 		t.Errorf("graft alone: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -243,9 +208,7 @@ func TestMistakes(t *testing.T) {
 
 // A folder of images at most half the model's input side draws a warning.
 func TestSizeWarning(t *testing.T) {
-	if mainAsChild(t) {
-		return
-	}
+	t.Parallel()
 	dir := shapesFolder(t, 3)
 	big, err := models.New("mobilenetv2", models.Options{})
 	if err != nil {
@@ -270,9 +233,7 @@ func TestSizeWarning(t *testing.T) {
 // A delta checkpoint records its base; predict loads it over the base it
 // records or the one --base names, and refuses another base.
 func TestDeltaPredict(t *testing.T) {
-	if mainAsChild(t) {
-		return
-	}
+	t.Parallel()
 	dir := shapesFolder(t, 6)
 	tmp := t.TempDir()
 	base := filepath.Join(tmp, "base.safetensors")
@@ -285,7 +246,7 @@ func TestDeltaPredict(t *testing.T) {
 	}
 	delta := filepath.Join(tmp, "delta.safetensors")
 	var out bytes.Buffer
-	if err := run([]string{"finetune", "--from", base, "--data", dir, "--strategy", "top-k", "--head-epochs", "5", "--epochs", "2", "--per-class", "4", "--delta", "--out", delta}, &out); err != nil {
+	if err := run(t, []string{"finetune", "--from", base, "--data", dir, "--strategy", "top-k", "--head-epochs", "5", "--epochs", "2", "--per-class", "4", "--delta", "--out", delta}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "graft predict --from "+delta+" --base "+base) {
@@ -298,17 +259,17 @@ func TestDeltaPredict(t *testing.T) {
 	img := filepath.Join(tmp, "q.png")
 	writeShape(t, img, 1, 0)
 	var a, b bytes.Buffer
-	if err := run([]string{"predict", "--from", delta, img}, &a); err != nil {
+	if err := run(t, []string{"predict", "--from", delta, img}, &a); err != nil {
 		t.Fatal(err)
 	}
-	if err := run([]string{"predict", "--from", delta, "--base", testBase, img}, &b); err != nil {
+	if err := run(t, []string{"predict", "--from", delta, "--base", testBase, img}, &b); err != nil {
 		t.Fatal(err)
 	}
 	if a.String() != b.String() || !strings.Contains(a.String(), img+":  dash ") {
 		t.Errorf("predict over the recorded base:\n%s\nover --base:\n%s", a.String(), b.String())
 	}
 	other := filepath.Join(tmp, "other.safetensors")
-	if err := run([]string{"finetune", "--from", base, "--data", "digits", "--per-class", "3", "--strategy", "features", "--head-epochs", "2", "--out", other}, &bytes.Buffer{}); err != nil {
+	if err := run(t, []string{"finetune", "--from", base, "--data", "digits", "--per-class", "3", "--strategy", "features", "--head-epochs", "2", "--out", other}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(base); err != nil {
@@ -329,13 +290,15 @@ func TestDeltaPredict(t *testing.T) {
 }
 
 // Every --json names its fields in snake_case; info and bench name the
-// device the same way; predict prints a header, and JSON with --json.
+// device the same way, and bench times kernels and training steps;
+// predict prints a header, and JSON with --json.
 func TestOutputs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	img := filepath.Join(dir, "q.png")
 	writeShape(t, img, 1, 0)
 	var out bytes.Buffer
-	if err := run([]string{"predict", "--from", testBase, "--top", "2", img}, &out); err != nil {
+	if err := run(t, []string{"predict", "--from", testBase, "--top", "2", img}, &out); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -345,7 +308,7 @@ func TestOutputs(t *testing.T) {
 	jsonOf := func(args ...string) map[string]any {
 		t.Helper()
 		var out bytes.Buffer
-		if err := run(args, &out); err != nil {
+		if err := run(t, args, &out); err != nil {
 			t.Fatalf("graft %s: %v", strings.Join(args, " "), err)
 		}
 		var v map[string]any
@@ -365,7 +328,7 @@ func TestOutputs(t *testing.T) {
 		t.Errorf("advise --json: %v", a)
 	}
 	out.Reset()
-	if err := run([]string{"finetune", "--from", testBase, "--data", "digits", "--per-class", "5", "--head-epochs", "2", "--epochs", "1",
+	if err := run(t, []string{"finetune", "--from", testBase, "--data", "digits", "--per-class", "5", "--head-epochs", "2", "--epochs", "1",
 		"--out", filepath.Join(dir, "t.safetensors")}, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -385,6 +348,9 @@ func TestOutputs(t *testing.T) {
 	b := jsonOf("bench", "--json")
 	if b["device"] != i["device"] || b["device_reason"] != i["device_reason"] || b["device"] == "" {
 		t.Errorf("bench names the device %q (%q), info %q (%q)", b["device"], b["device_reason"], i["device"], i["device_reason"])
+	}
+	if r, _ := json.Marshal(b["results"]); !strings.Contains(string(r), `"unit":"images/s"`) || !strings.Contains(string(r), `"unit":"GFLOP/s"`) {
+		t.Errorf("bench --json results: %s", r)
 	}
 }
 
@@ -407,52 +373,13 @@ func snakeCase(t *testing.T, what string, v any) {
 	}
 }
 
-// interruptRun starts `graft args...` in a child process, waits until a
-// line of its stdout matches after (or after a delay once it did), sends
-// it SIGINT, and returns what it printed and its exit status.
-func interruptRun(t *testing.T, after string, delay time.Duration, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	b, _ := json.Marshal(args)
-	cmd := childtest.Command(t, "GRAFT_TEST_ARGV="+string(b))
-	pipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errBuf bytes.Buffer
-	cmd.Stderr = &errBuf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var outBuf strings.Builder
-	sc := bufio.NewScanner(pipe)
-	re := regexp.MustCompile(after)
-	sent := false
-	for sc.Scan() {
-		outBuf.WriteString(sc.Text() + "\n")
-		if !sent && re.MatchString(sc.Text()) {
-			time.Sleep(delay)
-			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-				t.Fatal(err)
-			}
-			sent = true
-		}
-	}
-	err = cmd.Wait()
-	if !sent {
-		t.Fatalf("graft %s never printed a line matching %q:\n%s%s (%v)", strings.Join(args, " "), after, outBuf.String(), errBuf.String(), err)
-	}
-	return outBuf.String(), errBuf.String(), cmd.ProcessState.ExitCode()
-}
-
 // Ctrl-C in train and finetune: exit status 130, the last complete epoch
 // kept (or a true "nothing saved"), the plot drawn, the message on a line
 // of its own; train --resume goes on from the kept epoch.
 func TestInterrupts(t *testing.T) {
-	if mainAsChild(t) {
-		return
-	}
+	t.Parallel()
 	if testing.Short() {
-		t.Skip("trains in child processes")
+		t.Skip("trains for seconds")
 	}
 	small := shapesFolder(t, 60)
 	large := shapesFolder(t, 600)

@@ -111,8 +111,9 @@ type demoAcc struct{ acc, secs, flops, epochSecs []float64 }
 // demo is `graft demo`: transfer from an MNIST CNN (or an ImageNet
 // MobileNetV2) to scikit-learn's digits or Fashion-MNIST at a few images
 // per class, every strategy against scratch.
-func demo(args []string, out io.Writer) error {
-	fs := newFlags("demo")
+func demo(s *session, args []string) error {
+	out := s.stdout
+	fs := s.newFlags("demo")
 	seeds := fs.Int("seeds", 3, "`N` seeds (each a new few-shot split and initialisation)")
 	perClass := fs.Int("per-class", 10, "training images per class, `K` (the rest are the test set)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -192,7 +193,7 @@ func demo(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("demo: %v", err)
 	}
-	ctx, stop := interruptContext()
+	ctx, stop := s.interrupt()
 	defer stop()
 	progress := io.Discard
 	if !*quiet && !*asJSON {
@@ -206,7 +207,7 @@ func demo(args []string, out io.Writer) error {
 			b.runs[st] = &demoAcc{}
 		}
 		fmt.Fprintf(progress, "base: %s, %v inputs; target: %s, %d per class, %d seeds, %s\n",
-			b.name, b.model.InputShape, targetName, *perClass, *seeds, backendName())
+			b.name, b.model.InputShape, targetName, *perClass, *seeds, s.backendName())
 	}
 	var fixedPrepped []*data.Set
 	for seed := 1; seed <= *seeds; seed++ {

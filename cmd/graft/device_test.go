@@ -2,23 +2,17 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
-
-	"github.com/graftml/graft/internal/childtest"
 )
 
-// TestDeviceCheck runs graft in child processes, since the device choice
-// is made once per process: a computing command stops with exit status 2
-// and one line when GRAFT_DEVICE cannot be honoured, while info still
-// reports the choice and its reason.
+// TestDeviceCheck runs graft on devices chosen as GRAFT_DEVICE would
+// choose them with a CUDA driver library that is not there (each run's
+// own choice, tensor.ChooseDevice, not the process's): a computing
+// command stops with exit status 2 and one line when GRAFT_DEVICE cannot
+// be honoured, while info still reports the choice and its reason.
 func TestDeviceCheck(t *testing.T) {
-	if childtest.IsChild(t) {
-		os.Args = append([]string{"graft"}, strings.Fields(os.Getenv("GRAFT_TEST_ARGS"))...)
-		main()
-		return
-	}
+	t.Parallel()
 	const noLib = "GRAFT_CUDA_LIB=/nonexistent/libcuda.so.1"
 	cases := []struct {
 		env  []string
@@ -33,7 +27,7 @@ func TestDeviceCheck(t *testing.T) {
 		{[]string{noLib, "GRAFT_DEVICE=cpu"}, "info", 0, "(GRAFT_DEVICE=cpu)\n"},
 	}
 	for _, c := range cases {
-		stdout, stderr, code := childtest.Exec(t, append(c.env, "GRAFT_TEST_ARGS="+c.args)...)
+		stdout, stderr, code := graftExec(t, c.env, strings.Fields(c.args)...)
 		out := stdout
 		if c.code != 0 {
 			out = stderr
@@ -44,7 +38,7 @@ func TestDeviceCheck(t *testing.T) {
 		}
 	}
 
-	stdout, stderr, code := childtest.Exec(t, noLib, "GRAFT_DEVICE=", "GRAFT_TEST_ARGS=info --json")
+	stdout, stderr, code := graftExec(t, []string{noLib, "GRAFT_DEVICE="}, "info", "--json")
 	var r infoReport
 	if err := json.NewDecoder(strings.NewReader(stdout)).Decode(&r); err != nil || code != 0 {
 		t.Fatalf("graft info --json: exit %d, %v\n%s%s", code, err, stdout, stderr)

@@ -16,6 +16,7 @@ import (
 // small image folder written here: train → advise → finetune → predict,
 // then on bad input, checking the one-line messages and the exit code.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}

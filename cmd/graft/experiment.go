@@ -198,8 +198,9 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
-func experiment(args []string, out io.Writer) error {
-	fs := newFlags("experiment")
+func experiment(s *session, args []string) error {
+	out := s.stdout
+	fs := s.newFlags("experiment")
 	dir := fs.String("dir", "experiment", "`folder` for results.jsonl, bases trained here and the reports")
 	seeds := fs.Int("seeds", 3, "`N` seeds per cell")
 	perClass := fs.String("per-class", "10,100,1000", "training images per class, a comma-separated `list` (transferability: its first)")
@@ -243,7 +244,7 @@ func experiment(args []string, out io.Writer) error {
 	if err != nil {
 		return fs.usageErr("%v", err)
 	}
-	ctx, stop := interruptContext()
+	ctx, stop := s.interrupt()
 	defer stop()
 	progress := out
 	if *quiet {

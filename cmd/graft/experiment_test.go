@@ -14,11 +14,12 @@ import (
 // nothing it has (the log does not grow) and a run cut short goes on
 // where it stopped.
 func TestExperimentScenariosResume(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	args := []string{"experiment", "scenarios", "--dir", dir, "--bases", "mnist", "--targets", "digits", "--per-class", "3",
 		"--seeds", "1", "--head-epochs", "1", "--epochs", "1", "--budget", "0", "--test-limit", "50"}
 	var out bytes.Buffer
-	if err := run(args, &out); err != nil {
+	if err := run(t, args, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"scenarios.md", "scenarios.json", "scenarios.png", "results.jsonl"} {
@@ -40,7 +41,7 @@ func TestExperimentScenariosResume(t *testing.T) {
 		t.Fatalf("%d records:\n%s", len(first), strings.Join(first, "\n"))
 	}
 	out.Reset()
-	if err := run(args, &out); err != nil {
+	if err := run(t, args, &out); err != nil {
 		t.Fatal(err)
 	}
 	if got := lines(); len(got) != 5 || strings.Contains(out.String(), "seed 1:") {
@@ -51,7 +52,7 @@ func TestExperimentScenariosResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := run(args, &out); err != nil {
+	if err := run(t, args, &out); err != nil {
 		t.Fatal(err)
 	}
 	if got := lines(); len(got) != 5 || strings.Count(out.String(), "seed 1:") != 2 {
@@ -60,7 +61,7 @@ func TestExperimentScenariosResume(t *testing.T) {
 	// --report writes the table from the log alone: the cell it holds,
 	// none for a size it lacks, and nothing runs
 	out.Reset()
-	if err := run([]string{"experiment", "scenarios", "--dir", dir, "--bases", "mnist,mnist04", "--targets", "digits",
+	if err := run(t, []string{"experiment", "scenarios", "--dir", dir, "--bases", "mnist,mnist04", "--targets", "digits",
 		"--per-class", "3,7", "--report"}, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestExperimentScenariosResume(t *testing.T) {
 		t.Errorf("--report: %d records, printed:\n%s", len(got), out.String())
 	}
 	for _, bad := range [][]string{{"experiment"}, {"experiment", "magic"}, {"experiment", "scenarios", "--per-class", "0"}} {
-		if err := run(bad, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
+		if err := run(t, bad, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("graft %s: %v, want a one-line error", strings.Join(bad, " "), err)
 		}
 	}
@@ -79,6 +80,7 @@ func TestExperimentScenariosResume(t *testing.T) {
 // Transferability at a toy size: bases on A and B, every arm at every
 // depth, the table, the findings and the plot.
 func TestExperimentTransferability(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("trains two bases")
 	}
@@ -87,7 +89,7 @@ func TestExperimentTransferability(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var out bytes.Buffer
-	if err := run([]string{"experiment", "transferability", "--dir", dir, "--per-class", "5", "--seeds", "1", "--epochs", "1",
+	if err := run(t, []string{"experiment", "transferability", "--dir", dir, "--per-class", "5", "--seeds", "1", "--epochs", "1",
 		"--base-per-class", "10", "--base-epochs", "1", "--test-limit", "50"}, &out); err != nil {
 		t.Fatal(err)
 	}

@@ -36,8 +36,9 @@ Ctrl-C stops at once: --out is written with the model as after the last complete
 }
 
 // targetData loads a target dataset for a base model: "digits" (embedded),
-// "mnist", "fashion", or a folder of class sub-folders of images.
-func targetData(spec string, base *models.Model, meta nn.Meta) (*data.Set, error) {
+// "mnist", "fashion", or a folder of class sub-folders of images (read
+// strictly with --strict).
+func (s *session) targetData(spec string, base *models.Model, meta nn.Meta, strict bool) (*data.Set, error) {
 	switch spec {
 	case "digits":
 		return data.ReadDigits(bytes.NewReader(assets.Digits), "digits.csv.gz (embedded)")
@@ -47,7 +48,7 @@ func targetData(spec string, base *models.Model, meta nn.Meta) (*data.Set, error
 	case "":
 		return nil, errors.New("no --data given (a folder of class sub-folders, or digits, mnist, fashion)")
 	}
-	return loadFolder(spec, base, meta)
+	return s.loadFolder(spec, base, meta, strict)
 }
 
 // loadBase reads a base checkpoint: graft's (its metadata names the
@@ -99,8 +100,9 @@ func splitTarget(d *data.Set, perClass int, seed uint64) (train, test *data.Set,
 const strategies = "auto, features, top-k, all or scratch"
 
 // finetune is `graft finetune`.
-func finetune(args []string, out io.Writer) error {
-	fs := newFlags("finetune")
+func finetune(s *session, args []string) error {
+	out := s.stdout
+	fs := s.newFlags("finetune")
 	from := fs.String("from", "", "base checkpoint `FILE`: graft's safetensors, an ONNX model (.onnx) or TF.js model.json, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
 	arch := fs.String("arch", "", "`architecture` of a PyTorch state_dict given to --from (graft's checkpoints name theirs): "+strings.Join(models.Archs(), ", "))
 	dataSpec := fs.String("data", "", "target `data`: a folder with one sub-folder of images per class, or digits, mnist, fashion")
@@ -119,7 +121,7 @@ func finetune(args []string, out io.Writer) error {
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	budget := fs.Float64("budget", 1, "with --strategy auto, what the advisor's race may spend, in `multiples` of one full fine-tune's FLOPs (0: no race, the rules decide)")
 	keepHead := fs.Bool("keep-head", false, "keep the base's head when its class count fits the data but its class names differ (default: re-initialise it)")
-	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
+	strict := fs.Bool("strict", false, strictHelp)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -153,7 +155,7 @@ func finetune(args []string, out io.Writer) error {
 	if err := fs.check(*top <= len(base.Groups), "top", fmt.Sprintf("%s has %d layer groups (the head included)", base.Arch, len(base.Groups))); err != nil {
 		return err
 	}
-	d, err := targetData(*dataSpec, base, meta)
+	d, err := s.targetData(*dataSpec, base, meta, *strict)
 	if err != nil {
 		return fs.usageErr("%v", err)
 	}
@@ -161,14 +163,14 @@ func finetune(args []string, out io.Writer) error {
 	if err != nil {
 		return fs.usageErr("%v", err)
 	}
-	ctx, stop := interruptContext()
+	ctx, stop := s.interrupt()
 	defer stop()
 	final := out
 	if *asJSON {
 		out, *quiet = io.Discard, true
 	}
 	fmt.Fprintf(out, "%s from %s on %s: %d images (%d classes), tested on %d, %s\n",
-		base.Arch, *from, *dataSpec, train.Len(), train.NumClasses(), test.Len(), backendName())
+		base.Arch, *from, *dataSpec, train.Len(), train.NumClasses(), test.Len(), s.backendName())
 	var o transfer.Options
 	var plan *transfer.Plan
 	if st == "" {
@@ -354,8 +356,9 @@ func adviseOptions(seed uint64, budget float64, headEpochs, epochs int) transfer
 }
 
 // advise is `graft advise`.
-func advise(args []string, out io.Writer) error {
-	fs := newFlags("advise")
+func advise(s *session, args []string) error {
+	out := s.stdout
+	fs := s.newFlags("advise")
 	from := fs.String("from", "", "base checkpoint `FILE`: graft's safetensors, an ONNX model (.onnx) or TF.js model.json, or with --arch a PyTorch state_dict (.pth/.pt from torch.save, or safetensors)")
 	arch := fs.String("arch", "", "`architecture` of a PyTorch state_dict given to --from (graft's checkpoints name theirs)")
 	dataSpec := fs.String("data", "", "target `data`: a folder of class sub-folders, or digits, mnist, fashion")
@@ -365,7 +368,7 @@ func advise(args []string, out io.Writer) error {
 	headEpochs := fs.Int("head-epochs", 30, "`epochs` of the head in the fine-tune the race's budget and schedules count in (as finetune's)")
 	epochs := fs.Int("epochs", 10, "`epochs` of the unfrozen groups in that fine-tune (as finetune's)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
+	strict := fs.Bool("strict", false, strictHelp)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -381,7 +384,7 @@ func advise(args []string, out io.Writer) error {
 	if err != nil {
 		return fs.usageErr("%v", err)
 	}
-	d, err := targetData(*dataSpec, base, meta)
+	d, err := s.targetData(*dataSpec, base, meta, *strict)
 	if err != nil {
 		return fs.usageErr("%v", err)
 	}
@@ -390,7 +393,7 @@ func advise(args []string, out io.Writer) error {
 	if err != nil {
 		return fs.usageErr("%v", err)
 	}
-	ctx, stop := interruptContext()
+	ctx, stop := s.interrupt()
 	defer stop()
 	plan, err := transfer.Advise(ctx, base, train, adviseOptions(*seed, *budget, *headEpochs, *epochs))
 	if ctx.Err() != nil {

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/graftml/graft/kernels"
-	"github.com/graftml/graft/tensor"
 )
 
 // flags is a command's flag set: newFlags makes it, parse reads the
@@ -17,11 +16,13 @@ import (
 type flags struct {
 	*flag.FlagSet
 	cmd *command
+	s   *session // the run, whose environment parse checks
 	pos []string // the positional arguments, in order
 }
 
-// newFlags returns the flag set of the registered command name.
-func newFlags(name string) *flags {
+// newFlags returns the flag set of the registered command name, in this
+// run.
+func (s *session) newFlags(name string) *flags {
 	c, ok := commands[name]
 	if !ok {
 		panic("graft: newFlags of an unregistered command " + name)
@@ -29,15 +30,12 @@ func newFlags(name string) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(discard{})
 	fs.Usage = func() {}
-	f := &flags{FlagSet: fs, cmd: c}
-	if flagsHook != nil {
-		flagsHook(f)
+	f := &flags{FlagSet: fs, cmd: c, s: s}
+	if s.flagsHook != nil {
+		s.flagsHook(f)
 	}
 	return f
 }
-
-// flagsHook, when set (by tests), sees every flag set newFlags makes.
-var flagsHook func(*flags)
 
 type discard struct{}
 
@@ -84,7 +82,7 @@ func (f *flags) parse(args []string) error {
 		return f.usageErr("unexpected argument %q (graft %s [flags] %s)", f.pos[c.maxArgs], c.name, c.args)
 	}
 	if c.device {
-		if err := checkEnvironment(); err != nil {
+		if err := f.s.checkEnvironment(); err != nil {
 			return err
 		}
 	}
@@ -249,19 +247,19 @@ func wrap(text string, width int) string {
 
 // checkEnvironment stops a computing command when GRAFT_DEVICE or
 // GRAFT_CPU cannot be honoured: an unknown value is a mistake (exit 2); a
-// tier this CPU lacks is reported as a warning, since graft runs on the
-// best it has.
-func checkEnvironment() error {
-	if env := strings.TrimSpace(os.Getenv("GRAFT_CPU")); env != "" && !strings.EqualFold(env, "auto") {
+// tier this CPU lacks is reported as a warning (on s.stderr), since graft
+// runs on the best it has.
+func (s *session) checkEnvironment() error {
+	if env := strings.TrimSpace(s.getenv("GRAFT_CPU")); env != "" && !strings.EqualFold(env, "auto") {
 		t, err := kernels.ParseTier(env)
 		if err != nil {
 			return fmt.Errorf("GRAFT_CPU=%q is not a tier: use auto, %s", env, strings.Join(tierNames(), ", "))
 		}
 		if ok, why := kernels.Supported(t); !ok {
-			fmt.Fprintf(os.Stderr, "graft: warning: GRAFT_CPU=%s, but %s; using %s\n", t, why, kernels.Current())
+			fmt.Fprintf(s.stderr, "graft: warning: GRAFT_CPU=%s, but %s; using %s\n", t, why, kernels.Current())
 		}
 	}
-	return tensor.CheckDevice()
+	return s.device().Err()
 }
 
 // tierNames lists every CPU tier by the name GRAFT_CPU takes.

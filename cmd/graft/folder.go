@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"image"
-	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -23,32 +22,34 @@ func init() {
 		run:     predict})
 }
 
-// strictFolders is set by --strict: a non-image in a class folder is an
-// error instead of a skipped file.
-var strictFolders bool
+// strictHelp is the help of --strict, which every command that reads an
+// image folder takes.
+const strictHelp = "a non-image file in a class folder is an error (default: skipped with a warning)"
 
 // loadFolder reads a folder of class sub-folders of images into the base
 // model's input shape and normalisation (the checkpoint's mean and std,
-// 0.5/0.5 when it records none), printing warnings to stderr.
-func loadFolder(dir string, base *models.Model, meta nn.Meta) (*data.Set, error) {
-	o := data.FolderOptions{Size: base.InputShape[0], Grey: base.InputShape[2] == 1, Mean: meta.Mean, Std: meta.Std, Strict: strictFolders}
+// 0.5/0.5 when it records none), printing warnings to s.stderr. strict
+// (--strict) makes a non-image file in a class folder an error instead of
+// a skipped file.
+func (s *session) loadFolder(dir string, base *models.Model, meta nn.Meta, strict bool) (*data.Set, error) {
+	o := data.FolderOptions{Size: base.InputShape[0], Grey: base.InputShape[2] == 1, Mean: meta.Mean, Std: meta.Std, Strict: strict}
 	if base.InputShape[2] != 1 && base.InputShape[2] != 3 {
 		return nil, fmt.Errorf("%s takes %d input channels; image folders give 1 or 3", base.Arch, base.InputShape[2])
 	}
 	if w := sizeWarning(dir, base); w != "" {
-		fmt.Fprintln(os.Stderr, "graft: warning:", w)
+		fmt.Fprintln(s.stderr, "graft: warning:", w)
 	}
-	s, warnings, err := data.LoadFolder(dir, o)
+	set, warnings, err := data.LoadFolder(dir, o)
 	for _, w := range warnings {
-		fmt.Fprintln(os.Stderr, "graft: warning:", w)
+		fmt.Fprintln(s.stderr, "graft: warning:", w)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := learnable(dir, s); err != nil {
+	if err := learnable(dir, set); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return set, nil
 }
 
 // learnable refuses a folder no classifier can learn from and be tested
@@ -110,8 +111,9 @@ func sizeWarning(dir string, base *models.Model) string {
 }
 
 // predict is `graft predict`: the top classes of each image.
-func predict(args []string, out io.Writer) error {
-	fs := newFlags("predict")
+func predict(s *session, args []string) error {
+	out := s.stdout
+	fs := s.newFlags("predict")
 	from := fs.String("from", "", "checkpoint `FILE` (safetensors written by graft, a delta with its base, an ONNX model or TF.js model.json, or PyTorch's with --arch)")
 	arch := fs.String("arch", "", "`architecture` of a PyTorch state_dict given to --from")
 	base := fs.String("base", "", "the base `FILE` a delta checkpoint was trained over (default: the path the delta records)")

@@ -13,10 +13,11 @@ import (
 // TestImportInfo: graft import writes a checkpoint that graft info reads
 // without the ONNX file; user mistakes are errors.
 func TestImportInfo(t *testing.T) {
+	t.Parallel()
 	src := filepath.Join("..", "..", "testdata", "onnx", "small.onnx")
 	dst := filepath.Join(t.TempDir(), "small.safetensors")
 	var out bytes.Buffer
-	if err := run([]string{"import", src, "--out", dst, "--std", "0.25,0.25,0.25"}, &out); err != nil {
+	if err := run(t, []string{"import", src, "--out", dst, "--std", "0.25,0.25,0.25"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "250 parameters") {
@@ -24,7 +25,7 @@ func TestImportInfo(t *testing.T) {
 	}
 	for _, model := range []string{dst, src} {
 		out.Reset()
-		if err := run([]string{"info", "--model", model, "--json"}, &out); err != nil {
+		if err := run(t, []string{"info", "--model", model, "--json"}, &out); err != nil {
 			t.Fatal(err)
 		}
 		var r struct {
@@ -54,7 +55,7 @@ func TestImportInfo(t *testing.T) {
 		{"info", "--model", filepath.Join(t.TempDir(), "none.safetensors")},
 		{"import", filepath.Join("..", "..", "testdata", "onnx", "export.py"), "--out", dst},
 	} {
-		if err := run(args, &out); err == nil || strings.Contains(err.Error(), "\n") {
+		if err := run(t, args, &out); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("graft %v: error %v, want one line", args, err)
 		}
 	}
@@ -64,15 +65,16 @@ func TestImportInfo(t *testing.T) {
 // that info reads back (topology, head, groups, normalisation) and that
 // predicts as the model.json itself; --bgr is ONNX's only.
 func TestImportTFJS(t *testing.T) {
+	t.Parallel()
 	src := filepath.Join("..", "..", "testdata", "tfjs", "seq", "model.json")
 	dst := filepath.Join(t.TempDir(), "seq.safetensors")
 	var out bytes.Buffer
-	if err := run([]string{"import", src, "--out", dst, "--mean", "0.5,0.5", "--std", "0.25,0.25"}, &out); err != nil {
+	if err := run(t, []string{"import", src, "--out", dst, "--mean", "0.5,0.5", "--std", "0.25,0.25"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, model := range []string{dst, src} {
 		out.Reset()
-		if err := run([]string{"info", "--model", model, "--json"}, &out); err != nil {
+		if err := run(t, []string{"info", "--model", model, "--json"}, &out); err != nil {
 			t.Fatal(err)
 		}
 		var r struct {
@@ -100,7 +102,7 @@ func TestImportTFJS(t *testing.T) {
 		{"import", filepath.Join(t.TempDir(), "model.json"), "--out", dst},
 		{"import", filepath.Join("..", "..", "testdata", "tfjs", "gen.js"), "--out", dst},
 	} {
-		if err := run(args, &out); err == nil || strings.Contains(err.Error(), "\n") {
+		if err := run(t, args, &out); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("graft %v: error %v, want one line", args, err)
 		}
 	}
@@ -108,15 +110,15 @@ func TestImportTFJS(t *testing.T) {
 	// A real model: predict from model.json and from its import agree.
 	mj := fixtures.NSFWJS(t)
 	ck := filepath.Join(t.TempDir(), "nsfwjs.safetensors")
-	if err := run([]string{"import", mj, "--out", ck}, &out); err != nil {
+	if err := run(t, []string{"import", mj, "--out", ck}, &out); err != nil {
 		t.Fatal(err)
 	}
 	img := filepath.Join("..", "..", "testdata", "tfjs", "gopher.png")
 	var a, b bytes.Buffer
-	if err := run([]string{"predict", "--from", mj, "--json", img}, &a); err != nil {
+	if err := run(t, []string{"predict", "--from", mj, "--json", img}, &a); err != nil {
 		t.Fatal(err)
 	}
-	if err := run([]string{"predict", "--from", ck, "--json", img}, &b); err != nil {
+	if err := run(t, []string{"predict", "--from", ck, "--json", img}, &b); err != nil {
 		t.Fatal(err)
 	}
 	preds := func(b []byte) string {
@@ -134,9 +136,10 @@ func TestImportTFJS(t *testing.T) {
 // TestFinetuneFromTFJS: advise and finetune take --from model.json, and
 // the fine-tuned checkpoint predicts.
 func TestFinetuneFromTFJS(t *testing.T) {
+	t.Parallel()
 	src := filepath.Join("..", "..", "testdata", "tfjs", "grey", "model.json")
 	var out bytes.Buffer
-	if err := run([]string{"advise", "--from", src, "--data", "digits", "--per-class", "5", "--json"}, &out); err != nil {
+	if err := run(t, []string{"advise", "--from", src, "--data", "digits", "--per-class", "5", "--json"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "strategy") {
@@ -144,12 +147,12 @@ func TestFinetuneFromTFJS(t *testing.T) {
 	}
 	dst := filepath.Join(t.TempDir(), "ft.safetensors")
 	out.Reset()
-	if err := run([]string{"finetune", "--from", src, "--data", "digits", "--per-class", "5", "--strategy", "all",
+	if err := run(t, []string{"finetune", "--from", src, "--data", "digits", "--per-class", "5", "--strategy", "all",
 		"--head-epochs", "1", "--epochs", "1", "--out", dst, "--quiet", "--json"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := run([]string{"info", "--model", dst, "--json"}, &out); err != nil {
+	if err := run(t, []string{"info", "--model", dst, "--json"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), `"d"`) {

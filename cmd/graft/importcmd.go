@@ -21,8 +21,9 @@ func init() {
 
 // importCmd converts an ONNX or TF.js model into a graft checkpoint that
 // carries its topology, input size and normalisation.
-func importCmd(args []string, out io.Writer) error {
-	fs := newFlags("import")
+func importCmd(s *session, args []string) error {
+	out := s.stdout
+	fs := s.newFlags("import")
 	dst := fs.String("out", "", "checkpoint to write (safetensors)")
 	size := fs.Int("size", 0, "input height and width where the model's are dynamic (0: the model's, else 224; a TF.js model: replaces its size)")
 	height := fs.Int("height", 0, "input height (overrides --size)")

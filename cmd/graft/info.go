@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/graftml/graft/kernels"
-	"github.com/graftml/graft/tensor"
 )
 
 func init() {
@@ -34,8 +33,9 @@ type infoReport struct {
 	GOARCH       string   `json:"goarch"`
 }
 
-func info(args []string, out io.Writer) error {
-	fs := newFlags("info")
+func info(s *session, args []string) error {
+	out := s.stdout
+	fs := s.newFlags("info")
 	asJSON := fs.Bool("json", false, "print JSON")
 	model := fs.String("model", "", "summarise a model instead: a graft checkpoint or an ONNX file (layers, parameters, FLOPs, groups)")
 	if err := fs.parse(args); err != nil {
@@ -45,9 +45,9 @@ func info(args []string, out io.Writer) error {
 		return modelInfo(*model, out, *asJSON)
 	}
 	cs := kernels.CacheSizes()
-	dev := tensor.DeviceReport()
+	dev := s.device()
 	r := infoReport{
-		Device: backendName(), DeviceReason: dev.Reason, GPU: dev.GPU, Tier: kernels.Current().String(), Reason: kernels.Reason(),
+		Device: s.backendName(), DeviceReason: dev.Reason, GPU: dev.GPU, Tier: kernels.Current().String(), Reason: kernels.Reason(),
 		CPU: kernels.CPUName(), Features: kernels.Features(),
 		L1D: cs.L1D, L2: cs.L2, L3: cs.L3, Threads: runtime.GOMAXPROCS(0), GOARCH: runtime.GOARCH,
 	}
@@ -70,7 +70,10 @@ func info(args []string, out io.Writer) error {
 	return nil
 }
 
-func backendName() string { return tensor.Default().Name() }
+// backendName names the backend the run computes on ("cpu/avx2", "cuda:
+// NAME"): its device choice's. In graft's process that is tensor.Default,
+// which the process's device choice makes.
+func (s *session) backendName() string { return s.device().Backend().Name() }
 
 // printJSON writes v as indented JSON, the form of every --json.
 func printJSON(w io.Writer, v any) error {

@@ -12,12 +12,18 @@
 // function: its name, a synopsis of its positional arguments, a one-line
 // summary, a paragraph of help, whether it computes (then GRAFT_DEVICE and
 // GRAFT_CPU are checked once its flags parse), and the function that runs
-// it. That function builds its flags with newFlags(name) and calls
+// it. That function builds its flags with s.newFlags(name) and calls
 // flags.parse, which handles -h/--help, flags mixed with positional
 // arguments, and their count, the same way for every command.
+//
+// A command takes what it needs from its process through the session it
+// runs in (its output, environment, device and Ctrl-C), never from the
+// process itself: main runs the process's session, and tests run many
+// sessions side by side in one binary.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +32,8 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+
+	"github.com/graftml/graft/tensor"
 )
 
 // command is one subcommand of graft.
@@ -37,7 +45,7 @@ type command struct {
 	summary string // one line, for graft help
 	doc     string // paragraphs for graft help NAME, after the usage line
 	device  bool   // the command computes: check GRAFT_DEVICE and GRAFT_CPU first
-	run     func(args []string, out io.Writer) error
+	run     func(s *session, args []string) error
 }
 
 // commands holds every registered command by name.
@@ -86,16 +94,67 @@ const (
 	exitInterrupted = 130 // interrupted (128 + SIGINT, as shells report it)
 )
 
-func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage())
-		os.Exit(exitError)
+// session is one run of graft's command line and what it takes from its
+// process: where its output goes, its environment, the device it
+// computes on and how Ctrl-C reaches it. main runs one session of the
+// process (newProcessSession); the tests run many in one test binary, in
+// parallel, each with its own buffers, environment, device and interrupt,
+// so that none has to re-execute the binary or change the process's
+// environment to give a run its own.
+type session struct {
+	stdout, stderr io.Writer
+
+	// getenv reads the run's environment (GRAFT_CPU, GRAFT_CACHE):
+	// os.Getenv in main.
+	getenv func(string) string
+
+	// device returns the run's device choice, which the computing
+	// commands check (GRAFT_DEVICE) and info, bench and the commands'
+	// headers report: tensor.DeviceReport in main, whose backend is
+	// tensor.Default, the one operations run on. It is a function so that
+	// a run that computes nothing (help, version, import) never probes
+	// for a GPU, as before.
+	device func() tensor.DeviceInfo
+
+	// interrupt returns a context cancelled when the run is to stop (the
+	// first Ctrl-C in main: interruptContext) and the function that
+	// releases it; the commands that compute for long (train, finetune,
+	// advise, demo, experiment, text) call it before that work.
+	interrupt func() (context.Context, context.CancelFunc)
+
+	// flagsHook, when set (by tests), sees every flag set the run's
+	// commands make (newFlags).
+	flagsHook func(*flags)
+}
+
+// newProcessSession returns the session of this process: its standard
+// output and error, its environment, the device GRAFT_DEVICE chose for it,
+// and Ctrl-C.
+func newProcessSession() *session {
+	return &session{
+		stdout:    os.Stdout,
+		stderr:    os.Stderr,
+		getenv:    os.Getenv,
+		device:    tensor.DeviceReport,
+		interrupt: interruptContext,
 	}
-	err := run(os.Args[1:], os.Stdout)
+}
+
+func main() { os.Exit(newProcessSession().main(os.Args[1:])) }
+
+// main runs `graft args...` and returns the exit status: 0, exitError
+// (with one line on s.stderr saying why, or the usage when args is empty)
+// or exitInterrupted.
+func (s *session) main(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(s.stderr, usage())
+		return exitError
+	}
+	err := s.run(args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "graft:", oneLine(err.Error()))
+		fmt.Fprintln(s.stderr, "graft:", oneLine(err.Error()))
 	}
-	os.Exit(exitCode(err))
+	return exitCode(err)
 }
 
 // exitCode is the process status for run's error.
@@ -123,8 +182,9 @@ type interrupted struct{ msg string }
 func (e *interrupted) Error() string { return e.msg }
 
 // run runs the command args[0] with the rest of args, writing its output
-// to out. A -h/--help prints the command's help to out and returns nil.
-func run(args []string, out io.Writer) error {
+// to s.stdout. A -h/--help prints the command's help there and returns
+// nil.
+func (s *session) run(args []string) error {
 	if len(args) == 0 {
 		return errors.New("no command given (graft help lists them)")
 	}
@@ -139,10 +199,10 @@ func run(args []string, out io.Writer) error {
 	if !ok {
 		return fmt.Errorf("unknown command %q (graft help lists them)", args[0])
 	}
-	err := c.run(args[1:], out)
+	err := c.run(s, args[1:])
 	var h *helpRequest
 	if errors.As(err, &h) {
-		_, werr := io.WriteString(out, h.text)
+		_, werr := io.WriteString(s.stdout, h.text)
 		return werr
 	}
 	return err
@@ -180,13 +240,13 @@ func init() {
 		run: versionCmd})
 }
 
-func helpCmd(args []string, out io.Writer) error {
-	fs := newFlags("help")
+func helpCmd(s *session, args []string) error {
+	fs := s.newFlags("help")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		_, err := io.WriteString(out, usage())
+		_, err := io.WriteString(s.stdout, usage())
 		return err
 	}
 	name := fs.Arg(0)
@@ -194,15 +254,15 @@ func helpCmd(args []string, out io.Writer) error {
 		return fmt.Errorf("help: unknown command %q (graft help lists them)", name)
 	}
 	// Every command answers -h before doing anything.
-	return run([]string{name, "-h"}, out)
+	return s.run([]string{name, "-h"})
 }
 
-func versionCmd(args []string, out io.Writer) error {
-	fs := newFlags("version")
+func versionCmd(s *session, args []string) error {
+	fs := s.newFlags("version")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintln(out, versionString())
+	_, err := fmt.Fprintln(s.stdout, versionString())
 	return err
 }
 

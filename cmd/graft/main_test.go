@@ -18,8 +18,9 @@ import (
 )
 
 func TestInfo(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
-	if err := run([]string{"info"}, &out); err != nil {
+	if err := run(t, []string{"info"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"device:     cpu/", "tier:", "threads:"} {
@@ -28,7 +29,7 @@ func TestInfo(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if err := run([]string{"info", "--json"}, &out); err != nil {
+	if err := run(t, []string{"info", "--json"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	var r infoReport
@@ -38,8 +39,9 @@ func TestInfo(t *testing.T) {
 }
 
 func TestUserErrorsAreOneLine(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"frobnicate"}, {"info", "--bogus"}} {
-		err := run(args, &bytes.Buffer{})
+		err := run(t, args, &bytes.Buffer{})
 		if err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("run(%v) = %v, want a one-line error", args, err)
 		}
@@ -47,13 +49,14 @@ func TestUserErrorsAreOneLine(t *testing.T) {
 }
 
 func TestTrainSmoke(t *testing.T) {
+	t.Parallel()
 	if _, err := data.MNISTDir(); err != nil {
 		t.Skip(err)
 	}
 	path := filepath.Join(t.TempDir(), "lenet5.safetensors")
 	var out bytes.Buffer
 	plotPath := filepath.Join(t.TempDir(), "curves.png")
-	if err := run([]string{"train", "--model", "lenet5", "--epochs", "1", "--limit", "2048", "--out", path, "--plot", plotPath}, &out); err != nil {
+	if err := run(t, []string{"train", "--model", "lenet5", "--epochs", "1", "--limit", "2048", "--out", path, "--plot", plotPath}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "test accuracy") {
@@ -71,7 +74,7 @@ func TestTrainSmoke(t *testing.T) {
 		t.Errorf("checkpoint metadata %+v", meta)
 	}
 	out.Reset()
-	if err := run([]string{"train", "--model", "lenet5", "--epochs", "1", "--limit", "256", "--json"}, &out); err != nil {
+	if err := run(t, []string{"train", "--model", "lenet5", "--epochs", "1", "--limit", "256", "--json"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	var v map[string]any
@@ -79,15 +82,16 @@ func TestTrainSmoke(t *testing.T) {
 		t.Errorf("train --json: %v\n%s", err, out.String())
 	}
 	for _, args := range [][]string{{"train", "--model", "nope"}, {"train", "--data", "nope"}, {"train", "--epochs", "0"}} {
-		if err := run(args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
+		if err := run(t, args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("run(%v) = %v, want a one-line error", args, err)
 		}
 	}
 }
 
 func TestDemoJSON(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
-	if err := run([]string{"demo", "--seeds", "1", "--json"}, &out); err != nil {
+	if err := run(t, []string{"demo", "--seeds", "1", "--json"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	var rep demoReport
@@ -111,16 +115,20 @@ func TestDemoJSON(t *testing.T) {
 		t.Errorf("advice %+v", rep.Advice)
 	}
 	for _, args := range [][]string{{"demo", "--seeds", "0"}, {"demo", "--target", "cifar"}} {
-		if err := run(args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
+		if err := run(t, args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("run(%v) = %v, want a one-line error", args, err)
 		}
 	}
 }
 
-func TestFinetuneAdviseBench(t *testing.T) {
+// advise picks top-k for digits over the MNIST CNN, and finetune writes a
+// checkpoint that loads (bench, which this test ran too, runs once, in
+// TestOutputs: it takes seconds).
+func TestFinetuneAdvise(t *testing.T) {
+	t.Parallel()
 	base := filepath.Join("..", "..", "testdata", "mnistcnn", "mnistcnn.safetensors")
 	var out bytes.Buffer
-	if err := run([]string{"advise", "--from", base, "--data", "digits", "--per-class", "10"}, &out); err != nil {
+	if err := run(t, []string{"advise", "--from", base, "--data", "digits", "--per-class", "10"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "strategy: top-k") || !strings.Contains(out.String(), "similar") {
@@ -128,7 +136,7 @@ func TestFinetuneAdviseBench(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "digits.safetensors")
 	out.Reset()
-	if err := run([]string{"finetune", "--from", base, "--data", "digits", "--per-class", "10", "--strategy", "features", "--out", path, "--json"}, &out); err != nil {
+	if err := run(t, []string{"finetune", "--from", base, "--data", "digits", "--per-class", "10", "--strategy", "features", "--out", path, "--json"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	var v map[string]any
@@ -140,16 +148,9 @@ func TestFinetuneAdviseBench(t *testing.T) {
 	}
 	for _, args := range [][]string{{"finetune", "--data", "digits"}, {"finetune", "--from", "nope.safetensors", "--data", "digits"},
 		{"finetune", "--from", base, "--data", "digits", "--strategy", "magic"}, {"advise", "--from", base}} {
-		if err := run(args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
+		if err := run(t, args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("run(%v) = %v, want a one-line error", args, err)
 		}
-	}
-	out.Reset()
-	if testing.Short() {
-		return
-	}
-	if err := run([]string{"bench", "--json"}, &out); err != nil || !strings.Contains(out.String(), "images/s") {
-		t.Errorf("graft bench: %v\n%s", err, out.String())
 	}
 }
 
@@ -178,6 +179,7 @@ func writeShape(t *testing.T, path string, kind, off int) {
 }
 
 func TestFolderFinetunePredict(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for c, name := range []string{"bar", "dash"} {
 		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
@@ -193,26 +195,26 @@ func TestFolderFinetunePredict(t *testing.T) {
 	base := filepath.Join("..", "..", "testdata", "mnistcnn", "mnistcnn.safetensors")
 	tuned := filepath.Join(t.TempDir(), "shapes.safetensors")
 	var out bytes.Buffer
-	if err := run([]string{"finetune", "--from", base, "--data", dir, "--strategy", "features", "--per-class", "4", "--out", tuned}, &out); err != nil {
+	if err := run(t, []string{"finetune", "--from", base, "--data", dir, "--strategy", "features", "--per-class", "4", "--out", tuned}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "dropped head") {
 		t.Errorf("finetune to 2 classes printed no head notice:\n%s", out.String())
 	}
-	if err := run([]string{"finetune", "--from", base, "--data", dir, "--strict", "--strategy", "features", "--out", tuned + ".strict"}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "notes.txt") {
+	if err := run(t, []string{"finetune", "--from", base, "--data", dir, "--strict", "--strategy", "features", "--out", tuned + ".strict"}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "notes.txt") {
 		t.Errorf("--strict with a text file in a class folder: %v", err)
 	}
 	img := filepath.Join(t.TempDir(), "x.png")
 	writeShape(t, img, 1, 0)
 	out.Reset()
-	if err := run([]string{"predict", "--from", tuned, "--top", "2", img}, &out); err != nil {
+	if err := run(t, []string{"predict", "--from", tuned, "--top", "2", img}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "\n"+img+":  dash ") {
 		t.Errorf("predict printed %q, want the dash class first", out.String())
 	}
 	for _, args := range [][]string{{"predict", "--from", tuned}, {"predict", img}, {"predict", "--from", tuned, "missing.png"}} {
-		if err := run(args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
+		if err := run(t, args, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("run(%v) = %v, want a one-line error", args, err)
 		}
 	}

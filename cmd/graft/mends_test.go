@@ -14,7 +14,7 @@ import (
 func jsonRun(t *testing.T, args ...string) map[string]any {
 	t.Helper()
 	var out bytes.Buffer
-	if err := run(args, &out); err != nil {
+	if err := run(t, args, &out); err != nil {
 		t.Fatalf("graft %s: %v", strings.Join(args, " "), err)
 	}
 	var v map[string]any
@@ -27,6 +27,7 @@ func jsonRun(t *testing.T, args ...string) map[string]any {
 // A folder of one class, or of one image in a class, is refused by every
 // command that reads one, with one line naming the problem.
 func TestUnlearnableFolders(t *testing.T) {
+	t.Parallel()
 	one := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(one, "bar"), 0o755); err != nil {
 		t.Fatal(err)
@@ -44,7 +45,7 @@ func TestUnlearnableFolders(t *testing.T) {
 			{"advise", "--from", testBase, "--data", c.dir},
 			{"train", "--model", "mnistcnn", "--data", c.dir, "--epochs", "1", "--out", out},
 		} {
-			err := run(args, &bytes.Buffer{})
+			err := run(t, args, &bytes.Buffer{})
 			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("graft %s: %v; want one line saying %q", strings.Join(args, " "), err, c.want)
 			}
@@ -56,6 +57,7 @@ func TestUnlearnableFolders(t *testing.T) {
 // different names, each with its rates; advise measures the split
 // finetune trains on.
 func TestAutoNamedAndSameSplit(t *testing.T) {
+	t.Parallel()
 	dir := shapesFolder(t, 10)
 	out := filepath.Join(t.TempDir(), "m.safetensors")
 	common := []string{"--from", testBase, "--data", dir, "--head-epochs", "1", "--epochs", "1", "--out", out, "--json"}
@@ -88,9 +90,10 @@ func TestAutoNamedAndSameSplit(t *testing.T) {
 // A head whose class count fits but whose classes are others is
 // re-initialised with a notice; --keep-head keeps it.
 func TestHeadOfOtherClasses(t *testing.T) {
+	t.Parallel()
 	tmp := t.TempDir()
 	two := filepath.Join(tmp, "two.safetensors")
-	if err := run([]string{"finetune", "--from", testBase, "--data", shapesFolder(t, 4), "--strategy", "features", "--head-epochs", "1", "--out", two}, &bytes.Buffer{}); err != nil {
+	if err := run(t, []string{"finetune", "--from", testBase, "--data", shapesFolder(t, 4), "--strategy", "features", "--head-epochs", "1", "--out", two}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	// the same images under other class names
@@ -108,7 +111,7 @@ func TestHeadOfOtherClasses(t *testing.T) {
 	}{{other, nil, true}, {other, []string{"--keep-head"}, false}} {
 		args := append([]string{"finetune", "--from", two, "--data", c.dir, "--strategy", "features", "--head-epochs", "1", "--out", filepath.Join(tmp, "o.safetensors")}, c.extra...)
 		var out bytes.Buffer
-		if err := run(args, &out); err != nil {
+		if err := run(t, args, &out); err != nil {
 			t.Fatal(err)
 		}
 		if got := strings.Contains(out.String(), "note: re-initialised head fc2: its 2 classes are not the target's"); got != c.note {
@@ -117,7 +120,7 @@ func TestHeadOfOtherClasses(t *testing.T) {
 	}
 	// the same classes: the head is kept
 	var out bytes.Buffer
-	if err := run([]string{"finetune", "--from", two, "--data", shapesFolder(t, 4), "--strategy", "features", "--head-epochs", "1", "--out", filepath.Join(tmp, "s.safetensors")}, &out); err != nil {
+	if err := run(t, []string{"finetune", "--from", two, "--data", shapesFolder(t, 4), "--strategy", "features", "--head-epochs", "1", "--out", filepath.Join(tmp, "s.safetensors")}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "note:") {

@@ -20,6 +20,7 @@ import (
 // The base's trunk on a grey image is the imported network's pooled
 // out_relu on that image copied into three channels.
 func TestImagenetBaseIsTheBackbone(t *testing.T) {
+	t.Parallel()
 	path := fixtures.NSFWJS(t)
 	const size = 64 // the file's 7×7 pooling, after out_relu, does not run
 	m, err := imagenetBase(path, size, "")
@@ -94,6 +95,7 @@ func TestImagenetBaseIsTheBackbone(t *testing.T) {
 }
 
 func TestResized(t *testing.T) {
+	t.Parallel()
 	s := &data.Set{X: []float32{-1, 1, 3, 5}, Labels: []int{0}, Shape: []int{2, 2, 1}, Classes: []string{"a"}, Mean: []float32{0.5}, Std: []float32{0.25}}
 	r, err := resized(s, 4)
 	if err != nil {
@@ -111,11 +113,12 @@ func TestResized(t *testing.T) {
 // graft demo --base mobilenetv2 at tiny sizes: both bases on the same
 // splits, every strategy, the cache measured.
 func TestDemoMobileNetV2(t *testing.T) {
+	t.Parallel()
 	path := fixtures.NSFWJS(t)
 	var out bytes.Buffer
 	args := []string{"demo", "--base", "mobilenetv2", "--model", path, "--target", "digits", "--per-class", "2",
 		"--seeds", "2", "--size", "32", "--test-limit", "20", "--epochs", "1", "--head-epochs", "2", "--json"}
-	if err := run(args, &out); err != nil {
+	if err := run(t, args, &out); err != nil {
 		t.Fatal(err)
 	}
 	var rep demoReport
@@ -152,7 +155,7 @@ func TestDemoMobileNetV2(t *testing.T) {
 		t.Errorf("margin %+v", m)
 	}
 	out.Reset()
-	if err := run([]string{"demo", "--base", "mobilenetv2", "--model", path, "--per-class", "2", "--seeds", "1", "--size", "32",
+	if err := run(t, []string{"demo", "--base", "mobilenetv2", "--model", path, "--per-class", "2", "--seeds", "1", "--size", "32",
 		"--test-limit", "10", "--strategies", "features", "--quiet"}, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -177,13 +180,14 @@ func lastDenseIn(l nn.Layer) *nn.Dense {
 // reduced set of arms: the rows it did not run show "–", and without
 // scratch the "≥ scratch − 1 sd" column is not counted.
 func TestExperimentScenariosMobileNetV2(t *testing.T) {
+	t.Parallel()
 	path := fixtures.NSFWJS(t)
 	dir := t.TempDir()
 	var out bytes.Buffer
 	args := []string{"experiment", "scenarios", "--dir", dir, "--bases", "mobilenetv2", "--model", path, "--size", "32",
 		"--targets", "digits", "--per-class", "3", "--seeds", "1", "--head-epochs", "2", "--epochs", "1", "--test-limit", "20",
 		"--arms", "features,top-k,advisor"}
-	if err := run(args, &out); err != nil {
+	if err := run(t, args, &out); err != nil {
 		t.Fatal(err)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "scenarios.md"))
@@ -203,7 +207,7 @@ func TestExperimentScenariosMobileNetV2(t *testing.T) {
 		{"experiment", "scenarios", "--bases", "mobilenetv2", "--dir", dir}, // no --model
 		{"experiment", "scenarios", "--arms", "features,magic", "--dir", dir},
 	} {
-		if err := run(bad, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
+		if err := run(t, bad, &bytes.Buffer{}); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("graft %s: %v, want a one-line error", strings.Join(bad, " "), err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 // finetune's bar names the phase, counts its epochs against their total,
 // and names what its rate counts; clear leaves the line empty.
 func TestProgressPhases(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	p := &progress{w: &b, on: true}
 	hook := p.phases([]phase{{"head on cached features", 3, "features"}, {"top 2 groups", 2, "images"}})
@@ -52,6 +53,7 @@ func TestProgressPhases(t *testing.T) {
 }
 
 func TestPhasesOf(t *testing.T) {
+	t.Parallel()
 	m := models.MNISTCNN(models.Options{})
 	name := func(ph []phase) string {
 		var s []string
@@ -79,6 +81,7 @@ func TestPhasesOf(t *testing.T) {
 // The README's command-line synopsis names only commands and flags the
 // binary has.
 func TestReadmeUsage(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

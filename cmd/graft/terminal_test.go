@@ -16,6 +16,7 @@ import (
 // with status 130 and the message on a line of its own (no bar left on
 // it); train --resume goes on from the kept epoch and completes.
 func TestTerminalSession(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds graft and trains in a terminal")
 	}

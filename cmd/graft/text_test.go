@@ -13,10 +13,12 @@ import (
 )
 
 // tinyTextData writes a CSV corpus of two classes whose words a model can
-// learn, and word vectors that cover most of them.
-func tinyTextData(t *testing.T) (csvPath, vecPath string) {
+// learn, and word vectors that cover most of them, and returns them with
+// the environment of a run on them: GRAFT_CACHE in a folder of the test's
+// (where the vectors are cached).
+func tinyTextData(t *testing.T) (csvPath, vecPath string, env []string) {
 	dir := t.TempDir()
-	t.Setenv("GRAFT_CACHE", filepath.Join(dir, "cache"))
+	env = []string{"GRAFT_CACHE=" + filepath.Join(dir, "cache")}
 	var b strings.Builder
 	b.WriteString("text,label\n")
 	spam := []string{"win", "cash", "prize", "free", "offer", "click", "money", "now"}
@@ -48,11 +50,12 @@ func tinyTextData(t *testing.T) (csvPath, vecPath string) {
 	if err := os.WriteFile(vecPath, []byte(v.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return csvPath, vecPath
+	return csvPath, vecPath, env
 }
 
 func TestTextTrainPredict(t *testing.T) {
-	csvPath, vecPath := tinyTextData(t)
+	t.Parallel()
+	csvPath, vecPath, env := tinyTextData(t)
 	dir := t.TempDir()
 	for _, c := range []struct {
 		args []string
@@ -65,7 +68,7 @@ func TestTextTrainPredict(t *testing.T) {
 	} {
 		out := filepath.Join(dir, fmt.Sprint(len(c.args))+c.args[0]+".safetensors")
 		var b bytes.Buffer
-		if err := run(append(append([]string{"text"}, c.args...), "--out", out), &b); err != nil {
+		if err := runEnv(t, env, append(append([]string{"text"}, c.args...), "--out", out), &b); err != nil {
 			t.Fatalf("%v: %v", c.args, err)
 		}
 		if !strings.Contains(b.String(), c.want) || !strings.Contains(b.String(), "test (12 documents): accuracy") {
@@ -81,7 +84,7 @@ func TestTextTrainPredict(t *testing.T) {
 			}
 		}
 		b.Reset()
-		if err := run([]string{"text", "predict", "--from", out, "free cash prize now", "team meeting agenda notes"}, &b); err != nil {
+		if err := runEnv(t, env, []string{"text", "predict", "--from", out, "free cash prize now", "team meeting agenda notes"}, &b); err != nil {
 			t.Fatal(err)
 		}
 		lines := strings.Split(strings.TrimSpace(b.String()), "\n")
@@ -92,9 +95,10 @@ func TestTextTrainPredict(t *testing.T) {
 }
 
 func TestTextDemoJSON(t *testing.T) {
-	csvPath, vecPath := tinyTextData(t)
+	t.Parallel()
+	csvPath, vecPath, env := tinyTextData(t)
 	var b bytes.Buffer
-	if err := run([]string{"text", "demo", "--json", "--data", csvPath, "--embeddings", vecPath, "--per-class", "5,full", "--seeds", "2"}, &b); err != nil {
+	if err := runEnv(t, env, []string{"text", "demo", "--json", "--data", csvPath, "--embeddings", vecPath, "--per-class", "5,full", "--seeds", "2"}, &b); err != nil {
 		t.Fatal(err)
 	}
 	var rep textDemoReport
@@ -115,7 +119,8 @@ func TestTextDemoJSON(t *testing.T) {
 }
 
 func TestTextUserErrors(t *testing.T) {
-	csvPath, _ := tinyTextData(t)
+	t.Parallel()
+	csvPath, _, env := tinyTextData(t)
 	for _, args := range [][]string{
 		{"text"}, {"text", "frob"}, {"text", "train", "--data", csvPath},
 		{"text", "finetune", "--data", csvPath, "--out", "x"},
@@ -126,7 +131,7 @@ func TestTextUserErrors(t *testing.T) {
 		{"text", "predict"},
 		{"text", "demo", "--per-class", "0"},
 	} {
-		err := run(args, &bytes.Buffer{})
+		err := runEnv(t, env, args, &bytes.Buffer{})
 		if err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("run(%v) = %v, want a one-line error", args, err)
 		}

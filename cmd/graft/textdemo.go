@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +45,8 @@ type textDemoReport struct {
 
 var textMethods = []string{"random", "frozen", "finetune", "tfidf-logreg"}
 
-func textDemo(args []string, out io.Writer) error {
+func textDemo(s *session, args []string) error {
+	out := s.stdout
 	fs := flag.NewFlagSet("text demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	tf := addTextFlags(fs)
@@ -83,12 +81,12 @@ func textDemo(args []string, out io.Writer) error {
 	if !*quiet && !*asJSON {
 		progress = out
 	}
-	vecs, secs, hit, err := loadVectors(*embeddings)
+	vecs, secs, hit, err := s.loadVectors(*embeddings)
 	if err != nil {
 		return fmt.Errorf("text demo: %v", err)
 	}
 	fmt.Fprintf(progress, "word vectors: %d words of %d in %.2f s (cache hit %v)\n", vecs.Len(), vecs.Dim, secs, hit)
-	d, err := loadTextData(*tf.data, *tf.testFrac, 0, *tf.seqLen)
+	d, err := s.loadTextData(*tf.data, *tf.testFrac, 0, *tf.seqLen)
 	if err != nil {
 		return fmt.Errorf("text demo: %v", err)
 	}
@@ -100,8 +98,8 @@ func textDemo(args []string, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(progress, "data: %s, training split %d (%s), test %d (%s; %d hard ham), model %s, %s\n",
-		*tf.data, len(d.train.Docs), countsString(d.train), len(d.test.Docs), countsString(d.test), rep.TestHardHam, *tf.model, backendName())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		*tf.data, len(d.train.Docs), countsString(d.train), len(d.test.Docs), countsString(d.test), rep.TestHardHam, *tf.model, s.backendName())
+	ctx, stop := s.interrupt()
 	defer stop()
 	testSetTokens := d.tokens(d.test)
 	for _, k := range ks {

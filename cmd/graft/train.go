@@ -74,8 +74,9 @@ func loadData(name string) (train, test *data.Set, err error) {
 }
 
 // trainData loads mnist, fashion, or an image folder for an architecture
-// (split 80/20, images at the architecture's default size).
-func trainData(spec, arch string, seed uint64) (train, test *data.Set, err error) {
+// (split 80/20, images at the architecture's default size; read strictly
+// with --strict).
+func (s *session) trainData(spec, arch string, seed uint64, strict bool) (train, test *data.Set, err error) {
 	if st, err := os.Stat(spec); err != nil || !st.IsDir() {
 		return loadData(spec)
 	}
@@ -83,11 +84,11 @@ func trainData(spec, arch string, seed uint64) (train, test *data.Set, err error
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := loadFolder(spec, probe, nn.Meta{})
+	set, err := s.loadFolder(spec, probe, nn.Meta{}, strict)
 	if err != nil {
 		return nil, nil, err
 	}
-	parts, err := s.Split(seed, 0.8, 0.2)
+	parts, err := set.Split(seed, 0.8, 0.2)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -180,7 +181,8 @@ func (p *epochSaver) EpochEnd(_ nn.Layer, s *nn.EpochStats) (bool, error) {
 }
 
 // interruptContext returns a context cancelled by the first Ctrl-C; a
-// second one ends the process at once, as if graft caught none.
+// second one ends the process at once, as if graft caught none. It is the
+// process session's interrupt (newProcessSession).
 func interruptContext() (context.Context, context.CancelFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	go func() {
@@ -201,8 +203,9 @@ func errorsOf(errs ...error) error {
 }
 
 // train is `graft train`: a model trained from scratch on a dataset.
-func train(args []string, out io.Writer) error {
-	fs := newFlags("train")
+func train(s *session, args []string) error {
+	out := s.stdout
+	fs := s.newFlags("train")
 	var c trainConfig
 	fs.StringVar(&c.Model, "model", "mnistcnn", "`architecture`: "+strings.Join(models.Archs(), ", "))
 	fs.StringVar(&c.Data, "data", "mnist", "`dataset`: mnist, fashion, or a folder with one sub-folder of images per class")
@@ -219,7 +222,7 @@ func train(args []string, out io.Writer) error {
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	plotPath := fs.String("plot", "", "write loss and accuracy curves to this PNG `file`")
 	asJSON := fs.Bool("json", false, "print the per-epoch metrics as JSON at the end (no progress lines)")
-	fs.BoolVar(&strictFolders, "strict", false, "a non-image file in a class folder is an error (default: skipped with a warning)")
+	strict := fs.Bool("strict", false, strictHelp)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -276,7 +279,7 @@ func train(args []string, out io.Writer) error {
 	if len(history) >= c.Epochs {
 		return fs.usageErr("--resume %s: the run already did %d of %d epochs (raise --epochs to train more)", *resume, len(history), c.Epochs)
 	}
-	trainSet, testSet, err := trainData(c.Data, c.Model, c.Seed)
+	trainSet, testSet, err := s.trainData(c.Data, c.Model, c.Seed, *strict)
 	if err != nil {
 		return fs.usageErr("%v", err)
 	}
@@ -307,7 +310,7 @@ func train(args []string, out io.Writer) error {
 			return fs.usageErr("--resume %s: the data's classes changed since (%v, now %v)", *resume, state.Classes, meta.Classes)
 		}
 	}
-	ctx, stop := interruptContext()
+	ctx, stop := s.interrupt()
 	defer stop()
 	final := out
 	if *asJSON {
@@ -318,7 +321,7 @@ func train(args []string, out io.Writer) error {
 		verb = fmt.Sprintf("resuming after epoch %d:", start.Epoch)
 	}
 	fmt.Fprintf(out, "%s %s on %s: %d images (%d classes), tested on %d, %d epochs, batch %d, %s\n",
-		verb, c.Model, c.Data, trainSet.Len(), trainSet.NumClasses(), testSet.Len(), c.Epochs, c.Batch, backendName())
+		verb, c.Model, c.Data, trainSet.Len(), trainSet.NumClasses(), testSet.Len(), c.Epochs, c.Batch, s.backendName())
 	began := time.Now()
 	var fitData nn.Dataset = trainSet
 	if c.Augment {

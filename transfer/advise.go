@@ -52,9 +52,6 @@ type AdviseOptions struct {
 	// SmallPerClass: fewer examples than this in the smallest class make
 	// a small dataset; default 100.
 	SmallPerClass int
-	// TinyPerClass: fewer than this, with similar data, train only a new
-	// head; default 5.
-	TinyPerClass int
 	// LargePerClass: this many or more, with features no better than
 	// pixels, make training from scratch worth it; default 1000.
 	LargePerClass int
@@ -78,9 +75,10 @@ type AdviseOptions struct {
 // similar or different to the base's data; Yosinski et al. 2014, CS231n's
 // transfer notes) as the prior:
 //
-//	small, similar     top-k: fine-tune the head and the top group on cached
-//	                   features of the frozen layers below (features alone,
-//	                   a new head, when tiny: < 5 per class)
+//	small, similar     features: a new head on cached features of the frozen
+//	                   trunk (CS231n's "linear classifier on the CNN codes":
+//	                   too few examples to move any layer; top-k and lower
+//	                   cuts race against it)
 //	large, similar     all: fine-tune every group, low rates at the bottom
 //	small, different   all, larger rates, frozen BatchNorm statistics (small
 //	                   batches would upset them)
@@ -108,9 +106,6 @@ type AdviseOptions struct {
 func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o AdviseOptions) (*Plan, error) {
 	if o.SmallPerClass == 0 {
 		o.SmallPerClass = 100
-	}
-	if o.TinyPerClass == 0 {
-		o.TinyPerClass = 5
 	}
 	if o.LargePerClass == 0 {
 		o.LargePerClass = 1000
@@ -177,18 +172,14 @@ func Advise(ctx context.Context, base *models.Model, target nn.Dataset, o Advise
 	}
 	p.Reasons = []string{size, sim, curve(p.Probe)}
 	g := len(base.Groups)
-	k := min(2, g)
 	p.LR, p.LRLo = 1e-3, 1e-4
 	if !p.Similar {
 		p.LR, p.LRLo = 3e-3, 3e-4 // far from the base task: larger steps
 	}
 	switch {
-	case p.Small && p.Similar && p.PerClass < o.TinyPerClass:
-		p.Strategy, p.FreezeDepth = StrategyFeatures, g-1
-		p.Reasons = append(p.Reasons, fmt.Sprintf("tiny (< %d per class) and similar: the frozen features already separate the classes and any more freedom would overfit; train a new head on cached features (the trunk runs once)", o.TinyPerClass))
 	case p.Small && p.Similar:
-		p.Strategy, p.TopK, p.FreezeDepth = StrategyTopK, k, g-k
-		p.Reasons = append(p.Reasons, fmt.Sprintf("small and similar: the frozen lower layers fit the data; fine-tune only the top %d groups (the head included), which train on cached features of the frozen layers below, at about the cost of a new head: too few examples to move the lower layers", k))
+		p.Strategy, p.FreezeDepth = StrategyFeatures, g-1
+		p.Reasons = append(p.Reasons, fmt.Sprintf("small (< %d per class) and similar: the frozen features already separate the classes, and too few examples to move any layer; train a new head on cached features (the trunk runs once)", o.SmallPerClass))
 	case p.Similar:
 		p.Strategy, p.FreezeDepth = StrategyAll, 0
 		p.Reasons = append(p.Reasons, "large and similar: enough data to adapt every layer a little; fine-tune all groups with discriminative rates (low at the bottom)")

@@ -55,8 +55,8 @@ func mentions(t *testing.T, p *transfer.Plan, what string) {
 func TestAdviseDigits(t *testing.T) {
 	shot, _ := digitsShot(t, 10, 1)
 	p := advise(t, shot, transfer.AdviseOptions{})
-	if p.Strategy != transfer.StrategyTopK || p.TopK != 2 || !p.Similar || !p.Small {
-		t.Errorf("digits at 10 per class: %s (top %d), similar %v, small %v; want top-k 2, similar, small", p.Strategy, p.TopK, p.Similar, p.Small)
+	if p.Strategy != transfer.StrategyFeatures || !p.Similar || !p.Small {
+		t.Errorf("digits at 10 per class: %s (top %d), similar %v, small %v; want features, similar, small", p.Strategy, p.TopK, p.Similar, p.Small)
 	}
 	if p.PerClass != 10 {
 		t.Errorf("PerClass = %d, want 10", p.PerClass)
@@ -70,11 +70,11 @@ func TestAdviseDigits(t *testing.T) {
 	if len(p.Reasons) < 3 {
 		t.Errorf("%d reasons, want size, similarity and the decision", len(p.Reasons))
 	}
-	if g := len(loadBase(t).Groups); p.FreezeDepth != g-2 {
-		t.Errorf("FreezeDepth = %d, want %d (all but the top 2 groups)", p.FreezeDepth, g-2)
+	if g := len(loadBase(t).Groups); p.FreezeDepth != g-1 {
+		t.Errorf("FreezeDepth = %d, want %d (all but the head)", p.FreezeDepth, g-1)
 	}
 	o := p.Options(9)
-	if o.Strategy != transfer.StrategyTopK || o.TopK != 2 || o.Seed != 9 || o.LR != p.LR || o.Freeze != p.Freeze {
+	if o.Strategy != transfer.StrategyFeatures || o.Seed != 9 || o.LR != p.LR || o.Freeze != p.Freeze {
 		t.Errorf("Options(9) = %+v", o)
 	}
 	// Deterministic (but for the time it took).
@@ -151,11 +151,6 @@ func TestAdviseThresholds(t *testing.T) {
 		t.Errorf("Options: %+v", o)
 	}
 
-	// Tiny and similar: a new head on frozen features.
-	p = advise(t, shot, transfer.AdviseOptions{TinyPerClass: 11})
-	if p.Strategy != transfer.StrategyFeatures || p.FreezeDepth != g-1 {
-		t.Errorf("tiny and similar: %s, FreezeDepth %d; want features, %d", p.Strategy, p.FreezeDepth, g-1)
-	}
 
 	// An error ratio of 1% is too strict for these features, at every
 	// layer: different, and no layer carries over.

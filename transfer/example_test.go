@@ -35,7 +35,7 @@ func ExampleAdvise() {
 		log.Fatal(err)
 	}
 	fmt.Println(plan.Strategy, plan.Small, plan.Similar)
-	// Output: top-k true true
+	// Output: features true true
 }
 
 // Run carries out a strategy on a copy of the base: here a head trained

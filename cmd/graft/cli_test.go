@@ -324,7 +324,7 @@ func TestOutputs(t *testing.T) {
 		t.Errorf("predict --json: %v", p)
 	}
 	a := jsonOf("advise", "--json", "--from", testBase, "--data", "digits", "--per-class", "10")
-	if a["strategy"] != "top-k" || a["top_k"] == nil || a["reasons"] == nil {
+	if a["strategy"] != "features" || a["freeze_depth"] == nil || a["reasons"] == nil || a["race"] == nil {
 		t.Errorf("advise --json: %v", a)
 	}
 	out.Reset()

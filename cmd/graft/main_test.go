@@ -121,7 +121,7 @@ func TestDemoJSON(t *testing.T) {
 	}
 }
 
-// advise picks top-k for digits over the MNIST CNN, and finetune writes a
+// advise picks features for digits over the MNIST CNN, and finetune writes a
 // checkpoint that loads (bench, which this test ran too, runs once, in
 // TestOutputs: it takes seconds).
 func TestFinetuneAdvise(t *testing.T) {
@@ -131,7 +131,7 @@ func TestFinetuneAdvise(t *testing.T) {
 	if err := run(t, []string{"advise", "--from", base, "--data", "digits", "--per-class", "10"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "strategy: top-k") || !strings.Contains(out.String(), "similar") {
+	if !strings.Contains(out.String(), "strategy: features") || !strings.Contains(out.String(), "similar") {
 		t.Errorf("graft advise printed:\n%s", out.String())
 	}
 	path := filepath.Join(t.TempDir(), "digits.safetensors")

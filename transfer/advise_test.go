@@ -151,7 +151,6 @@ func TestAdviseThresholds(t *testing.T) {
 		t.Errorf("Options: %+v", o)
 	}
 
-
 	// An error ratio of 1% is too strict for these features, at every
 	// layer: different, and no layer carries over.
 	p = advise(t, shot, transfer.AdviseOptions{SimilarErrorRatio: 0.01})

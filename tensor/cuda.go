@@ -111,13 +111,7 @@ func NewCUDA() (CUDA, error) { return NewCUDAWith(CUDAOptions{}) }
 // own, with its own stream and memory cache, on the device's primary
 // context; tensors of one cannot be given to another (MoveTo them).
 func NewCUDAWith(opts CUDAOptions) (CUDA, error) {
-	var err error
-	if opts.Library != "" {
-		err = cuda.LoadLibrary(opts.Library)
-	} else {
-		err = cuda.Load()
-	}
-	if err != nil {
+	if err := loadDriver(opts.Library); err != nil {
 		return CUDA{}, err
 	}
 	info, err := cuda.ProbeDevice(opts.Device)
@@ -129,6 +123,15 @@ func NewCUDAWith(opts CUDAOptions) (CUDA, error) {
 		c.g.alloc.SetLimit(opts.MemoryLimit)
 	}
 	return c, err
+}
+
+// loadDriver binds the driver library named as in CUDAOptions.Library:
+// library, or the process's (cuda.Load) when it is "".
+func loadDriver(library string) error {
+	if library != "" {
+		return cuda.LoadLibrary(library)
+	}
+	return cuda.Load()
 }
 
 func newGPU(info cuda.Info) (CUDA, error) {

@@ -79,21 +79,20 @@ func (g *gpu) mirrorOf(t *Tensor) *mirror {
 			panic(fmt.Sprintf("tensor: a tensor %v of %s given to the GPU backend %s: move it (MoveTo) first", t.shape, t.be.Name(), g.info.Name))
 		}
 	}
-	if m := mirrorIn(t); t.dev != nil && (m == nil || m.g != g) && t.be == nil {
-		// t follows the default backend and has the default GPU's copy:
-		// its values come to the host, and it takes this GPU's copy
+	m := mirrorIn(t)
+	if t.dev != nil && (m == nil || m.g != g) {
+		// t follows the default backend (a placed t is g's, checked
+		// above) and has the default GPU's copy: its values come to the
+		// host, and it takes this GPU's copy
 		t.hostRead()
 		if err := g.ctx.SetCurrent(); err != nil {
 			panic(&DeviceError{"moving a tensor between device backends", err})
 		}
-		t.dev = nil
+		m = nil
 	}
-	if t.dev == nil {
-		t.dev = &mirror{g: g, state: onHost}
-	}
-	m := mirrorIn(t)
-	if m == nil || m.g != g {
-		panic(fmt.Sprintf("tensor: a tensor %v of another device backend", t.shape))
+	if m == nil {
+		m = &mirror{g: g, state: onHost}
+		t.dev = m
 	}
 	g.live = append(g.live, m)
 	return m

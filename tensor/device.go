@@ -37,13 +37,7 @@ var deviceChoice = sync.OnceValue(func() DeviceInfo { return ChooseDevice(os.Get
 // CPU where CUDA is not usable.
 func ChooseDevice(device, library string) DeviceInfo {
 	probe := func() (cuda.Info, error) {
-		var err error
-		if library != "" {
-			err = cuda.LoadLibrary(library)
-		} else {
-			err = cuda.Load()
-		}
-		if err != nil {
+		if err := loadDriver(library); err != nil {
 			return cuda.Info{}, err
 		}
 		return cuda.ProbeDevice(0)

@@ -123,12 +123,7 @@ func sameBackend(op string, be Backend, ts ...*Tensor) {
 		if t.be != nil && !sameBackends(t.be, be) {
 			panic(fmt.Sprintf("tensor.%s: a tensor %v of %s given to %s: move it (MoveTo) or the model (nn.MoveTo) first", op, t.shape, t.be.Name(), be.Name()))
 		}
-		if t.dev != nil {
-			// a tensor that follows the default backend, a GPU, which
-			// holds a copy: the host's values must be current, and become
-			// the only current ones (an output is written here)
-			t.hostWrite()
-		}
+		hostOnly(t) // the default GPU may hold its current values; an output is written here
 	}
 }
 

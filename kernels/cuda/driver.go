@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -158,7 +159,8 @@ var rawSymbols = []struct {
 // The driver library this process has bound (see LoadLibrary).
 var (
 	loadMu     sync.Mutex
-	loadedPath string // "" until a library is bound
+	loadedPath string      // "" until a library is bound; loadMu guards it
+	bound      atomic.Bool // a library is bound: Load's lock-free fast path, taken at every operation
 )
 
 // Load opens the driver library (GRAFT_CUDA_LIB, else libcuda.so.1) and
@@ -168,7 +170,7 @@ var (
 // points (older than CUDA 11) is an error naming the symbol. A failure is
 // not remembered: a later call tries again.
 func Load() error {
-	if Loaded() != "" {
+	if bound.Load() {
 		return nil
 	}
 	path := os.Getenv("GRAFT_CUDA_LIB")
@@ -204,8 +206,15 @@ func LoadLibrary(path string) error {
 	if err != nil {
 		return err
 	}
-	addrs := make([]uintptr, len(symbols)+len(rawSymbols))
-	for i, name := range symbolNames() {
+	names := make([]string, 0, len(symbols)+len(rawSymbols))
+	for _, s := range symbols {
+		names = append(names, s.name)
+	}
+	for _, s := range rawSymbols {
+		names = append(names, s.name)
+	}
+	addrs := make([]uintptr, len(names))
+	for i, name := range names {
 		if addrs[i], err = lookup(lib, name); err != nil {
 			return fmt.Errorf("cuda: %s lacks %s (driver too old?): %v", path, name, err)
 		}
@@ -220,19 +229,8 @@ func LoadLibrary(path string) error {
 		*s.addr = addrs[len(symbols)+i]
 	}
 	loadedPath = path
+	bound.Store(true)
 	return nil
-}
-
-// symbolNames lists the entry points' symbols: symbols, then rawSymbols.
-func symbolNames() []string {
-	var names []string
-	for _, s := range symbols {
-		names = append(names, s.name)
-	}
-	for _, s := range rawSymbols {
-		names = append(names, s.name)
-	}
-	return names
 }
 
 // check turns a driver call's result into nil or an *Error, with the name

@@ -201,6 +201,10 @@ func (g convGeom) interiorCols() (owA, owB int) {
 // by pixel with vector FMAs.
 func (d *depthwiseCall) forwardChannels(c0, c1, r0, r1 int) {
 	g := d.g
+	if d.kn.dwRows && g.kh*g.kw <= depthwiseMaxTaps {
+		d.forwardRows(c0, c1, r0, r1)
+		return
+	}
 	C := g.c
 	sw := g.p.StrideW
 	// interior output columns: every kw tap inside [0, W)
@@ -251,6 +255,51 @@ func (d *depthwiseCall) forwardChannels(c0, c1, r0, r1 int) {
 			}
 			d.actRow(n, oh, c0, c1)
 		}
+	}
+}
+
+// forwardRows is forwardChannels on a tier with a depthwise row kernel
+// (DepthwiseRowAVX512): for each output row, one call for the columns
+// whose taps all lie inside the input row, and one call a pixel for the
+// columns at the edges, with their taps inside the input; each call
+// takes all the channels [c0, c1).
+func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
+	g := d.g
+	C, nc := g.c, c1-c0
+	sw := g.p.StrideW
+	owA, owB := g.interiorCols()
+	var b []float32 // nil: no bias
+	if d.bias != nil {
+		b = d.bias.data[c0:c1]
+	}
+	var xoff, woff, exoff, ewoff [depthwiseMaxTaps]int
+	for r := r0; r < r1; r++ {
+		n, oh := r/g.oh, r%g.oh
+		nt := g.rowTaps(oh, &xoff, &woff)
+		img := n*g.h*g.w*C + c0
+		yrow := (n*g.oh+oh)*g.ow*C + c0
+		for ow := 0; ow < g.ow; ow++ {
+			if ow == owA && owB > owA {
+				depthwiseRow(d.kn, owB-owA, nt, nc, d.x[img+(owA*sw-g.p.PadLeft)*C:], sw*C*4, xoff[:nt],
+					d.wk[c0:], woff[:nt], d.y[yrow+owA*C:], C*4, b)
+				ow = owB - 1
+				continue
+			}
+			// an edge pixel: the taps whose columns lie inside the
+			// input, offsets from the image's first pixel
+			et := 0
+			for t := 0; t < nt; t++ {
+				kw := woff[t] / (C * 4) % g.kw
+				if iw := ow*sw - g.p.PadLeft + kw*g.p.DilationW; iw < 0 || iw >= g.w {
+					continue
+				}
+				exoff[et] = xoff[t] + (ow*sw-g.p.PadLeft)*C*4
+				ewoff[et] = woff[t]
+				et++
+			}
+			depthwiseRow(d.kn, 1, et, nc, d.x[img:], 0, exoff[:et], d.wk[c0:], ewoff[:et], d.y[yrow+ow*C:], 0, b)
+		}
+		d.actRow(n, oh, c0, c1)
 	}
 }
 

@@ -34,3 +34,27 @@ func depthwiseWGrad(nt, np int, x []float32, xs int, xoff []int, dy []float32, d
 	_ = dy[(np-1)*dys/4+7]
 	amd64.DepthwiseWGradAVX2(nt, np, &x[0], xs, &xoff[0], &dy[0], dys, &acc[0], &aoff[0])
 }
+
+// depthwiseRow runs kn's row kernel (DepthwiseRowAVX512, or its stand-in)
+// on np ≥ 1 pixels × nc ≥ 1 channels: x, w and y start at the first
+// pixel's window and channel (offsets, ascending, and strides in bytes);
+// b holds the nc biases, or is nil for none.
+func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+	var xp, wp, bp *float32
+	var xo, wo *int
+	if nt > 0 {
+		_ = x[(np-1)*xs/4+xoff[nt-1]/4+nc-1]
+		_ = w[woff[nt-1]/4+nc-1]
+		xp, wp, xo, wo = &x[0], &w[0], &xoff[0], &woff[0]
+	}
+	_ = y[(np-1)*ys/4+nc-1]
+	if b != nil {
+		_ = b[nc-1]
+		bp = &b[0]
+	}
+	if kn.id == kidStandIn {
+		depthwiseRowStandIn(np, nt, nc, x, xs, xoff, w, woff, y, ys, b)
+		return
+	}
+	amd64.DepthwiseRowAVX512(np, nt, nc, xp, xs, xo, wp, wo, &y[0], ys, bp)
+}

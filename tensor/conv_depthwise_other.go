@@ -11,3 +11,7 @@ func depthwiseTile(ng, nt int, x []float32, xs int, xoff []int, w []float32, wof
 func depthwiseWGrad(nt, np int, x []float32, xs int, xoff []int, dy []float32, dys int, acc []float32, aoff []int) {
 	panic("tensor: no assembly kernels in this build")
 }
+
+func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+	panic("tensor: no assembly kernels in this build")
+}

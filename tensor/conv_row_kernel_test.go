@@ -411,3 +411,97 @@ func TestConvThreadsBitIdentical(t *testing.T) {
 		}
 	})
 }
+
+// TestDepthwiseRowKernel runs DepthwiseRowAVX512 and its stand-in (where
+// the machine has them) against plain loops: 0..27 pixels (every tile
+// shape: 8×1, 4×2, 1×4, and their mixes), 0..12 taps, 1..70 channels
+// (whole and masked blocks of 16, and 1×4 tiles whose last blocks are past
+// nc), pixel strides shorter and longer than the channels (and 0, as the
+// edge pixels use), with and without bias. Between and after the written
+// channels y holds guards that must survive. The assembly must match its
+// stand-in bit for bit.
+func TestDepthwiseRowKernel(t *testing.T) {
+	a512, _ := kernels.Supported(kernels.AVX512)
+	si, _ := kernels.StandInsSupported(kernels.AVX512)
+	var kns []*gemmKernel
+	if a512 {
+		kns = append(kns, gemmKernelFor(kernels.AVX512))
+	}
+	if si {
+		kns = append(kns, standInKernelFor(kernels.AVX512))
+	}
+	if len(kns) == 0 {
+		t.Skip("neither DepthwiseRowAVX512 nor its stand-in runs here")
+	}
+	r := rand.New(rand.NewPCG(51, 52))
+	for iter := 0; iter < 600; iter++ {
+		np, nt, nc := r.IntN(28), r.IntN(13), 1+r.IntN(70)
+		if iter < 70 {
+			nc = 1 + iter // every channel count
+		}
+		xs := nc + r.IntN(2*nc) - nc/2 // floats; may be below nc
+		if r.IntN(8) == 0 {
+			xs = 0
+		}
+		xoff, step := randTaps(r, nt), 1+r.IntN(nc) // ascending, gaps of up to 4·nc
+		for i := range xoff {
+			xoff[i] *= step
+		}
+		woff := make([]int, nt)
+		for i := range woff {
+			woff[i] = i * nc
+		}
+		ys := nc + r.IntN(5)
+		xlen, wlen := 1, 1
+		if nt > 0 && np > 0 {
+			xlen = (np-1)*xs + xoff[nt-1] + nc
+			wlen = woff[nt-1] + nc
+		}
+		x, w := randFloats(r, xlen), randFloats(r, wlen)
+		var b []float32
+		if r.IntN(3) > 0 {
+			b = randFloats(r, nc)
+		}
+		name := fmt.Sprintf("np=%d nt=%d nc=%d xs=%d ys=%d bias=%v", np, nt, nc, xs, ys, b != nil)
+		var first []float32
+		for _, kn := range kns {
+			y := make([]float32, max(np, 1)*ys+guardLen)
+			for i := range y {
+				y[i] = guard
+			}
+			if np > 0 {
+				depthwiseRow(kn, np, nt, nc, x, 4*xs, bytesOf(xoff), w, bytesOf(woff), y, 4*ys, b)
+			}
+			for i, got := range y {
+				q, j := i/ys, i%ys
+				if q >= np || j >= nc {
+					if math.Float32bits(got) != math.Float32bits(guard) {
+						t.Fatalf("%s: y[%d] = %v written, want the guard", name, i, got)
+					}
+					continue
+				}
+				var want, mag float64
+				if b != nil {
+					want, mag = float64(b[j]), math.Abs(float64(b[j]))
+				}
+				for k := 0; k < nt; k++ {
+					s := float64(x[xoff[k]+q*xs+j]) * float64(w[woff[k]+j])
+					want += s
+					mag += math.Abs(s)
+				}
+				if !near(float64(got), want, mag) {
+					t.Fatalf("%s (%v): y[%d][%d] = %v, want %v", name, kn.id, q, j, got, want)
+				}
+			}
+			if first == nil {
+				first = y
+				continue
+			}
+			for i := range y {
+				if math.Float32bits(y[i]) != math.Float32bits(first[i]) {
+					t.Fatalf("%s: y[%d] = %v, stand-in %v", name, i, first[i], y[i])
+				}
+			}
+		}
+	}
+}

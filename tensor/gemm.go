@@ -169,6 +169,10 @@ type gemmKernel struct {
 	// dotRows12: the tier's dot-row kernel (dotBackwardData) is
 	// DotRowsAVX512x12, not DotRowsAVX2x6.
 	dotRows12 bool
+	// dwRows: the tier's depthwise forward kernel is DepthwiseRowAVX512
+	// (whole rows in 8-pixel tiles, channel tails and edge pixels under
+	// a mask), not DepthwiseTileAVX2.
+	dwRows bool
 }
 
 // dotPixels returns the pixels per tile of kn's dot-row kernel.

@@ -199,3 +199,25 @@ func colSumStandIn(acc, x []float32, rows, ldx int) {
 		acc[j] += even + odd
 	}
 }
+
+// depthwiseRowStandIn is the stand-in of DepthwiseRowAVX512: y[q·ys + j]
+// = b[j] + Σ_{t<nt} x[xoff[t] + q·xs + j]·w[woff[t] + j] for q < np and
+// j < nc (b nil: +0; fused multiply-adds in t order; offsets and strides
+// in bytes).
+func depthwiseRowStandIn(np, nt, nc int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+	for q := 0; q < np; q++ {
+		yq := y[q*ys/4 : q*ys/4+nc]
+		if b != nil {
+			copy(yq, b[:nc])
+		} else {
+			clear(yq)
+		}
+		for t := 0; t < nt; t++ {
+			xq := x[(xoff[t]+q*xs)/4:]
+			wt := w[woff[t]/4:]
+			for j := range yq {
+				yq[j] = fma32(xq[j], wt[j], yq[j])
+			}
+		}
+	}
+}

@@ -62,6 +62,19 @@ func ReluGradAVX512(n int, x, dy, dx *float32)
 //go:noescape
 func ColSumAVX512(rows int, x *float32, ldx int, acc *float32, n int)
 
+// DepthwiseRowAVX512 computes np ≥ 0 output pixels × nc ≥ 1 channels
+// of a depthwise convolution, eight pixels at a time, each block of 16
+// channels in registers over nt taps. With all offsets and strides in
+// bytes, for q < np and j < nc:
+//
+//	y[q·ys + j] = b[j] + Σ_{t<nt} x[xoff[t] + q·xs + j] · w[woff[t] + j]
+//
+// (b nil: +0 in place of b[j]; fused multiply-adds in t order); lanes
+// past nc in the last block of 16 are neither read nor written.
+//
+//go:noescape
+func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
+
 // SGDAVX512 is an SGD update of w[i] for i < n (any n),
 // without a momentum buffer (buf and momentum unused):
 //

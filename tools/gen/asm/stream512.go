@@ -297,6 +297,7 @@ func genStream512Asm() []byte {
 		genStream512(&a, e)
 	}
 	genColSum512(&a)
+	genDepthwiseRow512(&a)
 	for _, v := range sgdVariants {
 		genSGD(&a, v, vec512)
 	}
@@ -320,6 +321,20 @@ func genStream512Decls() []byte {
 //
 //go:noescape
 func ColSumAVX512(rows int, x *float32, ldx int, acc *float32, n int)
+`)
+	b.WriteString(`
+// DepthwiseRowAVX512 computes np ≥ 0 output pixels × nc ≥ 1 channels
+// of a depthwise convolution, eight pixels at a time, each block of 16
+// channels in registers over nt taps. With all offsets and strides in
+// bytes, for q < np and j < nc:
+//
+//	y[q·ys + j] = b[j] + Σ_{t<nt} x[xoff[t] + q·xs + j] · w[woff[t] + j]
+//
+// (b nil: +0 in place of b[j]; fused multiply-adds in t order); lanes
+// past nc in the last block of 16 are neither read nor written.
+//
+//go:noescape
+func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
 `)
 	optimDecls(&b, vec512)
 	return b.Bytes()

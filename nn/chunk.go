@@ -23,7 +23,8 @@ import (
 // MobileNetV2 at 2 threads 25% faster than the whole batch (364 against
 // 291 images/s, medians of 3) and ResNet-18 as fast (148 against 151);
 // at 1 thread no chunk size gained (small chunks lose: their GEMMs are
-// short). A positive value fixes the chunk size; a negative one turns
+// short; InferSplit runs only the first layers an example at a time). Each
+// chunk runs split when its Graph splits. A positive value fixes the chunk size; a negative one turns
 // chunking off.
 var InferChunk = 0
 

@@ -79,6 +79,9 @@ type Graph struct {
 	infer struct {
 		mu   sync.Mutex
 		free []*recycler
+		// split is the split inference for the last input shape (see
+		// InferSplit); Add and SetOutput drop it
+		split *inferSplit
 	}
 }
 
@@ -138,6 +141,7 @@ func (g *Graph) Add(name string, l Layer, output string, inputs ...string) error
 		g.nodeIn[len(g.nodeIn)-1] = append(g.nodeIn[len(g.nodeIn)-1], g.index[in])
 	}
 	g.nodeOut = append(g.nodeOut, g.index[output])
+	g.dropSplit()
 	g.live = append(g.live, false) // written after the output: not read by it
 	g.xs = append(g.xs, make([]*tensor.Tensor, len(inputs)))
 	g.needs = append(g.needs, make([]bool, len(inputs)))
@@ -158,6 +162,7 @@ func (g *Graph) SetOutput(name string) error {
 	}
 	g.output, g.out = name, i
 	g.markLive()
+	g.dropSplit()
 	return nil
 }
 
@@ -236,13 +241,26 @@ type inPlacer interface {
 func (g *Graph) Infer(x *tensor.Tensor) *tensor.Tensor {
 	g.mustReady()
 	if c := chunkFor(g, x); c > 0 {
-		return inferChunked(x, c, g.inferWhole)
+		return inferChunked(x, c, g.inferBatch)
+	}
+	return g.inferBatch(x)
+}
+
+// inferBatch is Infer of a batch (or of a chunk of one) on the calling
+// threads: split (see InferSplit) or whole.
+func (g *Graph) inferBatch(x *tensor.Tensor) *tensor.Tensor {
+	if sp := g.splitFor(x); sp != nil {
+		return g.inferSplit(x, sp)
 	}
 	return g.inferWhole(x)
 }
 
 // inferWhole is Infer of the whole batch at once.
-func (g *Graph) inferWhole(x *tensor.Tensor) *tensor.Tensor {
+func (g *Graph) inferWhole(x *tensor.Tensor) *tensor.Tensor { return g.inferNodes(x, nil) }
+
+// inferNodes is inferWhole, calling rec (when not nil) with each value
+// inference writes (not those a fold skips) once its node has run.
+func (g *Graph) inferNodes(x *tensor.Tensor, rec func(v int, t *tensor.Tensor)) *tensor.Tensor {
 	vals := make([]*tensor.Tensor, len(g.index))
 	vals[g.in] = x
 	readers := g.readers()
@@ -259,6 +277,9 @@ func (g *Graph) inferWhole(x *tensor.Tensor) *tensor.Tensor {
 			continue
 		}
 		if prev >= 0 {
+			if rec != nil && vals[g.nodeOut[prev]] != nil {
+				rec(g.nodeOut[prev], vals[g.nodeOut[prev]])
+			}
 			g.release(pool, vals, left, prev)
 		}
 		prev = i
@@ -301,7 +322,17 @@ func (g *Graph) inferWhole(x *tensor.Tensor) *tensor.Tensor {
 		}
 		vals[g.nodeOut[i]] = g.run(i, n, vals, true)
 	}
+	if rec != nil && prev >= 0 && vals[g.nodeOut[prev]] != nil {
+		rec(g.nodeOut[prev], vals[g.nodeOut[prev]])
+	}
 	return vals[g.out]
+}
+
+// dropSplit forgets the split inference planned for the Graph as it was.
+func (g *Graph) dropSplit() {
+	g.infer.mu.Lock()
+	g.infer.split = nil
+	g.infer.mu.Unlock()
 }
 
 // soleReaders returns, for each value that exactly one running node
@@ -542,6 +573,7 @@ func (g *Graph) keepRecycler(r *recycler, vals []*tensor.Tensor) {
 func (g *Graph) ReleaseInferBuffers() {
 	g.infer.mu.Lock()
 	g.infer.free = nil
+	g.infer.split = nil // its parts' buffers with it
 	g.infer.mu.Unlock()
 }
 

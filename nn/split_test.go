@@ -1,0 +1,128 @@
+package nn
+
+import (
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/graftml/graft/tensor"
+)
+
+// splitNet is a small CNN over 60×60 inputs: a stem and a residual block
+// at 60×60 (the block's addition the smallest value every later node reads
+// alone), then a stride-2 convolution to 30×30 (below splitMinPixels), a
+// pooled head.
+func splitNet(t *testing.T) *Graph {
+	t.Helper()
+	g := NewGraph("x")
+	err := firstErr(
+		g.Add("stem", NewConv2D(3, 8, 3, ConvOpts{Padding: 1, Bias: true}, 1), "s", "x"),
+		g.Add("stem_relu", ReLU(), "sr", "s"),
+		g.Add("expand", NewConv2D(8, 16, 1, ConvOpts{Bias: true}, 2), "e", "sr"),
+		g.Add("dw", NewConv2D(16, 16, 3, ConvOpts{Padding: 1, Groups: 16, Bias: true}, 3), "d", "e"),
+		g.Add("dw_clip", NewClip(0, 6), "dc", "d"),
+		g.Add("project", NewConv2D(16, 8, 1, ConvOpts{Bias: true}, 4), "p", "dc"),
+		g.Add("add", NewBinary(OpAdd), "a", "p", "sr"),
+		g.Add("down", NewConv2D(8, 12, 3, ConvOpts{Stride: 2, Padding: 1, Bias: true}, 5), "dn", "a"),
+		g.Add("down_relu", ReLU(), "dr", "dn"),
+		g.Add("pool", NewGlobalAvgPool(), "gp", "dr"),
+		g.Add("flat", NewFlatten(), "f", "gp"),
+		g.Add("fc", NewDense(12, 5, true, 6), "y", "f"))
+	if err == nil {
+		err = g.SetOutput("y")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// TestInferSplitMatchesWhole runs a batch through a Graph split (its
+// 60×60 part an example at a time) and whole: the results are the same
+// bit for bit, at 1 thread and inside 2-thread chunks (InferChunk), on
+// every call (the split's buffers reused), and for a batch of another size
+// and an input of another shape (the split planned again).
+func TestInferSplitMatchesWhole(t *testing.T) {
+	defer func(s bool, c int) { InferSplit, InferChunk = s, c }(InferSplit, InferChunk)
+	g := splitNet(t)
+	for _, threads := range []int{1, 2} {
+		func() {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
+			InferChunk = 0
+			if threads > 1 {
+				InferChunk = 3 // chunks of 3 on the threads, each split
+			}
+			for _, shape := range [][]int{{7, 60, 60, 3}, {2, 60, 60, 3}, {5, 64, 58, 3}} {
+				x := tensor.RandNormal(uint64(shape[0]), 0, 1, shape...)
+				InferSplit = false
+				want := g.Infer(x).Data()
+				InferSplit = true
+				for call := 0; call < 3; call++ {
+					if got := g.Infer(x).Data(); !slices.Equal(got, want) {
+						t.Fatalf("%d threads, input %v, call %d: split %v, want %v", threads, shape, call, got, want)
+					}
+				}
+			}
+		}()
+	}
+	if g.infer.split == nil || g.infer.split.prefix == nil {
+		t.Fatal("no split planned for a 64×58 input")
+	}
+}
+
+// TestSplitPoint checks where Graphs split: at the smallest value that
+// every later node reads alone (not inside the residual block, whose skip
+// is still open), before the first small feature map; nowhere when the
+// first maps are already small, when a layer mixes the batch, or when the Graph's output comes before the first small map.
+func TestSplitPoint(t *testing.T) {
+	defer func(s bool) { InferSplit = s }(InferSplit)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	InferSplit = true
+	cutAt := func(g *Graph, shape ...int) string {
+		t.Helper()
+		x := tensor.RandNormal(1, 0, 1, shape...)
+		g.Infer(x)
+		sp := g.infer.split
+		if sp == nil || sp.prefix == nil {
+			return ""
+		}
+		if sp.prefix.Output() != sp.suffix.Input() {
+			t.Fatalf("prefix ends at %q, suffix starts at %q", sp.prefix.Output(), sp.suffix.Input())
+		}
+		return sp.prefix.Output()
+	}
+	g := splitNet(t)
+	if got := cutAt(g, 2, 60, 60, 3); got != "a" {
+		t.Errorf("60×60: split at %q, want the residual addition %q", got, "a")
+	}
+	if got := cutAt(g, 2, 40, 40, 3); got != "" {
+		t.Errorf("40×40 (below splitMinPixels): split at %q, want none", got)
+	}
+	if err := g.SetOutput("a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := cutAt(g, 2, 60, 60, 3); got != "sr" {
+		t.Errorf("output at the addition: split at %q, want the stem's %q", got, "sr")
+	}
+	if err := g.SetOutput("sr"); err != nil {
+		t.Fatal(err)
+	}
+	if got := cutAt(g, 2, 60, 60, 3); got != "" {
+		t.Errorf("output at the stem: split at %q, want none", got)
+	}
+	mixed := NewGraph("x")
+	err := firstErr(
+		mixed.Add("conv", NewConv2D(3, 4, 3, ConvOpts{Padding: 1}, 1), "c", "x"),
+		mixed.Add("relu", ReLU(), "r", "c"),
+		mixed.Add("conv2", NewConv2D(4, 4, 3, ConvOpts{Padding: 1}, 1), "c2", "r"),
+		mixed.Add("reshape", NewReshape(2, -1), "y", "c2"))
+	if err == nil {
+		err = mixed.SetOutput("y")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cutAt(mixed, 2, 60, 60, 3); got != "" {
+		t.Errorf("a Reshape fixing the batch: split at %q, want none", got)
+	}
+}

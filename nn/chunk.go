@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/tensor"
 )
 
@@ -55,6 +56,35 @@ func chunkFor(l Layer, x *tensor.Tensor) int {
 	}
 	if !perExample(l) {
 		return 0
+	}
+	if g, ok := l.(*Graph); ok && InferChunk == 0 {
+		c = g.threadChunk(x, c)
+	}
+	return c
+}
+
+// threadChunk returns the size of the chunks the default gives a Graph's
+// batch x on the threads, c (one a thread) or smaller: ⌈N/(k·T)⌉ for the
+// least k for which a chunk's largest value after the split (see
+// InferSplit) fits a share of the L3 cache (L3/(2T)), but no fewer than
+// inferChunkMin examples. On a 2-core Zen 5 (32 MiB L3) at batch 32 and 2
+// threads, MobileNetV2 (602 KB an example in its largest late value) ran
+// 431–462 images/s in chunks of 8 against 338–348 in chunks of 16;
+// ResNet-18 (401 KB) ran 15% slower in chunks of 8 (each chunk reads all
+// of its 45 MB of weights).
+func (g *Graph) threadChunk(x *tensor.Tensor, c int) int {
+	sp := g.plan(x)
+	if sp == nil || sp.late == 0 {
+		return c
+	}
+	t, n := tensor.Threads(), x.Dim(0)
+	budget := kernels.CacheSizes().L3 / (2 * t)
+	for k := 2; c*sp.late*4 > budget; k++ {
+		next := (n + k*t - 1) / (k * t)
+		if next < inferChunkMin {
+			break
+		}
+		c = next
 	}
 	return c
 }

@@ -46,14 +46,30 @@ const splitChunk = 1
 type inferSplit struct {
 	shape          []int // the input's shape less its batch dimension
 	prefix, suffix *Graph
-	mu             sync.Mutex
-	bufs           []*tensor.Tensor // batches of the split value, for reuse
+	// late is the most floats an example holds in one value after the
+	// split (in the whole Graph when it does not split)
+	late int
+	mu   sync.Mutex
+	bufs []*tensor.Tensor // batches of the split value, for reuse
 }
 
-// splitFor returns g's split for inputs shaped as x, planning it (one
-// example's inference) when the shape is new, or nil when x runs whole.
+// splitFor returns g's split for inputs shaped as x when inference runs
+// on the calling thread (see InferSplit), or nil when x runs whole.
 func (g *Graph) splitFor(x *tensor.Tensor) *inferSplit {
-	if !InferSplit || tensor.Threads() != 1 || x.Rank() < 2 || x.Dim(0) <= splitChunk {
+	if !InferSplit || tensor.Threads() != 1 || x.Dim(0) <= splitChunk {
+		return nil
+	}
+	if sp := g.plan(x); sp != nil && sp.prefix != nil {
+		return sp
+	}
+	return nil
+}
+
+// plan returns g's plan for inputs shaped as x, planning it (one example's
+// inference) when the shape is new; nil for inputs that cannot be split
+// (not on the CPU, not batched, or a Graph mixing the examples).
+func (g *Graph) plan(x *tensor.Tensor) *inferSplit {
+	if x.Rank() < 2 || x.Dim(0) < 1 {
 		return nil
 	}
 	if _, ok := x.Backend().(tensor.CPU); !ok || !perExample(g) {
@@ -68,9 +84,6 @@ func (g *Graph) splitFor(x *tensor.Tensor) *inferSplit {
 		g.infer.split = sp
 		g.infer.mu.Unlock()
 	}
-	if sp.prefix == nil {
-		return nil
-	}
 	return sp
 }
 
@@ -81,6 +94,13 @@ func (g *Graph) planSplit(x *tensor.Tensor) *inferSplit {
 	shapes := make([][]int, len(g.index))
 	g.inferNodes(example(x, 0, 1), func(v int, t *tensor.Tensor) { shapes[v] = t.Shape() })
 	cut := g.splitPoint(shapes)
+	// the largest value an example holds after the split (anywhere
+	// without one)
+	for i, v := range g.nodeOut {
+		if sh := shapes[v]; g.live[i] && i > cut && sh != nil {
+			sp.late = max(sp.late, elems(sh[1:]))
+		}
+	}
 	if cut < 0 {
 		return sp
 	}
@@ -199,10 +219,7 @@ func (g *Graph) inferSplit(x *tensor.Tensor, sp *inferSplit) *tensor.Tensor {
 // take returns a tensor of the shape on x's backend for the split value
 // of a batch: one an earlier call left, or a new one.
 func (sp *inferSplit) take(x *tensor.Tensor, shape []int) *tensor.Tensor {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
+	n := elems(shape)
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	for i, t := range sp.bufs {
@@ -231,4 +248,13 @@ func (g *Graph) recycle(t *tensor.Tensor) {
 	if n := len(g.infer.free); n > 0 {
 		g.infer.free[n-1].put(t)
 	}
+}
+
+// elems returns the number of elements of a tensor of the shape.
+func elems(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
 }

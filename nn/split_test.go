@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/graftml/graft/kernels"
 	"github.com/graftml/graft/tensor"
 )
 
@@ -124,5 +125,37 @@ func TestSplitPoint(t *testing.T) {
 	}
 	if got := cutAt(mixed, 2, 60, 60, 3); got != "" {
 		t.Errorf("a Reshape fixing the batch: split at %q, want none", got)
+	}
+}
+
+// TestThreadChunk checks the chunks the default gives a Graph's batch of
+// 32 on 2 threads: one of 16 a thread while a chunk's largest value fits
+// L3/4, chunks of 8 (two a thread) when only they fit, and never fewer
+// than inferChunkMin examples.
+func TestThreadChunk(t *testing.T) {
+	defer func(c int) { InferChunk = c }(InferChunk)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	InferChunk = 0
+	budget := kernels.CacheSizes().L3 / 4 // L3/(2T) at T = 2
+	net := func(c int) *Graph {
+		g := NewGraph("x")
+		err := g.Add("pw", NewConv2D(3, c, 1, ConvOpts{}, 1), "y", "x")
+		if err == nil {
+			err = g.SetOutput("y")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	x := tensor.Zeros(32, 8, 8, 3)
+	for _, tc := range []struct {
+		examples float64 // of the largest value that fit the budget
+		want     int
+	}{{64, 16}, {12, 8}, {4, 8}} {
+		c := int(float64(budget)/(tc.examples*64*4)) + 1
+		if got := chunkFor(net(c), x); got != tc.want {
+			t.Errorf("%d channels of 8×8 (%.0f examples fit L3/4): chunks of %d, want %d", c, tc.examples, got, tc.want)
+		}
 	}
 }

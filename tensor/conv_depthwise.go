@@ -262,7 +262,7 @@ func (d *depthwiseCall) forwardChannels(c0, c1, r0, r1 int) {
 // (DepthwiseRowAVX512): for each output row, one call for the columns
 // whose taps all lie inside the input row, and one call a pixel for the
 // columns at the edges, with their taps inside the input; each call
-// takes all the channels [c0, c1).
+// takes all the channels [c0, c1) and applies d.act before its stores.
 func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 	g := d.g
 	C, nc := g.c, c1-c0
@@ -281,7 +281,7 @@ func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 		for ow := 0; ow < g.ow; ow++ {
 			if ow == owA && owB > owA {
 				depthwiseRow(d.kn, owB-owA, nt, nc, d.x[img+(owA*sw-g.p.PadLeft)*C:], sw*C*4, xoff[:nt],
-					d.wk[c0:], woff[:nt], d.y[yrow+owA*C:], C*4, b)
+					d.wk[c0:], woff[:nt], d.y[yrow+owA*C:], C*4, b, d.act)
 				ow = owB - 1
 				continue
 			}
@@ -297,9 +297,8 @@ func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 				ewoff[et] = woff[t]
 				et++
 			}
-			depthwiseRow(d.kn, 1, et, nc, d.x[img:], 0, exoff[:et], d.wk[c0:], ewoff[:et], d.y[yrow+ow*C:], 0, b)
+			depthwiseRow(d.kn, 1, et, nc, d.x[img:], 0, exoff[:et], d.wk[c0:], ewoff[:et], d.y[yrow+ow*C:], 0, b, d.act)
 		}
-		d.actRow(n, oh, c0, c1)
 	}
 }
 

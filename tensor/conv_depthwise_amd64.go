@@ -38,8 +38,9 @@ func depthwiseWGrad(nt, np int, x []float32, xs int, xoff []int, dy []float32, d
 // depthwiseRow runs kn's row kernel (DepthwiseRowAVX512, or its stand-in)
 // on np ≥ 1 pixels × nc ≥ 1 channels: x, w and y start at the first
 // pixel's window and channel (offsets, ascending, and strides in bytes);
-// b holds the nc biases, or is nil for none.
-func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+// b holds the nc biases, or is nil for none; act is applied before the
+// store.
+func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32, act FusedAct) {
 	var xp, wp, bp *float32
 	var xo, wo *int
 	if nt > 0 {
@@ -53,8 +54,15 @@ func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []in
 		bp = &b[0]
 	}
 	if kn.id == kidStandIn {
-		depthwiseRowStandIn(np, nt, nc, x, xs, xoff, w, woff, y, ys, b)
+		depthwiseRowStandIn(np, nt, nc, x, xs, xoff, w, woff, y, ys, b, act)
 		return
 	}
-	amd64.DepthwiseRowAVX512(np, nt, nc, xp, xs, xo, wp, wo, &y[0], ys, bp)
+	flags := 0
+	switch act.Kind {
+	case FuseClamp:
+		flags = amd64.EpiClamp
+	case FuseReLU:
+		flags = amd64.EpiReLU
+	}
+	amd64.DepthwiseRowAVX512(np, nt, nc, xp, xs, xo, wp, wo, &y[0], ys, bp, act.Lo, act.Hi, flags)
 }

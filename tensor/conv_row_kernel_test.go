@@ -417,9 +417,10 @@ func TestConvThreadsBitIdentical(t *testing.T) {
 // shape: 8×1, 4×2, 1×4, and their mixes), 0..12 taps, 1..70 channels
 // (whole and masked blocks of 16, and 1×4 tiles whose last blocks are past
 // nc), pixel strides shorter and longer than the channels (and 0, as the
-// edge pixels use), with and without bias. Between and after the written
+// edge pixels use), with and without bias, no activation, ReLU or a clamp,
+// and now and then a NaN input. Between and after the written
 // channels y holds guards that must survive. The assembly must match its
-// stand-in bit for bit.
+// stand-in bit for bit (a NaN for a NaN, its payload unspecified).
 func TestDepthwiseRowKernel(t *testing.T) {
 	a512, _ := kernels.Supported(kernels.AVX512)
 	si, _ := kernels.StandInsSupported(kernels.AVX512)
@@ -462,7 +463,18 @@ func TestDepthwiseRowKernel(t *testing.T) {
 		if r.IntN(3) > 0 {
 			b = randFloats(r, nc)
 		}
-		name := fmt.Sprintf("np=%d nt=%d nc=%d xs=%d ys=%d bias=%v", np, nt, nc, xs, ys, b != nil)
+		var act FusedAct
+		switch r.IntN(3) {
+		case 1:
+			act = ReLUAct()
+		case 2:
+			lo := float32(r.NormFloat64())
+			act = ClampAct(lo, lo+float32(r.Float64()*3))
+		}
+		if r.IntN(10) == 0 {
+			x[r.IntN(len(x))] = float32(math.NaN()) // NaNs as the activations pass them
+		}
+		name := fmt.Sprintf("np=%d nt=%d nc=%d xs=%d ys=%d bias=%v act=%+v", np, nt, nc, xs, ys, b != nil, act)
 		var first []float32
 		for _, kn := range kns {
 			y := make([]float32, max(np, 1)*ys+guardLen)
@@ -470,7 +482,7 @@ func TestDepthwiseRowKernel(t *testing.T) {
 				y[i] = guard
 			}
 			if np > 0 {
-				depthwiseRow(kn, np, nt, nc, x, 4*xs, bytesOf(xoff), w, bytesOf(woff), y, 4*ys, b)
+				depthwiseRow(kn, np, nt, nc, x, 4*xs, bytesOf(xoff), w, bytesOf(woff), y, 4*ys, b, act)
 			}
 			for i, got := range y {
 				q, j := i/ys, i%ys
@@ -489,6 +501,22 @@ func TestDepthwiseRowKernel(t *testing.T) {
 					want += s
 					mag += math.Abs(s)
 				}
+				switch act.Kind {
+				case FuseReLU:
+					if want < 0 {
+						want, mag = 0, 0
+					}
+				case FuseClamp:
+					if c := min(max(want, float64(act.Lo)), float64(act.Hi)); c != want {
+						want, mag = c, 0
+					}
+				}
+				if math.IsNaN(want) {
+					if !isNaN32(got) {
+						t.Fatalf("%s (%v): y[%d][%d] = %v, want NaN", name, kn.id, q, j, got)
+					}
+					continue
+				}
 				if !near(float64(got), want, mag) {
 					t.Fatalf("%s (%v): y[%d][%d] = %v, want %v", name, kn.id, q, j, got, want)
 				}
@@ -498,7 +526,7 @@ func TestDepthwiseRowKernel(t *testing.T) {
 				continue
 			}
 			for i := range y {
-				if math.Float32bits(y[i]) != math.Float32bits(first[i]) {
+				if math.Float32bits(y[i]) != math.Float32bits(first[i]) && !(isNaN32(y[i]) && isNaN32(first[i])) {
 					t.Fatalf("%s: y[%d] = %v, stand-in %v", name, i, first[i], y[i])
 				}
 			}

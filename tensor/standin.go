@@ -203,8 +203,8 @@ func colSumStandIn(acc, x []float32, rows, ldx int) {
 // depthwiseRowStandIn is the stand-in of DepthwiseRowAVX512: y[q·ys + j]
 // = b[j] + Σ_{t<nt} x[xoff[t] + q·xs + j]·w[woff[t] + j] for q < np and
 // j < nc (b nil: +0; fused multiply-adds in t order; offsets and strides
-// in bytes).
-func depthwiseRowStandIn(np, nt, nc int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32) {
+// in bytes), act applied after.
+func depthwiseRowStandIn(np, nt, nc int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32, act FusedAct) {
 	for q := 0; q < np; q++ {
 		yq := y[q*ys/4 : q*ys/4+nc]
 		if b != nil {
@@ -219,5 +219,6 @@ func depthwiseRowStandIn(np, nt, nc int, x []float32, xs int, xoff []int, w []fl
 				yq[j] = fma32(xq[j], wt[j], yq[j])
 			}
 		}
+		act.apply(genericGemmKernel(), yq)
 	}
 }

@@ -69,11 +69,14 @@ func ColSumAVX512(rows int, x *float32, ldx int, acc *float32, n int)
 //
 //	y[q·ys + j] = b[j] + Σ_{t<nt} x[xoff[t] + q·xs + j] · w[woff[t] + j]
 //
-// (b nil: +0 in place of b[j]; fused multiply-adds in t order); lanes
-// past nc in the last block of 16 are neither read nor written.
+// (b nil: +0 in place of b[j]; fused multiply-adds in t order), then
+// clamped to [lo, hi] (flags&EpiClamp, lo and hi not NaN) and rectified
+// (flags&EpiReLU) before the store, bit for bit as ClampAVX2 and ReluAVX2
+// after it; lanes past nc in the last block of 16 are neither read nor
+// written.
 //
 //go:noescape
-func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
+func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
 
 // SGDAVX512 is an SGD update of w[i] for i < n (any n),
 // without a momentum buffer (buf and momentum unused):

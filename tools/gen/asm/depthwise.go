@@ -157,7 +157,7 @@ func genDepthwiseWGrad(a *asm) {
 
 // genDepthwiseRow512 writes
 //
-//	func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)
+//	func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
 //
 // For np ≥ 0 output pixels q and nc ≥ 1 channels j, with byte offsets and
 // strides:
@@ -165,7 +165,9 @@ func genDepthwiseWGrad(a *asm) {
 //	y[q·ys + j] = b[j] + Σ_{t<nt} x[xoff[t] + q·xs + j] · w[woff[t] + j]
 //
 // (b nil: +0 in place of b[j]; fused multiply-adds in t order, as
-// DepthwiseTileAVX2 and the scalar edges compute it). The sums of a tile
+// DepthwiseTileAVX2 and the scalar edges compute it), then clamped to
+// [lo, hi] (flags&EpiClamp) and rectified (flags&EpiReLU) in registers,
+// bit for bit as ClampAVX2 and ReluAVX2 after the store. The sums of a tile
 // of P pixels × B blocks of 16 channels stay in Z0–Z7 over all taps, the
 // tap's B weight vectors loaded once for the P pixels: 8×1 tiles while 8
 // pixels are left, then 4×2, then 1×4, so that every tile has 4 to 8
@@ -175,10 +177,11 @@ func genDepthwiseWGrad(a *asm) {
 // lanes are neither read nor written. Registers: BX pixels left, SI x, R8
 // xs, R14 3·xs, DX w, DI y, R9 ys, R15 the tile's first channel in bytes,
 // CX taps left, R10 xoff, R11 woff, R12/R13/AX addresses, Z8–Z11 the
-// tap's weights, Z16–Z19 the biases.
+// tap's weights, Z16–Z19 the biases, Z20/Z21 lo/hi, Z22 and K5/K6 the
+// clamp's temporaries, Z23 zero.
 func genDepthwiseRow512(a *asm) {
-	a.raw("\n// func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32)\n")
-	a.raw("TEXT ·DepthwiseRowAVX512(SB), NOSPLIT, $0-88\n")
+	a.raw("\n// func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)\n")
+	a.raw("TEXT ·DepthwiseRowAVX512(SB), NOSPLIT, $0-104\n")
 	a.f("MOVQ np+0(FP), BX")
 	a.f("MOVQ x+24(FP), SI")
 	a.f("MOVQ xs+32(FP), R8")
@@ -186,6 +189,9 @@ func genDepthwiseRow512(a *asm) {
 	a.f("MOVQ w+48(FP), DX")
 	a.f("MOVQ y+64(FP), DI")
 	a.f("MOVQ ys+72(FP), R9")
+	a.f("VBROADCASTSS lo+88(FP), Z20")
+	a.f("VBROADCASTSS hi+92(FP), Z21")
+	a.f("VPXORD Z23, Z23, Z23")
 	// pixel p (< 8) at disp(base)(p·stride): four from base, four from
 	// base4 = base + 4·stride
 	pix := func(p, disp int, base, base4, s, s3 string) string {
@@ -283,6 +289,30 @@ func genDepthwiseRow512(a *asm) {
 		a.f("DECQ CX")
 		a.f("JNE %s_tap", l)
 		a.label(l + "_store")
+		// the activation, in registers (the SGEMM epilogue's sequences)
+		a.f("MOVQ flags+96(FP), AX")
+		a.f("TESTQ $%d, AX", epiClamp)
+		a.f("JEQ %s_relu", l)
+		for p := 0; p < P; p++ {
+			for b := 0; b < B; b++ {
+				r := fmt.Sprintf("Z%d", acc(p, b))
+				a.f("VMAXPS %s, Z20, Z22", r)
+				a.f("VCMPPS $0, Z20, %s, K5", r)
+				a.f("VANDPS Z20, %s, K5, Z22", r)
+				a.f("VMINPS Z22, Z21, %s", r)
+				a.f("VCMPPS $0, Z21, Z22, K6")
+				a.f("VORPS Z21, Z22, K6, %s", r)
+			}
+		}
+		a.label(l + "_relu")
+		a.f("TESTQ $%d, AX", epiReLU)
+		a.f("JEQ %s_out", l)
+		for p := 0; p < P; p++ {
+			for b := 0; b < B; b++ {
+				a.f("VMAXPS Z%d, Z23, Z%d", acc(p, b), acc(p, b))
+			}
+		}
+		a.label(l + "_out")
 		a.f("LEAQ (DI)(R15*1), AX")
 		for p := 0; p < P; p++ {
 			if p == 4 {

@@ -136,7 +136,11 @@ func (d *depthwiseCall) run(part, parts int) {
 		for t := 0; t < taps; t++ {
 			clear(d.wk[t*C+c0 : t*C+c1])
 		}
-		d.weightsChannels(c0, c1)
+		if d.kn.dw512 && taps <= depthwiseMaxTaps {
+			d.weights512(c0, c1)
+		} else {
+			d.weightsChannels(c0, c1)
+		}
 		for c := c0; c < c1; c++ {
 			for t := 0; t < taps; t++ {
 				d.dw[c*taps+t] = d.wk[t*C+c]
@@ -201,7 +205,7 @@ func (g convGeom) interiorCols() (owA, owB int) {
 // by pixel with vector FMAs.
 func (d *depthwiseCall) forwardChannels(c0, c1, r0, r1 int) {
 	g := d.g
-	if d.kn.dwRows && g.kh*g.kw <= depthwiseMaxTaps {
+	if d.kn.dw512 && g.kh*g.kw <= depthwiseMaxTaps {
 		d.forwardRows(c0, c1, r0, r1)
 		return
 	}
@@ -359,6 +363,55 @@ func (d *depthwiseCall) weightsChannels(c0, c1 int) {
 				g.pixelTaps(n, oh, ow, func(xo, t int) {
 					fmaF32(d.kn, d.wk[t*C+ca:t*C+c1], d.dy[yo+ca:yo+c1], d.x[xo+ca:xo+c1])
 				})
+			}
+		}
+	}
+}
+
+// weights512 is weightsChannels on a tier with DepthwiseWGradAVX512: per
+// output row, the columns whose taps all lie inside the input row in one
+// call a block of 16 channels (up to 9 taps a call), and each edge column
+// in one call with its taps inside the input. Each sum runs over the
+// pixels in the same order whatever the channel range.
+func (d *depthwiseCall) weights512(c0, c1 int) {
+	g := d.g
+	C := g.c
+	sw := g.p.StrideW
+	owA, owB := g.interiorCols()
+	var xoff, aoff, exoff, eaoff [depthwiseMaxTaps]int
+	for n := 0; n < g.n; n++ {
+		img := n * g.h * g.w * C
+		for oh := 0; oh < g.oh; oh++ {
+			nt := g.rowTaps(oh, &xoff, &aoff)
+			yrow := (n*g.oh + oh) * g.ow * C
+			for ow := 0; ow < g.ow; ow++ {
+				np, xs, ys, tx, ta, et := 1, 0, 0, exoff[:], eaoff[:], 0
+				xb, yb := img, yrow+ow*C
+				if ow == owA && owB > owA {
+					// the interior: xoff from the first column's window
+					np, xs, ys, tx, ta, et = owB-owA, sw*C*4, C*4, xoff[:], aoff[:], nt
+					xb, yb = img+(owA*sw-g.p.PadLeft)*C, yrow+owA*C
+					ow = owB - 1
+				} else {
+					// an edge column: its taps inside the input, offsets
+					// from the image's first pixel
+					for t := 0; t < nt; t++ {
+						kw := aoff[t] / (C * 4) % g.kw
+						if iw := ow*sw - g.p.PadLeft + kw*g.p.DilationW; iw < 0 || iw >= g.w {
+							continue
+						}
+						exoff[et] = xoff[t] + (ow*sw-g.p.PadLeft)*C*4
+						eaoff[et] = aoff[t]
+						et++
+					}
+				}
+				for t0 := 0; t0 < et; t0 += 9 {
+					k := min(9, et-t0)
+					for cb := c0; cb < c1; cb += 16 {
+						depthwiseWGrad512(d.kn, k, np, min(16, c1-cb), d.x[xb+cb:], xs, tx[t0:t0+k],
+							d.dy[yb+cb:], ys, d.wk[cb:], ta[t0:t0+k])
+					}
+				}
 			}
 		}
 	}

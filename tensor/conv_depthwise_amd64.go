@@ -66,3 +66,18 @@ func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []in
 	}
 	amd64.DepthwiseRowAVX512(np, nt, nc, xp, xs, xo, wp, wo, &y[0], ys, bp, act.Lo, act.Hi, flags)
 }
+
+// depthwiseWGrad512 runs kn's AVX-512 weight-gradient kernel
+// (DepthwiseWGradAVX512, or its stand-in): nt ≤ 9 taps, np ≥ 1 pixels, nc
+// ≤ 16 channels; x, dy and acc start at the first pixel's window and the
+// first tap's channel (offsets, ascending, and strides in bytes).
+func depthwiseWGrad512(kn *gemmKernel, nt, np, nc int, x []float32, xs int, xoff []int, dy []float32, dys int, acc []float32, aoff []int) {
+	_ = x[(np-1)*xs/4+xoff[nt-1]/4+nc-1]
+	_ = acc[aoff[nt-1]/4+nc-1]
+	_ = dy[(np-1)*dys/4+nc-1]
+	if kn.id == kidStandIn {
+		depthwiseWGradStandIn(nt, np, nc, x, xs, xoff, dy, dys, acc, aoff)
+		return
+	}
+	amd64.DepthwiseWGradAVX512(nt, np, nc, &x[0], xs, &xoff[0], &dy[0], dys, &acc[0], &aoff[0])
+}

@@ -15,3 +15,7 @@ func depthwiseWGrad(nt, np int, x []float32, xs int, xoff []int, dy []float32, d
 func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32, act FusedAct) {
 	panic("tensor: no assembly kernels in this build")
 }
+
+func depthwiseWGrad512(kn *gemmKernel, nt, np, nc int, x []float32, xs int, xoff []int, dy []float32, dys int, acc []float32, aoff []int) {
+	panic("tensor: no assembly kernels in this build")
+}

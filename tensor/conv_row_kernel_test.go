@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/graftml/graft/kernels"
@@ -528,6 +529,91 @@ func TestDepthwiseRowKernel(t *testing.T) {
 			for i := range y {
 				if math.Float32bits(y[i]) != math.Float32bits(first[i]) && !(isNaN32(y[i]) && isNaN32(first[i])) {
 					t.Fatalf("%s: y[%d] = %v, stand-in %v", name, i, first[i], y[i])
+				}
+			}
+		}
+	}
+}
+
+// TestDepthwiseWGradKernel runs DepthwiseWGradAVX512 and its stand-in
+// (where the machine has them) against plain loops: 1..9 taps, 1..40
+// pixels (and 0), 1..16 channels (masked), pixel strides below and above
+// the channels (and 0, as the edge columns use), accumulating into
+// existing sums; the floats between and after the taps' channels hold
+// guards. The assembly must match its stand-in bit for bit.
+func TestDepthwiseWGradKernel(t *testing.T) {
+	a512, _ := kernels.Supported(kernels.AVX512)
+	si, _ := kernels.StandInsSupported(kernels.AVX512)
+	var kns []*gemmKernel
+	if a512 {
+		kns = append(kns, gemmKernelFor(kernels.AVX512))
+	}
+	if si {
+		kns = append(kns, standInKernelFor(kernels.AVX512))
+	}
+	if len(kns) == 0 {
+		t.Skip("neither DepthwiseWGradAVX512 nor its stand-in runs here")
+	}
+	r := rand.New(rand.NewPCG(53, 54))
+	for iter := 0; iter < 500; iter++ {
+		nt, np, nc := 1+r.IntN(9), 1+r.IntN(40), 1+r.IntN(16)
+		if iter%50 == 0 {
+			np = 0
+		}
+		xs := nc + r.IntN(2*nc) - nc/2
+		if r.IntN(8) == 0 {
+			xs = 0
+		}
+		xoff, step := randTaps(r, nt), 1+r.IntN(nc)
+		for i := range xoff {
+			xoff[i] *= step
+		}
+		stride := nc + r.IntN(4) // floats between the taps' sums
+		aoff := make([]int, nt)
+		for i := range aoff {
+			aoff[i] = i * stride
+		}
+		dys := nc + r.IntN(5)
+		x := randFloats(r, max(np-1, 0)*xs+xoff[nt-1]+nc)
+		dy := randFloats(r, max(np-1, 0)*dys+nc)
+		acc0 := randFloats(r, aoff[nt-1]+nc+guardLen)
+		for i := range acc0 {
+			if i%stride >= nc || i > aoff[nt-1]+nc-1 {
+				acc0[i] = guard
+			}
+		}
+		name := fmt.Sprintf("nt=%d np=%d nc=%d xs=%d dys=%d", nt, np, nc, xs, dys)
+		var first []float32
+		for _, kn := range kns {
+			acc := slices.Clone(acc0)
+			if np > 0 {
+				depthwiseWGrad512(kn, nt, np, nc, x, 4*xs, bytesOf(xoff), dy, 4*dys, acc, bytesOf(aoff))
+			}
+			for i, got := range acc {
+				k, j := i/stride, i%stride
+				if k >= nt || j >= nc {
+					if math.Float32bits(got) != math.Float32bits(acc0[i]) {
+						t.Fatalf("%s: acc[%d] = %v written, want %v", name, i, got, acc0[i])
+					}
+					continue
+				}
+				want, mag := float64(acc0[i]), math.Abs(float64(acc0[i]))
+				for p := 0; p < np; p++ {
+					s := float64(x[xoff[k]+p*xs+j]) * float64(dy[p*dys+j])
+					want += s
+					mag += math.Abs(s)
+				}
+				if !near(float64(got), want, mag) {
+					t.Fatalf("%s (%v): acc[%d][%d] = %v, want %v", name, kn.id, k, j, got, want)
+				}
+			}
+			if first == nil {
+				first = acc
+				continue
+			}
+			for i := range acc {
+				if math.Float32bits(acc[i]) != math.Float32bits(first[i]) {
+					t.Fatalf("%s: acc[%d] = %v, stand-in %v", name, i, first[i], acc[i])
 				}
 			}
 		}

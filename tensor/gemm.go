@@ -169,10 +169,11 @@ type gemmKernel struct {
 	// dotRows12: the tier's dot-row kernel (dotBackwardData) is
 	// DotRowsAVX512x12, not DotRowsAVX2x6.
 	dotRows12 bool
-	// dwRows: the tier's depthwise forward kernel is DepthwiseRowAVX512
-	// (whole rows in 8-pixel tiles, channel tails and edge pixels under
-	// a mask), not DepthwiseTileAVX2.
-	dwRows bool
+	// dw512: the tier's depthwise kernels are the AVX-512 ones, not
+	// DepthwiseTileAVX2 and DepthwiseWGradAVX2: DepthwiseRowAVX512
+	// forward (whole rows in 8-pixel tiles) and DepthwiseWGradAVX512
+	// (16 channels), channel tails and edge pixels through them too.
+	dw512 bool
 }
 
 // dotPixels returns the pixels per tile of kn's dot-row kernel.

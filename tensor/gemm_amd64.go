@@ -35,7 +35,7 @@ func makeAsmKernels() {
 	avx512Kernel.rowNR = 32
 	avx512Kernel.wgradNR = 64
 	avx512Kernel.dotRows12 = true
-	avx512Kernel.dwRows = true
+	avx512Kernel.dw512 = true
 	s := *avx512Kernel
 	s.id = kidStandIn
 	avx512StandIns = &s

@@ -222,3 +222,19 @@ func depthwiseRowStandIn(np, nt, nc int, x []float32, xs int, xoff []int, w []fl
 		act.apply(genericGemmKernel(), yq)
 	}
 }
+
+// depthwiseWGradStandIn is the stand-in of DepthwiseWGradAVX512:
+// acc[aoff[t] + j] += Σ_{p<np} x[xoff[t] + p·xs + j]·dy[p·dys + j] for t <
+// nt and j < nc (fused multiply-adds in p order; offsets and strides in
+// bytes).
+func depthwiseWGradStandIn(nt, np, nc int, x []float32, xs int, xoff []int, dy []float32, dys int, acc []float32, aoff []int) {
+	for t := 0; t < nt; t++ {
+		a := acc[aoff[t]/4 : aoff[t]/4+nc]
+		for p := 0; p < np; p++ {
+			xp, dp := x[(xoff[t]+p*xs)/4:], dy[p*dys/4:]
+			for j := range a {
+				a[j] = fma32(xp[j], dp[j], a[j])
+			}
+		}
+	}
+}

@@ -78,6 +78,18 @@ func ColSumAVX512(rows int, x *float32, ldx int, acc *float32, n int)
 //go:noescape
 func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
 
+// DepthwiseWGradAVX512 accumulates the depthwise weight gradient of np
+// pixels for nt ≤ 9 taps × nc ≤ 16 channels in registers. With all
+// offsets and strides in bytes, for t < nt and j < nc:
+//
+//	acc[aoff[t] + j] += Σ_{p<np} x[xoff[t] + p·xs + j] · dy[p·dys + j]
+//
+// (fused multiply-adds in p order); lanes at nc and beyond are neither
+// read nor written. It does nothing for nt outside 1..9.
+//
+//go:noescape
+func DepthwiseWGradAVX512(nt, np, nc int, x *float32, xs int, xoff *int, dy *float32, dys int, acc *float32, aoff *int)
+
 // SGDAVX512 is an SGD update of w[i] for i < n (any n),
 // without a momentum buffer (buf and momentum unused):
 //

@@ -257,37 +257,63 @@ func genDepthwiseRow512(a *asm) {
 		a.f("JEQ %s_store", l)
 		a.f("MOVQ xoff+40(FP), R10")
 		a.f("MOVQ woff+56(FP), R11")
-		a.label(l + "_tap")
-		a.f("MOVQ (R11), R12")
-		a.f("ADDQ R15, R12")
-		for b := 0; b < B; b++ {
-			a.f("VMOVUPS.Z %d(DX)(R12*1), K%d, Z%d", 64*b, b+1, 8+b)
-		}
-		a.f("MOVQ (R10), R12")
-		a.f("ADDQ SI, R12")
-		a.f("ADDQ R15, R12")
-		if P > 4 {
-			a.f("LEAQ (R12)(R8*4), R13")
-		}
-		for p := 0; p < P; p++ {
+		// every block of the tile whole: the tap loop without masks
+		// (masked FMAs from memory are slower on Zen 5: the weight
+		// gradient's kernel ran 17 against 21 GFLOP/s)
+		a.f("MOVQ nc+16(FP), AX")
+		a.f("SHLQ $2, AX")
+		a.f("SUBQ R15, AX")
+		a.f("CMPQ AX, $%d", 64*B)
+		a.f("JGE %s_full", l)
+		for _, full := range []bool{false, true} {
+			tl := l + "_tap"
+			if full {
+				a.label(l + "_full")
+				tl = l + "_ftap"
+			}
+			a.label(tl)
+			a.f("MOVQ (R11), R12")
+			a.f("ADDQ R15, R12")
 			for b := 0; b < B; b++ {
-				a.f("VFMADD231PS %s, Z%d, K%d, Z%d", pix(p, 64*b, "R12", "R13", "R8", "R14"), 8+b, b+1, acc(p, b))
+				if full {
+					a.f("VMOVUPS %d(DX)(R12*1), Z%d", 64*b, 8+b)
+				} else {
+					a.f("VMOVUPS.Z %d(DX)(R12*1), K%d, Z%d", 64*b, b+1, 8+b)
+				}
+			}
+			a.f("MOVQ (R10), R12")
+			a.f("ADDQ SI, R12")
+			a.f("ADDQ R15, R12")
+			if P > 4 {
+				a.f("LEAQ (R12)(R8*4), R13")
+			}
+			for p := 0; p < P; p++ {
+				for b := 0; b < B; b++ {
+					if full {
+						a.f("VFMADD231PS %s, Z%d, Z%d", pix(p, 64*b, "R12", "R13", "R8", "R14"), 8+b, acc(p, b))
+					} else {
+						a.f("VFMADD231PS %s, Z%d, K%d, Z%d", pix(p, 64*b, "R12", "R13", "R8", "R14"), 8+b, b+1, acc(p, b))
+					}
+				}
+			}
+			if P == 8 {
+				// the next tile's pixels of this tap: without it, layers
+				// far larger than L2 wait on memory (mbv2_dw forward 21 →
+				// 47 GFLOP/s on Zen 5; 16 pixels on, 40)
+				a.f("LEAQ (R13)(R8*4), R12")
+				a.f("LEAQ (R12)(R8*4), R13")
+				for p := 0; p < 8; p++ {
+					a.f("PREFETCHT0 %s", pix(p, 0, "R12", "R13", "R8", "R14"))
+				}
+			}
+			a.f("ADDQ $8, R10")
+			a.f("ADDQ $8, R11")
+			a.f("DECQ CX")
+			a.f("JNE %s", tl)
+			if !full {
+				a.f("JMP %s_store", l)
 			}
 		}
-		if P == 8 {
-			// the next tile's pixels of this tap: without it, layers far
-			// larger than L2 wait on memory (mbv2_dw forward 21 → 47
-			// GFLOP/s on Zen 5; 16 pixels on, 40)
-			a.f("LEAQ (R13)(R8*4), R12")
-			a.f("LEAQ (R12)(R8*4), R13")
-			for p := 0; p < 8; p++ {
-				a.f("PREFETCHT0 %s", pix(p, 0, "R12", "R13", "R8", "R14"))
-			}
-		}
-		a.f("ADDQ $8, R10")
-		a.f("ADDQ $8, R11")
-		a.f("DECQ CX")
-		a.f("JNE %s_tap", l)
 		a.label(l + "_store")
 		// the activation, in registers (the SGEMM epilogue's sequences)
 		a.f("MOVQ flags+96(FP), AX")
@@ -364,4 +390,104 @@ func genDepthwiseRow512(a *asm) {
 	}
 	a.f("VZEROUPPER")
 	a.f("RET")
+}
+
+// genDepthwiseWGrad512 writes
+//
+//	func DepthwiseWGradAVX512(nt, np, nc int, x *float32, xs int, xoff *int, dy *float32, dys int, acc *float32, aoff *int)
+//
+// DepthwiseWGradAVX2 at 16 lanes: for t < nt ≤ 9 taps and j < nc ≤ 16
+// channels (the opmask K1), with byte offsets and strides,
+//
+//	acc[aoff[t] + j] += Σ_{p<np} x[xoff[t] + p·xs + j] · dy[p·dys + j]
+//
+// (fused multiply-adds in p order), the nt sums in Z0–Z8 over all pixels.
+// Lanes at nc and beyond are neither read nor written. Registers: the tap
+// offsets in AX, BX, DX, R10–R15, CX pixels left, SI x, R8 xs, DI dy, R9
+// dys, Z15 the pixel's dy.
+func genDepthwiseWGrad512(a *asm) {
+	a.raw("\n// func DepthwiseWGradAVX512(nt, np, nc int, x *float32, xs int, xoff *int, dy *float32, dys int, acc *float32, aoff *int)\n")
+	a.raw("TEXT ·DepthwiseWGradAVX512(SB), NOSPLIT, $0-80\n")
+	taps := []string{"AX", "BX", "DX", "R10", "R11", "R12", "R13", "R14", "R15"}
+	a.f("MOVQ nc+16(FP), CX")
+	a.f("CMPQ CX, $16")
+	a.f("JEQ dwg512_full")
+	tailMask512(a)
+	a.f("JMP dwg512_nt")
+	// 16 channels: no mask on the sums' loads and stores, so that a call's
+	// loads of the sums the call before stored are forwarded (masked
+	// stores are not forwarded: mbv2_dw weight gradient 13 against 17
+	// GFLOP/s masked on Zen 5)
+	a.label("dwg512_full")
+	a.f("MOVL $0xffff, AX")
+	a.f("KMOVW AX, K1")
+	a.label("dwg512_nt")
+	a.f("MOVQ nt+0(FP), CX")
+	a.f("MOVQ nc+16(FP), R8")
+	a.f("CMPQ R8, $16")
+	a.f("JEQ dwg512_fulljump")
+	for k := 1; k <= len(taps); k++ {
+		a.f("CMPQ CX, $%d", k)
+		a.f("JEQ dwg512m_%d", k)
+	}
+	a.f("RET")
+	a.label("dwg512_fulljump")
+	for k := 1; k <= len(taps); k++ {
+		a.f("CMPQ CX, $%d", k)
+		a.f("JEQ dwg512f_%d", k)
+	}
+	a.f("RET")
+	for _, masked := range []bool{false, true} {
+		ld, st, l0 := "VMOVUPS (SI)(AX*1), Z%d", "VMOVUPS Z%d, (SI)(AX*1)", "dwg512f"
+		if masked {
+			ld, st, l0 = "VMOVUPS.Z (SI)(AX*1), K1, Z%d", "VMOVUPS Z%d, K1, (SI)(AX*1)", "dwg512m"
+		}
+		for k := 1; k <= len(taps); k++ {
+			l := fmt.Sprintf("%s_%d", l0, k)
+			a.label(l)
+			a.f("MOVQ acc+64(FP), SI")
+			a.f("MOVQ aoff+72(FP), DI")
+			for t := 0; t < k; t++ {
+				a.f("MOVQ %d(DI), AX", 8*t)
+				a.f(ld, t)
+			}
+			a.f("MOVQ xoff+40(FP), R8")
+			for t := 0; t < k; t++ {
+				a.f("MOVQ %d(R8), %s", 8*t, taps[t])
+			}
+			a.f("MOVQ np+8(FP), CX")
+			a.f("MOVQ x+24(FP), SI")
+			a.f("MOVQ xs+32(FP), R8")
+			a.f("MOVQ dy+48(FP), DI")
+			a.f("MOVQ dys+56(FP), R9")
+			a.f("TESTQ CX, CX")
+			a.f("JEQ %s_store", l)
+			a.label(l + "_loop")
+			if masked {
+				a.f("VMOVUPS.Z (DI), K1, Z15")
+			} else {
+				a.f("VMOVUPS (DI), Z15")
+			}
+			for t := 0; t < k; t++ {
+				if masked {
+					a.f("VFMADD231PS (SI)(%s*1), Z15, K1, Z%d", taps[t], t)
+				} else {
+					a.f("VFMADD231PS (SI)(%s*1), Z15, Z%d", taps[t], t)
+				}
+			}
+			a.f("ADDQ R8, SI")
+			a.f("ADDQ R9, DI")
+			a.f("DECQ CX")
+			a.f("JNE %s_loop", l)
+			a.label(l + "_store")
+			a.f("MOVQ acc+64(FP), SI")
+			a.f("MOVQ aoff+72(FP), DI")
+			for t := 0; t < k; t++ {
+				a.f("MOVQ %d(DI), AX", 8*t)
+				a.f(st, t)
+			}
+			a.f("VZEROUPPER")
+			a.f("RET")
+		}
+	}
 }

@@ -286,6 +286,15 @@ func (g *Graph) inferNodes(x *tensor.Tensor, rec func(v int, t *tensor.Tensor)) 
 		if folded != nil && folded[i] {
 			continue
 		}
+		if nodes := g.inferDWPW(i, vals, fused, sole, pool); nodes != nil {
+			if folded == nil {
+				folded = make([]bool, len(g.nodes))
+			}
+			for _, j := range nodes[1:] {
+				folded[j] = true
+			}
+			continue
+		}
 		if r, nodes, ok := g.runAt(i, sole); ok {
 			vals[g.nodeOut[nodes[len(nodes)-1]]] = r.infer(vals[g.nodeIn[i][0]], pool.get)
 			if folded == nil {

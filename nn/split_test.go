@@ -159,3 +159,62 @@ func TestThreadChunk(t *testing.T) {
 		}
 	}
 }
+
+// TestInferDWPW runs a depthwise convolution, its clip, a pointwise
+// convolution and its ReLU through a Graph on one thread, where they run
+// as one fused depthwise-pointwise call, and layer by layer: the same
+// results bit for bit, for stride 1 and 2, with and without the
+// activations, and when another node also reads the depthwise output (no
+// fusion).
+func TestInferDWPW(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for _, tc := range []struct {
+		stride      int
+		clip, relu  bool
+		shareOutput bool
+	}{{1, true, false, false}, {2, true, true, false}, {1, false, false, false}, {2, false, true, false}, {1, true, false, true}} {
+		dw := NewConv2D(24, 24, 3, ConvOpts{Stride: tc.stride, Padding: 1, Groups: 24, Bias: true}, 1)
+		pw := NewConv2D(24, 16, 1, ConvOpts{Bias: true}, 2)
+		clip, relu := NewClip(0, 6), ReLU()
+		g := NewGraph("x")
+		errs := []error{g.Add("dw", dw, "d", "x")}
+		in := "d"
+		if tc.clip {
+			errs = append(errs, g.Add("clip", clip, "dc", "d"))
+			in = "dc"
+		}
+		errs = append(errs, g.Add("pw", pw, "p", in))
+		out := "p"
+		if tc.relu {
+			errs = append(errs, g.Add("relu", relu, "pr", "p"))
+			out = "pr"
+		}
+		if tc.shareOutput {
+			errs = append(errs, g.Add("pool", NewGlobalAvgPool(), "gp", in), g.Add("flat", NewFlatten(), "f", "gp"),
+				g.Add("pw_flat", NewFlatten(), "pf", out), g.Add("cat", NewConcatN(1), "cat", "pf", "f"))
+			out = "cat"
+		}
+		errs = append(errs, g.SetOutput(out))
+		if err := firstErr(errs...); err != nil {
+			t.Fatal(err)
+		}
+		x := tensor.RandNormal(3, 0, 2, 3, 19, 17, 24)
+		got := g.Infer(x).Data()
+		y := dw.Infer(x)
+		if tc.clip {
+			y = clip.Infer(y)
+		}
+		side := y
+		y = pw.Infer(y)
+		if tc.relu {
+			y = relu.Infer(y)
+		}
+		if tc.shareOutput {
+			f := NewFlatten().Infer(NewGlobalAvgPool().Infer(side))
+			y = NewConcatN(1).InferN([]*tensor.Tensor{NewFlatten().Infer(y), f})
+		}
+		if want := y.Data(); !slices.Equal(got, want) {
+			t.Errorf("%+v: fused inference differs from the layers run one by one", tc)
+		}
+	}
+}

@@ -78,6 +78,7 @@ type depthwiseCall struct {
 	bias       *Tensor
 	act        FusedAct // applied to each output row once written (forward)
 	byRows     bool     // forward: cut across output rows (whole pixels), not channels
+	yRow0      int      // forward: the output row (n·OH + oh) y starts at (a band's)
 	dx, dy, dw []float32
 	zeros      [16]float32 // the bias of tiles without one
 }
@@ -232,7 +233,7 @@ func (d *depthwiseCall) forwardChannels(c0, c1, r0, r1 int) {
 							b = d.bias.data[cb : cb+16]
 						}
 						depthwiseTile(ng, nt, d.x[(n*g.h*g.w+owA*sw-g.p.PadLeft)*C+cb:], sw*C*4, xoff[:nt], d.wk[cb:], woff[:nt],
-							d.y[((n*g.oh+oh)*g.ow+owA)*C+cb:], C*4, b)
+							d.y[((n*g.oh+oh-d.yRow0)*g.ow+owA)*C+cb:], C*4, b)
 					}
 					rowDone = owA + 4*ng
 				} else {
@@ -247,7 +248,7 @@ func (d *depthwiseCall) forwardChannels(c0, c1, r0, r1 int) {
 				if ca >= c1 {
 					continue
 				}
-				yo := ((n*g.oh+oh)*g.ow + ow) * C
+				yo := ((n*g.oh+oh-d.yRow0)*g.ow + ow) * C
 				if d.bias != nil {
 					copy(d.y[yo+ca:yo+c1], d.bias.data[ca:c1])
 				} else {
@@ -281,7 +282,7 @@ func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 		n, oh := r/g.oh, r%g.oh
 		nt := g.rowTaps(oh, &xoff, &woff)
 		img := n*g.h*g.w*C + c0
-		yrow := (n*g.oh+oh)*g.ow*C + c0
+		yrow := (n*g.oh+oh-d.yRow0)*g.ow*C + c0
 		for ow := 0; ow < g.ow; ow++ {
 			if ow == owA && owB > owA {
 				depthwiseRow(d.kn, owB-owA, nt, nc, d.x[img+(owA*sw-g.p.PadLeft)*C:], sw*C*4, xoff[:nt],
@@ -313,7 +314,8 @@ func (d *depthwiseCall) actRow(n, oh, c0, c1 int) {
 		return
 	}
 	g := d.g
-	y := d.y[(n*g.oh+oh)*g.ow*g.c : (n*g.oh+oh+1)*g.ow*g.c]
+	r := n*g.oh + oh - d.yRow0
+	y := d.y[r*g.ow*g.c : (r+1)*g.ow*g.c]
 	if c0 == 0 && c1 == g.c {
 		d.act.apply(d.kn, y)
 		return

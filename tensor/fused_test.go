@@ -241,3 +241,67 @@ func TestPointwiseActExact(t *testing.T) {
 		}()
 	}
 }
+
+// TestDepthwisePointwiseExact checks CPU.DepthwisePointwise on every tier
+// against Conv2DAct of the depthwise convolution then PointwiseAct, bit
+// for bit (NaN for NaN): MobileNet's shapes (stride 1 and 2, several
+// bands of rows across images) and random depthwise convolutions (any
+// kernel, stride, dilation, padding, 1..40 channels) with 1..40 outputs,
+// every activation on either side, with and without biases, NaN inputs.
+func TestDepthwisePointwiseExact(t *testing.T) {
+	pad1 := ConvParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	s2 := ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	type dwpw struct {
+		cc convCase
+		o  int
+	}
+	cases := []dwpw{
+		{convCase{n: 3, h: 14, w: 14, c: 96, o: 96, kh: 3, kw: 3, p: pad1}, 24},
+		{convCase{n: 2, h: 28, w: 28, c: 144, o: 144, kh: 3, kw: 3, p: s2}, 32},
+		{convCase{n: 4, h: 7, w: 7, c: 960, o: 960, kh: 3, kw: 3, p: pad1}, 320},
+		{convCase{n: 2, h: 30, w: 5, c: 17, o: 17, kh: 5, kw: 5, p: ConvParams{PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2}}, 33},
+	}
+	r := rand.New(rand.NewPCG(16, 1))
+	for len(cases) < 24 {
+		cc := randomConv(r)
+		c := 1 + r.IntN(40)
+		cc.c, cc.o, cc.p.Groups = c, c, c
+		if oh, ow := cc.p.OutSize(cc.h, cc.w, cc.kh, cc.kw); oh < 1 || ow < 1 {
+			continue
+		}
+		cases = append(cases, dwpw{cc, 1 + r.IntN(40)})
+	}
+	for _, tier := range kernels.TestTiers() {
+		cpu := cpuFor(t, tier, CPUOptions{})
+		for ci, tc := range cases {
+			cc := tc.cc
+			cc.p.Groups = cc.c
+			rr := rand.New(rand.NewPCG(uint64(ci), 7))
+			act1, act2 := epiActs[rr.IntN(len(epiActs))], epiActs[rr.IntN(len(epiActs))]
+			x, w, b1, z := cc.tensors(rr)
+			if rr.IntN(4) == 0 {
+				xd := x.Data()
+				xd[rr.IntN(len(xd))] = float32(math.NaN())
+			}
+			wt := RandNormal(rr.Uint64(), 0, 1, cc.c, tc.o)
+			b2 := RandNormal(rr.Uint64(), 0, 1, tc.o)
+			if ci%3 == 1 {
+				b1 = nil
+			}
+			if ci%4 == 2 {
+				b2 = nil
+			}
+			cpu.Conv2DAct(z, x, w, b1, cc.p, act1)
+			want := Zeros(z.Dim(0), z.Dim(1), z.Dim(2), tc.o)
+			cpu.PointwiseAct(want, z, wt, b2, act2)
+			got := Zeros(want.Shape()...)
+			cpu.DepthwisePointwise(got, x, w, b1, cc.p, act1, wt, b2, act2)
+			for i, v := range want.Data() {
+				if g := got.Data()[i]; !sameBits(g, v) {
+					t.Fatalf("tier %s, %v → %d, acts %+v %+v, biases %v %v: y[%d] = %v, want %v",
+						tier, cc, tc.o, act1, act2, b1 != nil, b2 != nil, i, g, v)
+				}
+			}
+		}
+	}
+}

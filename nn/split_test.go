@@ -160,25 +160,44 @@ func TestThreadChunk(t *testing.T) {
 	}
 }
 
-// TestInferDWPW runs a depthwise convolution, its clip, a pointwise
-// convolution and its ReLU through a Graph on one thread, where they run
-// as one fused depthwise-pointwise call, and layer by layer: the same
-// results bit for bit, for stride 1 and 2, with and without the
-// activations, and when another node also reads the depthwise output (no
+// TestInferDWPW runs MobileNet blocks through a Graph on one thread,
+// where they run as one fused call (a depthwise and a pointwise
+// convolution, and the expansion before them on maps of at least
+// irMinPixels), and layer by layer: the same results bit for bit, for
+// stride 1 and 2, with and without each activation, maps above and below
+// irMinPixels, and when another node also reads the depthwise output (no
 // fusion).
 func TestInferDWPW(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, tc := range []struct {
-		stride      int
-		clip, relu  bool
-		shareOutput bool
-	}{{1, true, false, false}, {2, true, true, false}, {1, false, false, false}, {2, false, true, false}, {1, true, false, true}} {
+		stride             int
+		expand, clip, relu bool
+		h, w               int
+		shareOutput        bool
+	}{
+		{1, false, true, false, 19, 17, false}, {2, false, true, true, 19, 17, false}, {1, false, false, false, 19, 17, false},
+		{2, false, false, true, 19, 17, false}, {1, false, true, false, 19, 17, true},
+		{1, true, true, false, 30, 29, false}, {2, true, true, true, 31, 33, false}, {1, true, false, false, 29, 28, false},
+		{1, true, true, false, 19, 17, false}, {2, true, true, false, 30, 29, true},
+	} {
+		cin := 24
+		var expand *Conv2D
+		if tc.expand {
+			cin = 8
+			expand = NewConv2D(cin, 24, 1, ConvOpts{Bias: true}, 3)
+		}
 		dw := NewConv2D(24, 24, 3, ConvOpts{Stride: tc.stride, Padding: 1, Groups: 24, Bias: true}, 1)
 		pw := NewConv2D(24, 16, 1, ConvOpts{Bias: true}, 2)
-		clip, relu := NewClip(0, 6), ReLU()
+		eclip, clip, relu := NewClip(0, 6), NewClip(0, 6), ReLU()
 		g := NewGraph("x")
-		errs := []error{g.Add("dw", dw, "d", "x")}
-		in := "d"
+		var errs []error
+		in := "x"
+		if tc.expand {
+			errs = append(errs, g.Add("expand", expand, "e", "x"), g.Add("eclip", eclip, "ec", "e"))
+			in = "ec"
+		}
+		errs = append(errs, g.Add("dw", dw, "d", in))
+		in = "d"
 		if tc.clip {
 			errs = append(errs, g.Add("clip", clip, "dc", "d"))
 			in = "dc"
@@ -198,9 +217,13 @@ func TestInferDWPW(t *testing.T) {
 		if err := firstErr(errs...); err != nil {
 			t.Fatal(err)
 		}
-		x := tensor.RandNormal(3, 0, 2, 3, 19, 17, 24)
+		x := tensor.RandNormal(3, 0, 2, 3, tc.h, tc.w, cin)
 		got := g.Infer(x).Data()
-		y := dw.Infer(x)
+		y := x
+		if tc.expand {
+			y = eclip.Infer(expand.Infer(y))
+		}
+		y = dw.Infer(y)
 		if tc.clip {
 			y = clip.Infer(y)
 		}

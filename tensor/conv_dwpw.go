@@ -70,3 +70,113 @@ func dwpwBand(ow, c int) int {
 	half := kernels.CacheSizes().L2 / 2
 	return max(1, min(ceilDiv(256, ow), half/(ow*c*4)))
 }
+
+// InvertedResidual computes y = DepthwisePointwise(z, w, b1, p, act1, wt,
+// b2, act2) of z = PointwiseAct(x, we, b0, act0), bit for bit, without z
+// or the depthwise output: for each image, a band of output rows at a time
+// takes the input rows it reads through the first pointwise GEMM into a
+// buffer, the depthwise convolution, and the second GEMM, all in the
+// cache. The rows two bands share are copied, not computed again. This
+// is MobileNetV2's block (1×1 expansion, ReLU6, 3×3 depthwise, ReLU6, 1×1
+// projection); z, the widest tensor of the block, then never goes to
+// memory. we is [Cin, C] (transposed, as PointwiseAct's), x [N, H, W,
+// Cin]; the rest as DepthwisePointwise's. It runs on one thread.
+func (cpu CPU) InvertedResidual(y, x, we, b0 *Tensor, act0 FusedAct, w, b1 *Tensor, p ConvParams, act1 FusedAct, wt, b2 *Tensor, act2 FusedAct) {
+	sameBackend("InvertedResidual", cpu, y, x, we, b0, w, b1, wt, b2)
+	if x.Rank() != 4 || we.Rank() != 2 || we.Dim(0) != x.Dim(3) {
+		panic(fmt.Sprintf("tensor.InvertedResidual: x %v, expansion weights %v: want [N, H, W, Cin] and [Cin, C]", x.shape, we.shape))
+	}
+	cin, c := we.Dim(0), we.Dim(1)
+	if b0 != nil && b0.Len() != c {
+		panic(fmt.Sprintf("tensor.InvertedResidual: expansion bias %v for %d channels", b0.shape, c))
+	}
+	if wt.Rank() != 2 || wt.Dim(0) != c {
+		panic(fmt.Sprintf("tensor.InvertedResidual: projection weights %v, want [%d, O]", wt.shape, c))
+	}
+	o := wt.Dim(1)
+	n, h, wd := x.Dim(0), x.Dim(1), x.Dim(2)
+	z := &Tensor{shape: []int{n, h, wd, c}} // the expansion's shape, for the checks
+	pn := p.norm()
+	oh, ow := pn.OutSize(h, wd, w.Dim(2), w.Dim(3))
+	g := convDims("InvertedResidual", z, w, &Tensor{shape: []int{n, oh, ow, c}}, b1, p)
+	if !g.depthwise {
+		panic(fmt.Sprintf("tensor.InvertedResidual: w %v, %+v is not a depthwise convolution of %d channels", w.shape, p, c))
+	}
+	if !slices.Equal(y.shape, []int{n, oh, ow, o}) {
+		panic(fmt.Sprintf("tensor.InvertedResidual: y %v, want %v", y.shape, []int{n, oh, ow, o}))
+	}
+	var bias0, bias2 []float32
+	if b0 != nil {
+		bias0 = b0.data
+	}
+	if b2 != nil {
+		if b2.Len() != o {
+			panic(fmt.Sprintf("tensor.InvertedResidual: projection bias %v for %d output channels", b2.shape, o))
+		}
+		bias2 = b2.data
+	}
+	if g.pixels == 0 || o == 0 {
+		return
+	}
+	kn := cpu.kern()
+	s := convScratches.Get()
+	defer convScratches.Put(s)
+	s.wp = grow(s.wp, g.kh*g.kw*c)
+	depthwiseTaps(s.wp, w.data, g)
+	sh, dh, kh := pn.StrideH, pn.DilationH, g.kh
+	span := (kh-1)*dh + 1 // input rows one output row reads
+	band := irBand(wd, ow, c, sh, span, oh)
+	maxIn := min(h, (band-1)*sh+span)
+	s.cols = grow(s.cols, maxIn*wd*c+band*ow*c) // the expansion's rows, then the depthwise output's
+	e, dout := s.cols[:maxIn*wd*c], s.cols[maxIn*wd*c:]
+	gs := getGemmScratch(kn)
+	defer gemmScratches.Put(gs)
+	for img := 0; img < n; img++ {
+		xi := x.data[img*h*wd*cin : (img+1)*h*wd*cin]
+		yi := y.data[img*oh*ow*o : (img+1)*oh*ow*o]
+		have0, have1 := 0, 0 // input rows [have0, have1) are in e
+		for a := 0; a < oh; a += band {
+			b := min(oh, a+band)
+			lo, hi := max(0, a*sh-pn.PadTop), min(h, (b-1)*sh-pn.PadTop+span)
+			if lo >= hi { // every tap in the padding
+				lo, hi = 0, 0
+			}
+			// keep the rows the last band expanded, compute the rest
+			if lo < have1 { // lo ≥ have0: the bands ascend
+				copy(e, e[(lo-have0)*wd*c:(min(have1, hi)-have0)*wd*c])
+				have0, have1 = lo, min(have1, hi)
+			} else {
+				have0, have1 = lo, lo
+			}
+			if have1 < hi {
+				gs.bias, gs.act = bias0, act0
+				gemmSerial(kn, gs, false, false, (hi-have1)*wd, c, cin, 1, xi[have1*wd*cin:], cin, we.data, c, 0, e[(have1-have0)*wd*c:], c)
+				have1 = hi
+			}
+			// the depthwise convolution of the band on the rows in e
+			q := pn
+			q.PadTop = max(0, pn.PadTop-a*sh)
+			q.PadBottom = max(0, (b-a-1)*sh+span-(hi-lo)-q.PadTop)
+			bg := g
+			bg.n, bg.h, bg.p, bg.oh = 1, hi-lo, q, b-a
+			bg.pixels = (b - a) * ow
+			d := depthwiseCall{kn: kn, g: bg, x: e, wk: s.wp, y: dout, bias: b1, act: act1}
+			d.forwardChannels(0, c, 0, b-a)
+			gs.bias, gs.act = bias2, act2
+			gemmSerial(kn, gs, false, false, (b-a)*ow, o, c, 1, dout, c, wt.data, o, 0, yi[a*ow*o:], o)
+		}
+	}
+	gs.bias, gs.act = nil, FusedAct{}
+}
+
+// irBand returns the output rows of one InvertedResidual band: as many as
+// keep the band's expansion rows and depthwise output within half of L2,
+// at least one.
+func irBand(w, ow, c, stride, span, oh int) int {
+	half := kernels.CacheSizes().L2 / 2
+	r := 1
+	for r < oh && (((r)*stride+span)*w+(r+1)*ow)*c*4 <= half {
+		r++
+	}
+	return r
+}

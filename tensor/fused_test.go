@@ -305,3 +305,76 @@ func TestDepthwisePointwiseExact(t *testing.T) {
 		}
 	}
 }
+
+// TestInvertedResidualExact checks CPU.InvertedResidual on every tier
+// against PointwiseAct, Conv2DAct of the depthwise convolution and
+// PointwiseAct, bit for bit (NaN for NaN): MobileNetV2's shapes shrunk,
+// bands of rows that share input rows (stride 1, 2 and dilation), layers
+// wide enough for many bands a image, and random depthwise convolutions,
+// every activation at each step, with and without biases.
+func TestInvertedResidualExact(t *testing.T) {
+	pad1 := ConvParams{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	s2 := ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	type ir struct {
+		cc     convCase // the depthwise convolution (cc.c: the expansion's channels)
+		cin, o int
+	}
+	cases := []ir{
+		{convCase{n: 2, h: 14, w: 14, c: 96, kh: 3, kw: 3, p: pad1}, 16, 24},
+		{convCase{n: 2, h: 40, w: 20, c: 256, kh: 3, kw: 3, p: pad1}, 24, 32}, // many bands an image
+		{convCase{n: 2, h: 41, w: 21, c: 256, kh: 3, kw: 3, p: s2}, 24, 40},   // many bands, stride 2
+		{convCase{n: 1, h: 45, w: 18, c: 300, kh: 5, kw: 3, p: ConvParams{DilationH: 2, PadTop: 4, PadBottom: 3, PadLeft: 1, PadRight: 1}}, 7, 9},
+		{convCase{n: 3, h: 7, w: 7, c: 48, kh: 3, kw: 3, p: pad1}, 8, 8},
+	}
+	r := rand.New(rand.NewPCG(17, 1))
+	for len(cases) < 22 {
+		cc := randomConv(r)
+		c := 1 + r.IntN(40)
+		cc.c = c
+		if oh, ow := cc.p.OutSize(cc.h, cc.w, cc.kh, cc.kw); oh < 1 || ow < 1 {
+			continue
+		}
+		cases = append(cases, ir{cc, 1 + r.IntN(30), 1 + r.IntN(30)})
+	}
+	for _, tier := range kernels.TestTiers() {
+		cpu := cpuFor(t, tier, CPUOptions{})
+		for ci, tc := range cases {
+			cc := tc.cc
+			cc.o, cc.p.Groups = cc.c, cc.c
+			rr := rand.New(rand.NewPCG(uint64(ci), 9))
+			act0, act1, act2 := epiActs[rr.IntN(len(epiActs))], epiActs[rr.IntN(len(epiActs))], epiActs[rr.IntN(len(epiActs))]
+			x := RandNormal(rr.Uint64(), 0, 1, cc.n, cc.h, cc.w, tc.cin)
+			if rr.IntN(4) == 0 {
+				x.Data()[rr.IntN(x.Len())] = float32(math.NaN())
+			}
+			we := RandNormal(rr.Uint64(), 0, 1, tc.cin, cc.c)
+			b0 := RandNormal(rr.Uint64(), 0, 1, cc.c)
+			w := RandNormal(rr.Uint64(), 0, 1, cc.c, 1, cc.kh, cc.kw)
+			b1 := RandNormal(rr.Uint64(), 0, 1, cc.c)
+			wt := RandNormal(rr.Uint64(), 0, 1, cc.c, tc.o)
+			b2 := RandNormal(rr.Uint64(), 0, 1, tc.o)
+			switch ci % 4 {
+			case 1:
+				b0 = nil
+			case 2:
+				b1 = nil
+			case 3:
+				b2 = nil
+			}
+			z := Zeros(cc.n, cc.h, cc.w, cc.c)
+			cpu.PointwiseAct(z, x, we, b0, act0)
+			d := ConvOutput(z, w, cc.p)
+			cpu.Conv2DAct(d, z, w, b1, cc.p, act1)
+			want := Zeros(d.Dim(0), d.Dim(1), d.Dim(2), tc.o)
+			cpu.PointwiseAct(want, d, wt, b2, act2)
+			got := Zeros(want.Shape()...)
+			cpu.InvertedResidual(got, x, we, b0, act0, w, b1, cc.p, act1, wt, b2, act2)
+			for i, v := range want.Data() {
+				if g := got.Data()[i]; !sameBits(g, v) {
+					t.Fatalf("tier %s, case %d: %d → %v → %d, acts %+v %+v %+v: y[%d] = %v, want %v",
+						tier, ci, tc.cin, cc, tc.o, act0, act1, act2, i, g, v)
+				}
+			}
+		}
+	}
+}

@@ -24,9 +24,11 @@ import (
 // MobileNetV2 at 2 threads 25% faster than the whole batch (364 against
 // 291 images/s, medians of 3) and ResNet-18 as fast (148 against 151);
 // at 1 thread no chunk size gained (small chunks lose: their GEMMs are
-// short; InferSplit runs only the first layers an example at a time). Each
-// chunk runs split when its Graph splits. A positive value fixes the chunk size; a negative one turns
-// chunking off.
+// short; InferSplit runs only the first layers an example at a time). A
+// Graph's chunks shrink when their values would crowd the L3 cache (see
+// Graph.threadChunk), and each chunk runs split when its Graph splits.
+// Chunks stay on the input's backend. A positive value fixes the chunk
+// size; a negative one turns chunking off.
 var InferChunk = 0
 
 // inferChunkMin is the fewest examples per chunk the default chooses.
@@ -74,12 +76,19 @@ func chunkFor(l Layer, x *tensor.Tensor) int {
 // of its 45 MB of weights).
 func (g *Graph) threadChunk(x *tensor.Tensor, c int) int {
 	sp := g.plan(x)
-	if sp == nil || sp.late == 0 {
+	if sp == nil {
+		return c
+	}
+	late := sp.late
+	if !InferSplit {
+		late = sp.all
+	}
+	if late == 0 {
 		return c
 	}
 	t, n := tensor.Threads(), x.Dim(0)
 	budget := kernels.CacheSizes().L3 / (2 * t)
-	for k := 2; c*sp.late*4 > budget; k++ {
+	for k := 2; c*late*4 > budget; k++ {
 		next := (n + k*t - 1) / (k * t)
 		if next < inferChunkMin {
 			break
@@ -93,15 +102,10 @@ func (g *Graph) threadChunk(x *tensor.Tensor, c int) int {
 // and joins their results along the batch axis.
 func inferChunked(x *tensor.Tensor, chunk int, infer func(*tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
 	n := x.Dim(0)
-	per := x.Len() / n
-	xd := x.Data()
 	k := (n + chunk - 1) / chunk
 	ys := make([]*tensor.Tensor, k)
 	tensor.ForEach(k, func(i int) {
-		lo, hi := i*chunk, min(n, (i+1)*chunk)
-		s := slices.Clone(x.Shape())
-		s[0] = hi - lo
-		ys[i] = infer(tensor.FromSlice(xd[lo*per:hi*per], s...))
+		ys[i] = infer(example(x, i*chunk, min(n, (i+1)*chunk)))
 	})
 	shape := slices.Clone(ys[0].Shape())
 	if len(shape) == 0 {

@@ -79,9 +79,9 @@ type Graph struct {
 	infer struct {
 		mu   sync.Mutex
 		free []*recycler
-		// split is the split inference for the last input shape (see
-		// InferSplit); Add and SetOutput drop it
-		split *inferSplit
+		// splits are the split inference plans for the last input
+		// shapes (see InferSplit); Add and SetOutput drop them
+		splits []*inferSplit
 	}
 }
 
@@ -340,7 +340,7 @@ func (g *Graph) inferNodes(x *tensor.Tensor, rec func(v int, t *tensor.Tensor)) 
 // dropSplit forgets the split inference planned for the Graph as it was.
 func (g *Graph) dropSplit() {
 	g.infer.mu.Lock()
-	g.infer.split = nil
+	g.infer.splits = nil
 	g.infer.mu.Unlock()
 }
 
@@ -582,7 +582,7 @@ func (g *Graph) keepRecycler(r *recycler, vals []*tensor.Tensor) {
 func (g *Graph) ReleaseInferBuffers() {
 	g.infer.mu.Lock()
 	g.infer.free = nil
-	g.infer.split = nil // its parts' buffers with it
+	g.infer.splits = nil // their parts' buffers with them
 	g.infer.mu.Unlock()
 }
 

@@ -27,7 +27,10 @@ import (
 // or is not a feature map. Graphs with a layer that mixes the examples of
 // a batch (see perExample) run whole. The results are the same, bit for
 // bit, as the whole batch's. The split is planned by running one example
-// through the Graph, once per input shape.
+// through the Graph, once per input shape (for the last maxPlans shapes).
+// Whether a call splits depends on tensor.Threads at the time, which is 1
+// also while another goroutine is inside tensor.ForEach: a Graph may then
+// keep the buffers of both ways.
 var InferSplit = true
 
 // splitMinPixels is the fewest pixels an example (H·W) a node's output
@@ -47,10 +50,10 @@ type inferSplit struct {
 	shape          []int // the input's shape less its batch dimension
 	prefix, suffix *Graph
 	// late is the most floats an example holds in one value after the
-	// split (in the whole Graph when it does not split)
-	late int
-	mu   sync.Mutex
-	bufs []*tensor.Tensor // batches of the split value, for reuse
+	// split (in the whole Graph when it does not split), all in any value
+	late, all int
+	mu        sync.Mutex
+	bufs      []*tensor.Tensor // batches of the split value, for reuse
 }
 
 // splitFor returns g's split for inputs shaped as x when inference runs
@@ -75,17 +78,27 @@ func (g *Graph) plan(x *tensor.Tensor) *inferSplit {
 	if _, ok := x.Backend().(tensor.CPU); !ok || !perExample(g) {
 		return nil
 	}
+	shape := x.Shape()[1:]
 	g.infer.mu.Lock()
-	sp := g.infer.split
-	g.infer.mu.Unlock()
-	if sp == nil || !slices.Equal(sp.shape, x.Shape()[1:]) {
-		sp = g.planSplit(x)
-		g.infer.mu.Lock()
-		g.infer.split = sp
-		g.infer.mu.Unlock()
+	for _, sp := range g.infer.splits {
+		if slices.Equal(sp.shape, shape) {
+			g.infer.mu.Unlock()
+			return sp
+		}
 	}
+	g.infer.mu.Unlock()
+	sp := g.planSplit(x)
+	g.infer.mu.Lock()
+	if len(g.infer.splits) == maxPlans {
+		g.infer.splits = slices.Delete(g.infer.splits, 0, 1) // the oldest
+	}
+	g.infer.splits = append(g.infer.splits, sp)
+	g.infer.mu.Unlock()
 	return sp
 }
+
+// maxPlans is how many input shapes a Graph keeps split plans for.
+const maxPlans = 4
 
 // planSplit runs x's first example through the Graph to learn its values'
 // shapes and returns the split for x's shape.
@@ -97,8 +110,11 @@ func (g *Graph) planSplit(x *tensor.Tensor) *inferSplit {
 	// the largest value an example holds after the split (anywhere
 	// without one)
 	for i, v := range g.nodeOut {
-		if sh := shapes[v]; g.live[i] && i > cut && sh != nil {
-			sp.late = max(sp.late, elems(sh[1:]))
+		if sh := shapes[v]; g.live[i] && sh != nil {
+			sp.all = max(sp.all, elems(sh[1:]))
+			if i > cut {
+				sp.late = max(sp.late, elems(sh[1:]))
+			}
 		}
 	}
 	if cut < 0 {
@@ -179,12 +195,16 @@ func (g *Graph) splitPoint(shapes [][]int) int {
 }
 
 // example returns examples [lo, hi) of the CPU tensor x, sharing its
-// storage.
+// storage and on its backend.
 func example(x *tensor.Tensor, lo, hi int) *tensor.Tensor {
 	per := x.Len() / x.Dim(0)
 	s := slices.Clone(x.Shape())
 	s[0] = hi - lo
-	return tensor.FromSlice(x.Data()[lo*per:hi*per], s...)
+	t := tensor.FromSlice(x.Data()[lo*per:hi*per], s...)
+	if x.Placed() {
+		t.MoveTo(x.Backend()) // host backends share memory: nothing is copied
+	}
+	return t
 }
 
 // inferSplit runs x through sp: the first part splitChunk examples at a
@@ -231,13 +251,15 @@ func (sp *inferSplit) take(x *tensor.Tensor, shape []int) *tensor.Tensor {
 	return tensor.ZerosLike(x, shape...)
 }
 
-// put keeps t for a later take (a few at most).
+// put keeps t for a later take: two at most (a call in flight each),
+// the oldest dropped.
 func (sp *inferSplit) put(t *tensor.Tensor) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if len(sp.bufs) < 4 {
-		sp.bufs = append(sp.bufs, t)
+	if len(sp.bufs) == 2 {
+		sp.bufs = slices.Delete(sp.bufs, 0, 1)
 	}
+	sp.bufs = append(sp.bufs, t)
 }
 
 // recycle gives an output of g's inference, which the caller no longer

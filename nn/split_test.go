@@ -66,7 +66,7 @@ func TestInferSplitMatchesWhole(t *testing.T) {
 			}
 		}()
 	}
-	if g.infer.split == nil || g.infer.split.prefix == nil {
+	if sp := g.plan(tensor.Zeros(1, 64, 58, 3)); sp == nil || sp.prefix == nil {
 		t.Fatal("no split planned for a 64×58 input")
 	}
 }
@@ -83,7 +83,7 @@ func TestSplitPoint(t *testing.T) {
 		t.Helper()
 		x := tensor.RandNormal(1, 0, 1, shape...)
 		g.Infer(x)
-		sp := g.infer.split
+		sp := g.plan(x)
 		if sp == nil || sp.prefix == nil {
 			return ""
 		}
@@ -239,5 +239,34 @@ func TestInferDWPW(t *testing.T) {
 		if want := y.Data(); !slices.Equal(got, want) {
 			t.Errorf("%+v: fused inference differs from the layers run one by one", tc)
 		}
+	}
+}
+
+// TestInferSplitOnPlacedBackend runs a batch placed on a backend other
+// than the default one (the generic tier) split on one thread and in
+// chunks on two: every part of it runs on that backend, so the results
+// equal the whole batch's on it, bit for bit.
+func TestInferSplitOnPlacedBackend(t *testing.T) {
+	defer func(s bool, c int) { InferSplit, InferChunk = s, c }(InferSplit, InferChunk)
+	be, err := tensor.NewCPUWith(kernels.Generic, tensor.CPUOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := splitNet(t)
+	x := tensor.RandNormal(5, 0, 1, 4, 60, 60, 3)
+	x.MoveTo(be)
+	for _, threads := range []int{1, 2} {
+		func() {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
+			InferSplit, InferChunk = false, -1
+			want := g.Infer(x).Data()
+			InferSplit, InferChunk = true, 0
+			if threads > 1 {
+				InferChunk = 2
+			}
+			if got := g.Infer(x).Data(); !slices.Equal(got, want) {
+				t.Errorf("%d threads: split/chunked inference on the generic tier differs from the whole batch's", threads)
+			}
+		}()
 	}
 }

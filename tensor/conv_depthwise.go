@@ -76,7 +76,7 @@ type depthwiseCall struct {
 	y, x, w    []float32
 	wk         []float32 // taps [KH·KW][C]
 	bias       *Tensor
-	act        FusedAct // applied to each output row once written (forward)
+	act        FusedAct // forward: applied to each output row once written (in DepthwiseRowAVX512's registers)
 	byRows     bool     // forward: cut across output rows (whole pixels), not channels
 	yRow0      int      // forward: the output row (n·OH + oh) y starts at (a band's)
 	dx, dy, dw []float32
@@ -419,7 +419,9 @@ func (d *depthwiseCall) weights512(c0, c1 int) {
 	}
 }
 
-// depthwiseMaxTaps bounds the kernels DepthwiseTileAVX2 takes (up to 11×11).
+// depthwiseMaxTaps bounds the kernels the tap-list paths take (up to
+// 11×11): DepthwiseTileAVX2's, and the AVX-512 row and weight-gradient
+// kernels' (their tap offsets are in arrays of this size).
 const depthwiseMaxTaps = 121
 
 func depthwiseBackwardWeights(kn *gemmKernel, g convGeom, dw, x, dy []float32) {

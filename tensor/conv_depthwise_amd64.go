@@ -3,6 +3,8 @@
 package tensor
 
 import (
+	"fmt"
+
 	"github.com/graftml/graft/kernels/amd64"
 )
 
@@ -72,6 +74,9 @@ func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []in
 // ≤ 16 channels; x, dy and acc start at the first pixel's window and the
 // first tap's channel (offsets, ascending, and strides in bytes).
 func depthwiseWGrad512(kn *gemmKernel, nt, np, nc int, x []float32, xs int, xoff []int, dy []float32, dys int, acc []float32, aoff []int) {
+	if nt < 1 || nt > 9 || nc < 1 || nc > 16 {
+		panic(fmt.Sprintf("tensor: DepthwiseWGradAVX512 takes 1..9 taps and 1..16 channels, not %d and %d", nt, nc))
+	}
 	_ = x[(np-1)*xs/4+xoff[nt-1]/4+nc-1]
 	_ = acc[aoff[nt-1]/4+nc-1]
 	_ = dy[(np-1)*dys/4+nc-1]

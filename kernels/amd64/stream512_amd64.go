@@ -63,8 +63,8 @@ func ReluGradAVX512(n int, x, dy, dx *float32)
 func ColSumAVX512(rows int, x *float32, ldx int, acc *float32, n int)
 
 // DepthwiseRowAVX512 computes np ≥ 0 output pixels × nc ≥ 1 channels
-// of a depthwise convolution, eight pixels at a time, each block of 16
-// channels in registers over nt taps. With all offsets and strides in
+// of a depthwise convolution in tiles of 8, 4 or 1 pixels, each block of
+// 16 channels in registers over nt taps. With all offsets and strides in
 // bytes, for q < np and j < nc:
 //
 //	y[q·ys + j] = b[j] + Σ_{t<nt} x[xoff[t] + q·xs + j] · w[woff[t] + j]

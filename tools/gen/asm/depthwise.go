@@ -170,8 +170,8 @@ func genDepthwiseWGrad(a *asm) {
 // bit for bit as ClampAVX2 and ReluAVX2 after the store. The sums of a tile
 // of P pixels × B blocks of 16 channels stay in Z0–Z7 over all taps, the
 // tap's B weight vectors loaded once for the P pixels: 8×1 tiles while 8
-// pixels are left, then 4×2, then 1×4, so that every tile has 4 to 8
-// independent sums in flight. For a tile's pixels the blocks of channels
+// pixels are left, then 4×2, then 1×4, so that a tile has up to 8
+// independent sums in flight (4 or more when its blocks are whole). For a tile's pixels the blocks of channels
 // run in storage order, so each input row streams through the cache once.
 // Blocks past nc are masked off (K1–K4, one a block of the tile): their
 // lanes are neither read nor written. Registers: BX pixels left, SI x, R8

@@ -9,6 +9,24 @@ import (
 	"github.com/graftml/graft/tensor"
 )
 
+// onHostCPU moves g's layers and the tensors to a CPU backend of the
+// process's tier: what splits and fuses runs on the CPU, and the default
+// backend may be a GPU (GRAFT_DEVICE=cuda).
+func onHostCPU(t *testing.T, g Layer, xs ...*tensor.Tensor) tensor.CPU {
+	t.Helper()
+	be, err := tensor.NewCPU(kernels.Current(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g != nil {
+		MoveTo(g, be)
+	}
+	for _, x := range xs {
+		x.MoveTo(be)
+	}
+	return be
+}
+
 // splitNet is a small CNN over 60×60 inputs: a stem and a residual block
 // at 60×60 (the block's addition the smallest value every later node reads
 // alone), then a stride-2 convolution to 30×30 (below splitMinPixels), a
@@ -46,6 +64,7 @@ func splitNet(t *testing.T) *Graph {
 func TestInferSplitMatchesWhole(t *testing.T) {
 	defer func(s bool, c int) { InferSplit, InferChunk = s, c }(InferSplit, InferChunk)
 	g := splitNet(t)
+	be := onHostCPU(t, g)
 	for _, threads := range []int{1, 2} {
 		func() {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
@@ -55,6 +74,7 @@ func TestInferSplitMatchesWhole(t *testing.T) {
 			}
 			for _, shape := range [][]int{{7, 60, 60, 3}, {2, 60, 60, 3}, {5, 64, 58, 3}} {
 				x := tensor.RandNormal(uint64(shape[0]), 0, 1, shape...)
+				x.MoveTo(be)
 				InferSplit = false
 				want := g.Infer(x).Data()
 				InferSplit = true
@@ -66,7 +86,9 @@ func TestInferSplitMatchesWhole(t *testing.T) {
 			}
 		}()
 	}
-	if sp := g.plan(tensor.Zeros(1, 64, 58, 3)); sp == nil || sp.prefix == nil {
+	x := tensor.Zeros(1, 64, 58, 3)
+	x.MoveTo(be)
+	if sp := g.plan(x); sp == nil || sp.prefix == nil {
 		t.Fatal("no split planned for a 64×58 input")
 	}
 }
@@ -82,6 +104,7 @@ func TestSplitPoint(t *testing.T) {
 	cutAt := func(g *Graph, shape ...int) string {
 		t.Helper()
 		x := tensor.RandNormal(1, 0, 1, shape...)
+		onHostCPU(t, g, x)
 		g.Infer(x)
 		sp := g.plan(x)
 		if sp == nil || sp.prefix == nil {
@@ -149,12 +172,15 @@ func TestThreadChunk(t *testing.T) {
 		return g
 	}
 	x := tensor.Zeros(32, 8, 8, 3)
+	onHostCPU(t, nil, x)
 	for _, tc := range []struct {
 		examples float64 // of the largest value that fit the budget
 		want     int
 	}{{64, 16}, {12, 8}, {4, 8}} {
 		c := int(float64(budget)/(tc.examples*64*4)) + 1
-		if got := chunkFor(net(c), x); got != tc.want {
+		g := net(c)
+		onHostCPU(t, g)
+		if got := chunkFor(g, x); got != tc.want {
 			t.Errorf("%d channels of 8×8 (%.0f examples fit L3/4): chunks of %d, want %d", c, tc.examples, got, tc.want)
 		}
 	}
@@ -218,6 +244,7 @@ func TestInferDWPW(t *testing.T) {
 			t.Fatal(err)
 		}
 		x := tensor.RandNormal(3, 0, 2, 3, tc.h, tc.w, cin)
+		onHostCPU(t, g, x)
 		got := g.Infer(x).Data()
 		y := x
 		if tc.expand {
@@ -253,6 +280,7 @@ func TestInferSplitOnPlacedBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := splitNet(t)
+	MoveTo(g, be)
 	x := tensor.RandNormal(5, 0, 1, 4, 60, 60, 3)
 	x.MoveTo(be)
 	for _, threads := range []int{1, 2} {

@@ -79,6 +79,7 @@ type depthwiseCall struct {
 	act        FusedAct // forward: applied to each output row once written (in DepthwiseRowAVX512's registers)
 	byRows     bool     // forward: cut across output rows (whole pixels), not channels
 	yRow0      int      // forward: the output row (n·OH + oh) y starts at (a band's)
+	noPrefetch bool     // forward: x is in cache (DepthwiseRowAVX512 then prefetches nothing)
 	dx, dy, dw []float32
 	zeros      [16]float32 // the bias of tiles without one
 }
@@ -286,7 +287,7 @@ func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 		for ow := 0; ow < g.ow; ow++ {
 			if ow == owA && owB > owA {
 				depthwiseRow(d.kn, owB-owA, nt, nc, d.x[img+(owA*sw-g.p.PadLeft)*C:], sw*C*4, xoff[:nt],
-					d.wk[c0:], woff[:nt], d.y[yrow+owA*C:], C*4, b, d.act)
+					d.wk[c0:], woff[:nt], d.y[yrow+owA*C:], C*4, b, d.act, d.noPrefetch)
 				ow = owB - 1
 				continue
 			}
@@ -302,7 +303,7 @@ func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 				ewoff[et] = woff[t]
 				et++
 			}
-			depthwiseRow(d.kn, 1, et, nc, d.x[img:], 0, exoff[:et], d.wk[c0:], ewoff[:et], d.y[yrow+ow*C:], 0, b, d.act)
+			depthwiseRow(d.kn, 1, et, nc, d.x[img:], 0, exoff[:et], d.wk[c0:], ewoff[:et], d.y[yrow+ow*C:], 0, b, d.act, d.noPrefetch)
 		}
 	}
 }

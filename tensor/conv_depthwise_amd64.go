@@ -41,8 +41,9 @@ func depthwiseWGrad(nt, np int, x []float32, xs int, xoff []int, dy []float32, d
 // on np ≥ 1 pixels × nc ≥ 1 channels: x, w and y start at the first
 // pixel's window and channel (offsets, ascending, and strides in bytes);
 // b holds the nc biases, or is nil for none; act is applied before the
-// store.
-func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32, act FusedAct) {
+// store. noPrefetch, for an x already in cache, turns the kernel's
+// prefetches off.
+func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32, act FusedAct, noPrefetch bool) {
 	var xp, wp, bp *float32
 	var xo, wo *int
 	if nt > 0 {
@@ -65,6 +66,9 @@ func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []in
 		flags = amd64.EpiClamp
 	case FuseReLU:
 		flags = amd64.EpiReLU
+	}
+	if noPrefetch {
+		flags |= amd64.DWNoPrefetch
 	}
 	amd64.DepthwiseRowAVX512(np, nt, nc, xp, xs, xo, wp, wo, &y[0], ys, bp, act.Lo, act.Hi, flags)
 }

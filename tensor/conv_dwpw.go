@@ -160,7 +160,7 @@ func (cpu CPU) InvertedResidual(y, x, we, b0 *Tensor, act0 FusedAct, w, b1 *Tens
 			bg := g
 			bg.n, bg.h, bg.p, bg.oh = 1, hi-lo, q, b-a
 			bg.pixels = (b - a) * ow
-			d := depthwiseCall{kn: kn, g: bg, x: e, wk: s.wp, y: dout, bias: b1, act: act1}
+			d := depthwiseCall{kn: kn, g: bg, x: e, wk: s.wp, y: dout, bias: b1, act: act1, noPrefetch: true}
 			d.forwardChannels(0, c, 0, b-a)
 			gs.bias, gs.act = bias2, act2
 			gemmSerial(kn, gs, false, false, (b-a)*ow, o, c, 1, dout, c, wt.data, o, 0, yi[a*ow*o:], o)

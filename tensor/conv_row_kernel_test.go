@@ -483,7 +483,7 @@ func TestDepthwiseRowKernel(t *testing.T) {
 				y[i] = guard
 			}
 			if np > 0 {
-				depthwiseRow(kn, np, nt, nc, x, 4*xs, bytesOf(xoff), w, bytesOf(woff), y, 4*ys, b, act)
+				depthwiseRow(kn, np, nt, nc, x, 4*xs, bytesOf(xoff), w, bytesOf(woff), y, 4*ys, b, act, iter%2 == 0)
 			}
 			for i, got := range y {
 				q, j := i/ys, i%ys

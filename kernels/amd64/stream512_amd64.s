@@ -811,6 +811,9 @@ dwr8x1_nobias:
 	JEQ dwr8x1_store
 	MOVQ xoff+40(FP), R10
 	MOVQ woff+56(FP), R11
+	MOVQ flags+96(FP), AX
+	TESTQ $8, AX
+	JNE dwr8x1_nopf
 	MOVQ nc+16(FP), AX
 	SHLQ $2, AX
 	SUBQ R15, AX
@@ -878,6 +881,56 @@ dwr8x1_ftap:
 	ADDQ $8, R11
 	DECQ CX
 	JNE dwr8x1_ftap
+	JMP dwr8x1_store
+dwr8x1_nopf:
+	MOVQ nc+16(FP), AX
+	SHLQ $2, AX
+	SUBQ R15, AX
+	CMPQ AX, $64
+	JGE dwr8x1n_full
+dwr8x1n_tap:
+	MOVQ (R11), R12
+	ADDQ R15, R12
+	VMOVUPS.Z 0(DX)(R12*1), K1, Z8
+	MOVQ (R10), R12
+	ADDQ SI, R12
+	ADDQ R15, R12
+	LEAQ (R12)(R8*4), R13
+	VFMADD231PS (R12), Z8, K1, Z0
+	VFMADD231PS (R12)(R8*1), Z8, K1, Z1
+	VFMADD231PS (R12)(R8*2), Z8, K1, Z2
+	VFMADD231PS (R12)(R14*1), Z8, K1, Z3
+	VFMADD231PS (R13), Z8, K1, Z4
+	VFMADD231PS (R13)(R8*1), Z8, K1, Z5
+	VFMADD231PS (R13)(R8*2), Z8, K1, Z6
+	VFMADD231PS (R13)(R14*1), Z8, K1, Z7
+	ADDQ $8, R10
+	ADDQ $8, R11
+	DECQ CX
+	JNE dwr8x1n_tap
+	JMP dwr8x1_store
+dwr8x1n_full:
+dwr8x1n_ftap:
+	MOVQ (R11), R12
+	ADDQ R15, R12
+	VMOVUPS 0(DX)(R12*1), Z8
+	MOVQ (R10), R12
+	ADDQ SI, R12
+	ADDQ R15, R12
+	LEAQ (R12)(R8*4), R13
+	VFMADD231PS (R12), Z8, Z0
+	VFMADD231PS (R12)(R8*1), Z8, Z1
+	VFMADD231PS (R12)(R8*2), Z8, Z2
+	VFMADD231PS (R12)(R14*1), Z8, Z3
+	VFMADD231PS (R13), Z8, Z4
+	VFMADD231PS (R13)(R8*1), Z8, Z5
+	VFMADD231PS (R13)(R8*2), Z8, Z6
+	VFMADD231PS (R13)(R14*1), Z8, Z7
+	ADDQ $8, R10
+	ADDQ $8, R11
+	DECQ CX
+	JNE dwr8x1n_ftap
+	JMP dwr8x1_store
 dwr8x1_store:
 	MOVQ flags+96(FP), AX
 	TESTQ $2, AX
@@ -1079,6 +1132,7 @@ dwr4x2_ftap:
 	ADDQ $8, R11
 	DECQ CX
 	JNE dwr4x2_ftap
+	JMP dwr4x2_store
 dwr4x2_store:
 	MOVQ flags+96(FP), AX
 	TESTQ $2, AX
@@ -1289,6 +1343,7 @@ dwr1x4_ftap:
 	ADDQ $8, R11
 	DECQ CX
 	JNE dwr1x4_ftap
+	JMP dwr1x4_store
 dwr1x4_store:
 	MOVQ flags+96(FP), AX
 	TESTQ $2, AX

@@ -179,6 +179,11 @@ func genDepthwiseWGrad(a *asm) {
 // CX taps left, R10 xoff, R11 woff, R12/R13/AX addresses, Z8–Z11 the
 // tap's weights, Z16–Z19 the biases, Z20/Z21 lo/hi, Z22 and K5/K6 the
 // clamp's temporaries, Z23 zero.
+// dwNoPrefetch, in DepthwiseRowAVX512's flags, turns off the prefetching of
+// the next tile's pixels: for inputs already in cache (InvertedResidual's
+// bands), where the prefetches only take load slots.
+const dwNoPrefetch = 8
+
 func genDepthwiseRow512(a *asm) {
 	a.raw("\n// func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)\n")
 	a.raw("TEXT ·DepthwiseRowAVX512(SB), NOSPLIT, $0-104\n")
@@ -259,60 +264,71 @@ func genDepthwiseRow512(a *asm) {
 		a.f("MOVQ woff+56(FP), R11")
 		// every block of the tile whole: the tap loop without masks
 		// (masked FMAs from memory are slower on Zen 5: the weight
-		// gradient's kernel ran 17 against 21 GFLOP/s)
-		a.f("MOVQ nc+16(FP), AX")
-		a.f("SHLQ $2, AX")
-		a.f("SUBQ R15, AX")
-		a.f("CMPQ AX, $%d", 64*B)
-		a.f("JGE %s_full", l)
-		for _, full := range []bool{false, true} {
-			tl := l + "_tap"
-			if full {
-				a.label(l + "_full")
-				tl = l + "_ftap"
-			}
-			a.label(tl)
-			a.f("MOVQ (R11), R12")
-			a.f("ADDQ R15, R12")
-			for b := 0; b < B; b++ {
+		// gradient's kernel ran 17 against 21 GFLOP/s). 8-pixel tiles
+		// prefetch the next tile's pixels unless flags&dwNoPrefetch.
+		loops := func(lp string, pf bool) {
+			a.f("MOVQ nc+16(FP), AX")
+			a.f("SHLQ $2, AX")
+			a.f("SUBQ R15, AX")
+			a.f("CMPQ AX, $%d", 64*B)
+			a.f("JGE %s_full", lp)
+			for _, full := range []bool{false, true} {
+				tl := lp + "_tap"
 				if full {
-					a.f("VMOVUPS %d(DX)(R12*1), Z%d", 64*b, 8+b)
-				} else {
-					a.f("VMOVUPS.Z %d(DX)(R12*1), K%d, Z%d", 64*b, b+1, 8+b)
+					a.label(lp + "_full")
+					tl = lp + "_ftap"
 				}
-			}
-			a.f("MOVQ (R10), R12")
-			a.f("ADDQ SI, R12")
-			a.f("ADDQ R15, R12")
-			if P > 4 {
-				a.f("LEAQ (R12)(R8*4), R13")
-			}
-			for p := 0; p < P; p++ {
+				a.label(tl)
+				a.f("MOVQ (R11), R12")
+				a.f("ADDQ R15, R12")
 				for b := 0; b < B; b++ {
 					if full {
-						a.f("VFMADD231PS %s, Z%d, Z%d", pix(p, 64*b, "R12", "R13", "R8", "R14"), 8+b, acc(p, b))
+						a.f("VMOVUPS %d(DX)(R12*1), Z%d", 64*b, 8+b)
 					} else {
-						a.f("VFMADD231PS %s, Z%d, K%d, Z%d", pix(p, 64*b, "R12", "R13", "R8", "R14"), 8+b, b+1, acc(p, b))
+						a.f("VMOVUPS.Z %d(DX)(R12*1), K%d, Z%d", 64*b, b+1, 8+b)
 					}
 				}
-			}
-			if P == 8 {
-				// the next tile's pixels of this tap: without it, layers
-				// far larger than L2 wait on memory (mbv2_dw forward 21 →
-				// 47 GFLOP/s on Zen 5; 16 pixels on, 40)
-				a.f("LEAQ (R13)(R8*4), R12")
-				a.f("LEAQ (R12)(R8*4), R13")
-				for p := 0; p < 8; p++ {
-					a.f("PREFETCHT0 %s", pix(p, 0, "R12", "R13", "R8", "R14"))
+				a.f("MOVQ (R10), R12")
+				a.f("ADDQ SI, R12")
+				a.f("ADDQ R15, R12")
+				if P > 4 {
+					a.f("LEAQ (R12)(R8*4), R13")
 				}
-			}
-			a.f("ADDQ $8, R10")
-			a.f("ADDQ $8, R11")
-			a.f("DECQ CX")
-			a.f("JNE %s", tl)
-			if !full {
+				for p := 0; p < P; p++ {
+					for b := 0; b < B; b++ {
+						if full {
+							a.f("VFMADD231PS %s, Z%d, Z%d", pix(p, 64*b, "R12", "R13", "R8", "R14"), 8+b, acc(p, b))
+						} else {
+							a.f("VFMADD231PS %s, Z%d, K%d, Z%d", pix(p, 64*b, "R12", "R13", "R8", "R14"), 8+b, b+1, acc(p, b))
+						}
+					}
+				}
+				if pf {
+					// the next tile's pixels of this tap: without it,
+					// layers far larger than L2 wait on memory (mbv2_dw
+					// forward 21 → 47 GFLOP/s on Zen 5; 16 pixels on, 40)
+					a.f("LEAQ (R13)(R8*4), R12")
+					a.f("LEAQ (R12)(R8*4), R13")
+					for p := 0; p < 8; p++ {
+						a.f("PREFETCHT0 %s", pix(p, 0, "R12", "R13", "R8", "R14"))
+					}
+				}
+				a.f("ADDQ $8, R10")
+				a.f("ADDQ $8, R11")
+				a.f("DECQ CX")
+				a.f("JNE %s", tl)
 				a.f("JMP %s_store", l)
 			}
+		}
+		if P == 8 {
+			a.f("MOVQ flags+96(FP), AX")
+			a.f("TESTQ $%d, AX", dwNoPrefetch)
+			a.f("JNE %s_nopf", l)
+			loops(l, true)
+			a.label(l + "_nopf")
+			loops(l+"n", false)
+		} else {
+			loops(l, false)
 		}
 		a.label(l + "_store")
 		// the activation, in registers (the SGEMM epilogue's sequences)

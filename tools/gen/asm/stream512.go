@@ -335,7 +335,8 @@ func ColSumAVX512(rows int, x *float32, ldx int, acc *float32, n int)
 // clamped to [lo, hi] (flags&EpiClamp, lo and hi not NaN) and rectified
 // (flags&EpiReLU) before the store, bit for bit as ClampAVX2 and ReluAVX2
 // after it; lanes past nc in the last block of 16 are neither read nor
-// written.
+// written. flags&DWNoPrefetch turns off the prefetching of the next
+// tile's pixels, for inputs already in cache.
 //
 //go:noescape
 func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
@@ -353,6 +354,10 @@ func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float3
 //go:noescape
 func DepthwiseWGradAVX512(nt, np, nc int, x *float32, xs int, xoff *int, dy *float32, dys int, acc *float32, aoff *int)
 `)
+	fmt.Fprintf(&b, `
+// DWNoPrefetch, in DepthwiseRowAVX512's flags, turns off its prefetches.
+const DWNoPrefetch = %d
+`, dwNoPrefetch)
 	optimDecls(&b, vec512)
 	return b.Bytes()
 }

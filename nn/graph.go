@@ -286,17 +286,16 @@ func (g *Graph) inferNodes(x *tensor.Tensor, rec func(v int, t *tensor.Tensor)) 
 		if folded != nil && folded[i] {
 			continue
 		}
-		if nodes := g.inferDWPW(i, vals, fused, sole, pool); nodes != nil {
-			if folded == nil {
-				folded = make([]bool, len(g.nodes))
+		// a run of nodes as one call: a MobileNet block, or a convolution
+		// with the BatchNorm folded into it
+		nodes := g.inferDWPW(i, vals, fused, sole, pool)
+		if nodes == nil {
+			if r, run, ok := g.runAt(i, sole); ok {
+				vals[g.nodeOut[run[len(run)-1]]] = r.infer(vals[g.nodeIn[i][0]], pool.get)
+				nodes = run
 			}
-			for _, j := range nodes[1:] {
-				folded[j] = true
-			}
-			continue
 		}
-		if r, nodes, ok := g.runAt(i, sole); ok {
-			vals[g.nodeOut[nodes[len(nodes)-1]]] = r.infer(vals[g.nodeIn[i][0]], pool.get)
+		if nodes != nil {
 			if folded == nil {
 				folded = make([]bool, len(g.nodes))
 			}

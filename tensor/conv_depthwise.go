@@ -291,21 +291,28 @@ func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 				ow = owB - 1
 				continue
 			}
-			// an edge pixel: the taps whose columns lie inside the
-			// input, offsets from the image's first pixel
-			et := 0
-			for t := 0; t < nt; t++ {
-				kw := woff[t] / (C * 4) % g.kw
-				if iw := ow*sw - g.p.PadLeft + kw*g.p.DilationW; iw < 0 || iw >= g.w {
-					continue
-				}
-				exoff[et] = xoff[t] + (ow*sw-g.p.PadLeft)*C*4
-				ewoff[et] = woff[t]
-				et++
-			}
+			et := g.edgeTaps(ow, xoff[:nt], woff[:nt], &exoff, &ewoff)
 			depthwiseRow(d.kn, 1, et, nc, d.x[img:], 0, exoff[:et], d.wk[c0:], ewoff[:et], d.y[yrow+ow*C:], 0, b, d.act, d.noPrefetch)
 		}
 	}
+}
+
+// edgeTaps writes, for output column ow, the taps of a row's tap list
+// (xoff, toff from rowTaps) whose input columns lie inside the input, with
+// their input offsets from the image's first pixel (bytes), into exoff
+// and etoff, and returns their number.
+func (g convGeom) edgeTaps(ow int, xoff, toff []int, exoff, etoff *[depthwiseMaxTaps]int) int {
+	et := 0
+	for t := range xoff {
+		kw := toff[t] / (g.c * 4) % g.kw
+		if iw := ow*g.p.StrideW - g.p.PadLeft + kw*g.p.DilationW; iw < 0 || iw >= g.w {
+			continue
+		}
+		exoff[et] = xoff[t] + (ow*g.p.StrideW-g.p.PadLeft)*g.c*4
+		etoff[et] = toff[t]
+		et++
+	}
+	return et
 }
 
 // actRow applies d.act to channels [c0, c1) of output row (n, oh), just
@@ -396,17 +403,7 @@ func (d *depthwiseCall) weights512(c0, c1 int) {
 					xb, yb = img+(owA*sw-g.p.PadLeft)*C, yrow+owA*C
 					ow = owB - 1
 				} else {
-					// an edge column: its taps inside the input, offsets
-					// from the image's first pixel
-					for t := 0; t < nt; t++ {
-						kw := aoff[t] / (C * 4) % g.kw
-						if iw := ow*sw - g.p.PadLeft + kw*g.p.DilationW; iw < 0 || iw >= g.w {
-							continue
-						}
-						exoff[et] = xoff[t] + (ow*sw-g.p.PadLeft)*C*4
-						eaoff[et] = aoff[t]
-						et++
-					}
+					et = g.edgeTaps(ow, xoff[:nt], aoff[:nt], &exoff, &eaoff)
 				}
 				for t0 := 0; t0 < et; t0 += 9 {
 					k := min(9, et-t0)

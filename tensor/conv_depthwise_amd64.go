@@ -60,13 +60,7 @@ func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []in
 		depthwiseRowStandIn(np, nt, nc, x, xs, xoff, w, woff, y, ys, b, act)
 		return
 	}
-	flags := 0
-	switch act.Kind {
-	case FuseClamp:
-		flags = amd64.EpiClamp
-	case FuseReLU:
-		flags = amd64.EpiReLU
-	}
+	flags := actFlags(act)
 	if noPrefetch {
 		flags |= amd64.DWNoPrefetch
 	}

@@ -413,6 +413,24 @@ func TestConvThreadsBitIdentical(t *testing.T) {
 	})
 }
 
+// avx512DepthwiseKernels returns the kernel sets that run the AVX-512
+// depthwise kernels here: the assembly (on AVX-512 hardware) and its
+// stand-ins; it skips t when neither runs.
+func avx512DepthwiseKernels(t *testing.T) []*gemmKernel {
+	t.Helper()
+	var kns []*gemmKernel
+	if ok, _ := kernels.Supported(kernels.AVX512); ok {
+		kns = append(kns, gemmKernelFor(kernels.AVX512))
+	}
+	if ok, _ := kernels.StandInsSupported(kernels.AVX512); ok {
+		kns = append(kns, standInKernelFor(kernels.AVX512))
+	}
+	if len(kns) == 0 {
+		t.Skip("neither the AVX-512 depthwise kernels nor their stand-ins run here")
+	}
+	return kns
+}
+
 // TestDepthwiseRowKernel runs DepthwiseRowAVX512 and its stand-in (where
 // the machine has them) against plain loops: 1..27 pixels (every tile
 // shape: 8×1, 4×2, 1×4, and their mixes), 0..12 taps, 1..70 channels
@@ -423,18 +441,7 @@ func TestConvThreadsBitIdentical(t *testing.T) {
 // channels y holds guards that must survive. The assembly must match its
 // stand-in bit for bit (a NaN for a NaN, its payload unspecified).
 func TestDepthwiseRowKernel(t *testing.T) {
-	a512, _ := kernels.Supported(kernels.AVX512)
-	si, _ := kernels.StandInsSupported(kernels.AVX512)
-	var kns []*gemmKernel
-	if a512 {
-		kns = append(kns, gemmKernelFor(kernels.AVX512))
-	}
-	if si {
-		kns = append(kns, standInKernelFor(kernels.AVX512))
-	}
-	if len(kns) == 0 {
-		t.Skip("neither DepthwiseRowAVX512 nor its stand-in runs here")
-	}
+	kns := avx512DepthwiseKernels(t)
 	r := rand.New(rand.NewPCG(51, 52))
 	for iter := 0; iter < 600; iter++ {
 		np, nt, nc := r.IntN(28), r.IntN(13), 1+r.IntN(70)
@@ -542,18 +549,7 @@ func TestDepthwiseRowKernel(t *testing.T) {
 // existing sums; the floats between and after the taps' channels hold
 // guards. The assembly must match its stand-in bit for bit.
 func TestDepthwiseWGradKernel(t *testing.T) {
-	a512, _ := kernels.Supported(kernels.AVX512)
-	si, _ := kernels.StandInsSupported(kernels.AVX512)
-	var kns []*gemmKernel
-	if a512 {
-		kns = append(kns, gemmKernelFor(kernels.AVX512))
-	}
-	if si {
-		kns = append(kns, standInKernelFor(kernels.AVX512))
-	}
-	if len(kns) == 0 {
-		t.Skip("neither DepthwiseWGradAVX512 nor its stand-in runs here")
-	}
+	kns := avx512DepthwiseKernels(t)
 	r := rand.New(rand.NewPCG(53, 54))
 	for iter := 0; iter < 500; iter++ {
 		nt, np, nc := 1+r.IntN(9), 1+r.IntN(40), 1+r.IntN(16)

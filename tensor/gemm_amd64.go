@@ -145,18 +145,24 @@ func callAsmKernelEpi(id kernelID, nr, kc int, a []float32, aMode int, lda int, 
 // epiArgs returns the bias pointer (c0, unread, without a bias; else the
 // bias holds nr floats) and the flags of an epilogue kernel call.
 func epiArgs(bias []float32, nr int, c0 *float32, act FusedAct) (*float32, int) {
-	flags, pbias := 0, c0
+	flags, pbias := actFlags(act), c0
 	if bias != nil {
 		_ = bias[nr-1]
-		pbias, flags = &bias[0], amd64.EpiBias
-	}
-	switch act.Kind {
-	case FuseClamp:
-		flags |= amd64.EpiClamp
-	case FuseReLU:
-		flags |= amd64.EpiReLU
+		pbias, flags = &bias[0], flags|amd64.EpiBias
 	}
 	return pbias, flags
+}
+
+// actFlags returns the flags (EpiClamp, EpiReLU) that make an epilogue
+// kernel, or DepthwiseRowAVX512, apply act.
+func actFlags(act FusedAct) int {
+	switch act.Kind {
+	case FuseClamp:
+		return amd64.EpiClamp
+	case FuseReLU:
+		return amd64.EpiReLU
+	}
+	return 0
 }
 
 // callAsmKernelMasked runs the AVX-512 masked epilogue kernel

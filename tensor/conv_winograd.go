@@ -1,5 +1,11 @@
 package tensor
 
+import (
+	"unsafe"
+
+	"github.com/graftml/graft/kernels"
+)
+
 // Winograd F(2×2, 3×3) convolution (Lavin & Gray, "Fast Algorithms for
 // Convolutional Neural Networks", 2015): the path for 3×3 convolutions
 // with stride 1, dilation 1, one group, padding 0..2 on each side
@@ -8,6 +14,11 @@ package tensor
 // of dy by the weights transposed to [C][O] and flipped by 180°, under
 // padding 2 − pad (flippedGeom): the same code, with the flip read while
 // the weights are transformed. Weight gradients keep their own paths.
+//
+// What follows describes F(2×2, 3×3). Tiers with the F(4×4, 3×3)
+// transform kernels run 4×4 tiles instead where they pay (winoTile; see
+// conv_winograd4.go): 36 elements instead of 16, 6×6 patches, the rest
+// the same.
 //
 // Each 2×2 block of outputs (a tile) of one image and output channel o is
 //
@@ -133,9 +144,10 @@ type winoCall struct {
 	w          []float32 // OIHW weights, or with flip [C][O][3][3] read flipped
 	flip       bool
 	act        FusedAct  // applied to each output tile once written
-	u          []float32 // transformed weights: [16][Op/unr][C][unr] + skew
+	u          []float32 // transformed weights: [ne][Op/unr][C][unr] + skew
 	unr, op    int       // panel width of u; O rounded up to it
-	tw, th     int       // tiles per row and per column: ⌈OW/2⌉, ⌈OH/2⌉
+	m, ne      int       // tile size (2 or 4, see winoTile) and elements (16 or 36)
+	tw, th     int       // tiles per row and per column: ⌈OW/m⌉, ⌈OH/m⌉
 	tiles      int       // N·th·tw
 	chunk      int       // tiles per chunk, a multiple of MR
 	chunks     int
@@ -147,9 +159,10 @@ var winoCalls = freeList[winoCall]{}
 
 // winoScratch is one part's buffers.
 type winoScratch struct {
-	v, m  []float32 // V [16][chunk][C], M [16][chunk][Op] (+ skew)
-	patch []float32 // one input patch [4][4][C], zero-padded
-	out   []float32 // one output tile [2][2][O]
+	v, m  []float32 // V [ne][chunk][C], M [ne][chunk][Op] (+ skew)
+	patch []float32 // one input patch [m+2][m+2][C], zero-padded
+	out   []float32 // one output tile [m][m][O]
+	t     []float32 // the F(4×4) kernels' scratch (36·8 floats)
 	zeros []float32 // the bias of calls without one (never written)
 }
 
@@ -161,9 +174,22 @@ var winoScratches = freeList[winoScratch]{}
 // 32·T·C·Op flops, so layers whose U outgrows the caches (C = O = 512:
 // 16 MiB) need long chunks; short ones keep V and M of smaller layers in
 // L2 (a flat optimum for C, O ≤ 256 in measurements).
-func (kn *gemmKernel) winoChunk(c, op int) int {
+func (kn *gemmKernel) winoChunk(c, op, m int) int {
 	if kn.winoTiles > 0 {
 		return kn.winoTiles
+	}
+	if m == 4 {
+		// F(4×4): U is 36·C·Op floats and V and M 36 a tile. Where U fits
+		// the L3 cache, chunks of 12 tiles keep V and M in L2 (Zen 5,
+		// r18_l3 14×14×256, BenchmarkWinogradPaths: 280–400 GFLOP/s
+		// against 206–273 in chunks of 24; r18_l1 and r18_l2 flat from 12
+		// to 36); where it does not (C = O = 512: 36 MiB), long chunks
+		// read it fewer times (r18_l4: 110–130 in chunks of 12, 230–320
+		// in chunks of 72).
+		if 36*c*op*4 <= kernels.CacheSizes().L3/2 {
+			return 12
+		}
+		return min(max(c*op/4096, 12), 72)
 	}
 	return min(max(c*op/2048, 24), 144)
 }
@@ -177,7 +203,9 @@ func convWinograd(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool
 func convWinogradAct(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool, act FusedAct) {
 	c := winoCalls.Get()
 	*c = winoCall{kn: kn, g: g, x: x, y: y, bias: bias, w: w, flip: flip, act: act}
-	c.tw, c.th = ceilDiv(g.ow, 2), ceilDiv(g.oh, 2)
+	c.m = kn.winoTile(g)
+	c.ne = (c.m + 2) * (c.m + 2)
+	c.tw, c.th = ceilDiv(g.ow, c.m), ceilDiv(g.oh, c.m)
 	c.tiles = g.n * c.tw * c.th
 	if kn.id == kidGeneric {
 		c.unr, c.op = g.o, g.o
@@ -190,7 +218,7 @@ func convWinogradAct(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip b
 	}
 	// Chunks of whole MR-row tiles, as many as the target size asks for,
 	// rounded up to a multiple of the threads so that they share evenly.
-	chunks := ceilDiv(c.tiles, kn.winoChunk(g.c, c.op))
+	chunks := ceilDiv(c.tiles, kn.winoChunk(g.c, c.op, c.m))
 	chunks = ceilDiv(chunks, workers) * workers
 	c.chunk = ceilDiv(ceilDiv(c.tiles, chunks), kn.mr) * kn.mr
 	c.chunks = ceilDiv(c.tiles, c.chunk)
@@ -200,7 +228,7 @@ func convWinogradAct(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip b
 	// their size apart: at multiples of 4 KiB they would share L1 sets.
 	c.us = g.c*c.op + 16
 	c.vs, c.ms = c.chunk*g.c+16, c.chunk*c.op+16
-	cs.wp = grow(cs.wp, 16*c.us)
+	cs.wp = grow(cs.wp, c.ne*c.us)
 	c.u = cs.wp
 	c.weights = true
 	parallel(min(workers, c.op/c.unr), c)
@@ -219,10 +247,12 @@ func (c *winoCall) run(part, parts int) {
 	}
 	g := c.g
 	s := winoScratches.Get()
-	s.v = grow(s.v, 16*c.vs)
-	s.m = grow(s.m, 16*c.ms)
-	s.patch = grow(s.patch, 16*g.c)
-	s.out = grow(s.out, 4*g.o)
+	a := c.m + 2
+	s.v = grow(s.v, c.ne*c.vs)
+	s.m = grow(s.m, c.ne*c.ms)
+	s.patch = grow(s.patch, a*a*g.c)
+	s.out = grow(s.out, c.m*c.m*g.o)
+	s.t = grow(s.t, 36*8)
 	if len(s.zeros) < g.o {
 		s.zeros = make([]float32, g.o)
 	}
@@ -268,6 +298,7 @@ func (c *winoCall) transformWeights(o0, o1 int) {
 	var k [9][winoWC * winoWL]float32
 	var tmp [16][winoWC * winoWL]float32
 	var out [16][]float32
+	var t4 [18 * 8]float32 // Winograd4WeightAVX2's scratch
 	// Blocks of wl lanes by wc channels: a whole panel row where the panels
 	// are 32 wide (the AVX-512 tier), so that U is written in place.
 	wl, wc := winoWL, winoWC
@@ -317,6 +348,13 @@ func (c *winoCall) transformWeights(o0, o1 int) {
 					}
 				}
 				direct := unr == wl
+				if c.m == 4 { // the assembly tiers only: direct
+					u := c.u[(jp*C+c0)*unr:]
+					kf := unsafe.Slice(&k[0][0], len(k)*len(k[0])) // the taps, flat
+					i := winograd4WeightKernels(c.kn, n, kf, len(k[0]), u, c.us, t4[:])
+					winograd4WeightGo(i, n, kf, len(k[0]), u, c.us)
+					continue
+				}
 				for e := range out {
 					if direct {
 						b := e*c.us + (jp*C+c0)*unr
@@ -418,21 +456,22 @@ func (c *winoCall) inputTransform(s *winoScratch, t0, nt int) {
 	g := c.g
 	C := g.c
 	vs := c.vs
+	pa := c.m + 2 // the patch's side
 	for tt := 0; tt < nt; tt++ {
 		t := t0 + tt
 		tx := t % c.tw
 		ty := t / c.tw % c.th
 		n := t / (c.tw * c.th)
-		iy0, ix0 := 2*ty-g.p.PadTop, 2*tx-g.p.PadLeft
+		iy0, ix0 := c.m*ty-g.p.PadTop, c.m*tx-g.p.PadLeft
 		src, xs, rs := c.x, C, g.w*C
-		if iy0 >= 0 && iy0+4 <= g.h && ix0 >= 0 && ix0+4 <= g.w {
+		if iy0 >= 0 && iy0+pa <= g.h && ix0 >= 0 && ix0+pa <= g.w {
 			src = c.x[((n*g.h+iy0)*g.w+ix0)*C:]
 		} else {
-			src, rs = s.patch, 4*C
-			for a := 0; a < 4; a++ {
+			src, rs = s.patch, pa*C
+			for a := 0; a < pa; a++ {
 				iy := iy0 + a
-				for b := 0; b < 4; b++ {
-					dst := s.patch[(4*a+b)*C : (4*a+b+1)*C]
+				for b := 0; b < pa; b++ {
+					dst := s.patch[(pa*a+b)*C : (pa*a+b+1)*C]
 					if ix := ix0 + b; iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
 						o := ((n*g.h+iy)*g.w + ix) * C
 						copy(dst, c.x[o:o+C])
@@ -443,6 +482,11 @@ func (c *winoCall) inputTransform(s *winoScratch, t0, nt int) {
 			}
 		}
 		v := s.v[tt*C:]
+		if c.m == 4 {
+			i := winograd4InputKernels(c.kn, C, src, xs, rs, v, vs, s.t)
+			winograd4InputGo(i, C, src, xs, rs, v, vs)
+			continue
+		}
 		i := winogradInputKernels(c.kn, C, src, xs, rs, v, vs)
 		winogradInputGo(i, C, src, xs, rs, v, vs)
 	}
@@ -485,7 +529,7 @@ func (c *winoCall) multiply(s *winoScratch, gs *gemmScratch, nt int) {
 	kn, g := c.kn, c.g
 	C, Op := g.c, c.op
 	if kn.id == kidGeneric {
-		for e := 0; e < 16; e++ {
+		for e := 0; e < c.ne; e++ {
 			gemmSerial(kn, gs, false, false, nt, g.o, C, 1, s.v[e*c.vs:], C, c.u[e*c.us:], Op, 0, s.m[e*c.ms:], Op)
 		}
 		return
@@ -493,7 +537,7 @@ func (c *winoCall) multiply(s *winoScratch, gs *gemmScratch, nt int) {
 	MR, NR, KC := kn.mr, kn.nr, kn.kc
 	rows := ceilDiv(nt, MR) * MR
 	np := Op / NR
-	for e := 0; e < 16; e++ {
+	for e := 0; e < c.ne; e++ {
 		v := s.v[e*c.vs:]
 		m := s.m[e*c.ms:]
 		u := c.u[e*c.us:]
@@ -534,25 +578,32 @@ func (c *winoCall) outputTransform(s *winoScratch, t0, nt int) {
 		tx := t % c.tw
 		ty := t / c.tw % c.th
 		n := t / (c.tw * c.th)
-		full := 2*ty+1 < g.oh && 2*tx+1 < g.ow
-		dst, ys, rs := s.out, O, 2*O
+		tm := c.m
+		full := tm*ty+tm-1 < g.oh && tm*tx+tm-1 < g.ow
+		dst, ys, rs := s.out, O, tm*O
 		if full {
-			dst, rs = c.y[((n*g.oh+2*ty)*g.ow+2*tx)*O:], g.ow*O
+			dst, rs = c.y[((n*g.oh+tm*ty)*g.ow+tm*tx)*O:], g.ow*O
 		}
 		m := s.m[tt*c.op:]
-		i := winogradOutputKernels(c.kn, O, m, ms, dst, ys, rs, b)
-		winogradOutputGo(i, O, m, ms, dst, ys, rs, b)
+		if tm == 4 {
+			i := winograd4OutputKernels(c.kn, O, m, ms, dst, ys, rs, b, s.t)
+			winograd4OutputGo(i, O, m, ms, dst, ys, rs, b)
+		} else {
+			i := winogradOutputKernels(c.kn, O, m, ms, dst, ys, rs, b)
+			winogradOutputGo(i, O, m, ms, dst, ys, rs, b)
+		}
 		if full {
 			if c.act.Kind != FuseNone {
-				c.act.apply(c.kn, dst[:2*O])
-				c.act.apply(c.kn, dst[rs:rs+2*O])
+				for r := 0; r < tm; r++ {
+					c.act.apply(c.kn, dst[r*rs:r*rs+tm*O])
+				}
 			}
 			continue
 		}
-		for dy := 0; dy < 2 && 2*ty+dy < g.oh; dy++ {
-			for dx := 0; dx < 2 && 2*tx+dx < g.ow; dx++ {
-				o := ((n*g.oh+2*ty+dy)*g.ow + 2*tx + dx) * O
-				copy(c.y[o:o+O], s.out[(2*dy+dx)*O:])
+		for dy := 0; dy < tm && tm*ty+dy < g.oh; dy++ {
+			for dx := 0; dx < tm && tm*tx+dx < g.ow; dx++ {
+				o := ((n*g.oh+tm*ty+dy)*g.ow + tm*tx + dx) * O
+				copy(c.y[o:o+O], s.out[(tm*dy+dx)*O:])
 				c.act.apply(c.kn, c.y[o:o+O])
 			}
 		}

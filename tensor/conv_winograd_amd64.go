@@ -49,3 +49,47 @@ func callWinogradOutput(n int, m []float32, ms int, y []float32, ys, rs int, b [
 	_ = b[n-1]
 	amd64.WinogradOutputAVX2(n, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0])
 }
+
+// winograd4InputKernels is winogradInputKernels for the F(4×4, 3×3)
+// input transform (Winograd4InputAVX2; t: 36·8 floats of scratch).
+func winograd4InputKernels(kn *gemmKernel, c int, x []float32, xs, rs int, v []float32, vs int, t []float32) int {
+	n := c &^ 7
+	if !kn.wino4 || n == 0 {
+		return 0
+	}
+	_ = x[5*rs+5*xs+n-1]
+	_ = v[35*vs+n-1]
+	_ = t[36*8-1]
+	amd64.Winograd4InputAVX2(n, &x[0], xs*4, rs*4, &v[0], vs*4, &t[0])
+	return n
+}
+
+// winograd4OutputKernels is winogradOutputKernels for the F(4×4, 3×3)
+// output transform (Winograd4OutputAVX2; t: 24·8 floats of scratch).
+func winograd4OutputKernels(kn *gemmKernel, o int, m []float32, ms int, y []float32, ys, rs int, b, t []float32) int {
+	n := o &^ 7
+	if !kn.wino4 || n == 0 {
+		return 0
+	}
+	_ = m[35*ms+n-1]
+	_ = y[3*rs+3*ys+n-1]
+	_ = b[n-1]
+	_ = t[24*8-1]
+	amd64.Winograd4OutputAVX2(n, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0], &t[0])
+	return n
+}
+
+// winograd4WeightKernels runs Winograd4WeightAVX2 on the leading lanes of
+// n it takes (multiples of 8), when kn has it, and returns how many (the
+// arguments as for winograd4WeightGo; t: 18·8 floats of scratch).
+func winograd4WeightKernels(kn *gemmKernel, n int, k []float32, ks int, u []float32, us int, t []float32) int {
+	n &^= 7
+	if !kn.wino4 || n == 0 {
+		return 0
+	}
+	_ = k[8*ks+n-1]
+	_ = u[35*us+n-1]
+	_ = t[18*8-1]
+	amd64.Winograd4WeightAVX2(n, &k[0], ks*4, &u[0], us*4, &t[0])
+	return n
+}

@@ -45,6 +45,12 @@ func TestWinogradMatchesReference(t *testing.T) {
 			if i%5 == 0 {
 				kn = short
 			}
+			switch i % 4 { // F(2×2) and F(4×4) forced where the tier has both
+			case 1:
+				kn = withWinoM(kn, 2)
+			case 3:
+				kn = withWinoM(kn, 4)
+			}
 			x, w, bias, y := cc.tensors(r)
 			if i%3 == 0 {
 				bias = nil
@@ -58,7 +64,7 @@ func TestWinogradMatchesReference(t *testing.T) {
 			convWinograd(kn, g, y.data, x.data, w.data, b, false)
 			want := y.Clone()
 			Reference{}.Conv2D(want, x, w, bias, cc.p)
-			bound := winoErrorBound(x.data, w.data, b, cc.n, cc.h, cc.w, cc.c, cc.o, cc.p)
+			bound := winoErrorBound(kn.winoTile(g), x.data, w.data, b, cc.n, cc.h, cc.w, cc.c, cc.o, cc.p)
 			worst = max(worst, checkBound(t, "forward "+cc.String(), y.data, want.data, bound))
 
 			// backward data: the forward convolution of dy by the weights
@@ -72,7 +78,7 @@ func TestWinogradMatchesReference(t *testing.T) {
 			convWinograd(kn, f, dx.data, dy.data, w.data, nil, true)
 			dxWant := Zeros(x.shape...)
 			Reference{}.Conv2DBackwardData(dxWant, dy, w, cc.p)
-			bound = winoErrorBound(dy.data, flipWeights(w.data, cc.o, cc.c), nil, cc.n, g.oh, g.ow, cc.o, cc.c, f.p)
+			bound = winoErrorBound(kn.winoTile(f), dy.data, flipWeights(w.data, cc.o, cc.c), nil, cc.n, g.oh, g.ow, cc.o, cc.c, f.p)
 			worst = max(worst, checkBound(t, "backward data "+cc.String(), dx.data, dxWant.data, bound))
 		}
 		t.Logf("largest error: %.3g of the bound", worst)
@@ -324,87 +330,110 @@ func winoCase(r *rand.Rand) convCase {
 }
 
 // winoErrorBound returns, for each output of the forward convolution of x
-// [N,H,W,C] by w [O,C,3,3] (+ bias) computed by Winograd F(2×2, 3×3) in
-// float32, the first-order bound on its rounding error:
+// [N,H,W,C] by w [O,C,3,3] (+ bias) computed by Winograd F(m×m, 3×3) in
+// float32 (m = 2 or 4, see winoTile), the first-order bound on its
+// rounding error:
 //
-//	|ŷ − y| ≤ (C + 16)·u·(W + |bias|),  W = |Aᵀ|·(Σ_c |G||g_c||Gᵀ| ⊙ |Bᵀ||d_c||B|)·|A|
+//	|ŷ − y| ≤ (C + k)·u·(W + |bias|),  W = |Aᵀ|·(Σ_c |G||g_c||Gᵀ| ⊙ |Bᵀ||d_c||B|)·|A|
 //
 // with u = 2⁻²⁴ and W the algorithm run in float64 on absolute values
 // (|M| for every matrix). Each stage's rounding is bounded by a number of
-// unit roundoffs times the absolute-value version of its inputs: the
-// weight transform by 4u (two two-addition levels; the ·½ are exact), the
-// input transform by 2u (two levels of one addition), the sum over C
-// channels of products (fused multiply-adds in any blocking) by C·u, the
-// output transform and the bias by 5u, and the float64 reference's final
-// rounding by u; that is (C + 12)·u, and 16 leaves room for the
-// second-order terms. W is at most 64/9 times Σ|x||w| over the window when
-// the magnitudes are uniform, so this is no looser than the direct
-// method's own γ_{9C} bound, and a wrong tap (an error of size |x·w|) is
-// far outside it.
-func winoErrorBound(x, w, bias []float32, n, h, wd, c, o int, p ConvParams) []float64 {
+// unit roundoffs times the absolute-value version of its inputs, and k
+// adds them up with room for the second-order terms.
+//
+// F(2×2): the weight transform 4u (two two-addition levels; the ·½ are
+// exact), the input transform 2u (two levels of one addition), the sum
+// over C channels of products (fused multiply-adds in any blocking) C·u,
+// the output transform and the bias 5u, and the float64 reference's final
+// rounding u: (C + 12)·u, k = 16. W is at most 64/9 times Σ|x||w| over
+// the window when the magnitudes are uniform, so this is no looser than
+// the direct method's own γ_{9C} bound, and a wrong tap (an error of size
+// |x·w|) is far outside it.
+//
+// F(4×4): the weight transform 8u (two levels of two roundings, a product
+// by a rounded constant and the constant's own rounding), the input
+// transform 6u (two levels of three), the output transform 8u and the
+// bias u, the sum C·u and the reference u: (C + 24)·u, k = 32. Its W is
+// larger (the coefficients reach 5 and 8), which is the algorithm's
+// accuracy, not the test's slack.
+func winoErrorBound(m int, x, w, bias []float32, n, h, wd, c, o int, p ConvParams) []float64 {
 	oh, ow := p.OutSize(h, wd, 3, 3)
-	th, tw := (oh+1)/2, (ow+1)/2
+	th, tw := (oh+m-1)/m, (ow+m-1)/m
 	abs := func(v float32) float64 { return math.Abs(float64(v)) }
-	// Û[o][c][16] = |G|·|g|·|Gᵀ|, |G| = [1 0 0; ½ ½ ½; ½ ½ ½; 0 0 1]
-	gAbs := [4][3]float64{{1, 0, 0}, {.5, .5, .5}, {.5, .5, .5}, {0, 0, 1}}
-	bAbs := [4][4]float64{{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1, 0, 1}} // |Bᵀ|
-	aAbs := [2][4]float64{{1, 1, 1, 0}, {0, 1, 1, 1}}                             // |Aᵀ|
-	uh := make([]float64, o*c*16)
+	var gAbs [][3]float64 // |G|
+	var bAbs, aAbs [][]float64
+	k := 16
+	if m == 2 {
+		gAbs = [][3]float64{{1, 0, 0}, {.5, .5, .5}, {.5, .5, .5}, {0, 0, 1}}
+		bAbs = [][]float64{{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1, 0, 1}} // |Bᵀ|
+		aAbs = [][]float64{{1, 1, 1, 0}, {0, 1, 1, 1}}                             // |Aᵀ|
+	} else {
+		k = 32
+		gAbs = [][3]float64{{1. / 4, 0, 0}, {1. / 6, 1. / 6, 1. / 6}, {1. / 6, 1. / 6, 1. / 6},
+			{1. / 24, 1. / 12, 1. / 6}, {1. / 24, 1. / 12, 1. / 6}, {0, 0, 1}}
+		bAbs = [][]float64{{4, 0, 5, 0, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 4, 4, 1, 1, 0},
+			{0, 2, 1, 2, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 4, 0, 5, 0, 1}}
+		aAbs = [][]float64{{1, 1, 1, 1, 1, 0}, {0, 1, 1, 2, 2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, 1, 8, 8, 1}}
+	}
+	a := m + 2
+	ne := a * a
+	uh := make([]float64, o*c*ne) // Û[o][c][e] = |G|·|g|·|Gᵀ|
 	for oo := 0; oo < o; oo++ {
 		for cc := 0; cc < c; cc++ {
-			for i := 0; i < 4; i++ {
-				for j := 0; j < 4; j++ {
+			for i := 0; i < a; i++ {
+				for j := 0; j < a; j++ {
 					var s float64
-					for a := 0; a < 3; a++ {
-						for b := 0; b < 3; b++ {
-							s += gAbs[i][a] * abs(w[((oo*c+cc)*3+a)*3+b]) * gAbs[j][b]
+					for r := 0; r < 3; r++ {
+						for q := 0; q < 3; q++ {
+							s += gAbs[i][r] * abs(w[((oo*c+cc)*3+r)*3+q]) * gAbs[j][q]
 						}
 					}
-					uh[(oo*c+cc)*16+4*i+j] = s
+					uh[(oo*c+cc)*ne+a*i+j] = s
 				}
 			}
 		}
 	}
 	bound := make([]float64, n*oh*ow*o)
-	vh := make([]float64, c*16)
+	vh := make([]float64, c*ne)
+	mh := make([]float64, ne)
 	for nn := 0; nn < n; nn++ {
 		for ty := 0; ty < th; ty++ {
 			for tx := 0; tx < tw; tx++ {
-				// V̂[c][16] = |Bᵀ|·|d|·|B|
+				// V̂[c][e] = |Bᵀ|·|d|·|B|
 				for cc := 0; cc < c; cc++ {
-					for i := 0; i < 4; i++ {
-						for j := 0; j < 4; j++ {
+					for i := 0; i < a; i++ {
+						for j := 0; j < a; j++ {
 							var s float64
-							for a := 0; a < 4; a++ {
-								for b := 0; b < 4; b++ {
-									iy, ix := 2*ty-p.PadTop+a, 2*tx-p.PadLeft+b
+							for r := 0; r < a; r++ {
+								for q := 0; q < a; q++ {
+									iy, ix := m*ty-p.PadTop+r, m*tx-p.PadLeft+q
 									if iy < 0 || iy >= h || ix < 0 || ix >= wd {
 										continue
 									}
-									s += bAbs[i][a] * abs(x[((nn*h+iy)*wd+ix)*c+cc]) * bAbs[j][b]
+									s += bAbs[i][r] * abs(x[((nn*h+iy)*wd+ix)*c+cc]) * bAbs[j][q]
 								}
 							}
-							vh[cc*16+4*i+j] = s
+							vh[cc*ne+a*i+j] = s
 						}
 					}
 				}
 				for oo := 0; oo < o; oo++ {
-					var m [16]float64
+					clear(mh)
 					for cc := 0; cc < c; cc++ {
-						for e := range m {
-							m[e] += uh[(oo*c+cc)*16+e] * vh[cc*16+e]
+						for e := range mh {
+							mh[e] += uh[(oo*c+cc)*ne+e] * vh[cc*ne+e]
 						}
 					}
-					for dy := 0; dy < 2 && 2*ty+dy < oh; dy++ {
-						for dx := 0; dx < 2 && 2*tx+dx < ow; dx++ {
+					for dy := 0; dy < m && m*ty+dy < oh; dy++ {
+						for dx := 0; dx < m && m*tx+dx < ow; dx++ {
 							var s float64
-							for e := range m {
-								s += aAbs[dy][e/4] * m[e] * aAbs[dx][e%4]
+							for e := range mh {
+								s += aAbs[dy][e/a] * mh[e] * aAbs[dx][e%a]
 							}
 							if bias != nil {
 								s += abs(bias[oo])
 							}
-							bound[((nn*oh+2*ty+dy)*ow+2*tx+dx)*o+oo] = float64(c+16) * 0x1p-24 * s
+							bound[((nn*oh+m*ty+dy)*ow+m*tx+dx)*o+oo] = float64(c+k) * 0x1p-24 * s
 						}
 					}
 				}
@@ -433,6 +462,9 @@ func FuzzWinograd(f *testing.F) {
 		for _, tier := range kernels.TestTiers() {
 			kn := cpuFor(t, tier, CPUOptions{}).kern()
 			kn = withWinoTiles(kn, int(seed%4)*kn.mr) // 0: the default
+			if m := int(seed>>2) % 3; m > 0 {
+				kn = withWinoM(kn, 2*m) // F(2×2) or F(4×4) forced where the tier has both
+			}
 			r := rand.New(rand.NewPCG(seed, 1))
 			x, wt, bias, y := cc.tensors(r)
 			g := convDims("Conv2D", x, wt, y, bias, cc.p)
@@ -440,7 +472,7 @@ func FuzzWinograd(f *testing.F) {
 			convWinograd(kn, g, y.data, x.data, wt.data, bias.data, false)
 			want := y.Clone()
 			Reference{}.Conv2D(want, x, wt, bias, cc.p)
-			bound := winoErrorBound(x.data, wt.data, bias.data, cc.n, cc.h, cc.w, cc.c, cc.o, cc.p)
+			bound := winoErrorBound(kn.winoTile(g), x.data, wt.data, bias.data, cc.n, cc.h, cc.w, cc.c, cc.o, cc.p)
 			checkBound(t, tier.String()+" forward "+cc.String(), y.data, want.data, bound)
 
 			dy := RandNormal(seed, 0, 1, y.shape...)
@@ -448,7 +480,7 @@ func FuzzWinograd(f *testing.F) {
 			fg, _ := flippedGeom(g)
 			convWinograd(kn, fg, dx.data, dy.data, wt.data, nil, true)
 			Reference{}.Conv2DBackwardData(dxWant, dy, wt, cc.p)
-			bound = winoErrorBound(dy.data, flipWeights(wt.data, cc.o, cc.c), nil, cc.n, g.oh, g.ow, cc.o, cc.c, fg.p)
+			bound = winoErrorBound(kn.winoTile(fg), dy.data, flipWeights(wt.data, cc.o, cc.c), nil, cc.n, g.oh, g.ow, cc.o, cc.c, fg.p)
 			checkBound(t, tier.String()+" backward data "+cc.String(), dx.data, dxWant.data, bound)
 		}
 	})
@@ -622,6 +654,13 @@ func (c *winoCall) transformWeightsRef(o0, o1 int) {
 
 // withWinoTiles returns kn with n tiles per Winograd chunk (0: chosen by
 // the layer), as CPUOptions.WinogradTiles makes it.
+// withWinoM returns kn forcing the Winograd tile m (see winoTile).
+func withWinoM(kn *gemmKernel, m int) *gemmKernel {
+	c := *kn
+	c.winoM = m
+	return &c
+}
+
 func withWinoTiles(kn *gemmKernel, n int) *gemmKernel {
 	c := *kn
 	c.winoTiles = n

@@ -136,6 +136,13 @@ type gemmKernel struct {
 	// winoTiles, when positive, is the tiles per Winograd chunk
 	// (CPUOptions.WinogradTiles); 0 chooses by the layer's channels.
 	winoTiles int
+	// winoM, when 2 or 4, forces the Winograd tile (F(2×2, 3×3) or
+	// F(4×4, 3×3)) where both can run; 0 chooses (see winoTile). The
+	// process default is GRAFT_WINOGRAD_TILE's (for tuning).
+	winoM int
+	// wino4: the tier has the F(4×4, 3×3) transform kernels
+	// (Winograd4InputAVX2, …) and its Winograd path uses them (winoTile)
+	wino4 bool
 	// pack forces which operands are packed (CPUOptions.GemmPack)
 	pack string
 	// fallback: the GPU backend's host path for the operations it runs
@@ -251,7 +258,8 @@ func blockFor(id kernelID, mr, nr int, cs kernels.Caches) *gemmKernel {
 	case kidAVX512:
 		tier = kernels.AVX512
 	}
-	return &gemmKernel{id: id, tier: tier, pack: os.Getenv("GRAFT_GEMM_PACK"), mr: mr, nr: nr, kc: kc, mc: mc, nc: nc, packAMinN: math.MaxInt, packBMinM: 192}
+	winoM, _ := strconv.Atoi(os.Getenv("GRAFT_WINOGRAD_TILE"))
+	return &gemmKernel{id: id, tier: tier, pack: os.Getenv("GRAFT_GEMM_PACK"), winoM: winoM, mr: mr, nr: nr, kc: kc, mc: mc, nc: nc, packAMinN: math.MaxInt, packBMinM: 192}
 }
 
 func roundDown(x, m int) int { return x / m * m }

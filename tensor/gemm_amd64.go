@@ -18,11 +18,18 @@ func makeAsmKernels() {
 	cs := kernels.CacheSizes()
 	avx2Kernel = blockFor(kidAVX2, amd64.SgemmAVX2x6x16MR, amd64.SgemmAVX2x6x16NR, cs)
 	avx2Kernel.conv16 = true
+	// F(4×4, 3×3) Winograd (its transforms are AVX2 kernels). Measured on
+	// Zen 5 running this tier (BenchmarkConv2D, 1 thread, GFLOP/s, F(2×2)
+	// → F(4×4)): r18_l1 forward 163–200 → 234–266, backward data 165–175
+	// → 234–278; r18_l2 213 → 294–328, 157–181 → 284–308; r18_l4 106–134
+	// → 176–200, 146 → 191–205. Not measured on an AVX2-only CPU.
+	avx2Kernel.wino4 = true
 	avx2Kernel.tapWGradMaxKWC = 4 * gatherBelow
 	// The AVX-512 tier: its own 12×32 SGEMM; the AVX2 convolution
 	// kernels, borrowed.
 	avx512Kernel = blockFor(kidAVX512, amd64.SgemmAVX512x12x32MR, amd64.SgemmAVX512x12x32NR, cs)
 	avx512Kernel.conv16 = true
+	avx512Kernel.wino4 = true
 	// Zen 5, weight gradients through im2col and the 12×32 SGEMM against
 	// the tap kernels (GFLOP/s, medians of 3): r18_l1 (KW·C = 192) 132
 	// against 93 on the AVX2 ones, 120 against 143 on ConvWGradAVX512;

@@ -33,3 +33,61 @@ func WinogradInputAVX2(n int, x *float32, xs, rs int, v *float32, vs int)
 //
 //go:noescape
 func WinogradOutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32)
+
+// Winograd4InputAVX2 is the input transform of Winograd F(4×4, 3×3): for
+// channels i < n (n a multiple of 8) of a 6×6 patch d[a][b] = x[(a·rs +
+// b·xs)/4 + i] (strides in bytes), it writes V = Bᵀ·d·B, element e = 6r + q
+// at v[(e·vs)/4 + i], with
+//
+//	Bᵀ = | 4  0 −5  0  1  0 |
+//	     | 0 −4 −4  1  1  0 |
+//	     | 0  4 −4 −1  1  0 |
+//	     | 0 −2 −1  2  1  0 |
+//	     | 0  2 −1 −2  1  0 |
+//	     | 0  4  0 −5  0  1 |
+//
+// each row of Bᵀ applied as t0 = (d4 − 5·d2) + 4·d0, t1 = (d3 + d4) −
+// 4·(d1 + d2), t2 = (d4 − d3) + 4·(d1 − d2), t3 = (d4 − d2) + 2·(d3 − d1),
+// t4 = (d4 − d2) − 2·(d3 − d1), t5 = (d5 − 5·d3) + 4·d1: first down the
+// columns of d into t (36·8 floats of scratch), then along the rows of t.
+//
+//go:noescape
+func Winograd4InputAVX2(n int, x *float32, xs, rs int, v *float32, vs int, t *float32)
+
+// Winograd4OutputAVX2 is the output transform of Winograd F(4×4, 3×3): for
+// channels i < n (n a multiple of 8) of the 6×6 products M[e] = m[(e·ms)/4
+// + i], it writes Y = Aᵀ·M·A + b[i], output (r, c) at y[(r·rs + c·ys)/4 +
+// i] (strides in bytes), with
+//
+//	Aᵀ = | 1  1  1  1  1  0 |
+//	     | 0  1 −1  2 −2  0 |
+//	     | 0  1  1  4  4  0 |
+//	     | 0  1 −1  8 −8  1 |
+//
+// applied as a = m1 + m2, b = m1 − m2, c = m3 + m4, d = m3 − m4, y0 = (m0 +
+// a) + c, y1 = b + 2·d, y2 = a + 4·c, y3 = (b + 8·d) + m5: first down the
+// columns of M into t (24·8 floats of scratch), then along the rows of t,
+// the bias added last.
+//
+//go:noescape
+func Winograd4OutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32, t *float32)
+
+// Winograd4WeightAVX2 is the weight transform of Winograd F(4×4, 3×3): for
+// lanes i < n (n a multiple of 8) of the 3×3 kernels g[a][b] = k[((3a +
+// b)·ks)/4 + i] (stride in bytes), it writes U = G·g·Gᵀ, element e = 6r +
+// q at u[(e·us)/4 + i], with
+//
+//	G = |  1/4     0     0  |
+//	    | −1/6  −1/6  −1/6  |
+//	    | −1/6   1/6  −1/6  |
+//	    | 1/24  1/12   1/6  |
+//	    | 1/24 −1/12   1/6  |
+//	    |    0     0     1  |
+//
+// applied as u0 = ¼·g0, s = g0 + g2, u1 = (s + g1)·(−⅙), u2 = (s −
+// g1)·(−⅙), r = g0 + 4·g2, u3 = (r + 2·g1)·(1/24), u4 = (r − 2·g1)·(1/24),
+// u5 = g2 (−⅙ and 1/24 rounded to float32): first down the columns of g
+// into t (18·8 floats of scratch), then along the rows of t.
+//
+//go:noescape
+func Winograd4WeightAVX2(n int, k *float32, ks int, u *float32, us int, t *float32)

@@ -15,6 +15,9 @@ func genWinogradAsm() []byte {
 	a.raw("//go:build !purego\n\n#include \"textflag.h\"\n")
 	genWinogradInput(&a)
 	genWinogradOutput(&a)
+	genWinograd4Input(&a)
+	genWinograd4Output(&a)
+	genWinograd4Weight(&a)
 	return a.Bytes()
 }
 
@@ -201,5 +204,6 @@ func WinogradInputAVX2(n int, x *float32, xs, rs int, v *float32, vs int)
 //go:noescape
 func WinogradOutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32)
 `)
+	b.WriteString(genWinograd4Decls())
 	return b.Bytes()
 }

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"fmt"
+	"math"
+)
+
+// The Winograd F(4×4, 3×3) transform kernels (see genWinograd4Decls for
+// what they compute). Each works on 8 channels per step (n a multiple of
+// 8) in two passes through a small scratch buffer t that the caller
+// passes: a one-dimensional transform down every column of the patch
+// into t, then one along every row of t into the output. Every product
+// by 2, 4 or 8 is exact, so the fused multiply-adds that take them round
+// once as the separate operations would; the products by other constants
+// are separate multiplications. A Go loop doing the same operations in
+// the same order therefore gives the same bits.
+
+// f32 returns the assembly immediate of the float32 constant v.
+func f32(v float32) string { return fmt.Sprintf("$0x%08x", math.Float32bits(v)) }
+
+// broadcast loads the float32 constant v into all lanes of Yr (through AX).
+func broadcast(a *asm, v float32, r int) {
+	a.f("MOVL %s, AX", f32(v))
+	a.f("VMOVD AX, X%d", r)
+	a.f("VBROADCASTSS X%d, Y%d", r, r)
+}
+
+// wino4In1D emits the 1-D input transform Bᵀ·d of F(4×4, 3×3) on d0..d5
+// in Y0–Y5, with 4 in Y13, 2 in Y14 and 5 in Y15:
+//
+//	t0 = (d4 − 5·d2) + 4·d0    t3 = (d4 − d2) + 2·(d3 − d1)
+//	t1 = (d3 + d4) − 4·(d1 + d2)  t4 = (d4 − d2) − 2·(d3 − d1)
+//	t2 = (d4 − d3) + 4·(d1 − d2)  t5 = (d5 − 5·d3) + 4·d1
+//
+// and returns the registers holding t0..t5.
+func wino4In1D(a *asm) [6]int {
+	a.f("VADDPS Y2, Y1, Y6")  // p = d1 + d2
+	a.f("VADDPS Y4, Y3, Y7")  // q = d3 + d4
+	a.f("VSUBPS Y2, Y1, Y8")  // r = d1 − d2
+	a.f("VSUBPS Y3, Y4, Y9")  // s = d4 − d3
+	a.f("VSUBPS Y1, Y3, Y10") // u = d3 − d1
+	a.f("VSUBPS Y2, Y4, Y11") // w = d4 − d2
+	a.f("VMULPS Y15, Y2, Y12")
+	a.f("VSUBPS Y12, Y4, Y12")
+	a.f("VFMADD231PS Y13, Y0, Y12") // t0
+	a.f("VMULPS Y15, Y3, Y0")
+	a.f("VSUBPS Y0, Y5, Y0")
+	a.f("VFMADD231PS Y13, Y1, Y0")  // t5
+	a.f("VFNMADD231PS Y13, Y6, Y7") // t1 = q − 4p
+	a.f("VFMADD231PS Y13, Y8, Y9")  // t2 = s + 4r
+	a.f("VMOVAPS Y11, Y1")
+	a.f("VFMADD231PS Y14, Y10, Y1")   // t3 = w + 2u
+	a.f("VFNMADD231PS Y14, Y10, Y11") // t4 = w − 2u
+	return [6]int{12, 7, 9, 1, 11, 0}
+}
+
+// genWinograd4Input writes Winograd4InputAVX2.
+//
+// Registers: CX channels left; SI x; R8 xs; R9 rs, R14 3·rs, R15 5·rs; DI
+// v; R10 vs, DX 3·vs, BX 5·vs; R11 t; AX the column or V row pointer.
+func genWinograd4Input(a *asm) {
+	a.raw("\n// func Winograd4InputAVX2(n int, x *float32, xs, rs int, v *float32, vs int, t *float32)\n")
+	a.raw("TEXT ·Winograd4InputAVX2(SB), NOSPLIT, $0-56\n")
+	broadcast(a, 4, 13)
+	broadcast(a, 2, 14)
+	broadcast(a, 5, 15)
+	a.f("MOVQ n+0(FP), CX")
+	a.f("MOVQ x+8(FP), SI")
+	a.f("MOVQ xs+16(FP), R8")
+	a.f("MOVQ rs+24(FP), R9")
+	a.f("MOVQ v+32(FP), DI")
+	a.f("MOVQ vs+40(FP), R10")
+	a.f("MOVQ t+48(FP), R11")
+	a.f("LEAQ (R9)(R9*2), R14")
+	a.f("LEAQ (R9)(R9*4), R15")
+	a.f("LEAQ (R10)(R10*2), DX")
+	a.f("LEAQ (R10)(R10*4), BX")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ wi4_done")
+	a.label("wi4_loop")
+	rows := []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R14*1)", "(AX)(R9*4)", "(AX)(R15*1)"}
+	a.f("MOVQ SI, AX")
+	for b := 0; b < 6; b++ {
+		for p := 0; p < 6; p++ {
+			a.f("VMOVUPS %s, Y%d", rows[p], p)
+		}
+		out := wino4In1D(a)
+		for r, y := range out {
+			a.f("VMOVUPS Y%d, %d(R11)", y, (6*r+b)*32)
+		}
+		if b < 5 {
+			a.f("ADDQ R8, AX")
+		}
+	}
+	cols := []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"}
+	a.f("MOVQ DI, AX")
+	for r := 0; r < 6; r++ {
+		for b := 0; b < 6; b++ {
+			a.f("VMOVUPS %d(R11), Y%d", (6*r+b)*32, b)
+		}
+		out := wino4In1D(a)
+		for q, y := range out {
+			a.f("VMOVUPS Y%d, %s", y, cols[q])
+		}
+		if r < 5 {
+			a.f("LEAQ (AX)(BX*1), AX")
+			a.f("ADDQ R10, AX")
+		}
+	}
+	a.f("ADDQ $32, SI")
+	a.f("ADDQ $32, DI")
+	a.f("SUBQ $8, CX")
+	a.f("JNE wi4_loop")
+	a.label("wi4_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// wino4Out1D emits the 1-D output transform Aᵀ·m of F(4×4, 3×3) on m0..m5
+// in Y0–Y5, with 2 in Y12, 4 in Y13 and 8 in Y14:
+//
+//	a = m1 + m2, b = m1 − m2, c = m3 + m4, d = m3 − m4
+//	y0 = (m0 + a) + c, y1 = b + 2·d, y2 = a + 4·c, y3 = (b + 8·d) + m5
+//
+// and returns the registers holding y0..y3.
+func wino4Out1D(a *asm) [4]int {
+	a.f("VADDPS Y2, Y1, Y6")
+	a.f("VSUBPS Y2, Y1, Y7")
+	a.f("VADDPS Y4, Y3, Y8")
+	a.f("VSUBPS Y4, Y3, Y9")
+	a.f("VADDPS Y6, Y0, Y10")
+	a.f("VADDPS Y8, Y10, Y10")      // y0
+	a.f("VMOVAPS Y7, Y11")          //
+	a.f("VFMADD231PS Y12, Y9, Y11") // y1
+	a.f("VFMADD231PS Y13, Y8, Y6")  // y2
+	a.f("VFMADD231PS Y14, Y9, Y7")  //
+	a.f("VADDPS Y5, Y7, Y7")        // y3
+	return [4]int{10, 11, 6, 7}
+}
+
+// genWinograd4Output writes Winograd4OutputAVX2.
+//
+// Registers: CX channels left; SI m; R13 ms, R8 6·ms, R9 18·ms, R12
+// 30·ms; DI y; R10 ys, R11 3·ys; BX rs; DX b; R14 t; AX the column or
+// output row pointer; Y15 the bias.
+func genWinograd4Output(a *asm) {
+	a.raw("\n// func Winograd4OutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32, t *float32)\n")
+	a.raw("TEXT ·Winograd4OutputAVX2(SB), NOSPLIT, $0-64\n")
+	broadcast(a, 2, 12)
+	broadcast(a, 4, 13)
+	broadcast(a, 8, 14)
+	a.f("MOVQ n+0(FP), CX")
+	a.f("MOVQ m+8(FP), SI")
+	a.f("MOVQ ms+16(FP), R13")
+	a.f("MOVQ y+24(FP), DI")
+	a.f("MOVQ ys+32(FP), R10")
+	a.f("MOVQ rs+40(FP), BX")
+	a.f("MOVQ b+48(FP), DX")
+	a.f("MOVQ t+56(FP), R14")
+	a.f("LEAQ (R13)(R13*2), R8") // 3·ms
+	a.f("ADDQ R8, R8")           // 6·ms
+	a.f("LEAQ (R8)(R8*2), R9")   // 18·ms
+	a.f("LEAQ (R8)(R8*4), R12")  // 30·ms
+	a.f("LEAQ (R10)(R10*2), R11")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ wo4_done")
+	a.label("wo4_loop")
+	rows := []string{"(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)", "(AX)(R8*4)", "(AX)(R12*1)"}
+	a.f("MOVQ SI, AX")
+	for j := 0; j < 6; j++ {
+		for p := 0; p < 6; p++ {
+			a.f("VMOVUPS %s, Y%d", rows[p], p)
+		}
+		out := wino4Out1D(a)
+		for r, y := range out {
+			a.f("VMOVUPS Y%d, %d(R14)", y, (6*r+j)*32)
+		}
+		if j < 5 {
+			a.f("ADDQ R13, AX")
+		}
+	}
+	a.f("VMOVUPS (DX), Y15")
+	cols := []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(R11*1)"}
+	a.f("MOVQ DI, AX")
+	for r := 0; r < 4; r++ {
+		for j := 0; j < 6; j++ {
+			a.f("VMOVUPS %d(R14), Y%d", (6*r+j)*32, j)
+		}
+		out := wino4Out1D(a)
+		for c, y := range out {
+			a.f("VADDPS Y15, Y%d, Y%d", y, y)
+			a.f("VMOVUPS Y%d, %s", y, cols[c])
+		}
+		if r < 3 {
+			a.f("ADDQ BX, AX")
+		}
+	}
+	a.f("ADDQ $32, SI")
+	a.f("ADDQ $32, DI")
+	a.f("ADDQ $32, DX")
+	a.f("SUBQ $8, CX")
+	a.f("JNE wo4_loop")
+	a.label("wo4_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// The weight transform's constants: G's rows are ¼·g0, −⅙·(g0 + g1 + g2),
+// −⅙·(g0 − g1 + g2), (1/24)·((g0 + 4·g2) + 2·g1), (1/24)·((g0 + 4·g2) −
+// 2·g1) and g2.
+var (
+	wino4Sixth = float32(-1.0 / 6)
+	wino4T24   = float32(1.0 / 24)
+)
+
+// wino4W1D emits the 1-D weight transform G·g of F(4×4, 3×3) on g0..g2 in
+// Y0–Y2, with ¼ in Y10, −⅙ in Y11, 4 in Y12, 2 in Y13 and 1/24 in Y14:
+//
+//	u0 = ¼·g0, s = g0 + g2, u1 = (s + g1)·(−⅙), u2 = (s − g1)·(−⅙),
+//	r = g0 + 4·g2, u3 = (r + 2·g1)·(1/24), u4 = (r − 2·g1)·(1/24), u5 = g2
+//
+// and returns the registers holding u0..u5.
+func wino4W1D(a *asm) [6]int {
+	a.f("VMULPS Y10, Y0, Y3")
+	a.f("VADDPS Y2, Y0, Y4")
+	a.f("VADDPS Y1, Y4, Y5")
+	a.f("VMULPS Y11, Y5, Y5")
+	a.f("VSUBPS Y1, Y4, Y4")
+	a.f("VMULPS Y11, Y4, Y4")
+	a.f("VMOVAPS Y0, Y6")
+	a.f("VFMADD231PS Y12, Y2, Y6")
+	a.f("VMOVAPS Y6, Y7")
+	a.f("VFMADD231PS Y13, Y1, Y7")
+	a.f("VMULPS Y14, Y7, Y7")
+	a.f("VFNMADD231PS Y13, Y1, Y6")
+	a.f("VMULPS Y14, Y6, Y6")
+	return [6]int{3, 5, 4, 7, 6, 2}
+}
+
+// genWinograd4Weight writes Winograd4WeightAVX2.
+//
+// Registers: CX lanes left; SI k; R8 ks; DI u; R10 us, DX 3·us, BX 5·us;
+// R11 t; AX the tap or U row pointer.
+func genWinograd4Weight(a *asm) {
+	a.raw("\n// func Winograd4WeightAVX2(n int, k *float32, ks int, u *float32, us int, t *float32)\n")
+	a.raw("TEXT ·Winograd4WeightAVX2(SB), NOSPLIT, $0-48\n")
+	broadcast(a, 0.25, 10)
+	broadcast(a, wino4Sixth, 11)
+	broadcast(a, 4, 12)
+	broadcast(a, 2, 13)
+	broadcast(a, wino4T24, 14)
+	a.f("MOVQ n+0(FP), CX")
+	a.f("MOVQ k+8(FP), SI")
+	a.f("MOVQ ks+16(FP), R8")
+	a.f("MOVQ u+24(FP), DI")
+	a.f("MOVQ us+32(FP), R10")
+	a.f("MOVQ t+40(FP), R11")
+	a.f("LEAQ (R8)(R8*2), R9") // 3·ks: the next kernel row
+	a.f("LEAQ (R10)(R10*2), DX")
+	a.f("LEAQ (R10)(R10*4), BX")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ ww4_done")
+	a.label("ww4_loop")
+	// columns j of g: taps j, 3 + j, 6 + j
+	a.f("MOVQ SI, AX")
+	for j := 0; j < 3; j++ {
+		a.f("VMOVUPS (AX), Y0")
+		a.f("VMOVUPS (AX)(R9*1), Y1")
+		a.f("VMOVUPS (AX)(R9*2), Y2")
+		out := wino4W1D(a)
+		for r, y := range out {
+			a.f("VMOVUPS Y%d, %d(R11)", y, (3*r+j)*32)
+		}
+		if j < 2 {
+			a.f("ADDQ R8, AX")
+		}
+	}
+	cols := []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"}
+	a.f("MOVQ DI, AX")
+	for r := 0; r < 6; r++ {
+		for j := 0; j < 3; j++ {
+			a.f("VMOVUPS %d(R11), Y%d", (3*r+j)*32, j)
+		}
+		out := wino4W1D(a)
+		for q, y := range out {
+			a.f("VMOVUPS Y%d, %s", y, cols[q])
+		}
+		if r < 5 {
+			a.f("LEAQ (AX)(BX*1), AX")
+			a.f("ADDQ R10, AX")
+		}
+	}
+	a.f("ADDQ $32, SI")
+	a.f("ADDQ $32, DI")
+	a.f("SUBQ $8, CX")
+	a.f("JNE ww4_loop")
+	a.label("ww4_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// genWinograd4Decls writes the Go declarations of the F(4×4, 3×3)
+// kernels, appended to genWinogradDecls.
+func genWinograd4Decls() string {
+	return `
+// Winograd4InputAVX2 is the input transform of Winograd F(4×4, 3×3): for
+// channels i < n (n a multiple of 8) of a 6×6 patch d[a][b] = x[(a·rs +
+// b·xs)/4 + i] (strides in bytes), it writes V = Bᵀ·d·B, element e = 6r + q
+// at v[(e·vs)/4 + i], with
+//
+//	Bᵀ = | 4  0 −5  0  1  0 |
+//	     | 0 −4 −4  1  1  0 |
+//	     | 0  4 −4 −1  1  0 |
+//	     | 0 −2 −1  2  1  0 |
+//	     | 0  2 −1 −2  1  0 |
+//	     | 0  4  0 −5  0  1 |
+//
+// each row of Bᵀ applied as t0 = (d4 − 5·d2) + 4·d0, t1 = (d3 + d4) −
+// 4·(d1 + d2), t2 = (d4 − d3) + 4·(d1 − d2), t3 = (d4 − d2) + 2·(d3 − d1),
+// t4 = (d4 − d2) − 2·(d3 − d1), t5 = (d5 − 5·d3) + 4·d1: first down the
+// columns of d into t (36·8 floats of scratch), then along the rows of t.
+//
+//go:noescape
+func Winograd4InputAVX2(n int, x *float32, xs, rs int, v *float32, vs int, t *float32)
+
+// Winograd4OutputAVX2 is the output transform of Winograd F(4×4, 3×3): for
+// channels i < n (n a multiple of 8) of the 6×6 products M[e] = m[(e·ms)/4
+// + i], it writes Y = Aᵀ·M·A + b[i], output (r, c) at y[(r·rs + c·ys)/4 +
+// i] (strides in bytes), with
+//
+//	Aᵀ = | 1  1  1  1  1  0 |
+//	     | 0  1 −1  2 −2  0 |
+//	     | 0  1  1  4  4  0 |
+//	     | 0  1 −1  8 −8  1 |
+//
+// applied as a = m1 + m2, b = m1 − m2, c = m3 + m4, d = m3 − m4, y0 = (m0 +
+// a) + c, y1 = b + 2·d, y2 = a + 4·c, y3 = (b + 8·d) + m5: first down the
+// columns of M into t (24·8 floats of scratch), then along the rows of t,
+// the bias added last.
+//
+//go:noescape
+func Winograd4OutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32, t *float32)
+
+// Winograd4WeightAVX2 is the weight transform of Winograd F(4×4, 3×3): for
+// lanes i < n (n a multiple of 8) of the 3×3 kernels g[a][b] = k[((3a +
+// b)·ks)/4 + i] (stride in bytes), it writes U = G·g·Gᵀ, element e = 6r +
+// q at u[(e·us)/4 + i], with
+//
+//	G = |  1/4     0     0  |
+//	    | −1/6  −1/6  −1/6  |
+//	    | −1/6   1/6  −1/6  |
+//	    | 1/24  1/12   1/6  |
+//	    | 1/24 −1/12   1/6  |
+//	    |    0     0     1  |
+//
+// applied as u0 = ¼·g0, s = g0 + g2, u1 = (s + g1)·(−⅙), u2 = (s −
+// g1)·(−⅙), r = g0 + 4·g2, u3 = (r + 2·g1)·(1/24), u4 = (r − 2·g1)·(1/24),
+// u5 = g2 (−⅙ and 1/24 rounded to float32): first down the columns of g
+// into t (18·8 floats of scratch), then along the rows of t.
+//
+//go:noescape
+func Winograd4WeightAVX2(n int, k *float32, ks int, u *float32, us int, t *float32)
+`
+}

@@ -478,6 +478,21 @@ func TestDepthwiseRowKernel(t *testing.T) {
 		case 2:
 			lo := float32(r.NormFloat64())
 			act = ClampAct(lo, lo+float32(r.Float64()*3))
+			negZero := float32(math.Copysign(0, -1))
+			switch r.IntN(5) { // zero bounds: the quick clamp's sign fix, and the full clamp (hi ±0)
+			case 0:
+				act = ClampAct(0, 6)
+			case 1:
+				act = ClampAct(negZero, 2)
+			case 2:
+				act = ClampAct(-1, [2]float32{0, negZero}[r.IntN(2)])
+			}
+		}
+		if r.IntN(4) == 0 { // zero inputs: sums of ±0
+			clear(x)
+			for j := range b {
+				b[j] = [3]float32{0, float32(math.Copysign(0, -1)), b[j]}[r.IntN(3)]
+			}
 		}
 		if r.IntN(10) == 0 {
 			x[r.IntN(len(x))] = float32(math.NaN()) // NaNs as the activations pass them

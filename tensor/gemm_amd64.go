@@ -165,6 +165,9 @@ func epiArgs(bias []float32, nr int, c0 *float32, act FusedAct) (*float32, int) 
 func actFlags(act FusedAct) int {
 	switch act.Kind {
 	case FuseClamp:
+		if act.Hi != 0 {
+			return amd64.EpiClamp | amd64.EpiClampQuick
+		}
 		return amd64.EpiClamp
 	case FuseReLU:
 		return amd64.EpiReLU

@@ -12,14 +12,18 @@ import (
 
 // epiActs are the fused activations the epilogue tests walk: none, ReLU,
 // and clamps whose bounds the special values below hit exactly.
-var epiActs = []FusedAct{{}, ReLUAct(), ClampAct(0, 6), ClampAct(-0.5, 0.25), ClampAct(float32(math.Inf(-1)), 1)}
+// The clamps with hi ±0 take the full sequence, the others the quick one
+// (EpiClampQuick), lo = +0 the one case where its sign fix matters.
+var epiActs = []FusedAct{{}, ReLUAct(), ClampAct(0, 6), ClampAct(-0.5, 0.25), ClampAct(float32(math.Inf(-1)), 1),
+	ClampAct(-1, 0), ClampAct(float32(math.Copysign(0, -1)), 3), ClampAct(-2, float32(math.Copysign(0, -1)))}
 
 // TestSgemmEpilogueExact checks sgemmEpi (the Sgemm…E kernels' epilogue:
 // bias, then ReLU or clamp, in registers) on every tier, on one and two
 // threads, against sgemm followed by separate passes adding the bias and
 // applying the activation, bit for bit (NaN for NaN), on ragged shapes
 // (edge tiles, K over several KC blocks, M over several MC blocks,
-// strided C, both transposes, beta 0 and not, alpha negative, no bias),
+// strided C, both transposes, beta 0 and not, alpha 1, other and negative,
+// no bias),
 // with rows of A that make the outputs ±0, ±Inf, NaN and exactly the
 // clamp bounds; nothing outside C may be written.
 func TestSgemmEpilogueExact(t *testing.T) {
@@ -38,6 +42,9 @@ func TestSgemmEpilogueExact(t *testing.T) {
 						beta = 0.5
 					}
 					alpha := float32(1.25)
+					if si%3 == 0 {
+						alpha = 1 // the kernels skip the product
+					}
 					if v&4 != 0 {
 						alpha = -1 // zero rows then give −0
 					}

@@ -13,6 +13,10 @@ const (
 	EpiClamp = 2
 	// EpiReLU sets values below zero to +0, NaN and −0 kept (as ReluAVX2).
 	EpiReLU = 4
+	// EpiClampQuick, with EpiClamp where hi is not ±0, clamps in three
+	// instructions a vector (max, adding lo's sign on a zero, min) instead
+	// of six or eight: the same bits.
+	EpiClampQuick = 16
 )
 
 // SgemmAVX2x6x16PPE is SgemmAVX2x6x16PP with an epilogue: the tile, computed as

@@ -178,7 +178,8 @@ func genDepthwiseWGrad(a *asm) {
 // xs, R14 3·xs, DX w, DI y, R9 ys, R15 the tile's first channel in bytes,
 // CX taps left, R10 xoff, R11 woff, R12/R13/AX addresses, Z8–Z11 the
 // tap's weights, Z16–Z19 the biases, Z20/Z21 lo/hi, Z22 and K5/K6 the
-// clamp's temporaries, Z23 zero.
+// clamp's temporaries, Z23 zero, Z24 lo's sign for the quick clamp
+// (flags&EpiClampQuick, as the SGEMM epilogue's).
 // dwNoPrefetch, in DepthwiseRowAVX512's flags, turns off the prefetching of
 // the next tile's pixels: for inputs already in cache (InvertedResidual's
 // bands), where the prefetches only take load slots.
@@ -197,6 +198,7 @@ func genDepthwiseRow512(a *asm) {
 	a.f("VBROADCASTSS lo+88(FP), Z20")
 	a.f("VBROADCASTSS hi+92(FP), Z21")
 	a.f("VPXORD Z23, Z23, Z23")
+	clampSignMask(a, "Z", "Z20", "Z24")
 	// pixel p (< 8) at disp(base)(p·stride): four from base, four from
 	// base4 = base + 4·stride
 	pix := func(p, disp int, base, base4, s, s3 string) string {
@@ -335,6 +337,15 @@ func genDepthwiseRow512(a *asm) {
 		a.f("MOVQ flags+96(FP), AX")
 		a.f("TESTQ $%d, AX", epiClamp)
 		a.f("JEQ %s_relu", l)
+		a.f("TESTQ $%d, AX", epiClampQuick)
+		a.f("JEQ %s_clampfull", l)
+		for p := 0; p < P; p++ {
+			for b := 0; b < B; b++ {
+				clampQuick(a, fmt.Sprintf("Z%d", acc(p, b)), "Z20", "Z21", "Z24")
+			}
+		}
+		a.f("JMP %s_relu", l)
+		a.label(l + "_clampfull")
 		for p := 0; p < P; p++ {
 			for b := 0; b < B; b++ {
 				r := fmt.Sprintf("Z%d", acc(p, b))

@@ -23,7 +23,38 @@ const (
 	epiBias  = 1
 	epiClamp = 2
 	epiReLU  = 4
+	// epiClampQuick (with epiClamp, where hi is not ±0) clamps in three
+	// instructions instead of six or eight (see clampQuick). 8 is
+	// DepthwiseRowAVX512's dwNoPrefetch.
+	epiClampQuick = 16
 )
+
+// clampSignMask emits fix = lo AND −0 (the sign of lo, on a zero) into
+// register fix, for clampQuick.
+func clampSignMask(a *asm, reg, lo, fix string) {
+	if reg == "Z" {
+		a.f("VPTERNLOGD $0xff, %s, %s, %s", fix, fix, fix)
+	} else {
+		a.f("VPCMPEQD %s, %s, %s", fix, fix, fix)
+	}
+	a.f("VPSLLD $31, %s, %s", fix, fix)
+	a.f("VANDPS %s, %s, %s", lo, fix, fix)
+}
+
+// clampQuick emits r = min(max(r, lo), hi) with Go's min and max, for hi
+// not ±0, given fix = lo AND −0 (clampSignMask): MAXPS and MINPS return
+// their second source (the first operand in Go's syntax) when either is
+// NaN or the two are equal, so a NaN r stays r, and equal values are the
+// same bits except for zeros. Only max(−0, +0) then goes wrong (−0, Go
+// says +0), which happens only for lo = +0, and adding fix = +0 mends it;
+// for every other lo, fix = −0 and the addition changes nothing (t + −0 =
+// t for every t, zeros included). min(t, hi) meets no equal zeros, as hi
+// is not zero.
+func clampQuick(a *asm, r, lo, hi, fix string) {
+	a.f("VMAXPS %s, %s, %s", r, lo, r)
+	a.f("VADDPS %s, %s, %s", fix, r, r)
+	a.f("VMINPS %s, %s, %s", r, hi, r)
+}
 
 func genSgemmEpiAsm() []byte {
 	var a asm
@@ -109,12 +140,16 @@ func genGemmKernelEpi(a *asm, k gemmKernel, vr variant, masked bool) {
 		a.f("SHRQ $16, BX")
 		a.f("KMOVW BX, K4")
 	}
+	a.f("MOVL alpha+56(FP), AX")
+	a.f("CMPL AX, $0x3f800000") // alpha = 1: 1·t = t
+	a.f("JEQ %s_beta", l)
 	a.f("VBROADCASTSS alpha+56(FP), %s", alpha)
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < nv; v++ {
 			a.f("VMULPS %s, %s, %s", alpha, k.acc(i, v), k.acc(i, v))
 		}
 	}
+	a.label(l + "_beta")
 	a.f("MOVL beta+60(FP), AX")
 	a.f("SHLL $1, AX") // drop the sign: -0 is zero too
 	a.f("JEQ %s_bias", l)
@@ -153,6 +188,16 @@ func genGemmKernelEpi(a *asm, k gemmKernel, vr variant, masked bool) {
 	lo, hi := free(0), free(1)
 	a.f("VBROADCASTSS lo+72(FP), %s", lo)
 	a.f("VBROADCASTSS hi+76(FP), %s", hi)
+	a.f("TESTQ $%d, BX", epiClampQuick)
+	a.f("JEQ %s_clampfull", l)
+	clampSignMask(a, k.reg, lo, free(2))
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < nv; v++ {
+			clampQuick(a, k.acc(i, v), lo, hi, free(2))
+		}
+	}
+	a.f("JMP %s_relu", l)
+	a.label(l + "_clampfull")
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < nv; v++ {
 			r := k.acc(i, v)
@@ -225,8 +270,12 @@ const (
 	EpiClamp = %d
 	// EpiReLU sets values below zero to +0, NaN and −0 kept (as ReluAVX2).
 	EpiReLU = %d
+	// EpiClampQuick, with EpiClamp where hi is not ±0, clamps in three
+	// instructions a vector (max, adding lo's sign on a zero, min) instead
+	// of six or eight: the same bits.
+	EpiClampQuick = %d
 )
-`, epiBias, epiClamp, epiReLU)
+`, epiBias, epiClamp, epiReLU, epiClampQuick)
 	for _, k := range gemmKernels {
 		for _, v := range variants {
 			fmt.Fprintf(&b, `

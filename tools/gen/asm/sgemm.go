@@ -235,11 +235,24 @@ func genGemmKernel(a *asm, k gemmKernel, vr variant) {
 	a.f("VZEROUPPER")
 	a.f("RET")
 	a.label(l + "_noload")
+	// alpha = 1 (the usual case) stores the sums as they are: 1·t = t.
+	a.f("MOVL alpha+56(FP), AX")
+	a.f("CMPL AX, $0x3f800000")
+	a.f("JEQ %s_one_alpha", l)
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < nv; v++ {
 			r := k.acc(i, v)
 			a.f("VMULPS %s, %s, %s", alpha, r, r)
 			a.f("VMOVUPS %s, %d(DI)", r, v*vb)
+		}
+		a.f("ADDQ R8, DI")
+	}
+	a.f("VZEROUPPER")
+	a.f("RET")
+	a.label(l + "_one_alpha")
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < nv; v++ {
+			a.f("VMOVUPS %s, %d(DI)", k.acc(i, v), v*vb)
 		}
 		a.f("ADDQ R8, DI")
 	}

@@ -394,6 +394,8 @@ func (cpu CPU) Conv2DBackwardWeights(dw, db, x, dy *Tensor, p ConvParams) {
 	}
 	kn := cpu.kern()
 	switch {
+	case winogradWGradOK(kn, g):
+		winogradWGrad(kn, g, dw.data, x.data, dy.data)
 	case tapWGradOK(kn, g, gatherBelow):
 		tapWGrad(kn, g, dw.data, dbv, x.data, dy.data)
 		dbv = nil

@@ -115,3 +115,192 @@ func TestWinograd4Kernels(t *testing.T) {
 		}
 	}
 }
+
+// TestWinograd4GradKernels runs the weight-gradient transforms
+// (Winograd4DYAVX2, Winograd4WGradAVX2) against their Go twins bit for bit
+// and the twins against the matrices in float64, as TestWinograd4Kernels.
+func TestWinograd4GradKernels(t *testing.T) {
+	kn := *gemmKernelFor(kernels.AVX2)
+	kn.wino4 = true
+	if ok, _ := kernels.Supported(kernels.AVX2); !ok || kn.id == kidGeneric {
+		kn.wino4 = false
+	}
+	r := rand.New(rand.NewPCG(31, 0))
+	nan := func(n int) []float32 {
+		s := make([]float32, n)
+		fill(s, float32(math.NaN()))
+		return s
+	}
+	near := func(what string, got float32, want float64) {
+		t.Helper()
+		if d := math.Abs(float64(got) - want); d > 1e-5*(1+math.Abs(want)) {
+			t.Fatalf("%s: %v, want %v", what, got, want)
+		}
+	}
+	at := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
+	gm := [6][3]float64{{1. / 4, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
+		{1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}}
+	tmp := make([]float32, 36*8)
+	for _, n := range []int{1, 5, 8, 13, 16, 24, 31, 40, 64, 136} {
+		ys, rs, ms := n+3, 4*n+9, n+6
+		y := randFloats(r, 3*rs+3*ys+n)
+		m, mGo := nan(36*ms), nan(36*ms)
+		i := winograd4DYKernels(&kn, n, y, ys, rs, m, ms, tmp)
+		if kn.wino4 && i != n&^7 {
+			t.Fatalf("the output-gradient kernel took %d of %d channels", i, n)
+		}
+		winograd4DYGo(i, n, y, ys, rs, m, ms)
+		winograd4DYGo(0, n, y, ys, rs, mGo, ms)
+		checkSameBits(t, "F(4×4) gradient kernels", fmt.Sprintf("output gradients n=%d", n), m, mGo)
+		for ch := 0; ch < n; ch += 3 {
+			for e := 0; e < 36; e++ {
+				var want float64
+				for a := 0; a < 4; a++ {
+					for b := 0; b < 4; b++ {
+						want += at[a][e/6] * float64(y[a*rs+b*ys+ch]) * at[b][e%6]
+					}
+				}
+				near(fmt.Sprintf("output gradients n=%d channel %d element %d", n, ch, e), mGo[e*ms+ch], want)
+			}
+		}
+
+		us, ws := n+4, n+7
+		u := randFloats(r, 35*us+n)
+		w, wGo := nan(8*ws+n+3), nan(8*ws+n+3)
+		i = winograd4WGradKernels(&kn, n, u, us, w, ws, tmp)
+		if kn.wino4 && i != n&^7 {
+			t.Fatalf("the weight-gradient kernel took %d of %d lanes", i, n)
+		}
+		winograd4WGradGo(i, n, u, us, w, ws)
+		winograd4WGradGo(0, n, u, us, wGo, ws)
+		checkSameBits(t, "F(4×4) gradient kernels", fmt.Sprintf("weight gradients n=%d", n), w, wGo)
+		for l := 0; l < n; l += 3 {
+			for k := 0; k < 9; k++ {
+				var want float64
+				for a := 0; a < 6; a++ {
+					for b := 0; b < 6; b++ {
+						want += gm[a][k/3] * float64(u[(6*a+b)*us+l]) * gm[b][k%3]
+					}
+				}
+				near(fmt.Sprintf("weight gradients n=%d lane %d tap %d", n, l, k), wGo[k*ws+l], want)
+			}
+		}
+	}
+}
+
+// TestWinogradWGradMatchesReference runs the Winograd weight gradient
+// itself on random eligible convolutions on every tier with the F(4×4)
+// kernels, on one and two threads, against the float64 reference within
+// winoWGradErrorBound; gradients start as NaN, so a missed one fails.
+func TestWinogradWGradMatchesReference(t *testing.T) {
+	cases := 80
+	if testing.Short() {
+		cases = 25
+	}
+	forEachTierParallel(t, func(t *testing.T, cpu CPU) {
+		kn := cpu.kern()
+		if !kn.wino4 || kn.id == kidGeneric {
+			t.Skip("no F(4×4) kernels on this tier")
+		}
+		r := rand.New(rand.NewPCG(37, uint64(kn.tier)))
+		worst := 0.0
+		for i := 0; i < cases; i++ {
+			cc := winoCase(r)
+			if i%7 == 0 { // many tiles: several chunks
+				cc.n, cc.h, cc.w, cc.c, cc.o = 2+r.IntN(3), 40+r.IntN(30), 40+r.IntN(30), 16+r.IntN(20), 16+r.IntN(20)
+			}
+			x, w, _, y := cc.tensors(r)
+			dy := RandNormal(r.Uint64(), 0, 1, y.shape...)
+			g := convDims("Conv2DBackwardWeights", x, w, dy, nil, cc.p)
+			dw := Full(float32(math.NaN()), w.shape...)
+			winogradWGrad(kn, g, dw.data, x.data, dy.data)
+			want, db := Zeros(w.shape...), Zeros(cc.o)
+			Reference{}.Conv2DBackwardWeights(want, db, x, dy, cc.p)
+			bound := winoWGradErrorBound(x.data, dy.data, cc.n, cc.h, cc.w, cc.c, cc.o, cc.p)
+			worst = max(worst, checkBound(t, "weight gradient "+cc.String(), dw.data, want.data, bound))
+		}
+		t.Logf("largest error: %.3g of the bound", worst)
+	})
+}
+
+// winoWGradErrorBound returns, for each weight gradient dW[o][c][a][b] of
+// the convolution of x [N,H,W,C] by 3×3 kernels under p with output
+// gradients dy [N,OH,OW,O], computed by winogradWGrad in float32, the
+// first-order bound on its rounding error:
+//
+//	|ŝ − s| ≤ (T + 32)·u·W,  W = |Gᵀ|·(Σ_t (|Bᵀ||d_tc||B|) ⊙ (|A||dY_to||Aᵀ|))·|G|
+//
+// with T the tiles (the length of the sums over tiles, in float32 fused
+// multiply-adds and additions), u = 2⁻²⁴ and W the algorithm on absolute
+// values. The input transform contributes 6u, the output gradients' 6u,
+// the last transform 8u (two levels of a sum, a rounded constant and its
+// product, and a final sum) and the reference u: 32 leaves room for the
+// second-order terms.
+func winoWGradErrorBound(x, dy []float32, n, h, wd, c, o int, p ConvParams) []float64 {
+	oh, ow := p.OutSize(h, wd, 3, 3)
+	th, tw := (oh+3)/4, (ow+3)/4
+	abs := func(v float32) float64 { return math.Abs(float64(v)) }
+	bAbs := [6][6]float64{{4, 0, 5, 0, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 4, 0, 5, 0, 1}}
+	aAbs := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, 1, 2, 2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, 1, 8, 8, 1}} // |Aᵀ|
+	gAbs := [6][3]float64{{1. / 4, 0, 0}, {1. / 6, 1. / 6, 1. / 6}, {1. / 6, 1. / 6, 1. / 6}, {1. / 24, 1. / 12, 1. / 6}, {1. / 24, 1. / 12, 1. / 6}, {0, 0, 1}}
+	acc := make([]float64, c*o*36)
+	vh, mh := make([]float64, c*36), make([]float64, o*36)
+	tiles := n * th * tw
+	for nn := 0; nn < n; nn++ {
+		for ty := 0; ty < th; ty++ {
+			for tx := 0; tx < tw; tx++ {
+				for cc := 0; cc < c; cc++ {
+					for e := 0; e < 36; e++ {
+						var s float64
+						for a := 0; a < 6; a++ {
+							for b := 0; b < 6; b++ {
+								iy, ix := 4*ty-p.PadTop+a, 4*tx-p.PadLeft+b
+								if iy >= 0 && iy < h && ix >= 0 && ix < wd {
+									s += bAbs[e/6][a] * abs(x[((nn*h+iy)*wd+ix)*c+cc]) * bAbs[e%6][b]
+								}
+							}
+						}
+						vh[cc*36+e] = s
+					}
+				}
+				for oo := 0; oo < o; oo++ {
+					for e := 0; e < 36; e++ {
+						var s float64
+						for a := 0; a < 4; a++ {
+							for b := 0; b < 4; b++ {
+								if y, xx := 4*ty+a, 4*tx+b; y < oh && xx < ow {
+									s += aAbs[a][e/6] * abs(dy[((nn*oh+y)*ow+xx)*o+oo]) * aAbs[b][e%6]
+								}
+							}
+						}
+						mh[oo*36+e] = s
+					}
+				}
+				for cc := 0; cc < c; cc++ {
+					for oo := 0; oo < o; oo++ {
+						a := acc[(cc*o+oo)*36:]
+						for e := 0; e < 36; e++ {
+							a[e] += vh[cc*36+e] * mh[oo*36+e]
+						}
+					}
+				}
+			}
+		}
+	}
+	bound := make([]float64, o*c*9)
+	for cc := 0; cc < c; cc++ {
+		for oo := 0; oo < o; oo++ {
+			a := acc[(cc*o+oo)*36:]
+			for k := 0; k < 9; k++ {
+				var s float64
+				for i := 0; i < 6; i++ {
+					for j := 0; j < 6; j++ {
+						s += gAbs[i][k/3] * a[6*i+j] * gAbs[j][k%3]
+					}
+				}
+				bound[(oo*c+cc)*9+k] = float64(tiles+32) * 0x1p-24 * s
+			}
+		}
+	}
+	return bound
+}

@@ -93,3 +93,33 @@ func winograd4WeightKernels(kn *gemmKernel, n int, k []float32, ks int, u []floa
 	amd64.Winograd4WeightAVX2(n, &k[0], ks*4, &u[0], us*4, &t[0])
 	return n
 }
+
+// winograd4DYKernels runs Winograd4DYAVX2 on the leading channels of o it
+// takes (multiples of 8), when kn has it, and returns how many (the
+// arguments as for winograd4DYGo; t: 24·8 floats of scratch).
+func winograd4DYKernels(kn *gemmKernel, o int, y []float32, ys, rs int, m []float32, ms int, t []float32) int {
+	n := o &^ 7
+	if !kn.wino4 || n == 0 {
+		return 0
+	}
+	_ = y[3*rs+3*ys+n-1]
+	_ = m[35*ms+n-1]
+	_ = t[24*8-1]
+	amd64.Winograd4DYAVX2(n, &y[0], ys*4, rs*4, &m[0], ms*4, &t[0])
+	return n
+}
+
+// winograd4WGradKernels runs Winograd4WGradAVX2 on the leading lanes of n
+// it takes (multiples of 8), when kn has it, and returns how many (the
+// arguments as for winograd4WGradGo; t: 18·8 floats of scratch).
+func winograd4WGradKernels(kn *gemmKernel, n int, u []float32, us int, w []float32, ws int, t []float32) int {
+	n &^= 7
+	if !kn.wino4 || n == 0 {
+		return 0
+	}
+	_ = u[35*us+n-1]
+	_ = w[8*ws+n-1]
+	_ = t[18*8-1]
+	amd64.Winograd4WGradAVX2(n, &u[0], us*4, &w[0], ws*4, &t[0])
+	return n
+}

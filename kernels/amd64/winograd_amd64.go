@@ -91,3 +91,25 @@ func Winograd4OutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *f
 //
 //go:noescape
 func Winograd4WeightAVX2(n int, k *float32, ks int, u *float32, us int, t *float32)
+
+// Winograd4DYAVX2 is the transpose of Winograd4OutputAVX2, for weight
+// gradients: for channels i < n (n a multiple of 8) of a 4×4 tile of
+// output gradients y[r][c] = y[(r·rs + c·ys)/4 + i] (strides in bytes), it
+// writes A·y·Aᵀ (6×6), element e = 6r + q at m[(e·ms)/4 + i], each
+// column and then each row as a = y0 + y2, b = y1 + y3, c = y0 + 4·y2,
+// d = 2·y1 + 8·y3, z = (y0, a + b, a − b, c + d, c − d, y3) (t: 24·8
+// floats of scratch).
+//
+//go:noescape
+func Winograd4DYAVX2(n int, y *float32, ys, rs int, m *float32, ms int, t *float32)
+
+// Winograd4WGradAVX2 is the transpose of Winograd4WeightAVX2, for weight
+// gradients: for lanes i < n (n a multiple of 8) of the 6×6 blocks
+// z[e] = u[(e·us)/4 + i] it writes Gᵀ·z·G (3×3), tap k = 3a + b at
+// w[(k·ws)/4 + i], each column and then each row as p = z1 + z2, q = z3 +
+// z4, r = z2 − z1, s = z3 − z4, g = ((¼·z0 − p·⅙) + q·(1/24), r·⅙ +
+// s·(1/12), (q·⅙ − p·⅙) + z5), every product by ⅙, 1/12 and 1/24 (rounded
+// to float32) rounded on its own (t: 18·8 floats of scratch).
+//
+//go:noescape
+func Winograd4WGradAVX2(n int, u *float32, us int, w *float32, ws int, t *float32)

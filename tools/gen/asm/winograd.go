@@ -18,6 +18,8 @@ func genWinogradAsm() []byte {
 	genWinograd4Input(&a)
 	genWinograd4Output(&a)
 	genWinograd4Weight(&a)
+	genWinograd4DY(&a)
+	genWinograd4GT(&a)
 	return a.Bytes()
 }
 
@@ -205,5 +207,6 @@ func WinogradInputAVX2(n int, x *float32, xs, rs int, v *float32, vs int)
 func WinogradOutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32)
 `)
 	b.WriteString(genWinograd4Decls())
+	b.WriteString(genWinograd4GradDecls())
 	return b.Bytes()
 }

@@ -362,3 +362,212 @@ func Winograd4OutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *f
 func Winograd4WeightAVX2(n int, k *float32, ks int, u *float32, us int, t *float32)
 `
 }
+
+// wino4DY1D emits A·y, the transpose of the output transform, on y0..y3
+// in Y0–Y3, with 2 in Y13, 4 in Y14 and 8 in Y15:
+//
+//	a = y0 + y2, b = y1 + y3, c = y0 + 4·y2, d = 2·y1 + 8·y3
+//	z0 = y0, z1 = a + b, z2 = a − b, z3 = c + d, z4 = c − d, z5 = y3
+//
+// and returns the registers holding z0..z5.
+func wino4DY1D(a *asm) [6]int {
+	a.f("VADDPS Y2, Y0, Y4")
+	a.f("VADDPS Y3, Y1, Y5")
+	a.f("VMOVAPS Y0, Y6")
+	a.f("VFMADD231PS Y14, Y2, Y6")
+	a.f("VMULPS Y13, Y1, Y7")
+	a.f("VFMADD231PS Y15, Y3, Y7")
+	a.f("VADDPS Y5, Y4, Y8")
+	a.f("VSUBPS Y5, Y4, Y9")
+	a.f("VADDPS Y7, Y6, Y10")
+	a.f("VSUBPS Y7, Y6, Y11")
+	return [6]int{0, 8, 9, 10, 11, 3}
+}
+
+// genWinograd4DY writes Winograd4DYAVX2.
+//
+// Registers: CX channels left; SI dy; R8 ys; R9 rs, R14 3·rs; DI m; R10
+// ms, DX 3·ms, BX 5·ms; R11 t; AX the column or M row pointer.
+func genWinograd4DY(a *asm) {
+	a.raw("\n// func Winograd4DYAVX2(n int, y *float32, ys, rs int, m *float32, ms int, t *float32)\n")
+	a.raw("TEXT ·Winograd4DYAVX2(SB), NOSPLIT, $0-56\n")
+	broadcast(a, 2, 13)
+	broadcast(a, 4, 14)
+	broadcast(a, 8, 15)
+	a.f("MOVQ n+0(FP), CX")
+	a.f("MOVQ y+8(FP), SI")
+	a.f("MOVQ ys+16(FP), R8")
+	a.f("MOVQ rs+24(FP), R9")
+	a.f("MOVQ m+32(FP), DI")
+	a.f("MOVQ ms+40(FP), R10")
+	a.f("MOVQ t+48(FP), R11")
+	a.f("LEAQ (R9)(R9*2), R14")
+	a.f("LEAQ (R10)(R10*2), DX")
+	a.f("LEAQ (R10)(R10*4), BX")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ wd4_done")
+	a.label("wd4_loop")
+	rows := []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R14*1)"}
+	a.f("MOVQ SI, AX")
+	for b := 0; b < 4; b++ { // columns of the 4×4 tile
+		for p := 0; p < 4; p++ {
+			a.f("VMOVUPS %s, Y%d", rows[p], p)
+		}
+		out := wino4DY1D(a)
+		for r, y := range out {
+			a.f("VMOVUPS Y%d, %d(R11)", y, (4*r+b)*32)
+		}
+		if b < 3 {
+			a.f("ADDQ R8, AX")
+		}
+	}
+	cols := []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"}
+	a.f("MOVQ DI, AX")
+	for r := 0; r < 6; r++ {
+		for b := 0; b < 4; b++ {
+			a.f("VMOVUPS %d(R11), Y%d", (4*r+b)*32, b)
+		}
+		out := wino4DY1D(a)
+		for q, y := range out {
+			a.f("VMOVUPS Y%d, %s", y, cols[q])
+		}
+		if r < 5 {
+			a.f("LEAQ (AX)(BX*1), AX")
+			a.f("ADDQ R10, AX")
+		}
+	}
+	a.f("ADDQ $32, SI")
+	a.f("ADDQ $32, DI")
+	a.f("SUBQ $8, CX")
+	a.f("JNE wd4_loop")
+	a.label("wd4_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// The weight gradient's constants: ⅙, 1/12 and 1/24, rounded to float32.
+var (
+	wino4G6  = float32(1.0 / 6)
+	wino4G12 = float32(1.0 / 12)
+	wino4G24 = float32(1.0 / 24)
+)
+
+// wino4GT1D emits Gᵀ·z, the transpose of the weight transform, on z0..z5
+// in Y0–Y5, with ¼ in Y12, ⅙ in Y13, 1/12 in Y14 and 1/24 in Y15:
+//
+//	p = z1 + z2, q = z3 + z4, r = z2 − z1, s = z3 − z4
+//	g0 = (¼·z0 − p·⅙) + q·(1/24)
+//	g1 = r·⅙ + s·(1/12)
+//	g2 = (q·⅙ − p·⅙) + z5
+//
+// (each product by ⅙, 1/12 or 1/24 rounded on its own) and returns the
+// registers holding g0..g2.
+func wino4GT1D(a *asm) [3]int {
+	a.f("VADDPS Y2, Y1, Y6")   // p
+	a.f("VADDPS Y4, Y3, Y7")   // q
+	a.f("VSUBPS Y1, Y2, Y8")   // r
+	a.f("VSUBPS Y4, Y3, Y9")   // s
+	a.f("VMULPS Y13, Y6, Y6")  // p·⅙
+	a.f("VMULPS Y15, Y7, Y10") // q·(1/24)
+	a.f("VMULPS Y13, Y7, Y7")  // q·⅙
+	a.f("VMULPS Y12, Y0, Y0")  // ¼·z0
+	a.f("VSUBPS Y6, Y0, Y0")
+	a.f("VADDPS Y10, Y0, Y0") // g0
+	a.f("VMULPS Y13, Y8, Y8")
+	a.f("VMULPS Y14, Y9, Y9")
+	a.f("VADDPS Y9, Y8, Y8") // g1
+	a.f("VSUBPS Y6, Y7, Y7")
+	a.f("VADDPS Y5, Y7, Y7") // g2
+	return [3]int{0, 8, 7}
+}
+
+// genWinograd4GT writes Winograd4WGradAVX2.
+//
+// Registers: CX lanes left; SI u; R8 us, R9 6·us, R12 18·us, R13 30·us; DI
+// w; R10 ws, DX 3·ws, BX 6·ws; R11 t; AX the column or output row pointer.
+func genWinograd4GT(a *asm) {
+	a.raw("\n// func Winograd4WGradAVX2(n int, u *float32, us int, w *float32, ws int, t *float32)\n")
+	a.raw("TEXT ·Winograd4WGradAVX2(SB), NOSPLIT, $0-48\n")
+	broadcast(a, 0.25, 12)
+	broadcast(a, wino4G6, 13)
+	broadcast(a, wino4G12, 14)
+	broadcast(a, wino4G24, 15)
+	a.f("MOVQ n+0(FP), CX")
+	a.f("MOVQ u+8(FP), SI")
+	a.f("MOVQ us+16(FP), R8")
+	a.f("MOVQ w+24(FP), DI")
+	a.f("MOVQ ws+32(FP), R10")
+	a.f("MOVQ t+40(FP), R11")
+	a.f("LEAQ (R8)(R8*2), R9")
+	a.f("ADDQ R9, R9")          // 6·us
+	a.f("LEAQ (R9)(R9*2), R12") // 18·us
+	a.f("LEAQ (R9)(R9*4), R13") // 30·us
+	a.f("LEAQ (R10)(R10*2), DX")
+	a.f("LEAQ (DX)(DX*1), BX")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ wg4_done")
+	a.label("wg4_loop")
+	rows := []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R12*1)", "(AX)(R9*4)", "(AX)(R13*1)"}
+	a.f("MOVQ SI, AX")
+	for j := 0; j < 6; j++ { // columns of the 6×6 dU
+		for p := 0; p < 6; p++ {
+			a.f("VMOVUPS %s, Y%d", rows[p], p)
+		}
+		out := wino4GT1D(a)
+		for r, y := range out {
+			a.f("VMOVUPS Y%d, %d(R11)", y, (6*r+j)*32)
+		}
+		if j < 5 {
+			a.f("ADDQ R8, AX")
+		}
+	}
+	cols := []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)"}
+	a.f("MOVQ DI, AX")
+	for r := 0; r < 3; r++ {
+		for j := 0; j < 6; j++ {
+			a.f("VMOVUPS %d(R11), Y%d", (6*r+j)*32, j)
+		}
+		out := wino4GT1D(a)
+		for c, y := range out {
+			a.f("VMOVUPS Y%d, %s", y, cols[c])
+		}
+		if r < 2 {
+			a.f("ADDQ DX, AX")
+		}
+	}
+	a.f("ADDQ $32, SI")
+	a.f("ADDQ $32, DI")
+	a.f("SUBQ $8, CX")
+	a.f("JNE wg4_loop")
+	a.label("wg4_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// genWinograd4GradDecls writes the Go declarations of the F(4×4, 3×3)
+// weight-gradient kernels.
+func genWinograd4GradDecls() string {
+	return `
+// Winograd4DYAVX2 is the transpose of Winograd4OutputAVX2, for weight
+// gradients: for channels i < n (n a multiple of 8) of a 4×4 tile of
+// output gradients y[r][c] = y[(r·rs + c·ys)/4 + i] (strides in bytes), it
+// writes A·y·Aᵀ (6×6), element e = 6r + q at m[(e·ms)/4 + i], each
+// column and then each row as a = y0 + y2, b = y1 + y3, c = y0 + 4·y2,
+// d = 2·y1 + 8·y3, z = (y0, a + b, a − b, c + d, c − d, y3) (t: 24·8
+// floats of scratch).
+//
+//go:noescape
+func Winograd4DYAVX2(n int, y *float32, ys, rs int, m *float32, ms int, t *float32)
+
+// Winograd4WGradAVX2 is the transpose of Winograd4WeightAVX2, for weight
+// gradients: for lanes i < n (n a multiple of 8) of the 6×6 blocks
+// z[e] = u[(e·us)/4 + i] it writes Gᵀ·z·G (3×3), tap k = 3a + b at
+// w[(k·ws)/4 + i], each column and then each row as p = z1 + z2, q = z3 +
+// z4, r = z2 − z1, s = z3 − z4, g = ((¼·z0 − p·⅙) + q·(1/24), r·⅙ +
+// s·(1/12), (q·⅙ − p·⅙) + z5), every product by ⅙, 1/12 and 1/24 (rounded
+// to float32) rounded on its own (t: 18·8 floats of scratch).
+//
+//go:noescape
+func Winograd4WGradAVX2(n int, u *float32, us int, w *float32, ws int, t *float32)
+`
+}

@@ -25,17 +25,6 @@ func TestWinograd4Kernels(t *testing.T) {
 		t.Helper()
 		checkSameBits(t, "F(4×4) kernels", what, got, want)
 	}
-	nan := func(n int) []float32 {
-		s := make([]float32, n)
-		fill(s, float32(math.NaN()))
-		return s
-	}
-	near := func(what string, got float32, want float64) {
-		t.Helper()
-		if d := math.Abs(float64(got) - want); d > 1e-5*(1+math.Abs(want)) {
-			t.Fatalf("%s: %v, want %v", what, got, want)
-		}
-	}
 	bt := [6][6]float64{{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
 		{0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}}
 	at := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
@@ -46,7 +35,7 @@ func TestWinograd4Kernels(t *testing.T) {
 		// input: a 6×6 patch
 		xs, rs, vs := n+3, 6*n+19, n+5
 		x := rnd(5*rs + 5*xs + n)
-		v, vGo := nan(36*vs), nan(36*vs)
+		v, vGo := nanFloats(36*vs), nanFloats(36*vs)
 		i := winograd4InputKernels(&kn, n, x, xs, rs, v, vs, tmp)
 		if kn.wino4 && i != n&^7 {
 			t.Fatalf("the input kernel took %d of %d channels", i, n)
@@ -62,14 +51,14 @@ func TestWinograd4Kernels(t *testing.T) {
 						want += bt[e/6][a] * float64(x[a*rs+b*xs+ch]) * bt[e%6][b]
 					}
 				}
-				near(fmt.Sprintf("input n=%d channel %d element %d", n, ch, e), vGo[e*vs+ch], want)
+				nearTransform(t, fmt.Sprintf("input n=%d channel %d element %d", n, ch, e), vGo[e*vs+ch], want)
 			}
 		}
 
 		// output: 6×6 products to a 4×4 tile
 		ms, ys, yr := n+7, n+2, 4*n+11
 		m, bias := rnd(35*ms+n), rnd(n)
-		y, yGo := nan(3*yr+3*ys+n+5), nan(3*yr+3*ys+n+5)
+		y, yGo := nanFloats(3*yr+3*ys+n+5), nanFloats(3*yr+3*ys+n+5)
 		i = winograd4OutputKernels(&kn, n, m, ms, y, ys, yr, bias, tmp)
 		if kn.wino4 && i != n&^7 {
 			t.Fatalf("the output kernel took %d of %d channels", i, n)
@@ -86,7 +75,7 @@ func TestWinograd4Kernels(t *testing.T) {
 							want += at[r][a] * float64(m[(6*a+b)*ms+ch]) * at[c][b]
 						}
 					}
-					near(fmt.Sprintf("output n=%d channel %d (%d,%d)", n, ch, r, c), yGo[r*yr+c*ys+ch], want)
+					nearTransform(t, fmt.Sprintf("output n=%d channel %d (%d,%d)", n, ch, r, c), yGo[r*yr+c*ys+ch], want)
 				}
 			}
 		}
@@ -94,7 +83,7 @@ func TestWinograd4Kernels(t *testing.T) {
 		// weights: lanes of 3×3 kernels
 		ks, us := n+9, n+4
 		k := rnd(8*ks + n)
-		u, uGo := nan(36*us), nan(36*us)
+		u, uGo := nanFloats(36*us), nanFloats(36*us)
 		i = winograd4WeightKernels(&kn, n, k, ks, u, us, tmp)
 		if kn.wino4 && i != n&^7 {
 			t.Fatalf("the weight kernel took %d of %d lanes", i, n)
@@ -110,7 +99,7 @@ func TestWinograd4Kernels(t *testing.T) {
 						want += gm[e/6][a] * float64(k[(3*a+b)*ks+l]) * gm[e%6][b]
 					}
 				}
-				near(fmt.Sprintf("weights n=%d lane %d element %d", n, l, e), uGo[e*us+l], want)
+				nearTransform(t, fmt.Sprintf("weights n=%d lane %d element %d", n, l, e), uGo[e*us+l], want)
 			}
 		}
 	}
@@ -126,17 +115,6 @@ func TestWinograd4GradKernels(t *testing.T) {
 		kn.wino4 = false
 	}
 	r := rand.New(rand.NewPCG(31, 0))
-	nan := func(n int) []float32 {
-		s := make([]float32, n)
-		fill(s, float32(math.NaN()))
-		return s
-	}
-	near := func(what string, got float32, want float64) {
-		t.Helper()
-		if d := math.Abs(float64(got) - want); d > 1e-5*(1+math.Abs(want)) {
-			t.Fatalf("%s: %v, want %v", what, got, want)
-		}
-	}
 	at := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
 	gm := [6][3]float64{{1. / 4, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
 		{1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}}
@@ -144,7 +122,7 @@ func TestWinograd4GradKernels(t *testing.T) {
 	for _, n := range []int{1, 5, 8, 13, 16, 24, 31, 40, 64, 136} {
 		ys, rs, ms := n+3, 4*n+9, n+6
 		y := randFloats(r, 3*rs+3*ys+n)
-		m, mGo := nan(36*ms), nan(36*ms)
+		m, mGo := nanFloats(36*ms), nanFloats(36*ms)
 		i := winograd4DYKernels(&kn, n, y, ys, rs, m, ms, tmp)
 		if kn.wino4 && i != n&^7 {
 			t.Fatalf("the output-gradient kernel took %d of %d channels", i, n)
@@ -160,13 +138,13 @@ func TestWinograd4GradKernels(t *testing.T) {
 						want += at[a][e/6] * float64(y[a*rs+b*ys+ch]) * at[b][e%6]
 					}
 				}
-				near(fmt.Sprintf("output gradients n=%d channel %d element %d", n, ch, e), mGo[e*ms+ch], want)
+				nearTransform(t, fmt.Sprintf("output gradients n=%d channel %d element %d", n, ch, e), mGo[e*ms+ch], want)
 			}
 		}
 
 		us, ws := n+4, n+7
 		u := randFloats(r, 35*us+n)
-		w, wGo := nan(8*ws+n+3), nan(8*ws+n+3)
+		w, wGo := nanFloats(8*ws+n+3), nanFloats(8*ws+n+3)
 		i = winograd4WGradKernels(&kn, n, u, us, w, ws, tmp)
 		if kn.wino4 && i != n&^7 {
 			t.Fatalf("the weight-gradient kernel took %d of %d lanes", i, n)
@@ -182,7 +160,7 @@ func TestWinograd4GradKernels(t *testing.T) {
 						want += gm[a][k/3] * float64(u[(6*a+b)*us+l]) * gm[b][k%3]
 					}
 				}
-				near(fmt.Sprintf("weight gradients n=%d lane %d tap %d", n, l, k), wGo[k*ws+l], want)
+				nearTransform(t, fmt.Sprintf("weight gradients n=%d lane %d tap %d", n, l, k), wGo[k*ws+l], want)
 			}
 		}
 	}
@@ -303,4 +281,20 @@ func winoWGradErrorBound(x, dy []float32, n, h, wd, c, o int, p ConvParams) []fl
 		}
 	}
 	return bound
+}
+
+// nanFloats returns n NaNs: guards that a kernel must overwrite or leave.
+func nanFloats(n int) []float32 {
+	s := make([]float32, n)
+	fill(s, float32(math.NaN()))
+	return s
+}
+
+// nearTransform fails unless a Go twin's float32 result is within 1e-5
+// (relative, or absolute below 1) of the transform computed in float64.
+func nearTransform(t *testing.T, what string, got float32, want float64) {
+	t.Helper()
+	if d := math.Abs(float64(got) - want); d > 1e-5*(1+math.Abs(want)) {
+		t.Fatalf("%s: %v, want %v", what, got, want)
+	}
 }

@@ -25,6 +25,74 @@ func broadcast(a *asm, v float32, r int) {
 	a.f("VBROADCASTSS X%d, Y%d", r, r)
 }
 
+// wino4Plan is one F(4×4) transform kernel's loop, for wino4Loop.
+type wino4Plan struct {
+	prefix     string           // the labels' prefix
+	loads      []string         // pass 1: a column's inputs, addressed from AX
+	colStep    string           // moves AX to the next column
+	cols       int              // the input's columns: pass 2's inputs a row
+	oneD       func(*asm) []int // the 1-D transform, inputs in Y0…: its outputs' registers
+	scratch    string           // the register holding t
+	beforeRows string           // emitted between the passes, if not ""
+	perOut     func(*asm, int)  // emitted on each output register before its store, if not nil
+	stores     []string         // pass 2: a row's outputs, addressed from AX
+	rowStep    []string         // move AX to the next row of outputs
+	bumps      []string         // the pointers that advance 8 floats a step
+}
+
+// wino4Loop emits the loop of a two-pass transform kernel, 8 channels a
+// step, CX counting them down: with AX at SI, the 1-D transform of every
+// column of the input into t (its rows the transform's outputs, at (cols·r
+// + col)·32 bytes); then, with AX at DI, the transform of every row of t
+// into the outputs.
+func wino4Loop(a *asm, p wino4Plan) {
+	a.label(p.prefix + "_loop")
+	a.f("MOVQ SI, AX")
+	rows := 0
+	for col := 0; col < p.cols; col++ {
+		for i, ld := range p.loads {
+			a.f("VMOVUPS %s, Y%d", ld, i)
+		}
+		out := p.oneD(a)
+		rows = len(out)
+		for r, y := range out {
+			a.f("VMOVUPS Y%d, %d(%s)", y, (p.cols*r+col)*32, p.scratch)
+		}
+		if col < p.cols-1 {
+			a.f(p.colStep)
+		}
+	}
+	if p.beforeRows != "" {
+		a.f(p.beforeRows)
+	}
+	a.f("MOVQ DI, AX")
+	for r := 0; r < rows; r++ {
+		for j := 0; j < p.cols; j++ {
+			a.f("VMOVUPS %d(%s), Y%d", (p.cols*r+j)*32, p.scratch, j)
+		}
+		out := p.oneD(a)
+		for q, y := range out {
+			if p.perOut != nil {
+				p.perOut(a, y)
+			}
+			a.f("VMOVUPS Y%d, %s", y, p.stores[q])
+		}
+		if r < rows-1 {
+			for _, st := range p.rowStep {
+				a.f(st)
+			}
+		}
+	}
+	for _, ptr := range p.bumps {
+		a.f("ADDQ $32, %s", ptr)
+	}
+	a.f("SUBQ $8, CX")
+	a.f("JNE %s_loop", p.prefix)
+	a.label(p.prefix + "_done")
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
 // wino4In1D emits the 1-D input transform Bᵀ·d of F(4×4, 3×3) on d0..d5
 // in Y0–Y5, with 4 in Y13, 2 in Y14 and 5 in Y15:
 //
@@ -77,43 +145,17 @@ func genWinograd4Input(a *asm) {
 	a.f("LEAQ (R10)(R10*4), BX")
 	a.f("TESTQ CX, CX")
 	a.f("JEQ wi4_done")
-	a.label("wi4_loop")
-	rows := []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R14*1)", "(AX)(R9*4)", "(AX)(R15*1)"}
-	a.f("MOVQ SI, AX")
-	for b := 0; b < 6; b++ {
-		for p := 0; p < 6; p++ {
-			a.f("VMOVUPS %s, Y%d", rows[p], p)
-		}
-		out := wino4In1D(a)
-		for r, y := range out {
-			a.f("VMOVUPS Y%d, %d(R11)", y, (6*r+b)*32)
-		}
-		if b < 5 {
-			a.f("ADDQ R8, AX")
-		}
-	}
-	cols := []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"}
-	a.f("MOVQ DI, AX")
-	for r := 0; r < 6; r++ {
-		for b := 0; b < 6; b++ {
-			a.f("VMOVUPS %d(R11), Y%d", (6*r+b)*32, b)
-		}
-		out := wino4In1D(a)
-		for q, y := range out {
-			a.f("VMOVUPS Y%d, %s", y, cols[q])
-		}
-		if r < 5 {
-			a.f("LEAQ (AX)(BX*1), AX")
-			a.f("ADDQ R10, AX")
-		}
-	}
-	a.f("ADDQ $32, SI")
-	a.f("ADDQ $32, DI")
-	a.f("SUBQ $8, CX")
-	a.f("JNE wi4_loop")
-	a.label("wi4_done")
-	a.f("VZEROUPPER")
-	a.f("RET")
+	wino4Loop(a, wino4Plan{
+		prefix:  "wi4",
+		loads:   []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R14*1)", "(AX)(R9*4)", "(AX)(R15*1)"},
+		colStep: "ADDQ R8, AX",
+		cols:    6,
+		oneD:    func(a *asm) []int { r := wino4In1D(a); return r[:] },
+		scratch: "R11",
+		stores:  []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"},
+		rowStep: []string{"LEAQ (AX)(BX*1), AX", "ADDQ R10, AX"},
+		bumps:   []string{"SI", "DI"},
+	})
 }
 
 // wino4Out1D emits the 1-D output transform Aᵀ·m of F(4×4, 3×3) on m0..m5
@@ -164,45 +206,19 @@ func genWinograd4Output(a *asm) {
 	a.f("LEAQ (R10)(R10*2), R11")
 	a.f("TESTQ CX, CX")
 	a.f("JEQ wo4_done")
-	a.label("wo4_loop")
-	rows := []string{"(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)", "(AX)(R8*4)", "(AX)(R12*1)"}
-	a.f("MOVQ SI, AX")
-	for j := 0; j < 6; j++ {
-		for p := 0; p < 6; p++ {
-			a.f("VMOVUPS %s, Y%d", rows[p], p)
-		}
-		out := wino4Out1D(a)
-		for r, y := range out {
-			a.f("VMOVUPS Y%d, %d(R14)", y, (6*r+j)*32)
-		}
-		if j < 5 {
-			a.f("ADDQ R13, AX")
-		}
-	}
-	a.f("VMOVUPS (DX), Y15")
-	cols := []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(R11*1)"}
-	a.f("MOVQ DI, AX")
-	for r := 0; r < 4; r++ {
-		for j := 0; j < 6; j++ {
-			a.f("VMOVUPS %d(R14), Y%d", (6*r+j)*32, j)
-		}
-		out := wino4Out1D(a)
-		for c, y := range out {
-			a.f("VADDPS Y15, Y%d, Y%d", y, y)
-			a.f("VMOVUPS Y%d, %s", y, cols[c])
-		}
-		if r < 3 {
-			a.f("ADDQ BX, AX")
-		}
-	}
-	a.f("ADDQ $32, SI")
-	a.f("ADDQ $32, DI")
-	a.f("ADDQ $32, DX")
-	a.f("SUBQ $8, CX")
-	a.f("JNE wo4_loop")
-	a.label("wo4_done")
-	a.f("VZEROUPPER")
-	a.f("RET")
+	wino4Loop(a, wino4Plan{
+		prefix:     "wo4",
+		loads:      []string{"(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)", "(AX)(R8*4)", "(AX)(R12*1)"},
+		colStep:    "ADDQ R13, AX",
+		cols:       6,
+		oneD:       func(a *asm) []int { r := wino4Out1D(a); return r[:] },
+		scratch:    "R14",
+		beforeRows: "VMOVUPS (DX), Y15",
+		perOut:     func(a *asm, y int) { a.f("VADDPS Y15, Y%d, Y%d", y, y) },
+		stores:     []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(R11*1)"},
+		rowStep:    []string{"ADDQ BX, AX"},
+		bumps:      []string{"SI", "DI", "DX"},
+	})
 }
 
 // The weight transform's constants: G's rows are ¼·g0, −⅙·(g0 + g1 + g2),
@@ -260,43 +276,17 @@ func genWinograd4Weight(a *asm) {
 	a.f("LEAQ (R10)(R10*4), BX")
 	a.f("TESTQ CX, CX")
 	a.f("JEQ ww4_done")
-	a.label("ww4_loop")
-	// columns j of g: taps j, 3 + j, 6 + j
-	a.f("MOVQ SI, AX")
-	for j := 0; j < 3; j++ {
-		a.f("VMOVUPS (AX), Y0")
-		a.f("VMOVUPS (AX)(R9*1), Y1")
-		a.f("VMOVUPS (AX)(R9*2), Y2")
-		out := wino4W1D(a)
-		for r, y := range out {
-			a.f("VMOVUPS Y%d, %d(R11)", y, (3*r+j)*32)
-		}
-		if j < 2 {
-			a.f("ADDQ R8, AX")
-		}
-	}
-	cols := []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"}
-	a.f("MOVQ DI, AX")
-	for r := 0; r < 6; r++ {
-		for j := 0; j < 3; j++ {
-			a.f("VMOVUPS %d(R11), Y%d", (3*r+j)*32, j)
-		}
-		out := wino4W1D(a)
-		for q, y := range out {
-			a.f("VMOVUPS Y%d, %s", y, cols[q])
-		}
-		if r < 5 {
-			a.f("LEAQ (AX)(BX*1), AX")
-			a.f("ADDQ R10, AX")
-		}
-	}
-	a.f("ADDQ $32, SI")
-	a.f("ADDQ $32, DI")
-	a.f("SUBQ $8, CX")
-	a.f("JNE ww4_loop")
-	a.label("ww4_done")
-	a.f("VZEROUPPER")
-	a.f("RET")
+	wino4Loop(a, wino4Plan{
+		prefix:  "ww4",
+		loads:   []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)"}, // taps j, 3 + j, 6 + j
+		colStep: "ADDQ R8, AX",
+		cols:    3,
+		oneD:    func(a *asm) []int { r := wino4W1D(a); return r[:] },
+		scratch: "R11",
+		stores:  []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"},
+		rowStep: []string{"LEAQ (AX)(BX*1), AX", "ADDQ R10, AX"},
+		bumps:   []string{"SI", "DI"},
+	})
 }
 
 // genWinograd4Decls writes the Go declarations of the F(4×4, 3×3)
@@ -406,43 +396,17 @@ func genWinograd4DY(a *asm) {
 	a.f("LEAQ (R10)(R10*4), BX")
 	a.f("TESTQ CX, CX")
 	a.f("JEQ wd4_done")
-	a.label("wd4_loop")
-	rows := []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R14*1)"}
-	a.f("MOVQ SI, AX")
-	for b := 0; b < 4; b++ { // columns of the 4×4 tile
-		for p := 0; p < 4; p++ {
-			a.f("VMOVUPS %s, Y%d", rows[p], p)
-		}
-		out := wino4DY1D(a)
-		for r, y := range out {
-			a.f("VMOVUPS Y%d, %d(R11)", y, (4*r+b)*32)
-		}
-		if b < 3 {
-			a.f("ADDQ R8, AX")
-		}
-	}
-	cols := []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"}
-	a.f("MOVQ DI, AX")
-	for r := 0; r < 6; r++ {
-		for b := 0; b < 4; b++ {
-			a.f("VMOVUPS %d(R11), Y%d", (4*r+b)*32, b)
-		}
-		out := wino4DY1D(a)
-		for q, y := range out {
-			a.f("VMOVUPS Y%d, %s", y, cols[q])
-		}
-		if r < 5 {
-			a.f("LEAQ (AX)(BX*1), AX")
-			a.f("ADDQ R10, AX")
-		}
-	}
-	a.f("ADDQ $32, SI")
-	a.f("ADDQ $32, DI")
-	a.f("SUBQ $8, CX")
-	a.f("JNE wd4_loop")
-	a.label("wd4_done")
-	a.f("VZEROUPPER")
-	a.f("RET")
+	wino4Loop(a, wino4Plan{
+		prefix:  "wd4",
+		loads:   []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R14*1)"},
+		colStep: "ADDQ R8, AX",
+		cols:    4,
+		oneD:    func(a *asm) []int { r := wino4DY1D(a); return r[:] },
+		scratch: "R11",
+		stores:  []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"},
+		rowStep: []string{"LEAQ (AX)(BX*1), AX", "ADDQ R10, AX"},
+		bumps:   []string{"SI", "DI"},
+	})
 }
 
 // The weight gradient's constants: ⅙, 1/12 and 1/24, rounded to float32.
@@ -506,42 +470,17 @@ func genWinograd4GT(a *asm) {
 	a.f("LEAQ (DX)(DX*1), BX")
 	a.f("TESTQ CX, CX")
 	a.f("JEQ wg4_done")
-	a.label("wg4_loop")
-	rows := []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R12*1)", "(AX)(R9*4)", "(AX)(R13*1)"}
-	a.f("MOVQ SI, AX")
-	for j := 0; j < 6; j++ { // columns of the 6×6 dU
-		for p := 0; p < 6; p++ {
-			a.f("VMOVUPS %s, Y%d", rows[p], p)
-		}
-		out := wino4GT1D(a)
-		for r, y := range out {
-			a.f("VMOVUPS Y%d, %d(R11)", y, (6*r+j)*32)
-		}
-		if j < 5 {
-			a.f("ADDQ R8, AX")
-		}
-	}
-	cols := []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)"}
-	a.f("MOVQ DI, AX")
-	for r := 0; r < 3; r++ {
-		for j := 0; j < 6; j++ {
-			a.f("VMOVUPS %d(R11), Y%d", (6*r+j)*32, j)
-		}
-		out := wino4GT1D(a)
-		for c, y := range out {
-			a.f("VMOVUPS Y%d, %s", y, cols[c])
-		}
-		if r < 2 {
-			a.f("ADDQ DX, AX")
-		}
-	}
-	a.f("ADDQ $32, SI")
-	a.f("ADDQ $32, DI")
-	a.f("SUBQ $8, CX")
-	a.f("JNE wg4_loop")
-	a.label("wg4_done")
-	a.f("VZEROUPPER")
-	a.f("RET")
+	wino4Loop(a, wino4Plan{
+		prefix:  "wg4",
+		loads:   []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R12*1)", "(AX)(R9*4)", "(AX)(R13*1)"},
+		colStep: "ADDQ R8, AX",
+		cols:    6,
+		oneD:    func(a *asm) []int { r := wino4GT1D(a); return r[:] },
+		scratch: "R11",
+		stores:  []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)"},
+		rowStep: []string{"ADDQ DX, AX"},
+		bumps:   []string{"SI", "DI"},
+	})
 }
 
 // genWinograd4GradDecls writes the Go declarations of the F(4×4, 3×3)

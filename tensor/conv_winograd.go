@@ -13,12 +13,13 @@ import (
 // and backward data. Backward data at stride 1 is the forward convolution
 // of dy by the weights transposed to [C][O] and flipped by 180°, under
 // padding 2 − pad (flippedGeom): the same code, with the flip read while
-// the weights are transformed. Weight gradients keep their own paths.
+// the weights are transformed. Weight gradients run on the F(4×4, 3×3)
+// path of conv_winograd_wgrad.go, or on their own direct paths.
 //
-// What follows describes F(2×2, 3×3). Tiers with the F(4×4, 3×3)
-// transform kernels run 4×4 tiles instead where they pay (winoTile; see
-// conv_winograd4.go): 36 elements instead of 16, 6×6 patches, the rest
-// the same.
+// What follows describes F(2×2, 3×3), its numbers included. Tiers with
+// the F(4×4, 3×3) transform kernels run 4×4 tiles instead where they pay
+// (winoTile; see conv_winograd4.go): 36 elements instead of 16, 6×6
+// patches, chunks sized by winoChunk's F(4×4) rule, the rest the same.
 //
 // Each 2×2 block of outputs (a tile) of one image and output channel o is
 //
@@ -349,6 +350,9 @@ func (c *winoCall) transformWeights(o0, o1 int) {
 				}
 				direct := unr == wl
 				if c.m == 4 { // the assembly tiers only: direct
+					if !direct {
+						panic("tensor: Winograd F(4×4) weights need panels one weight block wide")
+					}
 					u := c.u[(jp*C+c0)*unr:]
 					kf := unsafe.Slice(&k[0][0], len(k)*len(k[0])) // the taps, flat
 					i := winograd4WeightKernels(c.kn, n, kf, len(k[0]), u, c.us, t4[:])
@@ -442,6 +446,12 @@ func winoWeightBlock(k *[9][winoWC * winoWL]float32, out *[16][]float32, n int) 
 	}
 }
 
+// tileAt returns the image, tile row and tile column of tile t (tiles are
+// numbered over images, tile rows and tile columns).
+func (c *winoCall) tileAt(t int) (n, ty, tx int) {
+	return t / (c.tw * c.th), t / c.tw % c.th, t % c.tw
+}
+
 // inputTransform writes V_e[tt][c] = (Bᵀ·d·B)[e] for the tiles [t0,
 // t0+nt), with
 //
@@ -459,9 +469,7 @@ func (c *winoCall) inputTransform(s *winoScratch, t0, nt int) {
 	pa := c.m + 2 // the patch's side
 	for tt := 0; tt < nt; tt++ {
 		t := t0 + tt
-		tx := t % c.tw
-		ty := t / c.tw % c.th
-		n := t / (c.tw * c.th)
+		n, ty, tx := c.tileAt(t)
 		iy0, ix0 := c.m*ty-g.p.PadTop, c.m*tx-g.p.PadLeft
 		src, xs, rs := c.x, C, g.w*C
 		if iy0 >= 0 && iy0+pa <= g.h && ix0 >= 0 && ix0+pa <= g.w {
@@ -575,9 +583,7 @@ func (c *winoCall) outputTransform(s *winoScratch, t0, nt int) {
 	}
 	for tt := 0; tt < nt; tt++ {
 		t := t0 + tt
-		tx := t % c.tw
-		ty := t / c.tw % c.th
-		n := t / (c.tw * c.th)
+		n, ty, tx := c.tileAt(t)
 		tm := c.m
 		full := tm*ty+tm-1 < g.oh && tm*tx+tm-1 < g.ow
 		dst, ys, rs := s.out, O, tm*O

@@ -15,10 +15,16 @@ package tensor
 // against F(2×2, 3×3)'s 4 and the direct method's 9, so the 36 GEMMs do
 // 1.78× less work than F(2×2)'s 16. Its transforms cost about as much per
 // output, and its V and M are 2.25/4 as large per output. The price is
-// accuracy: the transforms' larger coefficients make each output's error
-// bound several times F(2×2)'s (winoErrorBound in the tests derives both),
-// still far below the direct method's error in float16 and, on the layers
-// of ResNet-18, ~1e-6 relative in practice.
+// accuracy: the transforms' larger coefficients (up to 5 in Bᵀ, 8 in Aᵀ)
+// make each output's error bound about 4 to 36 times F(2×2)'s
+// (winoErrorBound in the tests derives both). In practice ResNet-18 at
+// 224² imported from ONNX gave outputs within 7.7e-7 of ONNX Runtime's
+// (relative to the largest; 5.2e-7 with F(2×2)).
+//
+// Products by 2, 4 and 8 are exact (unless they overflow, beyond about
+// 1e37), so the kernels' fused multiply-adds round as the Go twins'
+// separate products and sums do; products by other constants are separate
+// multiplications in both.
 //
 // The three transforms run in the kernels of kernels/amd64
 // (Winograd4InputAVX2, Winograd4OutputAVX2, Winograd4WeightAVX2: 8 channels
@@ -157,11 +163,12 @@ func winograd4WeightGo(lo, hi int, k []float32, ks int, u []float32, us int) {
 	}
 }
 
-// The weight transform's constants, rounded to float32 as the kernel
-// holds them.
+// The constants of the weight transform (G) and of its transpose (Gᵀ, the
+// weight gradient), rounded to float32 as the kernels hold them.
 const (
-	wino4Sixth = float32(-1.0 / 6)
-	wino4T24   = float32(1.0 / 24)
+	wino4G6  = float32(1.0 / 6)
+	wino4G12 = float32(1.0 / 12)
+	wino4G24 = float32(1.0 / 24)
 )
 
 // wino4W1D is G·g for one column or row g, as Winograd4WeightAVX2 does it.
@@ -170,10 +177,10 @@ func wino4W1D(g [3]float32) [6]float32 {
 	r := g[0] + 4*g[2]
 	return [6]float32{
 		0.25 * g[0],
-		(s + g[1]) * wino4Sixth,
-		(s - g[1]) * wino4Sixth,
-		(r + 2*g[1]) * wino4T24,
-		(r - 2*g[1]) * wino4T24,
+		(s + g[1]) * -wino4G6,
+		(s - g[1]) * -wino4G6,
+		(r + 2*g[1]) * wino4G24,
+		(r - 2*g[1]) * wino4G24,
 		g[2],
 	}
 }

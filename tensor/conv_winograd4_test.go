@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/graftml/graft/kernels"
@@ -14,22 +15,13 @@ import (
 // n mod 8, strides wider than the data, NaN guards where nothing may be
 // written), and the Go twins against the transforms' matrices in float64.
 func TestWinograd4Kernels(t *testing.T) {
-	kn := *gemmKernelFor(kernels.AVX2)
-	kn.wino4 = true
-	if ok, _ := kernels.Supported(kernels.AVX2); !ok || kn.id == kidGeneric {
-		kn.wino4 = false // the Go twins alone
-	}
+	kn := wino4TestKernel()
 	r := rand.New(rand.NewPCG(29, 0))
 	rnd := func(n int) []float32 { return randFloats(r, n) }
 	same := func(what string, got, want []float32) {
 		t.Helper()
 		checkSameBits(t, "F(4×4) kernels", what, got, want)
 	}
-	bt := [6][6]float64{{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-		{0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}}
-	at := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
-	gm := [6][3]float64{{1. / 4, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
-		{1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}}
 	tmp := make([]float32, 36*8)
 	for _, n := range []int{1, 5, 8, 13, 16, 24, 31, 40, 64, 136} {
 		// input: a 6×6 patch
@@ -48,7 +40,7 @@ func TestWinograd4Kernels(t *testing.T) {
 				var want float64
 				for a := 0; a < 6; a++ {
 					for b := 0; b < 6; b++ {
-						want += bt[e/6][a] * float64(x[a*rs+b*xs+ch]) * bt[e%6][b]
+						want += wino4BT[e/6][a] * float64(x[a*rs+b*xs+ch]) * wino4BT[e%6][b]
 					}
 				}
 				nearTransform(t, fmt.Sprintf("input n=%d channel %d element %d", n, ch, e), vGo[e*vs+ch], want)
@@ -72,7 +64,7 @@ func TestWinograd4Kernels(t *testing.T) {
 					want := float64(bias[ch])
 					for a := 0; a < 6; a++ {
 						for b := 0; b < 6; b++ {
-							want += at[r][a] * float64(m[(6*a+b)*ms+ch]) * at[c][b]
+							want += wino4AT[r][a] * float64(m[(6*a+b)*ms+ch]) * wino4AT[c][b]
 						}
 					}
 					nearTransform(t, fmt.Sprintf("output n=%d channel %d (%d,%d)", n, ch, r, c), yGo[r*yr+c*ys+ch], want)
@@ -96,7 +88,7 @@ func TestWinograd4Kernels(t *testing.T) {
 				var want float64
 				for a := 0; a < 3; a++ {
 					for b := 0; b < 3; b++ {
-						want += gm[e/6][a] * float64(k[(3*a+b)*ks+l]) * gm[e%6][b]
+						want += wino4G[e/6][a] * float64(k[(3*a+b)*ks+l]) * wino4G[e%6][b]
 					}
 				}
 				nearTransform(t, fmt.Sprintf("weights n=%d lane %d element %d", n, l, e), uGo[e*us+l], want)
@@ -109,15 +101,8 @@ func TestWinograd4Kernels(t *testing.T) {
 // (Winograd4DYAVX2, Winograd4WGradAVX2) against their Go twins bit for bit
 // and the twins against the matrices in float64, as TestWinograd4Kernels.
 func TestWinograd4GradKernels(t *testing.T) {
-	kn := *gemmKernelFor(kernels.AVX2)
-	kn.wino4 = true
-	if ok, _ := kernels.Supported(kernels.AVX2); !ok || kn.id == kidGeneric {
-		kn.wino4 = false
-	}
+	kn := wino4TestKernel()
 	r := rand.New(rand.NewPCG(31, 0))
-	at := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
-	gm := [6][3]float64{{1. / 4, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
-		{1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}}
 	tmp := make([]float32, 36*8)
 	for _, n := range []int{1, 5, 8, 13, 16, 24, 31, 40, 64, 136} {
 		ys, rs, ms := n+3, 4*n+9, n+6
@@ -135,7 +120,7 @@ func TestWinograd4GradKernels(t *testing.T) {
 				var want float64
 				for a := 0; a < 4; a++ {
 					for b := 0; b < 4; b++ {
-						want += at[a][e/6] * float64(y[a*rs+b*ys+ch]) * at[b][e%6]
+						want += wino4AT[a][e/6] * float64(y[a*rs+b*ys+ch]) * wino4AT[b][e%6]
 					}
 				}
 				nearTransform(t, fmt.Sprintf("output gradients n=%d channel %d element %d", n, ch, e), mGo[e*ms+ch], want)
@@ -157,7 +142,7 @@ func TestWinograd4GradKernels(t *testing.T) {
 				var want float64
 				for a := 0; a < 6; a++ {
 					for b := 0; b < 6; b++ {
-						want += gm[a][k/3] * float64(u[(6*a+b)*us+l]) * gm[b][k%3]
+						want += wino4G[a][k/3] * float64(u[(6*a+b)*us+l]) * wino4G[b][k%3]
 					}
 				}
 				nearTransform(t, fmt.Sprintf("weight gradients n=%d lane %d tap %d", n, l, k), wGo[k*ws+l], want)
@@ -168,14 +153,15 @@ func TestWinograd4GradKernels(t *testing.T) {
 
 // TestWinogradWGradMatchesReference runs the Winograd weight gradient
 // itself on random eligible convolutions on every tier with the F(4×4)
-// kernels, on one and two threads, against the float64 reference within
-// winoWGradErrorBound; gradients start as NaN, so a missed one fails.
+// kernels against the float64 reference within winoWGradErrorBound
+// (gradients start as NaN, so a missed one fails), and on 1, 2 and 3
+// threads bit for bit alike.
 func TestWinogradWGradMatchesReference(t *testing.T) {
 	cases := 80
 	if testing.Short() {
 		cases = 25
 	}
-	forEachTierParallel(t, func(t *testing.T, cpu CPU) {
+	forEachTier(t, func(t *testing.T, cpu CPU) {
 		kn := cpu.kern()
 		if !kn.wino4 || kn.id == kidGeneric {
 			t.Skip("no F(4×4) kernels on this tier")
@@ -192,6 +178,15 @@ func TestWinogradWGradMatchesReference(t *testing.T) {
 			g := convDims("Conv2DBackwardWeights", x, w, dy, nil, cc.p)
 			dw := Full(float32(math.NaN()), w.shape...)
 			winogradWGrad(kn, g, dw.data, x.data, dy.data)
+			if i%3 == 0 { // the split across threads: tiles, elements, channels
+				for _, procs := range []int{1, 3} {
+					prev := runtime.GOMAXPROCS(procs)
+					other := Full(float32(math.NaN()), w.shape...)
+					winogradWGrad(kn, g, other.data, x.data, dy.data)
+					runtime.GOMAXPROCS(prev)
+					checkSameBits(t, cc.String(), fmt.Sprintf("weight gradient on %d threads", procs), other.data, dw.data)
+				}
+			}
 			want, db := Zeros(w.shape...), Zeros(cc.o)
 			Reference{}.Conv2DBackwardWeights(want, db, x, dy, cc.p)
 			bound := winoWGradErrorBound(x.data, dy.data, cc.n, cc.h, cc.w, cc.c, cc.o, cc.p)
@@ -218,9 +213,7 @@ func winoWGradErrorBound(x, dy []float32, n, h, wd, c, o int, p ConvParams) []fl
 	oh, ow := p.OutSize(h, wd, 3, 3)
 	th, tw := (oh+3)/4, (ow+3)/4
 	abs := func(v float32) float64 { return math.Abs(float64(v)) }
-	bAbs := [6][6]float64{{4, 0, 5, 0, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 4, 0, 5, 0, 1}}
-	aAbs := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, 1, 2, 2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, 1, 8, 8, 1}} // |Aᵀ|
-	gAbs := [6][3]float64{{1. / 4, 0, 0}, {1. / 6, 1. / 6, 1. / 6}, {1. / 6, 1. / 6, 1. / 6}, {1. / 24, 1. / 12, 1. / 6}, {1. / 24, 1. / 12, 1. / 6}, {0, 0, 1}}
+	bAbs, aAbs, gAbs := absRows(wino4BT), absRows(wino4AT), absRows(wino4G) // |Bᵀ|, |Aᵀ|, |G|
 	acc := make([]float64, c*o*36)
 	vh, mh := make([]float64, c*36), make([]float64, o*36)
 	tiles := n * th * tw
@@ -297,4 +290,33 @@ func nearTransform(t *testing.T, what string, got float32, want float64) {
 	if d := math.Abs(float64(got) - want); d > 1e-5*(1+math.Abs(want)) {
 		t.Fatalf("%s: %v, want %v", what, got, want)
 	}
+}
+
+// The matrices of Winograd F(4×4, 3×3) in float64, for the tests.
+var (
+	wino4BT = [][]float64{{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+		{0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}}
+	wino4AT = [][]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
+	wino4G  = [][]float64{{1. / 4, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
+		{1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}}
+)
+
+// absRows returns the absolute values of the matrix m.
+func absRows(m [][]float64) [][]float64 {
+	out := make([][]float64, len(m))
+	for i := range m {
+		for _, v := range m[i] {
+			out[i] = append(out[i], math.Abs(v))
+		}
+	}
+	return out
+}
+
+// wino4TestKernel returns the AVX2 kernel set with the F(4×4) kernels on,
+// where the CPU runs AVX2, else one without them (the Go twins alone).
+func wino4TestKernel() gemmKernel {
+	kn := *gemmKernelFor(kernels.AVX2)
+	ok, _ := kernels.Supported(kernels.AVX2)
+	kn.wino4 = ok && kn.id != kidGeneric
+	return kn
 }

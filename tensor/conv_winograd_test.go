@@ -360,20 +360,15 @@ func winoErrorBound(m int, x, w, bias []float32, n, h, wd, c, o int, p ConvParam
 	oh, ow := p.OutSize(h, wd, 3, 3)
 	th, tw := (oh+m-1)/m, (ow+m-1)/m
 	abs := func(v float32) float64 { return math.Abs(float64(v)) }
-	var gAbs [][3]float64 // |G|
-	var bAbs, aAbs [][]float64
+	var gAbs, bAbs, aAbs [][]float64 // |G|, |Bᵀ|, |Aᵀ|
 	k := 16
 	if m == 2 {
-		gAbs = [][3]float64{{1, 0, 0}, {.5, .5, .5}, {.5, .5, .5}, {0, 0, 1}}
+		gAbs = [][]float64{{1, 0, 0}, {.5, .5, .5}, {.5, .5, .5}, {0, 0, 1}}
 		bAbs = [][]float64{{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1, 0, 1}} // |Bᵀ|
 		aAbs = [][]float64{{1, 1, 1, 0}, {0, 1, 1, 1}}                             // |Aᵀ|
 	} else {
 		k = 32
-		gAbs = [][3]float64{{1. / 4, 0, 0}, {1. / 6, 1. / 6, 1. / 6}, {1. / 6, 1. / 6, 1. / 6},
-			{1. / 24, 1. / 12, 1. / 6}, {1. / 24, 1. / 12, 1. / 6}, {0, 0, 1}}
-		bAbs = [][]float64{{4, 0, 5, 0, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 4, 4, 1, 1, 0},
-			{0, 2, 1, 2, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 4, 0, 5, 0, 1}}
-		aAbs = [][]float64{{1, 1, 1, 1, 1, 0}, {0, 1, 1, 2, 2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, 1, 8, 8, 1}}
+		gAbs, bAbs, aAbs = absRows(wino4G), absRows(wino4BT), absRows(wino4AT)
 	}
 	a := m + 2
 	ne := a * a
@@ -652,8 +647,6 @@ func (c *winoCall) transformWeightsRef(o0, o1 int) {
 	}
 }
 
-// withWinoTiles returns kn with n tiles per Winograd chunk (0: chosen by
-// the layer), as CPUOptions.WinogradTiles makes it.
 // withWinoM returns kn forcing the Winograd tile m (see winoTile).
 func withWinoM(kn *gemmKernel, m int) *gemmKernel {
 	c := *kn
@@ -661,6 +654,8 @@ func withWinoM(kn *gemmKernel, m int) *gemmKernel {
 	return &c
 }
 
+// withWinoTiles returns kn with n tiles per Winograd chunk (0: chosen by
+// the layer), as CPUOptions.WinogradTiles makes it.
 func withWinoTiles(kn *gemmKernel, n int) *gemmKernel {
 	c := *kn
 	c.winoTiles = n

@@ -175,9 +175,7 @@ func (c *wgradCall) dyTransform(s *winoScratch, t0, nt int, m []float32) {
 	O := g.o
 	for tt := 0; tt < nt; tt++ {
 		t := t0 + tt
-		tx := t % w.tw
-		ty := t / w.tw % w.th
-		n := t / (w.tw * w.th)
+		n, ty, tx := w.tileAt(t)
 		src, ys, rs := s.out, O, 4*O
 		if 4*ty+3 < g.oh && 4*tx+3 < g.ow {
 			src, rs = c.dy[((n*g.oh+4*ty)*g.ow+4*tx)*O:], g.ow*O
@@ -251,14 +249,6 @@ func winograd4WGradGo(lo, hi int, u []float32, us int, w []float32, ws int) {
 	}
 }
 
-// The weight gradient's constants, rounded to float32 as the kernel holds
-// them.
-const (
-	wino4G6  = float32(1.0 / 6)
-	wino4G12 = float32(1.0 / 12)
-	wino4G24 = float32(1.0 / 24)
-)
-
 // wino4GT1D is Gᵀ·z for one column or row z, as Winograd4WGradAVX2 does
 // it: every product by ⅙, 1/12 or 1/24 rounded on its own.
 func wino4GT1D(z [6]float32) [3]float32 {
@@ -266,7 +256,7 @@ func wino4GT1D(z [6]float32) [3]float32 {
 	r, s := z[2]-z[1], z[3]-z[4]
 	p6 := float32(p * wino4G6)
 	return [3]float32{
-		(0.25*z[0] - p6) + float32(q*wino4G24),
+		(float32(0.25*z[0]) - p6) + float32(q*wino4G24),
 		float32(r*wino4G6) + float32(s*wino4G12),
 		(float32(q*wino4G6) - p6) + z[5],
 	}

@@ -36,8 +36,9 @@ type CPUOptions struct {
 	// or "ab"; "" decides by the shapes (the process default is
 	// GRAFT_GEMM_PACK's).
 	GemmPack string
-	// WinogradTiles sets the output tiles per Winograd chunk (for tuning);
-	// 0 chooses by the layer's channels.
+	// WinogradTiles sets the output tiles per Winograd chunk of the
+	// forward and backward-data passes (for tuning); 0 chooses by the
+	// layer's channels. The weight gradients size their own chunks.
 	WinogradTiles int
 }
 

@@ -160,8 +160,9 @@ func epiArgs(bias []float32, nr int, c0 *float32, act FusedAct) (*float32, int) 
 	return pbias, flags
 }
 
-// actFlags returns the flags (EpiClamp, EpiReLU) that make an epilogue
-// kernel, or DepthwiseRowAVX512, apply act.
+// actFlags returns the flags (EpiClamp, with EpiClampQuick where hi is not
+// ±0, or EpiReLU) that make an epilogue kernel, or DepthwiseRowAVX512,
+// apply act.
 func actFlags(act FusedAct) int {
 	switch act.Kind {
 	case FuseClamp:

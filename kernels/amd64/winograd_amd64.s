@@ -1361,7 +1361,6 @@ TEXT ·Winograd4WGradAVX2(SB), NOSPLIT, $0-48
 	LEAQ (R9)(R9*2), R12
 	LEAQ (R9)(R9*4), R13
 	LEAQ (R10)(R10*2), DX
-	LEAQ (DX)(DX*1), BX
 	TESTQ CX, CX
 	JEQ wg4_done
 wg4_loop:

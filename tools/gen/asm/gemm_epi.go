@@ -46,10 +46,11 @@ func clampSignMask(a *asm, reg, lo, fix string) {
 // their second source (the first operand in Go's syntax) when either is
 // NaN or the two are equal, so a NaN r stays r, and equal values are the
 // same bits except for zeros. Only max(−0, +0) then goes wrong (−0, Go
-// says +0), which happens only for lo = +0, and adding fix = +0 mends it;
-// for every other lo, fix = −0 and the addition changes nothing (t + −0 =
-// t for every t, zeros included). min(t, hi) meets no equal zeros, as hi
-// is not zero.
+// says +0), which happens only for lo = +0, and adding fix = +0 mends it
+// (and changes no other t). For lo = −0 or below zero, fix = −0 and the
+// addition changes nothing (t + −0 = t for every t, zeros included); for
+// lo above zero, fix = +0 and t is above zero or NaN, which adding +0
+// leaves. min(t, hi) meets no equal zeros, as hi is not zero.
 func clampQuick(a *asm, r, lo, hi, fix string) {
 	a.f("VMAXPS %s, %s, %s", r, lo, r)
 	a.f("VADDPS %s, %s, %s", fix, r, r)

@@ -332,9 +332,10 @@ func ColSumAVX512(rows int, x *float32, ldx int, acc *float32, n int)
 //	y[q·ys + j] = b[j] + Σ_{t<nt} x[xoff[t] + q·xs + j] · w[woff[t] + j]
 //
 // (b nil: +0 in place of b[j]; fused multiply-adds in t order), then
-// clamped to [lo, hi] (flags&EpiClamp, lo and hi not NaN) and rectified
-// (flags&EpiReLU) before the store, bit for bit as ClampAVX2 and ReluAVX2
-// after it; lanes past nc in the last block of 16 are neither read nor
+// clamped to [lo, hi] (flags&EpiClamp, lo and hi not NaN; in three
+// instructions a vector with flags&EpiClampQuick, for hi not ±0) and
+// rectified (flags&EpiReLU) before the store, bit for bit as ClampAVX2 and
+// ReluAVX2 after it; lanes past nc in the last block of 16 are neither read nor
 // written. flags&DWNoPrefetch turns off the prefetching of the next
 // tile's pixels, for inputs already in cache.
 //

@@ -10,10 +10,11 @@ import (
 // 8) in two passes through a small scratch buffer t that the caller
 // passes: a one-dimensional transform down every column of the patch
 // into t, then one along every row of t into the output. Every product
-// by 2, 4 or 8 is exact, so the fused multiply-adds that take them round
-// once as the separate operations would; the products by other constants
-// are separate multiplications. A Go loop doing the same operations in
-// the same order therefore gives the same bits.
+// by 2, 4 or 8 is exact (unless it overflows, beyond about 1e37), so the
+// fused multiply-adds that take them round once as the separate operations
+// would; the products by other constants are separate multiplications. A
+// Go loop doing the same operations in the same order therefore gives the
+// same bits.
 
 // f32 returns the assembly immediate of the float32 constant v.
 func f32(v float32) string { return fmt.Sprintf("$0x%08x", math.Float32bits(v)) }
@@ -221,12 +222,13 @@ func genWinograd4Output(a *asm) {
 	})
 }
 
-// The weight transform's constants: G's rows are ¼·g0, −⅙·(g0 + g1 + g2),
-// −⅙·(g0 − g1 + g2), (1/24)·((g0 + 4·g2) + 2·g1), (1/24)·((g0 + 4·g2) −
-// 2·g1) and g2.
+// The constants of the weight transform (G: its rows are ¼·g0, −⅙·(g0 +
+// g1 + g2), −⅙·(g0 − g1 + g2), (1/24)·((g0 + 4·g2) + 2·g1), (1/24)·((g0 +
+// 4·g2) − 2·g1) and g2) and of its transpose, rounded to float32.
 var (
-	wino4Sixth = float32(-1.0 / 6)
-	wino4T24   = float32(1.0 / 24)
+	wino4G6  = float32(1.0 / 6)
+	wino4G12 = float32(1.0 / 12)
+	wino4G24 = float32(1.0 / 24)
 )
 
 // wino4W1D emits the 1-D weight transform G·g of F(4×4, 3×3) on g0..g2 in
@@ -261,10 +263,10 @@ func genWinograd4Weight(a *asm) {
 	a.raw("\n// func Winograd4WeightAVX2(n int, k *float32, ks int, u *float32, us int, t *float32)\n")
 	a.raw("TEXT ·Winograd4WeightAVX2(SB), NOSPLIT, $0-48\n")
 	broadcast(a, 0.25, 10)
-	broadcast(a, wino4Sixth, 11)
+	broadcast(a, -wino4G6, 11)
 	broadcast(a, 4, 12)
 	broadcast(a, 2, 13)
-	broadcast(a, wino4T24, 14)
+	broadcast(a, wino4G24, 14)
 	a.f("MOVQ n+0(FP), CX")
 	a.f("MOVQ k+8(FP), SI")
 	a.f("MOVQ ks+16(FP), R8")
@@ -409,13 +411,6 @@ func genWinograd4DY(a *asm) {
 	})
 }
 
-// The weight gradient's constants: ⅙, 1/12 and 1/24, rounded to float32.
-var (
-	wino4G6  = float32(1.0 / 6)
-	wino4G12 = float32(1.0 / 12)
-	wino4G24 = float32(1.0 / 24)
-)
-
 // wino4GT1D emits Gᵀ·z, the transpose of the weight transform, on z0..z5
 // in Y0–Y5, with ¼ in Y12, ⅙ in Y13, 1/12 in Y14 and 1/24 in Y15:
 //
@@ -448,7 +443,7 @@ func wino4GT1D(a *asm) [3]int {
 // genWinograd4GT writes Winograd4WGradAVX2.
 //
 // Registers: CX lanes left; SI u; R8 us, R9 6·us, R12 18·us, R13 30·us; DI
-// w; R10 ws, DX 3·ws, BX 6·ws; R11 t; AX the column or output row pointer.
+// w; R10 ws, DX 3·ws; R11 t; AX the column or output row pointer.
 func genWinograd4GT(a *asm) {
 	a.raw("\n// func Winograd4WGradAVX2(n int, u *float32, us int, w *float32, ws int, t *float32)\n")
 	a.raw("TEXT ·Winograd4WGradAVX2(SB), NOSPLIT, $0-48\n")
@@ -467,7 +462,6 @@ func genWinograd4GT(a *asm) {
 	a.f("LEAQ (R9)(R9*2), R12") // 18·us
 	a.f("LEAQ (R9)(R9*4), R13") // 30·us
 	a.f("LEAQ (R10)(R10*2), DX")
-	a.f("LEAQ (DX)(DX*1), BX")
 	a.f("TESTQ CX, CX")
 	a.f("JEQ wg4_done")
 	wino4Loop(a, wino4Plan{

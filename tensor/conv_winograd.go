@@ -20,6 +20,9 @@ import (
 // the F(4×4, 3×3) transform kernels run 4×4 tiles instead where they pay
 // (winoTile; see conv_winograd4.go): 36 elements instead of 16, 6×6
 // patches, chunks sized by winoChunk's F(4×4) rule, the rest the same.
+// The same tiers run 5×5 convolutions (stride 1, padding 0..4) as
+// F(2×2, 5×5) (conv_winograd25.go): 2×2 tiles from 6×6 patches, 36
+// elements, F(4×4)'s input transform.
 //
 // Each 2×2 block of outputs (a tile) of one image and output channel o is
 //
@@ -98,13 +101,20 @@ import (
 // images, where writing U (16 MiB per call) is bound by memory bandwidth.
 
 // winogradOK reports whether the forward pass of g runs on the Winograd
-// path with kernel kn.
+// path with kernel kn: 3×3, or 5×5 on tiers with the F(4×4) kernels, at
+// stride 1, dilation 1, one group, padding up to the kernel size − 1.
 func winogradOK(kn *gemmKernel, g convGeom) bool {
 	p := g.p
-	if g.kh != 3 || g.kw != 3 || p.StrideH != 1 || p.StrideW != 1 || p.DilationH != 1 || p.DilationW != 1 || p.Groups != 1 {
+	if g.kh != g.kw || p.StrideH != 1 || p.StrideW != 1 || p.DilationH != 1 || p.DilationW != 1 || p.Groups != 1 {
 		return false
 	}
-	if p.PadTop > 2 || p.PadBottom > 2 || p.PadLeft > 2 || p.PadRight > 2 {
+	switch {
+	case g.kh == 3:
+	case g.kh == 5 && kn.wino4 && kn.id != kidGeneric: // F(2×2, 5×5)
+	default:
+		return false
+	}
+	if mp := g.kh - 1; p.PadTop > mp || p.PadBottom > mp || p.PadLeft > mp || p.PadRight > mp {
 		return false
 	}
 	return winoWorthIt(kn, g)
@@ -148,6 +158,7 @@ type winoCall struct {
 	u          []float32 // transformed weights: [ne][Op/unr][C][unr] + skew
 	unr, op    int       // panel width of u; O rounded up to it
 	m, ne      int       // tile size (2 or 4, see winoTile) and elements (16 or 36)
+	r          int       // kernel size: 3, or 5 for F(2×2, 5×5) (conv_winograd25.go)
 	tw, th     int       // tiles per row and per column: ⌈OW/m⌉, ⌈OH/m⌉
 	tiles      int       // N·th·tw
 	chunk      int       // tiles per chunk, a multiple of MR
@@ -175,11 +186,11 @@ var winoScratches = freeList[winoScratch]{}
 // 32·T·C·Op flops, so layers whose U outgrows the caches (C = O = 512:
 // 16 MiB) need long chunks; short ones keep V and M of smaller layers in
 // L2 (a flat optimum for C, O ≤ 256 in measurements).
-func (kn *gemmKernel) winoChunk(c, op, m int) int {
+func (kn *gemmKernel) winoChunk(c, op, ne int) int {
 	if kn.winoTiles > 0 {
 		return kn.winoTiles
 	}
-	if m == 4 {
+	if ne == 36 {
 		// F(4×4): U is 36·C·Op floats and V and M 36 a tile. Where U fits
 		// the L3 cache, chunks of 12 tiles keep V and M in L2 (Zen 5,
 		// r18_l3 14×14×256, BenchmarkWinogradPaths: 280–400 GFLOP/s
@@ -204,8 +215,8 @@ func convWinograd(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool
 func convWinogradAct(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool, act FusedAct) {
 	c := winoCalls.Get()
 	*c = winoCall{kn: kn, g: g, x: x, y: y, bias: bias, w: w, flip: flip, act: act}
-	c.m = kn.winoTile(g)
-	c.ne = (c.m + 2) * (c.m + 2)
+	c.m, c.r = kn.winoTile(g), g.kh
+	c.ne = (c.m + c.r - 1) * (c.m + c.r - 1)
 	c.tw, c.th = ceilDiv(g.ow, c.m), ceilDiv(g.oh, c.m)
 	c.tiles = g.n * c.tw * c.th
 	if kn.id == kidGeneric {
@@ -219,7 +230,7 @@ func convWinogradAct(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip b
 	}
 	// Chunks of whole MR-row tiles, as many as the target size asks for,
 	// rounded up to a multiple of the threads so that they share evenly.
-	chunks := ceilDiv(c.tiles, kn.winoChunk(g.c, c.op, c.m))
+	chunks := ceilDiv(c.tiles, kn.winoChunk(g.c, c.op, c.ne))
 	chunks = ceilDiv(chunks, workers) * workers
 	c.chunk = ceilDiv(ceilDiv(c.tiles, chunks), kn.mr) * kn.mr
 	c.chunks = ceilDiv(c.tiles, c.chunk)
@@ -243,12 +254,16 @@ func convWinogradAct(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip b
 func (c *winoCall) run(part, parts int) {
 	if c.weights {
 		np := c.op / c.unr
+		if c.r == 5 {
+			c.transformWeights25(part*np/parts*c.unr, (part+1)*np/parts*c.unr)
+			return
+		}
 		c.transformWeights(part*np/parts*c.unr, (part+1)*np/parts*c.unr)
 		return
 	}
 	g := c.g
 	s := winoScratches.Get()
-	a := c.m + 2
+	a := c.m + c.r - 1
 	s.v = grow(s.v, c.ne*c.vs)
 	s.m = grow(s.m, c.ne*c.ms)
 	s.patch = grow(s.patch, a*a*g.c)
@@ -466,7 +481,7 @@ func (c *winoCall) inputTransform(s *winoScratch, t0, nt int) {
 	g := c.g
 	C := g.c
 	vs := c.vs
-	pa := c.m + 2 // the patch's side
+	pa := c.m + c.r - 1 // the patch's side
 	for tt := 0; tt < nt; tt++ {
 		t := t0 + tt
 		n, ty, tx := c.tileAt(t)
@@ -490,7 +505,7 @@ func (c *winoCall) inputTransform(s *winoScratch, t0, nt int) {
 			}
 		}
 		v := s.v[tt*C:]
-		if c.m == 4 {
+		if pa == 6 { // F(4×4, 3×3) and F(2×2, 5×5)
 			i := winograd4InputKernels(c.kn, C, src, xs, rs, v, vs, s.t)
 			winograd4InputGo(i, C, src, xs, rs, v, vs)
 			continue
@@ -591,10 +606,14 @@ func (c *winoCall) outputTransform(s *winoScratch, t0, nt int) {
 			dst, rs = c.y[((n*g.oh+tm*ty)*g.ow+tm*tx)*O:], g.ow*O
 		}
 		m := s.m[tt*c.op:]
-		if tm == 4 {
+		switch {
+		case tm == 4:
 			i := winograd4OutputKernels(c.kn, O, m, ms, dst, ys, rs, b, s.t)
 			winograd4OutputGo(i, O, m, ms, dst, ys, rs, b)
-		} else {
+		case c.r == 5:
+			i := winograd25OutputKernels(c.kn, O, m, ms, dst, ys, rs, b, s.t)
+			winograd25OutputGo(i, O, m, ms, dst, ys, rs, b)
+		default:
 			i := winogradOutputKernels(c.kn, O, m, ms, dst, ys, rs, b)
 			winogradOutputGo(i, O, m, ms, dst, ys, rs, b)
 		}

@@ -41,7 +41,7 @@ package tensor
 // 56%) 1.1–1.4×, but r18_l3 (14×14: 16×16 outputs computed, 73%) 0.6–0.9×.
 // kn.winoM forces the choice where both can run.
 func (kn *gemmKernel) winoTile(g convGeom) int {
-	if !kn.wino4 || kn.id == kidGeneric {
+	if !kn.wino4 || kn.id == kidGeneric || g.kh != 3 {
 		return 2
 	}
 	if kn.winoM == 2 || kn.winoM == 4 {

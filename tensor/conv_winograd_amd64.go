@@ -123,3 +123,32 @@ func winograd4WGradKernels(kn *gemmKernel, n int, u []float32, us int, w []float
 	amd64.Winograd4WGradAVX2(n, &u[0], us*4, &w[0], ws*4, &t[0])
 	return n
 }
+
+// winograd25OutputKernels is winograd4OutputKernels for F(2×2, 5×5)
+// (Winograd25OutputAVX2; t: 12·8 floats of scratch).
+func winograd25OutputKernels(kn *gemmKernel, o int, m []float32, ms int, y []float32, ys, rs int, b, t []float32) int {
+	n := o &^ 7
+	if !kn.wino4 || n == 0 {
+		return 0
+	}
+	_ = m[35*ms+n-1]
+	_ = y[rs+ys+n-1]
+	_ = b[n-1]
+	_ = t[12*8-1]
+	amd64.Winograd25OutputAVX2(n, &m[0], ms*4, &y[0], ys*4, rs*4, &b[0], &t[0])
+	return n
+}
+
+// winograd25WeightKernels is winograd4WeightKernels for F(2×2, 5×5)
+// (Winograd25WeightAVX2: 25 taps ks apart; t: 30·8 floats of scratch).
+func winograd25WeightKernels(kn *gemmKernel, n int, k []float32, ks int, u []float32, us int, t []float32) int {
+	n &^= 7
+	if !kn.wino4 || n == 0 {
+		return 0
+	}
+	_ = k[24*ks+n-1]
+	_ = u[35*us+n-1]
+	_ = t[30*8-1]
+	amd64.Winograd25WeightAVX2(n, &k[0], ks*4, &u[0], us*4, &t[0])
+	return n
+}

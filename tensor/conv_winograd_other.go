@@ -35,3 +35,11 @@ func winograd4DYKernels(*gemmKernel, int, []float32, int, int, []float32, int, [
 func winograd4WGradKernels(*gemmKernel, int, []float32, int, []float32, int, []float32) int {
 	return 0
 }
+
+func winograd25OutputKernels(*gemmKernel, int, []float32, int, []float32, int, int, []float32, []float32) int {
+	return 0
+}
+
+func winograd25WeightKernels(*gemmKernel, int, []float32, int, []float32, int, []float32) int {
+	return 0
+}

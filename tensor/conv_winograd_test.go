@@ -51,38 +51,46 @@ func TestWinogradMatchesReference(t *testing.T) {
 			case 3:
 				kn = withWinoM(kn, 4)
 			}
-			x, w, bias, y := cc.tensors(r)
-			if i%3 == 0 {
-				bias = nil
-			}
-			g := convDims("Conv2D", x, w, y, bias, cc.p)
-			var b []float32
-			if bias != nil {
-				b = bias.data
-			}
-			fill(y.data, float32(math.NaN()))
-			convWinograd(kn, g, y.data, x.data, w.data, b, false)
-			want := y.Clone()
-			Reference{}.Conv2D(want, x, w, bias, cc.p)
-			bound := winoErrorBound(kn.winoTile(g), x.data, w.data, b, cc.n, cc.h, cc.w, cc.c, cc.o, cc.p)
-			worst = max(worst, checkBound(t, "forward "+cc.String(), y.data, want.data, bound))
-
-			// backward data: the forward convolution of dy by the weights
-			// transposed and flipped, under padding 2 − pad
-			dy := RandNormal(r.Uint64(), 0, 1, y.shape...)
-			dx := Full(float32(math.NaN()), x.shape...)
-			f, ok := flippedGeom(g)
-			if !ok {
-				t.Fatalf("%v: no flipped geometry", cc)
-			}
-			convWinograd(kn, f, dx.data, dy.data, w.data, nil, true)
-			dxWant := Zeros(x.shape...)
-			Reference{}.Conv2DBackwardData(dxWant, dy, w, cc.p)
-			bound = winoErrorBound(kn.winoTile(f), dy.data, flipWeights(w.data, cc.o, cc.c), nil, cc.n, g.oh, g.ow, cc.o, cc.c, f.p)
-			worst = max(worst, checkBound(t, "backward data "+cc.String(), dx.data, dxWant.data, bound))
+			worst = max(worst, checkWinogradCase(t, kn, r, cc, i%3 == 0))
 		}
 		t.Logf("largest error: %.3g of the bound", worst)
 	})
+}
+
+// checkWinogradCase runs convWinograd on kn for a random instance of cc
+// (without bias if noBias), forward and backward data (the forward
+// convolution of dy by the weights transposed and flipped, under padding
+// r − 1 − pad), against the reference within winoErrorBound, outputs
+// starting as NaN, and returns the largest error as a share of the bound.
+func checkWinogradCase(t *testing.T, kn *gemmKernel, r *rand.Rand, cc convCase, noBias bool) float64 {
+	t.Helper()
+	x, w, bias, y := cc.tensors(r)
+	if noBias {
+		bias = nil
+	}
+	g := convDims("Conv2D", x, w, y, bias, cc.p)
+	var b []float32
+	if bias != nil {
+		b = bias.data
+	}
+	fill(y.data, float32(math.NaN()))
+	convWinograd(kn, g, y.data, x.data, w.data, b, false)
+	want := y.Clone()
+	Reference{}.Conv2D(want, x, w, bias, cc.p)
+	bound := winoErrorBound(kn.winoTile(g), x.data, w.data, b, cc.n, cc.h, cc.w, cc.c, cc.o, cc.p)
+	worst := checkBound(t, "forward "+cc.String(), y.data, want.data, bound)
+
+	dy := RandNormal(r.Uint64(), 0, 1, y.shape...)
+	dx := Full(float32(math.NaN()), x.shape...)
+	f, ok := flippedGeom(g)
+	if !ok {
+		t.Fatalf("%v: no flipped geometry", cc)
+	}
+	convWinograd(kn, f, dx.data, dy.data, w.data, nil, true)
+	dxWant := Zeros(x.shape...)
+	Reference{}.Conv2DBackwardData(dxWant, dy, w, cc.p)
+	bound = winoErrorBound(kn.winoTile(f), dy.data, flipWeights(w.data, cc.o, cc.c, cc.kh), nil, cc.n, g.oh, g.ow, cc.o, cc.c, f.p)
+	return max(worst, checkBound(t, "backward data "+cc.String(), dx.data, dxWant.data, bound))
 }
 
 // checkBound fails unless |got − want| ≤ bound elementwise, and returns the
@@ -103,13 +111,14 @@ func checkBound(t *testing.T, what string, got, want []float32, bound []float64)
 }
 
 // flipWeights returns the weights of the forward convolution that is the
-// backward-data pass of w [O][C][3][3]: w'[c][o][a][b] = w[o][c][2−a][2−b].
-func flipWeights(w []float32, o, c int) []float32 {
+// backward-data pass of w [O][C][k][k]: w'[c][o][a][b] = w[o][c][k−1−a][k−1−b].
+func flipWeights(w []float32, o, c, k int) []float32 {
 	wf := make([]float32, len(w))
+	kk := k * k
 	for oo := 0; oo < o; oo++ {
 		for cc := 0; cc < c; cc++ {
-			for k := 0; k < 9; k++ {
-				wf[(cc*o+oo)*9+k] = w[(oo*c+cc)*9+8-k]
+			for t := 0; t < kk; t++ {
+				wf[(cc*o+oo)*kk+t] = w[(oo*c+cc)*kk+kk-1-t]
 			}
 		}
 	}
@@ -330,9 +339,9 @@ func winoCase(r *rand.Rand) convCase {
 }
 
 // winoErrorBound returns, for each output of the forward convolution of x
-// [N,H,W,C] by w [O,C,3,3] (+ bias) computed by Winograd F(m×m, 3×3) in
-// float32 (m = 2 or 4, see winoTile), the first-order bound on its
-// rounding error:
+// [N,H,W,C] by w [O,C,r,r] (+ bias) computed by Winograd F(m×m, r×r) in
+// float32 (m = 2 or 4 for r = 3, see winoTile; m = 2 for r = 5), the
+// first-order bound on its rounding error:
 //
 //	|ŷ − y| ≤ (C + k)·u·(W + |bias|),  W = |Aᵀ|·(Σ_c |G||g_c||Gᵀ| ⊙ |Bᵀ||d_c||B|)·|A|
 //
@@ -356,21 +365,30 @@ func winoCase(r *rand.Rand) convCase {
 // bias u, the sum C·u and the reference u: (C + 24)·u, k = 32. Its W is
 // larger (the coefficients reach 5 and 8), which is the algorithm's
 // accuracy, not the test's slack.
+//
+// F(2×2, 5×5) (w of 5×5 kernels): the weight transform 10u (two levels of
+// up to five roundings), the input transform 6u, the output transform 8u,
+// the bias, the sum and the reference: (C + 26)·u, k = 40.
 func winoErrorBound(m int, x, w, bias []float32, n, h, wd, c, o int, p ConvParams) []float64 {
-	oh, ow := p.OutSize(h, wd, 3, 3)
+	ks := int(math.Round(math.Sqrt(float64(len(w) / (o * c))))) // the kernel's size: 3, or 5 for F(2×2, 5×5)
+	oh, ow := p.OutSize(h, wd, ks, ks)
 	th, tw := (oh+m-1)/m, (ow+m-1)/m
 	abs := func(v float32) float64 { return math.Abs(float64(v)) }
 	var gAbs, bAbs, aAbs [][]float64 // |G|, |Bᵀ|, |Aᵀ|
 	k := 16
-	if m == 2 {
+	switch {
+	case ks == 5:
+		k = 40
+		gAbs, bAbs, aAbs = absRows(wino25G), absRows(wino4BT), absRows(wino25AT)
+	case m == 2:
 		gAbs = [][]float64{{1, 0, 0}, {.5, .5, .5}, {.5, .5, .5}, {0, 0, 1}}
 		bAbs = [][]float64{{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1, 0, 1}} // |Bᵀ|
 		aAbs = [][]float64{{1, 1, 1, 0}, {0, 1, 1, 1}}                             // |Aᵀ|
-	} else {
+	default:
 		k = 32
 		gAbs, bAbs, aAbs = absRows(wino4G), absRows(wino4BT), absRows(wino4AT)
 	}
-	a := m + 2
+	a := m + ks - 1
 	ne := a * a
 	uh := make([]float64, o*c*ne) // Û[o][c][e] = |G|·|g|·|Gᵀ|
 	for oo := 0; oo < o; oo++ {
@@ -378,9 +396,9 @@ func winoErrorBound(m int, x, w, bias []float32, n, h, wd, c, o int, p ConvParam
 			for i := 0; i < a; i++ {
 				for j := 0; j < a; j++ {
 					var s float64
-					for r := 0; r < 3; r++ {
-						for q := 0; q < 3; q++ {
-							s += gAbs[i][r] * abs(w[((oo*c+cc)*3+r)*3+q]) * gAbs[j][q]
+					for r := 0; r < ks; r++ {
+						for q := 0; q < ks; q++ {
+							s += gAbs[i][r] * abs(w[((oo*c+cc)*ks+r)*ks+q]) * gAbs[j][q]
 						}
 					}
 					uh[(oo*c+cc)*ne+a*i+j] = s
@@ -475,7 +493,7 @@ func FuzzWinograd(f *testing.F) {
 			fg, _ := flippedGeom(g)
 			convWinograd(kn, fg, dx.data, dy.data, wt.data, nil, true)
 			Reference{}.Conv2DBackwardData(dxWant, dy, wt, cc.p)
-			bound = winoErrorBound(kn.winoTile(fg), dy.data, flipWeights(wt.data, cc.o, cc.c), nil, cc.n, g.oh, g.ow, cc.o, cc.c, fg.p)
+			bound = winoErrorBound(kn.winoTile(fg), dy.data, flipWeights(wt.data, cc.o, cc.c, 3), nil, cc.n, g.oh, g.ow, cc.o, cc.c, fg.p)
 			checkBound(t, tier.String()+" backward data "+cc.String(), dx.data, dxWant.data, bound)
 		}
 	})
@@ -489,16 +507,21 @@ func TestWinogradDispatch(t *testing.T) {
 		n, h, w, c, o, k int
 		p                ConvParams
 		fwd, bwd         bool // on every tier
+		asm              bool // on the tiers with the F(4×4) kernels only (F(2×2, 5×5))
 	}{
-		{32, 56, 56, 64, 64, 3, pad1, true, true},
-		{1, 5, 7, 16, 16, 3, ConvParams{PadTop: 2, PadRight: 2}, true, true},
-		{1, 5, 7, 16, 12, 3, pad1, false, false}, // backward data is a forward pass with C = 12
-		{1, 5, 7, 12, 16, 3, pad1, false, false},
-		{1, 9, 9, 32, 32, 3, ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1}, false, false},
-		{1, 9, 9, 32, 32, 3, ConvParams{DilationH: 2, DilationW: 2, PadTop: 2, PadLeft: 2}, false, false},
-		{1, 9, 9, 32, 32, 3, ConvParams{Groups: 2}, false, false},
-		{1, 9, 9, 32, 32, 3, ConvParams{PadTop: 3}, false, false},
-		{1, 9, 9, 32, 32, 5, ConvParams{}, false, false},
+		{32, 56, 56, 64, 64, 3, pad1, true, true, false},
+		{1, 5, 7, 16, 16, 3, ConvParams{PadTop: 2, PadRight: 2}, true, true, false},
+		{1, 5, 7, 16, 12, 3, pad1, false, false, false}, // backward data is a forward pass with C = 12
+		{1, 5, 7, 12, 16, 3, pad1, false, false, false},
+		{1, 9, 9, 32, 32, 3, ConvParams{StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1}, false, false, false},
+		{1, 9, 9, 32, 32, 3, ConvParams{DilationH: 2, DilationW: 2, PadTop: 2, PadLeft: 2}, false, false, false},
+		{1, 9, 9, 32, 32, 3, ConvParams{Groups: 2}, false, false, false},
+		{1, 9, 9, 32, 32, 3, ConvParams{PadTop: 3}, false, false, false},
+		{1, 9, 9, 32, 32, 5, ConvParams{}, false, false, true},
+		{1, 9, 9, 32, 32, 5, ConvParams{PadTop: 4, PadLeft: 4}, false, false, true},
+		{1, 9, 9, 32, 32, 5, ConvParams{PadTop: 5}, false, false, false},
+		{1, 9, 9, 16, 12, 5, ConvParams{}, false, false, false},
+		{1, 9, 9, 32, 32, 5, ConvParams{StrideH: 2, StrideW: 2}, false, false, false},
 	} {
 		x, w := Zeros(c.n, c.h, c.w, c.c), Zeros(c.o, c.c/max(c.p.Groups, 1), c.k, c.k)
 		g := convDims("Conv2D", x, w, ConvOutput(x, w, c.p), nil, c.p)
@@ -508,6 +531,9 @@ func TestWinogradDispatch(t *testing.T) {
 			}
 			kn := gemmKernelFor(tier)
 			fwd, bwd := c.fwd, c.bwd
+			if c.asm && kn.wino4 {
+				fwd, bwd = true, true
+			}
 			if got := winogradOK(kn, g); got != fwd {
 				t.Errorf("%s %+v: forward on the Winograd path %v, want %v", tier, c, got, fwd)
 			}

@@ -113,3 +113,40 @@ func Winograd4DYAVX2(n int, y *float32, ys, rs int, m *float32, ms int, t *float
 //
 //go:noescape
 func Winograd4WGradAVX2(n int, u *float32, us int, w *float32, ws int, t *float32)
+
+// Winograd25OutputAVX2 is the output transform of Winograd F(2×2, 5×5),
+// which shares F(4×4, 3×3)'s six points and input transform
+// (Winograd4InputAVX2): for channels i < n (n a multiple of 8) of the 6×6
+// products M[e] = m[(e·ms)/4 + i], it writes Y = Aᵀ·M·A + b[i], output
+// (r, c) at y[(r·rs + c·ys)/4 + i] (strides in bytes), with
+//
+//	Aᵀ = | 1  1  1  1  1  0 |
+//	     | 0  1 −1  2 −2  1 |
+//
+// applied as a = m1 + m2, b = m1 − m2, c = m3 + m4, d = m3 − m4, y0 = (m0 +
+// a) + c, y1 = (b + 2·d) + m5, down the columns of M into t (12·8 floats
+// of scratch) and then along its rows, the bias added last.
+//
+//go:noescape
+func Winograd25OutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32, t *float32)
+
+// Winograd25WeightAVX2 is the weight transform of Winograd F(2×2, 5×5):
+// for lanes i < n (n a multiple of 8) of the 5×5 kernels g[a][b] =
+// k[((5a + b)·ks)/4 + i] (stride in bytes), it writes U = G·g·Gᵀ, element
+// e = 6r + q at u[(e·us)/4 + i], with
+//
+//	G = |  1/4     0     0     0     0  |
+//	    | −1/6  −1/6  −1/6  −1/6  −1/6  |
+//	    | −1/6   1/6  −1/6   1/6  −1/6  |
+//	    | 1/24  1/12   1/6   1/3   2/3  |
+//	    | 1/24 −1/12   1/6  −1/3   2/3  |
+//	    |    0     0     0     0     1  |
+//
+// applied as s = (g0 + g2) + g4, t = g1 + g3, q = (g1 + g1) + 8·g3, p =
+// (g0 + 4·g2) + 16·g4, u = (¼·g0, (s + t)·(−⅙), (s − t)·(−⅙), (p +
+// q)·(1/24), (p − q)·(1/24), g4) (−⅙ and 1/24 rounded to float32), down
+// the columns of g into t (30·8 floats of scratch) and then along its
+// rows.
+//
+//go:noescape
+func Winograd25WeightAVX2(n int, k *float32, ks int, u *float32, us int, t *float32)

@@ -20,6 +20,8 @@ func genWinogradAsm() []byte {
 	genWinograd4Weight(&a)
 	genWinograd4DY(&a)
 	genWinograd4GT(&a)
+	genWinograd25Output(&a)
+	genWinograd25Weight(&a)
 	return a.Bytes()
 }
 
@@ -208,5 +210,6 @@ func WinogradOutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *fl
 `)
 	b.WriteString(genWinograd4Decls())
 	b.WriteString(genWinograd4GradDecls())
+	b.WriteString(genWinograd25Decls())
 	return b.Bytes()
 }

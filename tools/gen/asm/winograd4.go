@@ -181,17 +181,10 @@ func wino4Out1D(a *asm) [4]int {
 	return [4]int{10, 11, 6, 7}
 }
 
-// genWinograd4Output writes Winograd4OutputAVX2.
-//
-// Registers: CX channels left; SI m; R13 ms, R8 6·ms, R9 18·ms, R12
-// 30·ms; DI y; R10 ys, R11 3·ys; BX rs; DX b; R14 t; AX the column or
-// output row pointer; Y15 the bias.
-func genWinograd4Output(a *asm) {
-	a.raw("\n// func Winograd4OutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32, t *float32)\n")
-	a.raw("TEXT ·Winograd4OutputAVX2(SB), NOSPLIT, $0-64\n")
-	broadcast(a, 2, 12)
-	broadcast(a, 4, 13)
-	broadcast(a, 8, 14)
+// outputTransformArgs loads the arguments of an output transform kernel
+// (n, m, ms, y, ys, rs, b, t) into CX, SI, R13, DI, R10, BX, DX and R14,
+// and 6·ms, 18·ms and 30·ms into R8, R9 and R12.
+func outputTransformArgs(a *asm) {
 	a.f("MOVQ n+0(FP), CX")
 	a.f("MOVQ m+8(FP), SI")
 	a.f("MOVQ ms+16(FP), R13")
@@ -204,6 +197,20 @@ func genWinograd4Output(a *asm) {
 	a.f("ADDQ R8, R8")           // 6·ms
 	a.f("LEAQ (R8)(R8*2), R9")   // 18·ms
 	a.f("LEAQ (R8)(R8*4), R12")  // 30·ms
+}
+
+// genWinograd4Output writes Winograd4OutputAVX2.
+//
+// Registers: CX channels left; SI m; R13 ms, R8 6·ms, R9 18·ms, R12
+// 30·ms; DI y; R10 ys, R11 3·ys; BX rs; DX b; R14 t; AX the column or
+// output row pointer; Y15 the bias.
+func genWinograd4Output(a *asm) {
+	a.raw("\n// func Winograd4OutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32, t *float32)\n")
+	a.raw("TEXT ·Winograd4OutputAVX2(SB), NOSPLIT, $0-64\n")
+	broadcast(a, 2, 12)
+	broadcast(a, 4, 13)
+	broadcast(a, 8, 14)
+	outputTransformArgs(a)
 	a.f("LEAQ (R10)(R10*2), R11")
 	a.f("TESTQ CX, CX")
 	a.f("JEQ wo4_done")
@@ -502,5 +509,165 @@ func Winograd4DYAVX2(n int, y *float32, ys, rs int, m *float32, ms int, t *float
 //
 //go:noescape
 func Winograd4WGradAVX2(n int, u *float32, us int, w *float32, ws int, t *float32)
+`
+}
+
+// Winograd F(2×2, 5×5) uses the same six points as F(4×4, 3×3): the same
+// input transform Bᵀ (Winograd4InputAVX2), its own output transform (the
+// first two rows of powers of the points) and weight transform (five
+// powers, the same normalisation).
+
+// wino25Out1D emits Aᵀ·m of F(2×2, 5×5) on m0..m5 in Y0–Y5, with 2 in Y12:
+//
+//	a = m1 + m2, b = m1 − m2, c = m3 + m4, d = m3 − m4
+//	y0 = (m0 + a) + c, y1 = (b + 2·d) + m5
+//
+// and returns the registers holding y0 and y1.
+func wino25Out1D(a *asm) []int {
+	a.f("VADDPS Y2, Y1, Y6")
+	a.f("VSUBPS Y2, Y1, Y7")
+	a.f("VADDPS Y4, Y3, Y8")
+	a.f("VSUBPS Y4, Y3, Y9")
+	a.f("VADDPS Y6, Y0, Y10")
+	a.f("VADDPS Y8, Y10, Y10")
+	a.f("VFMADD231PS Y12, Y9, Y7")
+	a.f("VADDPS Y5, Y7, Y7")
+	return []int{10, 7}
+}
+
+// genWinograd25Output writes Winograd25OutputAVX2.
+//
+// Registers as genWinograd4Output's: CX channels left; SI m; R13 ms, R8
+// 6·ms, R9 18·ms, R12 30·ms; DI y; R10 ys; BX rs; DX b; R14 t; Y15 the
+// bias.
+func genWinograd25Output(a *asm) {
+	a.raw("\n// func Winograd25OutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32, t *float32)\n")
+	a.raw("TEXT ·Winograd25OutputAVX2(SB), NOSPLIT, $0-64\n")
+	broadcast(a, 2, 12)
+	outputTransformArgs(a)
+	a.f("TESTQ CX, CX")
+	a.f("JEQ wo25_done")
+	wino4Loop(a, wino4Plan{
+		prefix:     "wo25",
+		loads:      []string{"(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)", "(AX)(R8*4)", "(AX)(R12*1)"},
+		colStep:    "ADDQ R13, AX",
+		cols:       6,
+		oneD:       wino25Out1D,
+		scratch:    "R14",
+		beforeRows: "VMOVUPS (DX), Y15",
+		perOut:     func(a *asm, y int) { a.f("VADDPS Y15, Y%d, Y%d", y, y) },
+		stores:     []string{"(AX)", "(AX)(R10*1)"},
+		rowStep:    []string{"ADDQ BX, AX"},
+		bumps:      []string{"SI", "DI", "DX"},
+	})
+}
+
+// wino25W1D emits G·g of F(2×2, 5×5) on g0..g4 in Y0–Y4, with −⅙ in Y10,
+// 8 in Y11, 4 in Y12, 16 in Y13, 1/24 in Y14 and ¼ in Y15:
+//
+//	s = (g0 + g2) + g4, t = g1 + g3, q = (g1 + g1) + 8·g3,
+//	p = (g0 + 4·g2) + 16·g4
+//	u = (¼·g0, (s + t)·(−⅙), (s − t)·(−⅙), (p + q)·(1/24), (p − q)·(1/24), g4)
+//
+// and returns the registers holding u0..u5.
+func wino25W1D(a *asm) []int {
+	a.f("VADDPS Y2, Y0, Y5")
+	a.f("VADDPS Y4, Y5, Y5") // s
+	a.f("VADDPS Y3, Y1, Y6") // t
+	a.f("VADDPS Y6, Y5, Y7")
+	a.f("VSUBPS Y6, Y5, Y5")
+	a.f("VMULPS Y10, Y7, Y7") // u1
+	a.f("VMULPS Y10, Y5, Y5") // u2
+	a.f("VADDPS Y1, Y1, Y6")
+	a.f("VFMADD231PS Y11, Y3, Y6") // q
+	a.f("VMOVAPS Y0, Y8")
+	a.f("VFMADD231PS Y12, Y2, Y8")
+	a.f("VFMADD231PS Y13, Y4, Y8") // p
+	a.f("VADDPS Y6, Y8, Y9")
+	a.f("VMULPS Y14, Y9, Y9") // u3
+	a.f("VSUBPS Y6, Y8, Y8")
+	a.f("VMULPS Y14, Y8, Y8") // u4
+	a.f("VMULPS Y15, Y0, Y0") // u0
+	return []int{0, 7, 5, 9, 8, 4}
+}
+
+// genWinograd25Weight writes Winograd25WeightAVX2.
+//
+// Registers: CX lanes left; SI k; R8 ks, R9 5·ks, R12 15·ks; DI u; R10 us,
+// DX 3·us, BX 5·us; R11 t; AX the tap or U row pointer.
+func genWinograd25Weight(a *asm) {
+	a.raw("\n// func Winograd25WeightAVX2(n int, k *float32, ks int, u *float32, us int, t *float32)\n")
+	a.raw("TEXT ·Winograd25WeightAVX2(SB), NOSPLIT, $0-48\n")
+	broadcast(a, -wino4G6, 10)
+	broadcast(a, 8, 11)
+	broadcast(a, 4, 12)
+	broadcast(a, 16, 13)
+	broadcast(a, wino4G24, 14)
+	broadcast(a, 0.25, 15)
+	a.f("MOVQ n+0(FP), CX")
+	a.f("MOVQ k+8(FP), SI")
+	a.f("MOVQ ks+16(FP), R8")
+	a.f("MOVQ u+24(FP), DI")
+	a.f("MOVQ us+32(FP), R10")
+	a.f("MOVQ t+40(FP), R11")
+	a.f("LEAQ (R8)(R8*4), R9")  // 5·ks: the next kernel row
+	a.f("LEAQ (R9)(R9*2), R12") // 15·ks
+	a.f("LEAQ (R10)(R10*2), DX")
+	a.f("LEAQ (R10)(R10*4), BX")
+	a.f("TESTQ CX, CX")
+	a.f("JEQ ww25_done")
+	wino4Loop(a, wino4Plan{
+		prefix:  "ww25",
+		loads:   []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R12*1)", "(AX)(R9*4)"}, // taps j, 5 + j, …, 20 + j
+		colStep: "ADDQ R8, AX",
+		cols:    5,
+		oneD:    wino25W1D,
+		scratch: "R11",
+		stores:  []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"},
+		rowStep: []string{"LEAQ (AX)(BX*1), AX", "ADDQ R10, AX"},
+		bumps:   []string{"SI", "DI"},
+	})
+}
+
+// genWinograd25Decls writes the Go declarations of the F(2×2, 5×5)
+// kernels.
+func genWinograd25Decls() string {
+	return `
+// Winograd25OutputAVX2 is the output transform of Winograd F(2×2, 5×5),
+// which shares F(4×4, 3×3)'s six points and input transform
+// (Winograd4InputAVX2): for channels i < n (n a multiple of 8) of the 6×6
+// products M[e] = m[(e·ms)/4 + i], it writes Y = Aᵀ·M·A + b[i], output
+// (r, c) at y[(r·rs + c·ys)/4 + i] (strides in bytes), with
+//
+//	Aᵀ = | 1  1  1  1  1  0 |
+//	     | 0  1 −1  2 −2  1 |
+//
+// applied as a = m1 + m2, b = m1 − m2, c = m3 + m4, d = m3 − m4, y0 = (m0 +
+// a) + c, y1 = (b + 2·d) + m5, down the columns of M into t (12·8 floats
+// of scratch) and then along its rows, the bias added last.
+//
+//go:noescape
+func Winograd25OutputAVX2(n int, m *float32, ms int, y *float32, ys, rs int, b *float32, t *float32)
+
+// Winograd25WeightAVX2 is the weight transform of Winograd F(2×2, 5×5):
+// for lanes i < n (n a multiple of 8) of the 5×5 kernels g[a][b] =
+// k[((5a + b)·ks)/4 + i] (stride in bytes), it writes U = G·g·Gᵀ, element
+// e = 6r + q at u[(e·us)/4 + i], with
+//
+//	G = |  1/4     0     0     0     0  |
+//	    | −1/6  −1/6  −1/6  −1/6  −1/6  |
+//	    | −1/6   1/6  −1/6   1/6  −1/6  |
+//	    | 1/24  1/12   1/6   1/3   2/3  |
+//	    | 1/24 −1/12   1/6  −1/3   2/3  |
+//	    |    0     0     0     0     1  |
+//
+// applied as s = (g0 + g2) + g4, t = g1 + g3, q = (g1 + g1) + 8·g3, p =
+// (g0 + 4·g2) + 16·g4, u = (¼·g0, (s + t)·(−⅙), (s − t)·(−⅙), (p +
+// q)·(1/24), (p − q)·(1/24), g4) (−⅙ and 1/24 rounded to float32), down
+// the columns of g into t (30·8 floats of scratch) and then along its
+// rows.
+//
+//go:noescape
+func Winograd25WeightAVX2(n int, k *float32, ks int, u *float32, us int, t *float32)
 `
 }

@@ -215,10 +215,7 @@ func convWinograd(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool
 func convWinogradAct(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip bool, act FusedAct) {
 	c := winoCalls.Get()
 	*c = winoCall{kn: kn, g: g, x: x, y: y, bias: bias, w: w, flip: flip, act: act}
-	c.m, c.r = kn.winoTile(g), g.kh
-	c.ne = (c.m + c.r - 1) * (c.m + c.r - 1)
-	c.tw, c.th = ceilDiv(g.ow, c.m), ceilDiv(g.oh, c.m)
-	c.tiles = g.n * c.tw * c.th
+	c.setTiles(kn.winoTile(g), g.kh)
 	if kn.id == kidGeneric {
 		c.unr, c.op = g.o, g.o
 	} else {
@@ -249,6 +246,16 @@ func convWinogradAct(kn *gemmKernel, g convGeom, y, x, w, bias []float32, flip b
 	*c = winoCall{}
 	winoCalls.Put(c)
 	convScratches.Put(cs)
+}
+
+// setTiles sets the tile size m, the kernel size r and what follows from
+// them and g: the elements of the transformed domain and the tiles.
+func (c *winoCall) setTiles(m, r int) {
+	g := c.g
+	c.m, c.r = m, r
+	c.ne = (m + r - 1) * (m + r - 1)
+	c.tw, c.th = ceilDiv(g.ow, m), ceilDiv(g.oh, m)
+	c.tiles = g.n * c.tw * c.th
 }
 
 func (c *winoCall) run(part, parts int) {

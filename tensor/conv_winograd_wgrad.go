@@ -86,9 +86,8 @@ func winogradWGrad(kn *gemmKernel, g convGeom, dw, x, dy []float32) {
 	c := wgradCalls.Get()
 	*c = wgradCall{dy: dy, dw: dw}
 	w := &c.wc
-	*w = winoCall{kn: kn, g: g, x: x, m: 4, r: 3, ne: 36}
-	w.tw, w.th = ceilDiv(g.ow, 4), ceilDiv(g.oh, 4)
-	w.tiles = g.n * w.tw * w.th
+	*w = winoCall{kn: kn, g: g, x: x}
+	w.setTiles(4, 3)
 	// chunks whose V and dM take about a quarter of L3 (at least 64 tiles:
 	// the GEMMs' K)
 	per := 36 * (g.c + g.o) * 4

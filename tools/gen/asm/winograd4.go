@@ -102,7 +102,7 @@ func wino4Loop(a *asm, p wino4Plan) {
 //	t2 = (d4 − d3) + 4·(d1 − d2)  t5 = (d5 − 5·d3) + 4·d1
 //
 // and returns the registers holding t0..t5.
-func wino4In1D(a *asm) [6]int {
+func wino4In1D(a *asm) []int {
 	a.f("VADDPS Y2, Y1, Y6")  // p = d1 + d2
 	a.f("VADDPS Y4, Y3, Y7")  // q = d3 + d4
 	a.f("VSUBPS Y2, Y1, Y8")  // r = d1 − d2
@@ -120,7 +120,7 @@ func wino4In1D(a *asm) [6]int {
 	a.f("VMOVAPS Y11, Y1")
 	a.f("VFMADD231PS Y14, Y10, Y1")   // t3 = w + 2u
 	a.f("VFNMADD231PS Y14, Y10, Y11") // t4 = w − 2u
-	return [6]int{12, 7, 9, 1, 11, 0}
+	return []int{12, 7, 9, 1, 11, 0}
 }
 
 // genWinograd4Input writes Winograd4InputAVX2.
@@ -151,7 +151,7 @@ func genWinograd4Input(a *asm) {
 		loads:   []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R14*1)", "(AX)(R9*4)", "(AX)(R15*1)"},
 		colStep: "ADDQ R8, AX",
 		cols:    6,
-		oneD:    func(a *asm) []int { r := wino4In1D(a); return r[:] },
+		oneD:    wino4In1D,
 		scratch: "R11",
 		stores:  []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"},
 		rowStep: []string{"LEAQ (AX)(BX*1), AX", "ADDQ R10, AX"},
@@ -166,7 +166,7 @@ func genWinograd4Input(a *asm) {
 //	y0 = (m0 + a) + c, y1 = b + 2·d, y2 = a + 4·c, y3 = (b + 8·d) + m5
 //
 // and returns the registers holding y0..y3.
-func wino4Out1D(a *asm) [4]int {
+func wino4Out1D(a *asm) []int {
 	a.f("VADDPS Y2, Y1, Y6")
 	a.f("VSUBPS Y2, Y1, Y7")
 	a.f("VADDPS Y4, Y3, Y8")
@@ -178,7 +178,7 @@ func wino4Out1D(a *asm) [4]int {
 	a.f("VFMADD231PS Y13, Y8, Y6")  // y2
 	a.f("VFMADD231PS Y14, Y9, Y7")  //
 	a.f("VADDPS Y5, Y7, Y7")        // y3
-	return [4]int{10, 11, 6, 7}
+	return []int{10, 11, 6, 7}
 }
 
 // outputTransformArgs loads the arguments of an output transform kernel
@@ -219,7 +219,7 @@ func genWinograd4Output(a *asm) {
 		loads:      []string{"(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)", "(AX)(R8*4)", "(AX)(R12*1)"},
 		colStep:    "ADDQ R13, AX",
 		cols:       6,
-		oneD:       func(a *asm) []int { r := wino4Out1D(a); return r[:] },
+		oneD:       wino4Out1D,
 		scratch:    "R14",
 		beforeRows: "VMOVUPS (DX), Y15",
 		perOut:     func(a *asm, y int) { a.f("VADDPS Y15, Y%d, Y%d", y, y) },
@@ -245,7 +245,7 @@ var (
 //	r = g0 + 4·g2, u3 = (r + 2·g1)·(1/24), u4 = (r − 2·g1)·(1/24), u5 = g2
 //
 // and returns the registers holding u0..u5.
-func wino4W1D(a *asm) [6]int {
+func wino4W1D(a *asm) []int {
 	a.f("VMULPS Y10, Y0, Y3")
 	a.f("VADDPS Y2, Y0, Y4")
 	a.f("VADDPS Y1, Y4, Y5")
@@ -259,7 +259,7 @@ func wino4W1D(a *asm) [6]int {
 	a.f("VMULPS Y14, Y7, Y7")
 	a.f("VFNMADD231PS Y13, Y1, Y6")
 	a.f("VMULPS Y14, Y6, Y6")
-	return [6]int{3, 5, 4, 7, 6, 2}
+	return []int{3, 5, 4, 7, 6, 2}
 }
 
 // genWinograd4Weight writes Winograd4WeightAVX2.
@@ -290,7 +290,7 @@ func genWinograd4Weight(a *asm) {
 		loads:   []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)"}, // taps j, 3 + j, 6 + j
 		colStep: "ADDQ R8, AX",
 		cols:    3,
-		oneD:    func(a *asm) []int { r := wino4W1D(a); return r[:] },
+		oneD:    wino4W1D,
 		scratch: "R11",
 		stores:  []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"},
 		rowStep: []string{"LEAQ (AX)(BX*1), AX", "ADDQ R10, AX"},
@@ -369,7 +369,7 @@ func Winograd4WeightAVX2(n int, k *float32, ks int, u *float32, us int, t *float
 //	z0 = y0, z1 = a + b, z2 = a − b, z3 = c + d, z4 = c − d, z5 = y3
 //
 // and returns the registers holding z0..z5.
-func wino4DY1D(a *asm) [6]int {
+func wino4DY1D(a *asm) []int {
 	a.f("VADDPS Y2, Y0, Y4")
 	a.f("VADDPS Y3, Y1, Y5")
 	a.f("VMOVAPS Y0, Y6")
@@ -380,7 +380,7 @@ func wino4DY1D(a *asm) [6]int {
 	a.f("VSUBPS Y5, Y4, Y9")
 	a.f("VADDPS Y7, Y6, Y10")
 	a.f("VSUBPS Y7, Y6, Y11")
-	return [6]int{0, 8, 9, 10, 11, 3}
+	return []int{0, 8, 9, 10, 11, 3}
 }
 
 // genWinograd4DY writes Winograd4DYAVX2.
@@ -410,7 +410,7 @@ func genWinograd4DY(a *asm) {
 		loads:   []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R14*1)"},
 		colStep: "ADDQ R8, AX",
 		cols:    4,
-		oneD:    func(a *asm) []int { r := wino4DY1D(a); return r[:] },
+		oneD:    wino4DY1D,
 		scratch: "R11",
 		stores:  []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)", "(AX)(DX*1)", "(AX)(R10*4)", "(AX)(BX*1)"},
 		rowStep: []string{"LEAQ (AX)(BX*1), AX", "ADDQ R10, AX"},
@@ -428,7 +428,7 @@ func genWinograd4DY(a *asm) {
 //
 // (each product by ⅙, 1/12 or 1/24 rounded on its own) and returns the
 // registers holding g0..g2.
-func wino4GT1D(a *asm) [3]int {
+func wino4GT1D(a *asm) []int {
 	a.f("VADDPS Y2, Y1, Y6")   // p
 	a.f("VADDPS Y4, Y3, Y7")   // q
 	a.f("VSUBPS Y1, Y2, Y8")   // r
@@ -444,7 +444,7 @@ func wino4GT1D(a *asm) [3]int {
 	a.f("VADDPS Y9, Y8, Y8") // g1
 	a.f("VSUBPS Y6, Y7, Y7")
 	a.f("VADDPS Y5, Y7, Y7") // g2
-	return [3]int{0, 8, 7}
+	return []int{0, 8, 7}
 }
 
 // genWinograd4GT writes Winograd4WGradAVX2.
@@ -476,7 +476,7 @@ func genWinograd4GT(a *asm) {
 		loads:   []string{"(AX)", "(AX)(R9*1)", "(AX)(R9*2)", "(AX)(R12*1)", "(AX)(R9*4)", "(AX)(R13*1)"},
 		colStep: "ADDQ R8, AX",
 		cols:    6,
-		oneD:    func(a *asm) []int { r := wino4GT1D(a); return r[:] },
+		oneD:    wino4GT1D,
 		scratch: "R11",
 		stores:  []string{"(AX)", "(AX)(R10*1)", "(AX)(R10*2)"},
 		rowStep: []string{"ADDQ DX, AX"},

@@ -279,12 +279,25 @@ func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 		b = d.bias.data[c0:c1]
 	}
 	var xoff, woff, exoff, ewoff [depthwiseMaxTaps]int
+	// rows of three taps a pixel apart: DepthwiseRow3AVX512 for the
+	// interior columns
+	rows3 := g.kw == 3 && sw == 1 && g.p.DilationW == 1
 	for r := r0; r < r1; r++ {
 		n, oh := r/g.oh, r%g.oh
 		nt := g.rowTaps(oh, &xoff, &woff)
 		img := n*g.h*g.w*C + c0
 		yrow := (n*g.oh+oh-d.yRow0)*g.ow*C + c0
 		for ow := 0; ow < g.ow; ow++ {
+			if ow == owA && owB > owA && rows3 {
+				nr := nt / 3
+				for i := range nr { // each row's first tap
+					exoff[i], ewoff[i] = xoff[3*i], woff[3*i]
+				}
+				depthwiseRow3(d.kn, owB-owA, nr, nc, d.x[img+(owA-g.p.PadLeft)*C:], C*4, exoff[:nr],
+					d.wk[c0:], C*4, ewoff[:nr], d.y[yrow+owA*C:], C*4, b, d.act)
+				ow = owB - 1
+				continue
+			}
 			if ow == owA && owB > owA {
 				depthwiseRow(d.kn, owB-owA, nt, nc, d.x[img+(owA*sw-g.p.PadLeft)*C:], sw*C*4, xoff[:nt],
 					d.wk[c0:], woff[:nt], d.y[yrow+owA*C:], C*4, b, d.act, d.noPrefetch)

@@ -16,6 +16,10 @@ func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []in
 	panic("tensor: no assembly kernels in this build")
 }
 
+func depthwiseRow3(kn *gemmKernel, np, nr, nc int, x []float32, xs int, xoff []int, w []float32, ws int, woff []int, y []float32, ys int, b []float32, act FusedAct) {
+	panic("tensor: no assembly kernels in this build")
+}
+
 func depthwiseWGrad512(kn *gemmKernel, nt, np, nc int, x []float32, xs int, xoff []int, dy []float32, dys int, acc []float32, aoff []int) {
 	panic("tensor: no assembly kernels in this build")
 }

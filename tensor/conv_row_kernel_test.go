@@ -557,6 +557,82 @@ func TestDepthwiseRowKernel(t *testing.T) {
 	}
 }
 
+// TestDepthwiseRow3Kernel runs DepthwiseRow3AVX512 and its stand-in
+// (where the machine has them) against DepthwiseRowAVX512 on the same
+// taps listed one by one, which TestDepthwiseRowKernel checks against
+// plain loops: they must agree bit for bit (a NaN for a NaN). 0..40
+// pixels (every tile shape, 16×1 to 1×2, and their mixes), 0..4 rows of
+// three taps, 1..70 channels (whole and masked blocks), pixel strides
+// shorter and longer than the channels, weight steps apart from the
+// pixel stride, with and without bias, no activation, ReLU or a clamp
+// (the quick one and the full one), zero and NaN inputs. Guards between
+// and after the written channels must survive.
+func TestDepthwiseRow3Kernel(t *testing.T) {
+	kns := avx512DepthwiseKernels(t)
+	r := rand.New(rand.NewPCG(55, 56))
+	for iter := 0; iter < 500; iter++ {
+		np, nr, nc := r.IntN(41), r.IntN(5), 1+r.IntN(70)
+		if iter < 70 {
+			nc = 1 + iter
+		}
+		xs := max(1, nc+r.IntN(2*nc)-nc/2) // floats
+		ws := nc + r.IntN(3)
+		xoff := make([]int, nr) // ascending rows, np+2 pixels wide or wider
+		for i := 1; i < nr; i++ {
+			xoff[i] = xoff[i-1] + (np+2+r.IntN(3))*xs
+		}
+		woff := make([]int, nr)
+		for i := range woff {
+			woff[i] = i * 3 * ws
+		}
+		xlen, wlen := 1, 1
+		if nr > 0 {
+			xlen = xoff[nr-1] + (np+1)*xs + nc
+			wlen = woff[nr-1] + 2*ws + nc
+		}
+		x, w := randFloats(r, xlen), randFloats(r, wlen)
+		if r.IntN(4) == 0 {
+			clear(x)
+		}
+		if r.IntN(10) == 0 {
+			x[r.IntN(len(x))] = float32(math.NaN())
+		}
+		var b []float32
+		if r.IntN(3) > 0 {
+			b = randFloats(r, nc)
+		}
+		act := [...]FusedAct{{}, ReLUAct(), ClampAct(0, 6), ClampAct(-1, float32(math.Copysign(0, -1))), ClampAct(-0.5, 0.7)}[r.IntN(5)]
+		// the same taps one by one
+		var xt, wt []int
+		for i := range nr {
+			for k := range 3 {
+				xt, wt = append(xt, xoff[i]+k*xs), append(wt, woff[i]+k*ws)
+			}
+		}
+		name := fmt.Sprintf("np=%d nr=%d nc=%d xs=%d ws=%d bias=%v act=%+v", np, nr, nc, xs, ws, b != nil, act)
+		ys := nc + r.IntN(5)
+		newY := func() []float32 {
+			y := make([]float32, max(np, 1)*ys+guardLen)
+			for i := range y {
+				y[i] = guard
+			}
+			return y
+		}
+		for _, kn := range kns {
+			want, got := newY(), newY()
+			if np > 0 {
+				depthwiseRow(kn, np, 3*nr, nc, x, 4*xs, bytesOf(xt), w, bytesOf(wt), want, 4*ys, b, act, true)
+				depthwiseRow3(kn, np, nr, nc, x, 4*xs, bytesOf(xoff), w, 4*ws, bytesOf(woff), got, 4*ys, b, act)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(isNaN32(got[i]) && isNaN32(want[i])) {
+					t.Fatalf("%s (%v): y[%d] = %v, DepthwiseRowAVX512 %v", name, kn.id, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
 // TestDepthwiseWGradKernel runs DepthwiseWGradAVX512 and its stand-in
 // (where the machine has them) against plain loops: 1..9 taps, 1..40
 // pixels, 1..16 channels (masked), pixel strides below and above

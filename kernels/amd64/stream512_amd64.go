@@ -80,6 +80,20 @@ func ColSumAVX512(rows int, x *float32, ldx int, acc *float32, n int)
 //go:noescape
 func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
 
+// DepthwiseRow3AVX512 is DepthwiseRowAVX512 for taps in rows of three
+// that step one pixel (a 3×3 convolution at stride 1): with all offsets
+// and strides in bytes, for q < np and j < nc,
+//
+//	y[q·ys + j] = b[j] + Σ_{r<nr} Σ_{k<3} x[xoff[r] + (q+k)·xs + j] · w[woff[r] + k·ws + j]
+//
+// in (r, k) order, then lo, hi and flags as DepthwiseRowAVX512's (but
+// DWNoPrefetch: it prefetches nothing). The result is DepthwiseRowAVX512's
+// for the 3·nr taps xoff[r] + k·xs, woff[r] + k·ws, bit for bit; each
+// input vector is loaded once a row instead of three times.
+//
+//go:noescape
+func DepthwiseRow3AVX512(np, nr, nc int, x *float32, xs int, xoff *int, w *float32, ws int, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
+
 // DepthwiseWGradAVX512 accumulates the depthwise weight gradient of np
 // pixels for nt ≤ 9 taps × nc ≤ 16 channels in registers. With all
 // offsets and strides in bytes, for t < nt and j < nc:

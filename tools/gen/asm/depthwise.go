@@ -224,26 +224,7 @@ func genDepthwiseRow512(a *asm) {
 		acc := func(p, b int) int { return p*B + b }
 		a.f("XORQ R15, R15")
 		a.label(l + "_block")
-		// K(b+1): block b's channels, min(max(nc − R15/4 − 16b, 0), 16)
-		for b := 0; b < B; b++ {
-			a.f("MOVQ nc+16(FP), CX")
-			a.f("SHLQ $2, CX")
-			a.f("SUBQ R15, CX")
-			a.f("SARQ $2, CX")
-			if b > 0 {
-				a.f("SUBQ $%d, CX", 16*b)
-				a.f("MOVQ $0, AX")
-				a.f("CMPQ CX, AX")
-				a.f("CMOVQLT AX, CX")
-			}
-			a.f("MOVQ $16, AX")
-			a.f("CMPQ CX, AX")
-			a.f("CMOVQGT AX, CX")
-			a.f("MOVL $1, AX")
-			a.f("SHLL CX, AX")
-			a.f("DECL AX")
-			a.f("KMOVW AX, K%d", b+1)
-		}
+		dwBlockMasks(a, B)
 		a.f("MOVQ b+80(FP), AX")
 		for b := 0; b < B; b++ {
 			a.f("VPXORD Z%d, Z%d, Z%d", 16+b, 16+b, 16+b)
@@ -333,39 +314,13 @@ func genDepthwiseRow512(a *asm) {
 			loops(l, false)
 		}
 		a.label(l + "_store")
-		// the activation, in registers (the SGEMM epilogue's sequences)
-		a.f("MOVQ flags+96(FP), AX")
-		a.f("TESTQ $%d, AX", epiClamp)
-		a.f("JEQ %s_relu", l)
-		a.f("TESTQ $%d, AX", epiClampQuick)
-		a.f("JEQ %s_clampfull", l)
+		var regs []string
 		for p := 0; p < P; p++ {
 			for b := 0; b < B; b++ {
-				clampQuick(a, fmt.Sprintf("Z%d", acc(p, b)), "Z20", "Z21", "Z24")
+				regs = append(regs, fmt.Sprintf("Z%d", acc(p, b)))
 			}
 		}
-		a.f("JMP %s_relu", l)
-		a.label(l + "_clampfull")
-		for p := 0; p < P; p++ {
-			for b := 0; b < B; b++ {
-				r := fmt.Sprintf("Z%d", acc(p, b))
-				a.f("VMAXPS %s, Z20, Z22", r)
-				a.f("VCMPPS $0, Z20, %s, K5", r)
-				a.f("VANDPS Z20, %s, K5, Z22", r)
-				a.f("VMINPS Z22, Z21, %s", r)
-				a.f("VCMPPS $0, Z21, Z22, K6")
-				a.f("VORPS Z21, Z22, K6, %s", r)
-			}
-		}
-		a.label(l + "_relu")
-		a.f("TESTQ $%d, AX", epiReLU)
-		a.f("JEQ %s_out", l)
-		for p := 0; p < P; p++ {
-			for b := 0; b < B; b++ {
-				a.f("VMAXPS Z%d, Z23, Z%d", acc(p, b), acc(p, b))
-			}
-		}
-		a.label(l + "_out")
+		dwAct(a, l, "flags+96(FP)", regs)
 		a.f("LEAQ (DI)(R15*1), AX")
 		for p := 0; p < P; p++ {
 			if p == 4 {
@@ -516,5 +471,222 @@ func genDepthwiseWGrad512(a *asm) {
 			a.f("VZEROUPPER")
 			a.f("RET")
 		}
+	}
+}
+
+// dwAct applies the activation the flags argument asks for to the sums
+// in regs, in registers, with the SGEMM epilogue's sequences: Z20/Z21 lo
+// and hi, Z22 and K5/K6 temporaries, Z23 zero, Z24 lo's sign for the
+// quick clamp. It ends at label l_out.
+func dwAct(a *asm, l, flags string, regs []string) {
+	a.f("MOVQ %s, AX", flags)
+	a.f("TESTQ $%d, AX", epiClamp)
+	a.f("JEQ %s_relu", l)
+	a.f("TESTQ $%d, AX", epiClampQuick)
+	a.f("JEQ %s_clampfull", l)
+	for _, r := range regs {
+		clampQuick(a, r, "Z20", "Z21", "Z24")
+	}
+	a.f("JMP %s_relu", l)
+	a.label(l + "_clampfull")
+	for _, r := range regs {
+		a.f("VMAXPS %s, Z20, Z22", r)
+		a.f("VCMPPS $0, Z20, %s, K5", r)
+		a.f("VANDPS Z20, %s, K5, Z22", r)
+		a.f("VMINPS Z22, Z21, %s", r)
+		a.f("VCMPPS $0, Z21, Z22, K6")
+		a.f("VORPS Z21, Z22, K6, %s", r)
+	}
+	a.label(l + "_relu")
+	a.f("TESTQ $%d, AX", epiReLU)
+	a.f("JEQ %s_out", l)
+	for _, r := range regs {
+		a.f("VMAXPS %s, Z23, %s", r, r)
+	}
+	a.label(l + "_out")
+}
+
+// genDepthwiseRow3512 writes
+//
+//	func DepthwiseRow3AVX512(np, nr, nc int, x *float32, xs int, xoff *int, w *float32, ws int, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
+//
+// DepthwiseRowAVX512 for taps in rows of three that step one pixel: for np
+// ≥ 0 output pixels q and nc ≥ 1 channels j, with byte offsets and
+// strides,
+//
+//	y[q·ys + j] = b[j] + Σ_{r<nr} Σ_{k<3} x[xoff[r] + (q+k)·xs + j] · w[woff[r] + k·ws + j]
+//
+// in (r, k) order, then the activation, as DepthwiseRowAVX512 computes it
+// for the 3·nr taps xoff[r] + k·xs, woff[r] + k·ws, bit for bit: a 3×3
+// convolution at stride 1. Each input vector is loaded once a row and
+// feeds the up to three sums that read it, so a tile of P pixels loads
+// P+2 vectors a row for 3P multiply-adds, where DepthwiseRowAVX512 loads
+// 3P: its loads, not its multiply-adds, bound it. Tiles of P pixels × B
+// blocks of 16 channels: 16×1 while 16 pixels are left, then 8×1, 4×2,
+// 2×2 and 1×2; the sums stay in Z0–Z15 over all taps, the row's 3·B
+// weight vectors in Z25–Z30, the inputs in Z16–Z19 (two a block, in
+// turn). Blocks past nc are masked off (K1, K2). Registers: BX pixels
+// left, SI x, R8 xs, DX w, R14 ws, DI y, R9 ys, R15 the tile's first
+// channel in bytes, CX rows left, R10 xoff, R11 woff, R12/R13 addresses;
+// Z20–Z24 and K5/K6 as DepthwiseRowAVX512's activation.
+func genDepthwiseRow3512(a *asm) {
+	a.raw("\n// func DepthwiseRow3AVX512(np, nr, nc int, x *float32, xs int, xoff *int, w *float32, ws int, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)\n")
+	a.raw("TEXT ·DepthwiseRow3AVX512(SB), NOSPLIT, $0-112\n")
+	a.f("MOVQ np+0(FP), BX")
+	a.f("MOVQ x+24(FP), SI")
+	a.f("MOVQ xs+32(FP), R8")
+	a.f("MOVQ w+48(FP), DX")
+	a.f("MOVQ ws+56(FP), R14")
+	a.f("MOVQ y+72(FP), DI")
+	a.f("MOVQ ys+80(FP), R9")
+	a.f("VBROADCASTSS lo+96(FP), Z20")
+	a.f("VBROADCASTSS hi+100(FP), Z21")
+	a.f("VPXORD Z23, Z23, Z23")
+	clampSignMask(a, "Z", "Z20", "Z24")
+	tile := func(l string, P, B int) {
+		acc := func(p, b int) string { return fmt.Sprintf("Z%d", p*B+b) }
+		in := func(i, b int) string { return fmt.Sprintf("Z%d", 16+(i%2)*B+b) }
+		wt := func(k, b int) string { return fmt.Sprintf("Z%d", 25+k*B+b) }
+		a.f("XORQ R15, R15")
+		a.label(l + "_block")
+		dwBlockMasks(a, B)
+		a.f("MOVQ b+88(FP), AX")
+		for b := 0; b < B; b++ {
+			a.f("VPXORD %s, %s, %s", in(0, b), in(0, b), in(0, b))
+		}
+		a.f("TESTQ AX, AX")
+		a.f("JEQ %s_nobias", l)
+		for b := 0; b < B; b++ {
+			a.f("VMOVUPS.Z %d(AX)(R15*1), K%d, %s", 64*b, b+1, in(0, b))
+		}
+		a.label(l + "_nobias")
+		for p := 0; p < P; p++ {
+			for b := 0; b < B; b++ {
+				a.f("VMOVAPS %s, %s", in(0, b), acc(p, b))
+			}
+		}
+		a.f("MOVQ nr+8(FP), CX")
+		a.f("TESTQ CX, CX")
+		a.f("JEQ %s_store", l)
+		a.f("MOVQ xoff+40(FP), R10")
+		a.f("MOVQ woff+64(FP), R11")
+		// every block of the tile whole: the row loop without masks
+		a.f("MOVQ nc+16(FP), AX")
+		a.f("SHLQ $2, AX")
+		a.f("SUBQ R15, AX")
+		a.f("CMPQ AX, $%d", 64*B)
+		a.f("JGE %s_full", l)
+		for _, full := range []bool{false, true} {
+			rl := l + "_row"
+			if full {
+				a.label(l + "_full")
+				rl = l + "_frow"
+			}
+			load := func(src string, b int, dst string) {
+				if full {
+					a.f("VMOVUPS %s, %s", src, dst)
+				} else {
+					a.f("VMOVUPS.Z %s, K%d, %s", src, b+1, dst)
+				}
+			}
+			a.label(rl)
+			a.f("MOVQ (R11), R13")
+			a.f("ADDQ DX, R13")
+			a.f("ADDQ R15, R13")
+			for k := 0; k < 3; k++ {
+				for b := 0; b < B; b++ {
+					src := [3]string{"%d(R13)", "%d(R13)(R14*1)", "%d(R13)(R14*2)"}[k]
+					load(fmt.Sprintf(src, 64*b), b, wt(k, b))
+				}
+			}
+			a.f("MOVQ (R10), R12")
+			a.f("ADDQ SI, R12")
+			a.f("ADDQ R15, R12")
+			for i := 0; i < P+2; i++ {
+				for b := 0; b < B; b++ {
+					load(fmt.Sprintf("%d(R12)", 64*b), b, in(i, b))
+				}
+				for k := 0; k < 3; k++ {
+					if p := i - k; p >= 0 && p < P {
+						for b := 0; b < B; b++ {
+							a.f("VFMADD231PS %s, %s, %s", wt(k, b), in(i, b), acc(p, b))
+						}
+					}
+				}
+				if i < P+1 {
+					a.f("ADDQ R8, R12")
+				}
+			}
+			a.f("ADDQ $8, R10")
+			a.f("ADDQ $8, R11")
+			a.f("DECQ CX")
+			a.f("JNE %s", rl)
+			a.f("JMP %s_store", l)
+		}
+		a.label(l + "_store")
+		var regs []string
+		for p := 0; p < P; p++ {
+			for b := 0; b < B; b++ {
+				regs = append(regs, acc(p, b))
+			}
+		}
+		dwAct(a, l, "flags+104(FP)", regs)
+		a.f("LEAQ (DI)(R15*1), AX")
+		for p := 0; p < P; p++ {
+			for b := 0; b < B; b++ {
+				a.f("VMOVUPS %s, K%d, %d(AX)", acc(p, b), b+1, 64*b)
+			}
+			if p < P-1 {
+				a.f("ADDQ R9, AX")
+			}
+		}
+		a.f("ADDQ $%d, R15", 64*B)
+		a.f("MOVQ nc+16(FP), AX")
+		a.f("SHLQ $2, AX")
+		a.f("CMPQ R15, AX")
+		a.f("JLT %s_block", l)
+	}
+	for _, t := range []struct{ P, B int }{{16, 1}, {8, 1}, {4, 2}, {2, 2}, {1, 2}} {
+		l := fmt.Sprintf("dw3r%dx%d", t.P, t.B)
+		a.label(l)
+		a.f("CMPQ BX, $%d", t.P)
+		a.f("JLT %s_done", l)
+		tile(l, t.P, t.B)
+		a.f("MOVQ R8, AX")
+		a.f("IMULQ $%d, AX", t.P)
+		a.f("ADDQ AX, SI")
+		a.f("MOVQ R9, AX")
+		a.f("IMULQ $%d, AX", t.P)
+		a.f("ADDQ AX, DI")
+		a.f("SUBQ $%d, BX", t.P)
+		a.f("JMP %s", l)
+		a.label(l + "_done")
+	}
+	a.f("VZEROUPPER")
+	a.f("RET")
+}
+
+// dwBlockMasks sets K1…KB to the channels of the B blocks of 16 from byte
+// R15 on: block b's min(max(nc − R15/4 − 16b, 0), 16), nc at nc+16(FP).
+// It uses AX and CX.
+func dwBlockMasks(a *asm, B int) {
+	for b := 0; b < B; b++ {
+		a.f("MOVQ nc+16(FP), CX")
+		a.f("SHLQ $2, CX")
+		a.f("SUBQ R15, CX")
+		a.f("SARQ $2, CX")
+		if b > 0 {
+			a.f("SUBQ $%d, CX", 16*b)
+			a.f("MOVQ $0, AX")
+			a.f("CMPQ CX, AX")
+			a.f("CMOVQLT AX, CX")
+		}
+		a.f("MOVQ $16, AX")
+		a.f("CMPQ CX, AX")
+		a.f("CMOVQGT AX, CX")
+		a.f("MOVL $1, AX")
+		a.f("SHLL CX, AX")
+		a.f("DECL AX")
+		a.f("KMOVW AX, K%d", b+1)
 	}
 }

@@ -298,6 +298,7 @@ func genStream512Asm() []byte {
 	}
 	genColSum512(&a)
 	genDepthwiseRow512(&a)
+	genDepthwiseRow3512(&a)
 	genDepthwiseWGrad512(&a)
 	for _, v := range sgdVariants {
 		genSGD(&a, v, vec512)
@@ -341,6 +342,21 @@ func ColSumAVX512(rows int, x *float32, ldx int, acc *float32, n int)
 //
 //go:noescape
 func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float32, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
+`)
+	b.WriteString(`
+// DepthwiseRow3AVX512 is DepthwiseRowAVX512 for taps in rows of three
+// that step one pixel (a 3×3 convolution at stride 1): with all offsets
+// and strides in bytes, for q < np and j < nc,
+//
+//	y[q·ys + j] = b[j] + Σ_{r<nr} Σ_{k<3} x[xoff[r] + (q+k)·xs + j] · w[woff[r] + k·ws + j]
+//
+// in (r, k) order, then lo, hi and flags as DepthwiseRowAVX512's (but
+// DWNoPrefetch: it prefetches nothing). The result is DepthwiseRowAVX512's
+// for the 3·nr taps xoff[r] + k·xs, woff[r] + k·ws, bit for bit; each
+// input vector is loaded once a row instead of three times.
+//
+//go:noescape
+func DepthwiseRow3AVX512(np, nr, nc int, x *float32, xs int, xoff *int, w *float32, ws int, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
 `)
 	b.WriteString(`
 // DepthwiseWGradAVX512 accumulates the depthwise weight gradient of np

@@ -40,3 +40,42 @@ func BenchmarkDepthwiseInCache(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInvertedResidual times InvertedResidual (1×1 expansion,
+// ReLU6, 3×3 depthwise, ReLU6, 1×1 projection) on MobileNetV2's block
+// shapes at batch 32 on the current best tier, in GFLOP/s of the three
+// convolutions together.
+//
+//	GOMAXPROCS=1 go test -run '^$' -bench InvertedResidual -cpu 1 ./tensor
+func BenchmarkInvertedResidual(b *testing.B) {
+	// h, w, cin, expanded channels, out, stride
+	for _, l := range [][6]int{{56, 56, 24, 144, 24, 1}, {28, 28, 32, 192, 32, 1}, {14, 14, 64, 384, 64, 1}, {14, 14, 96, 576, 96, 1}, {7, 7, 160, 960, 160, 1}, {56, 56, 24, 144, 32, 2}, {14, 14, 96, 576, 160, 2}} {
+		h, w, cin, c, o, s := l[0], l[1], l[2], l[3], l[4], l[5]
+		b.Run(fmt.Sprintf("layer=%dx%dx%d-%d-%d/stride=%d", h, w, cin, c, o, s), func(b *testing.B) {
+			const n = 32
+			p := ConvParams{PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, StrideH: s, StrideW: s, Groups: c}
+			x := RandNormal(1, 0, 1, n, h, w, cin)
+			we := RandNormal(2, 0, 0.1, cin, c)
+			dw := RandNormal(3, 0, 0.1, c, 1, 3, 3)
+			wt := RandNormal(4, 0, 0.1, c, o)
+			b0, b1, b2 := RandNormal(5, 0, 0.1, c), RandNormal(6, 0, 0.1, c), RandNormal(7, 0, 0.1, o)
+			oh, ow := p.OutSize(h, w, 3, 3)
+			y := Zeros(n, oh, ow, o)
+			cpu, err := NewCPU(kernels.Current(), false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			act := ClampAct(0, 6)
+			run := func() { cpu.InvertedResidual(y, x, we, b0, act, dw, b1, p, act, wt, b2, FusedAct{}) }
+			run()
+			flops := 2 * float64(n) * (float64(h*w*cin*c) + float64(oh*ow*c*9) + float64(oh*ow*c*o))
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			b.ResetTimer()
+			for b.Loop() {
+				run()
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -49,7 +49,7 @@ func BenchmarkDepthwiseInCache(b *testing.B) {
 //	GOMAXPROCS=1 go test -run '^$' -bench InvertedResidual -cpu 1 ./tensor
 func BenchmarkInvertedResidual(b *testing.B) {
 	// h, w, cin, expanded channels, out, stride
-	for _, l := range [][6]int{{56, 56, 24, 144, 24, 1}, {28, 28, 32, 192, 32, 1}, {14, 14, 64, 384, 64, 1}, {14, 14, 96, 576, 96, 1}, {7, 7, 160, 960, 160, 1}, {56, 56, 24, 144, 32, 2}, {14, 14, 96, 576, 160, 2}} {
+	for _, l := range [][6]int{{112, 112, 16, 96, 24, 2}, {56, 56, 24, 144, 24, 1}, {28, 28, 32, 192, 32, 1}, {14, 14, 64, 384, 64, 1}, {14, 14, 96, 576, 96, 1}, {7, 7, 160, 960, 160, 1}, {56, 56, 24, 144, 32, 2}, {14, 14, 96, 576, 160, 2}} {
 		h, w, cin, c, o, s := l[0], l[1], l[2], l[3], l[4], l[5]
 		b.Run(fmt.Sprintf("layer=%dx%dx%d-%d-%d/stride=%d", h, w, cin, c, o, s), func(b *testing.B) {
 			const n = 32

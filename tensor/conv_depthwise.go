@@ -279,9 +279,9 @@ func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 		b = d.bias.data[c0:c1]
 	}
 	var xoff, woff, exoff, ewoff [depthwiseMaxTaps]int
-	// rows of three taps a pixel apart: DepthwiseRow3AVX512 for the
-	// interior columns
-	rows3 := g.kw == 3 && sw == 1 && g.p.DilationW == 1
+	// rows of three taps a pixel apart at stride 1 or 2: DepthwiseRow3AVX512
+	// or DepthwiseRow3S2AVX512 for the interior columns
+	rows3 := g.kw == 3 && (sw == 1 || sw == 2) && g.p.DilationW == 1
 	for r := r0; r < r1; r++ {
 		n, oh := r/g.oh, r%g.oh
 		nt := g.rowTaps(oh, &xoff, &woff)
@@ -293,7 +293,7 @@ func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 				for i := range nr { // each row's first tap
 					exoff[i], ewoff[i] = xoff[3*i], woff[3*i]
 				}
-				depthwiseRow3(d.kn, owB-owA, nr, nc, d.x[img+(owA-g.p.PadLeft)*C:], C*4, exoff[:nr],
+				depthwiseRow3(d.kn, sw, owB-owA, nr, nc, d.x[img+(owA*sw-g.p.PadLeft)*C:], C*4, exoff[:nr],
 					d.wk[c0:], C*4, ewoff[:nr], d.y[yrow+owA*C:], C*4, b, d.act)
 				ow = owB - 1
 				continue

@@ -67,15 +67,19 @@ func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []in
 	amd64.DepthwiseRowAVX512(np, nt, nc, xp, xs, xo, wp, wo, &y[0], ys, bp, act.Lo, act.Hi, flags)
 }
 
-// depthwiseRow3 runs kn's row kernel for taps in rows of three
-// (DepthwiseRow3AVX512, or its stand-in): depthwiseRow for the 3·nr taps
+// depthwiseRow3 runs kn's row kernel for taps in rows of three at stride
+// 1 or 2 (DepthwiseRow3AVX512 or DepthwiseRow3S2AVX512, or their
+// stand-in): depthwiseRow with pixel stride stride·xs for the 3·nr taps
 // xoff[r] + k·xs, woff[r] + k·ws (k < 3), bit for bit; xoff ascending,
 // xs ≥ 0.
-func depthwiseRow3(kn *gemmKernel, np, nr, nc int, x []float32, xs int, xoff []int, w []float32, ws int, woff []int, y []float32, ys int, b []float32, act FusedAct) {
+func depthwiseRow3(kn *gemmKernel, stride, np, nr, nc int, x []float32, xs int, xoff []int, w []float32, ws int, woff []int, y []float32, ys int, b []float32, act FusedAct) {
+	if stride != 1 && stride != 2 {
+		panic(fmt.Sprintf("tensor: DepthwiseRow3AVX512 takes stride 1 or 2, not %d", stride))
+	}
 	var xp, wp, bp *float32
 	var xo, wo *int
 	if nr > 0 {
-		_ = x[(np+1)*xs/4+xoff[nr-1]/4+nc-1]
+		_ = x[(stride*(np-1)+2)*xs/4+xoff[nr-1]/4+nc-1]
 		_ = w[2*ws/4+woff[nr-1]/4+nc-1]
 		xp, wp, xo, wo = &x[0], &w[0], &xoff[0], &woff[0]
 	}
@@ -85,7 +89,11 @@ func depthwiseRow3(kn *gemmKernel, np, nr, nc int, x []float32, xs int, xoff []i
 		bp = &b[0]
 	}
 	if kn.id == kidStandIn {
-		depthwiseRow3StandIn(np, nr, nc, x, xs, xoff, w, ws, woff, y, ys, b, act)
+		depthwiseRow3StandIn(stride, np, nr, nc, x, xs, xoff, w, ws, woff, y, ys, b, act)
+		return
+	}
+	if stride == 2 {
+		amd64.DepthwiseRow3S2AVX512(np, nr, nc, xp, xs, xo, wp, ws, wo, &y[0], ys, bp, act.Lo, act.Hi, actFlags(act))
 		return
 	}
 	amd64.DepthwiseRow3AVX512(np, nr, nc, xp, xs, xo, wp, ws, wo, &y[0], ys, bp, act.Lo, act.Hi, actFlags(act))

@@ -16,7 +16,7 @@ func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []in
 	panic("tensor: no assembly kernels in this build")
 }
 
-func depthwiseRow3(kn *gemmKernel, np, nr, nc int, x []float32, xs int, xoff []int, w []float32, ws int, woff []int, y []float32, ys int, b []float32, act FusedAct) {
+func depthwiseRow3(kn *gemmKernel, stride, np, nr, nc int, x []float32, xs int, xoff []int, w []float32, ws int, woff []int, y []float32, ys int, b []float32, act FusedAct) {
 	panic("tensor: no assembly kernels in this build")
 }
 

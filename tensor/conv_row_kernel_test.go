@@ -557,8 +557,9 @@ func TestDepthwiseRowKernel(t *testing.T) {
 	}
 }
 
-// TestDepthwiseRow3Kernel runs DepthwiseRow3AVX512 and its stand-in
-// (where the machine has them) against DepthwiseRowAVX512 on the same
+// TestDepthwiseRow3Kernel runs DepthwiseRow3AVX512, DepthwiseRow3S2AVX512
+// and their stand-in (where the machine has them) against
+// DepthwiseRowAVX512 on the same
 // taps listed one by one, which TestDepthwiseRowKernel checks against
 // plain loops: they must agree bit for bit (a NaN for a NaN). 0..40
 // pixels (every tile shape, 16×1 to 1×2, and their mixes), 0..4 rows of
@@ -571,7 +572,7 @@ func TestDepthwiseRow3Kernel(t *testing.T) {
 	kns := avx512DepthwiseKernels(t)
 	r := rand.New(rand.NewPCG(55, 56))
 	for iter := 0; iter < 500; iter++ {
-		np, nr, nc := r.IntN(41), r.IntN(5), 1+r.IntN(70)
+		np, nr, nc, stride := r.IntN(41), r.IntN(5), 1+r.IntN(70), 1+r.IntN(2)
 		if iter < 70 {
 			nc = 1 + iter
 		}
@@ -579,7 +580,7 @@ func TestDepthwiseRow3Kernel(t *testing.T) {
 		ws := nc + r.IntN(3)
 		xoff := make([]int, nr) // ascending rows, np+2 pixels wide or wider
 		for i := 1; i < nr; i++ {
-			xoff[i] = xoff[i-1] + (np+2+r.IntN(3))*xs
+			xoff[i] = xoff[i-1] + (stride*np+2+r.IntN(3))*xs
 		}
 		woff := make([]int, nr)
 		for i := range woff {
@@ -587,7 +588,7 @@ func TestDepthwiseRow3Kernel(t *testing.T) {
 		}
 		xlen, wlen := 1, 1
 		if nr > 0 {
-			xlen = xoff[nr-1] + (np+1)*xs + nc
+			xlen = xoff[nr-1] + (stride*max(np-1, 0)+2)*xs + nc
 			wlen = woff[nr-1] + 2*ws + nc
 		}
 		x, w := randFloats(r, xlen), randFloats(r, wlen)
@@ -609,7 +610,7 @@ func TestDepthwiseRow3Kernel(t *testing.T) {
 				xt, wt = append(xt, xoff[i]+k*xs), append(wt, woff[i]+k*ws)
 			}
 		}
-		name := fmt.Sprintf("np=%d nr=%d nc=%d xs=%d ws=%d bias=%v act=%+v", np, nr, nc, xs, ws, b != nil, act)
+		name := fmt.Sprintf("stride=%d np=%d nr=%d nc=%d xs=%d ws=%d bias=%v act=%+v", stride, np, nr, nc, xs, ws, b != nil, act)
 		ys := nc + r.IntN(5)
 		newY := func() []float32 {
 			y := make([]float32, max(np, 1)*ys+guardLen)
@@ -621,8 +622,8 @@ func TestDepthwiseRow3Kernel(t *testing.T) {
 		for _, kn := range kns {
 			want, got := newY(), newY()
 			if np > 0 {
-				depthwiseRow(kn, np, 3*nr, nc, x, 4*xs, bytesOf(xt), w, bytesOf(wt), want, 4*ys, b, act, true)
-				depthwiseRow3(kn, np, nr, nc, x, 4*xs, bytesOf(xoff), w, 4*ws, bytesOf(woff), got, 4*ys, b, act)
+				depthwiseRow(kn, np, 3*nr, nc, x, 4*stride*xs, bytesOf(xt), w, bytesOf(wt), want, 4*ys, b, act, true)
+				depthwiseRow3(kn, stride, np, nr, nc, x, 4*xs, bytesOf(xoff), w, 4*ws, bytesOf(woff), got, 4*ys, b, act)
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(isNaN32(got[i]) && isNaN32(want[i])) {

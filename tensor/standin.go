@@ -223,17 +223,18 @@ func depthwiseRowStandIn(np, nt, nc int, x []float32, xs int, xoff []int, w []fl
 	}
 }
 
-// depthwiseRow3StandIn is the stand-in of DepthwiseRow3AVX512:
-// depthwiseRowStandIn for the 3·nr taps xoff[r] + k·xs, woff[r] + k·ws
-// (k < 3).
-func depthwiseRow3StandIn(np, nr, nc int, x []float32, xs int, xoff []int, w []float32, ws int, woff []int, y []float32, ys int, b []float32, act FusedAct) {
+// depthwiseRow3StandIn is the stand-in of DepthwiseRow3AVX512 (stride 1)
+// and DepthwiseRow3S2AVX512 (stride 2): depthwiseRowStandIn with pixel
+// stride stride·xs for the 3·nr taps xoff[r] + k·xs, woff[r] + k·ws (k <
+// 3).
+func depthwiseRow3StandIn(stride, np, nr, nc int, x []float32, xs int, xoff []int, w []float32, ws int, woff []int, y []float32, ys int, b []float32, act FusedAct) {
 	var xt, wt [3 * depthwiseMaxTaps]int
 	for r := range nr {
 		for k := range 3 {
 			xt[3*r+k], wt[3*r+k] = xoff[r]+k*xs, woff[r]+k*ws
 		}
 	}
-	depthwiseRowStandIn(np, 3*nr, nc, x, xs, xt[:3*nr], w, wt[:3*nr], y, ys, b, act)
+	depthwiseRowStandIn(np, 3*nr, nc, x, stride*xs, xt[:3*nr], w, wt[:3*nr], y, ys, b, act)
 }
 
 // depthwiseWGradStandIn is the stand-in of DepthwiseWGradAVX512:

@@ -94,6 +94,17 @@ func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float3
 //go:noescape
 func DepthwiseRow3AVX512(np, nr, nc int, x *float32, xs int, xoff *int, w *float32, ws int, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
 
+// DepthwiseRow3S2AVX512 is DepthwiseRow3AVX512 at stride 2: with all
+// offsets and strides in bytes, for q < np and j < nc,
+//
+//	y[q·ys + j] = b[j] + Σ_{r<nr} Σ_{k<3} x[xoff[r] + (2q+k)·xs + j] · w[woff[r] + k·ws + j]
+//
+// in (r, k) order, then the activation; each input vector is loaded once
+// a row (2P+1 loads for 3P multiply-adds).
+//
+//go:noescape
+func DepthwiseRow3S2AVX512(np, nr, nc int, x *float32, xs int, xoff *int, w *float32, ws int, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
+
 // DepthwiseWGradAVX512 accumulates the depthwise weight gradient of np
 // pixels for nt ≤ 9 taps × nc ≤ 16 channels in registers. With all
 // offsets and strides in bytes, for t < nt and j < nc:

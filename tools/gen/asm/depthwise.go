@@ -506,9 +506,12 @@ func dwAct(a *asm, l, flags string, regs []string) {
 	a.label(l + "_out")
 }
 
-// genDepthwiseRow3512 writes
+// genDepthwiseRow3512 writes, for stride 1,
 //
 //	func DepthwiseRow3AVX512(np, nr, nc int, x *float32, xs int, xoff *int, w *float32, ws int, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
+//
+// and for stride 2 DepthwiseRow3S2AVX512, the same with (2q+k)·xs in
+// place of (q+k)·xs below: a tile then loads 2P+1 vectors a row.
 //
 // DepthwiseRowAVX512 for taps in rows of three that step one pixel: for np
 // ≥ 0 output pixels q and nc ≥ 1 channels j, with byte offsets and
@@ -529,9 +532,13 @@ func dwAct(a *asm, l, flags string, regs []string) {
 // left, SI x, R8 xs, DX w, R14 ws, DI y, R9 ys, R15 the tile's first
 // channel in bytes, CX rows left, R10 xoff, R11 woff, R12/R13 addresses;
 // Z20–Z24 and K5/K6 as DepthwiseRowAVX512's activation.
-func genDepthwiseRow3512(a *asm) {
-	a.raw("\n// func DepthwiseRow3AVX512(np, nr, nc int, x *float32, xs int, xoff *int, w *float32, ws int, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)\n")
-	a.raw("TEXT ·DepthwiseRow3AVX512(SB), NOSPLIT, $0-112\n")
+func genDepthwiseRow3512(a *asm, stride int) {
+	name := "DepthwiseRow3AVX512"
+	if stride == 2 {
+		name = "DepthwiseRow3S2AVX512"
+	}
+	a.raw(fmt.Sprintf("\n// func %s(np, nr, nc int, x *float32, xs int, xoff *int, w *float32, ws int, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)\n", name))
+	a.raw(fmt.Sprintf("TEXT ·%s(SB), NOSPLIT, $0-112\n", name))
 	a.f("MOVQ np+0(FP), BX")
 	a.f("MOVQ x+24(FP), SI")
 	a.f("MOVQ xs+32(FP), R8")
@@ -602,18 +609,19 @@ func genDepthwiseRow3512(a *asm) {
 			a.f("MOVQ (R10), R12")
 			a.f("ADDQ SI, R12")
 			a.f("ADDQ R15, R12")
-			for i := 0; i < P+2; i++ {
+			last := stride*(P-1) + 2 // the tile's last input pixel
+			for i := 0; i <= last; i++ {
 				for b := 0; b < B; b++ {
 					load(fmt.Sprintf("%d(R12)", 64*b), b, in(i, b))
 				}
 				for k := 0; k < 3; k++ {
-					if p := i - k; p >= 0 && p < P {
+					if p := (i - k) / stride; i >= k && (i-k)%stride == 0 && p < P {
 						for b := 0; b < B; b++ {
 							a.f("VFMADD231PS %s, %s, %s", wt(k, b), in(i, b), acc(p, b))
 						}
 					}
 				}
-				if i < P+1 {
+				if i < last {
 					a.f("ADDQ R8, R12")
 				}
 			}
@@ -647,13 +655,13 @@ func genDepthwiseRow3512(a *asm) {
 		a.f("JLT %s_block", l)
 	}
 	for _, t := range []struct{ P, B int }{{16, 1}, {8, 1}, {4, 2}, {2, 2}, {1, 2}} {
-		l := fmt.Sprintf("dw3r%dx%d", t.P, t.B)
+		l := fmt.Sprintf("dw3s%dr%dx%d", stride, t.P, t.B)
 		a.label(l)
 		a.f("CMPQ BX, $%d", t.P)
 		a.f("JLT %s_done", l)
 		tile(l, t.P, t.B)
 		a.f("MOVQ R8, AX")
-		a.f("IMULQ $%d, AX", t.P)
+		a.f("IMULQ $%d, AX", stride*t.P)
 		a.f("ADDQ AX, SI")
 		a.f("MOVQ R9, AX")
 		a.f("IMULQ $%d, AX", t.P)

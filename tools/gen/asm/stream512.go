@@ -298,7 +298,8 @@ func genStream512Asm() []byte {
 	}
 	genColSum512(&a)
 	genDepthwiseRow512(&a)
-	genDepthwiseRow3512(&a)
+	genDepthwiseRow3512(&a, 1)
+	genDepthwiseRow3512(&a, 2)
 	genDepthwiseWGrad512(&a)
 	for _, v := range sgdVariants {
 		genSGD(&a, v, vec512)
@@ -357,6 +358,17 @@ func DepthwiseRowAVX512(np, nt, nc int, x *float32, xs int, xoff *int, w *float3
 //
 //go:noescape
 func DepthwiseRow3AVX512(np, nr, nc int, x *float32, xs int, xoff *int, w *float32, ws int, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
+
+// DepthwiseRow3S2AVX512 is DepthwiseRow3AVX512 at stride 2: with all
+// offsets and strides in bytes, for q < np and j < nc,
+//
+//	y[q·ys + j] = b[j] + Σ_{r<nr} Σ_{k<3} x[xoff[r] + (2q+k)·xs + j] · w[woff[r] + k·ws + j]
+//
+// in (r, k) order, then the activation; each input vector is loaded once
+// a row (2P+1 loads for 3P multiply-adds).
+//
+//go:noescape
+func DepthwiseRow3S2AVX512(np, nr, nc int, x *float32, xs int, xoff *int, w *float32, ws int, woff *int, y *float32, ys int, b *float32, lo, hi float32, flags int)
 `)
 	b.WriteString(`
 // DepthwiseWGradAVX512 accumulates the depthwise weight gradient of np

@@ -181,6 +181,10 @@ type gemmKernel struct {
 	// forward (whole rows in 8-pixel tiles) and DepthwiseWGradAVX512
 	// (16 channels), channel tails and edge pixels through them too.
 	dw512 bool
+	// shortRows: the tier has 3- and 6-row microkernels for the last rows
+	// of M (SgemmAVX512x3x32, SgemmAVX512x6x32): an edge of r rows then
+	// costs a 3- or 6-row tile, not a whole MR-row one (callShort).
+	shortRows bool
 }
 
 // dotPixels returns the pixels per tile of kn's dot-row kernel.
@@ -434,10 +438,12 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 			epi := pc+kc == k && (s.bias != nil || s.act.Kind != FuseNone)
 			for ic := 0; ic < m; ic += kn.mc {
 				mc := min(kn.mc, m-ic)
+				emr := MR // the rows of the edge panel s.aEdge
 				if pA {
 					packA(s.a, a, lda, transA, ic, mc, pc, kc, MR)
 				} else if r := mc % MR; r != 0 {
-					packA(s.aEdge, a, lda, transA, ic+mc-r, r, pc, kc, MR)
+					emr = kn.shortMR(r)
+					packA(s.aEdge, a, lda, transA, ic+mc-r, r, pc, kc, emr)
 				}
 				for jr := 0; jr < nc; jr += NR {
 					nr := min(NR, nc-jr)
@@ -488,7 +494,11 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 						// Edge tile: compute the whole tile into tmp,
 						// then merge the valid part with the same two
 						// roundings the kernel's own store uses.
-						kn.call(kc, ap, aMode, lda, bp, bPacked, ldb, s.tmp, NR, alpha, 0)
+						if mr < MR && emr < MR {
+							kn.callShort(emr, kc, ap, bp, bPacked, ldb, s.tmp, NR, alpha, 0)
+						} else {
+							kn.call(kc, ap, aMode, lda, bp, bPacked, ldb, s.tmp, NR, alpha, 0)
+						}
 						for i := 0; i < mr; i++ {
 							dst := c[ci+i*ldc : ci+i*ldc+nr]
 							src := s.tmp[i*NR : i*NR+nr]
@@ -668,6 +678,30 @@ func (kn *gemmKernel) call(kc int, a []float32, aMode int, lda int, b []float32,
 	default:
 		callAsmKernel(kn.id, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
 	}
+}
+
+// shortMR returns the rows of the microkernel that computes an edge of r
+// < MR rows: 3 or 6 where the tier has short kernels and r fits, else MR.
+func (kn *gemmKernel) shortMR(r int) int {
+	switch {
+	case !kn.shortRows:
+		return kn.mr
+	case r <= 3:
+		return 3
+	case r <= 6:
+		return 6
+	}
+	return kn.mr
+}
+
+// callShort runs the short microkernel of mr rows (shortMR) on an mr-row
+// packed panel of A: c[i*ldc+j] for i < mr, j < NR.
+func (kn *gemmKernel) callShort(mr, kc int, a, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
+	if kn.id == kidStandIn {
+		sgemmStandIn(mr, kn.nr, kc, a, aPackedPanel, 0, b, bPacked, ldb, c, ldc, alpha, beta)
+		return
+	}
+	callAsmShort(mr, kc, a, b, bPacked, ldb, c, ldc, alpha, beta)
 }
 
 // callEpi is call followed by the epilogue on the tile: bias[j] added

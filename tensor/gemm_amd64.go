@@ -3,6 +3,7 @@
 package tensor
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/graftml/graft/kernels"
@@ -43,6 +44,7 @@ func makeAsmKernels() {
 	avx512Kernel.wgradNR = 64
 	avx512Kernel.dotRows12 = true
 	avx512Kernel.dw512 = true
+	avx512Kernel.shortRows = true
 	s := *avx512Kernel
 	s.id = kidStandIn
 	avx512StandIns = &s
@@ -105,6 +107,32 @@ func callAsmKernel(id kernelID, kc int, a []float32, aMode int, lda int, b []flo
 		amd64.SgemmAVX512x12x32TR(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
 	default:
 		panic("tensor: unknown SGEMM kernel")
+	}
+}
+
+// callAsmShort calls the AVX-512 tier's short microkernel of mr = 3 or 6
+// rows (SgemmAVX512x3x32 or SgemmAVX512x6x32) on an mr-row packed panel
+// of A and 32 columns of B, packed or rows with stride ldb.
+func callAsmShort(mr, kc int, a, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
+	_ = a[kc*mr-1]
+	if bPacked {
+		_ = b[kc*32-1]
+	} else {
+		_ = b[(kc-1)*ldb+31]
+	}
+	_ = c[(mr-1)*ldc+31]
+	pa, pb, pc := &a[0], &b[0], &c[0]
+	switch {
+	case mr == 3 && bPacked:
+		amd64.SgemmAVX512x3x32PP(kc, pa, 0, pb, ldb, pc, ldc, alpha, beta)
+	case mr == 3:
+		amd64.SgemmAVX512x3x32PR(kc, pa, 0, pb, ldb, pc, ldc, alpha, beta)
+	case mr == 6 && bPacked:
+		amd64.SgemmAVX512x6x32PP(kc, pa, 0, pb, ldb, pc, ldc, alpha, beta)
+	case mr == 6:
+		amd64.SgemmAVX512x6x32PR(kc, pa, 0, pb, ldb, pc, ldc, alpha, beta)
+	default:
+		panic(fmt.Sprintf("tensor: no %d-row AVX-512 SGEMM kernel", mr))
 	}
 }
 

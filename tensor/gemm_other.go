@@ -23,3 +23,7 @@ func callAsmKernelEpi(kernelID, int, int, []float32, int, int, []float32, bool, 
 func callAsmKernelMasked(int, []float32, int, int, []float32, []float32, int, float32, float32, []float32, FusedAct, int) {
 	panic("tensor: no assembly SGEMM kernels in this build")
 }
+
+func callAsmShort(int, int, []float32, []float32, bool, int, []float32, int, float32, float32) {
+	panic("tensor: no assembly kernels in this build")
+}

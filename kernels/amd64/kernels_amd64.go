@@ -148,6 +148,54 @@ func SgemmAVX512x12x32TP(kc int, a *float32, lda int, b *float32, ldb int, c *fl
 //go:noescape
 func SgemmAVX512x12x32TR(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
+// SgemmAVX512x6x32PP is the 6×32 SGEMM microkernel (ZMM registers) reading
+// A[i,p] = a[p*6+i] (an MR-row panel packed k-major; lda unused) and
+// B[p,j] = b[p*32+j] (an NR-column panel packed k-major; ldb unused).
+// For i < 6 and j < 32 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX512x6x32PP(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// SgemmAVX512x6x32PR is the 6×32 SGEMM microkernel (ZMM registers) reading
+// A[i,p] = a[p*6+i] (an MR-row panel packed k-major; lda unused) and
+// B[p,j] = b[p*ldb+j] (B row-major, read in place).
+// For i < 6 and j < 32 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX512x6x32PR(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// SgemmAVX512x3x32PP is the 3×32 SGEMM microkernel (ZMM registers) reading
+// A[i,p] = a[p*3+i] (an MR-row panel packed k-major; lda unused) and
+// B[p,j] = b[p*32+j] (an NR-column panel packed k-major; ldb unused).
+// For i < 3 and j < 32 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX512x3x32PP(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// SgemmAVX512x3x32PR is the 3×32 SGEMM microkernel (ZMM registers) reading
+// A[i,p] = a[p*3+i] (an MR-row panel packed k-major; lda unused) and
+// B[p,j] = b[p*ldb+j] (B row-major, read in place).
+// For i < 3 and j < 32 it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func SgemmAVX512x3x32PR(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
 // AxpyAVX2 computes y[i] += alpha·x[i] (one fused multiply-add) for i < n; n must be a multiple of 8.
 //
 //go:noescape
@@ -285,4 +333,8 @@ const (
 	SgemmAVX2x6x16NR    = 16
 	SgemmAVX512x12x32MR = 12
 	SgemmAVX512x12x32NR = 32
+	SgemmAVX512x6x32MR  = 6
+	SgemmAVX512x6x32NR  = 32
+	SgemmAVX512x3x32MR  = 3
+	SgemmAVX512x3x32NR  = 32
 )

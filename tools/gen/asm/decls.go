@@ -9,33 +9,8 @@ func genDecls() []byte {
 	var b bytes.Buffer
 	b.WriteString(header)
 	b.WriteString("//go:build !purego\n\npackage amd64\n")
-	for _, k := range gemmKernels {
-		for _, v := range variants {
-			al, bl := "a[i*lda+p] (A row-major, read in place)", "b[p*ldb+j] (B row-major, read in place)"
-			switch v.a {
-			case 'P':
-				al = fmt.Sprintf("a[p*%d+i] (an MR-row panel packed k-major; lda unused)", k.mr)
-			case 'T':
-				al = "a[p*lda+i] (Aᵀ row-major, read in place)"
-			}
-			if v.bPacked {
-				bl = fmt.Sprintf("b[p*%d+j] (an NR-column panel packed k-major; ldb unused)", k.nr)
-			}
-			fmt.Fprintf(&b, `
-// %[1]s%[2]s is the %[3]d×%[4]d SGEMM microkernel (%[5]s registers) reading
-// A[i,p] = %[6]s and
-// B[p,j] = %[7]s.
-// For i < %[3]d and j < %[4]d it computes
-//
-//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
-//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
-//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
-//
-//go:noescape
-func %[1]s%[2]s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
-`, k.name, v.suffix, k.mr, k.nr, k.reg+"MM", al, bl)
-		}
-	}
+	gemmDecls(&b, gemmKernels, variants)
+	gemmDecls(&b, shortKernels, shortVariants)
 	for _, e := range elementwiseKernels {
 		fmt.Fprintf(&b, "\n// %s\n//\n//go:noescape\nfunc %s(%s)\n", e.doc, e.name, e.sig)
 	}
@@ -128,9 +103,40 @@ func MaxPoolBackStoreAVX2(nw, nt, n int, x, dx *float32, xs int, toff *int, dy *
 `)
 	// Tile shapes, for the Go side's blocking.
 	b.WriteString("\n// Tile shapes of the SGEMM microkernels.\nconst (\n")
-	for _, k := range gemmKernels {
+	for _, k := range append(gemmKernels[:len(gemmKernels):len(gemmKernels)], shortKernels...) {
 		fmt.Fprintf(&b, "\t%sMR = %d\n\t%sNR = %d\n", k.name, k.mr, k.name, k.nr)
 	}
 	b.WriteString(")\n")
 	return b.Bytes()
+}
+
+// gemmDecls writes the declarations of kernels ks in variants vs.
+func gemmDecls(b *bytes.Buffer, ks []gemmKernel, vs []variant) {
+	for _, k := range ks {
+		for _, v := range vs {
+			al, bl := "a[i*lda+p] (A row-major, read in place)", "b[p*ldb+j] (B row-major, read in place)"
+			switch v.a {
+			case 'P':
+				al = fmt.Sprintf("a[p*%d+i] (an MR-row panel packed k-major; lda unused)", k.mr)
+			case 'T':
+				al = "a[p*lda+i] (Aᵀ row-major, read in place)"
+			}
+			if v.bPacked {
+				bl = fmt.Sprintf("b[p*%d+j] (an NR-column panel packed k-major; ldb unused)", k.nr)
+			}
+			fmt.Fprintf(b, `
+// %[1]s%[2]s is the %[3]d×%[4]d SGEMM microkernel (%[5]s registers) reading
+// A[i,p] = %[6]s and
+// B[p,j] = %[7]s.
+// For i < %[3]d and j < %[4]d it computes
+//
+//	s := sum over p < kc of A[i,p]·B[p,j]     (fused multiply-adds in p order)
+//	c[i*ldc+j] = alpha·s                    if beta == 0 (C is not read)
+//	c[i*ldc+j] = alpha·s + beta·c[i*ldc+j]  otherwise (two products, then one sum)
+//
+//go:noescape
+func %[1]s%[2]s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+`, k.name, v.suffix, k.mr, k.nr, k.reg+"MM", al, bl)
+		}
+	}
 }

@@ -30,6 +30,14 @@ var gemmKernels = []gemmKernel{
 	{name: "SgemmAVX512x12x32", reg: "Z", lanes: 16, mr: 12, nr: 32, zero: "VPXORD", unroll: 4},
 }
 
+// shortKernels are the AVX-512 tier's microkernels for the last rows of
+// M, where a 12-row tile would compute up to 11 rows for nothing: 6 and
+// 3 rows of 32 columns, A packed only (shortVariants).
+var shortKernels = []gemmKernel{
+	{name: "SgemmAVX512x6x32", reg: "Z", lanes: 16, mr: 6, nr: 32, zero: "VPXORD", unroll: 4},
+	{name: "SgemmAVX512x3x32", reg: "Z", lanes: 16, mr: 3, nr: 32, zero: "VPXORD", unroll: 4},
+}
+
 // Operand layouts a microkernel variant reads.
 //
 //	A packed: a[p*MR+i]        A rows: a[i*lda+p] (A row-major, read in place)
@@ -46,6 +54,9 @@ var variants = []variant{
 	{"PP", 'P', true}, {"PR", 'P', false}, {"RP", 'R', true}, {"RR", 'R', false}, {"TP", 'T', true}, {"TR", 'T', false},
 }
 
+// shortVariants are the variants of shortKernels: A packed.
+var shortVariants = variants[:2]
+
 func (k gemmKernel) nv() int { return k.nr / k.lanes }
 
 func (k gemmKernel) acc(i, v int) string { return fmt.Sprintf("%s%d", k.reg, i*k.nv()+v) }
@@ -56,6 +67,11 @@ func genSgemmAsm() []byte {
 	a.raw("//go:build !purego\n\n#include \"textflag.h\"\n")
 	for _, k := range gemmKernels {
 		for _, v := range variants {
+			genGemmKernel(&a, k, v)
+		}
+	}
+	for _, k := range shortKernels {
+		for _, v := range shortVariants {
 			genGemmKernel(&a, k, v)
 		}
 	}

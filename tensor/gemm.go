@@ -473,6 +473,9 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 						}
 						ci := (ic+ir)*ldc + jc + jr
 						if mr == MR && nr == NR {
+							if callRows512(kn, epi, kc, ap, aMode, lda, bp, bPacked, ldb, c[ci:], ldc, alpha, bet, s.biasAt(jc+jr), s.act) {
+								continue
+							}
 							if epi {
 								kn.callEpi(kc, ap, aMode, lda, bp, bPacked, ldb, c[ci:], ldc, alpha, bet, s.biasAt(jc+jr), s.act)
 								continue

@@ -1,5 +1,7 @@
 package tensor
 
+import "github.com/graftml/graft/kernels"
+
 // depthwiseTaps repacks depthwise weights [C][1][KH][KW] as [KH·KW][C], so
 // that each tap's weights are contiguous over channels.
 func depthwiseTaps(wk, w []float32, g convGeom) {
@@ -280,8 +282,13 @@ func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 	}
 	var xoff, woff, exoff, ewoff [depthwiseMaxTaps]int
 	// rows of three taps a pixel apart at stride 1 or 2: DepthwiseRow3AVX512
-	// or DepthwiseRow3S2AVX512 for the interior columns
-	rows3 := g.kw == 3 && (sw == 1 || sw == 2) && g.p.DilationW == 1
+	// or DepthwiseRow3S2AVX512 for the interior columns, where x is in
+	// cache (InvertedResidual's bands, or no larger than L3); past L3,
+	// DepthwiseRowAVX512's prefetching loop keeps memory busier (mbv2_dw,
+	// 32×56×56×144, forward: 45–50 GFLOP/s against 34–36 on
+	// DepthwiseRow3AVX512, 39–43 with the same prefetches added to it)
+	rows3 := g.kw == 3 && (sw == 1 || sw == 2) && g.p.DilationW == 1 &&
+		(d.noPrefetch || len(d.x)*4 <= kernels.CacheSizes().L3)
 	for r := r0; r < r1; r++ {
 		n, oh := r/g.oh, r%g.oh
 		nt := g.rowTaps(oh, &xoff, &woff)

@@ -204,7 +204,7 @@ func TestInferDWPW(t *testing.T) {
 		{1, false, true, false, 19, 17, false}, {2, false, true, true, 19, 17, false}, {1, false, false, false, 19, 17, false},
 		{2, false, false, true, 19, 17, false}, {1, false, true, false, 19, 17, true},
 		{1, true, true, false, 30, 29, false}, {2, true, true, true, 31, 33, false}, {1, true, false, false, 29, 28, false},
-		{1, true, true, false, 19, 17, false}, {2, true, true, false, 30, 29, true}, {1, true, true, false, 6, 5, false},
+		{1, true, true, false, 19, 17, false}, {2, true, true, false, 30, 29, true}, {1, true, true, false, 6, 5, false}, {1, true, true, false, 7, 7, false},
 	} {
 		cin := 24
 		var expand *Conv2D

@@ -268,9 +268,11 @@ func (d *depthwiseCall) forwardChannels(c0, c1, r0, r1 int) {
 
 // forwardRows is forwardChannels on a tier with a depthwise row kernel
 // (DepthwiseRowAVX512): for each output row, one call for the columns
-// whose taps all lie inside the input row, and one call a pixel for the
-// columns at the edges, with their taps inside the input; each call
-// takes all the channels [c0, c1) and applies d.act before its stores.
+// whose taps all lie inside the input row (DepthwiseRow3AVX512 or
+// DepthwiseRow3S2AVX512 for 3-wide kernels at stride 1 or 2 with the
+// input in cache, see rows3), and one call a pixel for the columns at the
+// edges, with their taps inside the input; each call takes all the
+// channels [c0, c1) and applies d.act before its stores.
 func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 	g := d.g
 	C, nc := g.c, c1-c0

@@ -70,8 +70,8 @@ func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []in
 // depthwiseRow3 runs kn's row kernel for taps in rows of three at stride
 // 1 or 2 (DepthwiseRow3AVX512 or DepthwiseRow3S2AVX512, or their
 // stand-in): depthwiseRow with pixel stride stride·xs for the 3·nr taps
-// xoff[r] + k·xs, woff[r] + k·ws (k < 3), bit for bit; xoff ascending,
-// xs ≥ 0.
+// xoff[r] + k·xs, woff[r] + k·ws (k < 3), bit for bit; np ≥ 1 pixels, nc
+// ≥ 1 channels, xoff and woff ascending, xs, ws ≥ 0 (all in bytes).
 func depthwiseRow3(kn *gemmKernel, stride, np, nr, nc int, x []float32, xs int, xoff []int, w []float32, ws int, woff []int, y []float32, ys int, b []float32, act FusedAct) {
 	if stride != 1 && stride != 2 {
 		panic(fmt.Sprintf("tensor: DepthwiseRow3AVX512 takes stride 1 or 2, not %d", stride))

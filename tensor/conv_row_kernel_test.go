@@ -559,9 +559,10 @@ func TestDepthwiseRowKernel(t *testing.T) {
 
 // TestDepthwiseRow3Kernel runs DepthwiseRow3AVX512, DepthwiseRow3S2AVX512
 // and their stand-in (where the machine has them) against
-// DepthwiseRowAVX512 on the same
-// taps listed one by one, which TestDepthwiseRowKernel checks against
-// plain loops: they must agree bit for bit (a NaN for a NaN). 0..40
+// DepthwiseRowAVX512 on the same taps listed one by one, which
+// TestDepthwiseRowKernel checks against plain loops: they must agree bit
+// for bit (a NaN for a NaN). On the stand-ins, which expand the taps and
+// run DepthwiseRowAVX512's stand-in, it checks the expansion. 0..40
 // pixels (every tile shape, 16×1 to 1×2, and their mixes), 0..4 rows of
 // three taps, 1..70 channels (whole and masked blocks), pixel strides
 // shorter and longer than the channels, weight steps apart from the

@@ -494,9 +494,10 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 							callAsmKernelMasked(kc, ap, aMode, lda, bp, c[ci:], ldc, alpha, bet, bias, act, nr)
 							continue
 						}
-						// Edge tile: compute the whole tile into tmp,
-						// then merge the valid part with the same two
-						// roundings the kernel's own store uses.
+						// Edge tile: compute the tile (MR rows, or the
+						// short kernel's emr) into tmp, then merge the
+						// valid part with the same two roundings the
+						// kernel's own store uses.
 						if mr < MR && emr < MR {
 							kn.callShort(emr, kc, ap, bp, bPacked, ldb, s.tmp, NR, alpha, 0)
 						} else {

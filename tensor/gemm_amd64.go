@@ -114,22 +114,24 @@ func callAsmKernel(id kernelID, kc int, a []float32, aMode int, lda int, b []flo
 // rows (SgemmAVX512x3x32 or SgemmAVX512x6x32) on an mr-row packed panel
 // of A and 32 columns of B, packed or rows with stride ldb.
 func callAsmShort(mr, kc int, a, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32) {
+	const nr = amd64.SgemmAVX512x3x32NR // = SgemmAVX512x6x32NR
 	_ = a[kc*mr-1]
 	if bPacked {
-		_ = b[kc*32-1]
+		_ = b[kc*nr-1]
+		ldb = nr // unused by the PP kernels
 	} else {
-		_ = b[(kc-1)*ldb+31]
+		_ = b[(kc-1)*ldb+nr-1]
 	}
-	_ = c[(mr-1)*ldc+31]
+	_ = c[(mr-1)*ldc+nr-1]
 	pa, pb, pc := &a[0], &b[0], &c[0]
 	switch {
-	case mr == 3 && bPacked:
+	case mr == amd64.SgemmAVX512x3x32MR && bPacked:
 		amd64.SgemmAVX512x3x32PP(kc, pa, 0, pb, ldb, pc, ldc, alpha, beta)
-	case mr == 3:
+	case mr == amd64.SgemmAVX512x3x32MR:
 		amd64.SgemmAVX512x3x32PR(kc, pa, 0, pb, ldb, pc, ldc, alpha, beta)
-	case mr == 6 && bPacked:
+	case mr == amd64.SgemmAVX512x6x32MR && bPacked:
 		amd64.SgemmAVX512x6x32PP(kc, pa, 0, pb, ldb, pc, ldc, alpha, beta)
-	case mr == 6:
+	case mr == amd64.SgemmAVX512x6x32MR:
 		amd64.SgemmAVX512x6x32PR(kc, pa, 0, pb, ldb, pc, ldc, alpha, beta)
 	default:
 		panic(fmt.Sprintf("tensor: no %d-row AVX-512 SGEMM kernel", mr))
@@ -239,7 +241,9 @@ func callAsmKernelMasked(kc int, a []float32, aMode int, lda int, b []float32, c
 // AVX-512 tier's kernel (SgemmAVX512x12x32RP/RR, or its epilogue variant
 // with epi) and reports true; elsewhere (another tier, another A layout)
 // it runs nothing and reports false. It is gemmSerial's fast path for its
-// commonest tile, with pointers passed straight to the assembly: through
+// commonest tile, with pointers passed straight to the assembly (the
+// calls callAsmKernel and callAsmKernelEpi make for that tile: keep them
+// in step): through
 // callEpi and callAsmKernelEpi, MobileNetV2's 112² expansion (K = 16)
 // spent a tenth of its time in Go around the kernel calls.
 func callRows512(kn *gemmKernel, epi bool, kc int, a []float32, aMode int, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct) bool {

@@ -228,7 +228,7 @@ func depthwiseRowStandIn(np, nt, nc int, x []float32, xs int, xoff []int, w []fl
 // stride stride·xs for the 3·nr taps xoff[r] + k·xs, woff[r] + k·ws (k <
 // 3).
 func depthwiseRow3StandIn(stride, np, nr, nc int, x []float32, xs int, xoff []int, w []float32, ws int, woff []int, y []float32, ys int, b []float32, act FusedAct) {
-	var xt, wt [3 * depthwiseMaxTaps]int
+	var xt, wt [depthwiseMaxTaps]int // 3·nr ≤ depthwiseMaxTaps
 	for r := range nr {
 		for k := range 3 {
 			xt[3*r+k], wt[3*r+k] = xoff[r]+k*xs, woff[r]+k*ws

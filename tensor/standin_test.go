@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/graftml/graft/kernels"
@@ -85,22 +86,10 @@ func TestSgemmStandInMatchesAssembly(t *testing.T) {
 						lda = MR + 3
 					}
 					a := make([]float32, max(kc*MR, MR*lda, kc*lda))
-					b := make([]float32, max(kc*NR, kc*ldb))
 					for i := range a {
 						a[i] = float32(r.NormFloat64())
 					}
-					for i := range b {
-						b[i] = float32(r.NormFloat64()) * float32(math.Exp2(float64(r.IntN(40)-20)))
-					}
-					c0 := make([]float32, (MR+2)*ldc)
-					for i := range c0 {
-						c0[i] = float32(math.NaN())
-					}
-					for i := 0; i < MR; i++ {
-						for j := 0; j < NR; j++ {
-							c0[(i+1)*ldc+j] = float32(r.NormFloat64())
-						}
-					}
+					b, c0 := sgemmTestBC(r, kc, MR, NR, ldb, ldc, 1)
 					cA, cS := append([]float32(nil), c0...), append([]float32(nil), c0...)
 					bl := ldb
 					if bPacked {
@@ -118,4 +107,74 @@ func TestSgemmStandInMatchesAssembly(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSgemmShortKernels checks the AVX-512 tier's 3- and 6-row
+// microkernels (callShort), the assembly against its stand-in and both
+// against the first rows of the 12-row kernel on the same panel padded
+// with zero rows, bit for bit, B packed and read in place, with NaN
+// guards around the C tile; it needs AVX-512 hardware.
+func TestSgemmShortKernels(t *testing.T) {
+	if ok, why := kernels.Supported(kernels.AVX512); !ok {
+		t.Skip(why)
+	}
+	asm, si := gemmKernelFor(kernels.AVX512), standInKernelFor(kernels.AVX512)
+	r := rand.New(rand.NewPCG(44, 0))
+	MR, NR := asm.mr, asm.nr
+	for _, mr := range []int{3, 6} {
+		for _, kc := range []int{1, 2, 3, 5, 33, 256} {
+			for _, bPacked := range []bool{true, false} {
+				for _, ab := range [][2]float32{{1, 0}, {1.25, 0}, {1, 1}, {-0.5, -0.75}} {
+					alpha, beta := ab[0], ab[1]
+					ldb, ldc := NR+5, NR+7
+					short := make([]float32, kc*mr) // a[p*mr+i]
+					full := make([]float32, kc*MR)  // the same rows in a 12-row panel
+					for p := 0; p < kc; p++ {
+						for i := 0; i < mr; i++ {
+							v := float32(r.NormFloat64())
+							short[p*mr+i], full[p*MR+i] = v, v
+						}
+					}
+					b, c0 := sgemmTestBC(r, kc, MR, NR, ldb, ldc, 0)
+					want := slices.Clone(c0)
+					asm.call(kc, full, aPackedPanel, 0, b, bPacked, ldb, want, ldc, alpha, beta)
+					name := fmt.Sprintf("mr=%d kc=%d bPacked=%v alpha=%v beta=%v", mr, kc, bPacked, alpha, beta)
+					for _, kn := range []*gemmKernel{asm, si} {
+						got := slices.Clone(c0)
+						kn.callShort(mr, kc, short, b, bPacked, ldb, got, ldc, alpha, beta)
+						for i := range got {
+							w := want[i]
+							if i/ldc >= mr { // rows past the short tile: untouched
+								w = c0[i]
+							}
+							if math.Float32bits(got[i]) != math.Float32bits(w) && !(isNaN32(got[i]) && isNaN32(w)) {
+								t.Fatalf("%s (%v): c[%d][%d] = %v, want %v", name, kn.id, i/ldc, i%ldc, got[i], w)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// sgemmTestBC returns a microkernel test's B (kc rows of nr, in place
+// with stride ldb or packed, magnitudes 2^±20) and C (an mr×nr tile of
+// normal values from row row0 on, stride ldc, in mr+2 rows of NaN
+// guards).
+func sgemmTestBC(r *rand.Rand, kc, mr, nr, ldb, ldc, row0 int) (b, c []float32) {
+	b = make([]float32, max(kc*nr, kc*ldb))
+	for i := range b {
+		b[i] = float32(r.NormFloat64()) * float32(math.Exp2(float64(r.IntN(40)-20)))
+	}
+	c = make([]float32, (mr+2)*ldc)
+	for i := range c {
+		c[i] = float32(math.NaN())
+	}
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nr; j++ {
+			c[(i+row0)*ldc+j] = float32(r.NormFloat64())
+		}
+	}
+	return b, c
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"slices"
 )
 
 func genDecls() []byte {
@@ -103,7 +104,7 @@ func MaxPoolBackStoreAVX2(nw, nt, n int, x, dx *float32, xs int, toff *int, dy *
 `)
 	// Tile shapes, for the Go side's blocking.
 	b.WriteString("\n// Tile shapes of the SGEMM microkernels.\nconst (\n")
-	for _, k := range append(gemmKernels[:len(gemmKernels):len(gemmKernels)], shortKernels...) {
+	for _, k := range slices.Concat(gemmKernels, shortKernels) {
 		fmt.Fprintf(&b, "\t%sMR = %d\n\t%sNR = %d\n", k.name, k.mr, k.name, k.nr)
 	}
 	b.WriteString(")\n")

@@ -37,11 +37,7 @@ func callConvRow(kn *gemmKernel, nr, pix, np, nt int, x []float32, xs int, toff 
 	_ = toff[nt-1]
 	_ = x[((np+pix-1)/pix*pix-1)*xs/4+toff[nt-1]/4] // toff ascends
 	_ = y[(np-1)*ldy+nr-1]
-	var bp *float32
-	if bias != nil {
-		_ = bias[nr-1]
-		bp = &bias[0]
-	}
+	bp := biasPtr(bias, nr)
 	switch {
 	case nr == 16:
 		amd64.ConvRowAVX2x6x16(np, nt, &x[0], xs, &toff[0], &b[0], bp, &y[0], ldy)
@@ -128,10 +124,6 @@ func callConvGather(kc int, x []float32, poff *[6]int, roff []int, b, bias, y []
 	_ = b[nkr*kc*16-1]
 	_ = x[(slices.Max(poff[:])+slices.Max(roff))/4+kc-1]
 	_ = y[(min(np, 6)-1)*ldy+15]
-	var bp *float32
-	if bias != nil {
-		_ = bias[15]
-		bp = &bias[0]
-	}
+	bp := biasPtr(bias, 16)
 	amd64.ConvGatherAVX2x6x16(nkr, kc, &x[0], &poff[0], &roff[0], &b[0], bp, &y[0], ldy, np)
 }

@@ -19,11 +19,7 @@ func depthwiseTile(ng, nt int, x []float32, xs int, xoff []int, w []float32, wof
 	_ = x[(4*ng-1)*xs/4+xoff[nt-1]/4+15]
 	_ = y[(4*ng-1)*ys/4+15]
 	_ = w[woff[nt-1]/4+15]
-	var bp *float32
-	if b != nil {
-		_ = b[15]
-		bp = &b[0]
-	}
+	bp := biasPtr(b, 16)
 	amd64.DepthwiseTileAVX2(ng, nt, &x[0], xs, &xoff[0], &w[0], &woff[0], &y[0], ys, bp)
 }
 
@@ -44,7 +40,7 @@ func depthwiseWGrad(nt, np int, x []float32, xs int, xoff []int, dy []float32, d
 // store. noPrefetch, for an x already in cache, turns the kernel's
 // prefetches off.
 func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []int, w []float32, woff []int, y []float32, ys int, b []float32, act FusedAct, noPrefetch bool) {
-	var xp, wp, bp *float32
+	var xp, wp *float32
 	var xo, wo *int
 	if nt > 0 {
 		_ = x[(np-1)*xs/4+xoff[nt-1]/4+nc-1]
@@ -52,10 +48,7 @@ func depthwiseRow(kn *gemmKernel, np, nt, nc int, x []float32, xs int, xoff []in
 		xp, wp, xo, wo = &x[0], &w[0], &xoff[0], &woff[0]
 	}
 	_ = y[(np-1)*ys/4+nc-1]
-	if b != nil {
-		_ = b[nc-1]
-		bp = &b[0]
-	}
+	bp := biasPtr(b, nc)
 	if kn.id == kidStandIn {
 		depthwiseRowStandIn(np, nt, nc, x, xs, xoff, w, woff, y, ys, b, act)
 		return
@@ -76,7 +69,7 @@ func depthwiseRow3(kn *gemmKernel, stride, np, nr, nc int, x []float32, xs int, 
 	if stride != 1 && stride != 2 {
 		panic(fmt.Sprintf("tensor: DepthwiseRow3AVX512 takes stride 1 or 2, not %d", stride))
 	}
-	var xp, wp, bp *float32
+	var xp, wp *float32
 	var xo, wo *int
 	if nr > 0 {
 		_ = x[(stride*(np-1)+2)*xs/4+xoff[nr-1]/4+nc-1]
@@ -84,10 +77,7 @@ func depthwiseRow3(kn *gemmKernel, stride, np, nr, nc int, x []float32, xs int, 
 		xp, wp, xo, wo = &x[0], &w[0], &xoff[0], &woff[0]
 	}
 	_ = y[(np-1)*ys/4+nc-1]
-	if b != nil {
-		_ = b[nc-1]
-		bp = &b[0]
-	}
+	bp := biasPtr(b, nc)
 	if kn.id == kidStandIn {
 		depthwiseRow3StandIn(stride, np, nr, nc, x, xs, xoff, w, ws, woff, y, ys, b, act)
 		return
@@ -97,6 +87,16 @@ func depthwiseRow3(kn *gemmKernel, stride, np, nr, nc int, x []float32, xs int, 
 		return
 	}
 	amd64.DepthwiseRow3AVX512(np, nr, nc, xp, xs, xo, wp, ws, wo, &y[0], ys, bp, act.Lo, act.Hi, actFlags(act))
+}
+
+// biasPtr returns &b[0] after checking that b holds n floats, or nil for
+// a nil b: a kernel's optional bias argument.
+func biasPtr(b []float32, n int) *float32 {
+	if b == nil {
+		return nil
+	}
+	_ = b[n-1]
+	return &b[0]
 }
 
 // depthwiseWGrad512 runs kn's AVX-512 weight-gradient kernel

@@ -236,32 +236,3 @@ func callAsmKernelMasked(kc int, a []float32, aMode int, lda int, b []float32, c
 		amd64.SgemmAVX512x12x32TPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
 	}
 }
-
-// callRows512 runs a full 12×32 tile of A rows read in place on the
-// AVX-512 tier's kernel (SgemmAVX512x12x32RP/RR, or its epilogue variant
-// with epi) and reports true; elsewhere (another tier, another A layout)
-// it runs nothing and reports false. It is gemmSerial's fast path for its
-// commonest tile, with pointers passed straight to the assembly (the
-// calls callAsmKernel and callAsmKernelEpi make for that tile: keep them
-// in step): through
-// callEpi and callAsmKernelEpi, MobileNetV2's 112² expansion (K = 16)
-// spent a tenth of its time in Go around the kernel calls.
-func callRows512(kn *gemmKernel, epi bool, kc int, a []float32, aMode int, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct) bool {
-	if kn.id != kidAVX512 || aMode != aRowsInPlace {
-		return false
-	}
-	pa, pb, pc := &a[0], &b[0], &c[0]
-	switch {
-	case epi && bPacked:
-		pbias, flags := epiArgs(bias, 32, pc, act)
-		amd64.SgemmAVX512x12x32RPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags)
-	case epi:
-		pbias, flags := epiArgs(bias, 32, pc, act)
-		amd64.SgemmAVX512x12x32RRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags)
-	case bPacked:
-		amd64.SgemmAVX512x12x32RP(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
-	default:
-		amd64.SgemmAVX512x12x32RR(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta)
-	}
-	return true
-}

@@ -27,7 +27,3 @@ func callAsmKernelMasked(int, []float32, int, int, []float32, []float32, int, fl
 func callAsmShort(int, int, []float32, []float32, bool, int, []float32, int, float32, float32) {
 	panic("tensor: no assembly SGEMM kernels in this build")
 }
-
-func callRows512(*gemmKernel, bool, int, []float32, int, int, []float32, bool, int, []float32, int, float32, float32, []float32, FusedAct) bool {
-	return false
-}

@@ -110,6 +110,79 @@ func callAsmKernel(id kernelID, kc int, a []float32, aMode int, lda int, b []flo
 	}
 }
 
+// callAsmTiles runs the assembly microkernel id on nt whole tiles down
+// the rows, with the epilogue (as callAsmKernelEpi) when epi: tile t
+// reads A from a[t·aStep:] and writes c[t·cStep:]. One switch, then a
+// loop of direct kernel calls. Without epi it calls the epilogue kernels
+// too, with no flags: they then compute what the plain kernels do, bit
+// for bit (the same products and sums, the multiplication by alpha
+// skipped where alpha is 1).
+func callAsmTiles(id kernelID, nr, nt int, epi bool, kc int, a []float32, aMode, aStep, lda int, b []float32, bPacked bool, ldb int, c []float32, cStep, ldc int, alpha, beta float32, bias []float32, act FusedAct) {
+	v := aMode << 1
+	if !bPacked {
+		v++
+	}
+	_, _ = a[(nt-1)*aStep], c[(nt-1)*cStep]
+	pb := &b[0]
+	pbias, flags := &c[0], 0
+	if epi {
+		pbias, flags = epiArgs(bias, nr, &c[0], act)
+	}
+	lo, hi := act.Lo, act.Hi
+	switch int(id)<<3 | v {
+	case int(kidAVX2)<<3 | aPackedPanel<<1:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX2x6x16PPE(kc, &a[o], lda, pb, ldb, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags)
+		}
+	case int(kidAVX2)<<3 | aPackedPanel<<1 | 1:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX2x6x16PRE(kc, &a[o], lda, pb, ldb, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags)
+		}
+	case int(kidAVX2)<<3 | aRowsInPlace<<1:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX2x6x16RPE(kc, &a[o], lda, pb, ldb, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags)
+		}
+	case int(kidAVX2)<<3 | aRowsInPlace<<1 | 1:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX2x6x16RRE(kc, &a[o], lda, pb, ldb, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags)
+		}
+	case int(kidAVX2)<<3 | aTransInPlace<<1:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX2x6x16TPE(kc, &a[o], lda, pb, ldb, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags)
+		}
+	case int(kidAVX2)<<3 | aTransInPlace<<1 | 1:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX2x6x16TRE(kc, &a[o], lda, pb, ldb, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags)
+		}
+	case int(kidAVX512)<<3 | aPackedPanel<<1:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX512x12x32PPE(kc, &a[o], lda, pb, ldb, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags)
+		}
+	case int(kidAVX512)<<3 | aPackedPanel<<1 | 1:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX512x12x32PRE(kc, &a[o], lda, pb, ldb, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags)
+		}
+	case int(kidAVX512)<<3 | aRowsInPlace<<1:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX512x12x32RPE(kc, &a[o], lda, pb, ldb, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags)
+		}
+	case int(kidAVX512)<<3 | aRowsInPlace<<1 | 1:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX512x12x32RRE(kc, &a[o], lda, pb, ldb, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags)
+		}
+	case int(kidAVX512)<<3 | aTransInPlace<<1:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX512x12x32TPE(kc, &a[o], lda, pb, ldb, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags)
+		}
+	case int(kidAVX512)<<3 | aTransInPlace<<1 | 1:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX512x12x32TRE(kc, &a[o], lda, pb, ldb, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags)
+		}
+	default:
+		panic("tensor: unknown SGEMM kernel")
+	}
+}
+
 // callAsmShort calls the AVX-512 tier's short microkernel of mr = 3 or 6
 // rows (SgemmAVX512x3x32 or SgemmAVX512x6x32) on an mr-row packed panel
 // of A and 32 columns of B, packed or rows with stride ldb.
@@ -206,33 +279,43 @@ func actFlags(act FusedAct) int {
 	return 0
 }
 
-// callAsmKernelMasked runs the AVX-512 masked epilogue kernel
+// callAsmMaskedTiles runs the AVX-512 masked epilogue kernel
 // (SgemmAVX512x12x32{P,R,T}PM, or SgemmAVX512x12x16{P,R,T}PM for nr ≤
-// 16) on the first nr < 32 columns of a 12×32 tile, B packed (zero
-// columns past nr): C, and bias (nil: none), read and written only there;
-// act as callAsmKernelEpi.
-func callAsmKernelMasked(kc int, a []float32, aMode int, lda int, b []float32, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct, nr int) {
+// 16) on the first nr < 32 columns of nt 12×32 tiles down the rows, B
+// packed (zero columns past nr): tile t reads A from a[t·aStep:] and
+// writes c[t·cStep:]. C, and bias (nil: none), are read and written only
+// in the first nr columns; act as callAsmKernelEpi.
+func callAsmMaskedTiles(nt, kc int, a []float32, aMode, aStep, lda int, b []float32, c []float32, cStep, ldc int, alpha, beta float32, bias []float32, act FusedAct, nr int) {
 	_ = b[kc*32-1]
-	_ = c[11*ldc+nr-1]
+	_, _ = a[(nt-1)*aStep], c[(nt-1)*cStep+11*ldc+nr-1]
 	pbias, flags := epiArgs(bias, nr, &c[0], act)
-	pa, pb, pc := &a[0], &b[0], &c[0]
-	if nr <= 16 {
-		switch aMode {
-		case aPackedPanel:
-			amd64.SgemmAVX512x12x16PPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
-		case aRowsInPlace:
-			amd64.SgemmAVX512x12x16RPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
-		default:
-			amd64.SgemmAVX512x12x16TPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+	pb, lo, hi := &b[0], act.Lo, act.Hi
+	switch {
+	case nr <= 16 && aMode == aPackedPanel:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX512x12x16PPM(kc, &a[o], lda, pb, 32, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags, nr)
 		}
-		return
-	}
-	switch aMode {
-	case aPackedPanel:
-		amd64.SgemmAVX512x12x32PPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
-	case aRowsInPlace:
-		amd64.SgemmAVX512x12x32RPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+	case nr <= 16 && aMode == aRowsInPlace:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX512x12x16RPM(kc, &a[o], lda, pb, 32, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags, nr)
+		}
+	case nr <= 16 && aMode == aTransInPlace:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX512x12x16TPM(kc, &a[o], lda, pb, 32, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags, nr)
+		}
+	case aMode == aPackedPanel:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX512x12x32PPM(kc, &a[o], lda, pb, 32, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags, nr)
+		}
+	case aMode == aRowsInPlace:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX512x12x32RPM(kc, &a[o], lda, pb, 32, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags, nr)
+		}
+	case aMode == aTransInPlace:
+		for t, o := 0, 0; t < nt; t, o = t+1, o+aStep {
+			amd64.SgemmAVX512x12x32TPM(kc, &a[o], lda, pb, 32, &c[t*cStep], ldc, alpha, beta, pbias, lo, hi, flags, nr)
+		}
 	default:
-		amd64.SgemmAVX512x12x32TPM(kc, pa, lda, pb, 32, pc, ldc, alpha, beta, pbias, act.Lo, act.Hi, flags, nr)
+		panic("tensor: unknown masked SGEMM kernel")
 	}
 }

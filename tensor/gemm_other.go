@@ -20,7 +20,11 @@ func callAsmKernelEpi(kernelID, int, int, []float32, int, int, []float32, bool, 
 	panic("tensor: no assembly SGEMM kernels in this build")
 }
 
-func callAsmKernelMasked(int, []float32, int, int, []float32, []float32, int, float32, float32, []float32, FusedAct, int) {
+func callAsmTiles(kernelID, int, int, bool, int, []float32, int, int, int, []float32, bool, int, []float32, int, int, float32, float32, []float32, FusedAct) {
+	panic("tensor: no assembly SGEMM kernels in this build")
+}
+
+func callAsmMaskedTiles(int, int, []float32, int, int, int, []float32, []float32, int, int, float32, float32, []float32, FusedAct, int) {
 	panic("tensor: no assembly SGEMM kernels in this build")
 }
 

@@ -45,6 +45,7 @@ func makeAsmKernels() {
 	avx512Kernel.dotRows12 = true
 	avx512Kernel.dw512 = true
 	avx512Kernel.shortRows = true
+	avx512Kernel.packRowsMin = 512
 	s := *avx512Kernel
 	s.id = kidStandIn
 	avx512StandIns = &s
@@ -108,6 +109,22 @@ func callAsmKernel(id kernelID, kc int, a []float32, aMode int, lda int, b []flo
 	default:
 		panic("tensor: unknown SGEMM kernel")
 	}
+}
+
+// packAsm reports whether packRows12 may run its AVX2 kernel.
+var packAsm, _ = kernels.Supported(kernels.AVX2)
+
+// packRows12 packs the first columns of 12 rows of a (row stride lda)
+// that PackA12AVX2 takes, eight at a time, into d as transposeRows does,
+// and returns how many it packed (0 without AVX2).
+func packRows12(d, a []float32, lda, kc int) int {
+	np := kc / 8
+	if !packAsm || np == 0 {
+		return 0
+	}
+	_, _ = a[11*lda+8*np-1], d[96*np-1]
+	amd64.PackA12AVX2(np, &a[0], lda, &d[0])
+	return 8 * np
 }
 
 // callAsmTiles runs the assembly microkernel id on nt whole tiles down

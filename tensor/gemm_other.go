@@ -31,3 +31,5 @@ func callAsmMaskedTiles(int, int, []float32, int, int, int, []float32, []float32
 func callAsmShort(int, int, []float32, []float32, bool, int, []float32, int, float32, float32) {
 	panic("tensor: no assembly SGEMM kernels in this build")
 }
+
+func packRows12([]float32, []float32, int, int) int { return 0 }

@@ -333,3 +333,50 @@ func TestSgemmConcurrentCallers(t *testing.T) {
 		}
 	}
 }
+
+// TestPackA checks packA (and PackA12AVX2 under it, for 12-row panels of a
+// row-major A, where the CPU has AVX2) against the packing's definition on
+// ragged shapes: rows past mc and every kc mod 8.
+func TestPackA(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 0))
+	for _, mr := range []int{4, 6, 12} {
+		for _, trans := range []bool{false, true} {
+			for _, sh := range [][3]int{{12, 8, 8}, {12, 1, 3}, {24, 17, 40}, {25, 35, 50}, {37, 192, 1031}, {5, 9, 9}, {13, 64, 64}} {
+				mc, kc, ld := sh[0], sh[1], sh[2]
+				i0, p0 := 1, 2
+				rows, cols := i0+mc, p0+kc // op(A)'s extent read
+				if trans {
+					rows, cols = cols, rows
+				}
+				ld = max(ld, cols)
+				a := make([]float32, rows*ld)
+				for i := range a {
+					a[i] = r.Float32() - 0.5
+				}
+				panels := ceilDiv(mc, mr)
+				got := make([]float32, panels*mr*kc)
+				for i := range got {
+					got[i] = float32(math.NaN()) // every element must be written
+				}
+				packA(got, a, ld, trans, i0, mc, p0, kc, mr)
+				for q := 0; q < panels; q++ {
+					for p := 0; p < kc; p++ {
+						for i := 0; i < mr; i++ {
+							want := float32(0)
+							if row := q*mr + i; row < mc {
+								if trans {
+									want = a[(p0+p)*ld+i0+row]
+								} else {
+									want = a[(i0+row)*ld+p0+p]
+								}
+							}
+							if g := got[q*kc*mr+p*mr+i]; math.Float32bits(g) != math.Float32bits(want) {
+								t.Fatalf("mr %d trans %v mc %d kc %d ld %d: panel %d (p %d, i %d) = %v, want %v", mr, trans, mc, kc, ld, q, p, i, g, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -56,6 +56,11 @@ func main() {
 		log.Fatalf("gofmt of AVX-512 streaming declarations: %v", err)
 	}
 	write(filepath.Join(*out, "stream512_amd64.go"), src)
+	write(filepath.Join(*out, "pack_amd64.s"), genPackAsm())
+	if src, err = format.Source(genPackDecls()); err != nil {
+		log.Fatalf("gofmt of packing declarations: %v", err)
+	}
+	write(filepath.Join(*out, "pack_amd64.go"), src)
 	write(filepath.Join(*out, "conv_amd64.s"), genConvAsm())
 	if src, err = format.Source(genConvDecls()); err != nil {
 		log.Fatalf("gofmt of convolution declarations: %v", err)

@@ -153,6 +153,10 @@ type gemmKernel struct {
 	// Packing thresholds: A is packed when n > packAMinN, B when
 	// m > packBMinM (operands stored transposed are always packed).
 	packAMinN, packBMinM int
+	// edgeRowsMin, when not 0, is the fewest edge rows edgeRows computes
+	// (fewer go through Go's edge path and the short kernels). Only a
+	// tier with masked epilogue kernels (AVX-512) sets it.
+	edgeRowsMin int
 	// packRowsMin, when not 0, packs a row-major A whose row stride
 	// crowds L1 when m and n both reach it (see packing).
 	packRowsMin int
@@ -354,6 +358,7 @@ func (g *gemmCall) run(part, parts int) {
 type gemmScratch struct {
 	a, b, tmp    []float32
 	aEdge, bEdge []float32 // one partial panel of A or B, when the rest is read in place
+	aRows        []float32 // edgeRows' copy of A's last rows
 	// bias, when not nil, is added to each row of C, and act applied,
 	// by the epilogue of each tile's last KC block (sgemmEpi).
 	bias []float32
@@ -367,6 +372,7 @@ func getGemmScratch(kn *gemmKernel) *gemmScratch {
 	s.a = grow(s.a, ceilDiv(kn.mc, kn.mr)*kn.mr*kn.kc)
 	s.b = grow(s.b, ceilDiv(kn.nc, kn.nr)*kn.nr*kn.kc)
 	s.aEdge = grow(s.aEdge, kn.mr*kn.kc)
+	s.aRows = grow(s.aRows, kn.mr*kn.kc)
 	s.bEdge = grow(s.bEdge, kn.nr*kn.kc)
 	s.tmp = grow(s.tmp, kn.mr*kn.nr)
 	return s
@@ -447,12 +453,12 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 			epi := pc+kc == k && (s.bias != nil || s.act.Kind != FuseNone)
 			for ic := 0; ic < m; ic += kn.mc {
 				mc := min(kn.mc, m-ic)
-				emr := MR // the rows of the edge panel s.aEdge
+				emr := MR // the rows of the edge panel s.aEdge, packed on first use
+				edgePacked := false
 				if pA {
 					packA(s.a, a, lda, transA, ic, mc, pc, kc, MR)
 				} else if r := mc % MR; r != 0 {
 					emr = kn.shortMR(r)
-					packA(s.aEdge, a, lda, transA, ic+mc-r, r, pc, kc, emr)
 				}
 				for jr := 0; jr < nc; jr += NR {
 					nr := min(NR, nc-jr)
@@ -495,6 +501,10 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 						}
 						ir0 = nt * MR
 					}
+					if r := mc - ir0; kn.edgeRowsMin > 0 && r >= kn.edgeRowsMin && r < MR {
+						kn.edgeRows(s, epi, r, kc, a, lda, pA, transA, ic+ir0, pc, ir0, bp, bPacked, ldb, c[(ic+ir0)*ldc+jc+jr:], ldc, nr, alpha, bet, s.biasAt(jc+jr))
+						continue
+					}
 					for ir := ir0; ir < mc; ir += MR {
 						mr := min(MR, mc-ir)
 						var ap []float32
@@ -503,6 +513,10 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 						case pA:
 							ap, aMode = s.a[ir*kc:(ir+MR)*kc], aPackedPanel
 						case mr < MR:
+							if !edgePacked {
+								packA(s.aEdge, a, lda, transA, ic+ir, mr, pc, kc, emr)
+								edgePacked = true
+							}
 							ap, aMode = s.aEdge, aPackedPanel
 						case transA:
 							ap, aMode = a[pc*lda+ic+ir:], aTransInPlace
@@ -537,6 +551,54 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 				}
 			}
 		}
+	}
+}
+
+// edgeRows computes the last r < MR rows of a column panel on the
+// AVX-512 tier with its whole-tile kernels, on a copy: the r rows of C
+// (when beta is not 0) go into s.tmp, the MR-row epilogue kernel (masked
+// past nr columns on the AVX-512 tier) runs there with beta, bias and act,
+// and the r rows come back. A's rows are the packed panel (zero rows past
+// r) when A is packed, packed into s.aRows when transposed, else copied
+// as rows (stride kc) into s.aRows, with whatever rows past r it held:
+// rows of C depend on their own rows of A only. The arithmetic is the
+// kernel's own, as for the whole tiles, bit for bit what the Go edge path
+// (a tile into s.tmp, the beta merge, epiTile) computes.
+func (kn *gemmKernel) edgeRows(s *gemmScratch, epi bool, r, kc int, a []float32, lda int, pA, transA bool, row0, pc, ir int, bp []float32, bPacked bool, ldb int, c []float32, ldc, nr int, alpha, beta float32, bias []float32) {
+	MR, NR := kn.mr, kn.nr
+	var ap []float32
+	aMode, aLd := aPackedPanel, 0
+	switch {
+	case pA:
+		ap = s.a[ir*kc:]
+	case transA:
+		packA(s.aRows, a, lda, true, row0, r, pc, kc, MR)
+		ap = s.aRows
+	default:
+		for i := 0; i < r; i++ {
+			copy(s.aRows[i*kc:(i+1)*kc], a[(row0+i)*lda+pc:])
+		}
+		ap, aMode, aLd = s.aRows, aRowsInPlace, kc
+	}
+	tmp := s.tmp[:MR*NR]
+	if beta != 0 {
+		for i := 0; i < r; i++ {
+			copy(tmp[i*NR:i*NR+nr], c[i*ldc:])
+		}
+	}
+	act := FusedAct{}
+	if epi {
+		act = s.act
+	} else {
+		bias = nil
+	}
+	if nr == NR {
+		callAsmTiles(kn.id, NR, 1, epi, kc, ap, aMode, 0, aLd, bp, bPacked, ldb, tmp, 0, NR, alpha, beta, bias, act)
+	} else {
+		callAsmMaskedTiles(1, kc, ap, aMode, 0, aLd, bp, tmp, 0, NR, alpha, beta, bias, act, nr)
+	}
+	for i := 0; i < r; i++ {
+		copy(c[i*ldc:i*ldc+nr], tmp[i*NR:])
 	}
 }
 

@@ -49,6 +49,13 @@ func makeAsmKernels() {
 	s := *avx512Kernel
 	s.id = kidStandIn
 	avx512StandIns = &s
+	// Edges of 7–11 rows through the 12-row epilogue kernels on a copy
+	// (edgeRows), not a tile into tmp, Go's merge and epilogue (Zen 5, 1
+	// thread, 140×64×384 with bias and ReLU6: 36–41 → 32–34 µs, 132 rows
+	// 29–31); edges of up to 6 rows stay on the short kernels, as fast or
+	// faster there (49×960×160: 77–81 µs against 89 through edgeRows).
+	// The stand-ins keep the Go edge path (edgeRows calls assembly).
+	avx512Kernel.edgeRowsMin = 7
 }
 
 // gemmKernelFor returns the kernel set of tier t.

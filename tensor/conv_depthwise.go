@@ -322,17 +322,23 @@ func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 // edgeTaps writes, for output column ow, the taps of a row's tap list
 // (xoff, toff from rowTaps) whose input columns lie inside the input, with
 // their input offsets from the image's first pixel (bytes), into exoff
-// and etoff, and returns their number.
+// and etoff, and returns their number. rowTaps lists every kernel column
+// of a kernel row, in order, so tap t's column is t mod KW: no division
+// per tap (it had taken a fifth of a 16-channel depthwise convolution).
 func (g convGeom) edgeTaps(ow int, xoff, toff []int, exoff, etoff *[depthwiseMaxTaps]int) int {
 	et := 0
+	iw0 := ow*g.p.StrideW - g.p.PadLeft
+	shift := iw0 * g.c * 4
+	kw := 0
 	for t := range xoff {
-		kw := toff[t] / (g.c * 4) % g.kw
-		if iw := ow*g.p.StrideW - g.p.PadLeft + kw*g.p.DilationW; iw < 0 || iw >= g.w {
-			continue
+		if iw := iw0 + kw*g.p.DilationW; iw >= 0 && iw < g.w {
+			exoff[et] = xoff[t] + shift
+			etoff[et] = toff[t]
+			et++
 		}
-		exoff[et] = xoff[t] + (ow*g.p.StrideW-g.p.PadLeft)*g.c*4
-		etoff[et] = toff[t]
-		et++
+		if kw++; kw == g.kw {
+			kw = 0
+		}
 	}
 	return et
 }

@@ -296,27 +296,52 @@ func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 		nt := g.rowTaps(oh, &xoff, &woff)
 		img := n*g.h*g.w*C + c0
 		yrow := (n*g.oh+oh-d.yRow0)*g.ow*C + c0
-		for ow := 0; ow < g.ow; ow++ {
-			if ow == owA && owB > owA && rows3 {
-				nr := nt / 3
-				for i := range nr { // each row's first tap
-					exoff[i], ewoff[i] = xoff[3*i], woff[3*i]
-				}
-				depthwiseRow3(d.kn, sw, owB-owA, nr, nc, d.x[img+(owA*sw-g.p.PadLeft)*C:], C*4, exoff[:nr],
-					d.wk[c0:], C*4, ewoff[:nr], d.y[yrow+owA*C:], C*4, b, d.act)
-				ow = owB - 1
-				continue
+		switch {
+		case owB <= owA: // no interior columns
+		case rows3:
+			nr := nt / 3
+			for i := range nr { // each row's first tap
+				exoff[i], ewoff[i] = xoff[3*i], woff[3*i]
 			}
-			if ow == owA && owB > owA {
-				depthwiseRow(d.kn, owB-owA, nt, nc, d.x[img+(owA*sw-g.p.PadLeft)*C:], sw*C*4, xoff[:nt],
-					d.wk[c0:], woff[:nt], d.y[yrow+owA*C:], C*4, b, d.act, d.noPrefetch)
-				ow = owB - 1
-				continue
-			}
-			et := g.edgeTaps(ow, xoff[:nt], woff[:nt], &exoff, &ewoff)
-			depthwiseRow(d.kn, 1, et, nc, d.x[img:], 0, exoff[:et], d.wk[c0:], ewoff[:et], d.y[yrow+ow*C:], 0, b, d.act, d.noPrefetch)
+			depthwiseRow3(d.kn, sw, owB-owA, nr, nc, d.x[img+(owA*sw-g.p.PadLeft)*C:], C*4, exoff[:nr],
+				d.wk[c0:], C*4, ewoff[:nr], d.y[yrow+owA*C:], C*4, b, d.act)
+		default:
+			depthwiseRow(d.kn, owB-owA, nt, nc, d.x[img+(owA*sw-g.p.PadLeft)*C:], sw*C*4, xoff[:nt],
+				d.wk[c0:], woff[:nt], d.y[yrow+owA*C:], C*4, b, d.act, d.noPrefetch)
 		}
 	}
+	// The edge columns, one call for a run of rows of an image whose
+	// kernel rows all lie inside the input (the same taps, rows sh·W
+	// pixels apart in x and OW apart in y), else one a row: at 56²×32
+	// channels the two calls a row had taken a fifth of the time.
+	for ow := 0; ow < g.ow; ow++ {
+		if ow == owA && owB > owA {
+			ow = owB - 1
+			continue
+		}
+		for r := r0; r < r1; {
+			n, oh := r/g.oh, r%g.oh
+			nt := g.rowTaps(oh, &xoff, &woff)
+			run := 1
+			if g.rowInside(oh) {
+				for r+run < r1 && (r+run)/g.oh == n && g.rowInside(oh+run) {
+					run++
+				}
+			}
+			img := n*g.h*g.w*C + c0
+			yrow := (n*g.oh+oh-d.yRow0)*g.ow*C + c0
+			et := g.edgeTaps(ow, xoff[:nt], woff[:nt], &exoff, &ewoff)
+			depthwiseRow(d.kn, run, et, nc, d.x[img:], g.p.StrideH*g.w*C*4, exoff[:et], d.wk[c0:], ewoff[:et], d.y[yrow+ow*C:], g.ow*C*4, b, d.act, d.noPrefetch)
+			r += run
+		}
+	}
+}
+
+// rowInside reports whether every kernel row of output row oh lies
+// inside the input.
+func (g convGeom) rowInside(oh int) bool {
+	ih := oh*g.p.StrideH - g.p.PadTop
+	return ih >= 0 && ih+(g.kh-1)*g.p.DilationH < g.h
 }
 
 // edgeTaps writes, for output column ow, the taps of a row's tap list

@@ -793,32 +793,21 @@ func (kn *gemmKernel) callShort(mr, kc int, a, b []float32, bPacked bool, ldb in
 }
 
 // tile runs the microkernel on one whole MR×NR tile, as call does, and
-// with epi the epilogue: bias[j] added (bias nil: none) and act applied,
-// in the assembly kernel's registers where the tier has one (Sgemm…E),
-// else by epiTile, with the same roundings. On the assembly tiers it
-// calls the kernel's Go entry directly, one call level less than through
-// call: with K = 16 (MobileNetV2's 112² expansion) the Go around the
-// kernel calls had taken about 12% of that block's time (pprof of
-// BenchmarkInvertedResidual).
+// with epi the epilogue (epiTile): bias[j] added (bias nil: none), then
+// act. The assembly tiers' tiles do not come here: tiles runs them with
+// the epilogue in the kernels' registers (callAsmTiles).
 func (kn *gemmKernel) tile(epi bool, kc int, a []float32, aMode int, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct) {
-	switch {
-	case (kn.id == kidAVX2 || kn.id == kidAVX512) && epi:
-		callAsmKernelEpi(kn.id, kn.nr, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta, bias, act)
-	case kn.id == kidAVX2 || kn.id == kidAVX512:
-		callAsmKernel(kn.id, kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
-	case epi:
-		kn.call(kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
+	kn.call(kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
+	if epi {
 		epiTile(kn, c, ldc, kn.mr, kn.nr, bias, act)
-	default:
-		kn.call(kc, a, aMode, lda, b, bPacked, ldb, c, ldc, alpha, beta)
 	}
 }
 
 // tiles runs nt whole MR×NR tiles down the rows, as nt calls of tile:
 // tile t reads A from a[t·aStep:] and writes c[t·cStep:]. On the
 // assembly tiers one Go call (callAsmTiles) loops over direct kernel
-// calls. Through tile, the two call levels, argument copies and slicings
-// per tile had cost 15–25% of a 12×32 tile with K = 16: on Zen 5, one
+// calls. Two Go call levels a tile, with their argument copies and
+// slicings, had cost 15–25% of a 12×32 tile with K = 16: on Zen 5, one
 // thread, gemmSerial of 672×96×16 (MobileNetV2's 112² expansion bands)
 // went from 155 to 197–200 GFLOP/s with a bias, 136 to 166–174 with bias
 // and ReLU6.

@@ -135,12 +135,13 @@ func packRows12(d, a []float32, lda, kc int) int {
 }
 
 // callAsmTiles runs the assembly microkernel id on nt whole tiles down
-// the rows, with the epilogue (as callAsmKernelEpi) when epi: tile t
-// reads A from a[t·aStep:] and writes c[t·cStep:]. One switch, then a
-// loop of direct kernel calls. Without epi it calls the epilogue kernels
-// too, with no flags: they then compute what the plain kernels do, bit
-// for bit (the same products and sums, the multiplication by alpha
-// skipped where alpha is 1).
+// the rows, with epi through the epilogue (the Sgemm…E kernels): bias[j]
+// added to column j (bias nil: none; else it holds nr floats), then act,
+// in registers before the store. Tile t reads A from a[t·aStep:] and
+// writes c[t·cStep:]. One switch, then a loop of direct kernel calls.
+// Without epi it calls the epilogue kernels too, with no flags: they then
+// compute what the plain kernels do, bit for bit (the same products and
+// sums, the multiplication by alpha skipped where alpha is 1).
 func callAsmTiles(id kernelID, nr, nt int, epi bool, kc int, a []float32, aMode, aStep, lda int, b []float32, bPacked bool, ldb int, c []float32, cStep, ldc int, alpha, beta float32, bias []float32, act FusedAct) {
 	v := aMode << 1
 	if !bPacked {
@@ -235,47 +236,6 @@ func callAsmShort(mr, kc int, a, b []float32, bPacked bool, ldb int, c []float32
 	}
 }
 
-// callAsmKernelEpi is callAsmKernel with the epilogue (the Sgemm…E
-// kernels): bias[j] added to column j (bias nil: none; else it holds nr
-// floats), then act, in registers before the store.
-func callAsmKernelEpi(id kernelID, nr, kc int, a []float32, aMode int, lda int, b []float32, bPacked bool, ldb int, c []float32, ldc int, alpha, beta float32, bias []float32, act FusedAct) {
-	v := aMode << 1
-	if !bPacked {
-		v++
-	}
-	pbias, flags := epiArgs(bias, nr, &c[0], act)
-	lo, hi := act.Lo, act.Hi
-	pa, pb, pc := &a[0], &b[0], &c[0]
-	switch int(id)<<3 | v {
-	case int(kidAVX2)<<3 | aPackedPanel<<1:
-		amd64.SgemmAVX2x6x16PPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
-	case int(kidAVX2)<<3 | aPackedPanel<<1 | 1:
-		amd64.SgemmAVX2x6x16PRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
-	case int(kidAVX2)<<3 | aRowsInPlace<<1:
-		amd64.SgemmAVX2x6x16RPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
-	case int(kidAVX2)<<3 | aRowsInPlace<<1 | 1:
-		amd64.SgemmAVX2x6x16RRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
-	case int(kidAVX2)<<3 | aTransInPlace<<1:
-		amd64.SgemmAVX2x6x16TPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
-	case int(kidAVX2)<<3 | aTransInPlace<<1 | 1:
-		amd64.SgemmAVX2x6x16TRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
-	case int(kidAVX512)<<3 | aPackedPanel<<1:
-		amd64.SgemmAVX512x12x32PPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
-	case int(kidAVX512)<<3 | aPackedPanel<<1 | 1:
-		amd64.SgemmAVX512x12x32PRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
-	case int(kidAVX512)<<3 | aRowsInPlace<<1:
-		amd64.SgemmAVX512x12x32RPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
-	case int(kidAVX512)<<3 | aRowsInPlace<<1 | 1:
-		amd64.SgemmAVX512x12x32RRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
-	case int(kidAVX512)<<3 | aTransInPlace<<1:
-		amd64.SgemmAVX512x12x32TPE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
-	case int(kidAVX512)<<3 | aTransInPlace<<1 | 1:
-		amd64.SgemmAVX512x12x32TRE(kc, pa, lda, pb, ldb, pc, ldc, alpha, beta, pbias, lo, hi, flags)
-	default:
-		panic("tensor: unknown SGEMM kernel")
-	}
-}
-
 // epiArgs returns the bias pointer (c0, unread, without a bias; else the
 // bias holds nr floats) and the flags of an epilogue kernel call.
 func epiArgs(bias []float32, nr int, c0 *float32, act FusedAct) (*float32, int) {
@@ -308,7 +268,7 @@ func actFlags(act FusedAct) int {
 // 16) on the first nr < 32 columns of nt 12×32 tiles down the rows, B
 // packed (zero columns past nr): tile t reads A from a[t·aStep:] and
 // writes c[t·cStep:]. C, and bias (nil: none), are read and written only
-// in the first nr columns; act as callAsmKernelEpi.
+// in the first nr columns; act as callAsmTiles.
 func callAsmMaskedTiles(nt, kc int, a []float32, aMode, aStep, lda int, b []float32, c []float32, cStep, ldc int, alpha, beta float32, bias []float32, act FusedAct, nr int) {
 	_ = b[kc*32-1]
 	_, _ = a[(nt-1)*aStep], c[(nt-1)*cStep+11*ldc+nr-1]

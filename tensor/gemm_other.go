@@ -16,10 +16,6 @@ func callAsmKernel(kernelID, int, []float32, int, int, []float32, bool, int, []f
 	panic("tensor: no assembly SGEMM kernels in this build")
 }
 
-func callAsmKernelEpi(kernelID, int, int, []float32, int, int, []float32, bool, int, []float32, int, float32, float32, []float32, FusedAct) {
-	panic("tensor: no assembly SGEMM kernels in this build")
-}
-
 func callAsmTiles(kernelID, int, int, bool, int, []float32, int, int, int, []float32, bool, int, []float32, int, int, float32, float32, []float32, FusedAct) {
 	panic("tensor: no assembly SGEMM kernels in this build")
 }

@@ -53,13 +53,15 @@ func (cpu CPU) DepthwisePointwise(y, x, w, b1 *Tensor, p ConvParams, act1 FusedA
 	d := depthwiseCall{kn: kn, g: g, x: x.data, wk: s.wp, y: s.cols, bias: b1, act: act1}
 	gs := getGemmScratch(kn)
 	gs.bias, gs.act = bias2, act2
+	gs.resetScratchB()
+	gs.keepB = true // every band multiplies by wt
 	for r0 := 0; r0 < rows; r0 += band {
 		r1 := min(rows, r0+band)
 		d.yRow0 = r0
 		d.forwardChannels(0, c, r0, r1)
 		gemmSerial(kn, gs, false, false, (r1-r0)*g.ow, o, c, 1, s.cols, c, wt.data, o, 0, y.data[r0*g.ow*o:], o)
 	}
-	gs.bias, gs.act = nil, FusedAct{}
+	gs.bias, gs.act, gs.keepB = nil, FusedAct{}, false
 	gemmScratches.Put(gs)
 }
 
@@ -129,8 +131,19 @@ func (cpu CPU) InvertedResidual(y, x, we, b0 *Tensor, act0 FusedAct, w, b1 *Tens
 	maxIn := min(h, (band-1)*sh+span)
 	s.cols = grow(s.cols, maxIn*wd*c+band*ow*c) // the expansion's rows, then the depthwise output's
 	e, dout := s.cols[:maxIn*wd*c], s.cols[maxIn*wd*c:]
-	gs := getGemmScratch(kn)
-	defer gemmScratches.Put(gs)
+	// one scratch for each GEMM, each keeping its weights packed from
+	// band to band
+	gsE, gsP := getGemmScratch(kn), getGemmScratch(kn)
+	gsE.bias, gsE.act, gsP.bias, gsP.act = bias0, act0, bias2, act2
+	gsE.resetScratchB()
+	gsP.resetScratchB()
+	gsE.keepB, gsP.keepB = true, true
+	defer func() {
+		gsE.bias, gsE.act, gsE.keepB = nil, FusedAct{}, false
+		gsP.bias, gsP.act, gsP.keepB = nil, FusedAct{}, false
+		gemmScratches.Put(gsE)
+		gemmScratches.Put(gsP)
+	}()
 	for img := 0; img < n; img++ {
 		xi := x.data[img*h*wd*cin : (img+1)*h*wd*cin]
 		yi := y.data[img*oh*ow*o : (img+1)*oh*ow*o]
@@ -149,8 +162,7 @@ func (cpu CPU) InvertedResidual(y, x, we, b0 *Tensor, act0 FusedAct, w, b1 *Tens
 				have0, have1 = lo, lo
 			}
 			if have1 < hi {
-				gs.bias, gs.act = bias0, act0
-				gemmSerial(kn, gs, false, false, (hi-have1)*wd, c, cin, 1, xi[have1*wd*cin:], cin, we.data, c, 0, e[(have1-have0)*wd*c:], c)
+				gemmSerial(kn, gsE, false, false, (hi-have1)*wd, c, cin, 1, xi[have1*wd*cin:], cin, we.data, c, 0, e[(have1-have0)*wd*c:], c)
 				have1 = hi
 			}
 			// the depthwise convolution of the band on the rows in e
@@ -162,11 +174,9 @@ func (cpu CPU) InvertedResidual(y, x, we, b0 *Tensor, act0 FusedAct, w, b1 *Tens
 			bg.pixels = (b - a) * ow
 			d := depthwiseCall{kn: kn, g: bg, x: e, wk: s.wp, y: dout, bias: b1, act: act1, noPrefetch: true}
 			d.forwardChannels(0, c, 0, b-a)
-			gs.bias, gs.act = bias2, act2
-			gemmSerial(kn, gs, false, false, (b-a)*ow, o, c, 1, dout, c, wt.data, o, 0, yi[a*ow*o:], o)
+			gemmSerial(kn, gsP, false, false, (b-a)*ow, o, c, 1, dout, c, wt.data, o, 0, yi[a*ow*o:], o)
 		}
 	}
-	gs.bias, gs.act = nil, FusedAct{}
 }
 
 // irBand returns the output rows of one InvertedResidual band: as many as

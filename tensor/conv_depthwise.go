@@ -270,9 +270,10 @@ func (d *depthwiseCall) forwardChannels(c0, c1, r0, r1 int) {
 // (DepthwiseRowAVX512): for each output row, one call for the columns
 // whose taps all lie inside the input row (DepthwiseRow3AVX512 or
 // DepthwiseRow3S2AVX512 for 3-wide kernels at stride 1 or 2 with the
-// input in cache, see rows3), and one call a pixel for the columns at the
-// edges, with their taps inside the input; each call takes all the
-// channels [c0, c1) and applies d.act before its stores.
+// input in cache, see rows3); then, for each edge column, one call for
+// a run of rows of an image whose kernel rows all lie inside the input
+// (else one a row), with the taps inside the input. Each call takes all
+// the channels [c0, c1) and applies d.act before its stores.
 func (d *depthwiseCall) forwardRows(c0, c1, r0, r1 int) {
 	g := d.g
 	C, nc := g.c, c1-c0

@@ -62,6 +62,7 @@ func (cpu CPU) DepthwisePointwise(y, x, w, b1 *Tensor, p ConvParams, act1 FusedA
 		gemmSerial(kn, gs, false, false, (r1-r0)*g.ow, o, c, 1, s.cols, c, wt.data, o, 0, y.data[r0*g.ow*o:], o)
 	}
 	gs.bias, gs.act, gs.keepB = nil, FusedAct{}, false
+	gs.resetScratchB() // the pool keeps no pointer to the weights
 	gemmScratches.Put(gs)
 }
 
@@ -141,6 +142,8 @@ func (cpu CPU) InvertedResidual(y, x, we, b0 *Tensor, act0 FusedAct, w, b1 *Tens
 	defer func() {
 		gsE.bias, gsE.act, gsE.keepB = nil, FusedAct{}, false
 		gsP.bias, gsP.act, gsP.keepB = nil, FusedAct{}, false
+		gsE.resetScratchB() // the pool keeps no pointer to the weights
+		gsP.resetScratchB()
 		gemmScratches.Put(gsE)
 		gemmScratches.Put(gsP)
 	}()

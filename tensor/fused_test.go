@@ -375,6 +375,25 @@ func TestInvertedResidualExact(t *testing.T) {
 						tier, ci, tc.cin, cc, tc.o, act0, act1, act2, i, g, v)
 				}
 			}
+			if ci%5 != 0 {
+				continue
+			}
+			// The same weight tensors, changed in place: nothing of the
+			// last call's packed weights may be reused (gemmScratch.keepB).
+			for _, wd := range [][]float32{we.Data(), wt.Data()} {
+				for i := range wd {
+					wd[i] = -0.5 * wd[i]
+				}
+			}
+			cpu.PointwiseAct(z, x, we, b0, act0)
+			cpu.Conv2DAct(d, z, w, b1, cc.p, act1)
+			cpu.PointwiseAct(want, d, wt, b2, act2)
+			cpu.InvertedResidual(got, x, we, b0, act0, w, b1, cc.p, act1, wt, b2, act2)
+			for i, v := range want.Data() {
+				if g := got.Data()[i]; !sameBits(g, v) {
+					t.Fatalf("tier %s, case %d, weights changed: y[%d] = %v, want %v", tier, ci, i, g, v)
+				}
+			}
 		}
 	}
 }

@@ -151,7 +151,8 @@ type gemmKernel struct {
 	mr, nr     int // tile shape
 	kc, mc, nc int // cache blocks: KC×NR B panel in L1, MC×KC A block in L2, KC×NC B block in L3
 	// Packing thresholds: A is packed when n > packAMinN, B when
-	// m > packBMinM (operands stored transposed are always packed).
+	// m > packBMinM (operands stored transposed are always packed; see
+	// packing, and packRowsMin below).
 	packAMinN, packBMinM int
 	// edgeRowsMin, when not 0, is the fewest edge rows edgeRows computes
 	// (fewer go through Go's edge path and the short kernels). Only a
@@ -452,10 +453,15 @@ func l1Aliases(ld, kc int) bool {
 //	for each NC block of columns, for each KC block of the k dimension:
 //	  pack B[KC×NC] into NR-column panels (or read B in place)
 //	  for each MC block of rows: pack A[MC×KC] into MR-row panels (or read A in place)
-//	    for each NR panel of B, for each MR panel of A: one microkernel call
+//	    for each NR panel of B: the whole MR panels of A in one call (tiles),
+//	      then the last rows (edgeRows, or Go's edge path)
 //
 // An operand read in place still has its last, partial panel packed
-// (zero-padded), so that no kernel reads past the matrix.
+// (zero-padded), so that no kernel reads past the matrix, except the
+// 7–11 edge rows edgeRows copies as rows (the kernel's rows past them
+// read what the copy buffer held, and their results are dropped). When
+// s.keepB is set, the packing of a one-block B may come from the last
+// call on s.
 func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	MR, NR := kn.mr, kn.nr
 	pA, pB := kn.packing(transA, transB, m, n, lda)
@@ -534,7 +540,7 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 						}
 						ir0 = nt * MR
 					}
-					if r := mc - ir0; kn.edgeRowsMin > 0 && r >= kn.edgeRowsMin && r < MR {
+					if r := mc - ir0; kn.id == kidAVX512 && kn.edgeRowsMin > 0 && r >= kn.edgeRowsMin && r < MR {
 						kn.edgeRows(s, epi, r, kc, a, lda, pA, transA, ic+ir0, pc, ir0, bp, bPacked, ldb, c[(ic+ir0)*ldc+jc+jr:], ldc, nr, alpha, bet, s.biasAt(jc+jr))
 						continue
 					}

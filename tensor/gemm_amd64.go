@@ -134,6 +134,32 @@ func packRows12(d, a []float32, lda, kc int) int {
 	return 8 * np
 }
 
+// tileBounds panics unless the slices hold everything the kernels of
+// tier id read and write for nt tiles down the rows (tile t's A at
+// a[t·aStep:], C at c[t·cStep:]), up to the last tile's furthest element:
+// the assembly checks nothing. C is checked to column nr.
+func tileBounds(id kernelID, nt, kc int, a []float32, aMode, aStep, lda int, b []float32, bPacked bool, ldb int, c []float32, cStep, ldc, nr int) {
+	mr, nrFull := amd64.SgemmAVX2x6x16MR, amd64.SgemmAVX2x6x16NR
+	if id == kidAVX512 {
+		mr, nrFull = amd64.SgemmAVX512x12x32MR, amd64.SgemmAVX512x12x32NR
+	}
+	last := (nt - 1) * aStep
+	switch aMode {
+	case aPackedPanel:
+		_ = a[last+mr*kc-1]
+	case aRowsInPlace:
+		_ = a[last+(mr-1)*lda+kc-1]
+	default:
+		_ = a[last+(kc-1)*lda+mr-1]
+	}
+	if bPacked {
+		_ = b[kc*nrFull-1]
+	} else {
+		_ = b[(kc-1)*ldb+nrFull-1]
+	}
+	_ = c[(nt-1)*cStep+(mr-1)*ldc+nr-1]
+}
+
 // callAsmTiles runs the assembly microkernel id on nt whole tiles down
 // the rows, with epi through the epilogue (the Sgemm…E kernels): bias[j]
 // added to column j (bias nil: none; else it holds nr floats), then act,
@@ -147,7 +173,7 @@ func callAsmTiles(id kernelID, nr, nt int, epi bool, kc int, a []float32, aMode,
 	if !bPacked {
 		v++
 	}
-	_, _ = a[(nt-1)*aStep], c[(nt-1)*cStep]
+	tileBounds(id, nt, kc, a, aMode, aStep, lda, b, bPacked, ldb, c, cStep, ldc, nr)
 	pb := &b[0]
 	pbias, flags := &c[0], 0
 	if epi {
@@ -270,8 +296,7 @@ func actFlags(act FusedAct) int {
 // writes c[t·cStep:]. C, and bias (nil: none), are read and written only
 // in the first nr columns; act as callAsmTiles.
 func callAsmMaskedTiles(nt, kc int, a []float32, aMode, aStep, lda int, b []float32, c []float32, cStep, ldc int, alpha, beta float32, bias []float32, act FusedAct, nr int) {
-	_ = b[kc*32-1]
-	_, _ = a[(nt-1)*aStep], c[(nt-1)*cStep+11*ldc+nr-1]
+	tileBounds(kidAVX512, nt, kc, a, aMode, aStep, lda, b, true, 32, c, cStep, ldc, nr)
 	pbias, flags := epiArgs(bias, nr, &c[0], act)
 	pb, lo, hi := &b[0], act.Lo, act.Hi
 	switch {

@@ -27,7 +27,10 @@ var epiActs = []FusedAct{{}, ReLUAct(), ClampAct(0, 6), ClampAct(-0.5, 0.25), Cl
 // with rows of A that make the outputs ±0, ±Inf, NaN and exactly the
 // clamp bounds; nothing outside C may be written.
 func TestSgemmEpilogueExact(t *testing.T) {
-	shapes := [][3]int{{1, 1, 1}, {13, 33, 7}, {25, 70, 600}, {700, 40, 17}, {37, 129, 260}, {24, 64, 16}, {40, 24, 30}, {30, 144, 20}, {26, 57, 200}}
+	// … {11, 45, 9}, {31, 70, 200}, {19, 17, 203}: edges of 7–11 rows
+	// (edgeRows on the AVX-512 tier), over one and two KC blocks
+	shapes := [][3]int{{1, 1, 1}, {13, 33, 7}, {25, 70, 600}, {700, 40, 17}, {37, 129, 260}, {24, 64, 16}, {40, 24, 30}, {30, 144, 20}, {26, 57, 200},
+		{11, 45, 9}, {31, 70, 200}, {19, 17, 203}}
 	for _, tier := range kernels.TestTiers() {
 		cpu := cpuFor(t, tier, CPUOptions{})
 		for _, procs := range []int{1, 2} {

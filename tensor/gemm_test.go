@@ -380,3 +380,85 @@ func TestPackA(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmPackRowsExact checks that packing a row-major A whose stride
+// crowds L1 (packRowsMin: m, n ≥ 512 on the AVX-512 tier) changes no bit
+// against reading A in place (GemmPack "none").
+func TestSgemmPackRowsExact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 520×530×70 product per tier in -short mode")
+	}
+	for _, tt := range kernels.TestTiers() {
+		kn := cpuFor(t, tt, CPUOptions{}).kern()
+		none := cpuFor(t, tt, CPUOptions{GemmPack: "none"}).kern()
+		r := rand.New(rand.NewPCG(21, 0))
+		const m, n, k, lda = 520, 530, 70, 1024
+		a := make([]float32, m*lda)
+		b := make([]float32, k*n)
+		for i := range a {
+			a[i] = float32(r.NormFloat64())
+		}
+		for i := range b {
+			b[i] = float32(r.NormFloat64())
+		}
+		if pA, _ := kn.packing(false, false, m, n, lda); kn.packRowsMin > 0 && !pA {
+			t.Fatalf("%s: A with stride %d not packed", tt, lda)
+		}
+		got, want := make([]float32, m*n), make([]float32, m*n)
+		sgemm(kn, false, false, m, n, k, 1, a, lda, b, n, 0, got, n)
+		sgemm(none, false, false, m, n, k, 1, a, lda, b, n, 0, want, n)
+		for i, v := range want {
+			if !sameBits(got[i], v) {
+				t.Fatalf("%s: C[%d] = %v packed, %v in place", tt, i, got[i], v)
+			}
+		}
+	}
+}
+
+// TestGemmKeepB checks gemmScratch.keepB: calls on one scratch with the
+// same B reuse its packing, whole or edge panel, as m crosses the B
+// packing threshold, and give what a fresh scratch gives; after
+// resetScratchB, a B changed in place is packed again.
+func TestGemmKeepB(t *testing.T) {
+	for _, tt := range kernels.TestTiers() {
+		kn := cpuFor(t, tt, CPUOptions{}).kern()
+		r := rand.New(rand.NewPCG(22, 0))
+		const k = 40
+		for _, n := range []int{64, 70, 5} {
+			b := make([]float32, k*n)
+			for i := range b {
+				b[i] = float32(r.NormFloat64())
+			}
+			s := getGemmScratch(kn)
+			s.resetScratchB()
+			s.keepB = true
+			for call, m := range []int{50, kn.packBMinM + 30, 13, kn.packBMinM + 1, 0, 50} {
+				if m == 0 { // B changed in place, the caller resets
+					for i := range b {
+						b[i] = -0.5*b[i] + 1
+					}
+					s.resetScratchB()
+					continue
+				}
+				a := make([]float32, m*k)
+				for i := range a {
+					a[i] = float32(r.NormFloat64())
+				}
+				got, want := make([]float32, m*n), make([]float32, m*n)
+				gemmSerial(kn, s, false, false, m, n, k, 1, a, k, b, n, 0, got, n)
+				fresh := getGemmScratch(kn)
+				fresh.resetScratchB()
+				gemmSerial(kn, fresh, false, false, m, n, k, 1, a, k, b, n, 0, want, n)
+				gemmScratches.Put(fresh)
+				for i, v := range want {
+					if !sameBits(got[i], v) {
+						t.Fatalf("%s: n %d, call %d (m %d): C[%d] = %v, want %v", tt, n, call, m, i, got[i], v)
+					}
+				}
+			}
+			s.keepB = false
+			s.resetScratchB()
+			gemmScratches.Put(s)
+		}
+	}
+}

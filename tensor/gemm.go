@@ -494,6 +494,7 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 				mc := min(kn.mc, m-ic)
 				emr := MR // the rows of the edge panel s.aEdge, packed on first use
 				edgePacked := false
+				var edgeA edgeRowsA // edgeRows' A, prepared on first use
 				if pA {
 					packA(s.a, a, lda, transA, ic, mc, pc, kc, MR)
 				} else if r := mc % MR; r != 0 {
@@ -541,7 +542,10 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 						ir0 = nt * MR
 					}
 					if r := mc - ir0; kn.id == kidAVX512 && kn.edgeRowsMin > 0 && r >= kn.edgeRowsMin && r < MR {
-						kn.edgeRows(s, epi, r, kc, a, lda, pA, transA, ic+ir0, pc, ir0, bp, bPacked, ldb, c[(ic+ir0)*ldc+jc+jr:], ldc, nr, alpha, bet, s.biasAt(jc+jr))
+						if edgeA.a == nil {
+							edgeA = kn.prepareEdgeRows(s, r, kc, a, lda, pA, transA, ic+ir0, pc, ir0)
+						}
+						kn.edgeRows(s, epi, r, kc, edgeA, bp, bPacked, ldb, c[(ic+ir0)*ldc+jc+jr:], ldc, nr, alpha, bet, s.biasAt(jc+jr))
 						continue
 					}
 					for ir := ir0; ir < mc; ir += MR {
@@ -593,33 +597,43 @@ func gemmSerial(kn *gemmKernel, s *gemmScratch, transA, transB bool, m, n, k int
 	}
 }
 
+// edgeRowsA is the A operand of edgeRows for one MC×KC block: its last
+// r rows as a kernel reads them.
+type edgeRowsA struct {
+	a         []float32
+	mode, lda int
+}
+
+// prepareEdgeRows returns edgeRows' A for the r rows from row0 (row ir of
+// the block) and columns [pc, pc+kc): the packed panel (zero rows past r)
+// when A is packed, packed into s.aRows when transposed, else copied as
+// rows (stride kc) into s.aRows, with whatever rows past r it held: rows
+// of C depend on their own rows of A only. Once per block, for all its
+// column panels.
+func (kn *gemmKernel) prepareEdgeRows(s *gemmScratch, r, kc int, a []float32, lda int, pA, transA bool, row0, pc, ir int) edgeRowsA {
+	switch {
+	case pA:
+		return edgeRowsA{s.a[ir*kc:], aPackedPanel, 0}
+	case transA:
+		packA(s.aRows, a, lda, true, row0, r, pc, kc, kn.mr)
+		return edgeRowsA{s.aRows, aPackedPanel, 0}
+	}
+	for i := 0; i < r; i++ {
+		copy(s.aRows[i*kc:(i+1)*kc], a[(row0+i)*lda+pc:])
+	}
+	return edgeRowsA{s.aRows, aRowsInPlace, kc}
+}
+
 // edgeRows computes the last r < MR rows of a column panel on the
 // AVX-512 tier with its whole-tile kernels, on a copy: the r rows of C
 // (when beta is not 0) go into s.tmp, the MR-row epilogue kernel (masked
-// past nr columns on the AVX-512 tier) runs there with beta, bias and act,
-// and the r rows come back. A's rows are the packed panel (zero rows past
-// r) when A is packed, packed into s.aRows when transposed, else copied
-// as rows (stride kc) into s.aRows, with whatever rows past r it held:
-// rows of C depend on their own rows of A only. The arithmetic is the
-// kernel's own, as for the whole tiles, bit for bit what the Go edge path
-// (a tile into s.tmp, the beta merge, epiTile) computes.
-func (kn *gemmKernel) edgeRows(s *gemmScratch, epi bool, r, kc int, a []float32, lda int, pA, transA bool, row0, pc, ir int, bp []float32, bPacked bool, ldb int, c []float32, ldc, nr int, alpha, beta float32, bias []float32) {
-	MR, NR := kn.mr, kn.nr
-	var ap []float32
-	aMode, aLd := aPackedPanel, 0
-	switch {
-	case pA:
-		ap = s.a[ir*kc:]
-	case transA:
-		packA(s.aRows, a, lda, true, row0, r, pc, kc, MR)
-		ap = s.aRows
-	default:
-		for i := 0; i < r; i++ {
-			copy(s.aRows[i*kc:(i+1)*kc], a[(row0+i)*lda+pc:])
-		}
-		ap, aMode, aLd = s.aRows, aRowsInPlace, kc
-	}
-	tmp := s.tmp[:MR*NR]
+// past nr columns) runs there with beta, bias and act on A as
+// prepareEdgeRows left it, and the r rows come back. The arithmetic is
+// the kernel's own, as for the whole tiles, bit for bit what the Go edge
+// path (a tile into s.tmp, the beta merge, epiTile) computes.
+func (kn *gemmKernel) edgeRows(s *gemmScratch, epi bool, r, kc int, ea edgeRowsA, bp []float32, bPacked bool, ldb int, c []float32, ldc, nr int, alpha, beta float32, bias []float32) {
+	NR := kn.nr
+	tmp := s.tmp[:kn.mr*NR]
 	if beta != 0 {
 		for i := 0; i < r; i++ {
 			copy(tmp[i*NR:i*NR+nr], c[i*ldc:])
@@ -632,9 +646,9 @@ func (kn *gemmKernel) edgeRows(s *gemmScratch, epi bool, r, kc int, a []float32,
 		bias = nil
 	}
 	if nr == NR {
-		callAsmTiles(kn.id, NR, 1, epi, kc, ap, aMode, 0, aLd, bp, bPacked, ldb, tmp, 0, NR, alpha, beta, bias, act)
+		callAsmTiles(kn.id, NR, 1, epi, kc, ea.a, ea.mode, 0, ea.lda, bp, bPacked, ldb, tmp, 0, NR, alpha, beta, bias, act)
 	} else {
-		callAsmMaskedTiles(1, kc, ap, aMode, 0, aLd, bp, tmp, 0, NR, alpha, beta, bias, act, nr)
+		callAsmMaskedTiles(1, kc, ea.a, ea.mode, 0, ea.lda, bp, tmp, 0, NR, alpha, beta, bias, act, nr)
 	}
 	for i := 0; i < r; i++ {
 		copy(c[i*ldc:i*ldc+nr], tmp[i*NR:])
